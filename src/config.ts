@@ -1,0 +1,193 @@
+/**
+ * One typed configuration object. Defaults live here; the environment (`FACEFLEET_*` and
+ * the standard AWS variables) overrides them, and CLI flags override only what was passed.
+ * Nothing else in the code base reads `process.env`.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+
+export type Backend = 'local' | 'aws';
+
+export interface Config {
+  /** Where every embedded store lives. Env FACEFLEET_DATA_DIR, flag --data-dir. Default `./.facefleet`. */
+  dataDir: string;
+  /** `local` (SQLite and files) or `aws`. Env FACEFLEET_BACKEND, flag --backend. Default `local`. */
+  backend: Backend;
+  /** Resource name prefix on AWS. Env FACEFLEET_PREFIX, flag --prefix. Default `facefleet`. */
+  prefix: string;
+  /** pino level. Env FACEFLEET_LOG_LEVEL, flag --log-level. Default `info`. */
+  logLevel: string;
+
+  web: {
+    /** Env FACEFLEET_HOST, flag --host. Default 127.0.0.1. */
+    host: string;
+    /** Env FACEFLEET_PORT / PORT, flag --port. Default 8000. */
+    port: number;
+    /** Largest accepted upload in bytes. Env FACEFLEET_MAX_UPLOAD_BYTES. Default 10 MiB. */
+    maxUploadBytes: number;
+    /** Longest `wait` a client may ask for, seconds. Default 60. */
+    maxWaitSeconds: number;
+    /** How long the classic `POST /` waits before answering 504, seconds. Env FACEFLEET_CLASSIC_TIMEOUT. Default 60. */
+    classicTimeoutSeconds: number;
+    /** API keys required. Env FACEFLEET_AUTH (`on`/`off`), flag --auth. Default: on unless bound to loopback. */
+    auth: boolean | undefined;
+    /** Requests per second per key (token bucket), burst = 2x. Env FACEFLEET_RATE_LIMIT. Default 50. */
+    rateLimitPerSecond: number;
+    /** Sweeper period: re-enqueue jobs stuck without a message. Default 30 s. */
+    sweepIntervalSeconds: number;
+    /** A job `uploaded`/`queued` untouched this long is re-enqueued by the sweeper. Default 120 s. */
+    sweepStaleSeconds: number;
+  };
+
+  recognition: {
+    /** Distance threshold for a match. Env FACEFLEET_THRESHOLD, flag --threshold. Default 0.6. */
+    threshold: number;
+    /** Candidates returned per face. Env FACEFLEET_TOP_K, flag --top-k. Default 3. */
+    topK: number;
+    /** Decompression-bomb guard: most pixels an input may have. Env FACEFLEET_MAX_PIXELS. Default 50 M. */
+    maxInputPixels: number;
+    /** `auto` (tfjs-node if it loads, else wasm), `wasm`, `node`. Env FACEFLEET_TF_BACKEND. */
+    tfBackend: 'auto' | 'wasm' | 'node';
+  };
+
+  queue: {
+    /** Visibility timeout for a received message, seconds. Env FACEFLEET_VISIBILITY. Default 30. */
+    visibilitySeconds: number;
+    /** Receives before a message moves to the dead-letter queue. Env FACEFLEET_MAX_RECEIVES. Default 3. */
+    maxReceiveCount: number;
+    /** Long-poll wait, seconds. Default 10 (local) — SQS allows up to 20. */
+    waitSeconds: number;
+  };
+
+  worker: {
+    /** Worker id. Env FACEFLEET_WORKER_ID. Default `<hostname>-<pid>`. */
+    id: string;
+    /** Extend visibility every this many seconds while recognising. Default visibility/3. */
+    heartbeatSeconds: number;
+    /** On SIGTERM, how long the job in hand may take before the worker exits anyway. Default 30. */
+    shutdownTimeoutSeconds: number;
+    /** Base of the exponential retry backoff, seconds (with full jitter). Default 2. */
+    retryBaseSeconds: number;
+  };
+
+  fleet: {
+    /** Worker processes for `up` (fixed pool), or the controller's bounds. */
+    minWorkers: number;
+    /** Env FACEFLEET_MAX_WORKERS, flag --max-workers. Default 15 (classic) — `up` caps it at the cores. */
+    maxWorkers: number;
+    /** Scale in after the queue has been empty this long. Default 30. */
+    idleSeconds: number;
+    /** Controller tick, seconds. Default 5 (classic). */
+    intervalSeconds: number;
+    /** Fixed pool size when the controller is off. Default: CPU cores. */
+    workers: number;
+  };
+
+  aws: {
+    /** From AWS_REGION / AWS_DEFAULT_REGION. Default us-east-1. */
+    region: string;
+    /** Per-call timeout, ms. Default 10 000. */
+    requestTimeoutMs: number;
+    /** SDK standard retry mode, attempts. Default 3. */
+    maxAttempts: number;
+  };
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Flags as parsed by the CLI: only keys the user passed are present. Dotted keys address nested fields. */
+export type Flags = Partial<Record<string, string | number | boolean | undefined>>;
+
+function num(value: string | number | boolean | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  if (typeof value === 'boolean') throw new ConfigError(`${name} must be a number`);
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function bool(value: string | boolean | undefined, name: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value === 'boolean') return value;
+  if (/^(1|true|on|yes)$/i.test(value)) return true;
+  if (/^(0|false|off|no)$/i.test(value)) return false;
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value)}`);
+}
+
+function pick(flags: Flags, key: string, env: Env, envName: string): string | number | boolean | undefined {
+  return flags[key] ?? env[envName];
+}
+
+/**
+ * Build the configuration. `env` defaults to `process.env`; `flags` holds only what the
+ * user passed on the command line.
+ */
+export function loadConfig(flags: Flags = {}, env: Env = process.env): Config {
+  const backend = String(pick(flags, 'backend', env, 'FACEFLEET_BACKEND') ?? 'local');
+  if (backend !== 'local' && backend !== 'aws') {
+    throw new ConfigError(`backend must be "local" or "aws", got ${JSON.stringify(backend)}`);
+  }
+  const tfBackend = String(pick(flags, 'tfBackend', env, 'FACEFLEET_TF_BACKEND') ?? 'auto');
+  if (tfBackend !== 'auto' && tfBackend !== 'wasm' && tfBackend !== 'node') {
+    throw new ConfigError(`tf backend must be auto, wasm or node, got ${JSON.stringify(tfBackend)}`);
+  }
+  const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const visibilitySeconds = num(pick(flags, 'visibility', env, 'FACEFLEET_VISIBILITY'), 'visibility', 30);
+  const threshold = num(pick(flags, 'threshold', env, 'FACEFLEET_THRESHOLD'), 'threshold', 0.6);
+  if (threshold <= 0 || threshold > 2) throw new ConfigError(`threshold must be in (0, 2], got ${threshold}`);
+  const topK = num(pick(flags, 'topK', env, 'FACEFLEET_TOP_K'), 'top-k', 3);
+  if (!Number.isInteger(topK) || topK < 1 || topK > 100) throw new ConfigError(`top-k must be an integer from 1 to 100, got ${topK}`);
+
+  const config: Config = {
+    dataDir: path.resolve(String(pick(flags, 'dataDir', env, 'FACEFLEET_DATA_DIR') ?? './.facefleet')),
+    backend,
+    prefix: String(pick(flags, 'prefix', env, 'FACEFLEET_PREFIX') ?? 'facefleet'),
+    logLevel: String(pick(flags, 'logLevel', env, 'FACEFLEET_LOG_LEVEL') ?? 'info'),
+    web: {
+      host: String(pick(flags, 'host', env, 'FACEFLEET_HOST') ?? '127.0.0.1'),
+      port: num(flags.port ?? env.FACEFLEET_PORT ?? env.PORT, 'port', 8000),
+      maxUploadBytes: num(pick(flags, 'maxUploadBytes', env, 'FACEFLEET_MAX_UPLOAD_BYTES'), 'max upload bytes', 10 * 1024 * 1024),
+      maxWaitSeconds: 60,
+      classicTimeoutSeconds: num(pick(flags, 'classicTimeout', env, 'FACEFLEET_CLASSIC_TIMEOUT'), 'classic timeout', 60),
+      auth: bool(pick(flags, 'auth', env, 'FACEFLEET_AUTH') as string | boolean | undefined, 'auth'),
+      rateLimitPerSecond: num(pick(flags, 'rateLimit', env, 'FACEFLEET_RATE_LIMIT'), 'rate limit', 50),
+      sweepIntervalSeconds: num(pick(flags, 'sweepInterval', env, 'FACEFLEET_SWEEP_INTERVAL'), 'sweep interval', 30),
+      sweepStaleSeconds: num(pick(flags, 'sweepStale', env, 'FACEFLEET_SWEEP_STALE'), 'sweep stale', 120),
+    },
+    recognition: {
+      threshold,
+      topK,
+      maxInputPixels: num(pick(flags, 'maxPixels', env, 'FACEFLEET_MAX_PIXELS'), 'max pixels', 50_000_000),
+      tfBackend,
+    },
+    queue: {
+      visibilitySeconds,
+      maxReceiveCount: num(pick(flags, 'maxReceives', env, 'FACEFLEET_MAX_RECEIVES'), 'max receives', 3),
+      waitSeconds: num(pick(flags, 'queueWait', env, 'FACEFLEET_QUEUE_WAIT'), 'queue wait', 10),
+    },
+    worker: {
+      id: String(pick(flags, 'workerId', env, 'FACEFLEET_WORKER_ID') ?? `${os.hostname()}-${process.pid}`),
+      heartbeatSeconds: num(pick(flags, 'heartbeat', env, 'FACEFLEET_HEARTBEAT'), 'heartbeat', Math.max(1, visibilitySeconds / 3)),
+      shutdownTimeoutSeconds: num(pick(flags, 'shutdownTimeout', env, 'FACEFLEET_SHUTDOWN_TIMEOUT'), 'shutdown timeout', 30),
+      retryBaseSeconds: num(pick(flags, 'retryBase', env, 'FACEFLEET_RETRY_BASE'), 'retry base', 2),
+    },
+    fleet: {
+      minWorkers: num(pick(flags, 'minWorkers', env, 'FACEFLEET_MIN_WORKERS'), 'min workers', 0),
+      maxWorkers: num(pick(flags, 'maxWorkers', env, 'FACEFLEET_MAX_WORKERS'), 'max workers', 15),
+      idleSeconds: num(pick(flags, 'idleSeconds', env, 'FACEFLEET_IDLE_SECONDS'), 'idle seconds', 30),
+      intervalSeconds: num(pick(flags, 'interval', env, 'FACEFLEET_INTERVAL'), 'interval', 5),
+      workers: num(pick(flags, 'workers', env, 'FACEFLEET_WORKERS'), 'workers', cores),
+    },
+    aws: {
+      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      requestTimeoutMs: num(env.FACEFLEET_AWS_TIMEOUT_MS, 'aws timeout', 10_000),
+      maxAttempts: num(env.FACEFLEET_AWS_MAX_ATTEMPTS, 'aws max attempts', 3),
+    },
+  };
+  if (config.fleet.minWorkers < 0 || config.fleet.maxWorkers < config.fleet.minWorkers) {
+    throw new ConfigError(`workers: need 0 <= min-workers (${config.fleet.minWorkers}) <= max-workers (${config.fleet.maxWorkers})`);
+  }
+  if (config.queue.maxReceiveCount < 1) throw new ConfigError('max receives must be at least 1');
+  return config;
+}

@@ -1,0 +1,87 @@
+import type { ErrorInfo } from '../errors.js';
+import type { RecognitionResult } from '../recognition/types.js';
+
+/**
+ * Terminology
+ * - job: one request to recognise the faces in one image. Durable: it lives in the JobStore
+ *   from the moment the web tier accepts it until an operator deletes it.
+ * - attempt: one try at processing a job by one worker. Counted from 1.
+ * - worker: a process that receives job messages from the JobQueue and runs the engine.
+ * - dead letter: a job that failed permanently or ran out of attempts. It keeps its reason.
+ * - replay: an operator sends a dead-lettered job back to `queued` with a fresh attempt budget.
+ */
+export const JOB_STATES = ['uploaded', 'queued', 'processing', 'done', 'dead-lettered'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export function isJobState(value: unknown): value is JobState {
+  return typeof value === 'string' && (JOB_STATES as readonly string[]).includes(value);
+}
+
+export const TERMINAL_STATES: readonly JobState[] = ['done', 'dead-lettered'];
+
+/** One entry of a job's bounded transition history. */
+export interface HistoryEntry {
+  at: string;
+  from: JobState | null;
+  to: JobState;
+  event: string;
+  attempt: number;
+  workerId?: string;
+  error?: ErrorInfo;
+}
+
+/** Everything the job machine remembers; persisted inside the snapshot. */
+export interface JobContext {
+  id: string;
+  /** Attempts started so far, over the job's whole life (replays included). */
+  attempts: number;
+  /** The attempt count at which the current budget runs out. Replay raises it. */
+  maxAttempts: number;
+  /** The worker holding the job while `processing`. */
+  workerId?: string;
+  /** ISO time the current worker's lease runs out; after that another worker may take over. */
+  leaseUntil?: string;
+  /** The last error, if any. */
+  error?: ErrorInfo;
+  /** Why the job is dead-lettered, for operators. */
+  deadLetterReason?: string;
+  result?: RecognitionResult;
+  history: HistoryEntry[];
+}
+
+/** What the client asked for. */
+export interface JobOptions {
+  topK: number;
+  threshold: number;
+}
+
+export interface JobInput {
+  /** Blob key of the uploaded image, e.g. `jobs/<id>/input`. */
+  key: string;
+  contentType: string;
+  bytes: number;
+  /** The client's file name, sanitised; used by the classic protocol's answer. */
+  filename?: string;
+}
+
+/**
+ * The stored job. `snapshot` is the job machine's persisted snapshot and the source of
+ * truth; `state` mirrors its value so stores can index by state.
+ */
+export interface JobRecord {
+  id: string;
+  /** Incremented by every save; saves are conditional on it. A new record has version 0. */
+  version: number;
+  state: JobState;
+  createdAt: string;
+  updatedAt: string;
+  input: JobInput;
+  options: JobOptions;
+  /** The xstate persisted snapshot of the job machine (JSON-serialisable). */
+  snapshot: unknown;
+}
+
+/** The message a JobQueue carries. */
+export interface JobMessage {
+  jobId: string;
+}

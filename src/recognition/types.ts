@@ -1,0 +1,61 @@
+/**
+ * Terminology
+ * - face: one detected face in an image: its box, detection score and descriptor.
+ * - descriptor: the 128-d embedding of a face (dlib ResNet, via face-api). Distance is Euclidean.
+ * - identity: a named person in the gallery, enrolled with one or more faces.
+ * - gallery: all identities and their face descriptors.
+ * - match: the nearest identity when it is within the threshold; otherwise `null` (unknown).
+ * - candidates: the top-k nearest identities, nearest first, whatever the threshold.
+ */
+
+/** A box in original-image pixels (after EXIF rotation). */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface Candidate {
+  identity: string;
+  distance: number;
+}
+
+export interface DetectedFace {
+  box: Box;
+  score: number;
+  descriptor: Float32Array;
+}
+
+/** A recognised face as the API, the CLI and job results show it (no descriptor). */
+export interface RecognizedFace {
+  box: Box;
+  score: number;
+  match: Candidate | null;
+  candidates: Candidate[];
+}
+
+/** A recognised face with its descriptor, as the engine returns it. */
+export interface RecognizedFaceWithDescriptor extends RecognizedFace {
+  descriptor: Float32Array;
+}
+
+/** The result of one image: the same shape in the CLI's `--json`, in job results and over HTTP. */
+export interface RecognitionResult {
+  width: number;
+  height: number;
+  faces: RecognizedFace[];
+}
+
+export interface MatchOptions {
+  /** How many candidates to return. Default 3. */
+  topK: number;
+  /** Largest distance that still counts as a match. Default 0.6. */
+  threshold: number;
+}
+
+/** One enrolled face as the matcher sees it. */
+export interface GalleryFace {
+  identity: string;
+  descriptor: Float32Array;
+}

@@ -1,0 +1,219 @@
+/**
+ * The ports: one interface per concern. Adapters live in `local/` (SQLite and files, the
+ * embedded default) and `aws/` (S3, SQS, DynamoDB). Ports hold no connection or vendor
+ * types. Adapters translate vendor errors into `./errors.ts`: VersionConflictError,
+ * NotFoundError, AlreadyExistsError, StoreUnavailableError (retryable), StorePermanentError.
+ *
+ * Every method may throw StoreUnavailableError when the backend does not answer.
+ */
+import type { JobMessage, JobRecord, JobState } from '../jobs/types.js';
+
+export interface Closeable {
+  /** Release clients, handles and timers. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface Pingable {
+  /** Resolves when the backend answers; used by `/readyz`. */
+  ping(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- BlobStore
+
+export interface BlobPutOptions {
+  contentType?: string;
+}
+
+export interface BlobStore extends Closeable, Pingable {
+  /**
+   * Store bytes under `key` (e.g. `jobs/<id>/input`), replacing any previous value.
+   * Atomic: readers see the old value or the new one, never a part.
+   * Keys are `/`-separated segments of `[A-Za-z0-9._-]`, with no `.`/`..` segment; others
+   * throw InvalidKeyError.
+   */
+  put(key: string, body: Buffer, options?: BlobPutOptions): Promise<void>;
+  /** The bytes under `key`. Throws NotFoundError when absent. */
+  get(key: string): Promise<Buffer>;
+  /** Delete `key`; deleting an absent key succeeds. */
+  delete(key: string): Promise<void>;
+  /** True when `key` exists. */
+  exists(key: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- JobStore
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Absent on the last page. */
+  cursor?: string;
+}
+
+export interface ListOptions {
+  /** Page size. Default 100. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface JobStore extends Closeable, Pingable {
+  /** Create-if-absent. `record.version` must be 0. Throws AlreadyExistsError. */
+  create(record: JobRecord): Promise<void>;
+  /** The record, or null. */
+  get(id: string): Promise<JobRecord | null>;
+  /**
+   * Save-if-version: writes `record` with `version = expectedVersion + 1` only if the stored
+   * version is still `expectedVersion`. Returns the saved record. Throws VersionConflictError
+   * when the version moved on, NotFoundError when the record is gone.
+   */
+  save(record: JobRecord, expectedVersion: number): Promise<JobRecord>;
+  /** Jobs in `state`, oldest `updatedAt` first, with cursor paging. */
+  listByState(state: JobState, options?: ListOptions): Promise<Page<JobRecord>>;
+  /** How many jobs are in each state (every state present, zero included). */
+  countByState(): Promise<Record<JobState, number>>;
+  /** Delete a job record (used by retention and tests). Absent is fine. */
+  delete(id: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- JobQueue
+
+export interface ReceivedMessage {
+  /** The queue's id for this message. Stable across deliveries. */
+  messageId: string;
+  /** Handle for extend/delete; valid for this delivery only. */
+  receipt: string;
+  body: JobMessage;
+  /** How many times this message has been received, this delivery included (from 1). */
+  receiveCount: number;
+  /** ISO time the message was first sent. */
+  sentAt: string;
+}
+
+export interface ReceiveOptions {
+  /** At most this many messages (1..10). */
+  max: number;
+  /** Long poll: wait up to this long for a first message (0..20). */
+  waitSeconds: number;
+  /** Hide received messages from other receivers for this long. */
+  visibilitySeconds: number;
+  /** Abort the long poll early (shutdown); resolves with what it has, usually []. */
+  signal?: AbortSignal;
+}
+
+export interface QueueDepth {
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+export interface DeadLetterMessage {
+  messageId: string;
+  body: JobMessage;
+  receiveCount: number;
+  sentAt: string;
+  /** ISO time it moved to the dead-letter queue, where the backend knows it. */
+  deadLetteredAt?: string;
+}
+
+export interface JobQueue extends Closeable, Pingable {
+  /** Send a message, visible after `delaySeconds` (default 0, max 900). Returns the message id. */
+  send(body: JobMessage, options?: { delaySeconds?: number }): Promise<string>;
+  /**
+   * Receive up to `max` visible messages, waiting up to `waitSeconds` for the first.
+   * A message received more than `maxReceiveCount` times moves to the dead-letter queue
+   * instead of being delivered again. While a message is invisible no other receiver gets it.
+   */
+  receive(options: ReceiveOptions): Promise<ReceivedMessage[]>;
+  /** Set the message's visibility timeout to `seconds` from now (heartbeat, or a retry backoff). */
+  extend(receipt: string, seconds: number): Promise<void>;
+  /** Acknowledge. Deleting an already-deleted message succeeds. */
+  delete(receipt: string): Promise<void>;
+  depth(): Promise<QueueDepth>;
+  /** Messages in the dead-letter queue, oldest first. */
+  listDeadLetters(options?: ListOptions): Promise<Page<DeadLetterMessage>>;
+  /** Remove the dead-letter messages that carry `jobId`. Returns how many were removed. */
+  deleteDeadLettersFor(jobId: string): Promise<number>;
+  /** How many messages are in the dead-letter queue. */
+  deadLetterDepth(): Promise<number>;
+}
+
+// ---------------------------------------------------------------- Gallery
+
+export interface Identity {
+  name: string;
+  faceCount: number;
+  createdAt: string;
+}
+
+export interface EnrolledFace {
+  id: string;
+  identity: string;
+  descriptor: Float32Array;
+  /** Where the face came from (a file name or blob key), for operators. */
+  source?: string;
+  createdAt: string;
+}
+
+/**
+ * Identities and their face descriptors. Identity names are 1..64 characters of
+ * `[A-Za-z0-9 ._'-]`, case-sensitive; validation happens above the port.
+ */
+export interface Gallery extends Closeable, Pingable {
+  /** Create an identity. Throws AlreadyExistsError. */
+  createIdentity(name: string): Promise<Identity>;
+  getIdentity(name: string): Promise<Identity | null>;
+  listIdentities(): Promise<Identity[]>;
+  /** Remove an identity and all its faces. Returns false when it did not exist. */
+  removeIdentity(name: string): Promise<boolean>;
+  /** Add one face to `name`, creating the identity if needed. */
+  addFace(name: string, face: { descriptor: Float32Array; source?: string }): Promise<EnrolledFace>;
+  /** Every enrolled face of every identity. */
+  listFaces(): Promise<EnrolledFace[]>;
+  /** Changes whenever identities or faces change; workers refresh their in-memory copy on change. */
+  version(): Promise<string>;
+}
+
+// ---------------------------------------------------------------- API keys
+
+export type Role = 'client' | 'operator';
+
+export interface ApiKeyRecord {
+  /** Public part of the key, shown in listings. */
+  id: string;
+  name?: string;
+  role: Role;
+  /** scrypt hash of the secret part, hex. */
+  hash: string;
+  /** Random salt, hex. */
+  salt: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+export interface KeyStore extends Closeable {
+  /** Throws AlreadyExistsError on a duplicate id. */
+  create(record: ApiKeyRecord): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | null>;
+  list(): Promise<ApiKeyRecord[]>;
+  /** Mark revoked. Returns false when absent. */
+  revoke(id: string, at: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- Worker registry
+
+export interface WorkerHeartbeat {
+  workerId: string;
+  /** The fleet instance or process that runs the worker, when known. */
+  instanceId?: string;
+  busy: boolean;
+  jobId?: string;
+  at: string;
+  /** Jobs finished by this worker since it started, and the mean seconds each took. */
+  jobsDone: number;
+  meanJobSeconds?: number;
+}
+
+/** Workers report here; the controller reads it to know which workers are busy or idle. */
+export interface WorkerRegistry extends Closeable {
+  heartbeat(beat: WorkerHeartbeat): Promise<void>;
+  list(): Promise<WorkerHeartbeat[]>;
+  remove(workerId: string): Promise<void>;
+}
