@@ -30,6 +30,11 @@ export interface HistoryEntry {
   error?: ErrorInfo;
 }
 
+/** A finished job's result. `enrolled` is set for enroll jobs. */
+export interface JobResult extends RecognitionResult {
+  enrolled?: { identity: string; faceId: string };
+}
+
 /** Everything the job machine remembers; persisted inside the snapshot. */
 export interface JobContext {
   id: string;
@@ -45,14 +50,25 @@ export interface JobContext {
   error?: ErrorInfo;
   /** Why the job is dead-lettered, for operators. */
   deadLetterReason?: string;
-  result?: RecognitionResult;
+  result?: JobResult;
   history: HistoryEntry[];
 }
+
+/**
+ * What a job does. `recognize` finds and names the faces in the image. `enroll` adds the
+ * image's face to `options.identity` in the gallery (refusing no face or several faces
+ * unless `options.largest`), so the web tier never needs the model.
+ */
+export type JobKind = 'recognize' | 'enroll';
 
 /** What the client asked for. */
 export interface JobOptions {
   topK: number;
   threshold: number;
+  /** enroll: the identity to add the face to. */
+  identity?: string;
+  /** enroll: take the largest face when there are several. */
+  largest?: boolean;
 }
 
 export interface JobInput {
@@ -73,6 +89,7 @@ export interface JobRecord {
   /** Incremented by every save; saves are conditional on it. A new record has version 0. */
   version: number;
   state: JobState;
+  kind: JobKind;
   createdAt: string;
   updatedAt: string;
   input: JobInput;
