@@ -59,3 +59,25 @@ export interface GalleryFace {
   identity: string;
   descriptor: Float32Array;
 }
+
+/** Decoded, detected and described: what the engine makes of one image. */
+export interface AnalyzedImage {
+  /** Size after EXIF rotation. */
+  width: number;
+  height: number;
+  faces: DetectedFace[];
+}
+
+/**
+ * The recognition engine, loaded once per process (`loadEngine()` in `./engine.ts`).
+ * Inference is serialised inside one engine; run several processes for parallelism.
+ */
+export interface Engine {
+  /** TensorFlow backend in use: `tensorflow` (tfjs-node) or `wasm`. */
+  readonly backend: string;
+  /** The detection strategy, for logs and benchmarks. */
+  readonly detector: string;
+  /** Decode, detect, align and describe. Throws ImageError subclasses (`./errors.ts`) for unusable input. */
+  analyze(image: Buffer): Promise<AnalyzedImage>;
+  close(): Promise<void>;
+}

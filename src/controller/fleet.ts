@@ -1,0 +1,26 @@
+/**
+ * The Fleet port: the machines or processes that run workers. Local mode runs worker
+ * child processes (`./local-fleet.ts`); AWS runs EC2 instances (`./ec2-fleet.ts`).
+ */
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped';
+
+export interface Instance {
+  /** Process id (`local-<pid>`) or EC2 instance id. */
+  id: string;
+  state: InstanceState;
+  /** ISO time it was launched or last started. */
+  launchedAt: string;
+  /** The worker id it reports in the WorkerRegistry, when known. */
+  workerId?: string;
+}
+
+export interface Fleet {
+  /** Every instance the fleet owns that is not terminated. */
+  list(): Promise<Instance[]>;
+  /** Start `count` more workers. Returns what was started (possibly fewer on partial failure). */
+  launch(count: number): Promise<Instance[]>;
+  /** Stop these instances gracefully (SIGTERM / StopInstances or TerminateInstances). Unknown ids are ignored. */
+  stop(ids: string[]): Promise<void>;
+  /** Release resources; a local fleet stops its children. */
+  close(): Promise<void>;
+}
