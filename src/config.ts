@@ -18,6 +18,11 @@ export interface Config {
   prefix: string;
   /** pino level. Env FACEFLEET_LOG_LEVEL, flag --log-level. Default `info`. */
   logLevel: string;
+  /**
+   * Fault-injection plan (JSON, see `src/store/faults.ts`) for the reliability tests.
+   * Env FACEFLEET_FAULTS. Unset in normal use.
+   */
+  faults?: string;
 
   web: {
     /** Env FACEFLEET_HOST, flag --host. Default 127.0.0.1. */
@@ -115,69 +120,70 @@ function bool(value: string | boolean | undefined, name: string): boolean | unde
   throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value)}`);
 }
 
-function pick(flags: Flags, key: string, env: Env, envName: string): string | number | boolean | undefined {
-  return flags[key] ?? env[envName];
-}
+
 
 /**
  * Build the configuration. `env` defaults to `process.env`; `flags` holds only what the
- * user passed on the command line.
+ * user passed on the command line; `defaults` are per-command defaults below both.
  */
-export function loadConfig(flags: Flags = {}, env: Env = process.env): Config {
-  const backend = String(pick(flags, 'backend', env, 'FACEFLEET_BACKEND') ?? 'local');
+export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: Flags = {}): Config {
+  // A flag beats the environment, which beats the command's own default, which beats ours.
+  const pick = (key: string, envName: string): string | number | boolean | undefined => flags[key] ?? env[envName] ?? defaults[key];
+  const backend = String(pick('backend', 'FACEFLEET_BACKEND') ?? 'local');
   if (backend !== 'local' && backend !== 'aws') {
     throw new ConfigError(`backend must be "local" or "aws", got ${JSON.stringify(backend)}`);
   }
-  const tfBackend = String(pick(flags, 'tfBackend', env, 'FACEFLEET_TF_BACKEND') ?? 'auto');
+  const tfBackend = String(pick('tfBackend', 'FACEFLEET_TF_BACKEND') ?? 'auto');
   if (tfBackend !== 'auto' && tfBackend !== 'wasm' && tfBackend !== 'node') {
     throw new ConfigError(`tf backend must be auto, wasm or node, got ${JSON.stringify(tfBackend)}`);
   }
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-  const visibilitySeconds = num(pick(flags, 'visibility', env, 'FACEFLEET_VISIBILITY'), 'visibility', 30);
-  const threshold = num(pick(flags, 'threshold', env, 'FACEFLEET_THRESHOLD'), 'threshold', 0.6);
+  const visibilitySeconds = num(pick('visibility', 'FACEFLEET_VISIBILITY'), 'visibility', 30);
+  const threshold = num(pick('threshold', 'FACEFLEET_THRESHOLD'), 'threshold', 0.6);
   if (threshold <= 0 || threshold > 2) throw new ConfigError(`threshold must be in (0, 2], got ${threshold}`);
-  const topK = num(pick(flags, 'topK', env, 'FACEFLEET_TOP_K'), 'top-k', 3);
+  const topK = num(pick('topK', 'FACEFLEET_TOP_K'), 'top-k', 3);
   if (!Number.isInteger(topK) || topK < 1 || topK > 100) throw new ConfigError(`top-k must be an integer from 1 to 100, got ${topK}`);
 
   const config: Config = {
-    dataDir: path.resolve(String(pick(flags, 'dataDir', env, 'FACEFLEET_DATA_DIR') ?? './.facefleet')),
+    dataDir: path.resolve(String(pick('dataDir', 'FACEFLEET_DATA_DIR') ?? './.facefleet')),
     backend,
-    prefix: String(pick(flags, 'prefix', env, 'FACEFLEET_PREFIX') ?? 'facefleet'),
-    logLevel: String(pick(flags, 'logLevel', env, 'FACEFLEET_LOG_LEVEL') ?? 'info'),
+    prefix: String(pick('prefix', 'FACEFLEET_PREFIX') ?? 'facefleet'),
+    logLevel: String(pick('logLevel', 'FACEFLEET_LOG_LEVEL') ?? 'info'),
+    faults: env.FACEFLEET_FAULTS || undefined,
     web: {
-      host: String(pick(flags, 'host', env, 'FACEFLEET_HOST') ?? '127.0.0.1'),
+      host: String(pick('host', 'FACEFLEET_HOST') ?? '127.0.0.1'),
       port: num(flags.port ?? env.FACEFLEET_PORT ?? env.PORT, 'port', 8000),
-      maxUploadBytes: num(pick(flags, 'maxUploadBytes', env, 'FACEFLEET_MAX_UPLOAD_BYTES'), 'max upload bytes', 10 * 1024 * 1024),
+      maxUploadBytes: num(pick('maxUploadBytes', 'FACEFLEET_MAX_UPLOAD_BYTES'), 'max upload bytes', 10 * 1024 * 1024),
       maxWaitSeconds: 60,
-      classicTimeoutSeconds: num(pick(flags, 'classicTimeout', env, 'FACEFLEET_CLASSIC_TIMEOUT'), 'classic timeout', 60),
-      auth: bool(pick(flags, 'auth', env, 'FACEFLEET_AUTH') as string | boolean | undefined, 'auth'),
-      rateLimitPerSecond: num(pick(flags, 'rateLimit', env, 'FACEFLEET_RATE_LIMIT'), 'rate limit', 50),
-      sweepIntervalSeconds: num(pick(flags, 'sweepInterval', env, 'FACEFLEET_SWEEP_INTERVAL'), 'sweep interval', 30),
-      sweepStaleSeconds: num(pick(flags, 'sweepStale', env, 'FACEFLEET_SWEEP_STALE'), 'sweep stale', 120),
+      classicTimeoutSeconds: num(pick('classicTimeout', 'FACEFLEET_CLASSIC_TIMEOUT'), 'classic timeout', 60),
+      auth: bool(pick('auth', 'FACEFLEET_AUTH') as string | boolean | undefined, 'auth'),
+      rateLimitPerSecond: num(pick('rateLimit', 'FACEFLEET_RATE_LIMIT'), 'rate limit', 50),
+      sweepIntervalSeconds: num(pick('sweepInterval', 'FACEFLEET_SWEEP_INTERVAL'), 'sweep interval', 30),
+      sweepStaleSeconds: num(pick('sweepStale', 'FACEFLEET_SWEEP_STALE'), 'sweep stale', 120),
     },
     recognition: {
       threshold,
       topK,
-      maxInputPixels: num(pick(flags, 'maxPixels', env, 'FACEFLEET_MAX_PIXELS'), 'max pixels', 50_000_000),
+      maxInputPixels: num(pick('maxPixels', 'FACEFLEET_MAX_PIXELS'), 'max pixels', 50_000_000),
       tfBackend,
     },
     queue: {
       visibilitySeconds,
-      maxReceiveCount: num(pick(flags, 'maxReceives', env, 'FACEFLEET_MAX_RECEIVES'), 'max receives', 3),
-      waitSeconds: num(pick(flags, 'queueWait', env, 'FACEFLEET_QUEUE_WAIT'), 'queue wait', 10),
+      maxReceiveCount: num(pick('maxReceives', 'FACEFLEET_MAX_RECEIVES'), 'max receives', 3),
+      waitSeconds: num(pick('queueWait', 'FACEFLEET_QUEUE_WAIT'), 'queue wait', 10),
     },
     worker: {
-      id: String(pick(flags, 'workerId', env, 'FACEFLEET_WORKER_ID') ?? `${os.hostname()}-${process.pid}`),
-      heartbeatSeconds: num(pick(flags, 'heartbeat', env, 'FACEFLEET_HEARTBEAT'), 'heartbeat', Math.max(1, visibilitySeconds / 3)),
-      shutdownTimeoutSeconds: num(pick(flags, 'shutdownTimeout', env, 'FACEFLEET_SHUTDOWN_TIMEOUT'), 'shutdown timeout', 30),
-      retryBaseSeconds: num(pick(flags, 'retryBase', env, 'FACEFLEET_RETRY_BASE'), 'retry base', 2),
+      id: String(pick('workerId', 'FACEFLEET_WORKER_ID') ?? `${os.hostname()}-${process.pid}`),
+      heartbeatSeconds: num(pick('heartbeat', 'FACEFLEET_HEARTBEAT'), 'heartbeat', Math.max(1, visibilitySeconds / 3)),
+      shutdownTimeoutSeconds: num(pick('shutdownTimeout', 'FACEFLEET_SHUTDOWN_TIMEOUT'), 'shutdown timeout', 30),
+      retryBaseSeconds: num(pick('retryBase', 'FACEFLEET_RETRY_BASE'), 'retry base', 2),
     },
     fleet: {
-      minWorkers: num(pick(flags, 'minWorkers', env, 'FACEFLEET_MIN_WORKERS'), 'min workers', 0),
-      maxWorkers: num(pick(flags, 'maxWorkers', env, 'FACEFLEET_MAX_WORKERS'), 'max workers', 15),
-      idleSeconds: num(pick(flags, 'idleSeconds', env, 'FACEFLEET_IDLE_SECONDS'), 'idle seconds', 30),
-      intervalSeconds: num(pick(flags, 'interval', env, 'FACEFLEET_INTERVAL'), 'interval', 5),
-      workers: num(pick(flags, 'workers', env, 'FACEFLEET_WORKERS'), 'workers', cores),
+      minWorkers: num(pick('minWorkers', 'FACEFLEET_MIN_WORKERS'), 'min workers', 0),
+      maxWorkers: num(pick('maxWorkers', 'FACEFLEET_MAX_WORKERS'), 'max workers', 15),
+      idleSeconds: num(pick('idleSeconds', 'FACEFLEET_IDLE_SECONDS'), 'idle seconds', 30),
+      intervalSeconds: num(pick('interval', 'FACEFLEET_INTERVAL'), 'interval', 5),
+      workers: num(pick('workers', 'FACEFLEET_WORKERS'), 'workers', cores),
     },
     aws: {
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
@@ -190,4 +196,30 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env): Config {
   }
   if (config.queue.maxReceiveCount < 1) throw new ConfigError('max receives must be at least 1');
   return config;
+}
+
+/**
+ * The environment a child process (a local worker) needs to see the same configuration:
+ * the inverse of {@link loadConfig} for the settings a worker reads.
+ */
+export function configToEnv(config: Config): Record<string, string> {
+  const env: Record<string, string> = {
+    FACEFLEET_DATA_DIR: config.dataDir,
+    FACEFLEET_BACKEND: config.backend,
+    FACEFLEET_PREFIX: config.prefix,
+    FACEFLEET_LOG_LEVEL: config.logLevel,
+    FACEFLEET_THRESHOLD: String(config.recognition.threshold),
+    FACEFLEET_TOP_K: String(config.recognition.topK),
+    FACEFLEET_MAX_PIXELS: String(config.recognition.maxInputPixels),
+    FACEFLEET_TF_BACKEND: config.recognition.tfBackend,
+    FACEFLEET_VISIBILITY: String(config.queue.visibilitySeconds),
+    FACEFLEET_MAX_RECEIVES: String(config.queue.maxReceiveCount),
+    FACEFLEET_QUEUE_WAIT: String(config.queue.waitSeconds),
+    FACEFLEET_HEARTBEAT: String(config.worker.heartbeatSeconds),
+    FACEFLEET_SHUTDOWN_TIMEOUT: String(config.worker.shutdownTimeoutSeconds),
+    FACEFLEET_RETRY_BASE: String(config.worker.retryBaseSeconds),
+    AWS_REGION: config.aws.region,
+  };
+  if (config.faults) env.FACEFLEET_FAULTS = config.faults;
+  return env;
 }

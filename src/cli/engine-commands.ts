@@ -1,0 +1,227 @@
+/**
+ * The command-line face tools: enroll, identities, recognize, verify. They run the engine
+ * in this process and use the Gallery port directly (no web tier or queue involved).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import type { Config } from '../config.js';
+import { toFacefleetError } from '../errors.js';
+import { loadEngine, pickEnrollmentFace, verifyImages } from '../recognition/engine.js';
+import { readImageFile } from '../recognition/decode.js';
+import { createGalleryIndex, recognizeFaces } from '../recognition/matcher.js';
+import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/types.js';
+import { openServices } from '../services.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber } from './options.js';
+import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
+
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif']);
+const CLI_DEFAULTS = { logLevel: 'warn' };
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function err(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
+  const log = loggerFor(config, 'facefleet-cli');
+  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, log });
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Expand directories (recursively, image extensions only, sorted) and keep files as given. */
+export async function expandInputs(inputs: string[]): Promise<{ files: string[]; fromDirectory: boolean }> {
+  const files: string[] = [];
+  let fromDirectory = false;
+  for (const input of inputs) {
+    const stat = await fs.stat(input).catch(() => undefined);
+    if (stat?.isDirectory()) {
+      fromDirectory = true;
+      const entries = await fs.readdir(input, { recursive: true, withFileTypes: true });
+      const found = entries
+        .filter((e) => e.isFile() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
+        .map((e) => path.join(e.parentPath ?? input, e.name))
+        .sort();
+      files.push(...found);
+    } else {
+      files.push(input);
+    }
+  }
+  return { files, fromDirectory };
+}
+
+function describeFace(face: RecognizedFace, i: number): string {
+  const b = face.box;
+  const who = face.match ? `${face.match.identity} (distance ${face.match.distance.toFixed(3)})` : 'unknown';
+  const nearest = face.candidates.map((c) => `${c.identity} ${c.distance.toFixed(3)}`).join(', ');
+  return `  face ${i + 1}: ${who}  box ${Math.round(b.x)},${Math.round(b.y)} ${Math.round(b.width)}x${Math.round(b.height)}  score ${face.score.toFixed(2)}${nearest ? `  nearest: ${nearest}` : ''}`;
+}
+
+function printResult(file: string, result: RecognitionResult, json: boolean): void {
+  if (json) {
+    out(JSON.stringify({ file, width: result.width, height: result.height, faces: result.faces }));
+    return;
+  }
+  out(`${file} (${result.width}x${result.height}): ${result.faces.length === 0 ? 'no face found' : `${result.faces.length} face${result.faces.length > 1 ? 's' : ''}`}`);
+  result.faces.forEach((f, i) => out(describeFace(f, i)));
+}
+
+function progressBar(total: number, enabled: boolean) {
+  if (!enabled) return undefined;
+  if (!process.stderr.isTTY) {
+    // Not a terminal: a line every 5% instead of a redrawn bar.
+    let last = -1;
+    return {
+      update(done: number) {
+        const pct = Math.floor((done / total) * 20);
+        if (pct !== last || done === total) {
+          last = pct;
+          err(`progress: ${done}/${total} images`);
+        }
+      },
+      stop() {},
+    };
+  }
+  const bar = new SingleBar({ stream: process.stderr, format: 'recognizing [{bar}] {value}/{total} images | {eta_formatted} left', hideCursor: true });
+  bar.start(total, 0);
+  return { update: (done: number) => bar.update(done), stop: () => bar.stop() };
+}
+
+export function registerEngineCommands(program: Command): void {
+  addGlobalOptions(
+    program
+      .command('recognize')
+      .description('find the faces in images and name them from the gallery')
+      .argument('<inputs...>', 'image files or directories')
+      .option('--json', 'one JSON object per image per line')
+      .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
+      .option('--threshold <t>', 'largest distance that still matches (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
+  ).action(async (inputs: string[], opts) => {
+    const config = configFrom(opts, CLI_DEFAULTS);
+    const services = await openServices(config, loggerFor(config));
+    let failed = 0;
+    try {
+      const index = createGalleryIndex((await services.gallery.listFaces()).map((f) => ({ identity: f.identity, descriptor: f.descriptor })));
+      const { files, fromDirectory } = await expandInputs(inputs);
+      if (files.length === 0) {
+        err('error: no images found in the given inputs');
+        process.exitCode = 1;
+        return;
+      }
+      await withEngine(config, async (engine) => {
+        const bar = progressBar(files.length, fromDirectory);
+        let done = 0;
+        for (const file of files) {
+          try {
+            const analyzed = await engine.analyze(await readImageFile(file));
+            const result = recognizeFaces(analyzed, index, { topK: config.recognition.topK, threshold: config.recognition.threshold });
+            printResult(file, result, Boolean(opts.json));
+          } catch (e) {
+            failed += 1;
+            const fe = toFacefleetError(e);
+            err(`error: ${file}: ${fe.message} (${fe.code}); skipped`);
+          }
+          bar?.update(++done);
+        }
+        bar?.stop();
+      });
+    } finally {
+      await services.close();
+    }
+    if (failed > 0) {
+      err(`${failed} file${failed > 1 ? 's' : ''} failed`);
+      process.exitCode = 1;
+    }
+  });
+
+  addGlobalOptions(
+    program
+      .command('verify')
+      .description('1:1: are the largest faces in two images the same person?')
+      .argument('<a>', 'first image')
+      .argument('<b>', 'second image')
+      .option('--json', 'print one JSON object')
+      .option('--threshold <t>', 'largest distance that still counts as the same person (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
+  ).action(async (a: string, b: string, opts) => {
+    const config = configFrom(opts, CLI_DEFAULTS);
+    await withEngine(config, async (engine) => {
+      const [imgA, imgB] = [await readImageFile(a), await readImageFile(b)];
+      const { distance, same } = await verifyImages(engine, imgA, imgB, config.recognition.threshold);
+      if (opts.json) out(JSON.stringify({ a, b, distance, threshold: config.recognition.threshold, same }));
+      else out(`${same ? 'same person' : 'different people'}: distance ${distance.toFixed(4)} (threshold ${config.recognition.threshold})`);
+    });
+  });
+
+  addGlobalOptions(
+    program
+      .command('enroll')
+      .description('add face images to an identity, creating it if needed')
+      .argument('<name>', `identity name (${IDENTITY_NAME_RULE})`)
+      .argument('<images...>', 'image files, one face each')
+      .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it'),
+  ).action(async (name: string, images: string[], opts) => {
+    validateIdentityName(name);
+    const config = configFrom(opts, CLI_DEFAULTS);
+    const services = await openServices(config, loggerFor(config));
+    let failed = 0;
+    let added = 0;
+    try {
+      const { files } = await expandInputs(images);
+      await withEngine(config, async (engine) => {
+        for (const file of files) {
+          try {
+            const analyzed = await engine.analyze(await readImageFile(file));
+            const face = pickEnrollmentFace(analyzed, { largest: Boolean(opts.largest) });
+            await services.gallery.addFace(name, { descriptor: face.descriptor, source: path.basename(file) });
+            added += 1;
+            out(`enrolled ${file} as ${name}`);
+          } catch (e) {
+            failed += 1;
+            const fe = toFacefleetError(e);
+            err(`error: ${file}: ${fe.message} (${fe.code}); not enrolled`);
+          }
+        }
+      });
+      const identity = await services.gallery.getIdentity(name);
+      out(`${name}: ${added} face${added === 1 ? '' : 's'} added, ${identity?.faceCount ?? 0} in all`);
+    } finally {
+      await services.close();
+    }
+    if (failed > 0) process.exitCode = 1;
+  });
+
+  const identities = program.command('identities').description('list or remove enrolled identities');
+  addGlobalOptions(identities.command('list').description('list identities and their face counts').option('--json', 'JSON output')).action(async (opts) => {
+    const config = configFrom(opts, CLI_DEFAULTS);
+    const services = await openServices(config, loggerFor(config));
+    try {
+      const list = await services.gallery.listIdentities();
+      if (opts.json) out(JSON.stringify(list));
+      else if (list.length === 0) out('no identities enrolled yet; add one with: facefleet enroll <name> <image...>');
+      else for (const i of list) out(`${i.name}\t${i.faceCount} face${i.faceCount === 1 ? '' : 's'}\tsince ${i.createdAt}`);
+    } finally {
+      await services.close();
+    }
+  });
+  addGlobalOptions(identities.command('remove').description('remove an identity and all its faces').argument('<name>')).action(async (name: string, opts) => {
+    const config = configFrom(opts, CLI_DEFAULTS);
+    const services = await openServices(config, loggerFor(config));
+    try {
+      if (await services.gallery.removeIdentity(name)) out(`removed ${name}`);
+      else {
+        err(`error: no identity named ${JSON.stringify(name)}`);
+        process.exitCode = 1;
+      }
+    } finally {
+      await services.close();
+    }
+  });
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { loadEngine } from '../recognition/engine.js';
+import { openServices } from '../services.js';
+import { createWorker } from '../worker/worker.js';
+import { addGlobalOptions, configFrom, loggerFor } from './options.js';
+import { onShutdown } from './signals.js';
+
+export function registerWorkerCommand(program: Command): void {
+  addGlobalOptions(
+    program
+      .command('worker')
+      .description('run one worker: receive jobs from the queue and recognise faces until SIGTERM')
+      .option('--worker-id <id>', 'worker id (env FACEFLEET_WORKER_ID, default <host>-<pid>)'),
+  ).action(async (opts) => {
+    const config = configFrom(opts);
+    const log = loggerFor(config, 'facefleet-worker');
+    const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, log });
+    const services = await openServices(config, log);
+    const worker = createWorker({ config, log, engine, ...services });
+    onShutdown(
+      log,
+      async () => {
+        const finished = await worker.stop(config.worker.shutdownTimeoutSeconds * 1000);
+        if (!finished) log.warn('job in hand did not finish in time; its message will be redelivered');
+        await services.close();
+        await engine.close();
+      },
+      (config.worker.shutdownTimeoutSeconds + 5) * 1000,
+    );
+    log.info({ workerId: config.worker.id, backend: config.backend, engine: engine.backend, detector: engine.detector }, 'worker ready');
+    // Tell a parent (the local fleet) that the model is loaded and jobs are being taken.
+    process.send?.({ type: 'ready', workerId: config.worker.id });
+    await worker.run();
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * Wiring: build the adapters behind every port from the configuration. Local mode opens
+ * SQLite and files under the data dir; AWS mode imports the AWS adapters lazily, so local
+ * mode never loads `@aws-sdk/*`.
+ */
+import type { Config } from './config.js';
+import { createJobEffects } from './jobs/effects.js';
+import { createJobRunner, type JobRunner } from './jobs/runner.js';
+import type { Logger } from './log.js';
+import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore, WorkerRegistry } from './store/ports.js';
+
+export interface Services {
+  blobs: BlobStore;
+  jobs: JobStore;
+  queue: JobQueue;
+  gallery: Gallery;
+  keys: KeyStore;
+  registry: WorkerRegistry;
+  runner: JobRunner;
+  close(): Promise<void>;
+}
+
+type Stores = Omit<Services, 'runner'>;
+
+async function openStores(config: Config, log: Logger): Promise<Stores> {
+  if (config.backend === 'aws') {
+    const aws = await import('./store/aws/index.js');
+    return aws.openAwsStores(config, log);
+  }
+  const local = await import('./store/local/index.js');
+  return local.openLocalStores({ dataDir: config.dataDir, maxReceiveCount: config.queue.maxReceiveCount, log });
+}
+
+/** Open every store for `config.backend` and build the job runner on top of them. */
+export async function openServices(config: Config, log: Logger): Promise<Services> {
+  let stores = await openStores(config, log);
+  if (config.faults) {
+    // Test-only: make chosen store methods fail on a plan (see src/store/faults.ts).
+    const { applyFaultPlan } = await import('./store/faults.js');
+    stores = applyFaultPlan(stores, config.faults, log);
+  }
+  const effects = createJobEffects({ queue: stores.queue, log, retryBaseSeconds: config.worker.retryBaseSeconds });
+  const runner = createJobRunner({ store: stores.jobs, effects, log });
+  return { ...stores, runner };
+}

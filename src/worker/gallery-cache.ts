@@ -1,0 +1,36 @@
+import type { Gallery } from '../store/ports.js';
+import { createGalleryIndex } from '../recognition/matcher.js';
+
+type GalleryIndex = ReturnType<typeof createGalleryIndex>;
+
+/**
+ * The worker's in-memory copy of the gallery. It asks the Gallery for its version at most
+ * every `checkIntervalMs` (default 250 ms) and reloads every face only when the version
+ * changed, so a busy worker pays one cheap read per job instead of a full scan.
+ */
+export function createGalleryCache(gallery: Gallery, options: { checkIntervalMs?: number; now?: () => number } = {}) {
+  const checkIntervalMs = options.checkIntervalMs ?? 250;
+  const now = options.now ?? Date.now;
+  let index: GalleryIndex | undefined;
+  let version: string | undefined;
+  let checkedAt = -Infinity;
+
+  return {
+    /** The current index; reloads when the gallery's version moved on. */
+    async get(): Promise<GalleryIndex> {
+      if (index && now() - checkedAt < checkIntervalMs) return index;
+      const current = await gallery.version();
+      checkedAt = now();
+      if (!index || current !== version) {
+        const faces = await gallery.listFaces();
+        index = createGalleryIndex(faces.map((f) => ({ identity: f.identity, descriptor: f.descriptor })));
+        version = current;
+      }
+      return index;
+    },
+    /** Forget the copy, e.g. right after this worker enrolled a face. */
+    invalidate(): void {
+      index = undefined;
+    },
+  };
+}

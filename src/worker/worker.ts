@@ -1,0 +1,237 @@
+/**
+ * The worker: receive a job message, move the job to `processing`, recognise (or enroll),
+ * store the result and move the job to `done`, and only then delete the message.
+ *
+ * Delivery is at least once, so every step tolerates repeats: START is refused for a job
+ * that is not `queued` (or `processing` under an expired lease), SUCCEED is refused for a
+ * worker that lost its lease, and a duplicate message for a finished job is just deleted.
+ */
+import type { Config } from '../config.js';
+import { errorInfo, toFacefleetError } from '../errors.js';
+import type { JobRunner } from '../jobs/runner.js';
+import type { JobRecord, JobResult } from '../jobs/types.js';
+import { TERMINAL_STATES } from '../jobs/types.js';
+import type { Logger } from '../log.js';
+import { pickEnrollmentFace } from '../recognition/engine.js';
+import { recognizeFaces } from '../recognition/matcher.js';
+import type { Engine } from '../recognition/types.js';
+import { NotFoundError } from '../store/errors.js';
+import type { BlobStore, Gallery, JobQueue, ReceivedMessage, WorkerRegistry } from '../store/ports.js';
+import { BlobMissingError, InvalidJobError } from './errors.js';
+import { createGalleryCache } from './gallery-cache.js';
+
+export interface WorkerDeps {
+  config: Pick<Config, 'queue' | 'worker'>;
+  log: Logger;
+  blobs: BlobStore;
+  queue: JobQueue;
+  gallery: Gallery;
+  registry: WorkerRegistry;
+  runner: JobRunner;
+  engine: Engine;
+  /** The fleet instance this worker runs on, when known. */
+  instanceId?: string;
+}
+
+export interface WorkerStats {
+  jobsDone: number;
+  jobsFailed: number;
+  busy: boolean;
+  meanJobSeconds?: number;
+}
+
+export interface Worker {
+  /** Run the receive loop until `stop()`. */
+  run(): Promise<void>;
+  /**
+   * Stop receiving, let the job in hand finish for up to `timeoutMs`, then resolve.
+   * Resolves `false` when the job in hand did not finish in time.
+   */
+  stop(timeoutMs?: number): Promise<boolean>;
+  stats(): WorkerStats;
+}
+
+export function createWorker(deps: WorkerDeps): Worker {
+  const { config, blobs, queue, gallery, registry, runner, engine } = deps;
+  const workerId = config.worker.id;
+  const log = deps.log.child({ workerId });
+  const galleryCache = createGalleryCache(gallery);
+  const abort = new AbortController();
+  let stopping = false;
+  let inFlight: Promise<void> | undefined;
+  let loop: Promise<void> | undefined;
+  let currentJob: string | undefined;
+  let jobsDone = 0;
+  let jobsFailed = 0;
+  let busySeconds = 0;
+
+  async function beat(): Promise<void> {
+    try {
+      await registry.heartbeat({
+        workerId,
+        instanceId: deps.instanceId,
+        busy: currentJob !== undefined,
+        jobId: currentJob,
+        at: new Date().toISOString(),
+        jobsDone,
+        meanJobSeconds: jobsDone > 0 ? busySeconds / jobsDone : undefined,
+      });
+    } catch (err) {
+      log.warn({ err: errorInfo(err) }, 'worker heartbeat failed');
+    }
+  }
+
+  async function processJob(record: JobRecord): Promise<JobResult> {
+    let image: Buffer;
+    try {
+      image = await blobs.get(record.input.key);
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        throw new BlobMissingError(`the input image (${record.input.key}) is missing from the blob store; resubmit the image`, { cause: err });
+      }
+      throw err;
+    }
+    const analyzed = await engine.analyze(image);
+    if (record.kind === 'recognize') {
+      const index = await galleryCache.get();
+      return recognizeFaces(analyzed, index, record.options);
+    }
+    if (record.kind === 'enroll') {
+      const identity = record.options.identity;
+      if (!identity) throw new InvalidJobError('enroll job has no identity');
+      const face = pickEnrollmentFace(analyzed, { largest: record.options.largest ?? false });
+      const source = `job:${record.id}`;
+      // A crash between addFace and SUCCEED repeats the job; the face's source makes the
+      // enrollment idempotent, so a retry does not enroll the same image twice.
+      const existing = (await gallery.listFaces()).find((f) => f.source === source);
+      const enrolled = existing ?? (await gallery.addFace(identity, { descriptor: face.descriptor, source }));
+      galleryCache.invalidate();
+      const index = await galleryCache.get();
+      const { faces } = recognizeFaces({ ...analyzed, faces: [face] }, index, record.options);
+      return { width: analyzed.width, height: analyzed.height, faces, enrolled: { identity, faceId: enrolled.id } };
+    }
+    throw new InvalidJobError(`unknown job kind ${JSON.stringify(record.kind)}`);
+  }
+
+  async function handle(message: ReceivedMessage): Promise<void> {
+    const jobId = message.body?.jobId;
+    const jlog = log.child({ jobId, messageId: message.messageId, receiveCount: message.receiveCount });
+    if (typeof jobId !== 'string' || jobId.length === 0) {
+      jlog.warn('message without a job id; deleting it');
+      await queue.delete(message.receipt);
+      return;
+    }
+    const leaseSeconds = config.queue.visibilitySeconds;
+    const started = await runner.dispatch(jobId, { type: 'START', workerId, leaseSeconds, receipt: message.receipt });
+    if (!started.record) {
+      jlog.warn('message for a job that does not exist; deleting it');
+      await queue.delete(message.receipt);
+      return;
+    }
+    if (!started.changed) {
+      const { state } = started.record;
+      if (TERMINAL_STATES.includes(state)) {
+        jlog.info({ state }, 'duplicate message for a finished job; acknowledged and ignored');
+        await queue.delete(message.receipt);
+      } else {
+        // Another worker holds a live lease. Hide this copy until that lease could have run
+        // out; if that worker dies, this copy brings the job back.
+        jlog.info({ state }, 'job is held by another worker; message hidden until its lease ends');
+        await queue.extend(message.receipt, leaseSeconds).catch(() => undefined);
+      }
+      return;
+    }
+
+    currentJob = jobId;
+    void beat();
+    const startedAt = Date.now();
+    const attempt = (started.record.snapshot as { context?: { attempts?: number } })?.context?.attempts;
+    jlog.info({ attempt, kind: started.record.kind }, 'job started');
+    // Heartbeat: keep the message invisible and the lease alive while the engine works.
+    const heartbeat = setInterval(() => {
+      queue.extend(message.receipt, leaseSeconds).catch((err) => jlog.warn({ err: errorInfo(err) }, 'visibility extend failed'));
+      runner
+        .dispatch(jobId, { type: 'HEARTBEAT', workerId, leaseSeconds })
+        .catch((err) => jlog.warn({ err: errorInfo(err) }, 'lease heartbeat failed'));
+    }, config.worker.heartbeatSeconds * 1000);
+    heartbeat.unref();
+    try {
+      const result = await processJob(started.record);
+      const done = await runner.dispatch(jobId, { type: 'SUCCEED', workerId, result, receipt: message.receipt });
+      if (done.changed) {
+        jobsDone += 1;
+        jlog.info({ faces: result.faces.length, ms: Date.now() - startedAt }, 'job done');
+      } else {
+        jlog.warn({ state: done.record?.state }, 'result not stored: this worker no longer holds the job');
+      }
+    } catch (err) {
+      const failure = toFacefleetError(err);
+      jobsFailed += 1;
+      const failed = await runner.dispatch(jobId, { type: 'FAIL', workerId, error: failure.toJSON(), receipt: message.receipt });
+      jlog.warn({ err: failure.toJSON(), state: failed.record?.state }, 'job attempt failed');
+    } finally {
+      clearInterval(heartbeat);
+      busySeconds += (Date.now() - startedAt) / 1000;
+      currentJob = undefined;
+      void beat();
+    }
+  }
+
+  async function receiveLoop(): Promise<void> {
+    const idleBeat = setInterval(() => void beat(), Math.max(1000, config.worker.heartbeatSeconds * 1000));
+    idleBeat.unref();
+    await beat();
+    let backoffMs = 100;
+    try {
+      while (!stopping) {
+        let messages: ReceivedMessage[];
+        try {
+          messages = await queue.receive({
+            max: 1,
+            waitSeconds: config.queue.waitSeconds,
+            visibilitySeconds: config.queue.visibilitySeconds,
+            signal: abort.signal,
+          });
+          backoffMs = 100;
+        } catch (err) {
+          if (stopping) break;
+          log.warn({ err: errorInfo(err), retryInMs: backoffMs }, 'receive failed');
+          await new Promise((r) => setTimeout(r, backoffMs));
+          backoffMs = Math.min(backoffMs * 2, 5000);
+          continue;
+        }
+        for (const message of messages) {
+          inFlight = handle(message).catch((err) => log.error({ err: errorInfo(err) }, 'job handling failed'));
+          await inFlight;
+          inFlight = undefined;
+        }
+      }
+    } finally {
+      clearInterval(idleBeat);
+      await registry.remove(workerId).catch(() => undefined);
+    }
+  }
+
+  return {
+    run() {
+      loop ??= receiveLoop();
+      return loop;
+    },
+    async stop(timeoutMs = config.worker.shutdownTimeoutSeconds * 1000) {
+      stopping = true;
+      abort.abort();
+      if (!loop) return true;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      const finished = loop.then(() => true);
+      const ok = await Promise.race([finished, timedOut]);
+      clearTimeout(timer);
+      return ok;
+    },
+    stats() {
+      return { jobsDone, jobsFailed, busy: currentJob !== undefined, meanJobSeconds: jobsDone ? busySeconds / jobsDone : undefined };
+    },
+  };
+}
