@@ -1,0 +1,218 @@
+/**
+ * The long-running processes: `web`, `controller`, `up` (all of it on one machine), plus
+ * `status`, `provision` and `teardown`.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline/promises';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { configToEnv, type Config } from '../config.js';
+import { errorInfo } from '../errors.js';
+import { reconcileDeadLetters } from '../jobs/operations.js';
+import type { Logger } from '../log.js';
+import { createBreaker } from '../controller/breaker.js';
+import { createController, type Controller } from '../controller/controller.js';
+import type { Fleet } from '../controller/fleet.js';
+import { createLocalFleet } from '../controller/local-fleet.js';
+import { createControllerMetrics } from '../controller/metrics.js';
+import { openServices, type Services } from '../services.js';
+import { createWebApp } from '../web/app.js';
+import { JOB_STATES } from '../jobs/types.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber } from './options.js';
+import { onShutdown } from './signals.js';
+
+/** Where the controller publishes its state for `facefleet status` (works on both backends). */
+export const CONTROLLER_STATUS_KEY = 'controller/status.json';
+
+const CLI_PATH = fileURLToPath(new URL('./main.js', import.meta.url)).replace(/\.js$/, path.extname(fileURLToPath(import.meta.url)));
+
+function webOptions(cmd: Command): Command {
+  return cmd
+    .option('--host <host>', 'address to bind (env FACEFLEET_HOST, default 127.0.0.1)')
+    .option('--port <port>', 'port (env FACEFLEET_PORT, default 8000; 0 picks a free one)', parseNumber('--port', { integer: true, min: 0, max: 65535 }))
+    .option('--auth <on|off>', 'require API keys (default: on unless bound to loopback)');
+}
+
+function fleetOptions(cmd: Command): Command {
+  return cmd
+    .option('--min-workers <n>', 'fewest workers (default 0: scale to zero)', parseNumber('--min-workers', { integer: true, min: 0 }))
+    .option('--max-workers <n>', 'most workers (default 15; `up` defaults to the CPU cores)', parseNumber('--max-workers', { integer: true, min: 1 }))
+    .option('--idle-seconds <s>', 'scale in after the queue has been empty this long (default 30)', parseNumber('--idle-seconds', { min: 0 }))
+    .option('--interval <s>', 'controller tick in seconds (default 5)', parseNumber('--interval', { min: 0.1 }));
+}
+
+/** The local fleet's worker command: this same CLI, in this same Node (with its loaders). */
+function workerCommand(): string[] {
+  return [process.execPath, ...process.execArgv, CLI_PATH, 'worker'];
+}
+
+async function openFleet(config: Config, log: Logger): Promise<Fleet> {
+  if (config.backend === 'aws') {
+    const { openEc2Fleet } = await import('../controller/ec2-fleet.js');
+    return openEc2Fleet(config, log);
+  }
+  return createLocalFleet({ command: workerCommand(), env: { ...process.env, ...configToEnv(config) }, log, stopTimeoutMs: (config.worker.shutdownTimeoutSeconds + 5) * 1000 });
+}
+
+interface RunningController {
+  controller: Controller;
+  stop(): Promise<void>;
+}
+
+/** Start the controller loop, the dead-letter reconciler and the status publisher. */
+async function startController(config: Config, services: Services, log: Logger, metrics?: ReturnType<typeof createControllerMetrics>): Promise<RunningController> {
+  const fleet = await openFleet(config, log);
+  const breaker = createBreaker({ name: 'controller', failureThreshold: 5, cooldownMs: 30_000, log });
+  const controller = createController({ fleet, queue: services.queue, registry: services.registry, config: config.fleet, log, breaker, metrics });
+  controller.start();
+  const housekeeping = setInterval(() => {
+    void (async () => {
+      try {
+        await reconcileDeadLetters({ queue: services.queue, runner: services.runner });
+        await services.blobs.put(CONTROLLER_STATUS_KEY, Buffer.from(JSON.stringify({ ...controller.status(), at: new Date().toISOString() })), { contentType: 'application/json' });
+      } catch (err) {
+        log.warn({ err: errorInfo(err) }, 'controller housekeeping failed');
+      }
+    })();
+  }, Math.max(1000, config.fleet.intervalSeconds * 1000));
+  housekeeping.unref();
+  return {
+    controller,
+    async stop() {
+      clearInterval(housekeeping);
+      await controller.stop();
+      await fleet.close();
+    },
+  };
+}
+
+export function registerProcessCommands(program: Command): void {
+  addGlobalOptions(
+    fleetOptions(webOptions(program.command('up').description('run everything on this machine: web tier, controller and an autoscaled fleet of worker processes')))
+      .option('--workers <n>', 'a fixed pool of n workers (sets --min-workers and --max-workers to n)', parseNumber('--workers', { integer: true, min: 1 })),
+  ).action(async (opts) => {
+    const cores = Math.max(1, os.availableParallelism());
+    if (opts.workers !== undefined) {
+      opts.minWorkers ??= opts.workers;
+      opts.maxWorkers ??= opts.workers;
+    }
+    const config = configFrom(opts, { maxWorkers: cores });
+    const log = loggerFor(config, 'facefleet');
+    const services = await openServices(config, log);
+    const metrics = createControllerMetrics();
+    const web = createWebApp({ config, log, ...services, extraMetrics: [metrics.registry] });
+    const server = await web.start(config.web.host, config.web.port);
+    const running = await startController(config, services, log, metrics);
+    onShutdown(
+      log,
+      async () => {
+        await running.stop();
+        await server.close();
+        await services.close();
+      },
+      (config.worker.shutdownTimeoutSeconds + 15) * 1000,
+    );
+    log.info({ url: server.url, dataDir: config.dataDir, minWorkers: config.fleet.minWorkers, maxWorkers: config.fleet.maxWorkers }, 'facefleet is up');
+    process.stderr.write(
+      `facefleet listening on ${server.url}  (data in ${config.dataDir}; workers ${config.fleet.minWorkers}..${config.fleet.maxWorkers}, autoscaled; Ctrl-C stops)\n`,
+    );
+  });
+
+  addGlobalOptions(webOptions(program.command('web').description('run the web tier only'))).action(async (opts) => {
+    const config = configFrom(opts);
+    const log = loggerFor(config, 'facefleet-web');
+    const services = await openServices(config, log);
+    const web = createWebApp({ config, log, ...services });
+    const server = await web.start(config.web.host, config.web.port);
+    onShutdown(
+      log,
+      async () => {
+        await server.close();
+        await services.close();
+      },
+      15_000,
+    );
+    process.stderr.write(`facefleet web listening on ${server.url}\n`);
+  });
+
+  addGlobalOptions(fleetOptions(program.command('controller').description('run the controller only: autoscale the worker fleet from the queue'))).action(async (opts) => {
+    const config = configFrom(opts);
+    const log = loggerFor(config, 'facefleet-controller');
+    const services = await openServices(config, log);
+    const running = await startController(config, services, log);
+    onShutdown(
+      log,
+      async () => {
+        await running.stop();
+        await services.close();
+      },
+      (config.worker.shutdownTimeoutSeconds + 15) * 1000,
+    );
+    log.info({ backend: config.backend, fleet: config.fleet }, 'controller running');
+  });
+
+  addGlobalOptions(program.command('status').description('queue, jobs, workers and the controller state').option('--json', 'JSON output')).action(async (opts) => {
+    const config = configFrom(opts, { logLevel: 'warn' });
+    const services = await openServices(config, loggerFor(config));
+    try {
+      const [depth, deadLetters, counts, workers, controller] = await Promise.all([
+        services.queue.depth(),
+        services.queue.deadLetterDepth(),
+        services.jobs.countByState(),
+        services.registry.list(),
+        services.blobs
+          .get(CONTROLLER_STATUS_KEY)
+          .then((b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>)
+          .catch(() => null),
+      ]);
+      const status = { queue: { ...depth, deadLetters }, jobs: counts, workers, controller };
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(status)}\n`);
+        return;
+      }
+      const out = (s: string) => process.stdout.write(`${s}\n`);
+      out(`queue: ${depth.visible} waiting, ${depth.inFlight} in flight, ${depth.delayed} delayed; ${deadLetters} in the dead-letter queue`);
+      out(`jobs: ${JOB_STATES.map((s) => `${s} ${counts[s]}`).join(', ')}`);
+      out(`workers: ${workers.length} reporting (${workers.filter((w) => w.busy).length} busy)`);
+      if (controller) {
+        out(`controller: ${String(controller.scalerState)}, desired ${String(controller.desired)}, running ${String(controller.running)}, breaker ${JSON.stringify(controller.breaker)} (as of ${String(controller.at)})`);
+      } else {
+        out('controller: no status published (is `facefleet up` or `facefleet controller` running?)');
+      }
+    } finally {
+      await services.close();
+    }
+  });
+
+  addGlobalOptions(
+    program
+      .command('provision')
+      .description('create or check every AWS resource for --prefix (idempotent)')
+      .option('--dry-run', 'print the plan, change nothing')
+      .option('--print-iam', 'print least-privilege IAM policies for the web, worker and controller roles'),
+  ).action(async (opts) => {
+    const config = configFrom({ ...opts, backend: 'aws' });
+    const log = loggerFor(config, 'facefleet-provision');
+    const { runProvisionCli } = await import('../aws/cli.js');
+    await runProvisionCli({ config, log, dryRun: Boolean(opts.dryRun), printIam: Boolean(opts.printIam) });
+  });
+
+  addGlobalOptions(program.command('teardown').description('delete every AWS resource for --prefix').option('--yes', 'do not ask for confirmation')).action(async (opts) => {
+    const config = configFrom({ ...opts, backend: 'aws' });
+    const log = loggerFor(config, 'facefleet-teardown');
+    if (!opts.yes) {
+      if (!process.stdin.isTTY) throw new Error('teardown deletes data: pass --yes to confirm when not at a terminal');
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`Delete every facefleet resource with prefix "${config.prefix}" in ${config.aws.region}, data included? Type the prefix to confirm: `);
+      rl.close();
+      if (answer.trim() !== config.prefix) {
+        process.stderr.write('not confirmed; nothing deleted\n');
+        process.exitCode = 1;
+        return;
+      }
+    }
+    const { runTeardownCli } = await import('../aws/cli.js');
+    await runTeardownCli({ config, log });
+  });
+}
