@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../log.js';
+import type { BlobPutOptions, BlobStore } from '../ports.js';
+import { FacefleetError } from '../../errors.js';
+import { InvalidKeyError, NotFoundError, StorePermanentError, StoreUnavailableError } from '../errors.js';
+
+/** Longest key accepted, in characters; S3 allows 1024 bytes and keys here are ASCII. */
+export const MAX_KEY_LENGTH = 1024;
+/** Longest segment: most filesystems cap a name at 255 bytes. */
+const MAX_SEGMENT_LENGTH = 255;
+const SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * Temp files live in one directory under the root whose name no valid key can produce (`~`
+ * is outside the key alphabet), on the same filesystem so `rename` into place is atomic.
+ * One directory means cleanup after a crash reads one listing, not the whole tree.
+ */
+const TEMP_DIR = '~tmp';
+/** A temp file of a live process is left alone unless it is this old (a hung writer). */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/**
+ * Check `key` against the port's rules and return its segments. Throws InvalidKeyError.
+ * Exported so other adapters (S3) can apply the same rules.
+ */
+export function validateBlobKey(key: string): string[] {
+  if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError('blob key is empty');
+  if (key.length > MAX_KEY_LENGTH) throw new InvalidKeyError(`blob key longer than ${MAX_KEY_LENGTH} characters`);
+  const segments = key.split('/');
+  for (const segment of segments) {
+    if (segment === '' || segment === '.' || segment === '..' || segment.length > MAX_SEGMENT_LENGTH || !SEGMENT.test(segment)) {
+      throw new InvalidKeyError(`invalid blob key ${JSON.stringify(key.slice(0, 100))}`, { details: { segment: segment.slice(0, 100) } });
+    }
+  }
+  return segments;
+}
+
+/**
+ * BlobStore on the filesystem: one file per key under `root` (e.g. `<dataDir>/blobs`).
+ * Writes go to a temp file, are fsynced, then renamed into place, so a reader sees the old
+ * bytes or the new ones. `contentType` is not stored: `get` returns bytes only.
+ * Opening removes temp files left by writers that crashed.
+ */
+export class FileBlobStore implements BlobStore {
+  private readonly root: string;
+  private readonly tempDir: string;
+  private readonly log?: Logger;
+
+  constructor(root: string, options: { log?: Logger } = {}) {
+    this.root = path.resolve(root);
+    this.tempDir = path.join(this.root, TEMP_DIR);
+    this.log = options.log;
+    try {
+      fs.mkdirSync(this.tempDir, { recursive: true });
+    } catch (err) {
+      throw translateFsError(err, `open blob store at ${this.root}`);
+    }
+    this.cleanTempFiles();
+  }
+
+  /** The file for `key`; throws InvalidKeyError unless it lies strictly inside the root. */
+  private pathFor(key: string): string {
+    const file = path.resolve(this.root, ...validateBlobKey(key));
+    // Belt and braces: the segment rules already forbid escapes, but the resolved path is
+    // what the filesystem will use, so check that too.
+    if (!file.startsWith(this.root + path.sep)) throw new InvalidKeyError(`blob key escapes the store root`);
+    return file;
+  }
+
+  async put(key: string, body: Buffer, _options?: BlobPutOptions): Promise<void> {
+    const file = this.pathFor(key);
+    const temp = path.join(this.tempDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    try {
+      const handle = await fsp.open(temp, 'w', 0o644);
+      try {
+        await handle.writeFile(body);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      try {
+        await fsp.rename(temp, file);
+      } catch (err) {
+        // A concurrent delete may have removed the (then empty) parent between mkdir and rename.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        await fsp.mkdir(path.dirname(file), { recursive: true });
+        await fsp.rename(temp, file);
+      }
+    } catch (err) {
+      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        throw new InvalidKeyError(`put blob ${key}: a prefix of the key is itself a blob`, { cause: err });
+      }
+      throw translateFsError(err, `put blob ${key}`);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const file = this.pathFor(key);
+    try {
+      return await fsp.readFile(file);
+    } catch (err) {
+      throw translateFsError(err, `get blob ${key}`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.pathFor(key);
+    try {
+      await fsp.rm(file, { force: true });
+    } catch (err) {
+      throw translateFsError(err, `delete blob ${key}`);
+    }
+    await this.pruneEmptyParents(path.dirname(file));
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const file = this.pathFor(key);
+    try {
+      return (await fsp.stat(file)).isFile();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw translateFsError(err, `stat blob ${key}`);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await fsp.access(this.tempDir, fs.constants.W_OK);
+    } catch (err) {
+      throw translateFsError(err, 'ping blob store');
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Remove directories emptied by a delete (each job leaves `jobs/<id>/`), up to the root. */
+  private async pruneEmptyParents(dir: string): Promise<void> {
+    while (dir.startsWith(this.root + path.sep)) {
+      try {
+        await fsp.rmdir(dir);
+      } catch {
+        return; // not empty, already gone, or busy: any of these ends the walk
+      }
+      dir = path.dirname(dir);
+    }
+  }
+
+  /** Delete temp files whose writer process is gone, or that are too old to be live. */
+  private cleanTempFiles(): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.tempDir);
+    } catch {
+      return;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const pid = Number(name.split('-', 1)[0]);
+      const file = path.join(this.tempDir, name);
+      try {
+        const stale = Date.now() - fs.statSync(file).mtimeMs > STALE_TEMP_MS;
+        if (stale || !isAlive(pid)) {
+          fs.rmSync(file, { force: true });
+          removed += 1;
+        }
+      } catch {
+        // raced with its writer's rename; nothing to clean
+      }
+    }
+    if (removed > 0) this.log?.info({ removed, dir: this.tempDir }, 'removed temp files left by crashed writers');
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function translateFsError(err: unknown, context: string): FacefleetError {
+  if (err instanceof FacefleetError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  const message = `${context}: ${err instanceof Error ? err.message : String(err)}`;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError(message, { cause: err });
+  // A key that is also a "directory" of another key (`a` and `a/b`) cannot exist on a filesystem.
+  if (code === 'EISDIR' || code === 'EEXIST') return new InvalidKeyError(message, { cause: err });
+  if (['EACCES', 'EPERM', 'EROFS', 'ENAMETOOLONG'].includes(code)) return new StorePermanentError(message, { cause: err });
+  return new StoreUnavailableError(message, { cause: err, details: code ? { errno: code } : undefined });
+}
