@@ -289,8 +289,10 @@ export const jobMachine = setup({
             ],
           },
         ],
+        // A live lease means a worker is still on it (its delivery lapsed and the queue gave up
+        // on the message meanwhile); let it finish, and abandon only once the lease runs out.
         ABANDON: {
-          guard: 'abandonApplies',
+          guard: and(['abandonApplies', 'leaseExpired']),
           target: 'dead-lettered',
           actions: ['storeAbandonReason', record('processing', 'dead-lettered')],
         },

@@ -1,0 +1,87 @@
+/**
+ * The job effects: what the runner does with the actions a transition returns, after the
+ * transition is saved. A crash between the save and an effect repeats the effect, so each one
+ * is idempotent or harmless when repeated (a duplicate message only finds the job no longer
+ * `queued`, and its START is refused).
+ */
+import type { Logger } from '../log.js';
+import type { JobActionParams, JobActionType } from '../machines/job.js';
+import { NotFoundError } from '../store/errors.js';
+import type { JobQueue } from '../store/ports.js';
+
+/** One handler per effect action of the job machine. */
+export type JobEffects = { [K in JobActionType]: (params: JobActionParams[K]) => Promise<void> };
+
+/** The ceiling of a retry backoff, in seconds: well under SQS's 12 h visibility limit. */
+export const MAX_RETRY_BACKOFF_SECONDS = 300;
+
+/**
+ * Exponential backoff with full jitter: a whole number of seconds drawn uniformly from
+ * [0, min(cap, base * 2^(attempt-1))]. Full jitter spreads retries of jobs that failed
+ * together (e.g. a store outage) instead of bringing them back in lockstep.
+ * `random` returns [0, 1) like Math.random.
+ */
+export function retryBackoffSeconds(
+  attempt: number,
+  baseSeconds: number,
+  random: () => number = Math.random,
+  capSeconds: number = MAX_RETRY_BACKOFF_SECONDS,
+): number {
+  const exponent = Math.max(0, Math.floor(attempt) - 1);
+  const ceiling = Math.min(capSeconds, baseSeconds * 2 ** exponent);
+  const draw = Math.floor(random() * (Math.floor(ceiling) + 1));
+  return Math.min(Math.max(draw, 0), Math.floor(ceiling));
+}
+
+export interface JobEffectsDeps {
+  queue: JobQueue;
+  log: Logger;
+  /** First retry's backoff ceiling in seconds; doubles per attempt up to 300 s. */
+  retryBaseSeconds: number;
+  /** Random source for the jitter; default Math.random. */
+  random?: () => number;
+}
+
+export function createJobEffects(deps: JobEffectsDeps): JobEffects {
+  const { queue, log, retryBaseSeconds } = deps;
+  const random = deps.random ?? Math.random;
+  return {
+    async enqueue({ jobId }) {
+      const messageId = await queue.send({ jobId });
+      log.debug({ jobId, messageId }, 'job message sent');
+    },
+
+    async acknowledge({ jobId, receipt }) {
+      // No receipt: the event did not come from a delivery, so there is nothing to delete.
+      if (receipt === undefined) return;
+      await queue.delete(receipt);
+      log.debug({ jobId }, 'job message acknowledged');
+    },
+
+    async scheduleRetry({ jobId, receipt, attempt }) {
+      const seconds = retryBackoffSeconds(attempt, retryBaseSeconds, random);
+      if (receipt === undefined) {
+        // No delivery to hold back: send a fresh, delayed message instead.
+        await queue.send({ jobId }, { delaySeconds: seconds });
+        log.info({ jobId, attempt, backoffSeconds: seconds }, 'job retry scheduled with a new message');
+        return;
+      }
+      try {
+        // Keep the same message invisible for the backoff; it then comes back as attempt n+1.
+        await queue.extend(receipt, seconds);
+      } catch (err) {
+        // The delivery expired or was deleted: the message is already visible again (it will
+        // be retried sooner) or gone (the sweeper re-sends for jobs left queued).
+        if (!(err instanceof NotFoundError)) throw err;
+        log.warn({ jobId, attempt }, 'retry backoff not applied: the delivery is no longer held');
+        return;
+      }
+      log.info({ jobId, attempt, backoffSeconds: seconds }, 'job retry scheduled');
+    },
+
+    async removeDeadLetters({ jobId }) {
+      const removed = await queue.deleteDeadLettersFor(jobId);
+      log.debug({ jobId, removed }, 'dead letters removed');
+    },
+  };
+}
