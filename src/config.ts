@@ -96,6 +96,8 @@ export interface Config {
     requestTimeoutMs: number;
     /** SDK standard retry mode, attempts. Default 3. */
     maxAttempts: number;
+    /** SSE-KMS key id or ARN for S3 objects. Env FACEFLEET_AWS_KMS_KEY_ID. Default unset: SSE-S3 (AES256). */
+    kmsKeyId?: string;
   };
 }
 
@@ -189,6 +191,7 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
       requestTimeoutMs: num(env.FACEFLEET_AWS_TIMEOUT_MS, 'aws timeout', 10_000),
       maxAttempts: num(env.FACEFLEET_AWS_MAX_ATTEMPTS, 'aws max attempts', 3),
+      ...(env.FACEFLEET_AWS_KMS_KEY_ID ? { kmsKeyId: env.FACEFLEET_AWS_KMS_KEY_ID } : {}),
     },
   };
   if (config.fleet.minWorkers < 0 || config.fleet.maxWorkers < config.fleet.minWorkers) {
@@ -219,6 +222,7 @@ export function configToEnv(config: Config): Record<string, string> {
     FACEFLEET_SHUTDOWN_TIMEOUT: String(config.worker.shutdownTimeoutSeconds),
     FACEFLEET_RETRY_BASE: String(config.worker.retryBaseSeconds),
     AWS_REGION: config.aws.region,
+    ...(config.aws.kmsKeyId ? { FACEFLEET_AWS_KMS_KEY_ID: config.aws.kmsKeyId } : {}),
   };
   if (config.faults) env.FACEFLEET_FAULTS = config.faults;
   return env;
