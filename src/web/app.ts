@@ -1,0 +1,195 @@
+import { setMaxListeners } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Registry } from 'prom-client';
+import { createBreaker } from '../controller/breaker.js';
+import { TimeoutError } from '../errors.js';
+import { sweepStuckJobs } from '../jobs/operations.js';
+import { createAuth } from './auth.js';
+import { ctx, requestContext } from './context.js';
+import { HttpNotFoundError, WebStartError } from './errors.js';
+import { hasActiveKey } from './keys.js';
+import { createWebMetrics } from './metrics.js';
+import { problemHandler } from './problem.js';
+import { createRateLimiter } from './rate-limit.js';
+import type { RouteContext } from './route-context.js';
+import { registerClassicRoutes } from './routes/classic.js';
+import { registerIdentityRoutes } from './routes/identities.js';
+import { registerJobRoutes } from './routes/jobs.js';
+import { registerOperatorRoutes } from './routes/operators.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import type { Guard } from './submit.js';
+import type { WebBreaker, WebDeps, WebTuning } from './types.js';
+import { createMultipart } from './upload.js';
+import { DEFAULT_POLL } from './wait.js';
+
+export type { WebDeps, WebTuning, WebBreaker } from './types.js';
+
+export interface RunningWeb {
+  /** e.g. `http://127.0.0.1:8000`. */
+  url: string;
+  /** Stop the sweeper, end long-polls, let in-flight requests finish (bounded), close the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface WebApp {
+  app: express.Express;
+  /** Listen and start the sweeper. Refuses (WebStartError) when auth is on and no API key exists. */
+  start(host: string, port: number): Promise<RunningWeb>;
+  registry: Registry;
+}
+
+export const DEFAULT_TUNING: Omit<WebTuning, 'maxAttempts'> = {
+  poll: DEFAULT_POLL,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+  connectionsCheckingIntervalMs: 1_000,
+  storeTimeoutMs: 10_000,
+  readyTimeoutMs: 1_000,
+  closeGraceMs: 5_000,
+  keyCacheTtlMs: 10_000,
+  enrollWaitSeconds: 30,
+};
+
+/** True for addresses only this machine can reach: there auth may default to off. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+function withDeadline<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError(`store call took longer than ${ms} ms`)), ms);
+    fn().then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
+
+/**
+ * The web tier as an express app. Routes: the classic `POST /`, `/v1/jobs`, `/v1/identities`,
+ * `/v1/dead-letters`, and `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (see `openapi.ts`).
+ * Auth is `config.web.auth`, or when undefined: off on a loopback address, on otherwise.
+ */
+export function createWebApp(deps: WebDeps): WebApp {
+  const { config, log } = deps;
+  const tuning: WebTuning = { ...DEFAULT_TUNING, maxAttempts: config.queue.maxReceiveCount, ...deps.tuning };
+  const breaker: WebBreaker = deps.breaker ?? createBreaker({ name: 'web-stores', failureThreshold: 5, cooldownMs: 10_000, log });
+  const guard: Guard = (fn) => breaker.call(() => withDeadline(fn, tuning.storeTimeoutMs));
+  const shutdown = new AbortController();
+  // One listener per long-poll in flight; hundreds are normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
+  let authEnabled = config.web.auth ?? !isLoopback(config.web.host);
+  const limits = { maxUploadBytes: config.web.maxUploadBytes, maxInputPixels: config.recognition.maxInputPixels };
+  const metrics = createWebMetrics({ jobs: deps.jobs, queue: deps.queue, log });
+
+  const rc: RouteContext = {
+    deps,
+    tuning,
+    guard,
+    breaker,
+    auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard }),
+    rateLimit: createRateLimiter({ ratePerSecond: config.web.rateLimitPerSecond }),
+    upload: createMultipart(limits),
+    metrics,
+    limits,
+    requestSignal(_req, res) {
+      const gone = new AbortController();
+      if (shutdown.signal.aborted) gone.abort();
+      const onShutdown = () => gone.abort();
+      shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+      // 'close' on the response fires when it is sent or the client hung up; either way stop waiting.
+      res.once('close', () => {
+        shutdown.signal.removeEventListener('abort', onShutdown);
+        gone.abort();
+      });
+      return gone.signal;
+    },
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestContext(log));
+  app.use((req, res, next) => {
+    res.once('finish', () => {
+      const context = ctx(res);
+      const seconds = Number(process.hrtime.bigint() - context.startedAt) / 1e9;
+      // The route template, never the raw path: ids would explode the label set.
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      metrics.observeRequest(route, req.method, res.statusCode, seconds);
+      context.log.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+    });
+    next();
+  });
+  registerOpsRoutes(app, rc);
+  registerClassicRoutes(app, rc);
+  registerJobRoutes(app, rc);
+  registerIdentityRoutes(app, rc);
+  registerOperatorRoutes(app, rc);
+  app.use((req) => {
+    throw new HttpNotFoundError(`no route ${req.method} ${req.path.slice(0, 200)}`);
+  });
+  app.use(problemHandler(limits));
+
+  async function start(host: string, port: number): Promise<RunningWeb> {
+    authEnabled = config.web.auth ?? !isLoopback(host);
+    if (authEnabled && !(await hasActiveKey(deps.keys))) {
+      throw new WebStartError(
+        `API keys are required on ${host} (not a loopback address, or auth is on) and none exists; create one with \`facefleet keys create --role operator\`, or bind to 127.0.0.1`,
+      );
+    }
+    const server = http.createServer(
+      {
+        headersTimeout: tuning.headersTimeoutMs,
+        requestTimeout: tuning.requestTimeoutMs,
+        keepAliveTimeout: tuning.keepAliveTimeoutMs,
+        connectionsCheckingInterval: tuning.connectionsCheckingIntervalMs,
+      },
+      app,
+    );
+    server.keepAliveTimeout = tuning.keepAliveTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+    let sweeping = false;
+    const sweeper = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      sweepStuckJobs({ jobs: deps.jobs, runner: deps.runner, log }, { staleSeconds: config.web.sweepStaleSeconds, now: new Date() })
+        .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
+        .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
+        .finally(() => (sweeping = false));
+    }, config.web.sweepIntervalSeconds * 1000);
+    sweeper.unref();
+    log.info({ url, auth: authEnabled }, 'web tier listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      close() {
+        closing ??= new Promise<void>((resolve) => {
+          clearInterval(sweeper);
+          shutdown.abort();
+          const force = setTimeout(() => server.closeAllConnections(), tuning.closeGraceMs);
+          force.unref();
+          server.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
+          server.closeIdleConnections();
+        });
+        return closing;
+      },
+    };
+  }
+
+  return { app, start, registry: metrics.registry };
+}

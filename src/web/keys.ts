@@ -1,0 +1,110 @@
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { ApiKeyRecord, KeyStore, Role } from '../store/ports.js';
+
+/**
+ * API keys look like `ff_<id>_<secret>`: `id` is 16 hex characters (public, shown in
+ * listings), `secret` 43 base64url characters (256 random bits, shown once). The store keeps
+ * only a salted scrypt hash of the secret.
+ */
+export const KEY_PREFIX = 'ff_';
+const KEY_PATTERN = /^ff_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const HASH_BYTES = 32;
+// The secret is 256 random bits, so scrypt guards a leaked store rather than a guessable
+// password; the default cost (N=2^14) still makes each check ~tens of ms, hence the cache in auth.ts.
+const SCRYPT_OPTIONS: ScryptOptions = { N: 16384, r: 8, p: 1 };
+
+export const ROLES: readonly Role[] = ['client', 'operator'];
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+/** A key as listings show it: never the hash or salt. */
+export interface ApiKeySummary {
+  id: string;
+  name?: string;
+  role: Role;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+function scrypt(secret: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scryptCb(secret, salt, HASH_BYTES, SCRYPT_OPTIONS, (err, derived) => (err ? reject(err) : resolve(derived)));
+  });
+}
+
+/** Split a presented key into id and secret; null when it is not shaped like one of ours. */
+export function parseApiKey(presented: string): { id: string; secret: string } | null {
+  const m = KEY_PATTERN.exec(presented);
+  return m ? { id: m[1], secret: m[2] } : null;
+}
+
+/**
+ * Create a key with `role` (and an optional display `name`). Returns the full key, which
+ * is never stored and cannot be shown again.
+ */
+export async function createApiKey(keys: KeyStore, options: { role: Role; name?: string; now?: Date }): Promise<{ id: string; key: string }> {
+  if (!isRole(options.role)) throw new TypeError(`role must be one of ${ROLES.join(', ')}`);
+  const id = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  const salt = randomBytes(16);
+  const hash = await scrypt(secret, salt);
+  const record: ApiKeyRecord = {
+    id,
+    role: options.role,
+    hash: hash.toString('hex'),
+    salt: salt.toString('hex'),
+    createdAt: (options.now ?? new Date()).toISOString(),
+  };
+  if (options.name !== undefined && options.name !== '') record.name = options.name;
+  await keys.create(record);
+  return { id, key: `${KEY_PREFIX}${id}_${secret}` };
+}
+
+// Hashing something even when the id is unknown keeps the answer time independent of
+// whether the id exists.
+const DUMMY_SALT = randomBytes(16);
+
+/**
+ * The key's record when `presented` is a valid, unrevoked key; otherwise null. The hash
+ * comparison is constant-time.
+ */
+export async function verifyApiKey(keys: KeyStore, presented: string): Promise<ApiKeyRecord | null> {
+  const parsed = parseApiKey(presented);
+  if (!parsed) return null;
+  const record = await keys.get(parsed.id);
+  if (!record) {
+    await scrypt(parsed.secret, DUMMY_SALT);
+    return null;
+  }
+  const expected = Buffer.from(record.hash, 'hex');
+  const actual = await scrypt(parsed.secret, Buffer.from(record.salt, 'hex'));
+  const same = expected.length === actual.length && timingSafeEqual(expected, actual);
+  if (!same || record.revokedAt) return null;
+  return record;
+}
+
+/** Every key, revoked ones included, oldest first, without secrets. */
+export async function listApiKeys(keys: KeyStore): Promise<ApiKeySummary[]> {
+  const records = await keys.list();
+  return records
+    .map(({ id, name, role, createdAt, revokedAt }) => {
+      const summary: ApiKeySummary = { id, role, createdAt };
+      if (name !== undefined) summary.name = name;
+      if (revokedAt !== undefined) summary.revokedAt = revokedAt;
+      return summary;
+    })
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+/** Revoke by id (or by a full key, whose id is used). False when no such key exists. */
+export async function revokeApiKey(keys: KeyStore, idOrKey: string, now: Date = new Date()): Promise<boolean> {
+  const id = parseApiKey(idOrKey)?.id ?? idOrKey;
+  return keys.revoke(id, now.toISOString());
+}
+
+/** True when at least one unrevoked key exists; `start()` needs one when auth is on. */
+export async function hasActiveKey(keys: KeyStore): Promise<boolean> {
+  return (await keys.list()).some((k) => !k.revokedAt);
+}

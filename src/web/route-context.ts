@@ -1,0 +1,60 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type multer from 'multer';
+import { jobView } from '../jobs/view.js';
+import type { JobRecord } from '../jobs/types.js';
+import type { createAuth } from './auth.js';
+import { GatewayTimeoutError, JobFailedError, UnprocessableError } from './errors.js';
+import type { WebMetrics } from './metrics.js';
+import { IMAGE_ERROR_STATUS } from './problem.js';
+import type { Guard } from './submit.js';
+import type { WebBreaker, WebDeps, WebTuning } from './types.js';
+import type { UploadLimits } from './upload.js';
+
+/** Everything a route module needs, built once by `createWebApp`. */
+export interface RouteContext {
+  deps: WebDeps;
+  tuning: WebTuning;
+  guard: Guard;
+  breaker: WebBreaker;
+  auth: ReturnType<typeof createAuth>;
+  rateLimit: RequestHandler;
+  upload: multer.Multer;
+  metrics: WebMetrics;
+  limits: UploadLimits;
+  /** Aborts when the client goes away or the server is closing: long-polls stop at once. */
+  requestSignal(req: Request, res: Response): AbortSignal;
+}
+
+/** The 202 body: where to poll. */
+export function acceptedBody(record: JobRecord): { id: string; state: string; links: { self: string } } {
+  return { id: record.id, state: record.state, links: { self: jobLink(record.id) } };
+}
+
+export function jobLink(id: string): string {
+  return `/v1/jobs/${id}`;
+}
+
+/** Answer 202 with the job link and `Location`. */
+export function sendAccepted(res: Response, record: JobRecord): void {
+  res.status(202).location(jobLink(record.id)).json(acceptedBody(record));
+}
+
+/** Job error codes that say the input itself cannot be used: the client's problem, 422. */
+const INPUT_ERROR_CODES = new Set([...Object.keys(IMAGE_ERROR_STATUS), 'no-face', 'multiple-faces', 'invalid-identity-name']);
+
+/**
+ * The error for a job that was submitted and waited for but did not finish `done`:
+ * dead-lettered on its input is 422, dead-lettered otherwise 502, still running 504.
+ */
+export function unfinishedJobError(record: JobRecord | null, jobId: string): Error {
+  if (!record || record.state !== 'dead-lettered') {
+    return new GatewayTimeoutError('the job did not finish in time; poll it by its id', { extensions: { jobId, links: { self: jobLink(jobId) } } });
+  }
+  const view = jobView(record);
+  const code = view.error?.code;
+  const extensions = { jobId, reason: view.deadLetterReason, error: view.error };
+  if (code && INPUT_ERROR_CODES.has(code)) {
+    return new UnprocessableError(view.error?.message ?? view.deadLetterReason ?? 'the image cannot be used', { code, extensions });
+  }
+  return new JobFailedError(`the job failed: ${view.deadLetterReason ?? view.error?.message ?? 'unknown reason'}`, { extensions });
+}

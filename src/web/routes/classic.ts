@@ -1,0 +1,41 @@
+import type { Express } from 'express';
+import type { JobResult } from '../../jobs/types.js';
+import { jobContext } from '../../jobs/view.js';
+import { basenameWithoutExtension, sanitizeFilename } from '../params.js';
+import { unfinishedJobError, type RouteContext } from '../route-context.js';
+import { multipartFile } from '../upload.js';
+import { submitAndWait } from './jobs.js';
+
+/**
+ * The classic answer's name: the largest face's matched identity, `unknown` when it matches
+ * nobody within the threshold, `no-face` when there is no face.
+ */
+export function classicName(result: JobResult | undefined): string {
+  const faces = result?.faces ?? [];
+  if (faces.length === 0) return 'no-face';
+  const largest = faces.reduce((a, b) => (b.box.width * b.box.height > a.box.width * a.box.height ? b : a));
+  return largest.match?.identity ?? 'unknown';
+}
+
+/**
+ * `POST /`: the classic multi-tier protocol. Multipart field `inputFile`; answers
+ * `text/plain` `<basename>:<name>` once the job is done, 504 after
+ * `config.web.classicTimeoutSeconds`.
+ */
+export function registerClassicRoutes(app: Express, rc: RouteContext): void {
+  const { config } = rc.deps;
+  app.post('/', rc.auth.requireRole('client'), rc.rateLimit, multipartFile(rc.upload, 'inputFile'), async (req, res) => {
+    const record = await submitAndWait(rc, req, res, {
+      kind: 'recognize',
+      field: 'inputFile',
+      options: { topK: config.recognition.topK, threshold: config.recognition.threshold },
+      waitSeconds: config.web.classicTimeoutSeconds,
+    });
+    if (record.state !== 'done') throw unfinishedJobError(record, record.id);
+    const base = basenameWithoutExtension(sanitizeFilename(req.file?.originalname));
+    res
+      .status(200)
+      .type('text/plain')
+      .send(`${base}:${classicName(jobContext(record).result)}`);
+  });
+}

@@ -1,0 +1,85 @@
+import type { Express, Request, Response } from 'express';
+import { isJobState, type JobKind, type JobOptions, type JobRecord } from '../../jobs/types.js';
+import { jobView } from '../../jobs/view.js';
+import { ctx } from '../context.js';
+import { BadRequestError, HttpNotFoundError } from '../errors.js';
+import { parseCursor, parseJobId, parseLimit, parseThreshold, parseTopK, parseWait } from '../params.js';
+import { sendAccepted, type RouteContext } from '../route-context.js';
+import { submitJob } from '../submit.js';
+import { multipartFile, receivedImage } from '../upload.js';
+import { isTerminal, waitForJob } from '../wait.js';
+
+/**
+ * Accept the request's validated image as a job and, when `waitSeconds` > 0, wait for it.
+ * Returns the last record seen (terminal, or still running when the wait ran out).
+ */
+export async function submitAndWait(
+  rc: RouteContext,
+  req: Request,
+  res: Response,
+  job: { kind: JobKind; field: string; options: JobOptions; waitSeconds: number },
+): Promise<JobRecord> {
+  const context = ctx(res);
+  const image = await receivedImage(req, res, job.field, rc.limits);
+  const record = await submitJob(
+    { blobs: rc.deps.blobs, jobs: rc.deps.jobs, runner: rc.deps.runner, guard: rc.guard, maxAttempts: rc.tuning.maxAttempts },
+    { kind: job.kind, image, options: job.options, log: context.log },
+  );
+  context.log = context.log.child({ jobId: record.id });
+  rc.metrics.jobSubmitted(job.kind);
+  if (job.waitSeconds <= 0) return record;
+  const last = await waitForJob(() => rc.guard(() => rc.deps.jobs.get(record.id)), {
+    timeoutMs: job.waitSeconds * 1000,
+    signal: rc.requestSignal(req, res),
+    poll: rc.tuning.poll,
+  });
+  if (last && isTerminal(last)) rc.metrics.jobFinished(last);
+  return last ?? record;
+}
+
+/** Form field first, then the query string. */
+function field(req: Request, name: string): unknown {
+  const body = req.body as Record<string, unknown> | undefined;
+  return body?.[name] ?? req.query[name];
+}
+
+export function registerJobRoutes(app: Express, rc: RouteContext): void {
+  const { config } = rc.deps;
+
+  app.post('/v1/jobs', rc.auth.requireRole('client'), rc.rateLimit, multipartFile(rc.upload, 'image'), async (req, res) => {
+    const waitSeconds = parseWait(field(req, 'wait'), config.web.maxWaitSeconds, 0);
+    const options: JobOptions = {
+      topK: parseTopK(field(req, 'topK'), config.recognition.topK),
+      threshold: parseThreshold(field(req, 'threshold'), config.recognition.threshold),
+    };
+    const record = await submitAndWait(rc, req, res, { kind: 'recognize', field: 'image', options, waitSeconds });
+    if (isTerminal(record)) res.status(200).json(jobView(record));
+    else sendAccepted(res, record);
+  });
+
+  app.get('/v1/jobs/:id', rc.auth.requireRole('client'), rc.rateLimit, async (req, res) => {
+    const id = parseJobId(req.params.id);
+    const waitSeconds = parseWait(req.query.wait, config.web.maxWaitSeconds, 0);
+    ctx(res).log = ctx(res).log.child({ jobId: id });
+    let record = await rc.guard(() => rc.deps.jobs.get(id));
+    if (!record) throw new HttpNotFoundError(`no job ${id}`);
+    if (waitSeconds > 0 && !isTerminal(record)) {
+      record =
+        (await waitForJob(() => rc.guard(() => rc.deps.jobs.get(id)), {
+          timeoutMs: waitSeconds * 1000,
+          signal: rc.requestSignal(req, res),
+          poll: rc.tuning.poll,
+        })) ?? record;
+    }
+    res.json(jobView(record));
+  });
+
+  app.get('/v1/jobs', rc.auth.requireRole('operator'), rc.rateLimit, async (req, res) => {
+    const state = req.query.state;
+    if (!isJobState(state)) {
+      throw new BadRequestError('state must be one of uploaded, queued, processing, done, dead-lettered', { code: 'bad-state' });
+    }
+    const page = await rc.guard(() => rc.deps.jobs.listByState(state, { limit: parseLimit(req.query.limit), cursor: parseCursor(req.query.cursor) }));
+    res.json({ items: page.items.map(jobView), ...(page.cursor ? { cursor: page.cursor } : {}) });
+  });
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { JobRunner } from '../jobs/runner.js';
+import type { JobKind, JobOptions, JobRecord } from '../jobs/types.js';
+import type { Logger } from '../log.js';
+import type { BlobStore, JobStore } from '../store/ports.js';
+import { ServiceUnavailableError } from './errors.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, toHttpError } from './problem.js';
+import type { ReceivedImage } from './upload.js';
+
+/** Runs a store call through the circuit breaker (and its deadline). */
+export type Guard = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export interface SubmitDeps {
+  blobs: BlobStore;
+  jobs: JobStore;
+  runner: JobRunner;
+  guard: Guard;
+  /** Attempt budget of new jobs. */
+  maxAttempts: number;
+}
+
+/** The blob key of a job's uploaded image. */
+export function inputKey(jobId: string): string {
+  return `jobs/${jobId}/input`;
+}
+
+function unavailable(err: unknown, message: string, jobId?: string): ServiceUnavailableError {
+  const http = toHttpError(err, { maxUploadBytes: 0 });
+  const retryAfterSeconds = http instanceof ServiceUnavailableError ? http.retryAfterSeconds : DEFAULT_RETRY_AFTER_SECONDS;
+  return new ServiceUnavailableError(message, { cause: err, retryAfterSeconds, extensions: jobId ? { jobId } : undefined });
+}
+
+/**
+ * Accept a validated upload as a job: store the blob, create the job, enqueue it, in that
+ * order, and resolve only when all three are done. On failure it throws a 503 and leaves
+ * nothing half-written that would not heal:
+ * - the blob failed: nothing was stored;
+ * - the job create failed: the blob is deleted unless the job turns out to exist after all
+ *   (an ambiguous write), in which case the sweeper queues it;
+ * - the enqueue failed: the job exists in `uploaded` (or `queued` without a message), and the
+ *   sweeper (`sweepStuckJobs`) re-sends it, so the job still ends up processed. The 503 names
+ *   its `jobId` so a client may poll it instead of uploading again.
+ */
+export async function submitJob(
+  deps: SubmitDeps,
+  request: { kind: JobKind; image: ReceivedImage; options: JobOptions; log: Logger },
+): Promise<JobRecord> {
+  const id = randomUUID();
+  const key = inputKey(id);
+  const log = request.log.child({ jobId: id });
+  try {
+    await deps.guard(() => deps.blobs.put(key, request.image.buffer, { contentType: request.image.contentType }));
+  } catch (err) {
+    log.warn({ err }, 'upload not stored');
+    throw unavailable(err, 'the image could not be stored; nothing was kept, retry later');
+  }
+
+  let record: JobRecord;
+  try {
+    record = await deps.guard(() =>
+      deps.runner.create({
+        id,
+        kind: request.kind,
+        input: { key, contentType: request.image.contentType, bytes: request.image.buffer.length, filename: request.image.filename },
+        options: request.options,
+        maxAttempts: deps.maxAttempts,
+      }),
+    );
+  } catch (err) {
+    // Not through the breaker: cleanup must run even while it is open.
+    const exists = await deps.jobs.get(id).then(
+      (r) => r !== null,
+      () => false,
+    );
+    if (!exists) await deps.blobs.delete(key).catch((e: unknown) => log.warn({ err: e, key }, 'orphan upload not deleted'));
+    log.warn({ err, kept: exists }, 'job not created');
+    throw unavailable(err, 'the job could not be created; retry later', exists ? id : undefined);
+  }
+
+  try {
+    const result = await deps.guard(() => deps.runner.dispatch(id, { type: 'ENQUEUE' }));
+    if (result.record) record = result.record;
+  } catch (err) {
+    log.warn({ err }, 'job created but not enqueued; the sweeper will queue it');
+    throw unavailable(err, 'the job was stored but could not be queued yet; it will be queued shortly, poll it by its id', id);
+  }
+  log.info({ kind: request.kind, bytes: request.image.buffer.length }, 'job accepted');
+  return record;
+}

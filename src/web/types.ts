@@ -1,0 +1,58 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import type { JobRunner } from '../jobs/runner.js';
+import type { Logger } from '../log.js';
+import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore } from '../store/ports.js';
+import type { PollOptions } from './wait.js';
+
+/** The part of a circuit breaker the web tier uses (`controller/breaker.ts` provides one). */
+export interface WebBreaker {
+  /** e.g. `closed`, `open`, `half-open`; shown by `/readyz`. */
+  state(): string;
+  /** Run `fn` through the breaker; rejects with CircuitOpenError (`circuit-open`) while open. */
+  call<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** What the web tier needs; the entry point wires it. The web tier never closes these. */
+export interface WebDeps {
+  config: Config;
+  log: Logger;
+  blobs: BlobStore;
+  jobs: JobStore;
+  queue: JobQueue;
+  gallery: Gallery;
+  keys: KeyStore;
+  runner: JobRunner;
+  /** Guards every store/queue call on the request path. Default: a breaker of its own (5 failures, 10 s cool-down). */
+  breaker?: WebBreaker;
+  /** Registries merged into `GET /metrics` (e.g. the controller's gauges). */
+  extraMetrics?: Registry[];
+  /** Knobs that are not user configuration (tests make them small). */
+  tuning?: Partial<WebTuning>;
+}
+
+/** Defaults in `DEFAULT_TUNING` (`app.ts`). */
+export interface WebTuning {
+  /** Long-poll pacing of job store reads. */
+  poll: PollOptions;
+  /** Longest time a client may take to send its request headers, ms. Default 10 000. */
+  headersTimeoutMs: number;
+  /** Longest time a client may take to send its whole request, ms. Default 120 000. */
+  requestTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this, ms. Default 5 000. */
+  keepAliveTimeoutMs: number;
+  /** How often node checks the two timeouts above, ms. Default 1 000. */
+  connectionsCheckingIntervalMs: number;
+  /** Deadline of one store call on the request path, ms; past it the answer is 503. Default 10 000. */
+  storeTimeoutMs: number;
+  /** Deadline of each `/readyz` ping, ms. Default 1 000. */
+  readyTimeoutMs: number;
+  /** Attempt budget of new jobs. Default `config.queue.maxReceiveCount`. */
+  maxAttempts: number;
+  /** How long `close()` lets in-flight requests finish before cutting connections, ms. Default 5 000. */
+  closeGraceMs: number;
+  /** How long a verified API key is trusted before the store is asked again, ms. Default 10 000. */
+  keyCacheTtlMs: number;
+  /** Default wait of an enrollment upload, seconds. Default 30. */
+  enrollWaitSeconds: number;
+}

@@ -1,0 +1,47 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JobRecord } from '../jobs/types.js';
+import { TERMINAL_STATES } from '../jobs/types.js';
+
+/** How long-polls pace their reads of the job store. */
+export interface PollOptions {
+  /** First gap between reads, ms. Default 10: most jobs finish in well under a second. */
+  initialMs: number;
+  /** Gaps grow by `factor` up to this, ms. Default 100. */
+  maxMs: number;
+  /** Default 1.5. */
+  factor: number;
+}
+
+export const DEFAULT_POLL: PollOptions = { initialMs: 10, maxMs: 100, factor: 1.5 };
+
+export function isTerminal(record: JobRecord): boolean {
+  return TERMINAL_STATES.includes(record.state);
+}
+
+/**
+ * Read the job until it is terminal, `timeoutMs` passes or `signal` aborts (client gone,
+ * server closing); returns the last record read (null when the job does not exist).
+ * Reads quickly at first and backs off, so short jobs are answered within ~one gap of
+ * finishing without hammering the store for long ones.
+ */
+export async function waitForJob(
+  read: () => Promise<JobRecord | null>,
+  options: { timeoutMs: number; signal?: AbortSignal; poll?: PollOptions },
+): Promise<JobRecord | null> {
+  const poll = options.poll ?? DEFAULT_POLL;
+  const deadline = performance.now() + options.timeoutMs;
+  let record = await read();
+  let gap = poll.initialMs;
+  while (record && !isTerminal(record) && !options.signal?.aborted) {
+    const left = deadline - performance.now();
+    if (left <= 0) break;
+    try {
+      await sleep(Math.min(gap, left), undefined, { signal: options.signal });
+    } catch {
+      break; // aborted
+    }
+    gap = Math.min(poll.maxMs, gap * poll.factor);
+    record = await read();
+  }
+  return record;
+}
