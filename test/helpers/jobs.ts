@@ -8,12 +8,11 @@ import type { ErrorInfo } from '../../src/errors.js';
 import type { JobEffects } from '../../src/jobs/effects.js';
 import type { JobCommand } from '../../src/jobs/runner.js';
 import { persistJobSnapshot } from '../../src/jobs/snapshot.js';
-import type { JobRecord, JobResult, JobState } from '../../src/jobs/types.js';
+import type { JobMessage, JobRecord, JobResult, JobState } from '../../src/jobs/types.js';
 import { jobMachine, type JobAction, type JobActionParams, type JobEvent } from '../../src/machines/job.js';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../src/store/errors.js';
 import type {
   DeadLetterMessage,
-  JobMessage,
   JobQueue,
   JobStore,
   ListOptions,
