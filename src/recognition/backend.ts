@@ -1,0 +1,100 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type * as FaceApi from '@vladmandic/face-api';
+import type * as Tf from '@tensorflow/tfjs';
+import type { Logger } from '../log.js';
+import { EngineError } from './errors.js';
+
+const require = createRequire(import.meta.url);
+
+/** Which TensorFlow backend to run: `auto` tries tfjs-node and falls back to wasm. */
+export type TfBackendChoice = 'auto' | 'wasm' | 'node';
+
+/** face-api with its TensorFlow instance, ready to run. One per process. */
+export interface FaceRuntime {
+  faceapi: typeof FaceApi;
+  tf: typeof Tf;
+  /** `tensorflow` (tfjs-node) or `wasm`. */
+  backend: string;
+  /** Names of the loaded nets, for logs. */
+  models: string[];
+  modelDir: string;
+}
+
+/** The nets the engine uses; the others in the package (age, expression...) are never loaded. */
+const MODELS = ['ssdMobilenetv1', 'tinyFaceDetector', 'faceLandmark68Net', 'faceRecognitionNet'] as const;
+
+let loaded: { choice: TfBackendChoice; runtime: Promise<FaceRuntime> } | undefined;
+
+/** The face-api package's own `model/` folder: weights ship with the package, nothing is downloaded. */
+export function modelDir(): string {
+  return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+}
+
+function loadNodeFlavour(): { faceapi: typeof FaceApi } {
+  // Probe tfjs-node on its own first: its failure (not installed, or a native binding that
+  // will not load) must surface as one clear error before face-api's bundle half-initialises.
+  require('@tensorflow/tfjs-node');
+  return { faceapi: require('@vladmandic/face-api/dist/face-api.node.js') as typeof FaceApi };
+}
+
+async function initialise(choice: TfBackendChoice, log: Logger): Promise<FaceRuntime> {
+  let faceapi: typeof FaceApi | undefined;
+  if (choice === 'node' || choice === 'auto') {
+    try {
+      faceapi = loadNodeFlavour().faceapi;
+    } catch (err) {
+      if (choice === 'node') {
+        throw new EngineError('The tfjs-node backend was requested but @tensorflow/tfjs-node does not load; install it or use the wasm backend.', { cause: err });
+      }
+      log.info({ reason: (err as Error).message.split('\n')[0] }, 'tfjs-node unavailable, falling back to wasm');
+    }
+  }
+  let tf: typeof Tf;
+  if (!faceapi) {
+    try {
+      faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as typeof FaceApi;
+      tf = faceapi.tf as unknown as typeof Tf;
+      await tf.setBackend('wasm');
+      await tf.ready();
+    } catch (err) {
+      throw new EngineError(`The wasm TensorFlow backend failed to start: ${(err as Error).message}`, { cause: err });
+    }
+  } else {
+    tf = faceapi.tf as unknown as typeof Tf;
+    await tf.ready();
+  }
+  const dir = modelDir();
+  try {
+    for (const name of MODELS) await faceapi.nets[name].loadFromDisk(dir);
+  } catch (err) {
+    throw new EngineError(`Face model weights failed to load from ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  const runtime: FaceRuntime = { faceapi, tf, backend: tf.getBackend(), models: [...MODELS], modelDir: dir };
+  log.info({ backend: runtime.backend, models: runtime.models, modelDir: dir }, 'recognition engine backend ready');
+  return runtime;
+}
+
+/**
+ * Load face-api and its TensorFlow backend once per process (TensorFlow's backend registry is
+ * global). `auto` (the default) prefers `@tensorflow/tfjs-node`, an optional dependency, and
+ * falls back to `@tensorflow/tfjs-backend-wasm`. Later calls return the same runtime; asking for
+ * a different explicit backend than the one running throws {@link EngineError}.
+ */
+export async function loadRuntime(options: { tfBackend?: TfBackendChoice; log: Logger }): Promise<FaceRuntime> {
+  const choice = options.tfBackend ?? 'auto';
+  if (!loaded) {
+    const runtime = initialise(choice, options.log);
+    loaded = { choice, runtime };
+    // A failed load may be retried by a later call (e.g. after the operator fixes the install).
+    runtime.catch(() => {
+      if (loaded?.runtime === runtime) loaded = undefined;
+    });
+  }
+  const runtime = await loaded.runtime;
+  const want = choice === 'node' ? 'tensorflow' : choice;
+  if (want !== 'auto' && runtime.backend !== want) {
+    throw new EngineError(`The ${runtime.backend} backend is already running in this process; cannot switch to ${choice}.`);
+  }
+  return runtime;
+}
