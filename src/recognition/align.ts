@@ -1,0 +1,143 @@
+/**
+ * Face alignment as dlib does it (`get_face_chip_details` + `extract_image_chip`): a least-squares
+ * similarity transform of 51 of the 68 landmarks (the jaw line is left out: it moves with pose)
+ * onto dlib's mean face, then a 150x150 chip with 25% padding. The descriptor net was trained on
+ * exactly such chips, so feeding it anything else (a plain box crop) costs accuracy.
+ */
+import type { RgbImage } from './decode.js';
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** `image = A * chip + t` with `A = [[a, -b], [b, a]]`: rotation, uniform scale, translation. */
+export interface Similarity {
+  a: number;
+  b: number;
+  tx: number;
+  ty: number;
+}
+
+/** dlib's mean face shape (`get_face_chip_details`), landmarks 17..67 in a unit square. */
+const MEAN_FACE_X = [
+  0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124, 0.904991, 0.98004, 0.490127, 0.490127, 0.490127,
+  0.490127, 0.36688, 0.426036, 0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918, 0.182743, 0.645647,
+  0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149, 0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159,
+  0.556721, 0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874, 0.553364, 0.490127, 0.42689,
+];
+const MEAN_FACE_Y = [
+  0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891, 0.0187482, 0.038915, 0.106454, 0.203352, 0.307009,
+  0.409805, 0.515625, 0.587326, 0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733, 0.245099, 0.244077,
+  0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099, 0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233,
+  0.864805, 0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746, 0.784792, 0.824182, 0.831803, 0.824182,
+];
+
+/** Chip side the descriptor net expects. */
+export const CHIP_SIZE = 150;
+/** dlib's padding for face recognition chips: 25% of the face width on each side. */
+export const CHIP_PADDING = 0.25;
+
+/**
+ * Least-squares similarity transform taking `from` points onto `to` points (Umeyama without
+ * reflection, closed form for 2-D).
+ */
+export function fitSimilarity(from: Point[], to: Point[]): Similarity {
+  const n = from.length;
+  let fx = 0, fy = 0, tx = 0, ty = 0;
+  for (let i = 0; i < n; i++) {
+    fx += from[i].x; fy += from[i].y; tx += to[i].x; ty += to[i].y;
+  }
+  fx /= n; fy /= n; tx /= n; ty /= n;
+  let sxx = 0, sxy = 0, norm = 0;
+  for (let i = 0; i < n; i++) {
+    const ux = from[i].x - fx, uy = from[i].y - fy;
+    const vx = to[i].x - tx, vy = to[i].y - ty;
+    sxx += ux * vx + uy * vy;
+    sxy += ux * vy - uy * vx;
+    norm += ux * ux + uy * uy;
+  }
+  const a = sxx / norm;
+  const b = sxy / norm;
+  return { a, b, tx: tx - (a * fx - b * fy), ty: ty - (b * fx + a * fy) };
+}
+
+/** The chip-to-image transform for a face, from its 68 landmarks in image pixels. */
+export function chipTransform(landmarks: Point[], size = CHIP_SIZE, padding = CHIP_PADDING): Similarity {
+  if (landmarks.length !== 68) throw new RangeError(`expected 68 landmarks, got ${landmarks.length}`);
+  const from: Point[] = [];
+  for (let i = 0; i < MEAN_FACE_X.length; i++) {
+    from.push({
+      x: ((padding + MEAN_FACE_X[i]) / (2 * padding + 1)) * size,
+      y: ((padding + MEAN_FACE_Y[i]) / (2 * padding + 1)) * size,
+    });
+  }
+  return fitSimilarity(from, landmarks.slice(17));
+}
+
+/**
+ * Sample `out` (w x h, RGB float 0..255) from `img` through `t` (output pixel -> image pixel),
+ * bilinearly; pixels outside the image are black, as in dlib. When one output pixel covers
+ * several image pixels (a large face), it averages k x k bilinear taps across its footprint
+ * so the chip is not aliased, much as dlib's pyramid does.
+ */
+export function warpAffine(img: RgbImage, t: Similarity, width: number, height: number): Float32Array {
+  const out = new Float32Array(width * height * 3);
+  const scale = Math.hypot(t.a, t.b);
+  const k = Math.max(1, Math.min(8, Math.round(scale)));
+  const { data, width: iw, height: ih } = img;
+  const rgb = [0, 0, 0];
+  const sample = (x: number, y: number): void => {
+    const x0 = Math.floor(x), y0 = Math.floor(y);
+    const dx = x - x0, dy = y - y0;
+    for (let c = 0; c < 3; c++) rgb[c] = 0;
+    for (let j = 0; j < 2; j++) {
+      const yy = y0 + j;
+      if (yy < 0 || yy >= ih) continue;
+      const wy = j === 0 ? 1 - dy : dy;
+      for (let i = 0; i < 2; i++) {
+        const xx = x0 + i;
+        if (xx < 0 || xx >= iw) continue;
+        const w = wy * (i === 0 ? 1 - dx : dx);
+        const o = (yy * iw + xx) * 3;
+        rgb[0] += w * data[o]; rgb[1] += w * data[o + 1]; rgb[2] += w * data[o + 2];
+      }
+    }
+  };
+  const taps = k * k;
+  for (let oy = 0; oy < height; oy++) {
+    for (let ox = 0; ox < width; ox++) {
+      let r = 0, g = 0, b = 0;
+      for (let sy = 0; sy < k; sy++) {
+        for (let sx = 0; sx < k; sx++) {
+          // Tap at the centre of each sub-cell of the output pixel's footprint.
+          const cx = ox + (sx + 0.5) / k - 0.5;
+          const cy = oy + (sy + 0.5) / k - 0.5;
+          sample(t.a * cx - t.b * cy + t.tx, t.b * cx + t.a * cy + t.ty);
+          r += rgb[0]; g += rgb[1]; b += rgb[2];
+        }
+      }
+      const o = (oy * width + ox) * 3;
+      out[o] = r / taps; out[o + 1] = g / taps; out[o + 2] = b / taps;
+    }
+  }
+  return out;
+}
+
+/** Left-right mirror of a packed RGB float image. */
+export function mirror(pixels: Float32Array, width: number, height: number): Float32Array {
+  const out = new Float32Array(pixels.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const s = (y * width + x) * 3, d = (y * width + (width - 1 - x)) * 3;
+      out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2];
+    }
+  }
+  return out;
+}
+
+/** An axis-aligned square crop as a similarity transform (output pixel -> image pixel). */
+export function squareCrop(cx: number, cy: number, side: number, outSize: number): Similarity {
+  const s = side / outSize;
+  return { a: s, b: 0, tx: cx - side / 2 + s / 2 - 0.5, ty: cy - side / 2 + s / 2 - 0.5 };
+}

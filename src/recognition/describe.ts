@@ -1,0 +1,118 @@
+/**
+ * From a face box to a descriptor: 68 landmarks (face-api's FaceLandmark68Net), an aligned
+ * 150x150 chip (`./align.ts`), and the 128-d embedding (face-api's FaceRecognitionNet, dlib's
+ * ResNet). All crops are sampled in JavaScript from the decoded RGB buffer; only the nets run
+ * in TensorFlow, batched over the faces of one image.
+ */
+import type { FaceRuntime } from './backend.js';
+import type { RgbImage } from './decode.js';
+import type { Box } from './types.js';
+import { CHIP_SIZE, chipTransform, mirror, squareCrop, warpAffine, type Point } from './align.js';
+
+/** How descriptors are made; the defaults are the most accurate measured pipeline. */
+export interface DescribeOptions {
+  /**
+   * `dlib` (default): similarity transform of the landmarks onto dlib's mean face.
+   * `box`: face-api's own path, an axis-aligned square around the landmarks' bounding box
+   * padded by 20%, no rotation.
+   */
+  align: 'dlib' | 'box';
+  /** Average with the descriptor of the mirrored chip. Default true. */
+  mirror: boolean;
+  /** L2-normalise the final descriptor. Default false (dlib's threshold 0.6 assumes raw descriptors). */
+  normalize: boolean;
+}
+
+export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', mirror: true, normalize: false };
+
+const LANDMARK_INPUT = 112;
+
+export interface Timings {
+  landmarks: number;
+  descriptor: number;
+}
+
+export interface DescribedFace {
+  landmarks: Point[];
+  descriptor: Float32Array;
+}
+
+/** 68 landmarks per box, in image pixels. Boxes are squared around their centre, as face-api does. */
+export async function detectLandmarks(rt: FaceRuntime, img: RgbImage, boxes: Box[]): Promise<Point[][]> {
+  if (boxes.length === 0) return [];
+  const { tf, faceapi } = rt;
+  const crops = boxes.map((b) => {
+    const side = Math.max(b.width, b.height);
+    return { side, x0: b.x + b.width / 2 - side / 2, y0: b.y + b.height / 2 - side / 2, t: squareCrop(b.x + b.width / 2, b.y + b.height / 2, side, LANDMARK_INPUT) };
+  });
+  const batch = new Float32Array(boxes.length * LANDMARK_INPUT * LANDMARK_INPUT * 3);
+  crops.forEach((c, i) => batch.set(warpAffine(img, c.t, LANDMARK_INPUT, LANDMARK_INPUT), i * LANDMARK_INPUT * LANDMARK_INPUT * 3));
+  // face-api takes a batch as an array of 3-D tensors (a 4-D tensor must have batch size 1).
+  const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [boxes.length, LANDMARK_INPUT, LANDMARK_INPUT, 3])));
+  let rel: Float32Array;
+  try {
+    const out = await faceapi.nets.faceLandmark68Net.forward(parts as never);
+    rel = (await out.data()) as Float32Array;
+    out.dispose();
+  } finally {
+    tf.dispose(parts);
+  }
+  return crops.map((c, i) => {
+    const pts: Point[] = [];
+    for (let k = 0; k < 68; k++) pts.push({ x: c.x0 + rel[i * 136 + 2 * k] * c.side, y: c.y0 + rel[i * 136 + 2 * k + 1] * c.side });
+    return pts;
+  });
+}
+
+/** face-api's descriptor crop: the landmarks' bounding box grown by 20%, squared. */
+function boxChipTransform(landmarks: Point[]) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const p of landmarks) {
+    x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
+  }
+  const side = Math.max(x1 - x0, y1 - y0) * 1.2;
+  return squareCrop((x0 + x1) / 2, (y0 + y1) / 2, side, CHIP_SIZE);
+}
+
+/** The aligned 150x150 RGB chip of one face (also used by tests and debugging tools). */
+export function faceChip(img: RgbImage, landmarks: Point[], align: DescribeOptions['align'] = 'dlib'): Float32Array {
+  const t = align === 'dlib' ? chipTransform(landmarks) : boxChipTransform(landmarks);
+  return warpAffine(img, t, CHIP_SIZE, CHIP_SIZE);
+}
+
+/** Descriptors for faces given by their landmarks; one batched forward pass for all chips. */
+export async function computeDescriptors(rt: FaceRuntime, img: RgbImage, faces: Point[][], options: DescribeOptions = DEFAULT_DESCRIBE): Promise<Float32Array[]> {
+  if (faces.length === 0) return [];
+  const { tf, faceapi } = rt;
+  const per = options.mirror ? 2 : 1;
+  const chipLen = CHIP_SIZE * CHIP_SIZE * 3;
+  const batch = new Float32Array(faces.length * per * chipLen);
+  faces.forEach((landmarks, i) => {
+    const chip = faceChip(img, landmarks, options.align);
+    batch.set(chip, i * per * chipLen);
+    if (options.mirror) batch.set(mirror(chip, CHIP_SIZE, CHIP_SIZE), (i * per + 1) * chipLen);
+  });
+  const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [faces.length * per, CHIP_SIZE, CHIP_SIZE, 3])));
+  let flat: Float32Array;
+  try {
+    const out = await faceapi.nets.faceRecognitionNet.forward(parts as never);
+    flat = (await out.data()) as Float32Array;
+    out.dispose();
+  } finally {
+    tf.dispose(parts);
+  }
+  return faces.map((_, i) => {
+    const d = new Float32Array(128);
+    for (let j = 0; j < per; j++) {
+      const o = (i * per + j) * 128;
+      for (let k = 0; k < 128; k++) d[k] += flat[o + k] / per;
+    }
+    if (options.normalize) {
+      let n = 0;
+      for (let k = 0; k < 128; k++) n += d[k] * d[k];
+      n = Math.sqrt(n) || 1;
+      for (let k = 0; k < 128; k++) d[k] /= n;
+    }
+    return d;
+  });
+}

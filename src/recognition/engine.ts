@@ -1,0 +1,126 @@
+import type * as Tf from '@tensorflow/tfjs';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import { loadRuntime, type FaceRuntime, type TfBackendChoice } from './backend.js';
+import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, type RgbImage } from './decode.js';
+import { computeDescriptors, DEFAULT_DESCRIBE, detectLandmarks, type DescribeOptions } from './describe.js';
+import { DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.js';
+import { MultipleFacesError, NoFaceError } from './errors.js';
+import { euclidean } from './matcher.js';
+import type { AnalyzedImage, DetectedFace, Engine } from './types.js';
+
+export interface EngineOptions {
+  /** Default `auto`: tfjs-node when it loads, else wasm. */
+  tfBackend?: TfBackendChoice;
+  /** Decompression-bomb guard. Default 50 M pixels. */
+  maxInputPixels?: number;
+  /** Default: silent. */
+  log?: Logger;
+  /** Detection passes. Default {@link DEFAULT_STRATEGY}; benchmarks swap it. */
+  strategy?: DetectionStrategy;
+  /** Alignment / mirroring. Default {@link DEFAULT_DESCRIBE}; benchmarks swap it. */
+  describe?: Partial<DescribeOptions>;
+}
+
+/** Milliseconds spent per stage on one image. */
+export interface StageTimings {
+  decode: number;
+  detect: number;
+  landmarks: number;
+  descriptor: number;
+}
+
+/** The engine with its runtime exposed, for benchmarks and tools. */
+export interface LoadedEngine extends Engine {
+  readonly runtime: FaceRuntime;
+  /** {@link Engine.analyze} plus time per stage and the index of the detection pass that found the faces. */
+  analyzeTimed(image: Buffer): Promise<{ analyzed: AnalyzedImage; timings: StageTimings; pass: number | null }>;
+}
+
+const area = (f: DetectedFace): number => f.box.width * f.box.height;
+
+/**
+ * Load face-api, its TensorFlow backend and the four nets, and return an {@link Engine}.
+ * Calls to `analyze` are queued: TensorFlow in one process runs one inference at a time anyway,
+ * and queueing keeps peak memory to one image. Faces come back largest first.
+ */
+export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEngine> {
+  const log = options.log ?? silentLogger();
+  const runtime = await loadRuntime({ tfBackend: options.tfBackend, log });
+  const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  const strategy = options.strategy ?? DEFAULT_STRATEGY;
+  const describe: DescribeOptions = { ...DEFAULT_DESCRIBE, ...options.describe };
+  const { tf } = runtime;
+  let queue: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  async function run(image: Buffer) {
+    const timings: StageTimings = { decode: 0, detect: 0, landmarks: 0, descriptor: 0 };
+    let t = performance.now();
+    const lap = (stage: keyof StageTimings): void => {
+      const now = performance.now();
+      timings[stage] += now - t;
+      t = now;
+    };
+    const img: RgbImage = await decodeImage(image, { maxInputPixels });
+    lap('decode');
+    const pixels: Tf.Tensor3D = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+    let detections;
+    try {
+      detections = await detectFaces(runtime, img, pixels, strategy);
+    } finally {
+      pixels.dispose();
+    }
+    lap('detect');
+    const landmarks = await detectLandmarks(runtime, img, detections.map((d) => d.box));
+    lap('landmarks');
+    const descriptors = await computeDescriptors(runtime, img, landmarks, describe);
+    lap('descriptor');
+    const faces: DetectedFace[] = detections.map((d, i) => ({ box: d.box, score: d.score, descriptor: descriptors[i] }));
+    faces.sort((a, b) => area(b) - area(a));
+    return { analyzed: { width: img.width, height: img.height, faces }, timings, pass: detections[0]?.pass ?? null };
+  }
+
+  function analyzeTimed(image: Buffer) {
+    if (closed) return Promise.reject(new Error('engine is closed'));
+    const next = queue.then(() => run(image));
+    // The queue must survive a failed image: chain on settlement, not on success.
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  return {
+    backend: runtime.backend,
+    detector: strategy.name,
+    runtime,
+    analyzeTimed,
+    analyze: async (image) => (await analyzeTimed(image)).analyzed,
+    async close() {
+      closed = true;
+      await queue;
+      // The nets stay loaded: TensorFlow's state is per process, and another engine may share it.
+    },
+  };
+}
+
+/**
+ * The face to enroll from an analysed image. No face throws {@link NoFaceError}; several faces
+ * throw {@link MultipleFacesError} unless `largest` (default false) asks for the largest one.
+ */
+export function pickEnrollmentFace(analyzed: AnalyzedImage, options: { largest?: boolean } = {}): DetectedFace {
+  const faces = analyzed.faces;
+  if (faces.length === 0) throw new NoFaceError();
+  if (faces.length > 1 && !options.largest) throw new MultipleFacesError(faces.length);
+  return faces.reduce((best, f) => (area(f) > area(best) ? f : best));
+}
+
+/**
+ * 1:1 verification: the distance between the largest face of each image, and whether it is
+ * within `threshold` (default 0.6). An image without a face throws {@link NoFaceError}.
+ */
+export async function verifyImages(engine: Engine, a: Buffer, b: Buffer, threshold = 0.6): Promise<{ distance: number; same: boolean }> {
+  const fa = pickEnrollmentFace(await engine.analyze(a), { largest: true });
+  const fb = pickEnrollmentFace(await engine.analyze(b), { largest: true });
+  const distance = euclidean(fa.descriptor, fb.descriptor);
+  return { distance, same: distance <= threshold };
+}
