@@ -123,10 +123,10 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
         'UPDATE queue_messages SET visible_at = ? WHERE message_id = ? AND receipt = ?',
       ),
       delete: db.prepare<[string, string]>('DELETE FROM queue_messages WHERE message_id = ? AND receipt = ?'),
-      depth: db.prepare<[number, number], { visible: number | null; inFlight: number | null; delayed: number | null }>(
-        `SELECT SUM(visible_at <= ?1) AS visible,
-                SUM(visible_at > ?2 AND receive_count > 0) AS inFlight,
-                SUM(visible_at > ?2 AND receive_count = 0) AS delayed
+      depth: db.prepare<[{ now: number }], { visible: number | null; inFlight: number | null; delayed: number | null }>(
+        `SELECT SUM(visible_at <= @now) AS visible,
+                SUM(visible_at > @now AND receive_count > 0) AS inFlight,
+                SUM(visible_at > @now AND receive_count = 0) AS delayed
          FROM queue_messages`,
       ),
       dlqFirst: db.prepare<[number], DeadLetterRow>(
@@ -247,8 +247,7 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
   /** visible: due now (including ones the next receive will dead-letter); inFlight: received and hidden; delayed: sent with a delay and not yet due. */
   depth(): Promise<QueueDepth> {
     return this.run('queue depth', () => {
-      const now = this.now();
-      const row = this.stmts.depth.get(now, now);
+      const row = this.stmts.depth.get({ now: this.now() });
       return { visible: row?.visible ?? 0, inFlight: row?.inFlight ?? 0, delayed: row?.delayed ?? 0 };
     });
   }
