@@ -104,6 +104,8 @@ export class FileBlobStore implements BlobStore {
     try {
       return await fsp.readFile(file);
     } catch (err) {
+      // A directory is a prefix of other keys, not a blob.
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new NotFoundError(`get blob ${key}: not found`, { cause: err });
       throw translateFsError(err, `get blob ${key}`);
     }
   }
@@ -113,6 +115,9 @@ export class FileBlobStore implements BlobStore {
     try {
       await fsp.rm(file, { force: true });
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A directory is a prefix of other keys, not a blob: there is nothing to delete.
+      if (code === 'ERR_FS_EISDIR' || code === 'EISDIR' || code === 'ENOTDIR') return;
       throw translateFsError(err, `delete blob ${key}`);
     }
     await this.pruneEmptyParents(path.dirname(file));

@@ -1,0 +1,84 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileBlobStore, validateBlobKey } from '../../../src/store/local/index.js';
+import { InvalidKeyError, NotFoundError } from '../../../src/store/errors.js';
+
+let dir: string;
+let root: string;
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
+  root = path.join(dir, 'blobs');
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** A pid no process has: above Linux's pid_max ceiling. */
+const DEAD_PID = 99_999_999;
+
+describe('FileBlobStore on disk', () => {
+  it('writes each key to its own file under the root, leaving no temp files', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.put('jobs/j1/input', Buffer.from('hello'));
+    expect(await fs.readFile(path.join(root, 'jobs', 'j1', 'input'), 'utf8')).toBe('hello');
+    expect(await fs.readdir(path.join(root, '~tmp'))).toEqual([]);
+  });
+
+  it('removes temp files of dead writers on open, keeping those of live ones', async () => {
+    await fs.mkdir(path.join(root, '~tmp'), { recursive: true });
+    const dead = path.join(root, '~tmp', `${DEAD_PID}-0123abcd`);
+    const live = path.join(root, '~tmp', `${process.pid}-4567ef01`);
+    const hung = path.join(root, '~tmp', `${process.pid}-89abcdef`);
+    await fs.writeFile(dead, 'half a jpeg');
+    await fs.writeFile(live, 'being written');
+    await fs.writeFile(hung, 'forgotten');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await fs.utimes(hung, twoHoursAgo, twoHoursAgo);
+    new FileBlobStore(root);
+    expect((await fs.readdir(path.join(root, '~tmp'))).sort()).toEqual([path.basename(live)]);
+  });
+
+  it('never writes outside the root for escaping keys', async () => {
+    const blobs = new FileBlobStore(root);
+    for (const key of ['../outside', '../../outside', 'a/../../outside', '/tmp/outside', '..']) {
+      await expect(blobs.put(key, Buffer.from('x'))).rejects.toBeInstanceOf(InvalidKeyError);
+    }
+    expect((await fs.readdir(dir)).sort()).toEqual(['blobs']);
+  });
+
+  it('prunes directories a delete leaves empty, but not the root', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.put('jobs/j1/input', Buffer.from('x'));
+    await blobs.put('jobs/j2/input', Buffer.from('y'));
+    await blobs.delete('jobs/j1/input');
+    expect((await fs.readdir(path.join(root, 'jobs'))).sort()).toEqual(['j2']);
+    await blobs.delete('jobs/j2/input');
+    expect((await fs.readdir(root)).sort()).toEqual(['~tmp']);
+    await blobs.put('jobs/j3/input', Buffer.from('z'));
+    expect((await blobs.get('jobs/j3/input')).toString()).toBe('z');
+  });
+
+  it('treats a key that is a prefix of other keys as no blob, and refuses to write over either', async () => {
+    const blobs = new FileBlobStore(root);
+    await blobs.put('a/b', Buffer.from('x'));
+    await expect(blobs.get('a')).rejects.toBeInstanceOf(NotFoundError);
+    expect(await blobs.exists('a')).toBe(false);
+    await expect(blobs.delete('a')).resolves.toBeUndefined();
+    await expect(blobs.put('a', Buffer.from('y'))).rejects.toBeInstanceOf(InvalidKeyError);
+    await expect(blobs.put('a/b/c', Buffer.from('y'))).rejects.toBeInstanceOf(InvalidKeyError);
+    expect((await blobs.get('a/b')).toString()).toBe('x');
+  });
+});
+
+describe('validateBlobKey', () => {
+  it('splits a valid key into segments', () => {
+    expect(validateBlobKey('jobs/abc-1/input.jpg')).toEqual(['jobs', 'abc-1', 'input.jpg']);
+  });
+
+  it.each(['', 'a/../b', '~tmp/x', 'a\0', 'C:\\x', `${'s'.repeat(256)}`, 'a/b/'.repeat(300)])('refuses %j', (key) => {
+    expect(() => validateBlobKey(key)).toThrow(InvalidKeyError);
+  });
+});
