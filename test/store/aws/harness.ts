@@ -1,0 +1,68 @@
+/**
+ * Shared setup for the AWS adapter suites: one pair of emulators per test file, a fresh
+ * prefix (and fresh resources) per store the contract asks for.
+ */
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll } from 'vitest';
+import { createAwsClients, type AwsClients } from '../../../src/aws/clients.js';
+import { resourceNames, type ResourceNames } from '../../../src/aws/names.js';
+import { deadLetterQueueAttributes, queueAttributes, tableDefinitions } from '../../../src/aws/resources.js';
+import { startEmulators, testPrefix, type Emulators } from '../../helpers/emulators.js';
+
+export interface AwsTestEnv {
+  emulators: Emulators;
+  clients: AwsClients;
+}
+
+/** Start emulators and clients for this file; the returned object is filled in by beforeAll. */
+export function useEmulators(): AwsTestEnv {
+  const env = {} as AwsTestEnv;
+  beforeAll(async () => {
+    env.emulators = await startEmulators();
+    env.clients = createAwsClients(env.emulators.clientOptions);
+  });
+  afterAll(async () => {
+    env.clients?.destroy();
+    await env.emulators?.stop();
+  });
+  return env;
+}
+
+export async function createBucket(env: AwsTestEnv, names: ResourceNames): Promise<() => Promise<void>> {
+  await env.clients.s3.send(new CreateBucketCommand({ Bucket: names.bucket }));
+  return async () => {
+    const listed = await env.clients.s3.send(new ListObjectsV2Command({ Bucket: names.bucket }));
+    const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key! }));
+    if (keys.length) await env.clients.s3.send(new DeleteObjectsCommand({ Bucket: names.bucket, Delete: { Objects: keys } }));
+    await env.clients.s3.send(new DeleteBucketCommand({ Bucket: names.bucket }));
+  };
+}
+
+export async function createQueues(env: AwsTestEnv, names: ResourceNames, maxReceiveCount: number): Promise<() => Promise<void>> {
+  const { sqs } = env.clients;
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: deadLetterQueueAttributes() }));
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const main = await sqs.send(
+    new CreateQueueCommand({ QueueName: names.queue, Attributes: queueAttributes({ visibilitySeconds: 30, maxReceiveCount, deadLetterArn: arn }) }),
+  );
+  return async () => {
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: main.QueueUrl }));
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: dlq.QueueUrl }));
+  };
+}
+
+export async function createTables(env: AwsTestEnv, names: ResourceNames, which: string[]): Promise<() => Promise<void>> {
+  const defs = tableDefinitions(names).filter((t) => which.includes(t.TableName!));
+  for (const def of defs) await env.clients.dynamodb.send(new CreateTableCommand(def));
+  // dynalite is started with 5 ms create/delete delays; give the tables that long.
+  await new Promise((r) => setTimeout(r, 20));
+  return async () => {
+    for (const def of defs) await env.clients.dynamodb.send(new DeleteTableCommand({ TableName: def.TableName }));
+  };
+}
+
+export function freshNames(label: string): ResourceNames {
+  return resourceNames(testPrefix(label));
+}
