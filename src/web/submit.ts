@@ -26,8 +26,13 @@ export function inputKey(jobId: string): string {
 
 function unavailable(err: unknown, message: string, jobId?: string): ServiceUnavailableError {
   const http = toHttpError(err, { maxUploadBytes: 0 });
-  const retryAfterSeconds = http instanceof ServiceUnavailableError ? http.retryAfterSeconds : DEFAULT_RETRY_AFTER_SECONDS;
-  return new ServiceUnavailableError(message, { cause: err, retryAfterSeconds, extensions: jobId ? { jobId } : undefined });
+  const known = http instanceof ServiceUnavailableError;
+  const retryAfterSeconds = known ? http.retryAfterSeconds : DEFAULT_RETRY_AFTER_SECONDS;
+  return new ServiceUnavailableError(known ? `${message} (${http.message})` : message, {
+    cause: err,
+    retryAfterSeconds,
+    extensions: jobId ? { jobId } : undefined,
+  });
 }
 
 /**

@@ -63,6 +63,20 @@ export function multipartFile(upload: multer.Multer, field: string): RequestHand
   };
 }
 
+/** Longer names than this are refused outright; shorter ones are sanitised and capped. */
+export const MAX_FILENAME_LENGTH = 1024;
+
+/**
+ * Refuse file names no real client sends: control characters (NUL included) and names over
+ * {@link MAX_FILENAME_LENGTH}. Path segments and unicode are fine: `sanitizeFilename` keeps the
+ * last segment and replaces what it does not allow.
+ */
+export function checkFilename(name: string | undefined): void {
+  if (!name) return;
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new BadRequestError('the file name contains control characters', { code: 'bad-filename' });
+  if (name.length > MAX_FILENAME_LENGTH) throw new BadRequestError(`the file name is longer than ${MAX_FILENAME_LENGTH} characters`, { code: 'bad-filename' });
+}
+
 /**
  * The uploaded file of a request that went through {@link multipartFile}, probed before
  * anything is stored: a missing file is 400, an unusable image throws the probe's
@@ -71,6 +85,7 @@ export function multipartFile(upload: multer.Multer, field: string): RequestHand
 export async function receivedImage(req: Request, _res: Response, field: string, limits: UploadLimits): Promise<ReceivedImage> {
   const file = req.file;
   if (!file) throw new BadRequestError(`no file in field "${field}"`, { code: 'missing-file' });
+  checkFilename(file.originalname);
   const probe = await probeImage(file.buffer, { maxInputPixels: limits.maxInputPixels });
   if (probe.pages > 1) {
     throw new UnsupportedMediaTypeError(`animated or multi-page images are not accepted (${probe.pages} frames)`, { code: 'animated-image' });
