@@ -1,0 +1,86 @@
+/**
+ * Pipeline variants for the benchmarks, each one step more than the last, so every step's
+ * gain and cost can be measured on its own:
+ * - naive: face-api's stock path (tiny detector at 320, its own landmarks and descriptor crop).
+ * - fallback: our detection cascade (no image left without a face) + face-api-style box crop.
+ * - aligned: + dlib alignment (similarity transform onto the mean face, 150x150, padding 0.25).
+ * - mirror: + average with the mirrored chip's descriptor (the engine's default).
+ * - mirror-norm: + L2 normalisation of the averaged descriptor.
+ */
+import type { Logger } from '../../src/log.js';
+import { loadEngine, type LoadedEngine, type StageTimings } from '../../src/recognition/engine.js';
+import { DEFAULT_STRATEGY, NAIVE_STRATEGY, SSD_STRATEGY, type DetectionStrategy } from '../../src/recognition/detect.js';
+import type { DescribeOptions } from '../../src/recognition/describe.js';
+import type { TfBackendChoice } from '../../src/recognition/backend.js';
+import type { AnalyzedImage } from '../../src/recognition/types.js';
+import { decodeImage } from '../../src/recognition/decode.js';
+
+export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export const DETECTORS: Record<string, DetectionStrategy> = {
+  cascade: DEFAULT_STRATEGY,
+  'tiny-320': NAIVE_STRATEGY,
+  ssd: SSD_STRATEGY,
+};
+
+export interface Analyzer {
+  backend: string;
+  detector: string;
+  analyze(image: Buffer): Promise<{ analyzed: AnalyzedImage; timings: StageTimings }>;
+}
+
+const DESCRIBE: Record<Exclude<Variant, 'naive'>, Partial<DescribeOptions>> = {
+  fallback: { align: 'box', mirror: false },
+  aligned: { align: 'dlib', mirror: false },
+  mirror: { align: 'dlib', mirror: true },
+  'mirror-norm': { align: 'dlib', mirror: true, normalize: true },
+};
+
+/** face-api's own high-level pipeline, timed as one `detect` stage after decode. */
+function naiveAnalyzer(engine: LoadedEngine): Analyzer {
+  const { faceapi, tf } = engine.runtime;
+  return {
+    backend: engine.backend,
+    detector: 'faceapi-tiny-320',
+    async analyze(image) {
+      const t0 = performance.now();
+      const img = await decodeImage(image);
+      const t1 = performance.now();
+      const input = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+      try {
+        const found = await faceapi
+          .detectAllFaces(input as never, new faceapi.TinyFaceDetectorOptions({ inputSize: 320, scoreThreshold: 0.5 }))
+          .withFaceLandmarks()
+          .withFaceDescriptors();
+        const t2 = performance.now();
+        const faces = found
+          .map((f) => ({ box: { x: f.detection.box.x, y: f.detection.box.y, width: f.detection.box.width, height: f.detection.box.height }, score: f.detection.score, descriptor: f.descriptor }))
+          .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+        return { analyzed: { width: img.width, height: img.height, faces }, timings: { decode: t1 - t0, detect: t2 - t1, landmarks: 0, descriptor: 0 } };
+      } finally {
+        input.dispose();
+      }
+    },
+  };
+}
+
+export async function createAnalyzer(options: { variant: Variant; detector?: string; tfBackend?: TfBackendChoice; log?: Logger }): Promise<Analyzer> {
+  const strategy = DETECTORS[options.detector ?? 'cascade'];
+  if (!strategy) throw new Error(`unknown detector ${options.detector}; use one of ${Object.keys(DETECTORS).join(', ')}`);
+  const engine = await loadEngine({
+    tfBackend: options.tfBackend,
+    log: options.log,
+    strategy,
+    describe: options.variant === 'naive' ? undefined : DESCRIBE[options.variant],
+  });
+  if (options.variant === 'naive') return naiveAnalyzer(engine);
+  return {
+    backend: engine.backend,
+    detector: engine.detector,
+    analyze: async (image) => {
+      const r = await engine.analyzeTimed(image);
+      return { analyzed: r.analyzed, timings: r.timings };
+    },
+  };
+}

@@ -1,0 +1,33 @@
+export type {
+  AnalyzedImage,
+  Box,
+  Candidate,
+  DetectedFace,
+  Engine,
+  GalleryFace,
+  MatchOptions,
+  RecognitionResult,
+  RecognizedFace,
+  RecognizedFaceWithDescriptor,
+} from './types.js';
+export {
+  EmptyImageError,
+  EngineError,
+  ImageError,
+  MultipleFacesError,
+  NoFaceError,
+  NotAFileError,
+  NotAnImageError,
+  TooManyPixelsError,
+  TruncatedImageError,
+  UnsupportedFormatError,
+} from './errors.js';
+export { loadEngine, pickEnrollmentFace, verifyImages } from './engine.js';
+export type { EngineOptions, LoadedEngine, StageTimings } from './engine.js';
+export { createGalleryIndex, DEFAULT_MATCH, euclidean, recognizeFaces } from './matcher.js';
+export type { GalleryIndex, MatchResult } from './matcher.js';
+export { decodeImage, DEFAULT_MAX_INPUT_PIXELS, probeImage, readImageFile, sniffFormat } from './decode.js';
+export type { DecodeOptions, ImageFormat, ImageProbe, RgbImage } from './decode.js';
+export type { TfBackendChoice } from './backend.js';
+export { DEFAULT_STRATEGY } from './detect.js';
+export type { DetectionPass, DetectionStrategy } from './detect.js';

@@ -1,0 +1,149 @@
+/** Detection across image kinds, bad input and resource hygiene, with the real model. */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readImageFile } from '../../src/recognition/decode.js';
+import { loadEngine, pickEnrollmentFace, type LoadedEngine } from '../../src/recognition/engine.js';
+import { ImageError, MultipleFacesError, NoFaceError } from '../../src/recognition/errors.js';
+import { euclidean } from '../../src/recognition/matcher.js';
+import type { AnalyzedImage } from '../../src/recognition/types.js';
+import { distinctCse546 } from '../helpers/cse546.js';
+import { dataDir, faceApiDemo, pngBomb, rotatedJpeg, svgImage, truncate } from '../helpers/images.js';
+
+let engine: LoadedEngine;
+let tmp: string;
+
+beforeAll(async () => {
+  engine = await loadEngine({ tfBackend: 'auto' });
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
+});
+afterAll(async () => {
+  await engine?.close();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+function expectBoxesInside(a: AnalyzedImage): void {
+  for (const f of a.faces) {
+    expect(f.box.x).toBeGreaterThanOrEqual(0);
+    expect(f.box.y).toBeGreaterThanOrEqual(0);
+    expect(f.box.x + f.box.width).toBeLessThanOrEqual(a.width + 1e-6);
+    expect(f.box.y + f.box.height).toBeLessThanOrEqual(a.height + 1e-6);
+    expect(f.descriptor).toHaveLength(128);
+    expect(f.score).toBeGreaterThan(0);
+  }
+}
+
+describe('detection', () => {
+  it('names its backend and strategy', () => {
+    expect(['wasm', 'tensorflow']).toContain(engine.backend);
+    expect(engine.detector).toBe('cascade');
+  });
+
+  it('finds exactly one face in each of the ten distinct CSE546 64x64 crops', async () => {
+    const distinct = await distinctCse546();
+    expect(distinct).toHaveLength(10);
+    for (const img of distinct) {
+      expect(img.copies).toBe(100);
+      const a = await engine.analyze(img.buffer);
+      expect([a.width, a.height]).toEqual([64, 64]);
+      expect(a.faces, `${img.file} (${img.name})`).toHaveLength(1);
+      expectBoxesInside(a);
+    }
+  });
+
+  it('finds every clearly visible face in the group shots', async () => {
+    const expected: Record<string, number> = { 'bbt1.jpg': 4, 'bbt2.jpg': 2, 'bbt3.jpg': 5, 'bbt4.jpg': 6, 'bbt5.jpg': 5 };
+    for (const [file, count] of Object.entries(expected)) {
+      const a = await engine.analyze(await fs.readFile(dataDir('bbt', file)));
+      expect(a.faces.length, file).toBeGreaterThanOrEqual(count);
+      // Spurious extra detections would show up as more faces than people in the shot.
+      expect(a.faces.length, file).toBeLessThanOrEqual(count + 1);
+      expectBoxesInside(a);
+      // Largest first.
+      const areas = a.faces.map((f) => f.box.width * f.box.height);
+      expect(areas).toEqual([...areas].sort((x, y) => y - x));
+    }
+  });
+
+  it('finds faces in the large demo photos', async () => {
+    for (let n = 1; n <= 6; n++) {
+      const a = await engine.analyze(await fs.readFile(faceApiDemo(n)));
+      expect(a.faces.length, `sample${n}.jpg`).toBeGreaterThanOrEqual(1);
+      expect(a.width).toBeGreaterThan(1000);
+      expectBoxesInside(a);
+    }
+  });
+
+  it('reports boxes in the EXIF-rotated frame and describes the face the same way', async () => {
+    const original = await fs.readFile(dataDir('lfw', 'images', 'Aaron_Eckhart', 'Aaron_Eckhart_0001.jpg'));
+    const upright = await engine.analyze(original);
+    const rotated = await engine.analyze(await rotatedJpeg(original, 6));
+    expect(rotated.faces).toHaveLength(1);
+    expect([rotated.width, rotated.height]).toEqual([upright.width, upright.height]);
+    const [u, r] = [upright.faces[0], rotated.faces[0]];
+    expect(Math.abs(u.box.x + u.box.width / 2 - (r.box.x + r.box.width / 2))).toBeLessThan(10);
+    expect(Math.abs(u.box.y + u.box.height / 2 - (r.box.y + r.box.height / 2))).toBeLessThan(10);
+    // Same face: well inside the 0.6 match radius (re-encoding costs a little).
+    expect(euclidean(u.descriptor, r.descriptor)).toBeLessThan(0.2);
+  });
+});
+
+describe('bad input', () => {
+  it('gets a typed error and leaves the engine working', async () => {
+    const jpeg = await fs.readFile(dataDir('bbt', 'bbt2.jpg'));
+    const textFile = path.join(tmp, 'photo.jpg');
+    await fs.writeFile(textFile, 'not a photo at all');
+    const cases: Array<[string, Buffer, string]> = [
+      ['empty', Buffer.alloc(0), 'empty-image'],
+      ['text named .jpg', await readImageFile(textFile), 'not-an-image'],
+      ['truncated JPEG', truncate(jpeg, 0.4), 'truncated-image'],
+      ['PNG bomb', await pngBomb(), 'too-many-pixels'],
+      ['SVG', svgImage(), 'unsupported-format'],
+    ];
+    for (const [label, buf, code] of cases) {
+      const err = await engine.analyze(buf).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, label).toBeInstanceOf(ImageError);
+      expect((err as ImageError).code, label).toBe(code);
+    }
+    await expect(readImageFile(tmp)).rejects.toMatchObject({ code: 'not-a-file' });
+    // Still serving after all that.
+    const ok = await engine.analyze(await fs.readFile(dataDir('bbt', 'amy', 'amy3.png')));
+    expect(ok.faces).toHaveLength(1);
+  });
+
+  it('enrollment wants exactly one face unless asked for the largest', async () => {
+    const group = await engine.analyze(await fs.readFile(dataDir('bbt', 'bbt1.jpg')));
+    expect(() => pickEnrollmentFace(group)).toThrow(MultipleFacesError);
+    try {
+      pickEnrollmentFace(group);
+    } catch (e) {
+      expect((e as MultipleFacesError).count).toBe(group.faces.length);
+      expect((e as MultipleFacesError).code).toBe('multiple-faces');
+    }
+    const largest = pickEnrollmentFace(group, { largest: true });
+    expect(largest.box.width * largest.box.height).toBe(Math.max(...group.faces.map((f) => f.box.width * f.box.height)));
+    expect(() => pickEnrollmentFace({ width: 10, height: 10, faces: [] })).toThrow(NoFaceError);
+  });
+});
+
+describe('resources', () => {
+  it('keeps the tensor count flat over many images, including failures and concurrent calls', async () => {
+    const inputs = [
+      await fs.readFile(dataDir('bbt', 'bbt3.jpg')),
+      (await distinctCse546())[0].buffer,
+      await fs.readFile(dataDir('bbt', 'howard', 'howard1.png')),
+      Buffer.from('garbage'),
+    ];
+    await engine.analyze(inputs[0]);
+    const before = engine.runtime.tf.memory().numTensors;
+    for (let round = 0; round < 5; round++) {
+      // Concurrent calls are queued inside the engine, never interleaved.
+      await Promise.allSettled(inputs.map((b) => engine.analyze(b)));
+    }
+    expect(engine.runtime.tf.memory().numTensors).toBe(before);
+  });
+});
