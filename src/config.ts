@@ -98,6 +98,12 @@ export interface Config {
     maxAttempts: number;
     /** SSE-KMS key id or ARN for S3 objects. Env FACEFLEET_AWS_KMS_KEY_ID. Default unset: SSE-S3 (AES256). */
     kmsKeyId?: string;
+    /**
+     * How the controller grows the EC2 fleet: `launch-template` (run and terminate instances)
+     * or `pool` (start and stop pre-created tagged instances). Env FACEFLEET_FLEET_MODE.
+     * Default `launch-template`.
+     */
+    fleetMode: 'launch-template' | 'pool';
   };
 }
 
@@ -123,6 +129,12 @@ function bool(value: string | boolean | undefined, name: string): boolean | unde
 }
 
 
+
+function fleetMode(value: string | number | boolean | undefined): 'launch-template' | 'pool' {
+  const mode = String(value ?? 'launch-template');
+  if (mode !== 'launch-template' && mode !== 'pool') throw new ConfigError(`fleet mode must be launch-template or pool, got ${JSON.stringify(mode)}`);
+  return mode;
+}
 
 /**
  * Build the configuration. `env` defaults to `process.env`; `flags` holds only what the
@@ -192,6 +204,7 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
       requestTimeoutMs: num(env.FACEFLEET_AWS_TIMEOUT_MS, 'aws timeout', 10_000),
       maxAttempts: num(env.FACEFLEET_AWS_MAX_ATTEMPTS, 'aws max attempts', 3),
       ...(env.FACEFLEET_AWS_KMS_KEY_ID ? { kmsKeyId: env.FACEFLEET_AWS_KMS_KEY_ID } : {}),
+      fleetMode: fleetMode(pick('fleetMode', 'FACEFLEET_FLEET_MODE')),
     },
   };
   if (config.fleet.minWorkers < 0 || config.fleet.maxWorkers < config.fleet.minWorkers) {
@@ -223,6 +236,7 @@ export function configToEnv(config: Config): Record<string, string> {
     FACEFLEET_RETRY_BASE: String(config.worker.retryBaseSeconds),
     AWS_REGION: config.aws.region,
     ...(config.aws.kmsKeyId ? { FACEFLEET_AWS_KMS_KEY_ID: config.aws.kmsKeyId } : {}),
+    FACEFLEET_FLEET_MODE: config.aws.fleetMode,
   };
   if (config.faults) env.FACEFLEET_FAULTS = config.faults;
   return env;
