@@ -109,6 +109,17 @@ describe('operations', () => {
       expect(filtered.flat()).toEqual(['d1', 'd3', 'd5']);
       expect(filtered[0]).toEqual(['d1', 'd3']);
     });
+
+    it('keeps filtered pages to the limit when the store holds more matches than fit', async () => {
+      const abandoned = (id: string, reason: string, t: number) =>
+        makeJobRecord({ id, commands: [...TO_STATE.queued, { type: 'ABANDON', reason }], updatedAt: at(t) });
+      jobs.seed(abandoned('m1', 'crash', 1), abandoned('n2', 'other', 2), abandoned('m3', 'crash', 3), abandoned('m4', 'crash', 4));
+      const first = await listDeadLetters(jobs, { reason: 'crash', limit: 2 });
+      expect(first.items.map((s) => s.id)).toEqual(['m1', 'm3']);
+      const second = await listDeadLetters(jobs, { reason: 'crash', limit: 2, cursor: first.cursor });
+      expect(second.items.map((s) => s.id)).toEqual(['m4']);
+      expect(second.cursor).toBeUndefined();
+    });
   });
 
   describe('replayJobs', () => {
