@@ -1,0 +1,455 @@
+/**
+ * The scaler machine: the controller's fleet policy as pure states and transitions.
+ *
+ * ```
+ *            backlog                      capacity booted, work in hand
+ *   idle ----------------> scaling-out --------------------------------> steady
+ *    ^                        ^    ^                                      |
+ *    |                        |    +----------- backlog beyond capacity --+
+ *    |  fleet at zero         |                                           | nothing waiting
+ *    |                   backlog (at once, from any state)                v
+ *    +---- cooldown <--- stop idle workers -------------------------- draining
+ *            (no further scale-in for cooldownSeconds)   (nothing waited for idleSeconds)
+ * ```
+ *
+ * Every `TICK` carries the controller's observations (queue depth, the fleet's instances,
+ * the workers' heartbeats) and the time `at`. The machine answers with named effect actions:
+ * `launch { count }` and `stop { ids }`; the controller runs them after storing the snapshot.
+ * Nothing here does I/O and nothing is delayed: the idle timer and the cool-down compare
+ * `at` with times kept in the context.
+ *
+ * Policy, in short:
+ * - Scale out at once when jobs wait: enough workers to drain the backlog in about
+ *   `targetDrainSeconds` at the observed seconds per job, at most one worker per job,
+ *   clamped to [minWorkers, maxWorkers]. Booting instances count as capacity, and no worker
+ *   is launched for work the running ones will finish before it could boot.
+ * - Scale in only once nothing has waited in the queue for `idleSeconds`, and then only idle
+ *   workers (a fresh heartbeat saying not busy): never a job in hand. It keeps as many
+ *   workers as were busy at once during that window (hysteresis), and after a scale-in
+ *   holds further scale-in for `cooldownSeconds`. With the defaults the fleet reaches zero.
+ */
+import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+import type { Instance } from '../controller/fleet.js';
+import type { QueueDepth, WorkerHeartbeat } from '../store/ports.js';
+
+export const SCALER_STATES = ['idle', 'scaling-out', 'steady', 'draining', 'cooldown'] as const;
+export type ScalerState = (typeof SCALER_STATES)[number];
+
+/** The policy knobs. See {@link defaultScalerPolicy} for the defaults. */
+export interface ScalerPolicy {
+  /** Never fewer workers than this. Default 0: scale to zero when idle. */
+  minWorkers: number;
+  /** Never more. Default 15, the classic design's app tier. */
+  maxWorkers: number;
+  /**
+   * The last worker stays until no job has arrived for this long (or for the boot time, if
+   * that is shorter: keeping a worker warm longer than a new one takes to boot costs more than
+   * booting it again). Default 30.
+   */
+  idleSeconds: number;
+  /** After a scale-in, no further scale-in for this long. Scale-out is never held. Default 10. */
+  cooldownSeconds: number;
+  /**
+   * How much later than the full fleet (maxWorkers) a backlog may finish, as a fraction, so
+   * fewer instances are launched for it. 0 always launches one worker per job up to the max
+   * (the classic behaviour). Default 0.1.
+   */
+  latencySlack: number;
+  /** Fraction of its time a worker should be busy under steady arrivals. Default 0.8. */
+  targetUtilization: number;
+  /** Arrival rate is measured over this window. Default 30. */
+  rateWindowSeconds: number;
+  /** Seconds per job assumed until workers report their own mean. Default 0.5. */
+  defaultJobSeconds: number;
+  /** Boot time assumed until an instance is seen going from pending to running. Default 30 (EC2). */
+  defaultBootSeconds: number;
+  /** A heartbeat older than this says nothing: its worker is neither busy nor idle. Default 30. */
+  staleHeartbeatSeconds: number;
+}
+
+/** Defaults that reproduce the classic bounds (15 max, zero when idle). */
+export function defaultScalerPolicy(overrides: Partial<ScalerPolicy> = {}): ScalerPolicy {
+  return {
+    minWorkers: 0,
+    maxWorkers: 15,
+    idleSeconds: 30,
+    cooldownSeconds: 10,
+    latencySlack: 0.1,
+    targetUtilization: 0.45,
+    rateWindowSeconds: 30,
+    defaultJobSeconds: 0.5,
+    defaultBootSeconds: 30,
+    staleHeartbeatSeconds: 30,
+    ...overrides,
+  };
+}
+
+/** What the controller saw at one tick. `at` is epoch milliseconds. */
+export interface ScalerObservation {
+  at: number;
+  depth: QueueDepth;
+  instances: Instance[];
+  workers: WorkerHeartbeat[];
+}
+
+export type ScalerEvent = { type: 'TICK' } & ScalerObservation;
+
+/** The fleet as the last tick saw it; shown by `facefleet status`. */
+export interface FleetSummary {
+  waiting: number;
+  inFlight: number;
+  pending: number;
+  running: number;
+  busy: number;
+  idle: number;
+}
+
+/** One tick's sample, kept for the rate window. */
+export interface ScalerSample {
+  at: number;
+  /** Jobs that arrived since the previous tick (estimated from depth and jobs done). */
+  arrivals: number;
+}
+
+/** What the previous tick saw, to turn counters into rates. */
+interface Previous {
+  jobs: number;
+  jobsDone: Record<string, number>;
+}
+
+export interface ScalerContext {
+  policy: ScalerPolicy;
+  /** Workers the policy wants right now. */
+  desired: number;
+  /** Seconds per job: the workers' reported mean once known, else the policy default. */
+  jobSeconds: number;
+  /** Boot seconds: smoothed from instances seen going from pending to running. */
+  bootSeconds: number;
+  /** Jobs arriving per second over the rate window. */
+  arrivalRate: number;
+  samples: ScalerSample[];
+  previous: Previous | null;
+  /** The last tick that saw jobs arrive. */
+  lastArrivalAt: number | null;
+  lastLaunchAt: number | null;
+  lastStopAt: number | null;
+  /** Instances that were pending at the last tick, for learning the boot time. */
+  pendingIds: string[];
+  last: FleetSummary;
+}
+
+export interface ScalerInput {
+  policy?: Partial<ScalerPolicy>;
+}
+
+export interface LaunchParams {
+  count: number;
+}
+export interface StopParams {
+  ids: string[];
+}
+
+/** The effect actions by name, with their params. */
+export interface ScalerActionParams {
+  launch: LaunchParams;
+  stop: StopParams;
+}
+export type ScalerAction = { [K in keyof ScalerActionParams]: { type: K; params: ScalerActionParams[K] } }[keyof ScalerActionParams];
+export const SCALER_ACTION_TYPES: readonly (keyof ScalerActionParams)[] = ['launch', 'stop'];
+
+/** Inputs of {@link desiredWorkers}. */
+export interface DesiredInput {
+  waiting: number;
+  inFlight: number;
+  running: number;
+  /** Running plus pending (booting) instances. */
+  capacity: number;
+  jobSeconds: number;
+  bootSeconds: number;
+  /** Jobs arriving per second. */
+  arrivalRate: number;
+  policy: Pick<ScalerPolicy, 'minWorkers' | 'maxWorkers' | 'latencySlack' | 'targetUtilization'>;
+}
+
+/** Workers that steady arrivals keep busy at the target utilisation. */
+export function rateWorkers(arrivalRate: number, jobSeconds: number, targetUtilization: number): number {
+  return Math.ceil((arrivalRate * jobSeconds) / targetUtilization - 1e-9);
+}
+
+/**
+ * The desired worker count: the larger of what the arrival rate keeps busy and what the
+ * backlog needs, clamped to [minWorkers, maxWorkers].
+ *
+ * The backlog is `work = (waiting + inFlight) * jobSeconds` worker-seconds. The full fleet
+ * would finish it `boot + work / maxWorkers` from now; the policy takes the smallest count
+ * that finishes within `latencySlack` of that (never more workers than jobs). Each worker
+ * left out saves a boot's worth of instance-seconds and costs little latency when boot time
+ * dominates. While some workers run, a new one only helps with the work left once it has
+ * booted, so growth is limited to what that remainder needs.
+ */
+export function desiredWorkers(input: DesiredInput): number {
+  const { waiting, inFlight, running, capacity, jobSeconds, bootSeconds, arrivalRate, policy } = input;
+  const clamp = (n: number) => Math.min(policy.maxWorkers, Math.max(policy.minWorkers, n));
+  const forRate = rateWorkers(arrivalRate, jobSeconds, policy.targetUtilization);
+  const jobs = waiting + inFlight;
+  if (jobs === 0) return clamp(forRate);
+  const work = jobs * jobSeconds;
+  const budget = (1 + policy.latencySlack) * (bootSeconds + work / policy.maxWorkers) - bootSeconds;
+  let want = Math.min(jobs, Math.ceil(work / budget - 1e-9));
+  if (want > capacity && running > 0) {
+    const leftAfterBoot = work - running * bootSeconds;
+    if (leftAfterBoot <= 0) want = capacity;
+  }
+  return clamp(Math.max(want, forRate));
+}
+
+/** Everything a tick implies; the guards and actions all read this one pure assessment. */
+export interface Assessment {
+  summary: FleetSummary;
+  capacity: number;
+  /** Running instances whose worker reported idle in a fresh heartbeat, oldest launch first. */
+  idleIds: string[];
+  jobSeconds: number;
+  bootSeconds: number;
+  arrivalRate: number;
+  desired: number;
+  /** Workers a scale-in keeps. */
+  keep: number;
+  launch: number;
+  stop: string[];
+  samples: ScalerSample[];
+  previous: Previous;
+  lastArrivalAt: number | null;
+  pendingIds: string[];
+}
+
+const SMOOTHING = 0.3;
+
+/** Pure: what a tick means under the context's policy. Exported for tests and the status view. */
+export function assess(context: ScalerContext, tick: ScalerObservation): Assessment {
+  const { policy } = context;
+  const at = tick.at;
+  const waiting = tick.depth.visible + tick.depth.delayed;
+  const inFlight = tick.depth.inFlight;
+  const live = tick.instances.filter((i) => i.state === 'pending' || i.state === 'running');
+  const pending = live.filter((i) => i.state === 'pending');
+  const running = live.filter((i) => i.state === 'running');
+
+  const fresh = tick.workers.filter((w) => at - Date.parse(w.at) <= policy.staleHeartbeatSeconds * 1000);
+  const beatOf = (inst: Instance): WorkerHeartbeat | undefined =>
+    fresh.find((w) => w.instanceId === inst.id) ?? fresh.find((w) => w.workerId === (inst.workerId ?? inst.id));
+  let busy = 0;
+  const idle: Instance[] = [];
+  for (const inst of running) {
+    const beat = beatOf(inst);
+    if (beat === undefined) continue;
+    if (beat.busy) busy++;
+    else idle.push(inst);
+  }
+  // Newest first: on EC2 a younger instance has the least of its billed minute left to use.
+  idle.sort((a, b) => Date.parse(b.launchedAt) - Date.parse(a.launchedAt));
+  // In-flight messages are jobs in hand even when their worker's heartbeat lags behind.
+  busy = Math.max(busy, Math.min(inFlight, running.length));
+
+  let doneTotal = 0;
+  let weighted = 0;
+  let completions = 0;
+  const jobsDone: Record<string, number> = {};
+  for (const w of fresh) {
+    jobsDone[w.workerId] = w.jobsDone;
+    completions += Math.max(0, w.jobsDone - (context.previous?.jobsDone[w.workerId] ?? 0));
+    if (w.meanJobSeconds !== undefined && w.jobsDone > 0) {
+      doneTotal += w.jobsDone;
+      weighted += w.jobsDone * w.meanJobSeconds;
+    }
+  }
+  const jobSeconds = doneTotal > 0 ? weighted / doneTotal : context.jobSeconds;
+
+  // Arrivals since the last tick: what is in the queue now, minus what was, plus what finished.
+  const jobs = waiting + inFlight;
+  const arrivals = Math.max(0, jobs - (context.previous?.jobs ?? 0) + (context.previous ? completions : 0));
+  const windowStart = at - policy.rateWindowSeconds * 1000;
+  const samples = [...context.samples.filter((s) => s.at > windowStart), { at, arrivals }];
+  // A burst shows up as one huge sample; the smaller of the last interval's rate and the
+  // window's rate reads it as a backlog (handled above) rather than as steady arrivals.
+  const windowRate = samples.reduce((sum, s) => sum + s.arrivals, 0) / Math.max(1, policy.rateWindowSeconds);
+  const lastInterval = context.samples.length > 0 ? (at - context.samples[context.samples.length - 1].at) / 1000 : 0;
+  const arrivalRate = lastInterval > 0 ? Math.min(windowRate, arrivals / lastInterval) : 0;
+  const lastArrivalAt = arrivals > 0 ? at : context.lastArrivalAt;
+
+  let bootSeconds = context.bootSeconds;
+  for (const inst of running) {
+    if (context.pendingIds.includes(inst.id)) {
+      const sample = (at - Date.parse(inst.launchedAt)) / 1000;
+      if (sample > 0) bootSeconds = bootSeconds + SMOOTHING * (sample - bootSeconds);
+    }
+  }
+
+  const capacity = live.length;
+  const desired = desiredWorkers({ waiting, inFlight, running: running.length, capacity, jobSeconds, bootSeconds, arrivalRate, policy });
+  // Scale out only for jobs that wait (or to reach the floor), never merely because desired moved.
+  const launch = waiting > 0 || capacity < policy.minWorkers ? Math.max(0, desired - capacity) : 0;
+
+  // Scale in keeps the workers in hand, what the arrival rate needs, and one warm worker until
+  // no job has arrived for the linger time.
+  const linger = Math.min(policy.idleSeconds, bootSeconds) * 1000;
+  const reserve = lastArrivalAt !== null && at - lastArrivalAt < linger ? 1 : 0;
+  const keep = Math.max(policy.minWorkers, busy, rateWorkers(arrivalRate, jobSeconds, policy.targetUtilization), reserve);
+  const cooling = context.lastStopAt !== null && at - context.lastStopAt < policy.cooldownSeconds * 1000;
+  let stop: string[] = [];
+  if (launch === 0 && waiting === 0 && !cooling && capacity > keep) {
+    stop = idle.slice(0, capacity - keep).map((i) => i.id);
+  }
+
+  return {
+    summary: { waiting, inFlight, pending: pending.length, running: running.length, busy, idle: idle.length },
+    capacity,
+    idleIds: idle.map((i) => i.id),
+    jobSeconds,
+    bootSeconds,
+    arrivalRate,
+    desired,
+    keep,
+    launch,
+    stop,
+    samples,
+    previous: { jobs, jobsDone },
+    lastArrivalAt,
+    pendingIds: pending.map((i) => i.id),
+  };
+}
+
+const tickOf = (event: ScalerEvent): ScalerObservation => event;
+
+// Effect params are computed from the context before `observe` updates it, so they agree
+// with the guards that chose the transition.
+const launchActions = [
+  { type: 'launch' as const, params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ count: assess(context, tickOf(event)).launch }) },
+  'observe' as const,
+  'markLaunch' as const,
+];
+const stopActions = [
+  { type: 'stop' as const, params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ ids: assess(context, tickOf(event)).stop }) },
+  'observe' as const,
+  'markStop' as const,
+];
+
+export const scalerMachine = setup({
+  types: {
+    context: {} as ScalerContext,
+    events: {} as ScalerEvent,
+    input: {} as ScalerInput,
+  },
+  actions: {
+    // Effects: no-ops here. The controller executes them after storing the snapshot.
+    launch: (_, _params: LaunchParams) => {},
+    stop: (_, _params: StopParams) => {},
+
+    observe: assign(({ context, event }) => {
+      const a = assess(context, tickOf(event));
+      return {
+        desired: a.desired,
+        jobSeconds: a.jobSeconds,
+        bootSeconds: a.bootSeconds,
+        arrivalRate: a.arrivalRate,
+        samples: a.samples,
+        previous: a.previous,
+        lastArrivalAt: a.lastArrivalAt,
+        pendingIds: a.pendingIds,
+        last: a.summary,
+      };
+    }),
+    markLaunch: assign(({ event }) => ({ lastLaunchAt: event.at })),
+    markStop: assign(({ event }) => ({ lastStopAt: event.at })),
+  },
+  guards: {
+    /** Jobs wait beyond the capacity we have (or the floor is not met). */
+    shouldLaunch: ({ context, event }) => assess(context, tickOf(event)).launch > 0,
+    /** Nothing waited for idleSeconds, not cooling down, and idle workers exceed what stays. */
+    shouldStop: ({ context, event }) => assess(context, tickOf(event)).stop.length > 0,
+    /** No instance at all and nothing to do. */
+    isIdle: ({ context, event }) => {
+      const a = assess(context, tickOf(event));
+      return a.capacity === 0 && a.summary.waiting === 0 && a.summary.inFlight === 0;
+    },
+    /** Instances are still booting. */
+    isBooting: ({ context, event }) => assess(context, tickOf(event)).summary.pending > 0,
+    /** Nothing waits in the queue: the idle window is running. */
+    nothingWaits: ({ context, event }) => assess(context, tickOf(event)).summary.waiting === 0,
+    /** Within cooldownSeconds of the last scale-in. */
+    coolingDown: ({ context, event }) =>
+      context.lastStopAt !== null && event.at - context.lastStopAt < context.policy.cooldownSeconds * 1000,
+  },
+}).createMachine({
+  id: 'scaler',
+  initial: 'idle',
+  context: ({ input }) => {
+    const policy = defaultScalerPolicy(input.policy);
+    return {
+      policy,
+      desired: policy.minWorkers,
+      jobSeconds: policy.defaultJobSeconds,
+      bootSeconds: policy.defaultBootSeconds,
+      arrivalRate: 0,
+      samples: [],
+      previous: null,
+      lastArrivalAt: null,
+      lastLaunchAt: null,
+      lastStopAt: null,
+      pendingIds: [],
+      last: { waiting: 0, inFlight: 0, pending: 0, running: 0, busy: 0, idle: 0 },
+    };
+  },
+  on: {
+    // Checked in order, in every state that does not handle TICK itself: scale out first,
+    // because a backlog never waits.
+    TICK: [
+      { guard: 'shouldLaunch', target: '.scaling-out', actions: launchActions },
+      { guard: 'shouldStop', target: '.cooldown', actions: stopActions },
+      { guard: 'isIdle', target: '.idle', actions: 'observe' },
+      { guard: 'nothingWaits', target: '.draining', actions: 'observe' },
+      { guard: 'isBooting', target: '.scaling-out', actions: 'observe' },
+      { target: '.steady', actions: 'observe' },
+    ],
+  },
+  states: {
+    idle: {},
+    'scaling-out': {},
+    steady: {},
+    draining: {},
+    cooldown: {
+      on: {
+        // Scale-in is paused until the cool-down has passed; scale-out is never held.
+        TICK: [
+          { guard: 'shouldLaunch', target: 'scaling-out', actions: launchActions },
+          { guard: 'coolingDown', target: 'cooldown', actions: 'observe' },
+        ],
+      },
+    },
+  },
+});
+
+export type ScalerMachine = typeof scalerMachine;
+export type ScalerSnapshot = SnapshotFrom<ScalerMachine>;
+
+/** The machine's first snapshot for a policy. */
+export function initialScaler(policy: Partial<ScalerPolicy> = {}): ScalerSnapshot {
+  return initialTransition(scalerMachine, { policy })[0];
+}
+
+/**
+ * One pure step: feed a tick through xstate's `transition()` and keep only the effect actions.
+ * The caller stores the returned snapshot first, then runs the actions.
+ */
+export function stepScaler(snapshot: ScalerSnapshot, observation: ScalerObservation): { snapshot: ScalerSnapshot; actions: ScalerAction[] } {
+  const [next, actions] = transition(scalerMachine, snapshot, { type: 'TICK', ...observation });
+  const effects = actions.filter((a): a is typeof a & ScalerAction =>
+    (SCALER_ACTION_TYPES as readonly string[]).includes(a.type),
+  );
+  return { snapshot: next, actions: effects.map((a) => ({ type: a.type, params: a.params }) as ScalerAction) };
+}
+
+/** The snapshot's state name. */
+export function scalerState(snapshot: ScalerSnapshot): ScalerState {
+  return snapshot.value as ScalerState;
+}
