@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import type { Logger } from '../../log.js';
 import type { JobMessage } from '../../jobs/types.js';
 import type {
@@ -13,6 +12,7 @@ import type {
 } from '../ports.js';
 import { NotFoundError, StorePermanentError } from '../errors.js';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
+import { changeFeedFor, type ChangeFeed } from './change-feed.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
 
 export interface SqliteJobQueueOptions {
@@ -21,9 +21,11 @@ export interface SqliteJobQueueOptions {
   /** Epoch-ms clock for visibility and delays; tests pass a fake one. Default `Date.now`. */
   now?: () => number;
   /**
-   * How often a waiting `receive` looks at the table for messages sent by other processes,
-   * ms. Default 20: a sleeping receiver then costs one indexed read per tick, and a message
-   * from another process waits at most one tick. Sends from this process wake it at once.
+   * How often a waiting `receive` looks at the table again, ms. Sends in this process wake it
+   * at once, and commits by other processes wake it through a watch on the data dir; the
+   * timer covers delays and visibility timeouts running out, and filesystems that deliver no
+   * watch events. Default 100 while the watch runs, 20 without it (one indexed read a tick,
+   * but each wake-up of an idle process costs CPU, hence not faster).
    */
   pollIntervalMs?: number;
   log?: Logger;
@@ -36,6 +38,11 @@ interface MessageRow {
   receive_count: number;
 }
 
+interface DueRow extends MessageRow {
+  seq: number;
+  job_id: string;
+}
+
 interface DeadLetterRow extends MessageRow {
   seq: number;
   dead_lettered_at: number;
@@ -46,20 +53,6 @@ const MAX_BATCH = 10;
 const MAX_WAIT_SECONDS = 20;
 const MAX_VISIBILITY_SECONDS = 43_200;
 const MAX_DELAY_SECONDS = 900;
-
-/** Sends in this process wake receivers in this process on the same file without waiting for a poll tick. */
-const wakeups = new Map<string, EventEmitter>();
-
-function wakeupFor(file: string): EventEmitter {
-  let emitter = wakeups.get(file);
-  if (!emitter) {
-    emitter = new EventEmitter();
-    // Every waiting receive listens; a worker process may run many.
-    emitter.setMaxListeners(0);
-    wakeups.set(file, emitter);
-  }
-  return emitter;
-}
 
 /**
  * JobQueue on a SQLite table, with SQS semantics: at-least-once delivery, visibility timeouts,
@@ -79,9 +72,10 @@ function wakeupFor(file: string): EventEmitter {
 export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
   private readonly maxReceiveCount: number;
   private readonly now: () => number;
-  private readonly pollIntervalMs: number;
+  private readonly pollIntervalMs?: number;
   private readonly log?: Logger;
-  private readonly wake: EventEmitter;
+  private readonly feed: ChangeFeed;
+  private releaseFeed: (() => void) | null = null;
   private readonly stmts;
   private readonly claim;
   /** Aborted by close() so pending long polls end. */
@@ -94,30 +88,26 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
       throw new StorePermanentError(`maxReceiveCount must be a positive integer, got ${options.maxReceiveCount}`);
     }
     this.now = options.now ?? Date.now;
-    this.pollIntervalMs = options.pollIntervalMs ?? 20;
+    this.pollIntervalMs = options.pollIntervalMs;
     this.log = options.log;
-    this.wake = wakeupFor(lease.file);
+    this.feed = changeFeedFor(lease.file);
     const db = this.db;
     this.stmts = {
       insert: db.prepare<[string, string, string, number, number]>(
         'INSERT INTO queue_messages (message_id, job_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)',
       ),
       anyDue: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM queue_messages WHERE visible_at <= ? LIMIT 1'),
-      exhaustedDue: db.prepare<[number, number], MessageRow & { seq: number; job_id: string }>(
-        `SELECT seq, message_id, job_id, body, sent_at, receive_count FROM queue_messages
-         WHERE visible_at <= ? AND receive_count >= ? ORDER BY seq`,
-      ),
       toDeadLetter: db.prepare<[string, string, string, number, number, number]>(
         `INSERT INTO dead_letters (message_id, job_id, body, receive_count, sent_at, dead_lettered_at)
          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       deleteBySeq: db.prepare<[number]>('DELETE FROM queue_messages WHERE seq = ?'),
-      due: db.prepare<[number, number], { seq: number }>(
-        'SELECT seq FROM queue_messages WHERE visible_at <= ? ORDER BY visible_at, seq LIMIT ?',
+      due: db.prepare<[number, number], DueRow>(
+        `SELECT seq, message_id, job_id, body, sent_at, receive_count FROM queue_messages
+         WHERE visible_at <= ? ORDER BY visible_at, seq LIMIT ?`,
       ),
-      take: db.prepare<[number, string, number], MessageRow>(
-        `UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?, receipt = ?
-         WHERE seq = ? RETURNING message_id, body, sent_at, receive_count`,
+      take: db.prepare<[number, string, number]>(
+        'UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?, receipt = ? WHERE seq = ?',
       ),
       extend: db.prepare<[number, string, string]>(
         'UPDATE queue_messages SET visible_at = ? WHERE message_id = ? AND receipt = ?',
@@ -140,29 +130,42 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
       dlqCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM dead_letters'),
     };
     this.claim = db.transaction((now: number, max: number, visibilityMs: number): ReceivedMessage[] => {
-      for (const row of this.stmts.exhaustedDue.all(now, this.maxReceiveCount)) {
-        this.stmts.toDeadLetter.run(row.message_id, row.job_id, row.body, row.receive_count, row.sent_at, now);
-        this.stmts.deleteBySeq.run(row.seq);
-        this.log?.warn(
-          { jobId: row.job_id, messageId: row.message_id, receiveCount: row.receive_count },
-          'queue message moved to the dead-letter table',
-        );
-      }
       const out: ReceivedMessage[] = [];
-      for (const { seq } of this.stmts.due.all(now, max)) {
-        const receipt = randomBytes(12).toString('base64url');
-        const row = this.stmts.take.get(now + visibilityMs, receipt, seq);
-        if (!row) continue;
-        out.push({
-          messageId: row.message_id,
-          receipt: `${row.message_id}~${receipt}`,
-          body: JSON.parse(row.body) as JobMessage,
-          receiveCount: row.receive_count,
-          sentAt: new Date(row.sent_at).toISOString(),
-        });
+      const taken = new Set<number>();
+      // Look at no more rows than the batch needs; only when some turned out spent (and went
+      // to the dead-letter table) look again, so a long backlog costs O(max) per receive.
+      for (;;) {
+        let deadLettered = 0;
+        for (const row of this.stmts.due.all(now, max - out.length)) {
+          if (taken.has(row.seq)) continue; // visibility 0 leaves a taken row due
+          if (row.receive_count >= this.maxReceiveCount) {
+            this.deadLetter(row, now);
+            deadLettered += 1;
+            continue;
+          }
+          const receipt = randomBytes(12).toString('base64url');
+          this.stmts.take.run(now + visibilityMs, receipt, row.seq);
+          taken.add(row.seq);
+          out.push({
+            messageId: row.message_id,
+            receipt: `${row.message_id}~${receipt}`,
+            body: JSON.parse(row.body) as JobMessage,
+            receiveCount: row.receive_count + 1,
+            sentAt: new Date(row.sent_at).toISOString(),
+          });
+        }
+        if (deadLettered === 0 || out.length >= max) return out;
       }
-      return out;
     });
+  }
+
+  private deadLetter(row: DueRow, now: number): void {
+    this.stmts.toDeadLetter.run(row.message_id, row.job_id, row.body, row.receive_count, row.sent_at, now);
+    this.stmts.deleteBySeq.run(row.seq);
+    this.log?.warn(
+      { jobId: row.job_id, messageId: row.message_id, receiveCount: row.receive_count },
+      'queue message moved to the dead-letter table',
+    );
   }
 
   /** Send `body`, visible after `delaySeconds` (0..900, default 0). Returns the message id. */
@@ -172,7 +175,7 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
       const now = this.now();
       const messageId = randomUUID();
       this.stmts.insert.run(messageId, body.jobId, JSON.stringify(body), now, now + delaySeconds * 1000);
-      if (delaySeconds === 0) this.wake.emit('sent');
+      if (delaySeconds === 0) this.feed.notify();
       return messageId;
     });
   }
@@ -189,8 +192,10 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
     const waitMs = clamp(options.waitSeconds, 0, MAX_WAIT_SECONDS) * 1000;
     const deadline = performance.now() + waitMs;
     const { signal } = options;
+    if (waitMs > 0 && !this.releaseFeed) this.releaseFeed = this.feed.retain(this.log);
     for (;;) {
       if (signal?.aborted || this.closing.signal.aborted) return [];
+      const seen = this.feed.generation;
       const got = await this.run('receive', () => {
         const now = this.now();
         // A read first: it needs no write lock, so idle receivers in many processes do not
@@ -201,22 +206,25 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
       if (got.length > 0) return got;
       const left = deadline - performance.now();
       if (left <= 0) return [];
-      await this.pause(Math.min(left, this.pollIntervalMs), signal);
+      // A change while we looked (another receiver's wake-up, a send) means look again now.
+      if (this.feed.generation !== seen) continue;
+      const tick = this.pollIntervalMs ?? (this.feed.watching ? 100 : 20);
+      await this.pause(Math.min(left, tick), signal);
     }
   }
 
-  /** Resolve after `ms`, or sooner on a send in this process, an abort, or close. */
+  /** Resolve after `ms`, or sooner on a change to the database, an abort, or close. */
   private pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.wake.off('sent', done);
+        this.feed.off('change', done);
         signal?.removeEventListener('abort', done);
         this.closing.signal.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.wake.on('sent', done);
+      this.feed.on('change', done);
       signal?.addEventListener('abort', done, { once: true });
       this.closing.signal.addEventListener('abort', done, { once: true });
     });
@@ -286,6 +294,8 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
   /** Ends pending long polls (they resolve with []) and releases the connection. */
   override close(): Promise<void> {
     this.closing.abort();
+    this.releaseFeed?.();
+    this.releaseFeed = null;
     return super.close();
   }
 }

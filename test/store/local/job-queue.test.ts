@@ -89,6 +89,25 @@ describe('SqliteJobQueue on a fake clock', () => {
     expect(await q.deadLetterDepth()).toBe(1);
   });
 
+  it('fills a batch past spent messages at the head of the queue', async () => {
+    const q = queue({ maxReceiveCount: 1 });
+    for (let i = 0; i < 3; i++) await q.send({ jobId: `spent-${i}` });
+    await take(q, 1);
+    clock += 1_000;
+    await q.send({ jobId: 'fresh-1' });
+    await q.send({ jobId: 'fresh-2' });
+    expect((await take(q, 30, 2)).map((m) => m.body.jobId)).toEqual(['fresh-1', 'fresh-2']);
+    expect(await q.deadLetterDepth()).toBe(3);
+  });
+
+  it('never returns one message twice in a batch, even with visibility 0', async () => {
+    const q = queue();
+    await q.send({ jobId: 'only' });
+    expect((await take(q, 0)).map((m) => m.body.jobId)).toEqual(['only']);
+    const [again] = await take(q, 0);
+    expect(again.receiveCount).toBe(2);
+  });
+
   it('pages dead letters oldest first with a cursor', async () => {
     const q = queue({ maxReceiveCount: 1 });
     for (let i = 0; i < 5; i++) await q.send({ jobId: `d${i}` });
@@ -186,6 +205,20 @@ describe('SqliteJobQueue across processes', () => {
     });
     return { child, ready, result };
   }
+
+  it('wakes a long poll on a send from another process without waiting for a poll tick', async () => {
+    // A poll tick longer than the wait: only the watch on the data dir can end it early.
+    const q = queue({ now: Date.now, pollIntervalMs: 60_000 });
+    const started = Date.now();
+    const receiving = q.receive({ max: 1, waitSeconds: 15, visibilitySeconds: 30 });
+    const sender = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/queue-send.ts', dir, 'from-afar'], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(sender);
+    expect((await receiving).map((m) => m.body.jobId)).toEqual(['from-afar']);
+    expect(Date.now() - started).toBeLessThan(14_000);
+  });
 
   it('delivers each of 200 messages exactly once to two competing processes', async () => {
     const a = startChild();
