@@ -64,6 +64,11 @@ function common(options: AwsClientOptions) {
   };
 }
 
+/** Just the EC2 client (the controller's fleet needs nothing else). */
+export function createEc2Client(options: AwsClientOptions = {}): EC2Client {
+  return new EC2Client({ ...common(options), ...(options.endpoints?.ec2 ? { endpoint: options.endpoints.ec2 } : {}) });
+}
+
 /** Build the four service clients (and the DynamoDB document client) from `options`. */
 export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
   const ep = options.endpoints ?? {};
@@ -88,7 +93,7 @@ export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
     unmarshallOptions: { wrapNumbers: false },
   });
-  const ec2 = new EC2Client({ ...common(options), ...(ep.ec2 ? { endpoint: ep.ec2 } : {}) });
+  const ec2 = createEc2Client(options);
   let destroyed = false;
   return {
     s3,
