@@ -21,7 +21,7 @@ import { registerOperatorRoutes } from './routes/operators.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import type { Guard } from './submit.js';
 import type { WebBreaker, WebDeps, WebTuning } from './types.js';
-import { createMultipart } from './upload.js';
+import { createMultipart, multipartFile } from './upload.js';
 import { DEFAULT_POLL } from './wait.js';
 
 export type { WebDeps, WebTuning, WebBreaker } from './types.js';
@@ -73,7 +73,12 @@ function withDeadline<T>(fn: () => Promise<T>, ms: number): Promise<T> {
  */
 export function createWebApp(deps: WebDeps): WebApp {
   const { config, log } = deps;
-  const tuning: WebTuning = { ...DEFAULT_TUNING, maxAttempts: config.queue.maxReceiveCount, ...deps.tuning };
+  const tuning: WebTuning = {
+    ...DEFAULT_TUNING,
+    maxAttempts: config.queue.maxReceiveCount,
+    ...deps.tuning,
+    poll: { ...DEFAULT_POLL, ...deps.tuning?.poll },
+  };
   const breaker: WebBreaker = deps.breaker ?? createBreaker({ name: 'web-stores', failureThreshold: 5, cooldownMs: 10_000, log });
   const guard: Guard = (fn) => breaker.call(() => withDeadline(fn, tuning.storeTimeoutMs));
   const shutdown = new AbortController();
@@ -81,6 +86,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   setMaxListeners(0, shutdown.signal);
   let authEnabled = config.web.auth ?? !isLoopback(config.web.host);
   const limits = { maxUploadBytes: config.web.maxUploadBytes, maxInputPixels: config.recognition.maxInputPixels };
+  const upload = createMultipart(limits);
   const metrics = createWebMetrics({ jobs: deps.jobs, queue: deps.queue, log });
 
   const rc: RouteContext = {
@@ -90,7 +96,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     breaker,
     auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard }),
     rateLimit: createRateLimiter({ ratePerSecond: config.web.rateLimitPerSecond }),
-    upload: createMultipart(limits),
+    multipart: (field) => multipartFile(upload, field, limits.maxUploadBytes),
     metrics,
     limits,
     requestSignal(_req, res) {

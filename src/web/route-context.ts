@@ -1,5 +1,4 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type multer from 'multer';
 import { jobView } from '../jobs/view.js';
 import type { JobRecord } from '../jobs/types.js';
 import type { createAuth } from './auth.js';
@@ -18,7 +17,8 @@ export interface RouteContext {
   breaker: WebBreaker;
   auth: ReturnType<typeof createAuth>;
   rateLimit: RequestHandler;
-  upload: multer.Multer;
+  /** Multipart parsing of one file in `field` (see `upload.ts`). */
+  multipart(field: string): RequestHandler;
   metrics: WebMetrics;
   limits: UploadLimits;
   /** Aborts when the client goes away or the server is closing: long-polls stop at once. */

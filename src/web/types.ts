@@ -28,7 +28,7 @@ export interface WebDeps {
   /** Registries merged into `GET /metrics` (e.g. the controller's gauges). */
   extraMetrics?: Registry[];
   /** Knobs that are not user configuration (tests make them small). */
-  tuning?: Partial<WebTuning>;
+  tuning?: Partial<Omit<WebTuning, 'poll'>> & { poll?: Partial<PollOptions> };
 }
 
 /** Defaults in `DEFAULT_TUNING` (`app.ts`). */

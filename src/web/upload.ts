@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import multer from 'multer';
 import { probeImage } from '../recognition/decode.js';
-import { BadRequestError, UnsupportedMediaTypeError } from './errors.js';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.js';
 import { sanitizeFilename } from './params.js';
 
 /** A validated upload, still only in memory: nothing has been stored yet. */
@@ -41,15 +41,26 @@ export function createMultipart(limits: UploadLimits): multer.Multer {
   });
 }
 
+/** Room for multipart framing and the small fields on top of the file itself. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
 /**
  * Middleware for a multipart route with one file in `field`: 415 when the body is not
- * multipart at all, multer's limits otherwise (its errors are classified in `problem.ts`).
+ * multipart at all, 413 at once when the declared length cannot fit (without reading the
+ * body, and closing the connection), multer's limits otherwise (its errors are classified
+ * in `problem.ts`).
  */
-export function multipartFile(upload: multer.Multer, field: string): RequestHandler {
+export function multipartFile(upload: multer.Multer, field: string, maxUploadBytes: number): RequestHandler {
   const single = upload.single(field);
   return (req, res, next) => {
     if (!req.is('multipart/form-data')) {
       throw new UnsupportedMediaTypeError(`send multipart/form-data with the image in field "${field}"`, { code: 'not-multipart' });
+    }
+    const declared = Number(req.get('content-length'));
+    if (Number.isFinite(declared) && declared > maxUploadBytes + MULTIPART_OVERHEAD_BYTES) {
+      // Reading (draining) a body we will refuse anyway only costs bandwidth: hang up after answering.
+      res.set('Connection', 'close');
+      throw new PayloadTooLargeError(`the upload is ${declared} bytes; at most ${maxUploadBytes} are accepted`, { code: 'file-too-large' });
     }
     single(req, res, (err?: unknown) => {
       if (!err) {

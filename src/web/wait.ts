@@ -2,17 +2,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
 
-/** How long-polls pace their reads of the job store. */
+/**
+ * How long-polls pace their reads of the job store. A job is seen at most one gap after it
+ * finishes, so gaps stay short (<= `maxMs`) while most jobs finish (the first `slowAfterMs`),
+ * then grow to `slowMaxMs` so a long wait does not keep hammering the store.
+ */
 export interface PollOptions {
-  /** First gap between reads, ms. Default 10: most jobs finish in well under a second. */
+  /** First gap between reads, ms. Default 10. */
   initialMs: number;
-  /** Gaps grow by `factor` up to this, ms. Default 100. */
+  /** Gaps grow by `factor` up to this during the first `slowAfterMs`, ms. Default 25. */
   maxMs: number;
   /** Default 1.5. */
   factor: number;
+  /** After this long waiting, gaps may grow to `slowMaxMs`, ms. Default 3 000. */
+  slowAfterMs: number;
+  /** Default 250. */
+  slowMaxMs: number;
 }
 
-export const DEFAULT_POLL: PollOptions = { initialMs: 10, maxMs: 100, factor: 1.5 };
+export const DEFAULT_POLL: PollOptions = { initialMs: 10, maxMs: 25, factor: 1.5, slowAfterMs: 3_000, slowMaxMs: 250 };
 
 export function isTerminal(record: JobRecord): boolean {
   return TERMINAL_STATES.includes(record.state);
@@ -29,7 +37,8 @@ export async function waitForJob(
   options: { timeoutMs: number; signal?: AbortSignal; poll?: PollOptions },
 ): Promise<JobRecord | null> {
   const poll = options.poll ?? DEFAULT_POLL;
-  const deadline = performance.now() + options.timeoutMs;
+  const started = performance.now();
+  const deadline = started + options.timeoutMs;
   let record = await read();
   let gap = poll.initialMs;
   while (record && !isTerminal(record) && !options.signal?.aborted) {
@@ -40,7 +49,8 @@ export async function waitForJob(
     } catch {
       break; // aborted
     }
-    gap = Math.min(poll.maxMs, gap * poll.factor);
+    const ceiling = performance.now() - started < poll.slowAfterMs ? poll.maxMs : poll.slowMaxMs;
+    gap = Math.min(ceiling, gap * poll.factor);
     record = await read();
   }
   return record;

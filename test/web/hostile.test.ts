@@ -56,6 +56,7 @@ function cases(): Case[] {
     ['two files at once', () => postMultipart(jobs, [file(jpeg), file(jpeg, 'b.jpg')]), 400, 'too-many-files'],
     ['no file, only fields', () => postMultipart(jobs, [{ name: 'wait', data: '1' }]), 400, 'missing-file'],
     ['body over the size limit', () => postMultipart(jobs, [file(Buffer.alloc(MAX_UPLOAD + 1024, 0xff))]), 413, 'file-too-large'],
+    ['a 20 MB body, refused by its declared length', () => postMultipart(jobs, [file(Buffer.alloc(20 * 1024 * 1024, 0xff))]), 413, 'file-too-large'],
     ['missing boundary', () => request(jobs, { method: 'POST', body: multipartBody([file(jpeg)]).body, headers: { 'content-type': 'multipart/form-data' } }), 400, 'malformed-multipart'],
     ['body cut before the closing boundary', () => {
       const { body, contentType } = multipartBody([file(jpeg)], { close: false });

@@ -3,7 +3,6 @@ import type { JobResult } from '../../jobs/types.js';
 import { jobContext } from '../../jobs/view.js';
 import { basenameWithoutExtension, sanitizeFilename } from '../params.js';
 import { unfinishedJobError, type RouteContext } from '../route-context.js';
-import { multipartFile } from '../upload.js';
 import { submitAndWait } from './jobs.js';
 
 /**
@@ -24,7 +23,7 @@ export function classicName(result: JobResult | undefined): string {
  */
 export function registerClassicRoutes(app: Express, rc: RouteContext): void {
   const { config } = rc.deps;
-  app.post('/', rc.auth.requireRole('client'), rc.rateLimit, multipartFile(rc.upload, 'inputFile'), async (req, res) => {
+  app.post('/', rc.auth.requireRole('client'), rc.rateLimit, rc.multipart('inputFile'), async (req, res) => {
     const record = await submitAndWait(rc, req, res, {
       kind: 'recognize',
       field: 'inputFile',

@@ -3,7 +3,6 @@ import { jobView } from '../../jobs/view.js';
 import { BadRequestError, ConflictError, HttpNotFoundError, UnsupportedMediaTypeError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
 import { acceptedBody, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
-import { multipartFile } from '../upload.js';
 import { isTerminal } from '../wait.js';
 import { submitAndWait } from './jobs.js';
 
@@ -64,7 +63,7 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
     parseIdentityName(req.params.name);
     next();
   };
-  app.post('/v1/identities/:name/faces', operator, rc.rateLimit, nameFirst, multipartFile(rc.upload, 'image'), async (req, res) => {
+  app.post('/v1/identities/:name/faces', operator, rc.rateLimit, nameFirst, rc.multipart('image'), async (req, res) => {
     const name = parseIdentityName(req.params.name);
     const form = req.body as Record<string, unknown>;
     const largest = parseFlag(form.largest ?? req.query.largest, 'largest');

@@ -6,7 +6,7 @@ import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseThreshold, parseTopK, parseWait } from '../params.js';
 import { sendAccepted, type RouteContext } from '../route-context.js';
 import { submitJob } from '../submit.js';
-import { multipartFile, receivedImage } from '../upload.js';
+import { receivedImage } from '../upload.js';
 import { isTerminal, waitForJob } from '../wait.js';
 
 /**
@@ -46,7 +46,7 @@ function field(req: Request, name: string): unknown {
 export function registerJobRoutes(app: Express, rc: RouteContext): void {
   const { config } = rc.deps;
 
-  app.post('/v1/jobs', rc.auth.requireRole('client'), rc.rateLimit, multipartFile(rc.upload, 'image'), async (req, res) => {
+  app.post('/v1/jobs', rc.auth.requireRole('client'), rc.rateLimit, rc.multipart('image'), async (req, res) => {
     const waitSeconds = parseWait(field(req, 'wait'), config.web.maxWaitSeconds, 0);
     const options: JobOptions = {
       topK: parseTopK(field(req, 'topK'), config.recognition.topK),
