@@ -74,7 +74,12 @@ export class FileBlobStore implements BlobStore {
     const file = this.pathFor(key);
     const temp = path.join(this.tempDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
     try {
-      const handle = await fsp.open(temp, 'w', 0o644);
+      const handle = await fsp.open(temp, 'w', 0o644).catch(async (err: NodeJS.ErrnoException) => {
+        // Someone removed the temp dir (an operator cleaning up): make it again, once.
+        if (err.code !== 'ENOENT') throw err;
+        await fsp.mkdir(this.tempDir, { recursive: true });
+        return fsp.open(temp, 'w', 0o644);
+      });
       try {
         await handle.writeFile(body);
         await handle.sync();
@@ -95,7 +100,7 @@ export class FileBlobStore implements BlobStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
         throw new InvalidKeyError(`put blob ${key}: a prefix of the key is itself a blob`, { cause: err });
       }
-      throw translateFsError(err, `put blob ${key}`);
+      throw translateFsError(err, `put blob ${key}`, StoreUnavailableError);
     }
   }
 
@@ -138,7 +143,7 @@ export class FileBlobStore implements BlobStore {
     try {
       await fsp.access(this.tempDir, fs.constants.W_OK);
     } catch (err) {
-      throw translateFsError(err, 'ping blob store');
+      throw translateFsError(err, 'ping blob store', StoreUnavailableError);
     }
   }
 
@@ -195,11 +200,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function translateFsError(err: unknown, context: string): FacefleetError {
+/** `missing` is what ENOENT means here: NotFoundError for a read, trouble for a write or ping. */
+function translateFsError(
+  err: unknown,
+  context: string,
+  missing: typeof NotFoundError | typeof StoreUnavailableError = NotFoundError,
+): FacefleetError {
   if (err instanceof FacefleetError) return err;
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
   const message = `${context}: ${err instanceof Error ? err.message : String(err)}`;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError(message, { cause: err });
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new missing(message, { cause: err });
   // A key that is also a "directory" of another key (`a` and `a/b`) cannot exist on a filesystem.
   if (code === 'EISDIR' || code === 'EEXIST') return new InvalidKeyError(message, { cause: err });
   if (['EACCES', 'EPERM', 'EROFS', 'ENAMETOOLONG'].includes(code)) return new StorePermanentError(message, { cause: err });

@@ -85,6 +85,7 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
     super(lease);
     this.maxReceiveCount = options.maxReceiveCount ?? 3;
     if (!Number.isInteger(this.maxReceiveCount) || this.maxReceiveCount < 1) {
+      lease.release();
       throw new StorePermanentError(`maxReceiveCount must be a positive integer, got ${options.maxReceiveCount}`);
     }
     this.now = options.now ?? Date.now;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileBlobStore, validateBlobKey } from '../../../src/store/local/index.js';
-import { InvalidKeyError, NotFoundError } from '../../../src/store/errors.js';
+import { InvalidKeyError, NotFoundError, StoreUnavailableError } from '../../../src/store/errors.js';
 
 let dir: string;
 let root: string;
@@ -59,6 +59,15 @@ describe('FileBlobStore on disk', () => {
     expect((await fs.readdir(root)).sort()).toEqual(['~tmp']);
     await blobs.put('jobs/j3/input', Buffer.from('z'));
     expect((await blobs.get('jobs/j3/input')).toString()).toBe('z');
+  });
+
+  it('reports a vanished root as unavailable on ping, and recovers on the next put', async () => {
+    const blobs = new FileBlobStore(root);
+    await fs.rm(root, { recursive: true, force: true });
+    await expect(blobs.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await blobs.put('k', Buffer.from('back'));
+    expect((await blobs.get('k')).toString()).toBe('back');
+    await expect(blobs.ping()).resolves.toBeUndefined();
   });
 
   it('treats a key that is a prefix of other keys as no blob, and refuses to write over either', async () => {
