@@ -54,7 +54,15 @@ export function createJobEffects(deps: JobEffectsDeps): JobEffects {
     async acknowledge({ jobId, receipt }) {
       // No receipt: the event did not come from a delivery, so there is nothing to delete.
       if (receipt === undefined) return;
-      await queue.delete(receipt);
+      try {
+        await queue.delete(receipt);
+      } catch (err) {
+        // The delivery is over: if the message comes back, the next worker finds the job
+        // finished and acknowledges that delivery instead.
+        if (!(err instanceof NotFoundError)) throw err;
+        log.warn({ jobId }, 'acknowledge skipped: the delivery is no longer held');
+        return;
+      }
       log.debug({ jobId }, 'job message acknowledged');
     },
 

@@ -7,7 +7,7 @@
 import { errorInfo, type ErrorInfo } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { JobQueue, JobStore, Page } from '../store/ports.js';
-import { InvalidJobRequestError, JobEffectError } from './errors.js';
+import { CorruptJobSnapshotError, InvalidJobRequestError, JobEffectError } from './errors.js';
 import type { JobRunner } from './runner.js';
 import { jobContext } from './view.js';
 import type { JobRecord, JobState } from './types.js';
@@ -34,7 +34,14 @@ export interface ListDeadLettersOptions {
 }
 
 function deadLetterSummary(record: JobRecord): DeadLetterSummary {
-  const context = jobContext(record);
+  let context;
+  try {
+    context = jobContext(record);
+  } catch (err) {
+    // One unreadable record must not hide every other dead letter from operators.
+    if (!(err instanceof CorruptJobSnapshotError)) throw err;
+    return { id: record.id, reason: 'unreadable job snapshot', attempts: 0, at: record.updatedAt };
+  }
   const entered = [...context.history].reverse().find((h) => h.to === 'dead-lettered');
   const summary: DeadLetterSummary = {
     id: record.id,

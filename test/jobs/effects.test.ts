@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { MAX_RETRY_BACKOFF_SECONDS, createJobEffects, retryBackoffSeconds } from '../../src/jobs/effects.js';
-import { StoreUnavailableError } from '../../src/store/errors.js';
+import { NotFoundError, StoreUnavailableError } from '../../src/store/errors.js';
 import { RecordingJobQueue } from '../helpers/jobs.js';
 
 describe('retryBackoffSeconds', () => {
@@ -63,6 +63,14 @@ describe('job effects', () => {
     await effects.acknowledge({ jobId: 'j', receipt: 'r1' });
     await effects.acknowledge({ jobId: 'j', receipt: 'r1' });
     expect(queue.deleted).toEqual(['r1', 'r1']);
+  });
+
+  it('acknowledge with a delivery the queue no longer knows succeeds; other failures pass on', async () => {
+    const queue = new RecordingJobQueue();
+    queue.failNext.delete = new NotFoundError('gone');
+    await expect(make(queue).acknowledge({ jobId: 'j', receipt: 'old' })).resolves.toBeUndefined();
+    queue.failNext.delete = new StoreUnavailableError('down');
+    await expect(make(queue).acknowledge({ jobId: 'j', receipt: 'r' })).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('scheduleRetry holds the same message back for the jittered backoff', async () => {

@@ -75,6 +75,14 @@ describe('operations', () => {
       expect(page.items[3]).toEqual({ id: 'd4', reason: 'gave up after 4 deliveries', attempts: 0, at: at(2) });
     });
 
+    it('lists a record with an unreadable snapshot instead of failing the whole listing', async () => {
+      seedDeadLetters();
+      jobs.seed({ ...makeJobRecord({ id: 'bad', state: 'dead-lettered', updatedAt: at(200) }), snapshot: { broken: true } });
+      const page = await listDeadLetters(jobs);
+      expect(page.items.map((s) => s.id)).toEqual(['d1', 'd2', 'd3', 'd4', 'd5', 'bad']);
+      expect(page.items[5]).toEqual({ id: 'bad', reason: 'unreadable job snapshot', attempts: 0, at: at(200) });
+    });
+
     it('filters by a case-insensitive substring of the reason', async () => {
       seedDeadLetters();
       const page = await listDeadLetters(jobs, { reason: 'Not An Image' });
