@@ -216,8 +216,10 @@ describe('SqliteJobQueue across processes', () => {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.push(sender);
+    const exited = new Promise((resolve) => sender.on('exit', resolve));
     expect((await receiving).map((m) => m.body.jobId)).toEqual(['from-afar']);
     expect(Date.now() - started).toBeLessThan(14_000);
+    expect(await exited).toBe(0);
   });
 
   it('delivers each of 200 messages exactly once to two competing processes', async () => {
@@ -240,6 +242,7 @@ describe('SqliteJobQueue across processes', () => {
     a.child.stdin!.write('stop\n');
     b.child.stdin!.write('stop\n');
     const reports = await Promise.all([a.result, b.result]);
+    await Promise.all([a.child, b.child].map((c) => (c.exitCode !== null ? c.exitCode : new Promise((r) => c.on('exit', r)))));
     const deliveries = reports.flatMap((r) => JSON.parse(r) as { messageId: string; receiveCount: number; pid: number }[]);
     expect(deliveries).toHaveLength(200);
     expect(new Set(deliveries.map((d) => d.messageId))).toEqual(sent);
