@@ -422,6 +422,7 @@ export const scalerMachine = setup({
         // Scale-in is paused until the cool-down has passed; scale-out is never held.
         TICK: [
           { guard: 'shouldLaunch', target: 'scaling-out', actions: launchActions },
+          { guard: 'isIdle', target: 'idle', actions: 'observe' },
           { guard: 'coolingDown', target: 'cooldown', actions: 'observe' },
         ],
       },

@@ -1,0 +1,194 @@
+/**
+ * The controller loop: every `intervalSeconds`, observe the queue depth, the fleet and the
+ * workers' heartbeats; feed them to the scaler machine as a `TICK`; store the next snapshot
+ * (in memory); then run the `launch` / `stop` actions it returned against the fleet.
+ *
+ * Every call to the outside (queue, registry, fleet) goes through one circuit breaker. While
+ * it is open the tick fails fast and the controller holds the fleet as it is: no launches, no
+ * stops. A launch that fell short or failed needs no bookkeeping: the next tick sees the
+ * fleet as it really is and asks for the difference again.
+ */
+import type { Config } from '../config.js';
+import { errorInfo, type ErrorInfo } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BreakerState } from '../machines/breaker.js';
+import {
+  initialScaler,
+  scalerState,
+  stepScaler,
+  type ScalerAction,
+  type ScalerPolicy,
+  type ScalerSnapshot,
+  type ScalerState,
+} from '../machines/scaler.js';
+import type { JobQueue, QueueDepth, WorkerRegistry } from '../store/ports.js';
+import { createBreaker, type Breaker } from './breaker.js';
+import type { Fleet } from './fleet.js';
+import type { ControllerMetrics } from './metrics.js';
+
+export interface ControllerOptions {
+  fleet: Fleet;
+  queue: Pick<JobQueue, 'depth'>;
+  registry: Pick<WorkerRegistry, 'list'>;
+  /**
+   * Bounds and timing from `Config['fleet']` (min/max workers, idle seconds, interval), plus
+   * optional scaler knobs; e.g. a local fleet passes `policy: { defaultBootSeconds: 1 }`.
+   */
+  config: Pick<Config['fleet'], 'minWorkers' | 'maxWorkers' | 'idleSeconds' | 'intervalSeconds'> & { policy?: Partial<ScalerPolicy> };
+  log: Logger;
+  /** Clock, epoch ms. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * Guards every call. Default: `controller`, opens after 5 failures in a row or half of the
+   * last 10 calls failing, 30 s cool-down.
+   */
+  breaker?: Breaker;
+  metrics?: ControllerMetrics;
+}
+
+/** What `facefleet status` shows about the controller. */
+export interface ControllerStatus {
+  scalerState: ScalerState;
+  desired: number;
+  running: number;
+  pending: number;
+  busy: number;
+  idle: number;
+  /** The queue as the last successful tick saw it; null before the first one. */
+  depth: QueueDepth | null;
+  breaker: BreakerState;
+  /** Why the last tick failed or held; absent when it went through. */
+  lastError?: ErrorInfo;
+  /** ISO time of the last tick, successful or not. */
+  lastTickAt?: string;
+}
+
+export interface Controller {
+  /** Run one tick now (or join the one in progress). Never rejects: failures land in `lastError`. */
+  tick(): Promise<ControllerStatus>;
+  /** Tick now and then every `intervalSeconds` until `stop()`. */
+  start(): void;
+  /** Stop ticking and wait for a tick in progress. The fleet is left as it is. */
+  stop(): Promise<void>;
+  status(): ControllerStatus;
+}
+
+export function createController(options: ControllerOptions): Controller {
+  const { fleet, queue, registry, config, metrics } = options;
+  const now = options.now ?? Date.now;
+  const log = options.log.child({ component: 'controller' });
+  const breaker =
+    options.breaker ??
+    createBreaker({ name: 'controller', failureThreshold: 5, failureRateThreshold: 0.5, windowSize: 10, cooldownMs: 30_000, now, log });
+  let snapshot: ScalerSnapshot = initialScaler({
+    // Scale-in is held for two ticks after a stop, so a fleet listing that still shows the
+    // stopped instances cannot trigger a second stop of the same capacity.
+    cooldownSeconds: 2 * config.intervalSeconds,
+    ...config.policy,
+    minWorkers: config.minWorkers,
+    maxWorkers: config.maxWorkers,
+    idleSeconds: config.idleSeconds,
+  });
+  let depth: QueueDepth | null = null;
+  let lastError: ErrorInfo | undefined;
+  let lastTickAt: string | undefined;
+  let inProgress: Promise<ControllerStatus> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+
+  metrics?.observeBreaker(breaker.name, breaker.state());
+  breaker.onChange((state) => metrics?.observeBreaker(breaker.name, state));
+
+  function status(): ControllerStatus {
+    const last = snapshot.context.last;
+    return {
+      scalerState: scalerState(snapshot),
+      desired: snapshot.context.desired,
+      running: last.running,
+      pending: last.pending,
+      busy: last.busy,
+      idle: last.idle,
+      depth,
+      breaker: breaker.state(),
+      ...(lastError ? { lastError } : {}),
+      ...(lastTickAt ? { lastTickAt } : {}),
+    };
+  }
+
+  async function execute(action: ScalerAction): Promise<void> {
+    if (action.type === 'launch') {
+      const started = await breaker.call(() => fleet.launch(action.params.count));
+      metrics?.countAction('launch', started.length);
+      const fields = { asked: action.params.count, started: started.map((i) => i.id) };
+      if (started.length < action.params.count) log.warn(fields, 'launched fewer workers than asked; the next tick asks again');
+      else log.info(fields, 'launched workers');
+    } else {
+      await breaker.call(() => fleet.stop(action.params.ids));
+      metrics?.countAction('stop', action.params.ids.length);
+      log.info({ ids: action.params.ids }, 'stopped idle workers');
+    }
+  }
+
+  async function runTick(): Promise<ControllerStatus> {
+    const at = now();
+    lastTickAt = new Date(at).toISOString();
+    try {
+      // One after the other: in half-open only the first call is let through as the probe.
+      // The fleet goes first so that a failing cloud API fails every tick at its first call
+      // and its failures add up, rather than being reset by a healthy queue in between.
+      const instances = await breaker.call(() => fleet.list());
+      const observedDepth = await breaker.call(() => queue.depth());
+      const workers = await breaker.call(() => registry.list());
+      depth = observedDepth;
+      const before = scalerState(snapshot);
+      const step = stepScaler(snapshot, { at, depth: observedDepth, instances, workers });
+      // The snapshot is stored before any effect runs.
+      snapshot = step.snapshot;
+      const after = scalerState(snapshot);
+      if (after !== before) {
+        log.info({ from: before, to: after, desired: snapshot.context.desired, ...snapshot.context.last }, `scaler ${after}`);
+      }
+      lastError = undefined;
+      for (const action of step.actions) await execute(action);
+    } catch (err) {
+      lastError = errorInfo(err);
+      // An open breaker already logged when it opened; repeating that every tick is noise.
+      if (lastError.code === 'circuit-open') log.debug({ err: lastError }, 'breaker open: holding the fleet');
+      else log.warn({ err: lastError }, 'controller tick failed; holding the fleet');
+    }
+    const current = status();
+    metrics?.observeTick(current);
+    return current;
+  }
+
+  function tick(): Promise<ControllerStatus> {
+    inProgress ??= runTick().finally(() => {
+      inProgress = undefined;
+    });
+    return inProgress;
+  }
+
+  function schedule(): void {
+    if (!running) return;
+    timer = setTimeout(() => {
+      void tick().then(schedule);
+    }, config.intervalSeconds * 1000);
+  }
+
+  return {
+    tick,
+    start() {
+      if (running) return;
+      running = true;
+      log.info({ minWorkers: config.minWorkers, maxWorkers: config.maxWorkers, intervalSeconds: config.intervalSeconds }, 'controller started');
+      void tick().then(schedule);
+    },
+    async stop() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await inProgress;
+    },
+    status,
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The local Fleet: worker child processes on this machine.
+ *
+ * An instance is one child, id `local-<pid>`:
+ * - `pending` from spawn until the child sends `{ type: 'ready' }` over IPC (the worker does
+ *   once its model is loaded and it takes jobs);
+ * - `running` after that;
+ * - `stopping` once `stop()` sent SIGTERM (SIGKILL follows after `stopTimeoutMs`);
+ * - gone from `list()` when it exited.
+ * A child that exits while not stopping is a crash: it is logged and dropped from `list()`,
+ * so the controller sees the capacity missing and replaces it on its next tick.
+ *
+ * Each child gets `FACEFLEET_WORKER_ID` so its registry heartbeats can be tied to it; the id
+ * is known before the pid, so it is `local-<parent pid>-<n>`, reported as `Instance.workerId`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Logger } from '../log.js';
+import { FleetUnavailableError } from './errors.js';
+import type { Fleet, Instance } from './fleet.js';
+
+export interface LocalFleetOptions {
+  /** Executable and arguments of one worker, e.g. `[process.execPath, cliPath, 'worker', '--data-dir', dir]`. */
+  command: string[];
+  /** Environment of the children. Default: this process's. */
+  env?: NodeJS.ProcessEnv;
+  log: Logger;
+  /** After SIGTERM, how long a worker may take before SIGKILL, ms. Default 35 000. */
+  stopTimeoutMs?: number;
+  /** A child not ready after this long is killed and dropped, ms. Default 300 000. */
+  readyTimeoutMs?: number;
+}
+
+interface Child {
+  instance: Instance;
+  process: ChildProcess;
+  exited: Promise<void>;
+  timers: NodeJS.Timeout[];
+}
+
+export interface LocalFleet extends Fleet {
+  /** Children that exited without being asked to, since the fleet was created. */
+  crashes(): number;
+}
+
+export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
+  const [file, ...args] = options.command;
+  if (!file) throw new FleetUnavailableError('local fleet: empty worker command');
+  const stopTimeoutMs = options.stopTimeoutMs ?? 35_000;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
+  const log = options.log.child({ component: 'local-fleet' });
+  const children = new Map<string, Child>();
+  let seq = 0;
+  let crashes = 0;
+  let closed = false;
+
+  function terminate(child: Child, reason: string): void {
+    if (child.instance.state === 'stopping') return;
+    child.instance.state = 'stopping';
+    log.info({ instanceId: child.instance.id, reason }, 'stopping worker');
+    child.process.kill('SIGTERM');
+    const kill = setTimeout(() => {
+      log.warn({ instanceId: child.instance.id, stopTimeoutMs }, 'worker did not stop in time; killing it');
+      child.process.kill('SIGKILL');
+    }, stopTimeoutMs);
+    kill.unref();
+    child.timers.push(kill);
+  }
+
+  async function spawnOne(): Promise<Instance> {
+    const workerId = `local-${process.pid}-${++seq}`;
+    const proc = spawn(file!, args, {
+      env: { ...(options.env ?? process.env), FACEFLEET_WORKER_ID: workerId },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    // A spawn that fails (no such file, no permission) reports through 'error' with no pid.
+    await new Promise<void>((resolve, reject) => {
+      proc.once('spawn', resolve);
+      proc.once('error', reject);
+    });
+    const instance: Instance = { id: `local-${proc.pid}`, state: 'pending', launchedAt: new Date().toISOString(), workerId };
+    const child: Child = {
+      instance,
+      process: proc,
+      timers: [],
+      exited: new Promise<void>((resolve) => {
+        proc.once('exit', (code, signal) => {
+          for (const t of child.timers) clearTimeout(t);
+          children.delete(instance.id);
+          if (instance.state === 'stopping') {
+            log.info({ instanceId: instance.id, code, signal }, 'worker stopped');
+          } else {
+            crashes++;
+            log.warn({ instanceId: instance.id, workerId, code, signal, was: instance.state }, 'worker exited unexpectedly; the controller will replace it');
+          }
+          resolve();
+        });
+      }),
+    };
+    proc.on('error', (err) => log.warn({ instanceId: instance.id, err: err.message }, 'worker process error'));
+    proc.on('message', (message: unknown) => {
+      if (typeof message !== 'object' || message === null || (message as { type?: unknown }).type !== 'ready') return;
+      const reported = (message as { workerId?: unknown }).workerId;
+      if (typeof reported === 'string' && reported.length > 0) instance.workerId = reported;
+      if (instance.state === 'pending') {
+        instance.state = 'running';
+        log.info({ instanceId: instance.id, workerId: instance.workerId }, 'worker ready');
+      }
+    });
+    const readyTimer = setTimeout(() => {
+      if (instance.state === 'pending') terminate(child, `not ready after ${readyTimeoutMs} ms`);
+    }, readyTimeoutMs);
+    readyTimer.unref();
+    child.timers.push(readyTimer);
+    children.set(instance.id, child);
+    log.info({ instanceId: instance.id, workerId }, 'worker spawned');
+    return { ...instance };
+  }
+
+  return {
+    async list() {
+      return [...children.values()].map((c) => ({ ...c.instance }));
+    },
+    async launch(count) {
+      if (closed) throw new FleetUnavailableError('local fleet is closed');
+      const started: Instance[] = [];
+      let lastError: unknown;
+      for (let i = 0; i < count; i++) {
+        try {
+          started.push(await spawnOne());
+        } catch (err) {
+          lastError = err;
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not spawn a worker');
+        }
+      }
+      if (count > 0 && started.length === 0) {
+        throw new FleetUnavailableError(`could not spawn any of ${count} workers`, { cause: lastError });
+      }
+      return started;
+    },
+    async stop(ids) {
+      for (const id of ids) {
+        const child = children.get(id);
+        if (child) terminate(child, 'asked to stop');
+      }
+    },
+    async close() {
+      closed = true;
+      const all = [...children.values()];
+      for (const child of all) terminate(child, 'fleet closing');
+      await Promise.all(all.map((c) => c.exited));
+    },
+    crashes: () => crashes,
+  };
+}

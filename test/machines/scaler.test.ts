@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import type { Instance } from '../../src/controller/fleet.js';
+import {
+  desiredWorkers,
+  initialScaler,
+  scalerState,
+  stepScaler,
+  type ScalerAction,
+  type ScalerObservation,
+  type ScalerPolicy,
+  type ScalerSnapshot,
+} from '../../src/machines/scaler.js';
+import type { WorkerHeartbeat } from '../../src/store/ports.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A tiny world the tests drive tick by tick: instances, their workers and the queue. */
+class World {
+  instances: Instance[] = [];
+  workers = new Map<string, { busy: boolean; jobsDone: number }>();
+  visible = 0;
+  inFlight = 0;
+  now = T0;
+  snapshot: ScalerSnapshot;
+  launched = 0;
+  stopped: string[] = [];
+  private seq = 0;
+
+  constructor(policy: Partial<ScalerPolicy> = {}) {
+    this.snapshot = initialScaler(policy);
+  }
+
+  observation(): ScalerObservation {
+    return {
+      at: this.now,
+      depth: { visible: this.visible, inFlight: this.inFlight, delayed: 0 },
+      instances: this.instances.map((i) => ({ ...i })),
+      workers: [...this.workers.entries()].map(
+        ([id, w]): WorkerHeartbeat => ({ workerId: id, instanceId: id, busy: w.busy, at: iso(this.now), jobsDone: w.jobsDone, ...(w.jobsDone ? { meanJobSeconds: 0.4 } : {}) }),
+      ),
+    };
+  }
+
+  /** One tick; launches become pending instances, stops remove them. Returns the actions. */
+  tick(seconds = 5): ScalerAction[] {
+    this.now += seconds * 1000;
+    const { snapshot, actions } = stepScaler(this.snapshot, this.observation());
+    this.snapshot = snapshot;
+    for (const a of actions) {
+      if (a.type === 'launch') {
+        this.launched += a.params.count;
+        for (let k = 0; k < a.params.count; k++) this.instances.push({ id: `i-${++this.seq}`, state: 'pending', launchedAt: iso(this.now) });
+      } else {
+        this.stopped.push(...a.params.ids);
+        this.instances = this.instances.filter((i) => !a.params.ids.includes(i.id));
+        for (const id of a.params.ids) this.workers.delete(id);
+      }
+    }
+    return actions;
+  }
+
+  /** Pending instances finish booting; their workers report idle. */
+  boot(): void {
+    for (const i of this.instances) {
+      if (i.state !== 'pending') continue;
+      i.state = 'running';
+      this.workers.set(i.id, { busy: false, jobsDone: 0 });
+    }
+  }
+
+  get state() {
+    return scalerState(this.snapshot);
+  }
+  get live() {
+    return this.instances.length;
+  }
+}
+
+describe('desiredWorkers', () => {
+  const policy = { minWorkers: 0, maxWorkers: 15, latencySlack: 0.1, targetUtilization: 0.5 };
+  it('is zero with no work and no arrivals, and never more workers than jobs', () => {
+    expect(desiredWorkers({ waiting: 0, inFlight: 0, running: 0, capacity: 0, jobSeconds: 0.35, bootSeconds: 30, arrivalRate: 0, policy })).toBe(0);
+    expect(desiredWorkers({ waiting: 3, inFlight: 0, running: 0, capacity: 0, jobSeconds: 10, bootSeconds: 30, arrivalRate: 0, policy })).toBe(3);
+  });
+  it('clamps to the bounds', () => {
+    expect(desiredWorkers({ waiting: 100_000, inFlight: 0, running: 0, capacity: 0, jobSeconds: 1, bootSeconds: 30, arrivalRate: 0, policy: { ...policy, latencySlack: 0 } })).toBe(15);
+    // With slack, a huge backlog still gets nearly the whole fleet.
+    expect(desiredWorkers({ waiting: 100_000, inFlight: 0, running: 0, capacity: 0, jobSeconds: 1, bootSeconds: 30, arrivalRate: 0, policy })).toBeGreaterThanOrEqual(14);
+    expect(desiredWorkers({ waiting: 0, inFlight: 0, running: 0, capacity: 0, jobSeconds: 1, bootSeconds: 30, arrivalRate: 0, policy: { ...policy, minWorkers: 2 } })).toBe(2);
+  });
+  it('takes fewer workers than the maximum when boot time dominates the drain', () => {
+    const n = desiredWorkers({ waiting: 100, inFlight: 0, running: 0, capacity: 0, jobSeconds: 0.35, bootSeconds: 30, arrivalRate: 0, policy });
+    expect(n).toBeGreaterThan(1);
+    expect(n).toBeLessThan(15);
+    // The drain with n workers stays within the slack of the full fleet's.
+    expect(30 + (100 * 0.35) / n).toBeLessThanOrEqual(1.1 * (30 + (100 * 0.35) / 15));
+  });
+  it('sizes steady arrivals by the target utilisation', () => {
+    expect(desiredWorkers({ waiting: 0, inFlight: 0, running: 0, capacity: 0, jobSeconds: 0.5, bootSeconds: 30, arrivalRate: 6, policy })).toBe(6);
+  });
+});
+
+describe('scaler machine', () => {
+  it('starts idle and stays idle with nothing to do', () => {
+    const w = new World();
+    expect(w.state).toBe('idle');
+    expect(w.tick()).toEqual([]);
+    expect(w.state).toBe('idle');
+  });
+
+  it('scales out at once on a burst and counts booting instances as capacity', () => {
+    const w = new World();
+    w.visible = 200;
+    const first = w.tick();
+    expect(first).toHaveLength(1);
+    expect(first[0].type).toBe('launch');
+    expect(w.state).toBe('scaling-out');
+    const launched = w.launched;
+    expect(launched).toBeGreaterThan(0);
+    // Still booting, same backlog: nothing more is launched.
+    expect(w.tick()).toEqual([]);
+    expect(w.tick()).toEqual([]);
+    expect(w.launched).toBe(launched);
+    expect(w.state).toBe('scaling-out');
+  });
+
+  it('never exceeds max-workers, whatever the backlog', () => {
+    const w = new World({ maxWorkers: 4 });
+    for (let i = 0; i < 30; i++) {
+      w.visible = 10_000 - i * 10;
+      w.tick();
+      if (i % 3 === 0) w.boot();
+      expect(w.live).toBeLessThanOrEqual(4);
+    }
+    expect(w.launched).toBe(4);
+  });
+
+  it('holds while work is in hand, then stops only idle workers, and reaches zero after the idle time', () => {
+    const w = new World({ idleSeconds: 30, defaultBootSeconds: 30, cooldownSeconds: 10 });
+    w.visible = 100;
+    w.tick();
+    w.boot();
+    const ids = w.instances.map((i) => i.id);
+    expect(ids.length).toBeGreaterThan(1);
+    // Workers took the jobs; one is still busy with a long job.
+    w.visible = 0;
+    w.inFlight = 1;
+    for (const id of ids) w.workers.set(id, { busy: id === ids[0], jobsDone: 20 });
+    const actions = w.tick();
+    const stops = actions.filter((a) => a.type === 'stop').flatMap((a) => (a.type === 'stop' ? a.params.ids : []));
+    expect(stops.length).toBeGreaterThan(0);
+    expect(stops).not.toContain(ids[0]);
+    expect(w.state).toBe('cooldown');
+    // The busy worker is kept while busy, through the cool-down and beyond.
+    for (let i = 0; i < 4; i++) w.tick();
+    expect(w.instances.map((i) => i.id)).toEqual([ids[0]]);
+    // Its job is done: it is now the warm reserve, kept until nothing has arrived for idleSeconds.
+    w.inFlight = 0;
+    w.workers.set(ids[0], { busy: false, jobsDone: 21 });
+    w.tick();
+    expect(w.live).toBe(1);
+    let ticks = 0;
+    while (w.live > 0 && ticks < 20) {
+      w.tick();
+      ticks++;
+    }
+    expect(w.live).toBe(0);
+    // Last arrival was seen at the first tick; the reserve went once 30 s had passed.
+    expect(w.now - T0).toBeGreaterThanOrEqual(30_000);
+    expect(w.stopped).toContain(ids[0]);
+    w.tick();
+    expect(w.state).toBe('idle');
+  });
+
+  it('keeps min-workers and replaces missing ones', () => {
+    const w = new World({ minWorkers: 2 });
+    expect(w.tick()).toEqual([{ type: 'launch', params: { count: 2 } }]);
+    w.boot();
+    for (let i = 0; i < 20; i++) w.tick();
+    expect(w.live).toBe(2);
+    // One crashed: it is gone from the fleet's list.
+    w.instances.pop();
+    expect(w.tick()).toEqual([{ type: 'launch', params: { count: 1 } }]);
+  });
+
+  it('does not flap on a trickle: one warm worker serves a job every 10 s', () => {
+    const w = new World({ idleSeconds: 30, defaultBootSeconds: 30 });
+    w.visible = 1;
+    w.tick();
+    w.boot();
+    w.visible = 0;
+    const [id] = w.instances.map((i) => i.id);
+    let done = 1;
+    let actions = 0;
+    // Ten minutes: a job arrives every 10 s and is done before the next tick sees it waiting.
+    for (let t = 0; t < 120; t++) {
+      if (t % 2 === 0) w.workers.set(id, { busy: false, jobsDone: ++done });
+      actions += w.tick().length;
+    }
+    expect(actions).toBe(0);
+    expect(w.live).toBe(1);
+    expect(w.launched).toBe(1);
+    // The trickle stops: after idleSeconds the worker goes, once.
+    for (let t = 0; t < 12; t++) actions += w.tick().length;
+    expect(actions).toBe(1);
+    expect(w.live).toBe(0);
+  });
+
+  it('treats a stale heartbeat as unknown: never stops a worker it cannot see is idle', () => {
+    const w = new World({ idleSeconds: 0, staleHeartbeatSeconds: 10 });
+    w.visible = 1;
+    w.tick();
+    w.boot();
+    w.visible = 0;
+    const [id] = w.instances.map((i) => i.id);
+    // The observation carries a heartbeat from a minute ago.
+    const old = stepScaler(w.snapshot, {
+      ...w.observation(),
+      at: w.now + 60_000,
+      workers: [{ workerId: id, instanceId: id, busy: false, at: iso(w.now), jobsDone: 1 }],
+    });
+    expect(old.actions).toEqual([]);
+  });
+});
