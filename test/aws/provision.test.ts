@@ -1,0 +1,196 @@
+import {
+  CreateLaunchTemplateCommand,
+  CreateLaunchTemplateVersionCommand,
+  ModifyLaunchTemplateCommand,
+  DeleteLaunchTemplateCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2ServiceException,
+  TerminateInstancesCommand,
+  type RequestLaunchTemplateData,
+} from '@aws-sdk/client-ec2';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
+import { resourceNames } from '../../src/aws/names.js';
+import { launchTemplateData, provision } from '../../src/aws/provision.js';
+import { teardown } from '../../src/aws/teardown.js';
+import { runProvisionCli } from '../../src/aws/cli.js';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { startEmulators, testPrefix, type Emulators } from '../helpers/emulators.js';
+
+let emulators: Emulators;
+let clients: AwsClients;
+let ec2: ReturnType<typeof mockClient>;
+/** The fake EC2's launch templates: name -> latest data. */
+let templates: Map<string, RequestLaunchTemplateData>;
+const log = silentLogger();
+
+beforeAll(async () => {
+  emulators = await startEmulators();
+  clients = createAwsClients(emulators.clientOptions);
+  ec2 = mockClient(clients.ec2);
+});
+
+afterAll(async () => {
+  ec2?.restore();
+  clients?.destroy();
+  await emulators?.stop();
+});
+
+beforeEach(() => {
+  templates = new Map();
+  ec2.reset();
+  ec2.on(DescribeLaunchTemplateVersionsCommand).callsFake(async (input: { LaunchTemplateName: string }) => {
+    const data = templates.get(input.LaunchTemplateName);
+    if (!data) {
+      throw new EC2ServiceException({ name: 'InvalidLaunchTemplateName.NotFoundException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'not found' });
+    }
+    return { LaunchTemplateVersions: [{ LaunchTemplateName: input.LaunchTemplateName, VersionNumber: 1, LaunchTemplateData: data }] };
+  });
+  ec2.on(CreateLaunchTemplateCommand).callsFake(async (input: { LaunchTemplateName: string; LaunchTemplateData: RequestLaunchTemplateData }) => {
+    templates.set(input.LaunchTemplateName, input.LaunchTemplateData);
+    return { LaunchTemplate: { LaunchTemplateName: input.LaunchTemplateName } };
+  });
+  ec2.on(DeleteLaunchTemplateCommand).callsFake(async (input: { LaunchTemplateName: string }) => {
+    if (!templates.delete(input.LaunchTemplateName)) {
+      throw new EC2ServiceException({ name: 'InvalidLaunchTemplateName.NotFoundException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'not found' });
+    }
+    return {};
+  });
+  ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+});
+
+/** kind:name -> action (the jobs queue and the jobs table share a name). */
+const actions = (r: { resources: Array<{ kind: string; name: string; action: string }> }) => Object.fromEntries(r.resources.map((x) => [`${x.kind}:${x.name}`, x.action]));
+
+describe('provision against the emulators (EC2 mocked)', () => {
+  it('creates everything once, then reports no changes on a second run', async () => {
+    const prefix = testPrefix('prov');
+    const names = resourceNames(prefix);
+    const first = await provision({ prefix, region: emulators.region, log, clients, maxReceiveCount: 4, visibilitySeconds: 45 });
+    expect(first.changed).toBe(true);
+    expect(Object.values(actions(first))).toEqual(Array(first.resources.length).fill('created'));
+    expect(first.resources.map((r) => r.kind).sort()).toEqual(
+      ['dynamodb-table', 'dynamodb-table', 'dynamodb-table', 'dynamodb-table', 'launch-template', 's3-bucket', 'sqs-queue', 'sqs-queue'].sort(),
+    );
+
+    // What was created is what the adapters expect.
+    await clients.s3.send(new HeadBucketCommand({ Bucket: names.bucket }));
+    const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: names.queue }));
+    const attrs = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))).Attributes!;
+    expect(attrs.VisibilityTimeout).toBe('45');
+    expect(JSON.parse(attrs.RedrivePolicy!)).toMatchObject({ deadLetterTargetArn: expect.stringContaining(names.deadLetterQueue) });
+    expect(Number(JSON.parse(attrs.RedrivePolicy!).maxReceiveCount)).toBe(4);
+    const table = (await clients.dynamodb.send(new DescribeTableCommand({ TableName: names.jobsTable }))).Table!;
+    expect(table.GlobalSecondaryIndexes?.map((g) => g.IndexName)).toEqual([names.jobsStateIndex]);
+    expect(table.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    const userData = Buffer.from(templates.get(names.launchTemplate)!.UserData!, 'base64').toString('utf8');
+    expect(userData).toContain(`facefleet worker --backend aws --prefix ${prefix}`);
+    expect(userData).toContain('FACEFLEET_MAX_RECEIVES=4');
+
+    const second = await provision({ prefix, region: emulators.region, log, clients, maxReceiveCount: 4, visibilitySeconds: 45 });
+    expect(second.changed).toBe(false);
+    expect(Object.values(actions(second))).toEqual(Array(second.resources.length).fill('unchanged'));
+    expect(ec2.commandCalls(CreateLaunchTemplateCommand)).toHaveLength(1);
+
+    await teardown({ prefix, region: emulators.region, yes: true, log, clients });
+  });
+
+  it('plans without changing anything on --dry-run', async () => {
+    const prefix = testPrefix('dry');
+    const plan = await provision({ prefix, region: emulators.region, log, clients, dryRun: true });
+    expect(plan.dryRun).toBe(true);
+    expect(plan.changed).toBe(true);
+    expect(Object.values(actions(plan))).toEqual(Array(plan.resources.length).fill('planned'));
+    await expect(clients.s3.send(new HeadBucketCommand({ Bucket: resourceNames(prefix).bucket }))).rejects.toThrow();
+    await expect(clients.sqs.send(new GetQueueUrlCommand({ QueueName: resourceNames(prefix).queue }))).rejects.toThrow();
+    expect(ec2.commandCalls(CreateLaunchTemplateCommand)).toHaveLength(0);
+  });
+
+  it('corrects drift: a changed queue attribute or launch template is planned, then updated', async () => {
+    const prefix = testPrefix('drift');
+    const names = resourceNames(prefix);
+    await provision({ prefix, region: emulators.region, log, clients });
+    const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: names.queue }));
+    await clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { VisibilityTimeout: '300' } }));
+
+    const plan = await provision({ prefix, region: emulators.region, log, clients, dryRun: true, launchTemplate: { instanceType: 'c7i.large' } });
+    expect(actions(plan)[`sqs-queue:${names.queue}`]).toBe('planned');
+    expect(actions(plan)[`launch-template:${names.launchTemplate}`]).toBe('planned');
+    expect(actions(plan)[`s3-bucket:${names.bucket}`]).toBe('unchanged');
+
+    ec2.on(CreateLaunchTemplateVersionCommand).callsFake(async (input: { LaunchTemplateName: string; LaunchTemplateData: RequestLaunchTemplateData }) => {
+      templates.set(input.LaunchTemplateName, input.LaunchTemplateData);
+      return { LaunchTemplateVersion: { VersionNumber: 2 } };
+    });
+    ec2.on(ModifyLaunchTemplateCommand).resolves({});
+    const applied = await provision({ prefix, region: emulators.region, log, clients, launchTemplate: { instanceType: 'c7i.large' } });
+    expect(actions(applied)[`sqs-queue:${names.queue}`]).toBe('updated');
+    expect(actions(applied)[`launch-template:${names.launchTemplate}`]).toBe('updated');
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)[0]!.args[0].input.DefaultVersion).toBe('2');
+    const attrs = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['VisibilityTimeout'] }))).Attributes!;
+    expect(attrs.VisibilityTimeout).toBe('30');
+
+    const again = await provision({ prefix, region: emulators.region, log, clients, launchTemplate: { instanceType: 'c7i.large' } });
+    expect(again.changed).toBe(false);
+    await teardown({ prefix, region: emulators.region, yes: true, log, clients });
+  });
+
+  it('prints the report through the CLI helper, and says when nothing changes', async () => {
+    const prefix = testPrefix('cli');
+    const config = loadConfig({ backend: 'aws', prefix }, { AWS_REGION: emulators.region });
+    const lines: string[] = [];
+    await runProvisionCli({ config, log, clients, out: (l) => lines.push(l) });
+    lines.length = 0;
+    await runProvisionCli({ config, log, clients, out: (l) => lines.push(l) });
+    expect(lines.at(-1)).toMatch(/Nothing to change/);
+    expect(lines.filter((l) => l.includes('unchanged'))).toHaveLength(8);
+    await teardown({ prefix, region: emulators.region, yes: true, log, clients });
+  });
+});
+
+describe('teardown', () => {
+  it('refuses without yes', async () => {
+    await expect(teardown({ prefix: 'never-x', region: emulators.region, yes: false, log, clients })).rejects.toMatchObject({ code: 'config' });
+  });
+
+  it('deletes every resource, worker instances and objects included; a second run finds nothing', async () => {
+    const prefix = testPrefix('down');
+    const names = resourceNames(prefix);
+    await provision({ prefix, region: emulators.region, log, clients });
+    const { S3BlobStore } = await import('../../src/store/aws/s3-blob-store.js');
+    await new S3BlobStore({ s3: clients.s3, bucket: names.bucket }).put('jobs/1/input', Buffer.from('x'));
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1' }, { InstanceId: 'i-2' }] }] });
+    ec2.on(TerminateInstancesCommand).resolves({});
+
+    const first = await teardown({ prefix, region: emulators.region, yes: true, log, clients });
+    expect(first.resources.every((r) => r.action === 'deleted')).toBe(true);
+    expect(first.resources.map((r) => r.kind)).toContain('s3-bucket');
+    expect(ec2.commandCalls(TerminateInstancesCommand)[0]!.args[0].input.InstanceIds).toEqual(['i-1', 'i-2']);
+    expect(ec2.commandCalls(DescribeInstancesCommand)[0]!.args[0].input.Filters).toContainEqual({ Name: 'tag:facefleet:prefix', Values: [prefix] });
+    await expect(clients.s3.send(new HeadBucketCommand({ Bucket: names.bucket }))).rejects.toThrow();
+    await expect(clients.dynamodb.send(new DescribeTableCommand({ TableName: names.jobsTable }))).rejects.toThrow();
+
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    const second = await teardown({ prefix, region: emulators.region, yes: true, log, clients });
+    expect(second.resources.every((r) => r.action === 'absent')).toBe(true);
+  });
+});
+
+describe('launchTemplateData', () => {
+  it('tags workers, requires IMDSv2, and starts the worker for the prefix from user data', () => {
+    const data = launchTemplateData({ prefix: 'acme', region: 'eu-west-1' }, { instanceProfileName: 'acme-worker', securityGroupIds: ['sg-1'] });
+    expect(data.MetadataOptions?.HttpTokens).toBe('required');
+    expect(data.IamInstanceProfile).toEqual({ Name: 'acme-worker' });
+    expect(data.TagSpecifications?.[0]?.Tags).toContainEqual({ Key: 'facefleet:role', Value: 'worker' });
+    const script = Buffer.from(data.UserData!, 'base64').toString('utf8');
+    expect(script).toContain('Environment=AWS_REGION=eu-west-1');
+    expect(script).toContain('facefleet worker --backend aws --prefix acme');
+    expect(script).toContain('KillSignal=SIGTERM');
+  });
+});
