@@ -6,6 +6,13 @@
  *
  *   npm run bench:lfw -- [--folds 1,2] [--variant naive|fallback|aligned|mirror|mirror-norm]
  *                        [--pick largest|center] [--tf-backend auto|wasm|node] [--json]
+ *
+ * `--variant` takes a comma list (or `all`): the variants then share detection and landmarks in
+ * one pass (same descriptors as separate runs; images/s is then that of the combined pass).
+ *
+ * Long runs can be split across processes: `--shard 0/2 --save a.json` and `--shard 1/2
+ * --save b.json` each describe half the images; `--load a.json,b.json` then scores the whole
+ * set without recomputing (images/s is then the mean per-process rate of the shards).
  */
 import fs from 'node:fs/promises';
 import { Command } from 'commander';
@@ -13,18 +20,26 @@ import { createLogger } from '../src/log.js';
 import { euclidean } from '../src/recognition/matcher.js';
 import type { AnalyzedImage, DetectedFace } from '../src/recognition/types.js';
 import { accuracyAt, bestThreshold, crossValidate, lfwDir, meanStd, readPairs, type Scored } from './lib/lfw.js';
-import { createAnalyzer, VARIANTS, type Variant } from './lib/variants.js';
+import { createAnalyzer, createMultiAnalyzer, VARIANTS, type Variant } from './lib/variants.js';
 
 const program = new Command()
   .option('--folds <list>', 'comma-separated fold numbers 1-10 (default: all)')
-  .option('--variant <name>', `pipeline variant: ${VARIANTS.join(' | ')}`, 'mirror')
+  .option('--variant <names>', `pipeline variant(s): ${VARIANTS.join(' | ')} | all, comma-separated`, 'mirror')
   .option('--pick <how>', 'which face of a multi-face image: largest | center', 'largest')
   .option('--tf-backend <name>', 'auto | wasm | node', 'auto')
   .option('--data <dir>', 'LFW folder', lfwDir())
+  .option('--shard <k/n>', 'describe only images k, k+n, k+2n... (then --save and score later with --load)')
+  .option('--save <file>', 'write the descriptors (and timing) to this JSON file')
+  .option('--load <files>', 'comma-separated --save files to reuse instead of recomputing')
   .option('--json', 'last line of stdout is a JSON summary')
   .parse();
-const opts = program.opts<{ folds?: string; variant: string; pick: string; tfBackend: 'auto' | 'wasm' | 'node'; data: string; json?: boolean }>();
-if (!(VARIANTS as readonly string[]).includes(opts.variant)) throw new Error(`unknown variant ${opts.variant}`);
+const opts = program.opts<{
+  folds?: string; variant: string; pick: string; tfBackend: 'auto' | 'wasm' | 'node'; data: string;
+  shard?: string; save?: string; load?: string; json?: boolean;
+}>();
+const variants = (opts.variant === 'all' ? [...VARIANTS] : opts.variant.split(',').map((s) => s.trim())) as Variant[];
+for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`unknown variant ${v}; use ${VARIANTS.join(', ')}`);
+if (opts.pick !== 'largest' && opts.pick !== 'center') throw new Error('--pick is largest or center');
 
 function pickFace(a: AnalyzedImage): DetectedFace | null {
   if (a.faces.length === 0) return null;
@@ -39,51 +54,92 @@ const all = await readPairs(opts.data);
 const foldNumbers = opts.folds ? opts.folds.split(',').map((s) => Number(s.trim())) : all.map((_, i) => i + 1);
 for (const f of foldNumbers) if (!Number.isInteger(f) || f < 1 || f > all.length) throw new Error(`no fold ${f}`);
 
-const analyzer = await createAnalyzer({ variant: opts.variant as Variant, tfBackend: opts.tfBackend, log: createLogger({ level: 'warn', name: 'bench-lfw' }) });
-const images = [...new Set(foldNumbers.flatMap((f) => all[f - 1].flatMap((p) => [p.a, p.b])))];
-const cache = new Map<string, Float32Array | null>();
-let noFace = 0;
+const log = createLogger({ level: 'warn', name: 'bench-lfw' });
+let backend: string;
+let analyze: (image: Buffer) => Promise<Map<Variant, AnalyzedImage>>;
+if (variants.length === 1) {
+  const one = await createAnalyzer({ variant: variants[0], tfBackend: opts.tfBackend, log });
+  backend = one.backend;
+  analyze = async (image) => new Map([[variants[0], (await one.analyze(image)).analyzed]]);
+} else {
+  const multi = await createMultiAnalyzer({ variants, tfBackend: opts.tfBackend, log });
+  backend = multi.backend;
+  analyze = (image) => multi.analyze(image);
+}
+
+const allImages = [...new Set(foldNumbers.flatMap((f) => all[f - 1].flatMap((p) => [p.a, p.b])))];
+const [shardK, shardN] = opts.shard ? opts.shard.split('/').map(Number) : [0, 1];
+const cache = new Map<Variant, Map<string, Float32Array | null>>(variants.map((v) => [v, new Map()]));
+const noFace = new Map<Variant, number>(variants.map((v) => [v, 0]));
+interface Saved { seconds: number; images: number; backend: string; descriptors: Record<string, Record<string, number[] | null>> }
+let loadedSeconds = 0, loadedImages = 0;
+for (const file of opts.load ? opts.load.split(',') : []) {
+  const saved = JSON.parse(await fs.readFile(file, 'utf8')) as Saved;
+  loadedSeconds += saved.seconds;
+  loadedImages += saved.images;
+  for (const v of variants) {
+    for (const [img, d] of Object.entries(saved.descriptors[v] ?? {})) {
+      cache.get(v)!.set(img, d ? Float32Array.from(d) : null);
+      if (!d) noFace.set(v, noFace.get(v)! + 1);
+    }
+  }
+}
+const images = allImages.filter((f, i) => i % shardN === shardK && variants.some((v) => !cache.get(v)!.has(f)));
 const t0 = performance.now();
 for (const [i, file] of images.entries()) {
-  const { analyzed } = await analyzer.analyze(await fs.readFile(file));
-  const face = pickFace(analyzed);
-  if (!face) noFace++;
-  cache.set(file, face ? face.descriptor : null);
+  const byVariant = await analyze(await fs.readFile(file));
+  for (const v of variants) {
+    const face = pickFace(byVariant.get(v)!);
+    if (!face) noFace.set(v, noFace.get(v)! + 1);
+    cache.get(v)!.set(file, face ? face.descriptor : null);
+  }
   if (i % 25 === 0 || i === images.length - 1) {
     const rate = (i + 1) / ((performance.now() - t0) / 1000);
-    process.stderr.write(`\r${i + 1}/${images.length} images, ${rate.toFixed(1)}/s, ${noFace} without a face   `);
+    process.stderr.write(`\r${i + 1}/${images.length} images, ${rate.toFixed(1)}/s, without a face: ${variants.map((v) => `${v} ${noFace.get(v)}`).join(', ')}   `);
   }
 }
 process.stderr.write('\n');
 const seconds = (performance.now() - t0) / 1000;
+const imagesPerSecond = (images.length + loadedImages) / (seconds + loadedSeconds);
+if (opts.save) {
+  const descriptors: Saved['descriptors'] = {};
+  for (const v of variants) descriptors[v] = Object.fromEntries(images.map((f) => [f, cache.get(v)!.get(f) ? Array.from(cache.get(v)!.get(f)!) : null]));
+  await fs.writeFile(opts.save, JSON.stringify({ seconds, images: images.length, backend, descriptors } satisfies Saved));
+}
+if (shardN > 1) {
+  console.log(`shard ${shardK}/${shardN}: described ${images.length} images in ${seconds.toFixed(0)} s (${(images.length / seconds).toFixed(1)}/s)${opts.save ? `, saved to ${opts.save}` : ''}; score with --load`);
+  process.exit(0);
+}
 
-const scored = new Map<number, Scored[]>();
-for (const f of foldNumbers) {
-  scored.set(
-    f,
-    all[f - 1].map((p) => {
-      const a = cache.get(p.a), b = cache.get(p.b);
+const summaries = variants.map((variant) => {
+  const scored = new Map<number, Scored[]>();
+  for (const f of foldNumbers) {
+    const c = cache.get(variant)!;
+    scored.set(f, all[f - 1].map((p) => {
+      const a = c.get(p.a), b = c.get(p.b);
       return { same: p.same, distance: a && b ? euclidean(a, b) : null };
-    }),
+    }));
+  }
+  const results = crossValidate(scored);
+  const { mean, std } = meanStd(results.map((r) => r.accuracy));
+  const noFacePairs = [...scored.values()].flat().filter((p) => p.distance === null).length;
+  for (const r of results) {
+    // The in-fold best threshold is optimistic (chosen on the test pairs); shown only to compare variants on one fold.
+    const own = scored.get(r.fold) ?? [];
+    const t = bestThreshold(own);
+    console.log(`${variant} fold ${r.fold}: threshold ${r.threshold.toFixed(4)} accuracy ${(r.accuracy * 100).toFixed(2)}% (in-fold best ${t.toFixed(4)}: ${(accuracyAt(own, t) * 100).toFixed(2)}%)`);
+  }
+  console.log(
+    `variant ${variant}, pick ${opts.pick}, backend ${backend}: ` +
+      `mean accuracy ${(mean * 100).toFixed(2)}% ± ${(std * 100).toFixed(2)} over ${results.length} fold(s)` +
+      `${results.length === 1 ? ' (single fold: threshold fixed at 0.6)' : ''}; ` +
+      `${noFace.get(variant)} of ${allImages.length} images without a face (${noFacePairs} pairs counted as errors)`,
   );
-}
-const results = crossValidate(scored);
-const { mean, std } = meanStd(results.map((r) => r.accuracy));
-const noFacePairs = [...scored.values()].flat().filter((p) => p.distance === null).length;
-const imagesPerSecond = images.length / seconds;
-for (const r of results) {
-  // The in-fold best threshold is optimistic (chosen on the test pairs); shown only to compare variants on one fold.
-  const own = scored.get(r.fold) ?? [];
-  const t = bestThreshold(own);
-  console.log(`fold ${r.fold}: threshold ${r.threshold.toFixed(4)} accuracy ${(r.accuracy * 100).toFixed(2)}% (in-fold best ${t.toFixed(4)}: ${(accuracyAt(own, t) * 100).toFixed(2)}%)`);
-}
-console.log(
-  `variant ${opts.variant}, pick ${opts.pick}, backend ${analyzer.backend}, detector ${analyzer.detector}: ` +
-    `mean accuracy ${(mean * 100).toFixed(2)}% ± ${(std * 100).toFixed(2)} over ${results.length} fold(s)` +
-    `${results.length === 1 ? ' (single fold: threshold fixed at 0.6)' : ''}; ` +
-    `${noFace} of ${images.length} images without a face (${noFacePairs} pairs counted as errors); ` +
-    `${imagesPerSecond.toFixed(1)} images/s (${((seconds * 1000) / images.length).toFixed(0)} ms/image)`,
-);
+  return { variant, accuracy: mean, std, noFace: noFace.get(variant)!, perFold: results };
+});
+const described = images.length + loadedImages;
+console.log(`${allImages.length} images (${described} described in ${(seconds + loadedSeconds).toFixed(0)} s of process time): ${imagesPerSecond.toFixed(1)} images/s per process (${(1000 / imagesPerSecond).toFixed(0)} ms/image${variants.length > 1 ? ', all variants together' : ''}), backend ${backend}`);
 if (opts.json) {
-  console.log(JSON.stringify({ accuracy: mean, std, folds: results.map((r) => r.fold), noFace, imagesPerSecond, backend: analyzer.backend, variant: opts.variant, perFold: results }));
+  const first = summaries[0];
+  console.log(JSON.stringify({ accuracy: first.accuracy, std: first.std, folds: foldNumbers, noFace: first.noFace, imagesPerSecond, backend, variant: first.variant, variants: summaries }));
 }

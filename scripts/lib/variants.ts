@@ -9,8 +9,9 @@
  */
 import type { Logger } from '../../src/log.js';
 import { loadEngine, type LoadedEngine, type StageTimings } from '../../src/recognition/engine.js';
-import { DEFAULT_STRATEGY, NAIVE_STRATEGY, SSD_STRATEGY, type DetectionStrategy } from '../../src/recognition/detect.js';
-import type { DescribeOptions } from '../../src/recognition/describe.js';
+import { DEFAULT_STRATEGY, detectFaces, NAIVE_STRATEGY, SSD_STRATEGY, type DetectionStrategy } from '../../src/recognition/detect.js';
+import { combineDescriptors, describeChips, detectLandmarks, faceChip, type DescribeOptions } from '../../src/recognition/describe.js';
+import { CHIP_SIZE, mirror } from '../../src/recognition/align.js';
 import type { TfBackendChoice } from '../../src/recognition/backend.js';
 import type { AnalyzedImage } from '../../src/recognition/types.js';
 import { decodeImage } from '../../src/recognition/decode.js';
@@ -81,6 +82,52 @@ export async function createAnalyzer(options: { variant: Variant; detector?: str
     analyze: async (image) => {
       const r = await engine.analyzeTimed(image);
       return { analyzed: r.analyzed, timings: r.timings };
+    },
+  };
+}
+
+/**
+ * Several variants from one pass over an image: detection and landmarks run once, then the box
+ * chip, the dlib chip and its mirror go through the descriptor net in one batch. The descriptors
+ * are exactly those each variant computes alone; only the timing is shared. `naive` has its
+ * own detector and runs separately.
+ */
+export async function createMultiAnalyzer(options: { variants: Variant[]; tfBackend?: TfBackendChoice; log?: Logger }) {
+  const engine = await loadEngine({ tfBackend: options.tfBackend, log: options.log, strategy: DEFAULT_STRATEGY });
+  const rt = engine.runtime;
+  const naive = options.variants.includes('naive') ? naiveAnalyzer(engine) : null;
+  const shared = options.variants.filter((v): v is Exclude<Variant, 'naive'> => v !== 'naive');
+  return {
+    backend: engine.backend,
+    async analyze(image: Buffer): Promise<Map<Variant, AnalyzedImage>> {
+      const out = new Map<Variant, AnalyzedImage>();
+      if (naive) out.set('naive', (await naive.analyze(image)).analyzed);
+      if (shared.length === 0) return out;
+      const img = await decodeImage(image);
+      const pixels = rt.tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+      let detections;
+      try {
+        detections = await detectFaces(rt, img, pixels, DEFAULT_STRATEGY);
+      } finally {
+        pixels.dispose();
+      }
+      const landmarks = await detectLandmarks(rt, img, detections.map((d) => d.box));
+      const chips = landmarks.flatMap((l) => {
+        const dlib = faceChip(img, l, 'dlib');
+        return [faceChip(img, l, 'box'), dlib, mirror(dlib, CHIP_SIZE, CHIP_SIZE)];
+      });
+      const raw = await describeChips(rt, chips);
+      for (const v of shared) {
+        const faces = detections.map((d, i) => {
+          const [box, dlib, flipped] = raw.slice(i * 3, i * 3 + 3);
+          const descriptor =
+            v === 'fallback' ? box : v === 'aligned' ? dlib : combineDescriptors([dlib, flipped], v === 'mirror-norm');
+          return { box: d.box, score: d.score, descriptor };
+        });
+        faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+        out.set(v, { width: img.width, height: img.height, faces });
+      }
+      return out;
     },
   };
 }

@@ -80,19 +80,15 @@ export function faceChip(img: RgbImage, landmarks: Point[], align: DescribeOptio
   return warpAffine(img, t, CHIP_SIZE, CHIP_SIZE);
 }
 
-/** Descriptors for faces given by their landmarks; one batched forward pass for all chips. */
-export async function computeDescriptors(rt: FaceRuntime, img: RgbImage, faces: Point[][], options: DescribeOptions = DEFAULT_DESCRIBE): Promise<Float32Array[]> {
-  if (faces.length === 0) return [];
+/** Raw 128-d descriptors of ready-made 150x150 RGB chips (0..255), one batched forward pass. */
+export async function describeChips(rt: FaceRuntime, chips: Float32Array[]): Promise<Float32Array[]> {
+  if (chips.length === 0) return [];
   const { tf, faceapi } = rt;
-  const per = options.mirror ? 2 : 1;
   const chipLen = CHIP_SIZE * CHIP_SIZE * 3;
-  const batch = new Float32Array(faces.length * per * chipLen);
-  faces.forEach((landmarks, i) => {
-    const chip = faceChip(img, landmarks, options.align);
-    batch.set(chip, i * per * chipLen);
-    if (options.mirror) batch.set(mirror(chip, CHIP_SIZE, CHIP_SIZE), (i * per + 1) * chipLen);
-  });
-  const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [faces.length * per, CHIP_SIZE, CHIP_SIZE, 3])));
+  const batch = new Float32Array(chips.length * chipLen);
+  chips.forEach((chip, i) => batch.set(chip, i * chipLen));
+  // face-api takes a batch as an array of 3-D tensors (a 4-D tensor must have batch size 1).
+  const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [chips.length, CHIP_SIZE, CHIP_SIZE, 3])));
   let flat: Float32Array;
   try {
     const out = await faceapi.nets.faceRecognitionNet.forward(parts as never);
@@ -101,18 +97,31 @@ export async function computeDescriptors(rt: FaceRuntime, img: RgbImage, faces: 
   } finally {
     tf.dispose(parts);
   }
-  return faces.map((_, i) => {
-    const d = new Float32Array(128);
-    for (let j = 0; j < per; j++) {
-      const o = (i * per + j) * 128;
-      for (let k = 0; k < 128; k++) d[k] += flat[o + k] / per;
-    }
-    if (options.normalize) {
-      let n = 0;
-      for (let k = 0; k < 128; k++) n += d[k] * d[k];
-      n = Math.sqrt(n) || 1;
-      for (let k = 0; k < 128; k++) d[k] /= n;
-    }
-    return d;
-  });
+  return chips.map((_, i) => flat.slice(i * 128, (i + 1) * 128));
+}
+
+/** Mean of descriptors, optionally L2-normalised. */
+export function combineDescriptors(list: Float32Array[], normalize: boolean): Float32Array {
+  const d = new Float32Array(128);
+  for (const x of list) for (let k = 0; k < 128; k++) d[k] += x[k] / list.length;
+  if (normalize) {
+    let n = 0;
+    for (let k = 0; k < 128; k++) n += d[k] * d[k];
+    n = Math.sqrt(n) || 1;
+    for (let k = 0; k < 128; k++) d[k] /= n;
+  }
+  return d;
+}
+
+/** Descriptors for faces given by their landmarks; one batched forward pass for all chips. */
+export async function computeDescriptors(rt: FaceRuntime, img: RgbImage, faces: Point[][], options: DescribeOptions = DEFAULT_DESCRIBE): Promise<Float32Array[]> {
+  const per = options.mirror ? 2 : 1;
+  const chips: Float32Array[] = [];
+  for (const landmarks of faces) {
+    const chip = faceChip(img, landmarks, options.align);
+    chips.push(chip);
+    if (options.mirror) chips.push(mirror(chip, CHIP_SIZE, CHIP_SIZE));
+  }
+  const raw = await describeChips(rt, chips);
+  return faces.map((_, i) => combineDescriptors(raw.slice(i * per, (i + 1) * per), options.normalize));
 }

@@ -44,6 +44,20 @@ describe('bad input gets a typed error', () => {
   it('a truncated JPEG', () => expectCode(truncate(jpeg, 0.5), 'truncated-image'));
   it('a truncated PNG', () => expectCode(truncate(png, 0.6), 'truncated-image'));
   it('a JPEG cut right after its header', () => expectCode(jpeg.subarray(0, 700), 'truncated-image'));
+  it('JPEGs and PNGs cut anywhere are caught by the cheap probe too', async () => {
+    for (const buf of [jpeg, png, await sharp(png).jpeg({ progressive: true }).toBuffer()]) {
+      for (const fraction of [0.05, 0.2, 0.5, 0.8, 0.95, 0.99]) {
+        await expect(probeImage(truncate(buf, fraction)), `cut at ${fraction}`).rejects.toMatchObject({ code: 'truncated-image' });
+      }
+      // One byte short of complete.
+      await expect(probeImage(buf.subarray(0, buf.length - 1))).rejects.toMatchObject({ code: 'truncated-image' });
+    }
+  });
+  it('tolerates bytes after the end of a complete JPEG', async () => {
+    const padded = Buffer.concat([jpeg, Buffer.from('trailing junk from a sloppy uploader')]);
+    await expect(probeImage(padded)).resolves.toMatchObject({ format: 'jpeg' });
+    await expect(decodeImage(padded)).resolves.toMatchObject({ format: 'jpeg' });
+  });
   it('a 30000x30000 PNG decompression bomb, without allocating it', async () => {
     const bomb = await pngBomb();
     expect(bomb.length).toBeLessThan(200_000);
