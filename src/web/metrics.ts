@@ -112,8 +112,16 @@ export function createWebMetrics(deps: { jobs: JobStore; queue: JobQueue; log: L
       if (Number.isFinite(seconds) && seconds >= 0) latency.observe(labels, seconds);
     },
     async render(extra) {
-      const merged = extra.length > 0 ? Registry.merge([registry, ...extra]) : registry;
-      return { contentType: merged.contentType, body: await merged.metrics() };
+      if (extra.length === 0) return { contentType: registry.contentType, body: await registry.metrics() };
+      try {
+        const merged = Registry.merge([registry, ...extra]);
+        return { contentType: merged.contentType, body: await merged.metrics() };
+      } catch (err) {
+        // merge refuses duplicate names; a scrape with a duplicate beats no scrape at all.
+        deps.log.warn({ err }, 'metric registries could not be merged; concatenating them');
+        const bodies = await Promise.all([registry, ...extra].map((r) => r.metrics()));
+        return { contentType: registry.contentType, body: bodies.join('\n') };
+      }
     },
   };
 }

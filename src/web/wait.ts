@@ -8,9 +8,13 @@ import { TERMINAL_STATES } from '../jobs/types.js';
  * then grow to `slowMaxMs` so a long wait does not keep hammering the store.
  */
 export interface PollOptions {
-  /** First gap between reads, ms. Default 10. */
+  /** First gap between reads, ms. Default 5. */
   initialMs: number;
-  /** Gaps grow by `factor` up to this during the first `slowAfterMs`, ms. Default 25. */
+  /**
+   * Gaps grow by `factor` up to this during the first `slowAfterMs`, ms. Default 15: a job is
+   * answered ~7 ms after it finishes on average, for ~70 reads a second per waiting request
+   * (cheap on SQLite; raise it on DynamoDB if reads cost too much).
+   */
   maxMs: number;
   /** Default 1.5. */
   factor: number;
@@ -20,7 +24,7 @@ export interface PollOptions {
   slowMaxMs: number;
 }
 
-export const DEFAULT_POLL: PollOptions = { initialMs: 10, maxMs: 25, factor: 1.5, slowAfterMs: 3_000, slowMaxMs: 250 };
+export const DEFAULT_POLL: PollOptions = { initialMs: 5, maxMs: 15, factor: 1.5, slowAfterMs: 3_000, slowMaxMs: 250 };
 
 export function isTerminal(record: JobRecord): boolean {
   return TERMINAL_STATES.includes(record.state);

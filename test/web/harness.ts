@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { Registry } from 'prom-client';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createJobEffects } from '../../src/jobs/effects.js';
 import { createJobRunner, type JobRunner } from '../../src/jobs/runner.js';
@@ -21,6 +22,7 @@ export interface HarnessOptions {
   recognition?: Partial<Config['recognition']>;
   tuning?: Partial<WebTuning>;
   breaker?: WebBreaker;
+  extraMetrics?: Registry[];
   /** Wrap the stores before the runner and the app see them (fault injection). */
   wrap?: (stores: { blobs: BlobStore; jobs: JobStore; queue: JobQueue; gallery: Gallery; keys: KeyStore }) => Partial<{
     blobs: BlobStore;
@@ -86,6 +88,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...wrapped,
     runner,
     breaker: options.breaker,
+    extraMetrics: options.extraMetrics,
     tuning: { headersTimeoutMs: 2_000, closeGraceMs: 500, keyCacheTtlMs: 0, ...options.tuning },
   });
   const running = options.noStart ? undefined : await web.start('127.0.0.1', 0);
