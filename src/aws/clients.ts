@@ -60,6 +60,9 @@ function common(options: AwsClientOptions) {
       requestTimeout,
       // A connect that takes longer than a few seconds will not succeed; fail over to a retry.
       connectionTimeout: Math.min(requestTimeout, 3_000),
+      // Without this, this handler version only logs a warning when the timeout passes and
+      // keeps waiting: a silent endpoint would hang the call forever.
+      throwOnRequestTimeout: true,
     }),
   };
 }
