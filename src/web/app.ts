@@ -44,7 +44,8 @@ export const DEFAULT_TUNING: Omit<WebTuning, 'maxAttempts'> = {
   poll: DEFAULT_POLL,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 120_000,
-  keepAliveTimeoutMs: 5_000,
+  // Longer than a load balancer's idle timeout (ALB: 60 s), or it reuses a socket we just closed and answers 502.
+  keepAliveTimeoutMs: 65_000,
   connectionsCheckingIntervalMs: 1_000,
   storeTimeoutMs: 10_000,
   readyTimeoutMs: 1_000,
@@ -52,6 +53,8 @@ export const DEFAULT_TUNING: Omit<WebTuning, 'maxAttempts'> = {
   keyCacheTtlMs: 10_000,
   enrollWaitSeconds: 30,
 };
+
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** True for addresses only this machine can reach: there auth may default to off. */
 export function isLoopback(host: string): boolean {
@@ -124,7 +127,9 @@ export function createWebApp(deps: WebDeps): WebApp {
       // The route template, never the raw path: ids would explode the label set.
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
       metrics.observeRequest(route, req.method, res.statusCode, seconds);
-      context.log.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      // Probes and scrapes arrive every few seconds; keep them out of the info log.
+      const level = QUIET_ROUTES.has(route) && res.statusCode < 400 ? 'debug' : 'info';
+      context.log[level]({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
     });
     next();
   });

@@ -39,7 +39,7 @@ export interface WebTuning {
   headersTimeoutMs: number;
   /** Longest time a client may take to send its whole request, ms. Default 120 000. */
   requestTimeoutMs: number;
-  /** Idle keep-alive connections are closed after this, ms. Default 5 000. */
+  /** Idle keep-alive connections are closed after this, ms. Default 65 000 (above an ALB's 60 s idle timeout). */
   keepAliveTimeoutMs: number;
   /** How often node checks the two timeouts above, ms. Default 1 000. */
   connectionsCheckingIntervalMs: number;
