@@ -85,11 +85,11 @@ describe('store failures on submit', () => {
   it('a store that hangs is cut off by the deadline: 503, not a hung request', async () => {
     const h = await startHarness({
       tuning: { storeTimeoutMs: 200, readyTimeoutMs: 200 },
-      wrap: (s) => ({ jobs: withFaults(s.jobs, { get: { delayMs: 2_000 }, ping: { delayMs: 2_000 } }) }),
+      wrap: (s) => ({ jobs: withFaults(s.jobs, { get: { delayMs: 20_000 }, ping: { delayMs: 20_000 } }) }),
     });
     try {
-      expect503(await within(1_500, request(`${h.url}/v1/jobs/00000000-0000-4000-8000-000000000000`)));
-      const ready = await within(1_500, request(`${h.url}/readyz`));
+      expect503(await within(10_000, request(`${h.url}/v1/jobs/00000000-0000-4000-8000-000000000000`)));
+      const ready = await within(10_000, request(`${h.url}/readyz`));
       expect503(ready);
       expect(ready.json.failing).toEqual(['jobs']);
     } finally {
@@ -108,10 +108,10 @@ describe('circuit breaker', () => {
     try {
       const jpeg = await validJpeg();
       for (const res of [
-        await within(1_000, uploadFile(`${h.url}/v1/jobs`, { data: jpeg })),
-        await within(1_000, uploadFile(`${h.url}/`, { field: 'inputFile', data: jpeg })),
-        await within(1_000, request(`${h.url}/v1/jobs/00000000-0000-4000-8000-000000000000`)),
-        await within(1_000, request(`${h.url}/v1/identities`)),
+        await within(5_000, uploadFile(`${h.url}/v1/jobs`, { data: jpeg })),
+        await within(5_000, uploadFile(`${h.url}/`, { field: 'inputFile', data: jpeg })),
+        await within(5_000, request(`${h.url}/v1/jobs/00000000-0000-4000-8000-000000000000`)),
+        await within(5_000, request(`${h.url}/v1/identities`)),
       ]) {
         expect503(res);
         expect(res.headers.get('retry-after')).toBe('7');
@@ -137,7 +137,7 @@ describe('circuit breaker', () => {
     try {
       for (let i = 0; i < 10; i++) expect503(await request(`${h.url}/v1/jobs/00000000-0000-4000-8000-000000000000`));
       const before = calls;
-      const res = await within(1_000, uploadFile(`${h.url}/v1/jobs`, { data: await validJpeg() }));
+      const res = await within(5_000, uploadFile(`${h.url}/v1/jobs`, { data: await validJpeg() }));
       expect503(res);
       expect(res.json.detail).toMatch(/circuit breaker is open/);
       expect(calls).toBe(before);
