@@ -191,8 +191,12 @@ export function createWebApp(deps: WebDeps): WebApp {
           shutdown.abort();
           const force = setTimeout(() => server.closeAllConnections(), tuning.closeGraceMs);
           force.unref();
+          // Ended long-polls leave keep-alive sockets idle a moment later; close them as they go idle.
+          const reap = setInterval(() => server.closeIdleConnections(), 50);
+          reap.unref();
           server.close(() => {
             clearTimeout(force);
+            clearInterval(reap);
             resolve();
           });
           server.closeIdleConnections();

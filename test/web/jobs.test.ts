@@ -188,3 +188,24 @@ describe('ops endpoints', () => {
     await drainQueue();
   });
 });
+
+describe('close()', () => {
+  it('ends long-polls at once and answers them before the server stops', async () => {
+    const own = await startHarness({ noStart: true, tuning: { closeGraceMs: 5_000 } });
+    try {
+      const running = await own.web.start('127.0.0.1', 0);
+      const sub = await uploadFile(`${running.url}/v1/jobs`, { data: jpeg });
+      const poll = request(`${running.url}/v1/jobs/${sub.json.id}?wait=60`);
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      await running.close();
+      const res = await poll;
+      expect(res.status).toBe(200);
+      expect(res.json.state).toBe('queued');
+      // Well under the 60 s wait and the 5 s grace: the poll was ended, not waited out or cut.
+      expect(Date.now() - started).toBeLessThan(4_000);
+    } finally {
+      await own.close();
+    }
+  });
+});
