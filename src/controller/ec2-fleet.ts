@@ -41,13 +41,15 @@ export interface Ec2FleetOptions {
 /** Some instances of a batch failed; `failures` says which and why. The rest succeeded. */
 export class FleetPartialFailureError extends FacefleetError {
   readonly code = 'fleet-partial-failure';
-  readonly retryable = true;
+  /** Retryable only when some failure was: EC2 refusing an instance for good is not an outage. */
+  readonly retryable: boolean;
   constructor(
     message: string,
     readonly failures: Array<{ instanceId: string; error: FacefleetError }>,
     readonly succeeded: string[],
   ) {
     super(message, { details: { failed: failures.map((f) => `${f.instanceId}: ${f.error.code}`), succeeded } });
+    this.retryable = failures.some((f) => f.error.retryable);
   }
 }
 

@@ -10,6 +10,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createBreaker } from '../../src/controller/breaker.js';
+import { CircuitOpenError } from '../../src/controller/errors.js';
 import { Ec2Fleet, FleetPartialFailureError, mapInstanceState } from '../../src/controller/ec2-fleet.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
 import type { FacefleetError } from '../../src/errors.js';
@@ -108,6 +110,32 @@ describe('Ec2Fleet in launch-template mode', () => {
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect((err as StoreUnavailableError).retryable).toBe(true);
     expect(failures.map((e) => e.code)).toEqual(['store-unavailable']);
+  });
+
+  it('opens the controller breaker after throttled DescribeInstances calls, then stops calling EC2', async () => {
+    mock.on(DescribeInstancesCommand).rejects(ec2Error('RequestLimitExceeded', 503));
+    let now = 0;
+    const breaker = createBreaker({ name: 'controller', failureThreshold: 3, cooldownMs: 30_000, now: () => now });
+    const f = fleet();
+    for (let i = 0; i < 3; i++) await expect(breaker.call(() => f.list())).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(breaker.state()).toBe('open');
+    await expect(breaker.call(() => f.list())).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(mock.commandCalls(DescribeInstancesCommand)).toHaveLength(3);
+    // After the cool-down one probe goes through; EC2 answering closes the breaker again.
+    now += 30_001;
+    mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    expect(await breaker.call(() => f.list())).toEqual([]);
+    expect(breaker.state()).toBe('closed');
+  });
+
+  it('does not count an instance EC2 refuses for good as an outage (partial failure not retryable)', async () => {
+    mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [inst('i-1', 'running')] }] });
+    mock.on(TerminateInstancesCommand).rejects(ec2Error('UnauthorizedOperation', 403));
+    const err = await fleet()
+      .stop(['i-1'])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FleetPartialFailureError);
+    expect((err as FleetPartialFailureError).retryable).toBe(false);
   });
 });
 
