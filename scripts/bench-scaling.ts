@@ -5,7 +5,7 @@
  *
  *   npm run bench:scaling -- [--json] [--boot-seconds 30] [--service-seconds 0.35]
  *                            [--interval 5] [--idle-seconds 30] [--max-workers 15] [--seed 1]
- *                            [--trace burst-100,trickle]
+ *                            [--assume-boot 30] [--trace burst-100,trickle]
  *
  * Model (discrete events, time in seconds):
  * - A launched instance boots for `--boot-seconds` (30 s is a typical EC2 boot to a running
@@ -32,6 +32,8 @@ interface Options {
   idleSeconds: number;
   maxWorkers: number;
   seed: number;
+  /** What the scaler assumes before it has seen an instance boot; default: the true boot time. */
+  assumeBootSeconds?: number;
   traces?: string[];
 }
 
@@ -51,6 +53,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--idle-seconds') o.idleSeconds = value();
     else if (a === '--max-workers') o.maxWorkers = value();
     else if (a === '--seed') o.seed = value();
+    else if (a === '--assume-boot') o.assumeBootSeconds = value();
     else if (a === '--trace') o.traces = String(argv[++i]).split(',');
     else throw new Error(`unknown flag ${a}`);
   }
@@ -364,7 +367,7 @@ function main(): void {
     rows.push(
       simulate(
         trace,
-        facefleetPolicy({ maxWorkers: o.maxWorkers, idleSeconds: o.idleSeconds, defaultBootSeconds: o.bootSeconds }),
+        facefleetPolicy({ maxWorkers: o.maxWorkers, idleSeconds: o.idleSeconds, defaultBootSeconds: o.assumeBootSeconds ?? o.bootSeconds }),
         o,
       ),
     );

@@ -24,6 +24,7 @@ import {
 import type { JobQueue, QueueDepth, WorkerRegistry } from '../store/ports.js';
 import { createBreaker, type Breaker } from './breaker.js';
 import type { Fleet } from './fleet.js';
+import type { LocalFleet } from './local-fleet.js';
 import type { ControllerMetrics } from './metrics.js';
 
 export interface ControllerOptions {
@@ -80,10 +81,14 @@ export function createController(options: ControllerOptions): Controller {
   const breaker =
     options.breaker ??
     createBreaker({ name: 'controller', failureThreshold: 5, failureRateThreshold: 0.5, windowSize: 10, cooldownMs: 30_000, now, log });
+  // A fleet may say how long its instances typically take to boot (the local fleet does);
+  // otherwise the scaler assumes EC2's ~30 s until it has measured a boot.
+  const hint = (fleet as Partial<Pick<LocalFleet, 'typicalBootSeconds'>>).typicalBootSeconds;
   let snapshot: ScalerSnapshot = initialScaler({
     // Scale-in is held for two ticks after a stop, so a fleet listing that still shows the
     // stopped instances cannot trigger a second stop of the same capacity.
     cooldownSeconds: 2 * config.intervalSeconds,
+    ...(typeof hint === 'number' && hint > 0 ? { defaultBootSeconds: hint } : {}),
     ...config.policy,
     minWorkers: config.minWorkers,
     maxWorkers: config.maxWorkers,

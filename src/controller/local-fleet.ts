@@ -38,6 +38,12 @@ interface Child {
 }
 
 export interface LocalFleet extends Fleet {
+  /**
+   * Seconds from spawn to ready that the controller may assume before it has measured one
+   * (the scaler learns the real figure from its ticks). A child process starts in well under
+   * a second; loading the model takes a few more.
+   */
+  readonly typicalBootSeconds: number;
   /** Children that exited without being asked to, since the fleet was created. */
   crashes(): number;
 }
@@ -149,6 +155,7 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
       for (const child of all) terminate(child, 'fleet closing');
       await Promise.all(all.map((c) => c.exited));
     },
+    typicalBootSeconds: 5,
     crashes: () => crashes,
   };
 }

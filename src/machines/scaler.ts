@@ -135,6 +135,8 @@ export interface ScalerContext {
   lastStopAt: number | null;
   /** Instances that were pending at the last tick, for learning the boot time. */
   pendingIds: string[];
+  /** Every live instance at the last tick. */
+  knownIds: string[];
   last: FleetSummary;
 }
 
@@ -221,6 +223,7 @@ export interface Assessment {
   previous: Previous;
   lastArrivalAt: number | null;
   pendingIds: string[];
+  knownIds: string[];
 }
 
 const SMOOTHING = 0.3;
@@ -278,10 +281,14 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
   const lastArrivalAt = arrivals > 0 ? at : context.lastArrivalAt;
 
   let bootSeconds = context.bootSeconds;
-  for (const inst of running) {
-    if (context.pendingIds.includes(inst.id)) {
+  // An instance seen running that was pending at the last tick, or launched since it, booted
+  // within (at - launchedAt): an upper bound, at most one interval too long. Learning from it
+  // lets a controller configured for EC2 adapt to fast local workers and the other way round.
+  if (context.previous !== null) {
+    for (const inst of running) {
+      if (!context.pendingIds.includes(inst.id) && context.knownIds.includes(inst.id)) continue;
       const sample = (at - Date.parse(inst.launchedAt)) / 1000;
-      if (sample > 0) bootSeconds = bootSeconds + SMOOTHING * (sample - bootSeconds);
+      if (sample > 0 && sample < 900) bootSeconds = bootSeconds + SMOOTHING * (sample - bootSeconds);
     }
   }
 
@@ -316,6 +323,7 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
     previous: { jobs, jobsDone },
     lastArrivalAt,
     pendingIds: pending.map((i) => i.id),
+    knownIds: live.map((i) => i.id),
   };
 }
 
@@ -356,6 +364,7 @@ export const scalerMachine = setup({
         previous: a.previous,
         lastArrivalAt: a.lastArrivalAt,
         pendingIds: a.pendingIds,
+        knownIds: a.knownIds,
         last: a.summary,
       };
     }),
@@ -397,6 +406,7 @@ export const scalerMachine = setup({
       lastLaunchAt: null,
       lastStopAt: null,
       pendingIds: [],
+      knownIds: [],
       last: { waiting: 0, inFlight: 0, pending: 0, running: 0, busy: 0, idle: 0 },
     };
   },

@@ -136,8 +136,9 @@ describe('controller', () => {
     h.depth.inFlight = size - 1;
     vi.advanceTimersByTime(5_000);
     await h.controller.tick();
-    expect(h.fleet.calls.at(-1)).toBe('launch:1');
-    expect(h.fleet.instances).toHaveLength(size);
+    // At least the lost capacity comes back (more if the measured boot time says it pays).
+    expect(h.fleet.calls.at(-1)).toMatch(/^launch:\d+$/);
+    expect(h.fleet.instances.length).toBeGreaterThanOrEqual(size);
     expect(h.fleet.instances.map((i) => i.id)).not.toContain(crashed);
   });
 
