@@ -121,15 +121,17 @@ export function createWebApp(deps: WebDeps): WebApp {
   app.set('trust proxy', false);
   app.use(requestContext(log));
   app.use((req, res, next) => {
-    res.once('finish', () => {
+    res.once('close', () => {
       const context = ctx(res);
       const seconds = Number(process.hrtime.bigint() - context.startedAt) / 1e9;
+      // 499 (nginx's "client closed request"): the client hung up before the answer was sent.
+      const status = res.writableFinished ? res.statusCode : 499;
       // The route template, never the raw path: ids would explode the label set.
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.observeRequest(route, req.method, res.statusCode, seconds);
+      metrics.observeRequest(route, req.method, status, seconds);
       // Probes and scrapes arrive every few seconds; keep them out of the info log.
-      const level = QUIET_ROUTES.has(route) && res.statusCode < 400 ? 'debug' : 'info';
-      context.log[level]({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      const level = QUIET_ROUTES.has(route) && status < 400 ? 'debug' : 'info';
+      context.log[level]({ method: req.method, route, status, ms: Math.round(seconds * 1000) }, 'request');
     });
     next();
   });

@@ -107,6 +107,22 @@ describe('GET /v1/jobs/:id', () => {
     await drainQueue();
   });
 
+  it('stops a long-poll when the client hangs up, and counts it as 499', async () => {
+    const sub = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg });
+    const abort = new AbortController();
+    const poll = fetch(`${h.url}/v1/jobs/${sub.json.id}?wait=30`, { signal: abort.signal }).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 100));
+    abort.abort();
+    expect(await poll).toBeInstanceOf(Error);
+    const deadline = Date.now() + 5_000;
+    let text = '';
+    while (Date.now() < deadline && !/route="\/v1\/jobs\/:id",method="GET",status="499"\} 1/.test(text)) {
+      text = (await request(`${h.url}/metrics`)).text;
+    }
+    expect(text).toMatch(/facefleet_http_requests_total\{route="\/v1\/jobs\/:id",method="GET",status="499"\} 1/);
+    await drainQueue();
+  });
+
   it('echoes a sane x-request-id and replaces an insane one', async () => {
     const ok = await request(`${h.url}/healthz`, { headers: { 'x-request-id': 'abc-123' } });
     expect(ok.headers.get('x-request-id')).toBe('abc-123');
