@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { jobView } from '../jobs/view.js';
 import type { JobRecord } from '../jobs/types.js';
 import type { createAuth } from './auth.js';
-import { GatewayTimeoutError, JobFailedError, UnprocessableError } from './errors.js';
+import { BadRequestError, GatewayTimeoutError, JobFailedError, UnprocessableError } from './errors.js';
 import type { WebMetrics } from './metrics.js';
 import { IMAGE_ERROR_STATUS } from './problem.js';
 import type { Guard } from './submit.js';
@@ -57,4 +57,20 @@ export function unfinishedJobError(record: JobRecord | null, jobId: string): Err
     return new UnprocessableError(view.error?.message ?? view.deadLetterReason ?? 'the image cannot be used', { code, extensions });
   }
   return new JobFailedError(`the job failed: ${view.deadLetterReason ?? view.error?.message ?? 'unknown reason'}`, { extensions });
+}
+
+/**
+ * Run a paged listing; a cursor the store cannot read (tampered, or from another backend) is
+ * the client's mistake, 400, not a server error.
+ */
+export async function withCursor<T>(cursor: string | undefined, list: () => Promise<T>): Promise<T> {
+  try {
+    return await list();
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (cursor !== undefined && e?.code === 'store-permanent' && /cursor/i.test(e.message ?? '')) {
+      throw new BadRequestError('the cursor is not valid; start again without it', { code: 'bad-cursor', cause: err });
+    }
+    throw err;
+  }
 }

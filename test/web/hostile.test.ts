@@ -81,6 +81,8 @@ function cases(): Case[] {
     ['enroll with a bad identity name', () => postMultipart(`${h.url}/v1/identities/${encodeURIComponent('<script>')}/faces`, [file(jpeg)]), 400, 'bad-identity-name'],
     ['identity create with broken JSON', () => request(`${h.url}/v1/identities`, { method: 'POST', body: '{"name": ', headers: { 'content-type': 'application/json' } }), 400, 'malformed-body'],
     ['identity create with a huge body', () => postJson(`${h.url}/v1/identities`, { name: 'x'.repeat(100_000) }), 413, 'body-too-large'],
+    ['a forged listing cursor', () => request(`${jobs}?state=queued&cursor=bm90LWEtY3Vyc29y`), 400, 'bad-cursor'],
+    ['a forged dead-letter cursor', () => request(`${h.url}/v1/dead-letters?cursor=%7B%7D`), 400, 'bad-cursor'],
     ['unknown route', () => request(`${h.url}/v1/nothing-here`), 404, 'not-found'],
   ];
 }

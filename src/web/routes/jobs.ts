@@ -4,7 +4,7 @@ import { jobView } from '../../jobs/view.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseThreshold, parseTopK, parseWait } from '../params.js';
-import { sendAccepted, type RouteContext } from '../route-context.js';
+import { sendAccepted, withCursor, type RouteContext } from '../route-context.js';
 import { submitJob } from '../submit.js';
 import { receivedImage } from '../upload.js';
 import { isTerminal, waitForJob } from '../wait.js';
@@ -79,7 +79,9 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
     if (!isJobState(state)) {
       throw new BadRequestError('state must be one of uploaded, queued, processing, done, dead-lettered', { code: 'bad-state' });
     }
-    const page = await rc.guard(() => rc.deps.jobs.listByState(state, { limit: parseLimit(req.query.limit), cursor: parseCursor(req.query.cursor) }));
+    const cursor = parseCursor(req.query.cursor);
+    const limit = parseLimit(req.query.limit);
+    const page = await withCursor(cursor, () => rc.guard(() => rc.deps.jobs.listByState(state, { limit, cursor })));
     res.json({ items: page.items.map(jobView), ...(page.cursor ? { cursor: page.cursor } : {}) });
   });
 }

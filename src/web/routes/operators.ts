@@ -3,7 +3,7 @@ import { listDeadLetters, replayJobs, type ReplaySelector } from '../../jobs/ope
 import { ctx } from '../context.js';
 import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js';
 import { isUuid, parseCursor, parseLimit, parseSince, parseText } from '../params.js';
-import type { RouteContext } from '../route-context.js';
+import { withCursor, type RouteContext } from '../route-context.js';
 import { jsonBody } from './identities.js';
 
 const MAX_REPLAY_IDS = 1000;
@@ -47,7 +47,7 @@ export function registerOperatorRoutes(app: Express, rc: RouteContext): void {
       cursor: parseCursor(req.query.cursor),
       limit: parseLimit(req.query.limit),
     };
-    const page = await rc.guard(() => listDeadLetters(jobs, options));
+    const page = await withCursor(options.cursor, () => rc.guard(() => listDeadLetters(jobs, options)));
     res.json({ items: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) });
   });
 
