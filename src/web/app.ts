@@ -26,6 +26,7 @@ import { DEFAULT_POLL } from './wait.js';
 
 export type { WebDeps, WebTuning, WebBreaker } from './types.js';
 
+/** A started web tier. */
 export interface RunningWeb {
   /** e.g. `http://127.0.0.1:8000`. */
   url: string;
@@ -33,6 +34,7 @@ export interface RunningWeb {
   close(): Promise<void>;
 }
 
+/** What `createWebApp` returns: the express app (for tests and embedding), `start`, and its metrics registry. */
 export interface WebApp {
   app: express.Express;
   /** Listen and start the sweeper. Refuses (WebStartError) when auth is on and no API key exists. */
@@ -40,6 +42,7 @@ export interface WebApp {
   registry: Registry;
 }
 
+/** Tuning defaults; `maxAttempts` defaults to `config.queue.maxReceiveCount`. */
 export const DEFAULT_TUNING: Omit<WebTuning, 'maxAttempts'> = {
   poll: DEFAULT_POLL,
   headersTimeoutMs: 10_000,

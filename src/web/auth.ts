@@ -8,6 +8,7 @@ import { verifyApiKey } from './keys.js';
 /** What each role may do: an operator may do everything a client may. */
 const GRANTS: Record<Role, readonly Role[]> = { client: ['client'], operator: ['client', 'operator'] };
 
+/** Dependencies of {@link createAuth}. */
 export interface AuthOptions {
   keys: KeyStore;
   /** Read per request: `start()` decides it from the bound address. */

@@ -13,8 +13,10 @@ const HASH_BYTES = 32;
 // password; the default cost (N=2^14) still makes each check ~tens of ms, hence the cache in auth.ts.
 const SCRYPT_OPTIONS: ScryptOptions = { N: 16384, r: 8, p: 1 };
 
+/** Every role, least privileged first. */
 export const ROLES: readonly Role[] = ['client', 'operator'];
 
+/** True for `client` or `operator`. */
 export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }

@@ -26,6 +26,7 @@ function withTimeout<T>(p: Promise<T>): Promise<T> {
   });
 }
 
+/** Build the web tier's registry; the store gauges read `jobs` and `queue` on each scrape (1 s deadline). */
 export function createWebMetrics(deps: { jobs: JobStore; queue: JobQueue; log: Logger }): WebMetrics {
   const registry = new Registry();
   const requests = new Counter({

@@ -10,6 +10,7 @@ export function parseJobId(value: unknown): string {
   return value.toLowerCase();
 }
 
+/** True for a UUID (any version, either case). */
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
 }

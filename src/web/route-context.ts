@@ -30,6 +30,7 @@ export function acceptedBody(record: JobRecord): { id: string; state: string; li
   return { id: record.id, state: record.state, links: { self: jobLink(record.id) } };
 }
 
+/** The path of a job's resource. */
 export function jobLink(id: string): string {
   return `/v1/jobs/${id}`;
 }

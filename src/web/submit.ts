@@ -10,6 +10,7 @@ import type { ReceivedImage } from './upload.js';
 /** Runs a store call through the circuit breaker (and its deadline). */
 export type Guard = <T>(fn: () => Promise<T>) => Promise<T>;
 
+/** What {@link submitJob} writes to. */
 export interface SubmitDeps {
   blobs: BlobStore;
   jobs: JobStore;

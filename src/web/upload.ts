@@ -16,6 +16,7 @@ export interface ReceivedImage {
   format: string;
 }
 
+/** Size limits of uploads: bytes on the wire, pixels once decoded. */
 export interface UploadLimits {
   maxUploadBytes: number;
   maxInputPixels: number;

@@ -24,8 +24,10 @@ export interface PollOptions {
   slowMaxMs: number;
 }
 
+/** See {@link PollOptions}. */
 export const DEFAULT_POLL: PollOptions = { initialMs: 5, maxMs: 15, factor: 1.5, slowAfterMs: 3_000, slowMaxMs: 250 };
 
+/** True once the job is `done` or `dead-lettered`. */
 export function isTerminal(record: JobRecord): boolean {
   return TERMINAL_STATES.includes(record.state);
 }

@@ -43,6 +43,10 @@ function field(req: Request, name: string): unknown {
   return body?.[name] ?? req.query[name];
 }
 
+/**
+ * `POST /v1/jobs` (client: submit, optionally wait), `GET /v1/jobs/:id` (client: poll or
+ * long-poll), `GET /v1/jobs?state=` (operator: list with cursor paging).
+ */
 export function registerJobRoutes(app: Express, rc: RouteContext): void {
   const { config } = rc.deps;
 
