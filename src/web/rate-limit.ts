@@ -10,7 +10,7 @@ interface Bucket {
 /**
  * Token-bucket rate limiter: `ratePerSecond` tokens a second, bursts up to 2x that.
  * Keyed by API key id when the request is authenticated, else by client address.
- * `now` is injectable for tests. Idle buckets (full again) are forgotten.
+ * `now` is injectable for tests. Idle buckets (full again) are forgotten. A rate of 0 turns limiting off.
  */
 export function createRateLimiter(options: { ratePerSecond: number; now?: () => number }): RequestHandler & { size(): number } {
   const rate = options.ratePerSecond;
