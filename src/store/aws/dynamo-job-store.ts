@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { JOB_STATES, type JobRecord, type JobState } from '../../jobs/types.js';
@@ -50,8 +51,8 @@ interface JobItem {
  *   LastEvaluatedKey. GSIs are eventually consistent on AWS: a job saved a moment ago may show
  *   up under its previous state for a short while.
  * - countByState: a `Select: COUNT` query per state on the same GSI.
- * - Records over ~300 KB: the body is written to the blob store first under a key that names
- *   the version, then the item points at it; the previous version's blob is deleted after a
+ * - Records over ~300 KB: the body is written to the blob store first under a fresh key that
+ *   names the version, then the item points at it; the previous version's blob is deleted after a
  *   successful save. No transactions are needed: a reader that finds a pointer whose blob was
  *   just replaced re-reads the item.
  */
@@ -157,7 +158,8 @@ export class DynamoJobStore implements JobStore {
     // one item ahead so the last page carries no cursor, as the port promises.
     if (next && !(await this.anyAfter(state, next))) next = undefined;
     const records = await Promise.all(items.map((i) => this.fromItemOrReload(i)));
-    const page: Page<JobRecord> = { items: records.filter((r): r is JobRecord => r !== null) };
+    // A record re-read because its body moved on may have left this state meanwhile.
+    const page: Page<JobRecord> = { items: records.filter((r): r is JobRecord => r !== null && r.state === state) };
     return next ? { ...page, cursor: encodeKey(next) } : page;
   }
 
@@ -224,8 +226,9 @@ export class DynamoJobStore implements JobStore {
     const body = JSON.stringify({ ...record, version });
     const base = { id: record.id, version, state: record.state, updatedAt: record.updatedAt, createdAt: record.createdAt, kind: record.kind };
     if (Buffer.byteLength(body, 'utf8') <= this.maxInline) return { ...base, body };
-    // The version in the key keeps the blob of the stored version intact until this save wins.
-    const bodyRef = `records/jobs/${safeSegment(record.id)}/v${version}.json`;
+    // A key of its own per write: two savers racing from the same version must not overwrite
+    // (or, when one loses, delete) the blob the winner's item points to.
+    const bodyRef = `records/jobs/${safeSegment(record.id)}/v${version}-${randomUUID()}.json`;
     await this.blobs.put(bodyRef, Buffer.from(body, 'utf8'), { contentType: 'application/json' });
     return { ...base, bodyRef };
   }

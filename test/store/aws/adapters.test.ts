@@ -98,7 +98,7 @@ describe('DynamoJobStore with records larger than an item may hold', () => {
       const raw = await env.clients.dynamodb.send(new GetItemCommand({ TableName: names.jobsTable, Key: { id: { S: job.id } } }));
       expect(raw.Item?.body).toBeUndefined();
       const ref = raw.Item?.bodyRef?.S;
-      expect(ref).toMatch(/^records\/jobs\/.+\/v0\.json$/);
+      expect(ref).toMatch(/^records\/jobs\/.+\/v0-[0-9a-f-]+\.json$/);
       expect(await blobs.exists(ref!)).toBe(true);
       expect(await jobs.get(job.id)).toEqual(job);
 
@@ -108,9 +108,18 @@ describe('DynamoJobStore with records larger than an item may hold', () => {
       expect(await jobs.get(job.id)).toEqual(saved);
       expect((await jobs.listByState('processing')).items).toEqual([saved]);
 
+      // Two savers race from the same version: the loser must not damage the winner's body.
+      const a = jobs.save({ ...saved, state: 'done' }, 1);
+      const b = jobs.save({ ...saved, state: 'queued' }, 1);
+      const outcomes = await Promise.allSettled([a, b]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const winner = (outcomes.find((o) => o.status === 'fulfilled') as PromiseFulfilledResult<typeof saved>).value;
+      expect(await jobs.get(job.id)).toEqual(winner);
+
+      const before = await env.clients.dynamodb.send(new GetItemCommand({ TableName: names.jobsTable, Key: { id: { S: job.id } } }));
       await jobs.delete(job.id);
       expect(await jobs.get(job.id)).toBeNull();
-      expect(await blobs.exists(`records/jobs/${job.id}/v1.json`)).toBe(false);
+      expect(await blobs.exists(before.Item!.bodyRef!.S!)).toBe(false);
     } finally {
       await dropTables();
       await dropBucket();
