@@ -5,7 +5,7 @@
  *
  *   npm run bench:scaling -- [--json] [--boot-seconds 30] [--service-seconds 0.35]
  *                            [--interval 5] [--idle-seconds 30] [--max-workers 15] [--seed 1]
- *                            [--assume-boot 30] [--trace burst-100,trickle]
+ *                            [--assume-boot 30] [--phases 5] [--trace burst-100,trickle]
  *
  * Model (discrete events, time in seconds):
  * - A launched instance boots for `--boot-seconds` (30 s is a typical EC2 boot to a running
@@ -14,8 +14,9 @@
  * - A job takes `--service-seconds` (+-20 % uniform jitter). The default 0.35 s is the brief's
  *   estimate of the engine on wasm for one 64x64 face crop; replace it with a number from
  *   `npm run bench:engine` when you have one.
- * - The controller ticks every `--interval` seconds, half an interval after the trace starts
- *   (arrivals are not aligned with ticks). It sees queue depth (waiting, in flight), the
+ * - The controller ticks every `--interval` seconds. Each trace is run with the first tick at
+ *   `--phases` offsets spread over one interval, and the results pooled (latency percentiles
+ *   over all runs' jobs, means of the rest, the largest peak). It sees queue depth (waiting, in flight), the
  *   instances and their states, and one heartbeat per running worker (busy, jobs done, mean).
  * - Stopping a busy worker kills its job, which is visible again after a 30 s visibility timeout.
  * - Instance-seconds count from launch to stop, boot included: that is what a cloud bills.
@@ -32,13 +33,15 @@ interface Options {
   idleSeconds: number;
   maxWorkers: number;
   seed: number;
+  /** Tick phases each trace is run at; results are pooled. */
+  phases: number;
   /** What the scaler assumes before it has seen an instance boot; default: the true boot time. */
   assumeBootSeconds?: number;
   traces?: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { json: false, bootSeconds: 30, serviceSeconds: 0.35, interval: 5, idleSeconds: 30, maxWorkers: 15, seed: 1 };
+  const o: Options = { json: false, bootSeconds: 30, serviceSeconds: 0.35, interval: 5, idleSeconds: 30, maxWorkers: 15, seed: 1, phases: 5 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): number => {
@@ -54,6 +57,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--max-workers') o.maxWorkers = value();
     else if (a === '--seed') o.seed = value();
     else if (a === '--assume-boot') o.assumeBootSeconds = value();
+    else if (a === '--phases') o.phases = Math.max(1, Math.round(value()));
     else if (a === '--trace') o.traces = String(argv[++i]).split(',');
     else throw new Error(`unknown flag ${a}`);
   }
@@ -223,7 +227,16 @@ export interface Row {
 const EPOCH = Date.parse('2026-01-01T00:00:00Z');
 const VISIBILITY_SECONDS = 30;
 
-function simulate(trace: Trace, policy: Policy, o: Options): Row {
+/** One simulated run: the raw numbers before they are pooled over tick phases. */
+interface Run {
+  latencies: Float64Array;
+  instanceSeconds: number;
+  drainSeconds: number;
+  scaleActions: number;
+  peakWorkers: number;
+}
+
+function simulate(trace: Trace, policy: Policy, o: Options, firstTick: number): Run {
   const random = rng(o.seed + 7);
   const events = new Events();
   const jobs = trace.arrivals.map((arrival) => ({ arrival, done: -1 }));
@@ -320,7 +333,7 @@ function simulate(trace: Trace, policy: Policy, o: Options): Row {
     const finished = completed === jobs.length && now >= traceEnd && instances.length === 0;
     if (!finished && now < giveUp) events.push(now + o.interval, 2, tick);
   };
-  events.push(o.interval / 2, 2, tick);
+  events.push(firstTick, 2, tick);
 
   // Arrivals are merged in from the time-ordered trace rather than all pushed on the heap.
   let nextArrival = 0;
@@ -335,21 +348,45 @@ function simulate(trace: Trace, policy: Policy, o: Options): Row {
     run();
   }
 
-  const latencies = jobs.filter((j) => j.done >= 0).map((j) => j.done - j.arrival).sort((a, b) => a - b);
-  const pct = (p: number) => (latencies.length ? latencies[Math.max(0, Math.ceil(p * latencies.length) - 1)] : 0);
+  const latencies = Float64Array.from(jobs.filter((j) => j.done >= 0).map((j) => j.done - j.arrival));
   const lastDone = jobs.reduce((m, j) => Math.max(m, j.done), 0);
   const firstArrival = trace.arrivals.length ? trace.arrivals[0] : 0;
   instanceSeconds += instances.reduce((sum, i) => sum + ((i.stoppedAt ?? now) - i.launchedAt), 0);
+  return { latencies, instanceSeconds, drainSeconds: lastDone - firstArrival, scaleActions, peakWorkers: peak };
+}
+
+/**
+ * Run a trace at `--phases` evenly spread offsets of the first tick and pool the results:
+ * where a burst lands relative to the controller's tick is luck, and a single phase can hand
+ * either policy a whole tick of instance-seconds.
+ */
+function measure(trace: Trace, makePolicy: () => Policy, o: Options): Row {
+  const runs: Run[] = [];
+  let name: Policy['name'] = 'classic';
+  for (let k = 0; k < o.phases; k++) {
+    const policy = makePolicy();
+    name = policy.name;
+    runs.push(simulate(trace, policy, o, ((k + 0.5) / o.phases) * o.interval));
+  }
+  const all = new Float64Array(runs.reduce((n, r) => n + r.latencies.length, 0));
+  let offset = 0;
+  for (const r of runs) {
+    all.set(r.latencies, offset);
+    offset += r.latencies.length;
+  }
+  all.sort();
+  const pct = (p: number) => (all.length ? all[Math.max(0, Math.ceil(p * all.length) - 1)] : 0);
+  const mean = (f: (r: Run) => number) => runs.reduce((sum, r) => sum + f(r), 0) / runs.length;
   return {
     trace: trace.name,
-    policy: policy.name,
-    jobs: jobs.length,
-    instanceSeconds: round(instanceSeconds),
+    policy: name,
+    jobs: trace.arrivals.length,
+    instanceSeconds: round(mean((r) => r.instanceSeconds)),
     p50Seconds: round(pct(0.5)),
     p95Seconds: round(pct(0.95)),
-    drainSeconds: round(lastDone - firstArrival),
-    scaleActions,
-    peakWorkers: peak,
+    drainSeconds: round(mean((r) => r.drainSeconds)),
+    scaleActions: round(mean((r) => r.scaleActions)),
+    peakWorkers: Math.max(...runs.map((r) => r.peakWorkers)),
   };
 }
 
@@ -363,18 +400,18 @@ function main(): void {
   const rows: Row[] = [];
   for (const trace of traces(o.seed)) {
     if (o.traces && !o.traces.includes(trace.name)) continue;
-    rows.push(simulate(trace, classicPolicy(o.maxWorkers), o));
+    rows.push(measure(trace, () => classicPolicy(o.maxWorkers), o));
     rows.push(
-      simulate(
+      measure(
         trace,
-        facefleetPolicy({ maxWorkers: o.maxWorkers, idleSeconds: o.idleSeconds, defaultBootSeconds: o.assumeBootSeconds ?? o.bootSeconds }),
+        () => facefleetPolicy({ maxWorkers: o.maxWorkers, idleSeconds: o.idleSeconds, defaultBootSeconds: o.assumeBootSeconds ?? o.bootSeconds }),
         o,
       ),
     );
   }
   const out = process.stdout;
   out.write(
-    `boot ${o.bootSeconds}s, service ${o.serviceSeconds}s/job, tick ${o.interval}s, idle ${o.idleSeconds}s, max ${o.maxWorkers}, seed ${o.seed}\n`,
+    `boot ${o.bootSeconds}s, service ${o.serviceSeconds}s/job, tick ${o.interval}s, idle ${o.idleSeconds}s, max ${o.maxWorkers}, seed ${o.seed}, ${o.phases} tick phases\n`,
   );
   const header = ['trace', 'policy', 'jobs', 'inst-s', 'p50 s', 'p95 s', 'drain s', 'actions', 'peak', 'goal'];
   const lines = rows.map((r) => {
