@@ -123,7 +123,9 @@ async function ensureBucket(ctx: Ctx): Promise<ProvisionedResource> {
     () => true,
     (err) => {
       if (awsErrorCode(err) === 'NotFound' || awsErrorCode(err) === 'NoSuchBucket') return false;
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // 403: someone else's bucket; 301: a bucket of that name lives in another region.
+      if (status === 403 || status === 301) {
         throw classifyAwsError(err, `bucket ${Bucket} exists but belongs to another account (bucket names are global; choose another prefix)`);
       }
       throw classifyAwsError(err, `head bucket ${Bucket}`);

@@ -123,9 +123,11 @@ export class Ec2Fleet implements Fleet {
   async close(): Promise<void> {}
 
   private async runNew(count: number): Promise<Instance[]> {
+    // Tags given here replace the template's tags for the same resource type, so repeat Name.
     const tags = [
       { Key: TAG_PREFIX, Value: this.prefix },
       { Key: TAG_ROLE, Value: WORKER_ROLE },
+      { Key: 'Name', Value: `${this.prefix}-worker` },
     ];
     const out = await this.call('run instances', () =>
       this.ec2.send(
