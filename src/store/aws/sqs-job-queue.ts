@@ -226,18 +226,19 @@ export class SqsJobQueue implements JobQueue {
 
   /**
    * Receive every dead letter (hidden while the scan runs), delete those `remove` selects,
-   * release the rest, and return everything seen (oldest first) and how many were deleted. Stops when a receive comes back empty, when it has seen as many as the
-   * queue reported visible at the start, or at `maxDeadLetterScan`.
+   * release the rest, and return everything seen (oldest first) and how many were deleted.
+   * Stops when a receive comes back empty, or at `maxDeadLetterScan`.
    */
   private async scanDeadLetters(remove: (m: DeadLetterMessage) => boolean): Promise<{ all: Array<DeadLetterMessage & { receipt: string }>; removed: number }> {
     const { dlq } = await this.resolveUrls();
-    const visibleAtStart = Number((await this.attributes(dlq, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages ?? 0);
     const max = this.options.maxDeadLetterScan ?? 1000;
     const seen = new Map<string, DeadLetterMessage & { receipt: string }>();
     let removed = 0;
     const release: string[] = [];
     try {
-      while (seen.size < max && seen.size < visibleAtStart) {
+      // Until a long poll comes back empty: SQS's message counts lag, so they cannot say when
+      // the scan has seen everything.
+      while (seen.size < max) {
         const out = await awsCall('receive dead letters', () =>
           this.sqs.send(
             new ReceiveMessageCommand({
