@@ -2,31 +2,31 @@
  * The scaler machine: the controller's fleet policy as pure states and transitions.
  *
  * ```
- *            backlog                      capacity booted, work in hand
+ *            jobs wait                    instances booted, work in hand
  *   idle ----------------> scaling-out --------------------------------> steady
- *    ^                        ^    ^                                      |
- *    |                        |    +----------- backlog beyond capacity --+
- *    |  fleet at zero         |                                           | nothing waiting
- *    |                   backlog (at once, from any state)                v
- *    +---- cooldown <--- stop idle workers -------------------------- draining
- *            (no further scale-in for cooldownSeconds)   (nothing waited for idleSeconds)
+ *    ^                        ^                                            |
+ *    |                        +---- jobs wait beyond capacity (any state) -+ nothing waits
+ *    |  fleet at zero                                                      v
+ *    +---- cooldown <------- stop surplus idle workers --------------- draining
+ *        (no further scale-in for cooldownSeconds; scale-out is never held)
  * ```
  *
  * Every `TICK` carries the controller's observations (queue depth, the fleet's instances,
- * the workers' heartbeats) and the time `at`. The machine answers with named effect actions:
- * `launch { count }` and `stop { ids }`; the controller runs them after storing the snapshot.
- * Nothing here does I/O and nothing is delayed: the idle timer and the cool-down compare
- * `at` with times kept in the context.
+ * the workers' heartbeats) and the time `at` (epoch ms). The machine answers with named
+ * effect actions, `launch { count }` and `stop { ids }`, which the controller runs after
+ * storing the snapshot. Nothing here does I/O and nothing is delayed: the idle linger and
+ * the cool-down compare `at` with times kept in the context.
  *
- * Policy, in short:
- * - Scale out at once when jobs wait: enough workers to drain the backlog in about
- *   `targetDrainSeconds` at the observed seconds per job, at most one worker per job,
- *   clamped to [minWorkers, maxWorkers]. Booting instances count as capacity, and no worker
- *   is launched for work the running ones will finish before it could boot.
- * - Scale in only once nothing has waited in the queue for `idleSeconds`, and then only idle
- *   workers (a fresh heartbeat saying not busy): never a job in hand. It keeps as many
- *   workers as were busy at once during that window (hysteresis), and after a scale-in
- *   holds further scale-in for `cooldownSeconds`. With the defaults the fleet reaches zero.
+ * Policy, in short (docs/scaling.md has the measurements behind it):
+ * - Scale out at once when jobs wait, to the larger of what the arrival rate keeps busy at
+ *   `targetUtilization` and what the backlog needs: the fewest workers that finish it within
+ *   `latencySlack` of what maxWorkers would (see {@link desiredWorkers}). Booting instances
+ *   count as capacity, and no worker is launched for work the running ones will finish
+ *   before it could boot.
+ * - Scale in only while nothing waits, and only idle workers (a fresh heartbeat saying not
+ *   busy): never a job in hand. It keeps the busy workers, what the arrival rate needs, and
+ *   one warm worker until no job has arrived for `idleSeconds` (or the boot time, if shorter).
+ *   With the defaults the fleet reaches zero.
  */
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 import type { Instance } from '../controller/fleet.js';
@@ -249,7 +249,7 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
     if (beat.busy) busy++;
     else idle.push(inst);
   }
-  // Newest first: on EC2 a younger instance has the least of its billed minute left to use.
+  // Stop the newest first: the older ones have already shown they work.
   idle.sort((a, b) => Date.parse(b.launchedAt) - Date.parse(a.launchedAt));
   // In-flight messages are jobs in hand even when their worker's heartbeat lags behind.
   busy = Math.max(busy, Math.min(inFlight, running.length));
