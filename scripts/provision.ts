@@ -51,34 +51,13 @@ async function main(): Promise<number> {
   const log = createLogger({ level: config.logLevel, name: 'facefleet-provision' });
   const { runProvisionCli, runTeardownCli } = await import('../src/aws/cli.js');
 
+  const ec2 = !values['no-ec2'];
   if (values.teardown) {
     if (!values.yes) {
       process.stderr.write(`teardown deletes every resource of prefix "${config.prefix}" and its data: add --yes to confirm\n`);
       return 2;
     }
-    if (values['no-ec2']) {
-      const { teardown } = await import('../src/aws/teardown.js');
-      const report = await teardown({ prefix: config.prefix, region: config.aws.region, yes: true, log, ec2: false });
-      for (const r of report.resources) process.stdout.write(`  ${r.action.padEnd(7)} ${r.kind.padEnd(15)} ${r.name}\n`);
-      return 0;
-    }
-    await runTeardownCli({ config, log });
-    return 0;
-  }
-
-  if (values['no-ec2'] && !values['print-iam']) {
-    const { provision } = await import('../src/aws/provision.js');
-    const { printProvisionReport } = await import('../src/aws/cli.js');
-    const report = await provision({
-      prefix: config.prefix,
-      region: config.aws.region,
-      dryRun: values['dry-run'] ?? false,
-      log,
-      visibilitySeconds: config.queue.visibilitySeconds,
-      maxReceiveCount: config.queue.maxReceiveCount,
-      launchTemplate: false,
-    });
-    printProvisionReport(report);
+    await runTeardownCli({ config, log, ec2 });
     return 0;
   }
 
@@ -87,6 +66,7 @@ async function main(): Promise<number> {
     log,
     dryRun: values['dry-run'] ?? false,
     printIam: values['print-iam'] ?? false,
+    ec2,
     ...(values['account-id'] ? { accountId: values['account-id'] } : {}),
     launchTemplate: {
       ...(values['instance-type'] ? { instanceType: values['instance-type'] } : {}),

@@ -24,6 +24,8 @@ export interface ProvisionCliOptions {
   accountId?: string;
   /** Launch template settings; default: instance profile `<prefix>-worker`. */
   launchTemplate?: LaunchTemplateOptions;
+  /** False skips everything EC2 (the local emulators have none). Default true. */
+  ec2?: boolean;
   clients?: AwsClients;
   out?: Print;
 }
@@ -50,7 +52,7 @@ export async function runProvisionCli(options: ProvisionCliOptions): Promise<Pro
     visibilitySeconds: config.queue.visibilitySeconds,
     maxReceiveCount: config.queue.maxReceiveCount,
     ...(config.aws.kmsKeyId ? { kmsKeyId: config.aws.kmsKeyId } : {}),
-    launchTemplate: { instanceProfileName: `${config.prefix}-worker`, ...options.launchTemplate },
+    launchTemplate: options.ec2 === false ? false : { instanceProfileName: `${config.prefix}-worker`, ...options.launchTemplate },
     ...(options.clients ? { clients: options.clients } : {}),
   });
   printProvisionReport(report, out);
@@ -64,7 +66,7 @@ export function printProvisionReport(report: ProvisionReport, out: Print = stdou
   else if (report.dryRun) out('Dry run: nothing was changed. Run again without --dry-run to apply.');
 }
 
-export async function runTeardownCli(options: { config: Config; log: Logger; clients?: AwsClients; out?: Print }): Promise<TeardownReport> {
+export async function runTeardownCli(options: { config: Config; log: Logger; clients?: AwsClients; out?: Print; ec2?: boolean }): Promise<TeardownReport> {
   const out = options.out ?? stdout;
   const report = await teardown({
     prefix: options.config.prefix,
@@ -72,6 +74,7 @@ export async function runTeardownCli(options: { config: Config; log: Logger; cli
     // The caller (facefleet teardown, scripts/provision.ts --teardown) confirmed or got --yes.
     yes: true,
     log: options.log,
+    ...(options.ec2 === false ? { ec2: false } : {}),
     ...(options.clients ? { clients: options.clients } : {}),
   });
   out(`Teardown of prefix ${report.prefix} in ${report.region}:`);
