@@ -1,0 +1,71 @@
+/**
+ * The shapes shared by provision's steps: options, the report, and the context every step gets.
+ */
+import type { Logger } from '../log.js';
+import { classifyAwsError } from '../store/aws/errors.js';
+import type { AwsClients } from './clients.js';
+import type { ResourceNames } from './names.js';
+
+export type ProvisionAction = 'created' | 'unchanged' | 'updated' | 'planned';
+
+export interface ProvisionedResource {
+  kind: 's3-bucket' | 'sqs-queue' | 'dynamodb-table' | 'launch-template';
+  name: string;
+  action: ProvisionAction;
+  /** What was (or would be) created or changed. */
+  detail?: string;
+}
+
+export interface ProvisionReport {
+  prefix: string;
+  region: string;
+  dryRun: boolean;
+  resources: ProvisionedResource[];
+  /** True when anything was created or updated (or, in a dry run, would be). */
+  changed: boolean;
+}
+
+export interface LaunchTemplateOptions {
+  /** AMI id, or an SSM parameter as `resolve:ssm:NAME`. Default: latest Amazon Linux 2023 x86_64. */
+  imageId?: string;
+  /** Default `t3.medium` (2 vCPU, 4 GiB: the model and tfjs want the memory). */
+  instanceType?: string;
+  /** Name of the worker role's instance profile (see `iamPolicies().worker`). */
+  instanceProfileName?: string;
+  securityGroupIds?: string[];
+  /** What the user data installs with npm (see `workerUserData`). Default `facefleet`. */
+  packageSpec?: string;
+  /** Extra worker environment (e.g. FACEFLEET_VISIBILITY). */
+  env?: Record<string, string>;
+}
+
+export interface ProvisionOptions {
+  prefix: string;
+  region: string;
+  dryRun?: boolean;
+  log: Logger;
+  /** Clients to use (tests, emulators); default: built from the SDK chain for `region`. */
+  clients?: AwsClients;
+  /** Queue visibility timeout, seconds. Default 30 (config `queue.visibilitySeconds`). */
+  visibilitySeconds?: number;
+  /** Receives before SQS moves a message to the DLQ. Default 3 (config `queue.maxReceiveCount`). */
+  maxReceiveCount?: number;
+  /** S3 default encryption: SSE-KMS with this key; default SSE-S3 (AES256). */
+  kmsKeyId?: string;
+  /** The worker launch template; `false` skips it (emulators have no EC2). */
+  launchTemplate?: LaunchTemplateOptions | false;
+  /** How long to wait for a new table to become ACTIVE, ms. Default 120 000. */
+  tableWaitMs?: number;
+}
+
+/** What each step gets: the options, with the names and clients resolved. */
+export type ProvisionContext = ProvisionOptions & { dryRun: boolean; names: ResourceNames; clients: AwsClients };
+
+/** Run one AWS call of a step, translating its failure. */
+export async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw classifyAwsError(err, what);
+  }
+}
