@@ -1,0 +1,57 @@
+/**
+ * The port contracts (except the queue's, which has a file of its own because it mostly
+ * waits on visibility timeouts) against the AWS adapters on dynalite and fauxqs. One file,
+ * one pair of emulators: importing the SDK is the slow part.
+ */
+import { blobStoreContract } from '../../contract/blob-store.contract.js';
+import { galleryContract } from '../../contract/gallery.contract.js';
+import { jobStoreContract } from '../../contract/job-store.contract.js';
+import { keyStoreContract } from '../../contract/key-store.contract.js';
+import { workerRegistryContract } from '../../contract/worker-registry.contract.js';
+import { DynamoGallery } from '../../../src/store/aws/dynamo-gallery.js';
+import { DynamoJobStore } from '../../../src/store/aws/dynamo-job-store.js';
+import { DynamoKeyStore } from '../../../src/store/aws/dynamo-key-store.js';
+import { DynamoWorkerRegistry } from '../../../src/store/aws/dynamo-worker-registry.js';
+import { S3BlobStore } from '../../../src/store/aws/s3-blob-store.js';
+import { createBucket, createTables, freshNames, useEmulators } from './harness.js';
+
+const env = useEmulators();
+
+blobStoreContract('S3BlobStore on fauxqs', async () => {
+  const names = freshNames('blob');
+  const cleanup = await createBucket(env, names);
+  return { blobs: new S3BlobStore({ s3: env.clients.s3, bucket: names.bucket }), cleanup };
+});
+
+jobStoreContract('DynamoJobStore on dynalite', async () => {
+  const names = freshNames('jobs');
+  const dropTables = await createTables(env, names, [names.jobsTable]);
+  const dropBucket = await createBucket(env, names);
+  const blobs = new S3BlobStore({ s3: env.clients.s3, bucket: names.bucket });
+  const jobs = new DynamoJobStore({ doc: env.clients.doc, table: names.jobsTable, stateIndex: names.jobsStateIndex, blobs });
+  return {
+    jobs,
+    cleanup: async () => {
+      await dropTables();
+      await dropBucket();
+    },
+  };
+});
+
+galleryContract('DynamoGallery on dynalite', async () => {
+  const names = freshNames('gallery');
+  const cleanup = await createTables(env, names, [names.galleryTable]);
+  return { gallery: new DynamoGallery({ doc: env.clients.doc, table: names.galleryTable }), cleanup };
+});
+
+keyStoreContract('DynamoKeyStore on dynalite', async () => {
+  const names = freshNames('keys');
+  const cleanup = await createTables(env, names, [names.keysTable]);
+  return { keys: new DynamoKeyStore({ doc: env.clients.doc, table: names.keysTable }), cleanup };
+});
+
+workerRegistryContract('DynamoWorkerRegistry on dynalite', async () => {
+  const names = freshNames('workers');
+  const cleanup = await createTables(env, names, [names.workersTable]);
+  return { registry: new DynamoWorkerRegistry({ doc: env.clients.doc, table: names.workersTable }), cleanup };
+});
