@@ -23,6 +23,14 @@ export function registerOpsRoutes(app: Express, rc: RouteContext): void {
 
   app.get('/readyz', async (_req, res) => {
     const timeout = rc.tuning.readyTimeoutMs;
+    if (rc.breaker.state() !== 'closed') {
+      // An open breaker closes only when a call gets through it after the cool-down, and a load
+      // balancer sends no calls to a tier that is not ready: without this probe the tier would
+      // stay unready after the stores came back. While closed, pings stay out of the breaker,
+      // so a healthy ping cannot reset the run of failures that real requests are building.
+      const all = async () => void (await Promise.all([blobs.ping(), jobs.ping(), queue.ping(), gallery.ping()]));
+      await ping('probe', () => rc.guard(all), timeout);
+    }
     const results = await Promise.all([
       ping('blobs', () => blobs.ping(), timeout),
       ping('jobs', () => jobs.ping(), timeout),
