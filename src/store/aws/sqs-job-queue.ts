@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -37,6 +38,10 @@ interface Urls {
   dlq: string;
 }
 
+/** How long a listing's later pages are served from its first page's scan. */
+const SNAPSHOT_TTL_MS = 60_000;
+const MAX_SNAPSHOTS = 16;
+
 /** How long a dead-letter scan hides what it has seen; released (visibility 0) when done. */
 const SCAN_VISIBILITY_SECONDS = 30;
 
@@ -64,6 +69,7 @@ export class SqsJobQueue implements JobQueue {
   private urls?: Promise<Urls>;
   private arns?: Promise<{ queue: string; dlq: string }>;
   private readonly closing = new AbortController();
+  private readonly snapshots = new Map<string, { items: DeadLetterMessage[]; at: number }>();
 
   constructor(options: SqsJobQueueOptions) {
     this.sqs = options.sqs;
@@ -165,12 +171,36 @@ export class SqsJobQueue implements JobQueue {
     return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
   }
 
+  /**
+   * One scan serves a whole listing: later pages come from the snapshot the first page took
+   * (kept in this process for {@link SNAPSHOT_TTL_MS}), so paging through n dead letters costs
+   * one scan, not n/limit. A cursor from another process, or an expired one, rescans and
+   * continues at the same offset. A snapshot is a point-in-time view.
+   */
   async listDeadLetters(options: ListOptions = {}): Promise<Page<DeadLetterMessage>> {
     const limit = pageLimit(options.limit);
-    const offset = options.cursor ? (decodeCursor(options.cursor, { o: 'number' }).o as number) : 0;
-    const { all } = await this.scanDeadLetters(() => false);
-    const items = all.slice(offset, offset + limit).map(({ receipt: _r, ...m }) => m);
-    return offset + limit < all.length ? { items, cursor: encodeCursor({ o: offset + limit }) } : { items };
+    const at = options.cursor ? decodeCursor(options.cursor, { o: 'number', s: 'string' }) : { o: 0, s: '' };
+    const offset = at.o as number;
+    this.dropExpiredSnapshots();
+    let all = this.snapshots.get(at.s as string)?.items;
+    if (!all) all = (await this.scanDeadLetters(() => false)).all.map(({ receipt: _r, ...m }) => m);
+    const items = all.slice(offset, offset + limit);
+    if (offset + limit >= all.length) {
+      this.snapshots.delete(at.s as string);
+      return { items };
+    }
+    const id = (at.s as string) || randomUUID();
+    if (!this.snapshots.has(id)) {
+      this.snapshots.set(id, { items: all, at: Date.now() });
+      // A bounded cache: listings abandoned half-way must not pile up.
+      while (this.snapshots.size > MAX_SNAPSHOTS) this.snapshots.delete(this.snapshots.keys().next().value!);
+    }
+    return { items, cursor: encodeCursor({ o: offset + limit, s: id }) };
+  }
+
+  private dropExpiredSnapshots(): void {
+    const now = Date.now();
+    for (const [id, snap] of this.snapshots) if (now - snap.at > SNAPSHOT_TTL_MS) this.snapshots.delete(id);
   }
 
   async deleteDeadLettersFor(jobId: string): Promise<number> {

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../../src/aws/clients.js';
@@ -161,6 +161,40 @@ describe('SqsJobQueue', () => {
       await queue.close();
       expect(await polling).toEqual([]);
     } finally {
+      await drop();
+    }
+  });
+
+  it('pages through dead letters from one scan: later pages make no SQS calls', async () => {
+    const names = freshNames('dlpages');
+    const drop = await createQueues(env, names, 3);
+    const sqs = createAwsClients(env.emulators.clientOptions).sqs;
+    let receives = 0;
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ReceiveMessageCommand') receives++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countReceives' },
+    );
+    const queue = new SqsJobQueue({ sqs, queueName: names.queue, deadLetterQueueName: names.deadLetterQueue });
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }));
+      for (const j of ['a', 'b', 'c', 'd', 'e']) await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify({ jobId: j }) }));
+      const first = await queue.listDeadLetters({ limit: 2 });
+      const afterScan = receives;
+      expect(afterScan).toBeGreaterThan(0);
+      const second = await queue.listDeadLetters({ limit: 2, cursor: first.cursor });
+      const third = await queue.listDeadLetters({ limit: 2, cursor: second.cursor });
+      expect(receives).toBe(afterScan);
+      expect(third.cursor).toBeUndefined();
+      expect([...first.items, ...second.items, ...third.items].map((d) => d.body.jobId).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+      // A fresh listing scans again and still sees all five (the scan released them).
+      expect((await queue.listDeadLetters()).items).toHaveLength(5);
+      expect(receives).toBeGreaterThan(afterScan);
+    } finally {
+      await queue.close();
+      sqs.destroy();
       await drop();
     }
   });
