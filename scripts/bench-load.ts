@@ -1,0 +1,232 @@
+/**
+ * End-to-end load benchmark (not a test): replay face images against `facefleet up` over HTTP
+ * and report throughput, latency percentiles, errors, and the overhead ratio (end-to-end
+ * images/s over engine-only images/s with as many engine processes as workers busy).
+ *
+ *   npm run bench:load -- [--url U] [--requests N] [--concurrency C] [--workers W]
+ *                         [--mode classic|async|sync] [--images cse546|lfw] [--json]
+ *
+ * Without --url it starts `facefleet up --workers W` itself (temp data dir, port 0, rate
+ * limit off), enrolls the CSE546 names, warms up, measures and stops everything.
+ * `--workers 0` measures the web tier's async acceptance rate alone: `facefleet web` with no
+ * worker at all, `POST /v1/jobs` without waiting, counting 202s.
+ *
+ * Modes: `classic` is `POST /` (field inputFile; CSE546 answers are checked, e.g.
+ * `test_000:Paul`); `sync` is `POST /v1/jobs?wait=60`; `async` is `POST /v1/jobs`, then
+ * `GET /v1/jobs/:id?wait=30` until done. Latency is from sending the upload to having the
+ * answer. With --json the last stdout line is one JSON object.
+ */
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import { Command } from 'commander';
+import { loadImageSet, type BenchImage, type ImageSetName } from './lib/bench-images.js';
+import { measureEngine, type EngineBaseline } from './lib/engine-baseline.js';
+import { createClient, multipart, percentile, runLanes, type Client, type Multipart } from './lib/http-client.js';
+import { startStack, stopOnSignal, type RunningStack } from './lib/stack.js';
+
+const cores = Math.max(1, os.availableParallelism());
+const program = new Command()
+  .option('--url <url>', 'a running facefleet (default: start `facefleet up` here)')
+  .option('--requests <n>', 'measured requests (images replayed in order, cycling)', '1000')
+  .option('--concurrency <n>', 'requests in flight', '16')
+  .option('--workers <n>', 'worker processes (0: web tier alone, async acceptance rate)', String(cores))
+  .option('--mode <mode>', 'classic | async | sync', 'classic')
+  .option('--images <set>', 'cse546 | lfw', 'cse546')
+  .option('--lfw <n>', 'LFW images to use', '200')
+  .option('--warmup <n>', 'unmeasured requests first (default 4 x workers)')
+  .option('--engine-images <n>', 'images per engine-only measurement', '200')
+  .option('--engine-ips <x>', 'skip the engine-only measurement and use this images/s (cite its run)')
+  .option('--engine-ms <x>', 'with --engine-ips: the engine p50 ms per image')
+  .option('--log-level <level>', 'log level of the started facefleet', 'info')
+  .option('--cpu-prof <dir>', 'run the started facefleet process under node --cpu-prof, profiles into <dir>')
+  .option('--json', 'last line of stdout is a JSON summary')
+  .parse();
+const opts = program.opts<{
+  url?: string;
+  requests: string;
+  concurrency: string;
+  workers: string;
+  mode: string;
+  images: string;
+  lfw: string;
+  warmup?: string;
+  engineImages: string;
+  engineIps?: string;
+  engineMs?: string;
+  logLevel: string;
+  cpuProf?: string;
+  json?: boolean;
+}>();
+const requests = Number(opts.requests);
+const concurrency = Number(opts.concurrency);
+const workers = Number(opts.workers);
+const mode = workers === 0 ? 'accept' : opts.mode;
+if (!['classic', 'async', 'sync', 'accept'].includes(mode)) throw new Error(`--mode must be classic, async or sync, got ${JSON.stringify(opts.mode)}`);
+const set = opts.images as ImageSetName;
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const images = await loadImageSet(set, Number(opts.lfw));
+const forms = new Map<string, Multipart>();
+function form(field: string, img: BenchImage): Multipart {
+  const key = `${field}/${img.file}`;
+  let f = forms.get(key);
+  if (!f) forms.set(key, (f = multipart(field, img.file, img.buffer, img.type)));
+  return f;
+}
+
+// The engine ceiling: as many engine processes as workers can be busy at once.
+let engine: EngineBaseline | undefined;
+const engineProcesses = Math.min(workers, concurrency);
+if (workers > 0) {
+  if (opts.engineIps) {
+    engine = { processes: engineProcesses, images: 0, seconds: 0, imagesPerSecond: Number(opts.engineIps), p50MsPerImage: Number(opts.engineMs ?? Number.NaN), meanMsPerImage: Number.NaN, backend: 'cited' };
+  } else {
+    say(`engine only: ${engineProcesses} process(es) on ${opts.engineImages} ${set} images...`);
+    engine = await measureEngine({ processes: engineProcesses, set, lfwCount: Math.min(Number(opts.engineImages), Number(opts.lfw)), passes: 1, limit: Number(opts.engineImages) });
+    say(`engine only: ${engine.imagesPerSecond.toFixed(2)} images/s with ${engine.processes} process(es), p50 ${engine.p50MsPerImage.toFixed(1)} ms/image (${engine.backend})`);
+  }
+}
+
+let stack: RunningStack | undefined;
+let url = opts.url;
+if (!url) {
+  const env = { FACEFLEET_RATE_LIMIT: '0', FACEFLEET_LOG_LEVEL: opts.logLevel };
+  const nodeArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : [];
+  stack = workers === 0 ? await startStack({ command: 'web', env, nodeArgs }) : await startStack({ command: 'up', args: ['--workers', String(workers)], env, nodeArgs });
+  stopOnSignal(stack);
+  url = stack.url;
+  say(`started facefleet ${workers === 0 ? 'web (no workers)' : `up --workers ${workers}`} at ${url}`);
+}
+const client: Client = createClient(url, concurrency + 8);
+
+interface Outcome {
+  ok: boolean;
+  ms: number;
+  wrong?: string;
+  error?: string;
+}
+
+async function waitDone(id: string): Promise<{ state: string }> {
+  for (;;) {
+    const a = await client.request('GET', `/v1/jobs/${id}?wait=30`);
+    if (a.status !== 200) throw new Error(`GET job ${a.status}: ${a.body.slice(0, 200)}`);
+    const job = JSON.parse(a.body) as { state: string };
+    if (job.state === 'done' || job.state === 'dead-lettered') return job;
+  }
+}
+
+async function one(img: BenchImage): Promise<Outcome> {
+  const t0 = performance.now();
+  try {
+    if (mode === 'classic') {
+      const f = form('inputFile', img);
+      const a = await client.request('POST', '/', { data: f.body, contentType: f.contentType });
+      const ms = performance.now() - t0;
+      if (a.status !== 200) return { ok: false, ms, error: `${a.status} ${a.body.slice(0, 200)}` };
+      const expected = img.name ? `${img.file.replace(/\.[^.]+$/, '')}:${img.name}` : undefined;
+      if (expected && a.body !== expected) return { ok: true, ms, wrong: `${a.body} (expected ${expected})` };
+      return { ok: true, ms };
+    }
+    const f = form('image', img);
+    if (mode === 'sync') {
+      const a = await client.request('POST', '/v1/jobs?wait=60', { data: f.body, contentType: f.contentType });
+      const ms = performance.now() - t0;
+      if (a.status !== 200) return { ok: false, ms, error: `${a.status} ${a.body.slice(0, 200)}` };
+      const job = JSON.parse(a.body) as { state: string };
+      return job.state === 'done' ? { ok: true, ms } : { ok: false, ms, error: `job ${job.state}` };
+    }
+    const a = await client.request('POST', '/v1/jobs', { data: f.body, contentType: f.contentType });
+    if (a.status !== 202) return { ok: false, ms: performance.now() - t0, error: `${a.status} ${a.body.slice(0, 200)}` };
+    if (mode === 'accept') return { ok: true, ms: performance.now() - t0 };
+    const job = await waitDone((JSON.parse(a.body) as { id: string }).id);
+    const ms = performance.now() - t0;
+    return job.state === 'done' ? { ok: true, ms } : { ok: false, ms, error: `job ${job.state}` };
+  } catch (err) {
+    return { ok: false, ms: performance.now() - t0, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+async function enrollCse546(): Promise<void> {
+  const seen = new Set<string>();
+  for (const img of images) {
+    const hash = createHash('sha256').update(img.buffer).digest('hex');
+    if (seen.has(hash) || !img.name) continue;
+    seen.add(hash);
+    const created = await client.postJson('/v1/identities', { name: img.name });
+    if (created.status !== 201 && created.status !== 409) throw new Error(`create identity ${img.name}: ${created.status} ${created.body}`);
+    const f = form('image', img);
+    const res = await client.request('POST', `/v1/identities/${encodeURIComponent(img.name)}/faces?wait=60`, { data: f.body, contentType: f.contentType });
+    if (res.status !== 201) throw new Error(`enroll ${img.file} as ${img.name}: ${res.status} ${res.body.slice(0, 300)}`);
+  }
+  say(`enrolled ${seen.size} distinct CSE546 images`);
+}
+
+try {
+  if (set === 'cse546' && workers > 0 && !opts.url) await enrollCse546();
+  const warmup = Number(opts.warmup ?? 4 * Math.max(1, workers));
+  await runLanes(warmup, Math.max(1, Math.min(concurrency, Math.max(1, workers) * 2)), async (i) => void (await one(images[i % images.length])));
+  say(`warmed up with ${warmup} requests; measuring ${requests} ${mode} requests at concurrency ${concurrency}...`);
+
+  const outcomes: Outcome[] = [];
+  const load0 = os.loadavg()[0];
+  const t0 = performance.now();
+  await runLanes(requests, concurrency, async (i) => {
+    outcomes.push(await one(images[i % images.length]));
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const load1 = os.loadavg()[0];
+
+  const ok = outcomes.filter((o) => o.ok);
+  const latencies = ok.map((o) => o.ms);
+  const errors = outcomes.filter((o) => !o.ok);
+  const wrong = outcomes.filter((o) => o.wrong);
+  const imagesPerSecond = ok.length / seconds;
+  const engineIps = engine?.imagesPerSecond ?? null;
+  const summary = {
+    requests,
+    concurrency,
+    workers,
+    mode,
+    images: set,
+    imagesPerSecond: round(imagesPerSecond),
+    p50Ms: round(percentile(latencies, 50)),
+    p95Ms: round(percentile(latencies, 95)),
+    p99Ms: round(percentile(latencies, 99)),
+    errors: errors.length,
+    wrongAnswers: wrong.length,
+    engineImagesPerSecond: engineIps === null ? null : round(engineIps),
+    engineProcesses: engine?.processes ?? 0,
+    engineP50MsPerImage: engine ? round(engine.p50MsPerImage) : null,
+    p50OverEngineMs: engine ? round(percentile(latencies, 50) - engine.p50MsPerImage) : null,
+    overheadRatio: engineIps ? round(imagesPerSecond / engineIps, 3) : null,
+    seconds: round(seconds),
+    loadAverage: [round(load0), round(load1)],
+  };
+  for (const e of errors.slice(0, 5)) say(`error: ${e.error}`);
+  for (const w of wrong.slice(0, 5)) say(`wrong answer: ${w.wrong}`);
+  console.log(
+    `${mode} ${set}: ${ok.length}/${requests} ok in ${seconds.toFixed(1)} s at concurrency ${concurrency} with ${workers} worker(s): ` +
+      `${imagesPerSecond.toFixed(2)} images/s; latency p50 ${summary.p50Ms} ms, p95 ${summary.p95Ms} ms, p99 ${summary.p99Ms} ms; ` +
+      `${errors.length} errors, ${wrong.length} wrong answers; load average ${summary.loadAverage.join(' -> ')}`,
+  );
+  if (engine) {
+    console.log(
+      `engine only (${engine.processes} process(es)): ${engine.imagesPerSecond.toFixed(2)} images/s, p50 ${engine.p50MsPerImage.toFixed(1)} ms/image; ` +
+        `overhead ratio ${summary.overheadRatio} (goal >= 0.9); unloaded-p50 gap ${summary.p50OverEngineMs} ms (goal <= 30 at concurrency 1)`,
+    );
+  } else {
+    console.log(`async acceptance with no workers: ${imagesPerSecond.toFixed(0)} submissions/s (goal >= 500)`);
+  }
+  if (opts.json) console.log(JSON.stringify(summary));
+} finally {
+  client.close();
+  await stack?.stop();
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

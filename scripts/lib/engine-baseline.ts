@@ -1,0 +1,69 @@
+/**
+ * Engine-only throughput with W processes: the ceiling the end-to-end system is compared to.
+ * Each process runs `engine-child.ts` on every W-th image; all start together once every one
+ * has loaded its model, and throughput is all images over the slowest process's time.
+ */
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { percentile } from './http-client.js';
+import type { ImageSetName } from './bench-images.js';
+
+export interface EngineBaseline {
+  processes: number;
+  images: number;
+  seconds: number;
+  imagesPerSecond: number;
+  /** Median time of one image in one process, ms (the figure unloaded latency is compared to). */
+  p50MsPerImage: number;
+  meanMsPerImage: number;
+  backend: string;
+}
+
+interface Done {
+  type: 'done';
+  images: number;
+  ms: number;
+  perImageMs: number[];
+}
+
+/** `limit`: only the first images of the set (default all). */
+export async function measureEngine(options: { processes: number; set: ImageSetName; lfwCount?: number; passes?: number; limit?: number }): Promise<EngineBaseline> {
+  const script = path.resolve(process.cwd(), 'scripts/lib/engine-child.ts');
+  const args = [options.set, String(options.lfwCount ?? 200), '', String(options.processes), String(options.passes ?? 1), String(options.limit ?? 1_000_000)];
+  const children = Array.from({ length: options.processes }, (_, i) => {
+    const argv = [...args];
+    argv[2] = String(i);
+    return fork(script, argv, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  });
+  try {
+    let backend = '';
+    const ready = children.map(
+      (c) =>
+        new Promise<void>((resolve, reject) => {
+          c.once('exit', (code) => reject(new Error(`engine child exited (${code}) before it was ready`)));
+          c.once('message', (m: { type: string; backend: string }) => {
+            backend = m.backend;
+            resolve();
+          });
+        }),
+    );
+    await Promise.all(ready);
+    const done = children.map((c) => new Promise<Done>((resolve) => c.once('message', (m: Done) => resolve(m))));
+    for (const c of children) c.send({ type: 'go' });
+    const results = await Promise.all(done);
+    const images = results.reduce((s, r) => s + r.images, 0);
+    const seconds = Math.max(...results.map((r) => r.ms)) / 1000;
+    const all = results.flatMap((r) => r.perImageMs);
+    return {
+      processes: options.processes,
+      images,
+      seconds,
+      imagesPerSecond: images / seconds,
+      p50MsPerImage: percentile(all, 50),
+      meanMsPerImage: all.reduce((s, x) => s + x, 0) / all.length,
+      backend,
+    };
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  }
+}

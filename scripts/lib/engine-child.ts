@@ -1,0 +1,33 @@
+/**
+ * One engine-only benchmark process (run by `measureEngine`): load the engine exactly as a
+ * worker does, warm it up, tell the parent it is ready, and on `go` analyse its share of the
+ * image set (decode + detect + describe + match, as a worker does per job), then report.
+ *
+ *   node --import tsx scripts/lib/engine-child.ts <cse546|lfw> <lfwCount> <share> <shares> <passes> <limit>
+ */
+import { createLogger } from '../../src/log.js';
+import { loadEngine } from '../../src/recognition/engine.js';
+import { createGalleryIndex, recognizeFaces } from '../../src/recognition/matcher.js';
+import { loadImageSet, type ImageSetName } from './bench-images.js';
+
+const [set, lfwCount, share, shares, passes, limit] = process.argv.slice(2);
+const all = (await loadImageSet(set as ImageSetName, Number(lfwCount))).slice(0, Number(limit));
+const mine = all.filter((_, i) => i % Number(shares) === Number(share));
+const engine = await loadEngine({ tfBackend: 'auto', log: createLogger({ level: 'warn', name: 'engine-child' }) });
+const index = createGalleryIndex([]);
+const distinct = new Map(mine.map((m) => [m.buffer.toString('base64').slice(0, 200) + m.buffer.length, m.buffer]));
+for (const b of [...distinct.values()].slice(0, 20)) await engine.analyze(b);
+process.send!({ type: 'ready', backend: engine.backend });
+await new Promise<void>((resolve) => process.once('message', () => resolve()));
+const perImageMs: number[] = [];
+const t0 = performance.now();
+for (let p = 0; p < Number(passes); p++) {
+  for (const img of mine) {
+    const t = performance.now();
+    recognizeFaces(await engine.analyze(img.buffer), index);
+    perImageMs.push(performance.now() - t);
+  }
+}
+process.send!({ type: 'done', images: perImageMs.length, ms: performance.now() - t0, perImageMs });
+await engine.close();
+process.disconnect();

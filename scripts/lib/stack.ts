@@ -1,0 +1,117 @@
+/**
+ * Start and stop real facefleet processes for the benchmarks: `facefleet up` (or `web`) as a
+ * child running this checkout's TypeScript through tsx, in its own process group, with its
+ * own temporary data dir. `stop()` ends the whole group (workers included) and removes the
+ * data dir the helper created. Scripts only: tests have their own helper in test/helpers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The CLI entry point of this checkout. */
+export const CLI = path.resolve(process.cwd(), 'src/cli/main.ts');
+
+/** A running facefleet process (up or web). */
+export interface RunningStack {
+  url: string;
+  dataDir: string;
+  proc: ChildProcess;
+  /** Everything the process wrote to stderr (the last ~2 MB). */
+  stderr(): string;
+  /** Pids of the process's direct children (the local fleet's workers under `up`). */
+  childPids(): Promise<number[]>;
+  /** SIGTERM, SIGKILL to the group after `graceMs`, then remove the data dir if we made it. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Direct children of `pid`, read from /proc (Linux). */
+export async function childPidsOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 is the parent pid; the command name (field 2) may hold spaces, so parse after ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) out.push(Number(entry));
+    } catch {
+      /* the process went away while we looked */
+    }
+  }
+  return out;
+}
+
+/**
+ * Run `facefleet <command> --port 0 --data-dir <tmp> ...args` and wait for its "listening on"
+ * line. `env` is added to this process's environment.
+ */
+export async function startStack(options: {
+  command?: 'up' | 'web';
+  args?: string[];
+  env?: Record<string, string>;
+  /** Extra node flags for the started process, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+  timeoutMs?: number;
+}): Promise<RunningStack> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-bench-'));
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI, options.command ?? 'up', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], {
+    cwd: process.cwd(),
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString('utf8');
+    if (err.length > 4_000_000) err = err.slice(-2_000_000);
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-proc.pid!, signal);
+    } catch {
+      /* already gone */
+    }
+  };
+  let stopping: Promise<void> | undefined;
+  const stack: RunningStack = {
+    url: '',
+    dataDir,
+    proc,
+    stderr: () => err,
+    childPids: () => childPidsOf(proc.pid!),
+    stop(graceMs = 30_000) {
+      stopping ??= (async () => {
+        if (proc.exitCode === null && proc.signalCode === null) {
+          proc.kill('SIGTERM');
+          const timer = setTimeout(() => killGroup('SIGKILL'), graceMs);
+          await exited;
+          clearTimeout(timer);
+        }
+        killGroup('SIGKILL');
+        await fs.rm(dataDir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  for (;;) {
+    const m = /listening on (http:\/\/\S+)/.exec(err);
+    if (m) return { ...stack, url: m[1].replace(/\/$/, '') };
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await stack.stop();
+      throw new Error(`facefleet ${options.command ?? 'up'} did not start:\n${err.slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Stop `stack` when this process is interrupted, so a Ctrl-C leaves no workers behind. */
+export function stopOnSignal(stack: RunningStack): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void stack.stop(5_000).finally(() => process.exit(130));
+    });
+  }
+}
