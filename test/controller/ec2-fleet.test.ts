@@ -12,7 +12,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBreaker } from '../../src/controller/breaker.js';
 import { CircuitOpenError } from '../../src/controller/errors.js';
-import { Ec2Fleet, FleetPartialFailureError, mapInstanceState } from '../../src/controller/ec2-fleet.js';
+import { Ec2Fleet, FleetPartialFailureError, mapInstanceState, openEc2Fleet } from '../../src/controller/ec2-fleet.js';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
 import type { FacefleetError } from '../../src/errors.js';
 
@@ -193,5 +195,19 @@ describe('Ec2Fleet in pool mode', () => {
     mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [inst('i-1', 'running')] }] });
     mock.on(StopInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
     await expect(fleet().stop(['i-1'])).resolves.toBeUndefined();
+  });
+});
+
+describe('openEc2Fleet', () => {
+  it('takes the mode and prefix from the configuration', async () => {
+    mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [inst('i-9', 'stopped')] }] });
+    mock.on(StartInstancesCommand).resolves({});
+    const config = loadConfig({ backend: 'aws', prefix: 'acme' }, { FACEFLEET_FLEET_MODE: 'pool', AWS_REGION: 'us-east-1' });
+    const fleet = await openEc2Fleet(config, silentLogger(), { ec2 });
+    expect((await fleet.launch(1)).map((i) => i.id)).toEqual(['i-9']);
+    expect(describeFilters(0)).toContainEqual({ Name: 'tag:facefleet:prefix', Values: ['acme'] });
+    expect(mock.commandCalls(RunInstancesCommand)).toHaveLength(0);
+    await fleet.close();
+    expect(() => loadConfig({}, { FACEFLEET_FLEET_MODE: 'spot' })).toThrow(/fleet mode/);
   });
 });
