@@ -140,7 +140,7 @@ describe('resources', () => {
     ];
     await engine.analyze(inputs[0]);
     const before = engine.runtime.tf.memory().numTensors;
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 3; round++) {
       // Concurrent calls are queued inside the engine, never interleaved.
       await Promise.allSettled(inputs.map((b) => engine.analyze(b)));
     }
