@@ -9,7 +9,7 @@ import { DeleteQueueCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteLaunchTemplateCommand, DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { ConfigError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { silentLogger, type Logger } from '../log.js';
 import { awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
 import { createAwsClients, type AwsClients } from './clients.js';
 import { resourceNames, TAG_PREFIX } from './names.js';
@@ -17,10 +17,12 @@ import { tableDefinitions } from './resources.js';
 
 export interface TeardownOptions {
   prefix: string;
-  region: string;
+  /** Default: the SDK's chain (AWS_REGION, shared config). */
+  region?: string;
   /** Must be true: teardown deletes data. The CLI asks before setting it. */
   yes: boolean;
-  log: Logger;
+  /** Default: silent. */
+  log?: Logger;
   clients?: AwsClients;
   /** Skip EC2 (emulators have none). Default true: include it. */
   ec2?: boolean;
@@ -45,10 +47,11 @@ const GONE = new Set([
 export async function teardown(options: TeardownOptions): Promise<TeardownReport> {
   if (options.yes !== true) throw new ConfigError('teardown deletes every resource and its data: pass yes: true (CLI --yes) to confirm');
   const names = resourceNames(options.prefix);
-  const clients = options.clients ?? createAwsClients({ region: options.region });
-  const report: TeardownReport = { prefix: options.prefix, region: options.region, resources: [] };
+  const clients = options.clients ?? createAwsClients(options.region ? { region: options.region } : {});
+  const log = options.log ?? silentLogger();
+  const report: TeardownReport = { prefix: options.prefix, region: options.region ?? '', resources: [] };
   const record = (kind: string, name: string, action: 'deleted' | 'absent', detail?: string) => {
-    options.log.info({ kind, resource: name, action }, `${kind} ${name}: ${action}`);
+    log.info({ kind, resource: name, action }, `${kind} ${name}: ${action}`);
     report.resources.push({ kind, name, action, ...(detail ? { detail } : {}) });
   };
   /** Run `fn`; true when it deleted something, false when the resource was already gone. */
@@ -62,6 +65,7 @@ export async function teardown(options: TeardownOptions): Promise<TeardownReport
     }
   };
   try {
+    report.region ||= await clients.s3.config.region();
     if (options.ec2 !== false) {
       const ids: string[] = [];
       let token: string | undefined;
