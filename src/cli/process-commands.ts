@@ -66,10 +66,17 @@ async function startController(config: Config, services: Services, log: Logger, 
   const breaker = createBreaker({ name: 'controller', failureThreshold: 5, cooldownMs: 30_000, log });
   const controller = createController({ fleet, queue: services.queue, registry: services.registry, config: config.fleet, log, breaker, metrics });
   controller.start();
+  // Reconciling scans the whole dead-letter queue (on SQS: receives every message), so it
+  // runs once a minute, not every tick; the status blob is cheap and follows the ticks.
+  const reconcileEveryMs = 60_000;
+  let lastReconcile = 0;
   const housekeeping = setInterval(() => {
     void (async () => {
       try {
-        await reconcileDeadLetters({ queue: services.queue, runner: services.runner });
+        if (Date.now() - lastReconcile >= reconcileEveryMs) {
+          lastReconcile = Date.now();
+          await reconcileDeadLetters({ queue: services.queue, runner: services.runner, log });
+        }
         await services.blobs.put(CONTROLLER_STATUS_KEY, Buffer.from(JSON.stringify({ ...controller.status(), at: new Date().toISOString() })), { contentType: 'application/json' });
       } catch (err) {
         log.warn({ err: errorInfo(err) }, 'controller housekeeping failed');
@@ -188,20 +195,57 @@ export function registerProcessCommands(program: Command): void {
   addGlobalOptions(
     program
       .command('provision')
-      .description('create or check every AWS resource for --prefix (idempotent)')
+      .description('create or check every AWS resource for --prefix (idempotent: a second run reports "Nothing to change")')
       .option('--dry-run', 'print the plan, change nothing')
-      .option('--print-iam', 'print least-privilege IAM policies for the web, worker and controller roles'),
+      .option('--print-iam', 'print least-privilege IAM policies for the web, worker and controller roles')
+      .option('--account-id <id>', 'account id for the ARNs in --print-iam (default *)')
+      .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
+      .option('--no-ec2', 'skip the worker launch template (for the local emulators, which have no EC2)')
+      .option('--instance-type <type>', 'worker instance type (default t3.medium)')
+      .option('--ami <id>', 'worker AMI id, or resolve:ssm:NAME (default: latest Amazon Linux 2023 x86_64)')
+      .option('--instance-profile <name>', 'worker instance profile (default <prefix>-worker)')
+      .option('--security-group <ids>', 'worker security groups, comma-separated (sg-1,sg-2)')
+      .option('--package <spec>', 'what workers install with npm: a name, a URL or s3://bucket/facefleet-x.y.z.tgz (default facefleet)')
+      .option('--visibility <s>', 'queue visibility timeout in seconds (env FACEFLEET_VISIBILITY, default 30)', parseNumber('--visibility', { integer: true, min: 0, max: 43_200 }))
+      .option('--max-receives <n>', 'deliveries before a message is dead-lettered (env FACEFLEET_MAX_RECEIVES, default 3)', parseNumber('--max-receives', { integer: true, min: 1, max: 1000 })),
   ).action(async (opts) => {
-    const config = configFrom({ ...opts, backend: 'aws' });
+    // Only the options loadConfig knows (visibility, maxReceives, prefix...) reach it; the
+    // launch-template ones are this command's own.
+    const { ec2, instanceType, ami, instanceProfile, securityGroup, package: packageSpec, region, accountId, dryRun, printIam, ...rest } = opts;
+    const config = configFrom({ ...rest, backend: 'aws' }, { logLevel: 'warn' });
+    if (region) config.aws.region = String(region);
     const log = loggerFor(config, 'facefleet-provision');
     const { runProvisionCli } = await import('../aws/cli.js');
-    await runProvisionCli({ config, log, dryRun: Boolean(opts.dryRun), printIam: Boolean(opts.printIam) });
+    await runProvisionCli({
+      config,
+      log,
+      dryRun: Boolean(dryRun),
+      printIam: Boolean(printIam),
+      ec2: ec2 !== false,
+      ...(accountId ? { accountId: String(accountId) } : {}),
+      launchTemplate: {
+        ...(instanceType ? { instanceType: String(instanceType) } : {}),
+        ...(ami ? { imageId: String(ami) } : {}),
+        ...(instanceProfile ? { instanceProfileName: String(instanceProfile) } : {}),
+        ...(securityGroup ? { securityGroupIds: String(securityGroup).split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+        ...(packageSpec ? { packageSpec: String(packageSpec) } : {}),
+      },
+    });
   });
 
-  addGlobalOptions(program.command('teardown').description('delete every AWS resource for --prefix').option('--yes', 'do not ask for confirmation')).action(async (opts) => {
-    const config = configFrom({ ...opts, backend: 'aws' });
+  addGlobalOptions(
+    program
+      .command('teardown')
+      .description('delete every AWS resource for --prefix, data included')
+      .option('--yes', 'do not ask for confirmation')
+      .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
+      .option('--no-ec2', 'leave EC2 alone: no instances, no launch template (for the local emulators)'),
+  ).action(async (opts) => {
+    const { ec2, region, yes, ...rest } = opts;
+    const config = configFrom({ ...rest, backend: 'aws' }, { logLevel: 'warn' });
+    if (region) config.aws.region = String(region);
     const log = loggerFor(config, 'facefleet-teardown');
-    if (!opts.yes) {
+    if (!yes) {
       if (!process.stdin.isTTY) throw new Error('teardown deletes data: pass --yes to confirm when not at a terminal');
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
       const answer = await rl.question(`Delete every facefleet resource with prefix "${config.prefix}" in ${config.aws.region}, data included? Type the prefix to confirm: `);
@@ -213,6 +257,6 @@ export function registerProcessCommands(program: Command): void {
       }
     }
     const { runTeardownCli } = await import('../aws/cli.js');
-    await runTeardownCli({ config, log });
+    await runTeardownCli({ config, log, ec2: ec2 !== false });
   });
 }
