@@ -87,6 +87,11 @@ export interface Config {
     intervalSeconds: number;
     /** Fixed pool size when the controller is off. Default: CPU cores. */
     workers: number;
+    /**
+     * How often the controller marks jobs whose message reached the dead-letter queue,
+     * seconds. Env FACEFLEET_RECONCILE_INTERVAL. Default 60 (on SQS each run scans the DLQ).
+     */
+    reconcileSeconds: number;
   };
 
   aws: {
@@ -198,6 +203,7 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
       idleSeconds: num(pick('idleSeconds', 'FACEFLEET_IDLE_SECONDS'), 'idle seconds', 30),
       intervalSeconds: num(pick('interval', 'FACEFLEET_INTERVAL'), 'interval', 5),
       workers: num(pick('workers', 'FACEFLEET_WORKERS'), 'workers', cores),
+      reconcileSeconds: num(pick('reconcileInterval', 'FACEFLEET_RECONCILE_INTERVAL'), 'reconcile interval', 60),
     },
     aws: {
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',

@@ -68,7 +68,7 @@ async function startController(config: Config, services: Services, log: Logger, 
   controller.start();
   // Reconciling scans the whole dead-letter queue (on SQS: receives every message), so it
   // runs once a minute, not every tick; the status blob is cheap and follows the ticks.
-  const reconcileEveryMs = 60_000;
+  const reconcileEveryMs = config.fleet.reconcileSeconds * 1000;
   let lastReconcile = 0;
   const housekeeping = setInterval(() => {
     void (async () => {
