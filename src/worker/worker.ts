@@ -121,7 +121,10 @@ export function createWorker(deps: WorkerDeps): Worker {
       await queue.delete(message.receipt);
       return;
     }
-    const leaseSeconds = config.queue.visibilitySeconds;
+    // The lease is stamped a moment after the message was hidden, so it must end a little
+    // before the visibility does: a worker that receives the message the instant it
+    // reappears must find the lease already expired, or the takeover is refused.
+    const leaseSeconds = Math.max(1, config.queue.visibilitySeconds - Math.min(2, config.queue.visibilitySeconds / 4));
     const started = await runner.dispatch(jobId, { type: 'START', workerId, leaseSeconds, receipt: message.receipt });
     if (!started.record) {
       jlog.warn('message for a job that does not exist; deleting it');
@@ -137,7 +140,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         // Another worker holds a live lease. Hide this copy until that lease could have run
         // out; if that worker dies, this copy brings the job back.
         jlog.info({ state }, 'job is held by another worker; message hidden until its lease ends');
-        await queue.extend(message.receipt, leaseSeconds).catch(() => undefined);
+        await queue.extend(message.receipt, config.queue.visibilitySeconds).catch(() => undefined);
       }
       return;
     }
@@ -149,7 +152,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     jlog.info({ attempt, kind: started.record.kind }, 'job started');
     // Heartbeat: keep the message invisible and the lease alive while the engine works.
     const heartbeat = setInterval(() => {
-      queue.extend(message.receipt, leaseSeconds).catch((err) => jlog.warn({ err: errorInfo(err) }, 'visibility extend failed'));
+      queue.extend(message.receipt, config.queue.visibilitySeconds).catch((err) => jlog.warn({ err: errorInfo(err) }, 'visibility extend failed'));
       runner
         .dispatch(jobId, { type: 'HEARTBEAT', workerId, leaseSeconds })
         .catch((err) => jlog.warn({ err: errorInfo(err) }, 'lease heartbeat failed'));
