@@ -42,6 +42,18 @@ export async function childPidsOf(pid: number): Promise<number[]> {
   return out;
 }
 
+/** CPU seconds (user + system) `pid` has used so far, from /proc (Linux); NaN when unreadable. */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /**
  * Run `facefleet <command> --port 0 --data-dir <tmp> ...args` and wait for its "listening on"
  * line. `env` is added to this process's environment.
