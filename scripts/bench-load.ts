@@ -149,11 +149,14 @@ async function one(img: BenchImage): Promise<Outcome> {
   }
 }
 
+/** Enroll each CSE546 name from its distinct images; names already in the gallery (a reused --url) are left alone. */
 async function enrollCse546(): Promise<void> {
+  const listed = await client.getJson<{ items?: Array<{ name: string }> }>('/v1/identities');
+  const present = new Set(listed.status === 200 ? (listed.value.items ?? []).map((i) => i.name) : []);
   const seen = new Set<string>();
   for (const img of images) {
     const hash = createHash('sha256').update(img.buffer).digest('hex');
-    if (seen.has(hash) || !img.name) continue;
+    if (seen.has(hash) || !img.name || present.has(img.name)) continue;
     seen.add(hash);
     const created = await client.postJson('/v1/identities', { name: img.name });
     if (created.status !== 201 && created.status !== 409) throw new Error(`create identity ${img.name}: ${created.status} ${created.body}`);
@@ -165,7 +168,7 @@ async function enrollCse546(): Promise<void> {
 }
 
 try {
-  if (set === 'cse546' && workers > 0 && !opts.url) await enrollCse546();
+  if (set === 'cse546' && workers > 0) await enrollCse546();
   const warmup = Number(opts.warmup ?? 4 * Math.max(1, workers));
   await runLanes(warmup, Math.max(1, Math.min(concurrency, Math.max(1, workers) * 2)), async (i) => void (await one(images[i % images.length])));
   say(`warmed up with ${warmup} requests; measuring ${requests} ${mode} requests at concurrency ${concurrency}...`);
