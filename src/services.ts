@@ -7,20 +7,12 @@ import type { Config } from './config.js';
 import { createJobEffects } from './jobs/effects.js';
 import { createJobRunner, type JobRunner } from './jobs/runner.js';
 import type { Logger } from './log.js';
-import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore, WorkerRegistry } from './store/ports.js';
+import type { Stores } from './store/ports.js';
 
-export interface Services {
-  blobs: BlobStore;
-  jobs: JobStore;
-  queue: JobQueue;
-  gallery: Gallery;
-  keys: KeyStore;
-  registry: WorkerRegistry;
+/** The stores of the configured backend, plus the job runner on top of them. */
+export interface Services extends Stores {
   runner: JobRunner;
-  close(): Promise<void>;
 }
-
-type Stores = Omit<Services, 'runner'>;
 
 async function openStores(config: Config, log: Logger): Promise<Stores> {
   if (config.backend === 'aws') {

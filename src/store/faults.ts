@@ -174,12 +174,12 @@ export function parseFaultPlans(json: string | undefined): Record<string, FaultP
  * Wrap each store in `stores` that has a plan in `plans`; others are returned as they are.
  * `close` is never faulted unless a plan names it.
  */
-export function applyFaultPlans<S extends Record<string, unknown>>(
+export function applyFaultPlans<S extends object>(
   stores: S,
   plans: Record<string, FaultPlan>,
   options?: FaultOptions,
 ): S {
-  const out: Record<string, unknown> = { ...stores };
+  const out: Record<string, unknown> = { ...(stores as Record<string, unknown>) };
   for (const [name, plan] of Object.entries(plans)) {
     const store = out[name];
     if (typeof store !== 'object' || store === null) continue;
@@ -195,7 +195,7 @@ export function applyFaultPlans<S extends Record<string, unknown>>(
  * logging each injected failure at warn so a reliability test's logs show what was forced.
  * What the entry points call with the FACEFLEET_FAULTS value.
  */
-export function applyFaultPlan<S extends Record<string, unknown>>(stores: S, json: string, log?: Logger): S {
+export function applyFaultPlan<S extends object>(stores: S, json: string, log?: Logger): S {
   const plans = parseFaultPlans(json);
   log?.warn({ faults: plans }, 'fault injection is on: store calls will fail on purpose');
   return applyFaultPlans(stores, plans, {

@@ -217,3 +217,17 @@ export interface WorkerRegistry extends Closeable {
   list(): Promise<WorkerHeartbeat[]>;
   remove(workerId: string): Promise<void>;
 }
+
+// ---------------------------------------------------------------- All of them
+
+/** Every store a process needs, as one backend opens them. */
+export interface Stores {
+  blobs: BlobStore;
+  jobs: JobStore;
+  queue: JobQueue;
+  gallery: Gallery;
+  keys: KeyStore;
+  registry: WorkerRegistry;
+  /** Close every store. Idempotent. */
+  close(): Promise<void>;
+}

@@ -7,7 +7,7 @@ import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { createAwsClients, type AwsClientOptions, type AwsClients } from '../../aws/clients.js';
 import { resourceNames } from '../../aws/names.js';
-import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore, WorkerRegistry } from '../ports.js';
+import type { Stores } from '../ports.js';
 import { DynamoGallery } from './dynamo-gallery.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoKeyStore } from './dynamo-key-store.js';
@@ -23,15 +23,14 @@ export { DynamoGallery } from './dynamo-gallery.js';
 export { DynamoKeyStore } from './dynamo-key-store.js';
 export { DynamoWorkerRegistry } from './dynamo-worker-registry.js';
 
-export interface AwsStores {
-  blobs: S3BlobStore & BlobStore;
-  jobs: DynamoJobStore & JobStore;
-  queue: SqsJobQueue & JobQueue;
-  gallery: DynamoGallery & Gallery;
-  keys: DynamoKeyStore & KeyStore;
-  registry: DynamoWorkerRegistry & WorkerRegistry;
-  /** Close every store, then destroy the clients. Idempotent. */
-  close(): Promise<void>;
+/** The AWS stores, typed as their adapters (tests reach AWS-only methods such as `redriveAll`). */
+export interface AwsStores extends Stores {
+  blobs: S3BlobStore;
+  jobs: DynamoJobStore;
+  queue: SqsJobQueue;
+  gallery: DynamoGallery;
+  keys: DynamoKeyStore;
+  registry: DynamoWorkerRegistry;
 }
 
 export interface OpenAwsStoresOverrides {

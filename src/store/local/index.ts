@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Logger } from '../../log.js';
-import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore, WorkerRegistry } from '../ports.js';
+import type { Stores } from '../ports.js';
 import { FileBlobStore } from './blob-store.js';
 import { SqliteGallery } from './gallery.js';
 import { SqliteJobQueue } from './job-queue.js';
@@ -29,16 +29,8 @@ export interface LocalStoresOptions {
   pollIntervalMs?: number;
 }
 
-export interface LocalStores {
-  blobs: BlobStore;
-  jobs: JobStore;
-  queue: JobQueue;
-  gallery: Gallery;
-  keys: KeyStore;
-  registry: WorkerRegistry;
-  /** Close every store; the shared SQLite connection closes with the last. Idempotent. */
-  close(): Promise<void>;
-}
+/** The embedded stores; the shared SQLite connection closes with the last of them. */
+export type LocalStores = Stores;
 
 /**
  * The embedded stores on one data dir: SQLite at `<dataDir>/facefleet.db` (one connection per
