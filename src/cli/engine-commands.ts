@@ -8,9 +8,6 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import type { Config } from '../config.js';
 import { toFacefleetError } from '../errors.js';
-import { loadEngine, pickEnrollmentFace, verifyImages } from '../recognition/engine.js';
-import { readImageFile } from '../recognition/decode.js';
-import { createGalleryIndex, recognizeFaces } from '../recognition/matcher.js';
 import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/types.js';
 import { openServices } from '../services.js';
 import { addGlobalOptions, configFrom, loggerFor, parseNumber } from './options.js';
@@ -27,8 +24,22 @@ function err(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/**
+ * The recognition modules, imported on first use: they pull in TensorFlow, which costs
+ * seconds, and commands such as `--help`, `keys` or `status` never need it.
+ */
+async function recognition() {
+  const [engine, decode, matcher] = await Promise.all([
+    import('../recognition/engine.js'),
+    import('../recognition/decode.js'),
+    import('../recognition/matcher.js'),
+  ]);
+  return { ...engine, ...decode, ...matcher };
+}
+
 async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const log = loggerFor(config, 'facefleet-cli');
+  const { loadEngine } = await recognition();
   const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, log });
   try {
     return await fn(engine);
@@ -106,6 +117,7 @@ export function registerEngineCommands(program: Command): void {
       .option('--threshold <t>', 'largest distance that still matches (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (inputs: string[], opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
+    const { createGalleryIndex, recognizeFaces, readImageFile } = await recognition();
     const services = await openServices(config, loggerFor(config));
     let failed = 0;
     try {
@@ -152,6 +164,7 @@ export function registerEngineCommands(program: Command): void {
       .option('--threshold <t>', 'largest distance that still counts as the same person (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (a: string, b: string, opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
+    const { readImageFile, verifyImages } = await recognition();
     await withEngine(config, async (engine) => {
       const [imgA, imgB] = [await readImageFile(a), await readImageFile(b)];
       const { distance, same } = await verifyImages(engine, imgA, imgB, config.recognition.threshold);
@@ -170,6 +183,7 @@ export function registerEngineCommands(program: Command): void {
   ).action(async (name: string, images: string[], opts) => {
     validateIdentityName(name);
     const config = configFrom(opts, CLI_DEFAULTS);
+    const { readImageFile, pickEnrollmentFace } = await recognition();
     const services = await openServices(config, loggerFor(config));
     let failed = 0;
     let added = 0;

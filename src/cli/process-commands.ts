@@ -11,13 +11,10 @@ import { configToEnv, type Config } from '../config.js';
 import { errorInfo } from '../errors.js';
 import { reconcileDeadLetters } from '../jobs/operations.js';
 import type { Logger } from '../log.js';
-import { createBreaker } from '../controller/breaker.js';
-import { createController, type Controller } from '../controller/controller.js';
+import type { Controller } from '../controller/controller.js';
 import type { Fleet } from '../controller/fleet.js';
-import { createLocalFleet } from '../controller/local-fleet.js';
-import { createControllerMetrics } from '../controller/metrics.js';
+import type { ControllerMetrics } from '../controller/metrics.js';
 import { openServices, type Services } from '../services.js';
-import { createWebApp } from '../web/app.js';
 import { JOB_STATES } from '../jobs/types.js';
 import { addGlobalOptions, configFrom, loggerFor, parseNumber } from './options.js';
 import { onShutdown } from './signals.js';
@@ -52,6 +49,7 @@ async function openFleet(config: Config, log: Logger): Promise<Fleet> {
     const { openEc2Fleet } = await import('../controller/ec2-fleet.js');
     return openEc2Fleet(config, log);
   }
+  const { createLocalFleet } = await import('../controller/local-fleet.js');
   return createLocalFleet({ command: workerCommand(), env: { ...process.env, ...configToEnv(config) }, log, stopTimeoutMs: (config.worker.shutdownTimeoutSeconds + 5) * 1000 });
 }
 
@@ -61,7 +59,8 @@ interface RunningController {
 }
 
 /** Start the controller loop, the dead-letter reconciler and the status publisher. */
-async function startController(config: Config, services: Services, log: Logger, metrics?: ReturnType<typeof createControllerMetrics>): Promise<RunningController> {
+async function startController(config: Config, services: Services, log: Logger, metrics?: ControllerMetrics): Promise<RunningController> {
+  const [{ createBreaker }, { createController }] = await Promise.all([import('../controller/breaker.js'), import('../controller/controller.js')]);
   const fleet = await openFleet(config, log);
   const breaker = createBreaker({ name: 'controller', failureThreshold: 5, cooldownMs: 30_000, log });
   const controller = createController({ fleet, queue: services.queue, registry: services.registry, config: config.fleet, log, breaker, metrics });
@@ -106,6 +105,7 @@ export function registerProcessCommands(program: Command): void {
     }
     const config = configFrom(opts, { maxWorkers: cores });
     const log = loggerFor(config, 'facefleet');
+    const [{ createWebApp }, { createControllerMetrics }] = await Promise.all([import('../web/app.js'), import('../controller/metrics.js')]);
     const services = await openServices(config, log);
     const metrics = createControllerMetrics();
     const web = createWebApp({ config, log, ...services, extraMetrics: [metrics.registry] });
@@ -129,6 +129,7 @@ export function registerProcessCommands(program: Command): void {
   addGlobalOptions(webOptions(program.command('web').description('run the web tier only'))).action(async (opts) => {
     const config = configFrom(opts);
     const log = loggerFor(config, 'facefleet-web');
+    const { createWebApp } = await import('../web/app.js');
     const services = await openServices(config, log);
     const web = createWebApp({ config, log, ...services });
     const server = await web.start(config.web.host, config.web.port);

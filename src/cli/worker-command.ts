@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { loadEngine } from '../recognition/engine.js';
 import { openServices } from '../services.js';
-import { createWorker } from '../worker/worker.js';
 import { addGlobalOptions, configFrom, loggerFor } from './options.js';
 import { onShutdown } from './signals.js';
 
@@ -14,6 +12,8 @@ export function registerWorkerCommand(program: Command): void {
   ).action(async (opts) => {
     const config = configFrom(opts);
     const log = loggerFor(config, 'facefleet-worker');
+    // Imported here, not at the top: TensorFlow takes seconds to load and other commands never need it.
+    const [{ loadEngine }, { createWorker }] = await Promise.all([import('../recognition/engine.js'), import('../worker/worker.js')]);
     const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, log });
     const services = await openServices(config, log);
     const worker = createWorker({ config, log, engine, ...services });
