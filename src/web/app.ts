@@ -93,7 +93,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   let authEnabled = config.web.auth ?? !isLoopback(config.web.host);
   const limits = { maxUploadBytes: config.web.maxUploadBytes, maxInputPixels: config.recognition.maxInputPixels };
   const upload = createMultipart(limits);
-  const metrics = createWebMetrics({ jobs: deps.jobs, queue: deps.queue, log });
+  const metrics = createWebMetrics({ jobs: deps.jobs, queue: deps.queue, log, breaker });
 
   const rc: RouteContext = {
     deps,

@@ -27,7 +27,7 @@ function withTimeout<T>(p: Promise<T>): Promise<T> {
 }
 
 /** Build the web tier's registry; the store gauges read `jobs` and `queue` on each scrape (1 s deadline). */
-export function createWebMetrics(deps: { jobs: JobStore; queue: JobQueue; log: Logger }): WebMetrics {
+export function createWebMetrics(deps: { jobs: JobStore; queue: JobQueue; log: Logger; breaker?: { state(): string } }): WebMetrics {
   const registry = new Registry();
   const requests = new Counter({
     name: 'facefleet_http_requests_total',
@@ -95,6 +95,22 @@ export function createWebMetrics(deps: { jobs: JobStore; queue: JobQueue; log: L
       }
     },
   });
+
+  if (deps.breaker) {
+    const breaker = deps.breaker;
+    // A name of its own: in `up` the controller's registry, merged into ours, already has
+    // `facefleet_breaker_state` for its own breaker.
+    new Gauge({
+      name: 'facefleet_web_breaker_state',
+      help: "The web tier's store circuit breaker: 1 for the current state (closed, open, half-open).",
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const current = breaker.state();
+        for (const state of ['closed', 'open', 'half-open']) this.set({ state }, state === current ? 1 : 0);
+      },
+    });
+  }
 
   return {
     registry,

@@ -22,3 +22,20 @@ describe('GET /metrics', () => {
     }
   });
 });
+
+describe('GET /metrics: the web breaker', () => {
+  it('shows the store circuit breaker state', async () => {
+    let state = 'closed';
+    const breaker = { state: () => state, call: <T>(fn: () => Promise<T>) => fn() };
+    const h = await startHarness({ breaker });
+    try {
+      expect((await request(`${h.url}/metrics`)).text).toMatch(/^facefleet_web_breaker_state\{state="closed"\} 1$/m);
+      state = 'open';
+      const text = (await request(`${h.url}/metrics`)).text;
+      expect(text).toMatch(/^facefleet_web_breaker_state\{state="open"\} 1$/m);
+      expect(text).toMatch(/^facefleet_web_breaker_state\{state="closed"\} 0$/m);
+    } finally {
+      await h.close();
+    }
+  });
+});
