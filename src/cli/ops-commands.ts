@@ -131,7 +131,12 @@ export function registerOpsCommands(program: Command): void {
           ratePerSecond: opts.rate ?? 20,
           signal: abort.signal,
           onProgress(done: number, total: number) {
-            if (!process.stderr.isTTY) return;
+            if (!process.stderr.isTTY) {
+              // Not a terminal: a line every 10% (and the last) instead of a redrawn bar.
+              const step = Math.max(1, Math.ceil(total / 10));
+              if (done % step === 0 || done === total) process.stderr.write(`progress: ${done}/${total} jobs\n`);
+              return;
+            }
             if (!bar) {
               bar = new SingleBar({ stream: process.stderr, format: 'replaying [{bar}] {value}/{total} jobs | {eta_formatted} left' });
               bar.start(total, 0);
