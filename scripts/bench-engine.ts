@@ -5,7 +5,7 @@
  * `probeImage` (the web tier's upload check) on the CSE546 64x64 crops.
  *
  *   npm run bench:engine -- [--lfw 100] [--runs 2] [--detectors cascade,tiny-320,ssd]
- *                           [--variant mirror] [--tf-backend auto] [--json]
+ *                           [--variant refined] [--tf-backend auto] [--json]
  *
  * Every image set is analysed once to warm up (wasm kernels, caches), then `--runs` times
  * timed; the numbers are averages over all timed runs.
@@ -24,7 +24,7 @@ const program = new Command()
   .option('--lfw <n>', 'LFW images (the first of fold 1)', '100')
   .option('--runs <n>', 'timed runs over each image set', '2')
   .option('--detectors <list>', `detection strategies: ${Object.keys(DETECTORS).join(', ')}`, Object.keys(DETECTORS).join(','))
-  .option('--variant <name>', `descriptor pipeline: ${VARIANTS.join(' | ')}`, 'mirror')
+  .option('--variant <name>', `descriptor pipeline: ${VARIANTS.join(' | ')}`, 'refined')
   .option('--tf-backend <name>', 'auto | wasm | node', 'auto')
   .option('--json', 'last line of stdout is a JSON summary')
   .parse();

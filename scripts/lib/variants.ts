@@ -4,19 +4,22 @@
  * - naive: face-api's stock path (tiny detector at 320, its own landmarks and descriptor crop).
  * - fallback: our detection cascade (no image left without a face) + face-api-style box crop.
  * - aligned: + dlib alignment (similarity transform onto the mean face, 150x150, padding 0.25).
- * - mirror: + average with the mirrored chip's descriptor (the engine's default).
+ * - mirror: + average with the mirrored chip's descriptor (the default until 2026-11-26).
  * - mirror-norm: + L2 normalisation of the averaged descriptor.
+ * - dlib-fit: mirror, fitting dlib's landmark subset (no eyebrows, no lower lip) instead of 17-67.
+ * - refined: + a second landmark pass on a square around the first pass's landmarks (the
+ *   engine's default).
  */
 import type { Logger } from '../../src/log.js';
 import { loadEngine, type LoadedEngine, type StageTimings } from '../../src/recognition/engine.js';
 import { DEFAULT_STRATEGY, detectFaces, NAIVE_STRATEGY, SSD_STRATEGY, type DetectionStrategy } from '../../src/recognition/detect.js';
-import { combineDescriptors, describeChips, detectLandmarks, faceChip, type DescribeOptions } from '../../src/recognition/describe.js';
+import { combineDescriptors, DEFAULT_REFINE_MARGIN, describeChips, detectLandmarks, faceChip, landmarkBox, type DescribeOptions } from '../../src/recognition/describe.js';
 import { CHIP_SIZE, mirror } from '../../src/recognition/align.js';
 import type { TfBackendChoice } from '../../src/recognition/backend.js';
 import type { AnalyzedImage } from '../../src/recognition/types.js';
 import { decodeImage } from '../../src/recognition/decode.js';
 
-export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm'] as const;
+export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export const DETECTORS: Record<string, DetectionStrategy> = {
@@ -31,11 +34,13 @@ export interface Analyzer {
   analyze(image: Buffer): Promise<{ analyzed: AnalyzedImage; timings: StageTimings }>;
 }
 
-const DESCRIBE: Record<Exclude<Variant, 'naive'>, Partial<DescribeOptions>> = {
-  fallback: { align: 'box', mirror: false },
-  aligned: { align: 'dlib', mirror: false },
-  mirror: { align: 'dlib', mirror: true },
-  'mirror-norm': { align: 'dlib', mirror: true, normalize: true },
+const DESCRIBE: Record<Exclude<Variant, 'naive'>, DescribeOptions> = {
+  fallback: { align: 'box', subset: 'all51', refine: null, mirror: false, normalize: false },
+  aligned: { align: 'dlib', subset: 'all51', refine: null, mirror: false, normalize: false },
+  mirror: { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: false },
+  'mirror-norm': { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: true },
+  'dlib-fit': { align: 'dlib', subset: 'dlib', refine: null, mirror: true, normalize: false },
+  refined: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false },
 };
 
 /** face-api's own high-level pipeline, timed as one `detect` stage after decode. */
@@ -87,8 +92,8 @@ export async function createAnalyzer(options: { variant: Variant; detector?: str
 }
 
 /**
- * Several variants from one pass over an image: detection and landmarks run once, then the box
- * chip, the dlib chip and its mirror go through the descriptor net in one batch. The descriptors
+ * Several variants from one pass over an image: detection and landmarks run once, then every
+ * distinct chip the variants need goes through the descriptor net in one batch. The descriptors
  * are exactly those each variant computes alone; only the timing is shared. `naive` has its
  * own detector and runs separately.
  */
@@ -112,16 +117,32 @@ export async function createMultiAnalyzer(options: { variants: Variant[]; tfBack
         pixels.dispose();
       }
       const landmarks = await detectLandmarks(rt, img, detections.map((d) => d.box));
-      const chips = landmarks.flatMap((l) => {
-        const dlib = faceChip(img, l, 'dlib');
-        return [faceChip(img, l, 'box'), dlib, mirror(dlib, CHIP_SIZE, CHIP_SIZE)];
-      });
+      const refined = shared.some((v) => DESCRIBE[v].refine !== null)
+        ? await detectLandmarks(rt, img, landmarks.map((l) => landmarkBox(l, DEFAULT_REFINE_MARGIN)))
+        : [];
+      // One batch for every distinct chip: variants that differ only after the net (mirror-norm) share chips.
+      const keys: string[] = [];
+      const chips: Float32Array[] = [];
+      const chipIndex = (face: number, o: DescribeOptions, flipped: boolean): number => {
+        const key = `${face}/${o.align}/${o.subset}/${o.refine}/${flipped}`;
+        let k = keys.indexOf(key);
+        if (k < 0) {
+          const l = o.refine === null ? landmarks[face] : refined[face];
+          const chip = faceChip(img, l, o.align, o.subset);
+          chips.push(flipped ? mirror(chip, CHIP_SIZE, CHIP_SIZE) : chip);
+          keys.push(key);
+          k = keys.length - 1;
+        }
+        return k;
+      };
+      const plan = shared.map((v) => detections.map((_, i) => {
+        const o = DESCRIBE[v];
+        return o.mirror ? [chipIndex(i, o, false), chipIndex(i, o, true)] : [chipIndex(i, o, false)];
+      }));
       const raw = await describeChips(rt, chips);
-      for (const v of shared) {
+      for (const [j, v] of shared.entries()) {
         const faces = detections.map((d, i) => {
-          const [box, dlib, flipped] = raw.slice(i * 3, i * 3 + 3);
-          const descriptor =
-            v === 'fallback' ? box : v === 'aligned' ? dlib : combineDescriptors([dlib, flipped], v === 'mirror-norm');
+          const descriptor = combineDescriptors(plan[j][i].map((k) => raw[k]), DESCRIBE[v].normalize);
           return { box: d.box, score: d.score, descriptor };
         });
         faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);

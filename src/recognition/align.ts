@@ -1,8 +1,10 @@
 /**
  * Face alignment as dlib does it (`get_face_chip_details` + `extract_image_chip`): a least-squares
- * similarity transform of 51 of the 68 landmarks (the jaw line is left out: it moves with pose)
- * onto dlib's mean face, then a 150x150 chip with 25% padding. The descriptor net was trained on
- * exactly such chips, so feeding it anything else (a plain box crop) costs accuracy.
+ * similarity transform of landmarks onto dlib's mean face, then a 150x150 chip with 25% padding.
+ * The descriptor net was trained on exactly such chips, so feeding it anything else (a plain box
+ * crop) costs accuracy. The jaw line is never fitted (it moves with pose); by default the
+ * eyebrows and the lower lip are left out too, as dlib does for its 68-point model (they move
+ * with expression).
  */
 import type { RgbImage } from './decode.js';
 
@@ -32,6 +34,18 @@ const MEAN_FACE_Y = [
   0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099, 0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233,
   0.864805, 0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746, 0.784792, 0.824182, 0.831803, 0.824182,
 ];
+
+/**
+ * Which landmarks the similarity fit uses. `dlib` (default): dlib's own subset for the 68-point
+ * model, landmarks 27-54 and 60-64 (nose, eyes, upper lip and mouth corners). `all51`: 17-67,
+ * eyebrows and lower lip included.
+ */
+export type LandmarkSubset = 'dlib' | 'all51';
+
+function fitted(i: number, subset: LandmarkSubset): boolean {
+  if (subset === 'all51') return true;
+  return !((i >= 17 && i <= 26) || (i >= 55 && i <= 59) || i >= 65);
+}
 
 /** Chip side the descriptor net expects. */
 export const CHIP_SIZE = 150;
@@ -63,16 +77,19 @@ export function fitSimilarity(from: Point[], to: Point[]): Similarity {
 }
 
 /** The chip-to-image transform for a face, from its 68 landmarks in image pixels. */
-export function chipTransform(landmarks: Point[], size = CHIP_SIZE, padding = CHIP_PADDING): Similarity {
+export function chipTransform(landmarks: Point[], size = CHIP_SIZE, padding = CHIP_PADDING, subset: LandmarkSubset = 'dlib'): Similarity {
   if (landmarks.length !== 68) throw new RangeError(`expected 68 landmarks, got ${landmarks.length}`);
   const from: Point[] = [];
-  for (let i = 0; i < MEAN_FACE_X.length; i++) {
+  const to: Point[] = [];
+  for (let i = 17; i < 68; i++) {
+    if (!fitted(i, subset)) continue;
     from.push({
-      x: ((padding + MEAN_FACE_X[i]) / (2 * padding + 1)) * size,
-      y: ((padding + MEAN_FACE_Y[i]) / (2 * padding + 1)) * size,
+      x: ((padding + MEAN_FACE_X[i - 17]) / (2 * padding + 1)) * size,
+      y: ((padding + MEAN_FACE_Y[i - 17]) / (2 * padding + 1)) * size,
     });
+    to.push(landmarks[i]);
   }
-  return fitSimilarity(from, landmarks.slice(17));
+  return fitSimilarity(from, to);
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { FaceRuntime } from './backend.js';
 import type { RgbImage } from './decode.js';
 import type { Box } from './types.js';
-import { CHIP_SIZE, chipTransform, mirror, squareCrop, warpAffine, type Point } from './align.js';
+import { CHIP_PADDING, CHIP_SIZE, chipTransform, mirror, squareCrop, warpAffine, type LandmarkSubset, type Point } from './align.js';
 
 /** How descriptors are made; the defaults are the most accurate measured pipeline. */
 export interface DescribeOptions {
@@ -17,13 +17,24 @@ export interface DescribeOptions {
    * padded by 20%, no rotation.
    */
   align: 'dlib' | 'box';
+  /** Landmarks the dlib fit uses (see {@link LandmarkSubset}). Default `dlib`. */
+  subset: LandmarkSubset;
+  /**
+   * Second landmark pass: the landmark net runs again on a square around the first pass's
+   * landmarks, grown by this fraction of its side on each side. `null` = one pass on the
+   * detector box. Default {@link DEFAULT_REFINE_MARGIN}.
+   */
+  refine: number | null;
   /** Average with the descriptor of the mirrored chip. Default true. */
   mirror: boolean;
   /** L2-normalise the final descriptor. Default false (dlib's threshold 0.6 assumes raw descriptors). */
   normalize: boolean;
 }
 
-export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', mirror: true, normalize: false };
+/** Margin of the second landmark pass, tuned on LFW fold 1 only (docs/recognition.md). */
+export const DEFAULT_REFINE_MARGIN = 0.1;
+
+export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false };
 
 const LANDMARK_INPUT = 112;
 
@@ -64,6 +75,28 @@ export async function detectLandmarks(rt: FaceRuntime, img: RgbImage, boxes: Box
   });
 }
 
+/**
+ * The box for a second landmark pass: the square around the landmarks' bounding box, grown by
+ * `margin` of its side on each side. The detectors' boxes are loose and shift with the detector
+ * (tiny, SSD, padded canvas); the landmark net gives steadier points on a box drawn from its own
+ * first answer.
+ */
+export function landmarkBox(landmarks: Point[], margin: number): Box {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const p of landmarks) {
+    x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
+  }
+  const side = Math.max(x1 - x0, y1 - y0) * (1 + 2 * margin);
+  return { x: (x0 + x1) / 2 - side / 2, y: (y0 + y1) / 2 - side / 2, width: side, height: side };
+}
+
+/** 68 landmarks per box, refined by a second pass when `refine` is a margin (see {@link DescribeOptions.refine}). */
+export async function locateLandmarks(rt: FaceRuntime, img: RgbImage, boxes: Box[], refine: number | null): Promise<Point[][]> {
+  const first = await detectLandmarks(rt, img, boxes);
+  if (refine === null) return first;
+  return detectLandmarks(rt, img, first.map((l) => landmarkBox(l, refine)));
+}
+
 /** face-api's descriptor crop: the landmarks' bounding box grown by 20%, squared. */
 function boxChipTransform(landmarks: Point[]) {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -75,8 +108,8 @@ function boxChipTransform(landmarks: Point[]) {
 }
 
 /** The aligned 150x150 RGB chip of one face (also used by tests and debugging tools). */
-export function faceChip(img: RgbImage, landmarks: Point[], align: DescribeOptions['align'] = 'dlib'): Float32Array {
-  const t = align === 'dlib' ? chipTransform(landmarks) : boxChipTransform(landmarks);
+export function faceChip(img: RgbImage, landmarks: Point[], align: DescribeOptions['align'] = 'dlib', subset: LandmarkSubset = 'dlib'): Float32Array {
+  const t = align === 'dlib' ? chipTransform(landmarks, CHIP_SIZE, CHIP_PADDING, subset) : boxChipTransform(landmarks);
   return warpAffine(img, t, CHIP_SIZE, CHIP_SIZE);
 }
 
@@ -118,7 +151,7 @@ export async function computeDescriptors(rt: FaceRuntime, img: RgbImage, faces: 
   const per = options.mirror ? 2 : 1;
   const chips: Float32Array[] = [];
   for (const landmarks of faces) {
-    const chip = faceChip(img, landmarks, options.align);
+    const chip = faceChip(img, landmarks, options.align, options.subset);
     chips.push(chip);
     if (options.mirror) chips.push(mirror(chip, CHIP_SIZE, CHIP_SIZE));
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chipTransform, fitSimilarity, mirror, warpAffine, type Point } from '../../src/recognition/align.js';
+import { landmarkBox } from '../../src/recognition/describe.js';
 
 describe('fitSimilarity', () => {
   it('recovers a known rotation, scale and translation from noiseless points', () => {
@@ -22,6 +23,31 @@ describe('chipTransform', () => {
     const big = small.map((p) => ({ x: p.x * 2, y: p.y * 2 }));
     const ts = chipTransform(small), tb = chipTransform(big);
     expect(Math.hypot(tb.a, tb.b) / Math.hypot(ts.a, ts.b)).toBeCloseTo(2, 6);
+  });
+
+  it('fits dlib\'s subset by default: eyebrows and lower lip do not move the chip', () => {
+    const face = Array.from({ length: 68 }, (_, i) => ({ x: 100 + (i % 9) * 7 + Math.sin(i) * 3, y: 80 + Math.floor(i / 9) * 6 + Math.cos(i) * 2 }));
+    const moved = face.map((p, i) => ((i >= 17 && i <= 26) || (i >= 55 && i <= 59) || i >= 65 ? { x: p.x + 15, y: p.y - 9 } : p));
+    const a = chipTransform(face), b = chipTransform(moved);
+    expect(b.a).toBeCloseTo(a.a, 12);
+    expect(b.b).toBeCloseTo(a.b, 12);
+    expect(b.tx).toBeCloseTo(a.tx, 12);
+    expect(b.ty).toBeCloseTo(a.ty, 12);
+    // The 17-67 fit does see them.
+    const c = chipTransform(face, 150, 0.25, 'all51'), d = chipTransform(moved, 150, 0.25, 'all51');
+    expect(Math.abs(d.tx - c.tx) + Math.abs(d.ty - c.ty)).toBeGreaterThan(1);
+  });
+});
+
+describe('landmarkBox', () => {
+  it('is the square around the landmarks, grown by the margin on each side', () => {
+    const pts = [{ x: 10, y: 20 }, { x: 50, y: 20 }, { x: 30, y: 80 }];
+    const box = landmarkBox(pts, 0.1);
+    // Side max(40, 60) * 1.2 = 72, centred on (30, 50).
+    expect(box.width).toBeCloseTo(72, 9);
+    expect(box.height).toBeCloseTo(72, 9);
+    expect(box.x + box.width / 2).toBeCloseTo(30, 9);
+    expect(box.y + box.height / 2).toBeCloseTo(50, 9);
   });
 });
 

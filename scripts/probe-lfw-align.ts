@@ -1,0 +1,172 @@
+/**
+ * One-off probe (not a test, not the benchmark): alignment choices for the descriptor chip,
+ * compared on the same detections. Per LFW image it detects once (engine cascade), keeps the
+ * face nearest the image centre, then builds several chips from it:
+ * - landmarks: first pass on the detector box (`l1`), or a second pass on a square box around
+ *   the first pass's landmarks grown by a margin on each side (`l2-<margin>`);
+ * - fit subset: landmarks 17-67 (`all51`) or dlib's own subset for the 68-point model, which
+ *   also drops the eyebrows and the lower lip (`dlib`);
+ * - `px`: dlib's chip pixel convention (chip pixel 0 and 149 map onto the rect's edges) and
+ *   the landmark crop's half-pixel offset;
+ * - `n256`: dlib's input scaling ((x - mean) / 256) instead of face-api's / 255.
+ * Every chip is averaged with its mirror. Tune on fold 1 only.
+ *
+ *   npx tsx scripts/probe-lfw-align.ts --folds 1 --shard 0/2 --save /tmp/ff/probe/a.json
+ *   npx tsx scripts/probe-lfw-align.ts --folds 1 --load /tmp/ff/probe/a.json,/tmp/ff/probe/b.json
+ */
+import fs from 'node:fs/promises';
+import { Command } from 'commander';
+import { createLogger } from '../src/log.js';
+import { loadEngine } from '../src/recognition/engine.js';
+import { DEFAULT_STRATEGY, detectFaces } from '../src/recognition/detect.js';
+import { combineDescriptors, describeChips, detectLandmarks } from '../src/recognition/describe.js';
+import { CHIP_SIZE, fitSimilarity, mirror, warpAffine, type Point, type Similarity } from '../src/recognition/align.js';
+import { decodeImage, type RgbImage } from '../src/recognition/decode.js';
+import { euclidean } from '../src/recognition/matcher.js';
+import type { Box } from '../src/recognition/types.js';
+import { accuracyAt, bestThreshold, crossValidate, lfwDir, meanStd, readPairs, type Scored } from './lib/lfw.js';
+
+const opts = new Command()
+  .option('--folds <list>', 'folds', '1')
+  .option('--margins <list>', 'second-pass margins', '0.1,0.2')
+  .option('--extra', 'also the px, n256 and l2 all51 chips (3x slower)')
+  .option('--shard <k/n>')
+  .option('--save <file>')
+  .option('--load <files>')
+  .parse()
+  .opts<{ folds: string; margins: string; extra?: boolean; shard?: string; save?: string; load?: string }>();
+
+// dlib mean face, landmarks 17..67 (as in align.ts).
+const MX = [
+  0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124, 0.904991, 0.98004, 0.490127, 0.490127, 0.490127,
+  0.490127, 0.36688, 0.426036, 0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918, 0.182743, 0.645647,
+  0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149, 0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159,
+  0.556721, 0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874, 0.553364, 0.490127, 0.42689,
+];
+const MY = [
+  0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891, 0.0187482, 0.038915, 0.106454, 0.203352, 0.307009,
+  0.409805, 0.515625, 0.587326, 0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733, 0.245099, 0.244077,
+  0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099, 0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233,
+  0.864805, 0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746, 0.784792, 0.824182, 0.831803, 0.824182,
+];
+const PAD = 0.25;
+type Subset = 'all51' | 'dlib';
+const keep = (i: number, subset: Subset): boolean => subset === 'all51' || !((i >= 17 && i <= 26) || (i >= 55 && i <= 59) || i >= 65);
+
+function transform(lm: Point[], subset: Subset, px: boolean): Similarity {
+  const from: Point[] = [], to: Point[] = [];
+  for (let i = 17; i < 68; i++) {
+    if (!keep(i, subset)) continue;
+    from.push({ x: ((PAD + MX[i - 17]) / (2 * PAD + 1)) * CHIP_SIZE, y: ((PAD + MY[i - 17]) / (2 * PAD + 1)) * CHIP_SIZE });
+    to.push(px ? { x: lm[i].x - 0.5, y: lm[i].y - 0.5 } : lm[i]);
+  }
+  const t = fitSimilarity(from, to);
+  if (!px) return t;
+  // dlib: rect centred on tform(size/2) with side size*scale; chip pixels 0 and size-1 land on its edges.
+  const cx = t.a * (CHIP_SIZE / 2) - t.b * (CHIP_SIZE / 2) + t.tx, cy = t.b * (CHIP_SIZE / 2) + t.a * (CHIP_SIZE / 2) + t.ty;
+  const k = CHIP_SIZE / (CHIP_SIZE - 1), a = t.a * k, b = t.b * k, h = (CHIP_SIZE - 1) / 2;
+  return { a, b, tx: cx - (a * h - b * h), ty: cy - (b * h + a * h) };
+}
+
+function landmarkBox(lm: Point[], margin: number, img: RgbImage): Box {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const p of lm) { x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y); }
+  const side = Math.max(x1 - x0, y1 - y0) * (1 + 2 * margin);
+  void img;
+  return { x: (x0 + x1) / 2 - side / 2, y: (y0 + y1) / 2 - side / 2, width: side, height: side };
+}
+
+const n256 = (chip: Float32Array): Float32Array => {
+  const mean = [122.782, 117.001, 104.298];
+  return chip.map((v, i) => mean[i % 3] + ((v - mean[i % 3]) * 255) / 256);
+};
+
+const margins = opts.margins.split(',').map(Number);
+const all = await readPairs(lfwDir());
+const folds = opts.folds.split(',').map(Number);
+const store: Record<string, Record<string, number[] | null>> = {};
+const put = (v: string, img: string, d: Float32Array | null) => ((store[v] ??= {})[img] = d ? Array.from(d) : null);
+let seconds = 0, described = 0;
+const extraLandmarkMs: number[] = [];
+
+if (opts.load) {
+  for (const f of opts.load.split(',')) {
+    const s = JSON.parse(await fs.readFile(f, 'utf8')) as { seconds: number; images: number; store: typeof store };
+    seconds += s.seconds; described += s.images;
+    for (const [v, m] of Object.entries(s.store)) Object.assign((store[v] ??= {}), m);
+  }
+} else {
+  const engine = await loadEngine({ tfBackend: 'wasm', log: createLogger({ level: 'warn', name: 'probe' }) });
+  const rt = engine.runtime;
+  const images = [...new Set(folds.flatMap((f) => all[f - 1].flatMap((p) => [p.a, p.b])))];
+  const [k, n] = opts.shard ? opts.shard.split('/').map(Number) : [0, 1];
+  const mine = images.filter((_, i) => i % n === k);
+  const t0 = performance.now();
+  for (const [i, file] of mine.entries()) {
+    const img = await decodeImage(await fs.readFile(file));
+    const pixels = rt.tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+    let dets;
+    try { dets = await detectFaces(rt, img, pixels, DEFAULT_STRATEGY); } finally { pixels.dispose(); }
+    if (dets.length === 0) { put('none', file, null); continue; }
+    const dist = (b: Box) => Math.hypot(b.x + b.width / 2 - img.width / 2, b.y + b.height / 2 - img.height / 2);
+    const box = dets.map((d) => d.box).reduce((best, b) => (dist(b) < dist(best) ? b : best));
+    const [l1] = await detectLandmarks(rt, img, [box]);
+    const tl = performance.now();
+    const l2s = await detectLandmarks(rt, img, margins.map((m) => landmarkBox(l1, m, img)));
+    extraLandmarkMs.push((performance.now() - tl) / margins.length);
+    const specs: { name: string; t: Similarity; n256?: boolean }[] = [
+      { name: 'l1-all51', t: transform(l1, 'all51', false) },
+      { name: 'l1-dlib', t: transform(l1, 'dlib', false) },
+    ];
+    if (opts.extra) {
+      specs.push({ name: 'l1-all51-px', t: transform(l1, 'all51', true) });
+      specs.push({ name: 'l1-all51-n256', t: transform(l1, 'all51', false), n256: true });
+    }
+    margins.forEach((m, j) => {
+      if (opts.extra) specs.push({ name: `l2-${m}-all51`, t: transform(l2s[j], 'all51', false) });
+      specs.push({ name: `l2-${m}-dlib`, t: transform(l2s[j], 'dlib', false) });
+    });
+    const chips: Float32Array[] = [];
+    for (const s of specs) {
+      const c = warpAffine(img, s.t, CHIP_SIZE, CHIP_SIZE);
+      const pair = [c, mirror(c, CHIP_SIZE, CHIP_SIZE)];
+      chips.push(...(s.n256 ? pair.map(n256) : pair));
+    }
+    const raw = await describeChips(rt, chips);
+    specs.forEach((s, j) => put(s.name, file, combineDescriptors(raw.slice(2 * j, 2 * j + 2), false)));
+    if (i % 25 === 0) process.stderr.write(`\r${i + 1}/${mine.length} ${((i + 1) / ((performance.now() - t0) / 1000)).toFixed(2)}/s  `);
+  }
+  seconds = (performance.now() - t0) / 1000; described = mine.length;
+  const meanExtra = extraLandmarkMs.reduce((s, x) => s + x, 0) / (extraLandmarkMs.length || 1);
+  console.log(`described ${mine.length} in ${seconds.toFixed(0)} s; second landmark pass ~${meanExtra.toFixed(1)} ms per box (batched)`);
+  if (opts.save) {
+    await fs.writeFile(opts.save, JSON.stringify({ seconds, images: mine.length, store }));
+    process.exit(0);
+  }
+}
+
+/** Probability a same pair is nearer than a different pair (ROC AUC): a smoother signal than accuracy on 600 pairs. */
+function auc(pairs: Scored[]): number {
+  const s = pairs.filter((p) => p.same && p.distance !== null).map((p) => p.distance as number);
+  const d = pairs.filter((p) => !p.same && p.distance !== null).map((p) => p.distance as number);
+  let w = 0;
+  for (const x of s) for (const y of d) w += x < y ? 1 : x === y ? 0.5 : 0;
+  return w / (s.length * d.length || 1);
+}
+
+const none = new Set(Object.keys(store.none ?? {}));
+for (const v of Object.keys(store).filter((x) => x !== 'none')) {
+  const scored = new Map<number, Scored[]>();
+  for (const f of folds) {
+    scored.set(f, all[f - 1].map((p) => {
+      const a = none.has(p.a) ? null : store[v][p.a], b = none.has(p.b) ? null : store[v][p.b];
+      return { same: p.same, distance: a && b ? euclidean(Float32Array.from(a), Float32Array.from(b)) : null };
+    }));
+  }
+  const res = crossValidate(scored);
+  const { mean } = meanStd(res.map((r) => r.accuracy));
+  const pairs = [...scored.values()].flat();
+  const t = bestThreshold(pairs);
+  console.log(`${v.padEnd(20)} acc ${(mean * 100).toFixed(2)}%  best-in-sample ${(accuracyAt(pairs, t) * 100).toFixed(2)}% @${t.toFixed(3)}  auc ${(auc(pairs) * 100).toFixed(3)}`);
+}
+console.log(`${none.size} images without a face; ${described} images described in ${seconds.toFixed(0)} s of process time`);
