@@ -9,6 +9,7 @@
  * - `px`: dlib's chip pixel convention (chip pixel 0 and 149 map onto the rect's edges) and
  *   the landmark crop's half-pixel offset;
  * - `n256`: dlib's input scaling ((x - mean) / 256) instead of face-api's / 255.
+ * - `l2-avg-dlib`: the second pass's landmarks averaged over every margin's crop.
  * Every chip is averaged with its mirror. Tune on fold 1 only.
  *
  *   npx tsx scripts/probe-lfw-align.ts --folds 1 --shard 0/2 --save /tmp/ff/probe/a.json
@@ -30,11 +31,12 @@ const opts = new Command()
   .option('--folds <list>', 'folds', '1')
   .option('--margins <list>', 'second-pass margins', '0.1,0.2')
   .option('--extra', 'also the px, n256 and l2 all51 chips (3x slower)')
+  .option('--only <list>', 'compute only these chips (names as printed)')
   .option('--shard <k/n>')
   .option('--save <file>')
   .option('--load <files>')
   .parse()
-  .opts<{ folds: string; margins: string; extra?: boolean; shard?: string; save?: string; load?: string }>();
+  .opts<{ folds: string; margins: string; extra?: boolean; only?: string; shard?: string; save?: string; load?: string }>();
 
 // dlib mean face, landmarks 17..67 (as in align.ts).
 const MX = [
@@ -126,6 +128,13 @@ if (opts.load) {
       if (opts.extra) specs.push({ name: `l2-${m}-all51`, t: transform(l2s[j], 'all51', false) });
       specs.push({ name: `l2-${m}-dlib`, t: transform(l2s[j], 'dlib', false) });
     });
+    // Landmarks averaged over the second-pass crops of every margin: less crop noise, no extra chip.
+    const avg = l1.map((_, q) => ({ x: l2s.reduce((t, l) => t + l[q].x, 0) / l2s.length, y: l2s.reduce((t, l) => t + l[q].y, 0) / l2s.length }));
+    specs.push({ name: 'l2-avg-dlib', t: transform(avg, 'dlib', false) });
+    if (opts.only) {
+      const only = opts.only.split(',');
+      specs.splice(0, specs.length, ...specs.filter((x) => only.includes(x.name)));
+    }
     const chips: Float32Array[] = [];
     for (const s of specs) {
       const c = warpAffine(img, s.t, CHIP_SIZE, CHIP_SIZE);
