@@ -130,6 +130,18 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
+  /** A query on the state index for `state`, from `start` when given. */
+  private stateQuery(state: JobState, start?: Record<string, unknown>) {
+    return {
+      TableName: this.table,
+      IndexName: this.index,
+      KeyConditionExpression: '#s = :s',
+      ExpressionAttributeNames: { '#s': 'state' },
+      ExpressionAttributeValues: { ':s': state },
+      ...(start ? { ExclusiveStartKey: start } : {}),
+    };
+  }
+
   async listByState(state: JobState, options: ListOptions = {}): Promise<Page<JobRecord>> {
     const limit = pageLimit(options.limit);
     const start = options.cursor ? decodeKey(options.cursor) : undefined;
@@ -139,16 +151,7 @@ export class DynamoJobStore implements JobStore {
     do {
       const out = await awsCall(`list ${state} jobs`, () =>
         this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: this.index,
-            KeyConditionExpression: '#s = :s',
-            ExpressionAttributeNames: { '#s': 'state' },
-            ExpressionAttributeValues: { ':s': state },
-            ScanIndexForward: true,
-            Limit: limit - items.length,
-            ...(next ? { ExclusiveStartKey: next } : {}),
-          }),
+          new QueryCommand({ ...this.stateQuery(state, next), ScanIndexForward: true, Limit: limit - items.length }),
         ),
       );
       items.push(...((out.Items ?? []) as JobItem[]));
@@ -172,15 +175,7 @@ export class DynamoJobStore implements JobStore {
         do {
           const out = await awsCall(`count ${state} jobs`, () =>
             this.doc.send(
-              new QueryCommand({
-                TableName: this.table,
-                IndexName: this.index,
-                KeyConditionExpression: '#s = :s',
-                ExpressionAttributeNames: { '#s': 'state' },
-                ExpressionAttributeValues: { ':s': state },
-                Select: 'COUNT',
-                ...(next ? { ExclusiveStartKey: next } : {}),
-              }),
+              new QueryCommand({ ...this.stateQuery(state, next), Select: 'COUNT' }),
             ),
           );
           n += out.Count ?? 0;
@@ -207,16 +202,7 @@ export class DynamoJobStore implements JobStore {
   private async anyAfter(state: JobState, key: Record<string, unknown>): Promise<boolean> {
     const out = await awsCall(`list ${state} jobs`, () =>
       this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: this.index,
-          KeyConditionExpression: '#s = :s',
-          ExpressionAttributeNames: { '#s': 'state' },
-          ExpressionAttributeValues: { ':s': state },
-          Limit: 1,
-          ExclusiveStartKey: key,
-          ProjectionExpression: 'id',
-        }),
+        new QueryCommand({ ...this.stateQuery(state, key), Limit: 1, ProjectionExpression: 'id' }),
       ),
     );
     return (out.Items?.length ?? 0) > 0;
