@@ -21,7 +21,7 @@ import { createLogger } from '../src/log.js';
 import { loadEngine } from '../src/recognition/engine.js';
 import { DEFAULT_STRATEGY, detectFaces } from '../src/recognition/detect.js';
 import { combineDescriptors, describeChips, detectLandmarks } from '../src/recognition/describe.js';
-import { CHIP_SIZE, fitSimilarity, mirror, warpAffine, type Point, type Similarity } from '../src/recognition/align.js';
+import { CHIP_PADDING, CHIP_SIZE, fitSimilarity, meanFacePoints, mirror, warpAffine, type LandmarkSubset, type Point, type Similarity } from '../src/recognition/align.js';
 import { decodeImage, type RgbImage } from '../src/recognition/decode.js';
 import { euclidean } from '../src/recognition/matcher.js';
 import type { Box } from '../src/recognition/types.js';
@@ -38,31 +38,12 @@ const opts = new Command()
   .parse()
   .opts<{ folds: string; margins: string; extra?: boolean; only?: string; shard?: string; save?: string; load?: string }>();
 
-// dlib mean face, landmarks 17..67 (as in align.ts).
-const MX = [
-  0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124, 0.904991, 0.98004, 0.490127, 0.490127, 0.490127,
-  0.490127, 0.36688, 0.426036, 0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918, 0.182743, 0.645647,
-  0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149, 0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159,
-  0.556721, 0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874, 0.553364, 0.490127, 0.42689,
-];
-const MY = [
-  0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891, 0.0187482, 0.038915, 0.106454, 0.203352, 0.307009,
-  0.409805, 0.515625, 0.587326, 0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733, 0.245099, 0.244077,
-  0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099, 0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233,
-  0.864805, 0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746, 0.784792, 0.824182, 0.831803, 0.824182,
-];
-const PAD = 0.25;
-type Subset = 'all51' | 'dlib';
-const keep = (i: number, subset: Subset): boolean => subset === 'all51' || !((i >= 17 && i <= 26) || (i >= 55 && i <= 59) || i >= 65);
-
-function transform(lm: Point[], subset: Subset, px: boolean): Similarity {
-  const from: Point[] = [], to: Point[] = [];
-  for (let i = 17; i < 68; i++) {
-    if (!keep(i, subset)) continue;
-    from.push({ x: ((PAD + MX[i - 17]) / (2 * PAD + 1)) * CHIP_SIZE, y: ((PAD + MY[i - 17]) / (2 * PAD + 1)) * CHIP_SIZE });
-    to.push(px ? { x: lm[i].x - 0.5, y: lm[i].y - 0.5 } : lm[i]);
-  }
-  const t = fitSimilarity(from, to);
+function transform(lm: Point[], subset: LandmarkSubset, px: boolean): Similarity {
+  const targets = meanFacePoints(CHIP_SIZE, CHIP_PADDING, subset);
+  const t = fitSimilarity(
+    targets.map((p) => p.point),
+    targets.map(({ index: i }) => (px ? { x: lm[i].x - 0.5, y: lm[i].y - 0.5 } : lm[i])),
+  );
   if (!px) return t;
   // dlib: rect centred on tform(size/2) with side size*scale; chip pixels 0 and size-1 land on its edges.
   const cx = t.a * (CHIP_SIZE / 2) - t.b * (CHIP_SIZE / 2) + t.tx, cy = t.b * (CHIP_SIZE / 2) + t.a * (CHIP_SIZE / 2) + t.ty;

@@ -79,17 +79,30 @@ export function fitSimilarity(from: Point[], to: Point[]): Similarity {
 /** The chip-to-image transform for a face, from its 68 landmarks in image pixels. */
 export function chipTransform(landmarks: Point[], size = CHIP_SIZE, padding = CHIP_PADDING, subset: LandmarkSubset = 'dlib'): Similarity {
   if (landmarks.length !== 68) throw new RangeError(`expected 68 landmarks, got ${landmarks.length}`);
-  const from: Point[] = [];
-  const to: Point[] = [];
+  const targets = meanFacePoints(size, padding, subset);
+  return fitSimilarity(
+    targets.map((t) => t.point),
+    targets.map((t) => landmarks[t.index]),
+  );
+}
+
+/**
+ * Where dlib's mean face puts each fitted landmark in a `size` chip with `padding`, with the
+ * landmark's index (17..67) in the 68-point scheme.
+ */
+export function meanFacePoints(size = CHIP_SIZE, padding = CHIP_PADDING, subset: LandmarkSubset = 'dlib'): Array<{ index: number; point: Point }> {
+  const out: Array<{ index: number; point: Point }> = [];
   for (let i = 17; i < 68; i++) {
     if (!fitted(i, subset)) continue;
-    from.push({
-      x: ((padding + MEAN_FACE_X[i - 17]) / (2 * padding + 1)) * size,
-      y: ((padding + MEAN_FACE_Y[i - 17]) / (2 * padding + 1)) * size,
+    out.push({
+      index: i,
+      point: {
+        x: ((padding + MEAN_FACE_X[i - 17]) / (2 * padding + 1)) * size,
+        y: ((padding + MEAN_FACE_Y[i - 17]) / (2 * padding + 1)) * size,
+      },
     });
-    to.push(landmarks[i]);
   }
-  return fitSimilarity(from, to);
+  return out;
 }
 
 /**
