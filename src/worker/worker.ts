@@ -13,7 +13,7 @@ import type { JobRecord, JobResult } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
 import type { Logger } from '../log.js';
 import { pickEnrollmentFace } from '../recognition/engine.js';
-import { recognizeFaces } from '../recognition/matcher.js';
+import { createGalleryIndex, recognizeFaces } from '../recognition/matcher.js';
 import type { Engine } from '../recognition/types.js';
 import { NotFoundError } from '../store/errors.js';
 import type { BlobStore, Gallery, JobQueue, ReceivedMessage, WorkerRegistry } from '../store/ports.js';
@@ -103,12 +103,15 @@ export function createWorker(deps: WorkerDeps): Worker {
       const source = `job:${record.id}`;
       // A crash between addFace and SUCCEED repeats the job; the face's source makes the
       // enrollment idempotent, so a retry does not enroll the same image twice.
-      const existing = (await gallery.listFaces()).find((f) => f.source === source);
+      const known = await gallery.listFaces();
+      const existing = known.find((f) => f.source === source);
       const enrolled = existing ?? (await gallery.addFace(identity, { descriptor: face.descriptor, source }));
       galleryCache.invalidate();
-      const index = await galleryCache.get();
-      const { faces } = recognizeFaces({ ...analyzed, faces: [face] }, index, record.options);
-      return { width: analyzed.width, height: analyzed.height, faces, enrolled: { identity, faceId: enrolled.id } };
+      // Match against what was just read plus the new face: no second scan of the gallery.
+      const faces = existing ? known : [...known, enrolled];
+      const index = createGalleryIndex(faces.map((f) => ({ identity: f.identity, descriptor: f.descriptor })));
+      const { faces: matched } = recognizeFaces({ ...analyzed, faces: [face] }, index, record.options);
+      return { width: analyzed.width, height: analyzed.height, faces: matched, enrolled: { identity, faceId: enrolled.id } };
     }
     throw new InvalidJobError(`unknown job kind ${JSON.stringify(record.kind)}`);
   }
