@@ -8,9 +8,22 @@ import type { Logger } from '../log.js';
 import type { JobActionParams, JobActionType } from '../machines/job.js';
 import { NotFoundError } from '../store/errors.js';
 import type { JobQueue } from '../store/ports.js';
+import type { JobMessage } from './types.js';
 
 /** One handler per effect action of the job machine. */
-export type JobEffects = { [K in JobActionType]: (params: JobActionParams[K]) => Promise<void> };
+export type JobEffectHandlers = { [K in JobActionType]: (params: JobActionParams[K]) => Promise<void> };
+
+/**
+ * The handlers, and the queue `enqueue` sends on: a job store that can write a new job and its
+ * messages in one transaction (`JobStore.sendsWith(queue)`) lets the runner do so
+ * (`JobRunner.createAndDispatch`). Without it the runner always creates, then runs the effects.
+ */
+export type JobEffects = JobEffectHandlers & { readonly queue?: JobQueue };
+
+/** The message `enqueue` sends for a job. */
+export function enqueueMessage(params: JobActionParams['enqueue']): JobMessage {
+  return { jobId: params.jobId };
+}
 
 /** The ceiling of a retry backoff, in seconds: well under SQS's 12 h visibility limit. */
 export const MAX_RETRY_BACKOFF_SECONDS = 300;
@@ -46,8 +59,10 @@ export function createJobEffects(deps: JobEffectsDeps): JobEffects {
   const { queue, log, retryBaseSeconds } = deps;
   const random = deps.random ?? Math.random;
   return {
-    async enqueue({ jobId }) {
-      const messageId = await queue.send({ jobId });
+    queue,
+    async enqueue(params) {
+      const { jobId } = params;
+      const messageId = await queue.send(enqueueMessage(params));
       log.debug({ jobId, messageId }, 'job message sent');
     },
 

@@ -12,10 +12,10 @@ import { jobMachine, JOB_ACTION_TYPES, type JobAction, type JobEvent } from '../
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { JobStore } from '../store/ports.js';
 import { toFacefleetError } from '../errors.js';
-import type { JobEffects } from './effects.js';
+import { enqueueMessage, type JobEffects } from './effects.js';
 import { InvalidJobRequestError, JobEffectError } from './errors.js';
 import { persistJobSnapshot, restoreJobSnapshot } from './snapshot.js';
-import type { JobInput, JobKind, JobOptions, JobRecord } from './types.js';
+import type { JobInput, JobKind, JobMessage, JobOptions, JobRecord } from './types.js';
 
 type WithoutAt<E> = E extends unknown ? Omit<E, 'at'> : never;
 
@@ -49,6 +49,18 @@ export interface JobRunner {
    * Throws VersionConflictError when the job kept moving through every reload.
    */
   dispatch(jobId: string, command: JobCommand): Promise<DispatchResult>;
+  /**
+   * create(), then dispatch(command), as one atomic write where the store allows it: the machine
+   * decides both steps as those two calls would (same snapshot, history and actions), and when
+   * the store can send on the effects' queue within its create (`JobStore.sendsWith`) and
+   * `enqueue` is the only effect of `command`, the record is created past `command` together with
+   * its messages: both are stored, or neither.
+   *
+   * Decides at once and writes nothing itself: returns the write to run (it throws as create()
+   * does), or null where one write is not possible (another backend, a wrapped queue, other
+   * effects, or `command` not accepted); then call create() and dispatch() instead.
+   */
+  createAndDispatch(job: NewJob, command: JobCommand): (() => Promise<JobRecord>) | null;
 }
 
 export interface JobRunnerDeps {
@@ -89,29 +101,73 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     }
   }
 
+  /** A new job in its initial state (`uploaded`, version 0): the record but its snapshot, and the snapshot. */
+  function newJob(job: NewJob) {
+    if (!Number.isInteger(job.maxAttempts) || job.maxAttempts < 1) {
+      throw new InvalidJobRequestError(`maxAttempts must be a whole number >= 1, got ${job.maxAttempts}`);
+    }
+    const id = job.id ?? randomUUID();
+    const at = now().toISOString();
+    // The initial state has no entry actions, so there is nothing to execute.
+    const [snapshot] = initialTransition(jobMachine, { id, maxAttempts: job.maxAttempts, at });
+    const base: Omit<JobRecord, 'snapshot'> = {
+      id,
+      version: 0,
+      state: snapshot.value,
+      kind: job.kind,
+      createdAt: at,
+      updatedAt: at,
+      input: job.input,
+      options: job.options,
+    };
+    return { base, snapshot };
+  }
+
+  function logTransition(jobId: string, command: JobCommand, from: JobRecord['state'], to: JobRecord['state']): void {
+    // Heartbeats only extend the lease; at info level they would drown the real transitions.
+    log[command.type === 'HEARTBEAT' ? 'debug' : 'info'](
+      {
+        jobId,
+        event: command.type,
+        from,
+        to,
+        ...('workerId' in command ? { workerId: command.workerId } : {}),
+        ...(command.type === 'REPLAY' && command.by !== undefined ? { by: command.by } : {}),
+      },
+      'job transition',
+    );
+  }
+
   return {
     async create(job) {
-      if (!Number.isInteger(job.maxAttempts) || job.maxAttempts < 1) {
-        throw new InvalidJobRequestError(`maxAttempts must be a whole number >= 1, got ${job.maxAttempts}`);
-      }
-      const id = job.id ?? randomUUID();
-      const at = now().toISOString();
-      // The initial state has no entry actions, so there is nothing to execute.
-      const [snapshot] = initialTransition(jobMachine, { id, maxAttempts: job.maxAttempts, at });
-      const record: JobRecord = {
-        id,
-        version: 0,
-        state: snapshot.value,
-        kind: job.kind,
-        createdAt: at,
-        updatedAt: at,
-        input: job.input,
-        options: job.options,
-        snapshot: persistJobSnapshot(snapshot),
-      };
+      const { base, snapshot } = newJob(job);
+      const record: JobRecord = { ...base, snapshot: persistJobSnapshot(snapshot) };
       await store.create(record);
-      log.debug({ jobId: id, kind: job.kind }, 'job created');
+      log.debug({ jobId: record.id, kind: job.kind }, 'job created');
       return record;
+    },
+
+    createAndDispatch(job, command) {
+      const queue = effects.queue;
+      if (!queue || !store.sendsWith?.(queue)) return null;
+      const { base, snapshot } = newJob(job);
+      const at = now().toISOString();
+      const [next, actions] = transition(jobMachine, snapshot, { ...command, at } as JobEvent);
+      if (next === snapshot) return null;
+      const messages: JobMessage[] = [];
+      for (const action of actions) {
+        // assign() never comes back (see dispatch); any effect but enqueue cannot go in the write.
+        if (!isJobAction(action) || action.type !== 'enqueue') return null;
+        messages.push(enqueueMessage(action.params));
+      }
+      // Version 0: this is the record's first write, even though it is past its first transition.
+      const record: JobRecord = { ...base, state: next.value, updatedAt: at, snapshot: persistJobSnapshot(next) };
+      return async () => {
+        await store.create(record, { send: { queue, messages } });
+        log.debug({ jobId: record.id, kind: job.kind, messages: messages.length }, 'job created with its messages');
+        logTransition(record.id, command, base.state, record.state);
+        return record;
+      };
     },
 
     async dispatch(jobId, command) {
@@ -151,18 +207,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
           if (isJobAction(action)) effectActions.push(action);
           else log.warn({ jobId, action: action.type }, 'job machine returned an action with no effect handler');
         }
-        // Heartbeats only extend the lease; at info level they would drown the real transitions.
-        log[command.type === 'HEARTBEAT' ? 'debug' : 'info'](
-          {
-            jobId,
-            event: command.type,
-            from: current.state,
-            to: saved.state,
-            ...('workerId' in command ? { workerId: command.workerId } : {}),
-            ...(command.type === 'REPLAY' && command.by !== undefined ? { by: command.by } : {}),
-          },
-          'job transition',
-        );
+        logTransition(jobId, command, current.state, saved.state);
         await runEffects(saved, effectActions);
         return { record: saved, changed: true };
       }

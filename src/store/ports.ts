@@ -54,9 +54,27 @@ export interface ListOptions {
   cursor?: string;
 }
 
+/** Options of {@link JobStore.create}. */
+export interface JobCreateOptions {
+  /**
+   * Send these messages on `queue` in the same atomic write as the record: the record and every
+   * message are stored, or none of them. Pass this only when `sendsWith(queue)` returned true;
+   * a store without that capability ignores it.
+   */
+  send?: { queue: JobQueue; messages: JobMessage[] };
+}
+
 export interface JobStore extends Closeable, Pingable {
-  /** Create-if-absent. `record.version` must be 0. Throws AlreadyExistsError. */
-  create(record: JobRecord): Promise<void>;
+  /** Create-if-absent. `record.version` must be 0. Throws AlreadyExistsError (and then sends nothing). */
+  create(record: JobRecord, options?: JobCreateOptions): Promise<void>;
+  /**
+   * Optional capability: true when `create` can send messages on `queue` in the same atomic
+   * write as the record (`JobCreateOptions.send`). The local backend can, for its own queue: both
+   * live in one SQLite database. Absent, or false (AWS; a queue wrapped by something that must
+   * see each send): create the record, then send, and let the sweeper repair a job left without
+   * its message.
+   */
+  sendsWith?(queue: JobQueue): boolean;
   /** The record, or null. */
   get(id: string): Promise<JobRecord | null>;
   /**

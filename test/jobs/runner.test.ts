@@ -7,7 +7,9 @@ import { createJobRunner, type NewJob } from '../../src/jobs/runner.js';
 import { JobEffectError, InvalidJobRequestError, CorruptJobSnapshotError } from '../../src/jobs/errors.js';
 import { jobContext } from '../../src/jobs/view.js';
 import { StoreUnavailableError, VersionConflictError, AlreadyExistsError } from '../../src/store/errors.js';
-import type { JobStore } from '../../src/store/ports.js';
+import type { JobQueue, JobStore } from '../../src/store/ports.js';
+import { createJobEffects } from '../../src/jobs/effects.js';
+import { withFaults } from '../../src/store/faults.js';
 import type { JobRecord } from '../../src/jobs/types.js';
 import { InMemoryJobStore, aResult, at, deferred, makeJobRecord, permanent, recordingEffects, retryable } from '../helpers/jobs.js';
 
@@ -205,13 +207,63 @@ describe('job runner on the local SQLite store', () => {
   let dir: string;
   let close: () => Promise<void>;
   let jobs: JobStore;
+  let queue: JobQueue;
 
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
     const { openLocalStores } = await import('../../src/store/local/index.js');
     const stores = openLocalStores({ dataDir: dir, log: silentLogger() });
     jobs = stores.jobs;
+    queue = stores.queue;
     close = () => stores.close();
+  });
+
+  const localRunner = (q: JobQueue = queue, now = clockFrom(0).now) =>
+    createJobRunner({ store: jobs, effects: createJobEffects({ queue: q, log: silentLogger(), retryBaseSeconds: 1 }), log: silentLogger(), now });
+
+  it('createAndDispatch(ENQUEUE) stores the job queued with its message in one write: the same record create + dispatch make', async () => {
+    const clock = clockFrom(0);
+    let t = 0;
+    const ticking = () => {
+      clock.set(t++);
+      return clock.now();
+    };
+    const write = localRunner(queue, ticking).createAndDispatch(newJob({ id: 'one' }), { type: 'ENQUEUE' });
+    expect(write).not.toBeNull();
+    // Deciding writes nothing.
+    expect(await jobs.get('one')).toBeNull();
+    const record = await write!();
+    expect(await jobs.get('one')).toEqual(record);
+    const messages = await queue.receive({ max: 10, waitSeconds: 0, visibilitySeconds: 30 });
+    expect(messages.map((m) => m.body)).toEqual([{ jobId: 'one' }]);
+
+    t = 0;
+    const twoStep = localRunner(queue, ticking);
+    await twoStep.create(newJob({ id: 'two' }));
+    const { record: queued } = await twoStep.dispatch('two', { type: 'ENQUEUE' });
+    // Identical but for the id and the version (one write instead of two).
+    const comparable = (r: JobRecord) => JSON.parse(JSON.stringify(r).replaceAll('"two"', '"one"')) as JobRecord;
+    expect({ ...comparable(queued!), version: 0 }).toEqual(record);
+    expect(record.state).toBe('queued');
+    expect(jobContext(record).history.map((h) => h.event)).toEqual(['CREATE', 'ENQUEUE']);
+  });
+
+  it('createAndDispatch writes neither the job nor the message when the job exists', async () => {
+    const r = localRunner();
+    await r.create(newJob({ id: 'dup' }));
+    await expect(r.createAndDispatch(newJob({ id: 'dup' }), { type: 'ENQUEUE' })!()).rejects.toBeInstanceOf(AlreadyExistsError);
+    expect((await jobs.get('dup'))?.state).toBe('uploaded');
+    expect((await queue.depth()).visible).toBe(0);
+  });
+
+  it('createAndDispatch declines (null) for a wrapped queue, a store without the capability, or a command with other effects', async () => {
+    expect(localRunner(withFaults(queue, { send: { times: 1 } })).createAndDispatch(newJob(), { type: 'ENQUEUE' })).toBeNull();
+    const other = new InMemoryJobStore();
+    const effects = createJobEffects({ queue, log: silentLogger(), retryBaseSeconds: 1 });
+    expect(createJobRunner({ store: other, effects, log: silentLogger() }).createAndDispatch(newJob(), { type: 'ENQUEUE' })).toBeNull();
+    // Not accepted in uploaded: nothing to write as one.
+    expect(localRunner().createAndDispatch(newJob(), { type: 'START', workerId: 'w', leaseSeconds: 30 })).toBeNull();
+    expect(await jobs.countByState()).toMatchObject({ uploaded: 0, queued: 0 });
   });
 
   afterEach(async () => {

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import type { Logger } from '../../log.js';
 import type { JobMessage } from '../../jobs/types.js';
 import type {
@@ -92,6 +93,7 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
     this.pollIntervalMs = options.pollIntervalMs;
     this.log = options.log;
     this.feed = changeFeedFor(lease.file);
+    REAL_QUEUES.add(this);
     const db = this.db;
     this.stmts = {
       insert: db.prepare<[string, string, string, number, number]>(
@@ -173,12 +175,21 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
   send(body: JobMessage, options: { delaySeconds?: number } = {}): Promise<string> {
     return this.run(`send job ${body.jobId}`, () => {
       const delaySeconds = clamp(options.delaySeconds ?? 0, 0, MAX_DELAY_SECONDS);
-      const now = this.now();
-      const messageId = randomUUID();
-      this.stmts.insert.run(messageId, body.jobId, JSON.stringify(body), now, now + delaySeconds * 1000);
+      const messageId = this.insertMessage(body, delaySeconds);
       if (delaySeconds === 0) this.feed.notify();
       return messageId;
     });
+  }
+
+  /**
+   * The row of a send, on this connection and inside the caller's transaction if one is open.
+   * Not part of the port: `send` and {@link sqliteQueueOn} use it.
+   */
+  insertMessage(body: JobMessage, delaySeconds: number): string {
+    const now = this.now();
+    const messageId = randomUUID();
+    this.stmts.insert.run(messageId, body.jobId, JSON.stringify(body), now, now + delaySeconds * 1000);
+    return messageId;
   }
 
   /**
@@ -292,6 +303,16 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
     return this.run('dead-letter depth', () => this.stmts.dlqCount.get()?.n ?? 0);
   }
 
+  /** True while open on the connection `db`. Not part of the port (see {@link sqliteQueueOn}). */
+  usesConnection(db: Database.Database): boolean {
+    return this.db === db && !this.closing.signal.aborted;
+  }
+
+  /** Wake this process's waiting receivers after a commit that sent messages. Not part of the port. */
+  notifySent(): void {
+    this.feed.notify();
+  }
+
   /** Ends pending long polls (they resolve with []) and releases the connection. */
   override close(): Promise<void> {
     this.closing.abort();
@@ -300,6 +321,33 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
     return super.close();
   }
 }
+
+/**
+ * Sending from another adapter's transaction (the job store's create, see
+ * `JobStore.sendsWith`): the queue behind `queue` when it is a SqliteJobQueue of this module,
+ * itself and not a wrapper around one (a fault-injecting Proxy must see every send), open, on
+ * the connection `db`. Otherwise undefined, and the caller must send through `queue.send`.
+ */
+export function sqliteQueueOn(queue: JobQueue, db: Database.Database): TransactionalSend | undefined {
+  if (!REAL_QUEUES.has(queue)) return undefined;
+  const real = queue as SqliteJobQueue;
+  if (!real.usesConnection(db)) return undefined;
+  return {
+    insert: (body) => real.insertMessage(body, 0),
+    committed: () => real.notifySent(),
+  };
+}
+
+/** What {@link sqliteQueueOn} hands out: a send inside the caller's transaction, and the after-commit wake-up. */
+export interface TransactionalSend {
+  /** Insert the message (visible at once); run inside the caller's transaction. Returns its id. */
+  insert(body: JobMessage): string;
+  /** Call once the transaction committed. */
+  committed(): void;
+}
+
+/** Every SqliteJobQueue constructed, by identity: a Proxy of one is not in here. */
+const REAL_QUEUES = new WeakSet<object>();
 
 /** A receipt is `<messageId>~<delivery handle>`; the handle alone is what must match. */
 function splitReceipt(receipt: string): [string | undefined, string | undefined] {

@@ -1,8 +1,9 @@
 import type { JobRecord, JobState } from '../../jobs/types.js';
 import { JOB_STATES } from '../../jobs/types.js';
-import type { JobStore, ListOptions, Page } from '../ports.js';
+import type { JobCreateOptions, JobQueue, JobStore, ListOptions, Page } from '../ports.js';
 import { AlreadyExistsError, NotFoundError, StorePermanentError, VersionConflictError } from '../errors.js';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
+import { sqliteQueueOn } from './job-queue.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
 
 interface JobRow {
@@ -15,6 +16,8 @@ interface JobRow {
  */
 export class SqliteJobStore extends SqliteAdapter implements JobStore {
   private readonly stmts;
+  /** Runs its argument in one transaction (rolled back if it throws). */
+  private readonly createAndSend: (write: () => void) => void;
 
   constructor(lease: SqliteLease) {
     super(lease);
@@ -40,21 +43,49 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
       count: db.prepare<[], { state: string; n: number }>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
       delete: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
     };
+    // A write first, so the deferred BEGIN takes the write lock at once (no read-to-write upgrade).
+    this.createAndSend = db.transaction((write: () => void) => write());
   }
 
-  /** Create-if-absent. Throws AlreadyExistsError, or StorePermanentError when `version` is not 0. */
-  create(record: JobRecord): Promise<void> {
+  /**
+   * Create-if-absent. Throws AlreadyExistsError, or StorePermanentError when `version` is not 0.
+   * With `options.send` (only when `sendsWith(queue)`), the messages go into the queue's table
+   * in the same transaction: the record and its messages commit together or not at all.
+   */
+  create(record: JobRecord, options?: JobCreateOptions): Promise<void> {
     return this.run(`create job ${record.id}`, () => {
       if (record.version !== 0) throw new StorePermanentError(`a new job must have version 0, got ${record.version}`);
-      try {
-        this.stmts.insert.run(record.id, 0, record.state, record.updatedAt, JSON.stringify(record));
-      } catch (err) {
-        if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
-          throw new AlreadyExistsError(`job ${record.id} already exists`, { cause: err });
-        }
-        throw err;
+      if (!options?.send || options.send.messages.length === 0) {
+        this.insert(record);
+        return;
       }
+      const sender = sqliteQueueOn(options.send.queue, this.db);
+      if (!sender) {
+        throw new StorePermanentError(`create job ${record.id}: this job store cannot send on that queue in its transaction (check sendsWith first)`);
+      }
+      const { messages } = options.send;
+      this.createAndSend(() => {
+        this.insert(record);
+        for (const body of messages) sender.insert(body);
+      });
+      sender.committed();
     });
+  }
+
+  /** True for the SqliteJobQueue on this store's own connection (not a wrapper of it). */
+  sendsWith(queue: JobQueue): boolean {
+    return sqliteQueueOn(queue, this.db) !== undefined;
+  }
+
+  private insert(record: JobRecord): void {
+    try {
+      this.stmts.insert.run(record.id, 0, record.state, record.updatedAt, JSON.stringify(record));
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
+        throw new AlreadyExistsError(`job ${record.id} already exists`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   get(id: string): Promise<JobRecord | null> {

@@ -29,7 +29,16 @@ blobStoreContract('FileBlobStore', async () => {
 
 jobStoreContract('SqliteJobStore', async () => {
   const { dir, cleanup } = await tempDir();
-  return { jobs: new SqliteJobStore(acquireDatabase(dir)), cleanup };
+  const queue = new SqliteJobQueue(acquireDatabase(dir));
+  const jobs = new SqliteJobStore(acquireDatabase(dir));
+  return {
+    jobs,
+    queue,
+    cleanup: async () => {
+      await queue.close();
+      await cleanup();
+    },
+  };
 });
 
 jobQueueContract('SqliteJobQueue', async ({ maxReceiveCount }) => {

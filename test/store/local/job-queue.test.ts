@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteJobQueue, acquireDatabase } from '../../../src/store/local/index.js';
+import { SqliteJobQueue, SqliteJobStore, acquireDatabase } from '../../../src/store/local/index.js';
 import { NotFoundError, StorePermanentError } from '../../../src/store/errors.js';
 
 let dir: string;
@@ -249,5 +249,26 @@ describe('SqliteJobQueue across processes', () => {
     expect(deliveries.every((d) => d.receiveCount === 1)).toBe(true);
     // Both processes took part, so the claims really did compete.
     expect(new Set(deliveries.map((d) => d.pid)).size).toBe(2);
+  });
+});
+
+describe('SqliteJobStore.sendsWith', () => {
+  it('is true only for the open SqliteJobQueue on its own connection', async () => {
+    const a = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
+    const b = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
+    const jobs = new SqliteJobStore(acquireDatabase(a));
+    const own = new SqliteJobQueue(acquireDatabase(a));
+    const other = new SqliteJobQueue(acquireDatabase(b));
+    try {
+      expect(jobs.sendsWith(own)).toBe(true);
+      expect(jobs.sendsWith(other)).toBe(false);
+      await own.close();
+      expect(jobs.sendsWith(own)).toBe(false);
+    } finally {
+      await jobs.close();
+      await other.close();
+      await fs.rm(a, { recursive: true, force: true });
+      await fs.rm(b, { recursive: true, force: true });
+    }
   });
 });
