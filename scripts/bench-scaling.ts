@@ -19,6 +19,9 @@
  *   over all runs' jobs, means of the rest, the largest peak). It sees queue depth (waiting, in flight), the
  *   instances and their states, and one heartbeat per running worker (busy, jobs done, mean).
  * - Stopping a busy worker kills its job, which is visible again after a 30 s visibility timeout.
+ * - A retired worker (facefleet only; classic has no such action) finishes its job and takes
+ *   what waits, and its instance stops the moment it finds the queue empty, as the local fleet's
+ *   workers do. Pass `--no-retire` to model a fleet that ignores retire (as the EC2 fleet does).
  * - Instance-seconds count from launch to stop, boot included: that is what a cloud bills.
  */
 import { performance } from 'node:perf_hooks';
@@ -38,10 +41,12 @@ interface Options {
   /** What the scaler assumes before it has seen an instance boot; default: the true boot time. */
   assumeBootSeconds?: number;
   traces?: string[];
+  /** Whether the fleet honours the scaler's `retire` action. */
+  retire: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { json: false, bootSeconds: 30, serviceSeconds: 0.35, interval: 5, idleSeconds: 30, maxWorkers: 15, seed: 1, phases: 5 };
+  const o: Options = { json: false, bootSeconds: 30, serviceSeconds: 0.35, interval: 5, idleSeconds: 30, maxWorkers: 15, seed: 1, phases: 5, retire: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): number => {
@@ -59,6 +64,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--assume-boot') o.assumeBootSeconds = value();
     else if (a === '--phases') o.phases = Math.max(1, Math.round(value()));
     else if (a === '--trace') o.traces = String(argv[++i]).split(',');
+    else if (a === '--no-retire') o.retire = false;
     else throw new Error(`unknown flag ${a}`);
   }
   return o;
@@ -116,6 +122,7 @@ function traces(seed: number): Trace[] {
 interface Decision {
   launch: number;
   stop: string[];
+  retire: string[];
 }
 interface Policy {
   name: 'facefleet' | 'classic';
@@ -129,10 +136,11 @@ function facefleetPolicy(policy: Partial<ScalerPolicy>): Policy {
     tick(observation) {
       const step = stepScaler(snapshot, observation);
       snapshot = step.snapshot;
-      const decision: Decision = { launch: 0, stop: [] };
+      const decision: Decision = { launch: 0, stop: [], retire: [] };
       for (const action of step.actions) {
         if (action.type === 'launch') decision.launch += action.params.count;
-        else decision.stop.push(...action.params.ids);
+        else if (action.type === 'stop') decision.stop.push(...action.params.ids);
+        else decision.retire.push(...action.params.ids);
       }
       void scalerState(snapshot);
       return decision;
@@ -146,9 +154,9 @@ function classicPolicy(maxWorkers: number): Policy {
     name: 'classic',
     tick({ depth, instances }) {
       const live = instances.filter((i) => i.state === 'pending' || i.state === 'running');
-      if (depth.visible > 0) return { launch: Math.max(0, Math.min(depth.visible, maxWorkers) - live.length), stop: [] };
-      if (depth.inFlight === 0) return { launch: 0, stop: live.map((i) => i.id) };
-      return { launch: 0, stop: [] };
+      if (depth.visible > 0) return { launch: Math.max(0, Math.min(depth.visible, maxWorkers) - live.length), stop: [], retire: [] };
+      if (depth.inFlight === 0) return { launch: 0, stop: live.map((i) => i.id), retire: [] };
+      return { launch: 0, stop: [], retire: [] };
     },
   };
 }
@@ -158,6 +166,7 @@ interface SimInstance {
   launchedAt: number;
   state: 'pending' | 'running' | 'stopped';
   stoppedAt?: number;
+  retiring?: boolean;
   job?: number;
   jobsDone: number;
   serviceTotal: number;
@@ -255,7 +264,15 @@ function simulate(trace: Trace, policy: Policy, o: Options, firstTick: number): 
 
   const waiting = () => queue.length - queueHead;
   const take = (inst: SimInstance) => {
-    if (inst.state !== 'running' || inst.job !== undefined || waiting() === 0) return;
+    if (inst.state !== 'running' || inst.job !== undefined) return;
+    if (waiting() === 0) {
+      // A retired worker exits at its first empty receive; its instance stops with it.
+      if (inst.retiring) {
+        inst.state = 'stopped';
+        inst.stoppedAt = now;
+      }
+      return;
+    }
     const job = queue[queueHead++];
     if (queueHead > 4096 && queueHead * 2 > queue.length) {
       queue.splice(0, queueHead);
@@ -310,6 +327,15 @@ function simulate(trace: Trace, policy: Policy, o: Options, firstTick: number): 
           inst.state = 'running';
           take(inst);
         });
+      }
+    }
+    if (o.retire && decision.retire.length > 0) {
+      scaleActions++;
+      for (const id of decision.retire) {
+        const inst = instances.find((i) => i.id === id && i.state !== 'stopped');
+        if (!inst) continue;
+        inst.retiring = true;
+        take(inst);
       }
     }
     if (decision.stop.length > 0) {

@@ -28,8 +28,19 @@ export function registerWorkerCommand(program: Command): void {
       (config.worker.shutdownTimeoutSeconds + 5) * 1000,
     );
     log.info({ workerId: config.worker.id, backend: config.backend, engine: engine.backend, detector: engine.detector }, 'worker ready');
+    // The local fleet retires a worker over IPC when the fleet will not need it once the queue is empty.
+    process.on('message', (message: unknown) => {
+      if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'retire') worker.retire();
+    });
     // Tell a parent (the local fleet) that the model is loaded and jobs are being taken.
     process.send?.({ type: 'ready', workerId: config.worker.id });
     await worker.run();
+    if (worker.retiring()) {
+      // run() ended because the queue was empty: close everything and exit cleanly (code 0).
+      await services.close();
+      await engine.close();
+      log.info('worker retired');
+      process.exit(0);
+    }
   });
 }

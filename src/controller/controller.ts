@@ -127,10 +127,17 @@ export function createController(options: ControllerOptions): Controller {
       const fields = { asked: action.params.count, started: started.map((i) => i.id) };
       if (started.length < action.params.count) log.warn(fields, 'launched fewer workers than asked; the next tick asks again');
       else log.info(fields, 'launched workers');
-    } else {
+    } else if (action.type === 'stop') {
       await breaker.call(() => fleet.stop(action.params.ids));
       metrics?.countAction('stop', action.params.ids.length);
       log.info({ ids: action.params.ids }, 'stopped idle workers');
+    } else if (fleet.retire) {
+      const retire = fleet.retire.bind(fleet);
+      await breaker.call(() => retire(action.params.ids));
+      metrics?.countAction('retire', action.params.ids.length);
+      log.info({ ids: action.params.ids }, 'retiring busy workers: each exits once the queue is empty');
+    } else {
+      log.debug({ ids: action.params.ids }, 'this fleet cannot retire workers; they are stopped once idle');
     }
   }
 

@@ -21,6 +21,13 @@ export interface Fleet {
   launch(count: number): Promise<Instance[]>;
   /** Stop these instances gracefully (SIGTERM / StopInstances or TerminateInstances). Unknown ids are ignored. */
   stop(ids: string[]): Promise<void>;
+  /**
+   * Optional: ask these instances' workers to finish the job in hand and whatever waits, then
+   * exit at their first empty receive (the instance is then gone from `list()`). A fleet
+   * without it leaves them running; the scaler stops them once a tick sees them idle.
+   * Unknown ids are ignored.
+   */
+  retire?(ids: string[]): Promise<void>;
   /** Release resources; a local fleet stops its children. */
   close(): Promise<void>;
 }

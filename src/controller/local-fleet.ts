@@ -8,7 +8,9 @@
  * - `stopping` once `stop()` sent SIGTERM (SIGKILL follows after `stopTimeoutMs`);
  * - gone from `list()` when it exited.
  * A child that exits while not stopping is a crash: it is logged and dropped from `list()`,
- * so the controller sees the capacity missing and replaces it on its next tick.
+ * so the controller sees the capacity missing and replaces it on its next tick. `retire()`
+ * sends `{ type: 'retire' }` over IPC: the worker finishes its job and what waits, then exits
+ * with code 0 at its first empty receive, which is not a crash.
  *
  * Each child gets `FACEFLEET_WORKER_ID` so its registry heartbeats can be tied to it; the id
  * is known before the pid, so it is `local-<parent pid>-<n>`, reported as `Instance.workerId`.
@@ -32,6 +34,8 @@ export interface LocalFleetOptions {
 
 interface Child {
   instance: Instance;
+  /** Asked to retire: a clean exit is expected, not a crash. */
+  retiring: boolean;
   process: ChildProcess;
   exited: Promise<void>;
   timers: NodeJS.Timeout[];
@@ -46,6 +50,8 @@ export interface LocalFleet extends Fleet {
   readonly typicalBootSeconds: number;
   /** Children that exited without being asked to, since the fleet was created. */
   crashes(): number;
+  /** Ask these children over IPC to exit once the queue is empty (see the module comment). */
+  retire(ids: string[]): Promise<void>;
 }
 
 export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
@@ -87,6 +93,7 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
     const child: Child = {
       instance,
       process: proc,
+      retiring: false,
       timers: [],
       exited: new Promise<void>((resolve) => {
         proc.once('exit', (code, signal) => {
@@ -94,6 +101,8 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
           children.delete(instance.id);
           if (instance.state === 'stopping') {
             log.info({ instanceId: instance.id, code, signal }, 'worker stopped');
+          } else if (child.retiring && code === 0) {
+            log.info({ instanceId: instance.id, workerId: instance.workerId }, 'worker retired: the queue was empty');
           } else {
             crashes++;
             log.warn({ instanceId: instance.id, workerId, code, signal, was: instance.state }, 'worker exited unexpectedly; the controller will replace it');
@@ -147,6 +156,17 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
       for (const id of ids) {
         const child = children.get(id);
         if (child) terminate(child, 'asked to stop');
+      }
+    },
+    async retire(ids) {
+      for (const id of ids) {
+        const child = children.get(id);
+        if (!child || child.retiring || child.instance.state === 'stopping' || !child.process.connected) continue;
+        child.retiring = true;
+        child.process.send({ type: 'retire' }, (err) => {
+          if (err) log.warn({ instanceId: id, err: err.message }, 'could not ask the worker to retire; it is stopped once idle');
+        });
+        log.info({ instanceId: id }, 'asked worker to retire once the queue is empty');
       }
     },
     async close() {

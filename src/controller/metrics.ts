@@ -13,7 +13,7 @@ export interface ControllerMetrics {
   /** Record a breaker's state (1 for the current state, 0 for the others). */
   observeBreaker(name: string, state: BreakerState): void;
   /** Count a scale action the controller ran (`launch` or `stop`), by how many instances. */
-  countAction(action: 'launch' | 'stop', instances: number): void;
+  countAction(action: 'launch' | 'stop' | 'retire', instances: number): void;
 }
 
 export interface ControllerMetricsOptions {
@@ -29,7 +29,7 @@ export function createControllerMetrics(options: ControllerMetricsOptions = {}):
   const running = new Gauge({ name: 'facefleet_fleet_running', help: 'Fleet instances running', registers });
   const pending = new Gauge({ name: 'facefleet_fleet_pending', help: 'Fleet instances booting', registers });
   const breaker = new Gauge({ name: 'facefleet_breaker_state', help: 'Circuit breaker state: 1 for the current state', labelNames: ['name', 'state'], registers });
-  const actions = new Counter({ name: 'facefleet_scale_instances_total', help: 'Instances launched or stopped by the controller', labelNames: ['action'], registers });
+  const actions = new Counter({ name: 'facefleet_scale_instances_total', help: 'Instances launched, stopped or retired by the controller', labelNames: ['action'], registers });
   for (const s of SCALER_STATES) scalerState.set({ state: s }, s === 'idle' ? 1 : 0);
 
   return {

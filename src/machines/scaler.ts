@@ -13,8 +13,8 @@
  *
  * Every `TICK` carries the controller's observations (queue depth, the fleet's instances,
  * the workers' heartbeats) and the time `at` (epoch ms). The machine answers with named
- * effect actions, `launch { count }` and `stop { ids }`, which the controller runs after
- * storing the snapshot. Nothing here does I/O and nothing is delayed: the idle linger and
+ * effect actions, `launch { count }`, `stop { ids }` and `retire { ids }`, which the
+ * controller runs after storing the snapshot. Nothing here does I/O and nothing is delayed: the idle linger and
  * the cool-down compare `at` with times kept in the context.
  *
  * Policy, in short (docs/scaling.md has the measurements behind it):
@@ -27,6 +27,12 @@
  *   busy): never a job in hand. It keeps the busy workers, what the arrival rate needs, and
  *   one warm worker until no job has arrived for `idleSeconds` (or the boot time, if shorter).
  *   With the defaults the fleet reaches zero.
+ * - Sparse arrivals (the window's mean gap between jobs is `idleSeconds` or more) keep no
+ *   worker warm: a job that arrives that rarely would find the warm worker gone anyway.
+ * - A busy worker the fleet will not need once the queue is empty is `retire`d: it finishes
+ *   its job and whatever waits, and exits the moment it finds the queue empty, instead of
+ *   idling until a tick sees it. A fleet that cannot retire ignores the action; the worker is
+ *   then stopped by the first tick that sees it idle, as before.
  */
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 import type { Instance } from '../controller/fleet.js';
@@ -137,6 +143,8 @@ export interface ScalerContext {
   pendingIds: string[];
   /** Every live instance at the last tick. */
   knownIds: string[];
+  /** Live instances already asked to retire (not asked twice). */
+  retiringIds: string[];
   last: FleetSummary;
 }
 
@@ -155,9 +163,11 @@ export interface StopParams {
 export interface ScalerActionParams {
   launch: LaunchParams;
   stop: StopParams;
+  /** Finish the work in hand and what waits, then exit at the first empty receive. */
+  retire: StopParams;
 }
 export type ScalerAction = { [K in keyof ScalerActionParams]: { type: K; params: ScalerActionParams[K] } }[keyof ScalerActionParams];
-export const SCALER_ACTION_TYPES: readonly (keyof ScalerActionParams)[] = ['launch', 'stop'];
+export const SCALER_ACTION_TYPES: readonly (keyof ScalerActionParams)[] = ['launch', 'stop', 'retire'];
 
 /** Inputs of {@link desiredWorkers}. */
 export interface DesiredInput {
@@ -219,6 +229,12 @@ export interface Assessment {
   keep: number;
   launch: number;
   stop: string[];
+  /** Busy workers to retire: they exit once the queue is empty. */
+  retire: string[];
+  /** Arrivals are sparse: the window's mean gap between jobs is idleSeconds or more. */
+  sparse: boolean;
+  /** Live instances asked to retire at earlier ticks. */
+  retiringIds: string[];
   samples: ScalerSample[];
   previous: Previous;
   lastArrivalAt: number | null;
@@ -243,11 +259,14 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
     fresh.find((w) => w.instanceId === inst.id) ?? fresh.find((w) => w.workerId === (inst.workerId ?? inst.id));
   let busy = 0;
   const idle: Instance[] = [];
+  const busyInstances: Instance[] = [];
   for (const inst of running) {
     const beat = beatOf(inst);
     if (beat === undefined) continue;
-    if (beat.busy) busy++;
-    else idle.push(inst);
+    if (beat.busy) {
+      busy++;
+      busyInstances.push(inst);
+    } else idle.push(inst);
   }
   // Stop the newest first: the older ones have already shown they work.
   idle.sort((a, b) => Date.parse(b.launchedAt) - Date.parse(a.launchedAt));
@@ -275,7 +294,8 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
   const samples = [...context.samples.filter((s) => s.at > windowStart), { at, arrivals }];
   // A burst shows up as one huge sample; the smaller of the last interval's rate and the
   // window's rate reads it as a backlog (handled above) rather than as steady arrivals.
-  const windowRate = samples.reduce((sum, s) => sum + s.arrivals, 0) / Math.max(1, policy.rateWindowSeconds);
+  const windowArrivals = samples.reduce((sum, s) => sum + s.arrivals, 0);
+  const windowRate = windowArrivals / Math.max(1, policy.rateWindowSeconds);
   const lastInterval = context.samples.length > 0 ? (at - context.samples[context.samples.length - 1].at) / 1000 : 0;
   const arrivalRate = lastInterval > 0 ? Math.min(windowRate, arrivals / lastInterval) : 0;
   const lastArrivalAt = arrivals > 0 ? at : context.lastArrivalAt;
@@ -293,6 +313,10 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
   }
 
   const capacity = live.length;
+  // Sparse: jobs arrive idleSeconds or more apart on average over the window (or not at all).
+  // Keeping a worker warm for them costs a whole gap per job and it would be gone by the next
+  // one anyway; booting one per batch costs less, as the classic policy does.
+  const sparse = windowArrivals === 0 || Math.max(1, policy.rateWindowSeconds) / windowArrivals >= policy.idleSeconds;
   const desired = desiredWorkers({ waiting, inFlight, running: running.length, capacity, jobSeconds, bootSeconds, arrivalRate, policy });
   // Scale out only for jobs that wait (or to reach the floor), never merely because desired moved.
   const launch = waiting > 0 || capacity < policy.minWorkers ? Math.max(0, desired - capacity) : 0;
@@ -300,12 +324,30 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
   // Scale in keeps the workers in hand, what the arrival rate needs, and one warm worker until
   // no job has arrived for the linger time.
   const linger = Math.min(policy.idleSeconds, bootSeconds) * 1000;
-  const reserve = lastArrivalAt !== null && at - lastArrivalAt < linger ? 1 : 0;
-  const keep = Math.max(policy.minWorkers, busy, rateWorkers(arrivalRate, jobSeconds, policy.targetUtilization), reserve);
+  const reserve = !sparse && lastArrivalAt !== null && at - lastArrivalAt < linger ? 1 : 0;
+  // What steady arrivals need; under sparse arrivals a fraction of one worker is not kept.
+  const forRateExact = (arrivalRate * jobSeconds) / policy.targetUtilization;
+  const forRate = sparse && forRateExact < 1 ? 0 : rateWorkers(arrivalRate, jobSeconds, policy.targetUtilization);
+  // What the fleet needs once the work in hand and the queue are done.
+  const after = Math.max(policy.minWorkers, forRate, reserve);
+  const keep = Math.max(after, busy);
   const cooling = context.lastStopAt !== null && at - context.lastStopAt < policy.cooldownSeconds * 1000;
   let stop: string[] = [];
   if (launch === 0 && waiting === 0 && !cooling && capacity > keep) {
     stop = idle.slice(0, capacity - keep).map((i) => i.id);
+  }
+  // Busy workers beyond what is needed afterwards retire: each exits when it finds the queue
+  // empty. The newest go first, as with stops; one already asked is not asked again.
+  const liveIds = new Set(live.map((i) => i.id));
+  const retiringIds = context.retiringIds.filter((id) => liveIds.has(id));
+  let retire: string[] = [];
+  const surplus = capacity - stop.length - retiringIds.length - after;
+  if (launch === 0 && surplus > 0) {
+    retire = busyInstances
+      .filter((i) => !retiringIds.includes(i.id))
+      .sort((a, b) => Date.parse(b.launchedAt) - Date.parse(a.launchedAt))
+      .slice(0, surplus)
+      .map((i) => i.id);
   }
 
   return {
@@ -319,6 +361,9 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
     keep,
     launch,
     stop,
+    retire,
+    sparse,
+    retiringIds,
     samples,
     previous: { jobs, jobsDone },
     lastArrivalAt,
@@ -336,11 +381,19 @@ const launchActions = [
   'observe' as const,
   'markLaunch' as const,
 ];
+const retireAction = {
+  type: 'retire' as const,
+  params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ ids: assess(context, tickOf(event)).retire }),
+};
+// A tick that stops idle workers may also retire busy ones (stepScaler drops an empty retire).
 const stopActions = [
   { type: 'stop' as const, params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ ids: assess(context, tickOf(event)).stop }) },
+  retireAction,
+  'markRetire' as const,
   'observe' as const,
   'markStop' as const,
 ];
+const retireActions = [retireAction, 'markRetire' as const, 'observe' as const];
 
 export const scalerMachine = setup({
   types: {
@@ -352,6 +405,7 @@ export const scalerMachine = setup({
     // Effects: no-ops here. The controller executes them after storing the snapshot.
     launch: (_, _params: LaunchParams) => {},
     stop: (_, _params: StopParams) => {},
+    retire: (_, _params: StopParams) => {},
 
     observe: assign(({ context, event }) => {
       const a = assess(context, tickOf(event));
@@ -365,10 +419,13 @@ export const scalerMachine = setup({
         lastArrivalAt: a.lastArrivalAt,
         pendingIds: a.pendingIds,
         knownIds: a.knownIds,
+        retiringIds: a.retiringIds,
         last: a.summary,
       };
     }),
     markLaunch: assign(({ event }) => ({ lastLaunchAt: event.at })),
+    // Before `observe`, which then keeps only the ids still live.
+    markRetire: assign(({ context, event }) => ({ retiringIds: [...context.retiringIds, ...assess(context, tickOf(event)).retire] })),
     markStop: assign(({ event }) => ({ lastStopAt: event.at })),
   },
   guards: {
@@ -376,6 +433,8 @@ export const scalerMachine = setup({
     shouldLaunch: ({ context, event }) => assess(context, tickOf(event)).launch > 0,
     /** Nothing waited for idleSeconds, not cooling down, and idle workers exceed what stays. */
     shouldStop: ({ context, event }) => assess(context, tickOf(event)).stop.length > 0,
+    /** Busy workers exceed what the fleet needs once the queue is empty. */
+    shouldRetire: ({ context, event }) => assess(context, tickOf(event)).retire.length > 0,
     /** No instance at all and nothing to do. */
     isIdle: ({ context, event }) => {
       const a = assess(context, tickOf(event));
@@ -407,6 +466,7 @@ export const scalerMachine = setup({
       lastStopAt: null,
       pendingIds: [],
       knownIds: [],
+      retiringIds: [],
       last: { waiting: 0, inFlight: 0, pending: 0, running: 0, busy: 0, idle: 0 },
     };
   },
@@ -416,6 +476,7 @@ export const scalerMachine = setup({
     TICK: [
       { guard: 'shouldLaunch', target: '.scaling-out', actions: launchActions },
       { guard: 'shouldStop', target: '.cooldown', actions: stopActions },
+      { guard: 'shouldRetire', target: '.draining', actions: retireActions },
       { guard: 'isIdle', target: '.idle', actions: 'observe' },
       { guard: 'nothingWaits', target: '.draining', actions: 'observe' },
       { guard: 'isBooting', target: '.scaling-out', actions: 'observe' },
@@ -454,8 +515,9 @@ export function initialScaler(policy: Partial<ScalerPolicy> = {}): ScalerSnapsho
  */
 export function stepScaler(snapshot: ScalerSnapshot, observation: ScalerObservation): { snapshot: ScalerSnapshot; actions: ScalerAction[] } {
   const [next, actions] = transition(scalerMachine, snapshot, { type: 'TICK', ...observation });
-  const effects = actions.filter((a): a is typeof a & ScalerAction =>
-    (SCALER_ACTION_TYPES as readonly string[]).includes(a.type),
+  const effects = actions.filter(
+    (a): a is typeof a & ScalerAction =>
+      (SCALER_ACTION_TYPES as readonly string[]).includes(a.type) && !(a.type === 'retire' && (a.params as StopParams).ids.length === 0),
   );
   return { snapshot: next, actions: effects.map((a) => ({ type: a.type, params: a.params }) as ScalerAction) };
 }

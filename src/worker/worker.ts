@@ -48,6 +48,14 @@ export interface Worker {
    * Resolves `false` when the job in hand did not finish in time.
    */
   stop(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Retire: finish the job in hand and keep taking jobs while the queue has some, then end
+   * `run()` at the first receive that finds the queue empty (without waiting). The fleet's
+   * scale-in for busy workers; the process then exits cleanly.
+   */
+  retire(): void;
+  /** True once `retire()` was called. */
+  retiring(): boolean;
   stats(): WorkerStats;
 }
 
@@ -58,6 +66,9 @@ export function createWorker(deps: WorkerDeps): Worker {
   const galleryCache = createGalleryCache(gallery);
   const abort = new AbortController();
   let stopping = false;
+  let retiring = false;
+  /** Aborts the long poll in progress (retire: poll again without waiting). */
+  let poll: AbortController | undefined;
   let inFlight: Promise<void> | undefined;
   let loop: Promise<void> | undefined;
   let currentJob: string | undefined;
@@ -191,16 +202,24 @@ export function createWorker(deps: WorkerDeps): Worker {
     try {
       while (!stopping) {
         let messages: ReceivedMessage[];
+        // A retiring worker does not wait: it exits at the first receive finding nothing.
+        const final = retiring;
+        poll = new AbortController();
         try {
           messages = await queue.receive({
             max: 1,
-            waitSeconds: config.queue.waitSeconds,
+            waitSeconds: final ? 0 : config.queue.waitSeconds,
             visibilitySeconds: config.queue.visibilitySeconds,
-            signal: abort.signal,
+            signal: AbortSignal.any([abort.signal, poll.signal]),
           });
           backoffMs = 100;
+          if (messages.length === 0 && final) {
+            log.info({ jobsDone }, 'retiring: the queue is empty');
+            break;
+          }
         } catch (err) {
           if (stopping) break;
+          if (retiring && !final) continue;
           log.warn({ err: errorInfo(err), retryInMs: backoffMs }, 'receive failed');
           await new Promise((r) => setTimeout(r, backoffMs));
           backoffMs = Math.min(backoffMs * 2, 5000);
@@ -236,6 +255,14 @@ export function createWorker(deps: WorkerDeps): Worker {
       clearTimeout(timer);
       return ok;
     },
+    retire() {
+      if (retiring || stopping) return;
+      retiring = true;
+      log.info({ busy: currentJob !== undefined }, 'asked to retire: finishing the work in hand and what waits');
+      // An idle worker is in a long poll: cut it short and poll once more without waiting.
+      if (currentJob === undefined) poll?.abort();
+    },
+    retiring: () => retiring,
     stats() {
       return { jobsDone, jobsFailed, busy: currentJob !== undefined, meanJobSeconds: jobsDone ? busySeconds / jobsDone : undefined };
     },

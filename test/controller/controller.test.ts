@@ -168,6 +168,37 @@ describe('controller', () => {
     expect(h.queue.depth).toHaveBeenCalledTimes(4);
   });
 
+  it('asks the fleet to retire busy workers it will not need once the queue is empty', async () => {
+    const h = harness({ config: { ...config, idleSeconds: 0 } });
+    h.depth.visible = 1;
+    await h.controller.tick();
+    expect(h.fleet.instances).toHaveLength(1);
+    const [id] = h.fleet.instances.map((i) => i.id);
+    vi.advanceTimersByTime(5_000);
+    h.boot();
+    h.depth.visible = 0;
+    h.depth.inFlight = 1;
+    h.beats.set(id, { busy: true, jobsDone: 0 });
+    const status = await h.controller.tick();
+    expect(h.fleet.calls).toContain(`retire:${id}`);
+    expect(h.fleet.calls.some((c) => c.startsWith('stop:'))).toBe(false);
+    expect(status.scalerState).toBe('draining');
+    // A fleet without retire: the action is skipped, nothing is stopped while the job runs.
+    const plain = harness({ config: { ...config, idleSeconds: 0 } });
+    Object.defineProperty(plain.fleet, 'retire', { value: undefined });
+    plain.depth.visible = 1;
+    await plain.controller.tick();
+    vi.advanceTimersByTime(5_000);
+    plain.boot();
+    plain.depth.visible = 0;
+    plain.depth.inFlight = 1;
+    for (const i of plain.fleet.instances) plain.beats.set(i.id, { busy: true, jobsDone: 0 });
+    const held = await plain.controller.tick();
+    expect(held.lastError).toBeUndefined();
+    expect(plain.fleet.calls.filter((c) => c.startsWith('stop:') || c.startsWith('retire:'))).toEqual([]);
+    expect(plain.fleet.instances).toHaveLength(1);
+  });
+
   it('publishes the scaler and breaker states as gauges', async () => {
     const registry = new Registry();
     const metrics = createControllerMetrics({ registry });

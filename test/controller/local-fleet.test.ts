@@ -26,6 +26,13 @@ if (mode === 'crash-once') {
     setTimeout(() => process.exit(4), 200);
   }
 }
+// Asked to retire: finish up, then exit cleanly, as the real worker does when the queue is empty.
+process.on('message', (m) => {
+  if (m && m.type === 'retire') {
+    if (out) require('node:fs').appendFileSync(out, 'retire ' + process.pid + '\\n');
+    setTimeout(() => process.exit(mode === 'retire-fails' ? 5 : 0), 100);
+  }
+});
 setInterval(() => {}, 1000);
 `;
 
@@ -127,6 +134,34 @@ describe('local fleet', () => {
     const [a] = await f.launch(1);
     pids.push(pidOf(a.id));
     await until(async () => (await f.list()).length === 0, 'crash detected');
+    expect(f.crashes()).toBe(1);
+  });
+
+  it('retires a worker over IPC: it exits on its own, which is not a crash', async () => {
+    const f = make('normal');
+    const [a, b] = await f.launch(2);
+    pids.push(pidOf(a.id), pidOf(b.id));
+    await until(async () => (await f.list()).every((i) => i.state === 'running'), 'ready');
+    await f.retire([a.id, 'local-999999999']);
+    // Asked twice: the worker hears it once.
+    await f.retire([a.id]);
+    // It keeps running (and counts as capacity) until it exits by itself.
+    expect((await f.list()).find((i) => i.id === a.id)?.state).toBe('running');
+    await until(async () => !(await f.list()).some((i) => i.id === a.id), 'retired worker gone');
+    await until(() => !alive(pidOf(a.id)), 'process exit');
+    expect((await f.list()).map((i) => i.id)).toEqual([b.id]);
+    expect(f.crashes()).toBe(0);
+    const retires = (await fs.readFile(out, 'utf8')).split('\n').filter((l) => l.startsWith('retire '));
+    expect(retires).toEqual([`retire ${pidOf(a.id)}`]);
+  });
+
+  it('counts a retiring worker that exits with an error as a crash', async () => {
+    const f = make('retire-fails');
+    const [a] = await f.launch(1);
+    pids.push(pidOf(a.id));
+    await until(async () => (await f.list())[0]?.state === 'running', 'ready');
+    await f.retire([a.id]);
+    await until(async () => (await f.list()).length === 0, 'exit detected');
     expect(f.crashes()).toBe(1);
   });
 

@@ -43,6 +43,11 @@ export class MemoryFleet implements Fleet {
     this.instances = this.instances.filter((i) => !ids.includes(i.id));
   }
 
+  /** Recorded only: a retired instance stays until the test makes it exit (crash()). */
+  async retire(ids: string[]): Promise<void> {
+    this.check(`retire:${ids.join(',')}`);
+  }
+
   async close(): Promise<void> {
     this.instances = [];
   }

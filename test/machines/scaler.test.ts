@@ -25,6 +25,7 @@ class World {
   snapshot: ScalerSnapshot;
   launched = 0;
   stopped: string[] = [];
+  retired: string[] = [];
   private seq = 0;
 
   constructor(policy: Partial<ScalerPolicy> = {}) {
@@ -51,6 +52,9 @@ class World {
       if (a.type === 'launch') {
         this.launched += a.params.count;
         for (let k = 0; k < a.params.count; k++) this.instances.push({ id: `i-${++this.seq}`, state: 'pending', launchedAt: iso(this.now) });
+      } else if (a.type === 'retire') {
+        // The workers carry on; they leave the fleet when they find the queue empty (see exit()).
+        this.retired.push(...a.params.ids);
       } else {
         this.stopped.push(...a.params.ids);
         this.instances = this.instances.filter((i) => !a.params.ids.includes(i.id));
@@ -67,6 +71,12 @@ class World {
       i.state = 'running';
       this.workers.set(i.id, { busy: false, jobsDone: 0 });
     }
+  }
+
+  /** A worker exited (a retired one that found the queue empty): gone from the fleet. */
+  exit(id: string): void {
+    this.instances = this.instances.filter((i) => i.id !== id);
+    this.workers.delete(id);
   }
 
   get state() {
@@ -249,5 +259,79 @@ describe('scaler machine', () => {
     w.visible = 300;
     expect(w.tick()[0]?.type).toBe('launch');
     expect(w.state).toBe('scaling-out');
+  });
+  it('retires a busy worker on sparse arrivals instead of keeping it warm (a job every 30 s)', () => {
+    const w = new World({ idleSeconds: 30, defaultBootSeconds: 30 });
+    w.visible = 1;
+    expect(w.tick()).toEqual([{ type: 'launch', params: { count: 1 } }]);
+    const [id] = w.instances.map((i) => i.id);
+    // Booting for 30 s; the next job arrives meanwhile.
+    for (let t = 0; t < 5; t++) expect(w.tick()).toEqual([]);
+    w.visible = 2;
+    w.tick();
+    // Booted: it takes the first job, the second waits. Jobs come 30 s apart, as long as
+    // idleSeconds: keeping it warm would cost a whole gap per job, so it is retired, not stopped.
+    w.boot();
+    w.visible = 1;
+    w.inFlight = 1;
+    w.workers.set(id, { busy: true, jobsDone: 0 });
+    expect(w.tick()).toEqual([{ type: 'retire', params: { ids: [id] } }]);
+    expect(w.state).toBe('draining');
+    expect(w.stopped).toEqual([]);
+    // Asked once only, and never stopped while busy.
+    w.visible = 0;
+    expect(w.tick()).toEqual([]);
+    expect(w.retired).toEqual([id]);
+    // It found the queue empty and exited: the fleet is at zero.
+    w.exit(id);
+    w.inFlight = 0;
+    w.tick();
+    expect(w.state).toBe('idle');
+  });
+
+  it('retires the surplus of a draining burst but keeps the workers the backlog needs', () => {
+    const w = new World({ idleSeconds: 30, defaultBootSeconds: 30 });
+    w.visible = 200;
+    w.tick();
+    w.boot();
+    const ids = w.instances.map((i) => i.id);
+    expect(ids.length).toBeGreaterThan(2);
+    // Half the burst is done and nothing new arrived: 200 jobs = 100 waiting + n in hand + done.
+    const n = ids.length;
+    for (const id of ids) w.workers.set(id, { busy: true, jobsDone: id === ids[0] ? 100 - n : 0 });
+    w.visible = 100;
+    w.inFlight = n;
+    const actions = w.tick();
+    // The burst just arrived: one worker stays warm for idleSeconds, the rest retire once the
+    // queue is empty. Nothing is stopped and nothing more is launched.
+    expect(actions.map((a) => a.type)).toEqual(['retire']);
+    expect(w.retired).toHaveLength(ids.length - 1);
+    expect(ids.filter((id) => !w.retired.includes(id))).toHaveLength(1);
+    expect(w.launched).toBe(ids.length);
+    // No job arrives for idleSeconds: the last one is retired too.
+    for (let t = 0; t < 7; t++) w.tick();
+    expect(w.retired).toHaveLength(ids.length);
+    expect(new Set(w.retired).size).toBe(ids.length);
+  });
+
+  it('stops idle workers and retires busy ones in the same tick', () => {
+    const w = new World({ idleSeconds: 0, defaultBootSeconds: 30, maxWorkers: 3 });
+    w.visible = 300;
+    w.tick();
+    w.boot();
+    const ids = w.instances.map((i) => i.id);
+    expect(ids).toHaveLength(3);
+    for (let t = 0; t < 7; t++) w.tick();
+    w.visible = 0;
+    w.inFlight = 2;
+    w.workers.set(ids[0], { busy: true, jobsDone: 1 });
+    w.workers.set(ids[1], { busy: true, jobsDone: 1 });
+    w.workers.set(ids[2], { busy: false, jobsDone: 1 });
+    const actions = w.tick();
+    expect(actions).toHaveLength(2);
+    expect(actions[0]).toEqual({ type: 'stop', params: { ids: [ids[2]] } });
+    const retire = actions[1];
+    if (retire.type !== 'retire') throw new Error(`expected a retire, got ${retire.type}`);
+    expect([...retire.params.ids].sort()).toEqual([ids[0], ids[1]].sort());
   });
 });
