@@ -27,6 +27,8 @@ export function launchTemplateData(ctx: Pick<ProvisionOptions, 'prefix' | 'regio
     UserData: Buffer.from(userData, 'utf8').toString('base64'),
     ...(lt.instanceProfileName ? { IamInstanceProfile: { Name: lt.instanceProfileName } } : {}),
     ...(lt.securityGroupIds?.length ? { SecurityGroupIds: lt.securityGroupIds } : {}),
+    // A retired worker powers its instance off; in this mode that ends the instance.
+    InstanceInitiatedShutdownBehavior: 'terminate',
     // IMDSv2 only: the worker's credentials come from the instance role.
     MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
     TagSpecifications: [

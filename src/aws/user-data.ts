@@ -2,7 +2,13 @@
  * The worker instance's user data: a cloud-init shell script for Amazon Linux 2023 that
  * installs Node.js 20 and facefleet, then runs `facefleet worker --backend aws --prefix P`
  * under systemd (restarted on failure; SIGTERM on stop so the worker drains its job).
+ *
+ * A worker the controller retired exits with RETIRED_EXIT_CODE once the queue is empty; the
+ * unit then powers the instance off, which terminates it (launch-template mode sets
+ * InstanceInitiatedShutdownBehavior=terminate) or stops it (pool instances, EC2's default).
  */
+import { RETIRED_EXIT_CODE } from '../controller/fleet.js';
+
 export interface WorkerUserDataOptions {
   prefix: string;
   region: string;
@@ -64,6 +70,10 @@ Environment=FACEFLEET_WORKER_ID=$INSTANCE_ID
 ExecStart=/usr/bin/env facefleet worker --backend aws --prefix ${options.prefix}
 Restart=on-failure
 RestartSec=5
+# A retired worker (exit ${RETIRED_EXIT_CODE}) is done: not a failure, not restarted, and the instance goes.
+SuccessExitStatus=${RETIRED_EXIT_CODE}
+RestartPreventExitStatus=${RETIRED_EXIT_CODE}
+ExecStopPost=+/bin/sh -c 'if [ "\\$EXIT_STATUS" = ${RETIRED_EXIT_CODE} ]; then systemctl poweroff; fi'
 KillSignal=SIGTERM
 TimeoutStopSec=${options.stopTimeoutSeconds ?? 60}
 User=facefleet

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { RETIRED_EXIT_CODE } from '../controller/fleet.js';
 import { openServices } from '../services.js';
 import { addGlobalOptions, configFrom, loggerFor } from './options.js';
 import { onShutdown } from './signals.js';
@@ -36,11 +37,12 @@ export function registerWorkerCommand(program: Command): void {
     process.send?.({ type: 'ready', workerId: config.worker.id });
     await worker.run();
     if (worker.retiring()) {
-      // run() ended because the queue was empty: close everything and exit cleanly (code 0).
+      // run() ended because the queue was empty: close everything and exit with the code that
+      // tells the fleet (or, on EC2, systemd) this was a retirement, not a crash.
       await services.close();
       await engine.close();
-      log.info('worker retired');
-      process.exit(0);
+      log.info({ exitCode: RETIRED_EXIT_CODE }, 'worker retired');
+      process.exit(RETIRED_EXIT_CODE);
     }
   });
 }

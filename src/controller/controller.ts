@@ -23,14 +23,15 @@ import {
 } from '../machines/scaler.js';
 import type { JobQueue, QueueDepth, WorkerRegistry } from '../store/ports.js';
 import { createBreaker, type Breaker } from './breaker.js';
-import type { Fleet } from './fleet.js';
+import type { Fleet, Instance } from './fleet.js';
 import type { LocalFleet } from './local-fleet.js';
 import type { ControllerMetrics } from './metrics.js';
 
 export interface ControllerOptions {
   fleet: Fleet;
   queue: Pick<JobQueue, 'depth'>;
-  registry: Pick<WorkerRegistry, 'list'>;
+  /** `retire` is used to reach workers whose fleet cannot retire them itself (EC2). */
+  registry: Pick<WorkerRegistry, 'list'> & Partial<Pick<WorkerRegistry, 'retire'>>;
   /**
    * Bounds and timing from `Config['fleet']` (min/max workers, idle seconds, interval), plus
    * optional scaler knobs; e.g. a local fleet passes `policy: { defaultBootSeconds: 1 }`.
@@ -120,7 +121,7 @@ export function createController(options: ControllerOptions): Controller {
     };
   }
 
-  async function execute(action: ScalerAction): Promise<void> {
+  async function execute(action: ScalerAction, instances: Instance[]): Promise<void> {
     if (action.type === 'launch') {
       const started = await breaker.call(() => fleet.launch(action.params.count));
       metrics?.countAction('launch', started.length);
@@ -136,6 +137,16 @@ export function createController(options: ControllerOptions): Controller {
       await breaker.call(() => retire(action.params.ids));
       metrics?.countAction('retire', action.params.ids.length);
       log.info({ ids: action.params.ids }, 'retiring busy workers: each exits once the queue is empty');
+    } else if (registry.retire) {
+      // The worker hears it at its next heartbeat (it beats after every job).
+      const retire = registry.retire.bind(registry);
+      const at = new Date(now()).toISOString();
+      for (const id of action.params.ids) {
+        const workerId = instances.find((i) => i.id === id)?.workerId ?? id;
+        await breaker.call(() => retire(workerId, at));
+      }
+      metrics?.countAction('retire', action.params.ids.length);
+      log.info({ ids: action.params.ids }, 'asked busy workers through the registry to retire once the queue is empty');
     } else {
       log.debug({ ids: action.params.ids }, 'this fleet cannot retire workers; they are stopped once idle');
     }
@@ -161,7 +172,7 @@ export function createController(options: ControllerOptions): Controller {
         log.info({ from: before, to: after, desired: snapshot.context.desired, ...snapshot.context.last }, `scaler ${after}`);
       }
       lastError = undefined;
-      for (const action of step.actions) await execute(action);
+      for (const action of step.actions) await execute(action, instances);
     } catch (err) {
       lastError = errorInfo(err);
       // An open breaker already logged when it opened; repeating that every tick is noise.

@@ -14,6 +14,13 @@ export interface Instance {
   workerId?: string;
 }
 
+/**
+ * The exit code of a worker that retired (found the queue empty after a retire request). The
+ * local fleet does not count it as a crash; on EC2 the worker's systemd unit powers the
+ * instance off on it (see `src/aws/user-data.ts`).
+ */
+export const RETIRED_EXIT_CODE = 75;
+
 export interface Fleet {
   /** Every instance the fleet owns that is not terminated. */
   list(): Promise<Instance[]>;

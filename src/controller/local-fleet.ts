@@ -10,7 +10,7 @@
  * A child that exits while not stopping is a crash: it is logged and dropped from `list()`,
  * so the controller sees the capacity missing and replaces it on its next tick. `retire()`
  * sends `{ type: 'retire' }` over IPC: the worker finishes its job and what waits, then exits
- * with code 0 at its first empty receive, which is not a crash.
+ * with RETIRED_EXIT_CODE at its first empty receive, which is not a crash.
  *
  * Each child gets `FACEFLEET_WORKER_ID` so its registry heartbeats can be tied to it; the id
  * is known before the pid, so it is `local-<parent pid>-<n>`, reported as `Instance.workerId`.
@@ -18,7 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { FleetUnavailableError } from './errors.js';
-import type { Fleet, Instance } from './fleet.js';
+import { RETIRED_EXIT_CODE, type Fleet, type Instance } from './fleet.js';
 
 export interface LocalFleetOptions {
   /** Executable and arguments of one worker, e.g. `[process.execPath, cliPath, 'worker', '--data-dir', dir]`. */
@@ -101,7 +101,7 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
           children.delete(instance.id);
           if (instance.state === 'stopping') {
             log.info({ instanceId: instance.id, code, signal }, 'worker stopped');
-          } else if (child.retiring && code === 0) {
+          } else if (child.retiring && code === RETIRED_EXIT_CODE) {
             log.info({ instanceId: instance.id, workerId: instance.workerId }, 'worker retired: the queue was empty');
           } else {
             crashes++;

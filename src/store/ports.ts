@@ -229,11 +229,24 @@ export interface WorkerHeartbeat {
   meanJobSeconds?: number;
 }
 
+/** What a heartbeat hears back. */
+export interface HeartbeatReply {
+  /** The controller asked this worker to retire: finish up and exit once the queue is empty. */
+  retire: boolean;
+}
+
 /** Workers report here; the controller reads it to know which workers are busy or idle. */
 export interface WorkerRegistry extends Closeable {
-  heartbeat(beat: WorkerHeartbeat): Promise<void>;
+  /** Replace the worker's last heartbeat; the reply carries a pending retire request. */
+  heartbeat(beat: WorkerHeartbeat): Promise<HeartbeatReply>;
   list(): Promise<WorkerHeartbeat[]>;
+  /** Forget a worker (and any retire request); absent is fine. */
   remove(workerId: string): Promise<void>;
+  /**
+   * Ask a registered worker to retire; its next heartbeat hears it. A worker that is not
+   * registered is ignored (nothing is created). For fleets that cannot tell a worker directly.
+   */
+  retire(workerId: string, at: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- All of them

@@ -78,7 +78,7 @@ export function createWorker(deps: WorkerDeps): Worker {
 
   async function beat(): Promise<void> {
     try {
-      await registry.heartbeat({
+      const reply = await registry.heartbeat({
         workerId,
         instanceId: deps.instanceId,
         busy: currentJob !== undefined,
@@ -87,9 +87,19 @@ export function createWorker(deps: WorkerDeps): Worker {
         jobsDone,
         meanJobSeconds: jobsDone > 0 ? busySeconds / jobsDone : undefined,
       });
+      // A fleet that cannot reach the worker directly (EC2) asks through the registry.
+      if (reply.retire) retire();
     } catch (err) {
       log.warn({ err: errorInfo(err) }, 'worker heartbeat failed');
     }
+  }
+
+  function retire(): void {
+    if (retiring || stopping) return;
+    retiring = true;
+    log.info({ busy: currentJob !== undefined }, 'asked to retire: finishing the work in hand and what waits');
+    // An idle worker is in a long poll: cut it short and poll once more without waiting.
+    if (currentJob === undefined) poll?.abort();
   }
 
   async function processJob(record: JobRecord): Promise<JobResult> {
@@ -255,13 +265,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       clearTimeout(timer);
       return ok;
     },
-    retire() {
-      if (retiring || stopping) return;
-      retiring = true;
-      log.info({ busy: currentJob !== undefined }, 'asked to retire: finishing the work in hand and what waits');
-      // An idle worker is in a long poll: cut it short and poll once more without waiting.
-      if (currentJob === undefined) poll?.abort();
-    },
+    retire,
     retiring: () => retiring,
     stats() {
       return { jobsDone, jobsFailed, busy: currentJob !== undefined, meanJobSeconds: jobsDone ? busySeconds / jobsDone : undefined };

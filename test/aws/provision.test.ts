@@ -12,9 +12,11 @@ import {
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { execFileSync } from 'node:child_process';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsClients, type AwsClients } from '../../src/aws/clients.js';
+import { RETIRED_EXIT_CODE } from '../../src/controller/fleet.js';
 import { resourceNames } from '../../src/aws/names.js';
 import { launchTemplateData, provision } from '../../src/aws/provision.js';
 import { teardown } from '../../src/aws/teardown.js';
@@ -192,5 +194,27 @@ describe('launchTemplateData', () => {
     expect(script).toContain('Environment=AWS_REGION=eu-west-1');
     expect(script).toContain('facefleet worker --backend aws --prefix acme');
     expect(script).toContain('KillSignal=SIGTERM');
+  });
+
+  it('powers a retired worker\'s instance off, and that terminates it', () => {
+    const data = launchTemplateData({ prefix: 'acme', region: 'eu-west-1' }, {});
+    expect(data.InstanceInitiatedShutdownBehavior).toBe('terminate');
+    const script = Buffer.from(data.UserData!, 'base64').toString('utf8');
+    // Render the unit file the way cloud-init's bash would: the heredoc expands INSTANCE_ID
+    // but must leave EXIT_STATUS for the shell systemd runs after the worker exits.
+    const heredoc = script.slice(script.indexOf('cat >/etc/systemd/system/facefleet-worker.service <<UNIT'));
+    const body = heredoc.slice(heredoc.indexOf('\n') + 1, heredoc.indexOf('\nUNIT\n'));
+    const unit = execFileSync('bash', ['-c', `cat <<UNIT\n${body}\nUNIT`], { env: { ...process.env, INSTANCE_ID: 'i-0abc' }, encoding: 'utf8' });
+    expect(unit).toContain('Environment=FACEFLEET_WORKER_ID=i-0abc');
+    expect(unit).toContain(`SuccessExitStatus=${RETIRED_EXIT_CODE}`);
+    expect(unit).toContain(`RestartPreventExitStatus=${RETIRED_EXIT_CODE}`);
+    const stopPost = unit.split('\n').find((l) => l.startsWith('ExecStopPost='));
+    expect(stopPost).toBe(`ExecStopPost=+/bin/sh -c 'if [ "$EXIT_STATUS" = ${RETIRED_EXIT_CODE} ]; then systemctl poweroff; fi'`);
+    // The command itself: powers off on the retired code only.
+    const command = stopPost!.slice(stopPost!.indexOf("'") + 1, stopPost!.lastIndexOf("'")).replace('systemctl poweroff', 'echo poweroff');
+    const run = (status: number) => execFileSync('sh', ['-c', command], { env: { ...process.env, EXIT_STATUS: String(status) }, encoding: 'utf8' }).trim();
+    expect(run(RETIRED_EXIT_CODE)).toBe('poweroff');
+    expect(run(0)).toBe('');
+    expect(run(1)).toBe('');
   });
 });

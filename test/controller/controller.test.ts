@@ -199,6 +199,27 @@ describe('controller', () => {
     expect(plain.fleet.instances).toHaveLength(1);
   });
 
+  it('asks through the registry when the fleet cannot retire (EC2), by worker id', async () => {
+    const retire = vi.fn(async (_workerId: string, _at: string) => {});
+    const h = harness({ config: { ...config, idleSeconds: 0 } });
+    const registry = { list: h.registry.list, retire };
+    const controller = createController({ fleet: h.fleet, queue: h.queue, registry, config: { ...config, idleSeconds: 0 }, log: silentLogger(), breaker: h.breaker });
+    Object.defineProperty(h.fleet, 'retire', { value: undefined });
+    h.depth.visible = 1;
+    await controller.tick();
+    const [instance] = h.fleet.instances;
+    instance.workerId = 'worker-on-' + instance.id;
+    vi.advanceTimersByTime(5_000);
+    h.fleet.boot();
+    h.depth.visible = 0;
+    h.depth.inFlight = 1;
+    h.beats.set(instance.workerId, { busy: true, jobsDone: 0 });
+    await controller.tick();
+    expect(retire).toHaveBeenCalledTimes(1);
+    expect(retire.mock.calls[0][0]).toBe(instance.workerId);
+    expect(h.fleet.calls.some((c) => c.startsWith('stop:'))).toBe(false);
+  });
+
   it('publishes the scaler and breaker states as gauges', async () => {
     const registry = new Registry();
     const metrics = createControllerMetrics({ registry });

@@ -30,7 +30,7 @@ if (mode === 'crash-once') {
 process.on('message', (m) => {
   if (m && m.type === 'retire') {
     if (out) require('node:fs').appendFileSync(out, 'retire ' + process.pid + '\\n');
-    setTimeout(() => process.exit(mode === 'retire-fails' ? 5 : 0), 100);
+    setTimeout(() => process.exit(mode === 'retire-fails' ? 5 : 75), 100);
   }
 });
 setInterval(() => {}, 1000);

@@ -114,6 +114,22 @@ describe('worker retire', () => {
     expect(gate.analyzed()).toBe(0);
   });
 
+  it('hears a retire request through the registry at its heartbeat after the job', async () => {
+    const gate = gatedEngine();
+    worker = createWorker({ config: config(), log: silentLogger(), engine: gate.engine, runner, ...stores });
+    await submit('d');
+    const run = worker.run();
+    await until(() => gate.started() === 1, 'job started');
+    // What the controller does for a fleet that cannot reach the worker itself.
+    await stores.registry.retire('w-retire', new Date().toISOString());
+    expect(worker.retiring()).toBe(false);
+    gate.release();
+    await run;
+    expect(worker.retiring()).toBe(true);
+    expect((await stores.jobs.get('d'))?.state).toBe('done');
+    expect(await stores.registry.list()).toEqual([]);
+  });
+
   it('stop() still works on a retiring worker, and retire() after stop() is ignored', async () => {
     const gate = gatedEngine();
     worker = createWorker({ config: config(), log: silentLogger(), engine: gate.engine, runner, ...stores });

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { WorkerHeartbeat, WorkerRegistry } from '../ports.js';
-import { awsCall } from './errors.js';
+import { DeleteCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { HeartbeatReply, WorkerHeartbeat, WorkerRegistry } from '../ports.js';
+import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
 
 export interface DynamoWorkerRegistryOptions {
   doc: DynamoDBDocumentClient;
@@ -9,9 +9,13 @@ export interface DynamoWorkerRegistryOptions {
   table: string;
 }
 
+/** The heartbeat's attributes; the ones a beat may leave out are removed when it does. */
+const OPTIONAL: readonly (keyof WorkerHeartbeat)[] = ['instanceId', 'jobId', 'meanJobSeconds'];
+
 /**
- * WorkerRegistry on DynamoDB: one item per worker, replaced by every heartbeat (last writer
- * wins, which is right for a heartbeat). No TTL: the controller removes workers it stops.
+ * WorkerRegistry on DynamoDB: one item per worker, overwritten by every heartbeat (last writer
+ * wins, which is right for a heartbeat) except for `retireAt`, which the controller sets and
+ * the heartbeat's update returns. No TTL: the controller removes workers it stops.
  */
 export class DynamoWorkerRegistry implements WorkerRegistry {
   private readonly doc: DynamoDBDocumentClient;
@@ -22,8 +26,53 @@ export class DynamoWorkerRegistry implements WorkerRegistry {
     this.table = options.table;
   }
 
-  async heartbeat(beat: WorkerHeartbeat): Promise<void> {
-    await awsCall(`heartbeat of worker ${beat.workerId}`, () => this.doc.send(new PutCommand({ TableName: this.table, Item: { ...beat } })));
+  async heartbeat(beat: WorkerHeartbeat): Promise<HeartbeatReply> {
+    const { workerId, ...fields } = beat;
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const set: string[] = [];
+    const remove: string[] = [];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) continue;
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      set.push(`#${k} = :${k}`);
+    }
+    for (const k of OPTIONAL) {
+      if (fields[k as Exclude<keyof WorkerHeartbeat, 'workerId'>] !== undefined) continue;
+      names[`#${k}`] = k;
+      remove.push(`#${k}`);
+    }
+    const out = await awsCall(`heartbeat of worker ${workerId}`, () =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { workerId },
+          UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return { retire: typeof out.Attributes?.retireAt === 'string' };
+  }
+
+  async retire(workerId: string, at: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { workerId },
+          UpdateExpression: 'SET retireAt = :at',
+          ConditionExpression: 'attribute_exists(workerId)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (err) {
+      // Not registered (never was, or removed meanwhile): nothing to retire.
+      if (awsErrorCode(err) !== 'ConditionalCheckFailedException') throw classifyAwsError(err, `retire worker ${workerId}`);
+    }
   }
 
   async list(): Promise<WorkerHeartbeat[]> {

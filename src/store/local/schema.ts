@@ -75,4 +75,8 @@ export const MIGRATIONS: readonly string[] = [
     beat TEXT NOT NULL
   ) STRICT;
   `,
+  // 2: a worker asked to retire (exit once the queue is empty) learns it from its next heartbeat.
+  `
+  ALTER TABLE workers ADD COLUMN retire_at TEXT;
+  `,
 ];
