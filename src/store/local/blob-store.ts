@@ -48,6 +48,9 @@ export class FileBlobStore implements BlobStore {
   private readonly root: string;
   private readonly tempDir: string;
   private readonly log?: Logger;
+  /** Temp file names: `<pid>-<tempPrefix><counter>`. */
+  private readonly tempPrefix = `${randomBytes(6).toString('hex')}-`;
+  private tempCounter = 0;
 
   constructor(root: string, options: { log?: Logger } = {}) {
     this.root = path.resolve(root);
@@ -72,28 +75,26 @@ export class FileBlobStore implements BlobStore {
 
   async put(key: string, body: Buffer, _options?: BlobPutOptions): Promise<void> {
     const file = this.pathFor(key);
-    const temp = path.join(this.tempDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    // Unique within this process by the counter, across processes by the pid (which the
+    // cleanup on open reads back) and the per-store random part.
+    const temp = path.join(this.tempDir, `${process.pid}-${this.tempPrefix}${(this.tempCounter++).toString(36)}`);
     try {
-      const handle = await fsp.open(temp, 'w', 0o644).catch(async (err: NodeJS.ErrnoException) => {
+      // The callback API: open, write, fsync and close run as one chain of libuv requests,
+      // without the FileHandle objects and promise per step of fs/promises.
+      await writeDurably(temp, body).catch(async (err: NodeJS.ErrnoException) => {
         // Someone removed the temp dir (an operator cleaning up): make it again, once.
         if (err.code !== 'ENOENT') throw err;
         await fsp.mkdir(this.tempDir, { recursive: true });
-        return fsp.open(temp, 'w', 0o644);
+        await writeDurably(temp, body);
       });
+      await mkdirp(path.dirname(file));
       try {
-        await handle.writeFile(body);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fsp.mkdir(path.dirname(file), { recursive: true });
-      try {
-        await fsp.rename(temp, file);
+        await rename(temp, file);
       } catch (err) {
         // A concurrent delete may have removed the (then empty) parent between mkdir and rename.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        await fsp.mkdir(path.dirname(file), { recursive: true });
-        await fsp.rename(temp, file);
+        await mkdirp(path.dirname(file));
+        await rename(temp, file);
       }
     } catch (err) {
       await fsp.rm(temp, { force: true }).catch(() => undefined);
@@ -187,6 +188,25 @@ export class FileBlobStore implements BlobStore {
     }
     if (removed > 0) this.log?.info({ removed, dir: this.tempDir }, 'removed temp files left by crashed writers');
   }
+}
+
+/** Write `body` to a new file at `file` (mode 0644) and fsync it before closing: durable once resolved. */
+function writeDurably(file: string, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.writeFile(file, body, { mode: 0o644, flush: true }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function mkdirp(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.mkdir(dir, { recursive: true }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function rename(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.rename(from, to, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 function isAlive(pid: number): boolean {
