@@ -121,6 +121,8 @@ function traces(seed: number): Trace[] {
 /** What a policy decides at a tick. */
 interface Decision {
   launch: number;
+  /** How many of the launched start retiring. */
+  launchRetiring: number;
   stop: string[];
   retire: string[];
 }
@@ -136,9 +138,12 @@ function facefleetPolicy(policy: Partial<ScalerPolicy>): Policy {
     tick(observation) {
       const step = stepScaler(snapshot, observation);
       snapshot = step.snapshot;
-      const decision: Decision = { launch: 0, stop: [], retire: [] };
+      const decision: Decision = { launch: 0, launchRetiring: 0, stop: [], retire: [] };
       for (const action of step.actions) {
-        if (action.type === 'launch') decision.launch += action.params.count;
+        if (action.type === 'launch') {
+          decision.launch += action.params.count;
+          decision.launchRetiring += action.params.retire ?? 0;
+        }
         else if (action.type === 'stop') decision.stop.push(...action.params.ids);
         else decision.retire.push(...action.params.ids);
       }
@@ -154,9 +159,9 @@ function classicPolicy(maxWorkers: number): Policy {
     name: 'classic',
     tick({ depth, instances }) {
       const live = instances.filter((i) => i.state === 'pending' || i.state === 'running');
-      if (depth.visible > 0) return { launch: Math.max(0, Math.min(depth.visible, maxWorkers) - live.length), stop: [], retire: [] };
-      if (depth.inFlight === 0) return { launch: 0, stop: live.map((i) => i.id), retire: [] };
-      return { launch: 0, stop: [], retire: [] };
+      if (depth.visible > 0) return { launch: Math.max(0, Math.min(depth.visible, maxWorkers) - live.length), launchRetiring: 0, stop: [], retire: [] };
+      if (depth.inFlight === 0) return { launch: 0, launchRetiring: 0, stop: live.map((i) => i.id), retire: [] };
+      return { launch: 0, launchRetiring: 0, stop: [], retire: [] };
     },
   };
 }
@@ -304,7 +309,13 @@ function simulate(trace: Trace, policy: Policy, o: Options, firstTick: number): 
     const observation: ScalerObservation = {
       at,
       depth: { visible: waiting(), inFlight: live.filter((i) => i.job !== undefined).length, delayed: 0 },
-      instances: live.map((i): Instance => ({ id: i.id, state: i.state as Instance['state'], launchedAt: new Date(EPOCH + i.launchedAt * 1000).toISOString(), workerId: i.id })),
+      instances: live.map((i): Instance => ({
+        id: i.id,
+        state: i.state as Instance['state'],
+        launchedAt: new Date(EPOCH + i.launchedAt * 1000).toISOString(),
+        workerId: i.id,
+        ...(i.retiring ? { retiring: true } : {}),
+      })),
       workers: live
         .filter((i) => i.state === 'running')
         .map((i) => ({
@@ -321,6 +332,7 @@ function simulate(trace: Trace, policy: Policy, o: Options, firstTick: number): 
       scaleActions++;
       for (let k = 0; k < decision.launch; k++) {
         const inst: SimInstance = { id: `i-${nextId++}`, launchedAt: now, state: 'pending', jobsDone: 0, serviceTotal: 0 };
+        if (o.retire && k < decision.launchRetiring) inst.retiring = true;
         instances.push(inst);
         events.push(now + o.bootSeconds, 0, () => {
           if (inst.state !== 'pending') return;

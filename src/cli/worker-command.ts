@@ -33,6 +33,8 @@ export function registerWorkerCommand(program: Command): void {
     process.on('message', (message: unknown) => {
       if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'retire') worker.retire();
     });
+    // Launched for one backlog only: take what waits, then exit.
+    if (process.env.FACEFLEET_RETIRE === '1') worker.retire();
     // Tell a parent (the local fleet) that the model is loaded and jobs are being taken.
     process.send?.({ type: 'ready', workerId: config.worker.id });
     await worker.run();

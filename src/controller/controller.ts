@@ -123,10 +123,11 @@ export function createController(options: ControllerOptions): Controller {
 
   async function execute(action: ScalerAction, instances: Instance[]): Promise<void> {
     if (action.type === 'launch') {
-      const started = await breaker.call(() => fleet.launch(action.params.count));
+      const { count, retire } = action.params;
+      const started = await breaker.call(() => fleet.launch(count, retire ? { retire } : undefined));
       metrics?.countAction('launch', started.length);
-      const fields = { asked: action.params.count, started: started.map((i) => i.id) };
-      if (started.length < action.params.count) log.warn(fields, 'launched fewer workers than asked; the next tick asks again');
+      const fields = { asked: count, started: started.map((i) => i.id), ...(retire ? { retiring: retire } : {}) };
+      if (started.length < count) log.warn(fields, 'launched fewer workers than asked; the next tick asks again');
       else log.info(fields, 'launched workers');
     } else if (action.type === 'stop') {
       await breaker.call(() => fleet.stop(action.params.ids));

@@ -12,6 +12,13 @@ export interface Instance {
   launchedAt: string;
   /** The worker id it reports in the WorkerRegistry, when known. */
   workerId?: string;
+  /** Asked to retire (or launched retiring): it leaves by itself once the queue is empty. */
+  retiring?: boolean;
+}
+
+export interface LaunchOptions {
+  /** How many of the new workers start retiring (see `retire`). A fleet may ignore it. */
+  retire?: number;
 }
 
 /**
@@ -25,7 +32,7 @@ export interface Fleet {
   /** Every instance the fleet owns that is not terminated. */
   list(): Promise<Instance[]>;
   /** Start `count` more workers. Returns what was started (possibly fewer on partial failure). */
-  launch(count: number): Promise<Instance[]>;
+  launch(count: number, options?: LaunchOptions): Promise<Instance[]>;
   /** Stop these instances gracefully (SIGTERM / StopInstances or TerminateInstances). Unknown ids are ignored. */
   stop(ids: string[]): Promise<void>;
   /**

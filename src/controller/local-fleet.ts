@@ -10,7 +10,8 @@
  * A child that exits while not stopping is a crash: it is logged and dropped from `list()`,
  * so the controller sees the capacity missing and replaces it on its next tick. `retire()`
  * sends `{ type: 'retire' }` over IPC: the worker finishes its job and what waits, then exits
- * with RETIRED_EXIT_CODE at its first empty receive, which is not a crash.
+ * with RETIRED_EXIT_CODE at its first empty receive, which is not a crash. `launch(n, { retire })`
+ * starts that many children retiring (env `FACEFLEET_RETIRE=1`).
  *
  * Each child gets `FACEFLEET_WORKER_ID` so its registry heartbeats can be tied to it; the id
  * is known before the pid, so it is `local-<parent pid>-<n>`, reported as `Instance.workerId`.
@@ -18,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { FleetUnavailableError } from './errors.js';
-import { RETIRED_EXIT_CODE, type Fleet, type Instance } from './fleet.js';
+import { RETIRED_EXIT_CODE, type Fleet, type Instance, type LaunchOptions } from './fleet.js';
 
 export interface LocalFleetOptions {
   /** Executable and arguments of one worker, e.g. `[process.execPath, cliPath, 'worker', '--data-dir', dir]`. */
@@ -78,10 +79,10 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
     child.timers.push(kill);
   }
 
-  async function spawnOne(): Promise<Instance> {
+  async function spawnOne(retiring: boolean): Promise<Instance> {
     const workerId = `local-${process.pid}-${++seq}`;
     const proc = spawn(file!, args, {
-      env: { ...(options.env ?? process.env), FACEFLEET_WORKER_ID: workerId },
+      env: { ...(options.env ?? process.env), FACEFLEET_WORKER_ID: workerId, ...(retiring ? { FACEFLEET_RETIRE: '1' } : {}) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     // A spawn that fails (no such file, no permission) reports through 'error' with no pid.
@@ -89,11 +90,11 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
       proc.once('spawn', resolve);
       proc.once('error', reject);
     });
-    const instance: Instance = { id: `local-${proc.pid}`, state: 'pending', launchedAt: new Date().toISOString(), workerId };
+    const instance: Instance = { id: `local-${proc.pid}`, state: 'pending', launchedAt: new Date().toISOString(), workerId, ...(retiring ? { retiring } : {}) };
     const child: Child = {
       instance,
       process: proc,
-      retiring: false,
+      retiring,
       timers: [],
       exited: new Promise<void>((resolve) => {
         proc.once('exit', (code, signal) => {
@@ -135,13 +136,13 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
     async list() {
       return [...children.values()].map((c) => ({ ...c.instance }));
     },
-    async launch(count) {
+    async launch(count, launchOptions?: LaunchOptions) {
       if (closed) throw new FleetUnavailableError('local fleet is closed');
       const started: Instance[] = [];
       let lastError: unknown;
       for (let i = 0; i < count; i++) {
         try {
-          started.push(await spawnOne());
+          started.push(await spawnOne(i < (launchOptions?.retire ?? 0)));
         } catch (err) {
           lastError = err;
           log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not spawn a worker');
@@ -163,6 +164,7 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
         const child = children.get(id);
         if (!child || child.retiring || child.instance.state === 'stopping' || !child.process.connected) continue;
         child.retiring = true;
+        child.instance.retiring = true;
         child.process.send({ type: 'retire' }, (err) => {
           if (err) log.warn({ instanceId: id, err: err.message }, 'could not ask the worker to retire; it is stopped once idle');
         });

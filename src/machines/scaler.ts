@@ -13,7 +13,7 @@
  *
  * Every `TICK` carries the controller's observations (queue depth, the fleet's instances,
  * the workers' heartbeats) and the time `at` (epoch ms). The machine answers with named
- * effect actions, `launch { count }`, `stop { ids }` and `retire { ids }`, which the
+ * effect actions, `launch { count, retire? }`, `stop { ids }` and `retire { ids }`, which the
  * controller runs after storing the snapshot. Nothing here does I/O and nothing is delayed: the idle linger and
  * the cool-down compare `at` with times kept in the context.
  *
@@ -154,6 +154,11 @@ export interface ScalerInput {
 
 export interface LaunchParams {
   count: number;
+  /**
+   * How many of them to launch retiring: the fleet will not need them once the backlog they
+   * are launched for is done, so they exit when they find the queue empty. Absent when none.
+   */
+  retire?: number;
 }
 export interface StopParams {
   ids: string[];
@@ -228,6 +233,8 @@ export interface Assessment {
   /** Workers a scale-in keeps. */
   keep: number;
   launch: number;
+  /** How many of `launch` start retiring. */
+  launchRetiring: number;
   stop: string[];
   /** Busy workers to retire: they exit once the queue is empty. */
   retire: string[];
@@ -338,8 +345,9 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
   }
   // Busy workers beyond what is needed afterwards retire: each exits when it finds the queue
   // empty. The newest go first, as with stops; one already asked is not asked again.
+  // Instances the fleet reports retiring (launched that way) count too.
   const liveIds = new Set(live.map((i) => i.id));
-  const retiringIds = context.retiringIds.filter((id) => liveIds.has(id));
+  const retiringIds = [...new Set([...context.retiringIds, ...live.filter((i) => i.retiring).map((i) => i.id)])].filter((id) => liveIds.has(id));
   let retire: string[] = [];
   const surplus = capacity - stop.length - retiringIds.length - after;
   if (launch === 0 && surplus > 0) {
@@ -349,6 +357,9 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
       .slice(0, surplus)
       .map((i) => i.id);
   }
+  // Workers launched for a backlog the fleet will not need afterwards are launched retiring:
+  // with a short boot they would otherwise finish and idle until a tick stops them.
+  const launchRetiring = launch > 0 ? Math.min(launch, Math.max(0, capacity + launch - retiringIds.length - after)) : 0;
 
   return {
     summary: { waiting, inFlight, pending: pending.length, running: running.length, busy, idle: idle.length },
@@ -360,6 +371,7 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
     desired,
     keep,
     launch,
+    launchRetiring,
     stop,
     retire,
     sparse,
@@ -377,7 +389,13 @@ const tickOf = (event: ScalerEvent): ScalerObservation => event;
 // Effect params are computed from the context before `observe` updates it, so they agree
 // with the guards that chose the transition.
 const launchActions = [
-  { type: 'launch' as const, params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ count: assess(context, tickOf(event)).launch }) },
+  {
+    type: 'launch' as const,
+    params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }): LaunchParams => {
+      const a = assess(context, tickOf(event));
+      return a.launchRetiring > 0 ? { count: a.launch, retire: a.launchRetiring } : { count: a.launch };
+    },
+  },
   'observe' as const,
   'markLaunch' as const,
 ];

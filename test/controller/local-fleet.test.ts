@@ -26,6 +26,8 @@ if (mode === 'crash-once') {
     setTimeout(() => process.exit(4), 200);
   }
 }
+// Launched retiring: the real worker takes what waits and exits; this one just exits.
+if (process.env.FACEFLEET_RETIRE === '1') setTimeout(() => process.exit(75), 150);
 // Asked to retire: finish up, then exit cleanly, as the real worker does when the queue is empty.
 process.on('message', (m) => {
   if (m && m.type === 'retire') {
@@ -153,6 +155,16 @@ describe('local fleet', () => {
     expect(f.crashes()).toBe(0);
     const retires = (await fs.readFile(out, 'utf8')).split('\n').filter((l) => l.startsWith('retire '));
     expect(retires).toEqual([`retire ${pidOf(a.id)}`]);
+  });
+
+  it('launches workers retiring when asked: flagged in the list, and their exit is not a crash', async () => {
+    const f = make('normal');
+    const started = await f.launch(3, { retire: 2 });
+    pids.push(...started.map((i) => pidOf(i.id)));
+    expect(started.map((i) => i.retiring === true)).toEqual([true, true, false]);
+    await until(async () => (await f.list()).length === 1, 'retiring workers gone');
+    expect((await f.list()).map((i) => i.id)).toEqual([started[2].id]);
+    expect(f.crashes()).toBe(0);
   });
 
   it('counts a retiring worker that exits with an error as a crash', async () => {

@@ -1,4 +1,4 @@
-import type { Fleet, Instance } from '../../src/controller/fleet.js';
+import type { Fleet, Instance, LaunchOptions } from '../../src/controller/fleet.js';
 import { FacefleetError } from '../../src/errors.js';
 
 /**
@@ -26,8 +26,8 @@ export class MemoryFleet implements Fleet {
     return this.instances.map((i) => ({ ...i }));
   }
 
-  async launch(count: number): Promise<Instance[]> {
-    this.check(`launch:${count}`);
+  async launch(count: number, options?: LaunchOptions): Promise<Instance[]> {
+    this.check(`launch:${count}${options?.retire ? `:retire=${options.retire}` : ''}`);
     const started: Instance[] = [];
     for (let k = 0; k < Math.min(count, this.launchLimit); k++) {
       const id = `m-${++this.seq}`;

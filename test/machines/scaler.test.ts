@@ -263,7 +263,10 @@ describe('scaler machine', () => {
   it('retires a busy worker on sparse arrivals instead of keeping it warm (a job every 30 s)', () => {
     const w = new World({ idleSeconds: 30, defaultBootSeconds: 30 });
     w.visible = 1;
-    expect(w.tick()).toEqual([{ type: 'launch', params: { count: 1 } }]);
+    // Nothing suggests a steady rate: the worker is launched retiring...
+    expect(w.tick()).toEqual([{ type: 'launch', params: { count: 1, retire: 1 } }]);
+    // ...but this world's fleet does not say so, so the scaler retires it once it sees it busy.
+    w.instances[0].retiring = undefined;
     const [id] = w.instances.map((i) => i.id);
     // Booting for 30 s; the next job arrives meanwhile.
     for (let t = 0; t < 5; t++) expect(w.tick()).toEqual([]);
@@ -312,6 +315,23 @@ describe('scaler machine', () => {
     for (let t = 0; t < 7; t++) w.tick();
     expect(w.retired).toHaveLength(ids.length);
     expect(new Set(w.retired).size).toBe(ids.length);
+  });
+
+  it('does not ask again a worker the fleet reports retiring, and counts it as leaving', () => {
+    const w = new World({ idleSeconds: 0, defaultBootSeconds: 30, maxWorkers: 2 });
+    w.visible = 300;
+    w.tick();
+    w.boot();
+    const ids = w.instances.map((i) => i.id);
+    expect(ids).toHaveLength(2);
+    for (let t = 0; t < 7; t++) w.tick();
+    // One was launched retiring (the fleet says so); both are busy and nothing will be needed.
+    w.instances[0].retiring = true;
+    w.visible = 0;
+    w.inFlight = 2;
+    for (const id of ids) w.workers.set(id, { busy: true, jobsDone: 1 });
+    expect(w.tick()).toEqual([{ type: 'retire', params: { ids: [ids[1]] } }]);
+    expect(w.tick()).toEqual([]);
   });
 
   it('stops idle workers and retires busy ones in the same tick', () => {
