@@ -48,11 +48,13 @@ function unavailable(err: unknown, message: string, jobId?: string): ServiceUnav
  * - the enqueue failed: the job exists in `uploaded` (or `queued` without a message), and the
  *   sweeper (`sweepStuckJobs`) re-sends it, so the job still ends up processed. The 503 names
  *   its `jobId` so a client may poll it instead of uploading again.
+ *
+ * Returns the record and `request.log` bound to the job's id (one child logger per request).
  */
 export async function submitJob(
   deps: SubmitDeps,
   request: { kind: JobKind; image: ReceivedImage; options: JobOptions; log: Logger },
-): Promise<JobRecord> {
+): Promise<{ record: JobRecord; log: Logger }> {
   const id = randomUUID();
   const key = inputKey(id);
   const log = request.log.child({ jobId: id });
@@ -96,5 +98,5 @@ export async function submitJob(
     }
   }
   log.info({ kind: request.kind, bytes: request.image.buffer.length }, 'job accepted');
-  return record;
+  return { record, log };
 }

@@ -21,11 +21,11 @@ export async function submitAndWait(
 ): Promise<JobRecord> {
   const context = ctx(res);
   const image = await receivedImage(req, res, job.field, rc.limits);
-  const record = await submitJob(
+  const { record, log } = await submitJob(
     { blobs: rc.deps.blobs, jobs: rc.deps.jobs, runner: rc.deps.runner, guard: rc.guard, maxAttempts: rc.tuning.maxAttempts },
     { kind: job.kind, image, options: job.options, log: context.log },
   );
-  context.log = context.log.child({ jobId: record.id });
+  context.log = log;
   rc.metrics.jobSubmitted(job.kind);
   if (job.waitSeconds <= 0) return record;
   const last = await waitForJob(() => rc.guard(() => rc.deps.jobs.get(record.id)), {
