@@ -75,14 +75,16 @@ export const ROLE_CALLS: Record<IamRole, Partial<Record<ResourceKey, readonly st
     ...GALLERY_RW,
     queue: [...QUEUE_URLS, 'SendMessage', 'ReceiveMessage', 'ChangeMessageVisibility', 'DeleteMessage'],
     deadLetterQueue: QUEUE_URLS,
-    workersTable: ['PutItem', 'DeleteItem'],
+    // The heartbeat is an update (it keeps the controller's retire request and returns it).
+    workersTable: ['UpdateItem', 'DeleteItem'],
   },
   controller: {
     ...BLOBS,
     ...JOB_RW,
     queue: [...QUEUE_URLS, 'SendMessage'],
     deadLetterQueue: DLQ_SCAN,
-    workersTable: ['Scan', 'DeleteItem'],
+    // UpdateItem: asking an EC2 worker to retire.
+    workersTable: ['Scan', 'DeleteItem', 'UpdateItem'],
   },
 };
 

@@ -105,6 +105,7 @@ describe('IAM policies', () => {
     await stores.keys.list();
     await stores.keys.revoke('k1', new Date().toISOString());
     await stores.registry.heartbeat({ workerId: 'w', busy: false, at: new Date().toISOString(), jobsDone: 0 });
+    await stores.registry.retire('w', new Date().toISOString());
     await stores.registry.list();
     await stores.registry.remove('w');
     await stores.close();
