@@ -22,7 +22,7 @@ import { Command } from 'commander';
 import { loadImageSet, type BenchImage, type ImageSetName } from './lib/bench-images.js';
 import { measureEngine, type EngineBaseline } from './lib/engine-baseline.js';
 import { createClient, multipart, percentile, runLanes, type Client, type Multipart } from './lib/http-client.js';
-import { cpuSecondsOf, startStack, stopOnSignal, type RunningStack } from './lib/stack.js';
+import { cpuSecondsOf, cpuSecondsOfGroup, startStack, stopOnSignal, type RunningStack } from './lib/stack.js';
 
 const cores = Math.max(1, os.availableParallelism());
 const program = new Command()
@@ -39,6 +39,7 @@ const program = new Command()
   .option('--engine-ms <x>', 'with --engine-ips: the engine p50 ms per image')
   .option('--log-level <level>', 'log level of the started facefleet', 'info')
   .option('--cpu-prof <dir>', 'run the started facefleet process under node --cpu-prof, profiles into <dir>')
+  .option('--web-processes <n>', 'with --workers 0: `facefleet web --web-processes n` (n web processes on one port)', '1')
   .option('--json', 'last line of stdout is a JSON summary')
   .parse();
 const opts = program.opts<{
@@ -55,8 +56,10 @@ const opts = program.opts<{
   engineMs?: string;
   logLevel: string;
   cpuProf?: string;
+  webProcesses: string;
   json?: boolean;
 }>();
+const webProcesses = Number(opts.webProcesses);
 const requests = Number(opts.requests);
 const concurrency = Number(opts.concurrency);
 const workers = Number(opts.workers);
@@ -95,10 +98,13 @@ let url = opts.url;
 if (!url) {
   const env = { FACEFLEET_RATE_LIMIT: '0', FACEFLEET_LOG_LEVEL: opts.logLevel };
   const nodeArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : [];
-  stack = workers === 0 ? await startStack({ command: 'web', env, nodeArgs }) : await startStack({ command: 'up', args: ['--workers', String(workers)], env, nodeArgs });
+  stack =
+    workers === 0
+      ? await startStack({ command: 'web', args: webProcesses > 1 ? ['--web-processes', String(webProcesses)] : [], env, nodeArgs })
+      : await startStack({ command: 'up', args: ['--workers', String(workers)], env, nodeArgs });
   stopOnSignal(stack);
   url = stack.url;
-  say(`started facefleet ${workers === 0 ? 'web (no workers)' : `up --workers ${workers}`} at ${url}`);
+  say(`started facefleet ${workers === 0 ? `web (no workers${webProcesses > 1 ? `, ${webProcesses} web processes` : ''})` : `up --workers ${workers}`} at ${url}`);
 }
 const client: Client = createClient(url, concurrency + 8);
 
@@ -175,8 +181,10 @@ try {
 
   const outcomes: Outcome[] = [];
   const load0 = os.loadavg()[0];
-  // CPU the web process (plus controller, under `up`) and this load generator spend per request.
-  const webCpu0 = stack ? await cpuSecondsOf(stack.proc.pid!) : Number.NaN;
+  // CPU the web process (plus controller, under `up`; plus its web processes, under
+  // `web --web-processes N`) and this load generator spend per request.
+  const webCpu = (pid: number) => (workers === 0 ? cpuSecondsOfGroup(pid) : cpuSecondsOf(pid));
+  const webCpu0 = stack ? await webCpu(stack.proc.pid!) : Number.NaN;
   const selfCpu0 = process.cpuUsage();
   const t0 = performance.now();
   await runLanes(requests, concurrency, async (i) => {
@@ -184,7 +192,7 @@ try {
   });
   const seconds = (performance.now() - t0) / 1000;
   const load1 = os.loadavg()[0];
-  const webCpuMsPerRequest = stack ? ((await cpuSecondsOf(stack.proc.pid!)) - webCpu0) * 1000 / requests : Number.NaN;
+  const webCpuMsPerRequest = stack ? ((await webCpu(stack.proc.pid!)) - webCpu0) * 1000 / requests : Number.NaN;
   const selfCpu = process.cpuUsage(selfCpu0);
   const clientCpuMsPerRequest = (selfCpu.user + selfCpu.system) / 1000 / requests;
 
@@ -198,6 +206,7 @@ try {
     requests,
     concurrency,
     workers,
+    webProcesses: workers === 0 ? webProcesses : null,
     mode,
     images: set,
     imagesPerSecond: round(imagesPerSecond),

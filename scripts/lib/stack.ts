@@ -54,6 +54,13 @@ export async function cpuSecondsOf(pid: number): Promise<number> {
   }
 }
 
+/** CPU seconds of `pid` and its direct children (e.g. the web processes of `web --web-processes N`). */
+export async function cpuSecondsOfGroup(pid: number): Promise<number> {
+  const children = await childPidsOf(pid);
+  const all = await Promise.all([pid, ...children].map((p) => cpuSecondsOf(p)));
+  return all.reduce((sum, x) => sum + (Number.isFinite(x) ? x : 0), 0);
+}
+
 /**
  * Run `facefleet <command> --port 0 --data-dir <tmp> ...args` and wait for its "listening on"
  * line. `env` is added to this process's environment.

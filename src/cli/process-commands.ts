@@ -126,13 +126,39 @@ export function registerProcessCommands(program: Command): void {
     );
   });
 
-  addGlobalOptions(webOptions(program.command('web').description('run the web tier only'))).action(async (opts) => {
-    const config = configFrom(opts);
-    const log = loggerFor(config, 'facefleet-web');
+  addGlobalOptions(
+    webOptions(program.command('web').description('run the web tier only')).option(
+      '--web-processes <n>',
+      'web processes sharing the port (node:cluster; default 1): use more cores for uploads',
+      parseNumber('--web-processes', { integer: true, min: 1, max: 64 }),
+    ),
+  ).action(async (opts) => {
+    const { webProcesses = 1, ...rest } = opts;
+    const config = configFrom(rest);
+    const { webClusterMember, startWebCluster, announceListening } = await import('../web/cluster.js');
+    const member = webClusterMember();
+    if (webProcesses > 1 && !member) {
+      // The primary: no stores, no HTTP; it forks the web processes and waits on them.
+      const log = loggerFor(config, 'facefleet-web');
+      const web = await startWebCluster({ processes: webProcesses, log });
+      onShutdown(log, () => web.close(), 20_000);
+      process.stderr.write(`facefleet web listening on ${web.url}  (${webProcesses} web processes)\n`);
+      return;
+    }
+    const log = loggerFor(config, member ? `facefleet-web-${member.index}` : 'facefleet-web');
     const { createWebApp } = await import('../web/app.js');
-    const services = await openServices(config, log);
-    const web = createWebApp({ config, log, ...services });
-    const server = await web.start(config.web.host, config.web.port);
+    let server;
+    let services: Services;
+    try {
+      services = await openServices(config, log);
+      const web = createWebApp({ config, log, ...services, cluster: member });
+      server = await web.start(config.web.host, config.web.port);
+    } catch (err) {
+      // A forked web process that cannot start must exit (its IPC channel would keep it alive);
+      // the primary then fails the whole start.
+      if (member) process.disconnect?.();
+      throw err;
+    }
     onShutdown(
       log,
       async () => {
@@ -141,7 +167,8 @@ export function registerProcessCommands(program: Command): void {
       },
       15_000,
     );
-    process.stderr.write(`facefleet web listening on ${server.url}\n`);
+    if (member) announceListening(server.url);
+    else process.stderr.write(`facefleet web listening on ${server.url}\n`);
   });
 
   addGlobalOptions(fleetOptions(program.command('controller').description('run the controller only: autoscale the worker fleet from the queue'))).action(async (opts) => {

@@ -7,6 +7,7 @@ import { createBreaker } from '../controller/breaker.js';
 import { TimeoutError } from '../errors.js';
 import { sweepStuckJobs } from '../jobs/operations.js';
 import { createAuth } from './auth.js';
+import { clusterMetricsRenderer } from './cluster.js';
 import { ctx, requestContext } from './context.js';
 import { HttpNotFoundError, WebStartError } from './errors.js';
 import { hasActiveKey } from './keys.js';
@@ -93,7 +94,10 @@ export function createWebApp(deps: WebDeps): WebApp {
   let authEnabled = config.web.auth ?? !isLoopback(config.web.host);
   const limits = { maxUploadBytes: config.web.maxUploadBytes, maxInputPixels: config.recognition.maxInputPixels };
   const upload = createMultipart(limits);
-  const metrics = createWebMetrics({ jobs: deps.jobs, queue: deps.queue, log, breaker });
+  const webMetrics = createWebMetrics({ jobs: deps.jobs, queue: deps.queue, log, breaker });
+  const cluster = deps.cluster && deps.cluster.processes > 1 ? deps.cluster : undefined;
+  // In a cluster, /metrics is the sum over every web process, gathered by the primary.
+  const metrics = cluster ? { ...webMetrics, render: clusterMetricsRenderer([webMetrics.registry, ...(deps.extraMetrics ?? [])]) } : webMetrics;
 
   const rc: RouteContext = {
     deps,
@@ -101,7 +105,8 @@ export function createWebApp(deps: WebDeps): WebApp {
     guard,
     breaker,
     auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard }),
-    rateLimit: createRateLimiter({ ratePerSecond: config.web.rateLimitPerSecond }),
+    // Each of N web processes allows its share: about the configured rate per client in all.
+    rateLimit: createRateLimiter({ ratePerSecond: config.web.rateLimitPerSecond / (cluster?.processes ?? 1) }),
     multipart: (field) => multipartFile(upload, field, limits.maxUploadBytes),
     metrics,
     limits,
@@ -176,16 +181,20 @@ export function createWebApp(deps: WebDeps): WebApp {
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
     let sweeping = false;
-    const sweeper = setInterval(() => {
-      if (sweeping) return;
-      sweeping = true;
-      sweepStuckJobs({ jobs: deps.jobs, runner: deps.runner, log }, { staleSeconds: config.web.sweepStaleSeconds, now: new Date() })
-        .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
-        .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
-        .finally(() => (sweeping = false));
-    }, config.web.sweepIntervalSeconds * 1000);
-    sweeper.unref();
-    log.info({ url, auth: authEnabled }, 'web tier listening');
+    // One sweeper per web tier: in a cluster, process 0's.
+    const sweeps = !cluster || cluster.index === 0;
+    const sweeper = sweeps
+      ? setInterval(() => {
+          if (sweeping) return;
+          sweeping = true;
+          sweepStuckJobs({ jobs: deps.jobs, runner: deps.runner, log }, { staleSeconds: config.web.sweepStaleSeconds, now: new Date() })
+            .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
+            .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
+            .finally(() => (sweeping = false));
+        }, config.web.sweepIntervalSeconds * 1000)
+      : undefined;
+    sweeper?.unref();
+    log.info({ url, auth: authEnabled, ...(cluster ? { webProcess: cluster.index, sweeper: sweeps } : {}) }, 'web tier listening');
 
     let closing: Promise<void> | undefined;
     return {
@@ -211,5 +220,5 @@ export function createWebApp(deps: WebDeps): WebApp {
     };
   }
 
-  return { app, start, registry: metrics.registry };
+  return { app, start, registry: webMetrics.registry };
 }

@@ -63,6 +63,8 @@ export function createWebMetrics(deps: { jobs: JobStore; queue: JobQueue; log: L
   });
   new Gauge({
     name: 'facefleet_queue_depth',
+    // Read from the stores, the same in every web process: a cluster reports one, not the sum.
+    aggregator: 'first',
     help: 'Messages in the job queue at scrape time: visible, in flight, delayed, and dead-lettered.',
     labelNames: ['kind'] as const,
     registers: [registry],
@@ -82,6 +84,8 @@ export function createWebMetrics(deps: { jobs: JobStore; queue: JobQueue; log: L
   });
   new Gauge({
     name: 'facefleet_jobs',
+    // Read from the stores, the same in every web process: a cluster reports one, not the sum.
+    aggregator: 'first',
     help: 'Jobs in the job store at scrape time, by state.',
     labelNames: ['state'] as const,
     registers: [registry],

@@ -29,6 +29,11 @@ export interface WebDeps {
   extraMetrics?: Registry[];
   /** Knobs that are not user configuration (tests make them small). */
   tuning?: Partial<Omit<WebTuning, 'poll'>> & { poll?: Partial<PollOptions> };
+  /**
+   * Set in each process of `facefleet web --web-processes N` (see `cluster.ts`): only process 0
+   * sweeps, the rate limit is shared out (`rate / N` each), and `/metrics` sums every process.
+   */
+  cluster?: { index: number; processes: number };
 }
 
 /** Defaults in `DEFAULT_TUNING` (`app.ts`). */
