@@ -2,7 +2,10 @@
  * Summarise a V8 `.cpuprofile` (from `node --cpu-prof`): self time by function and by
  * package/file, top entries first. For finding where a benchmarked process spends its CPU.
  *
- *   npx tsx scripts/lib/profile-summary.ts <file.cpuprofile> [top]
+ *   npx tsx scripts/lib/profile-summary.ts <file.cpuprofile> [top] [--inclusive]
+ *
+ * `--inclusive` adds a third list: total time by function, callees included (each sample
+ * counts once per function on its stack), to see what a call costs with everything it calls.
  */
 import fs from 'node:fs';
 
@@ -11,7 +14,9 @@ interface Node {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-const [file, topArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const inclusive = args.includes('--inclusive');
+const [file, topArg] = args.filter((a) => a !== '--inclusive');
 const prof = JSON.parse(fs.readFileSync(file!, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
@@ -35,3 +40,24 @@ console.log(`total ${(total / 1000).toFixed(0)} ms sampled\n-- by file/package -
 show(pkg);
 console.log('-- by function --');
 show(fn);
+
+if (inclusive) {
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const key = (cf: Node['callFrame']) => {
+    const where = cf.url.replace(/^.*node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1').replace(/^.*\/work\/main\//, '');
+    return `${cf.functionName || '(anon)'} ${where}:${cf.lineNumber + 1}`;
+  };
+  const incl = new Map<string, number>();
+  for (const [id, us] of self) {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const k = key(byId.get(at)!.callFrame);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + us);
+    }
+  }
+  console.log('-- inclusive, by function --');
+  show(incl);
+}
