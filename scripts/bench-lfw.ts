@@ -4,7 +4,7 @@
  * has no detected face counts as an error, never dropped. Descriptors are cached per image
  * within the run (images repeat across pairs).
  *
- *   npm run bench:lfw -- [--folds 1,2] [--variant naive|fallback|aligned|mirror|mirror-norm|dlib-fit|refined]
+ *   npm run bench:lfw -- [--folds 1,2] [--variant naive|fallback|aligned|mirror|mirror-norm|dlib-fit|refined|refined-j1|refined-j2]
  *                        [--pick center|largest] [--tf-backend auto|wasm|node] [--json]
  *
  * `--pick center` (the default) takes the face nearest the image centre: LFW images are 250x250

@@ -9,17 +9,19 @@
  * - dlib-fit: mirror, fitting dlib's landmark subset (no eyebrows, no lower lip) instead of 17-67.
  * - refined: + a second landmark pass on a square around the first pass's landmarks (the
  *   engine's default).
+ * - refined-j1, refined-j2: + test-time jitter (dlib's num_jitters): also average 1 or 2
+ *   perturbed chips, each with its mirror (measured, not adopted: docs/recognition.md).
  */
 import type { Logger } from '../../src/log.js';
 import { loadEngine, type LoadedEngine, type StageTimings } from '../../src/recognition/engine.js';
 import { DEFAULT_STRATEGY, detectFaces, NAIVE_STRATEGY, SSD_STRATEGY, type DetectionStrategy } from '../../src/recognition/detect.js';
-import { combineDescriptors, DEFAULT_REFINE_MARGIN, describeChips, detectLandmarks, faceChip, landmarkBox, type DescribeOptions } from '../../src/recognition/describe.js';
-import { CHIP_SIZE, mirror } from '../../src/recognition/align.js';
+import { combineDescriptors, DEFAULT_REFINE_MARGIN, describeChips, detectLandmarks, faceChipTransform, landmarkBox, type DescribeOptions } from '../../src/recognition/describe.js';
+import { CHIP_SIZE, chipJitters, jitterTransform, mirror, warpAffine } from '../../src/recognition/align.js';
 import type { TfBackendChoice } from '../../src/recognition/backend.js';
 import type { AnalyzedImage } from '../../src/recognition/types.js';
 import { decodeImage } from '../../src/recognition/decode.js';
 
-export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined'] as const;
+export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined', 'refined-j1', 'refined-j2'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export const DETECTORS: Record<string, DetectionStrategy> = {
@@ -35,12 +37,14 @@ export interface Analyzer {
 }
 
 const DESCRIBE: Record<Exclude<Variant, 'naive'>, DescribeOptions> = {
-  fallback: { align: 'box', subset: 'all51', refine: null, mirror: false, normalize: false },
-  aligned: { align: 'dlib', subset: 'all51', refine: null, mirror: false, normalize: false },
-  mirror: { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: false },
-  'mirror-norm': { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: true },
-  'dlib-fit': { align: 'dlib', subset: 'dlib', refine: null, mirror: true, normalize: false },
-  refined: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false },
+  fallback: { align: 'box', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0 },
+  aligned: { align: 'dlib', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0 },
+  mirror: { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: false, jitter: 0 },
+  'mirror-norm': { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: true, jitter: 0 },
+  'dlib-fit': { align: 'dlib', subset: 'dlib', refine: null, mirror: true, normalize: false, jitter: 0 },
+  refined: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0 },
+  'refined-j1': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 1 },
+  'refined-j2': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 2 },
 };
 
 /** face-api's own high-level pipeline, timed as one `detect` stage after decode. */
@@ -123,21 +127,24 @@ export async function createMultiAnalyzer(options: { variants: Variant[]; tfBack
       // One batch for every distinct chip: variants that differ only after the net (mirror-norm) share chips.
       const keys: string[] = [];
       const chips: Float32Array[] = [];
-      const chipIndex = (face: number, o: DescribeOptions, flipped: boolean): number => {
-        const key = `${face}/${o.align}/${o.subset}/${o.refine}/${flipped}`;
+      const jitters = chipJitters(Math.max(...shared.map((v) => DESCRIBE[v].jitter)));
+      const chipIndex = (face: number, o: DescribeOptions, jitter: number, flipped: boolean): number => {
+        const key = `${face}/${o.align}/${o.subset}/${o.refine}/${jitter}/${flipped}`;
         let k = keys.indexOf(key);
         if (k < 0) {
           const l = o.refine === null ? landmarks[face] : refined[face];
-          const chip = faceChip(img, l, o.align, o.subset);
+          const t = faceChipTransform(l, o.align, o.subset);
+          const chip = warpAffine(img, jitter === 0 ? t : jitterTransform(t, jitters[jitter - 1]), CHIP_SIZE, CHIP_SIZE);
           chips.push(flipped ? mirror(chip, CHIP_SIZE, CHIP_SIZE) : chip);
           keys.push(key);
           k = keys.length - 1;
         }
         return k;
       };
+      // Same chip order as computeDescriptors: the chip, its mirror, then each jitter and its mirror.
       const plan = shared.map((v) => detections.map((_, i) => {
         const o = DESCRIBE[v];
-        return o.mirror ? [chipIndex(i, o, false), chipIndex(i, o, true)] : [chipIndex(i, o, false)];
+        return Array.from({ length: 1 + o.jitter }, (_, q) => (o.mirror ? [chipIndex(i, o, q, false), chipIndex(i, o, q, true)] : [chipIndex(i, o, q, false)])).flat();
       }));
       const raw = await describeChips(rt, chips);
       for (const [j, v] of shared.entries()) {

@@ -171,3 +171,46 @@ export function squareCrop(cx: number, cy: number, side: number, outSize: number
   const s = side / outSize;
   return { a: s, b: 0, tx: cx - side / 2 + s / 2 - 0.5, ty: cy - side / 2 + s / 2 - 0.5 };
 }
+
+/** A perturbation of the chip: rotation (radians) and scale about the chip's centre, then a shift in chip pixels. */
+export interface ChipJitter {
+  angle: number;
+  scale: number;
+  dx: number;
+  dy: number;
+}
+
+/** Deterministic uniform numbers in [0, 1) (mulberry32), so jittered descriptors are reproducible. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The first `n` test-time jitters, a fixed list drawn with dlib's `jitter_image` ranges:
+ * rotation within +-3 degrees, a crop of 0.97-1.0 of the chip, a shift within +-2% of its side.
+ * (dlib draws them at random per call and flips half of them; we pair each with its mirror.)
+ */
+export function chipJitters(n: number, size = CHIP_SIZE): ChipJitter[] {
+  const r = seededRandom(1);
+  return Array.from({ length: n }, () => ({
+    angle: ((r() * 6 - 3) * Math.PI) / 180,
+    scale: 0.97 + 0.03 * r(),
+    dx: (r() * 0.04 - 0.02) * size,
+    dy: (r() * 0.04 - 0.02) * size,
+  }));
+}
+
+/** `t` (chip -> image) after jittering the chip: the jitter maps jittered-chip pixels onto chip pixels. */
+export function jitterTransform(t: Similarity, j: ChipJitter, size = CHIP_SIZE): Similarity {
+  const c = (size - 1) / 2;
+  const ja = j.scale * Math.cos(j.angle), jb = j.scale * Math.sin(j.angle);
+  const jtx = c + j.dx - (ja * c - jb * c), jty = c + j.dy - (jb * c + ja * c);
+  return { a: t.a * ja - t.b * jb, b: t.a * jb + t.b * ja, tx: t.a * jtx - t.b * jty + t.tx, ty: t.b * jtx + t.a * jty + t.ty };
+}

@@ -7,7 +7,7 @@
 import type { FaceRuntime } from './backend.js';
 import type { RgbImage } from './decode.js';
 import type { Box } from './types.js';
-import { CHIP_PADDING, CHIP_SIZE, chipTransform, mirror, squareCrop, warpAffine, type LandmarkSubset, type Point } from './align.js';
+import { CHIP_PADDING, CHIP_SIZE, chipJitters, chipTransform, jitterTransform, mirror, squareCrop, warpAffine, type LandmarkSubset, type Point } from './align.js';
 
 /** How descriptors are made; the defaults are the most accurate measured pipeline. */
 export interface DescribeOptions {
@@ -29,12 +29,18 @@ export interface DescribeOptions {
   mirror: boolean;
   /** L2-normalise the final descriptor. Default false (dlib's threshold 0.6 assumes raw descriptors). */
   normalize: boolean;
+  /**
+   * Test-time jitter, as dlib's `num_jitters`: also average the descriptors of this many
+   * slightly perturbed chips (see {@link chipJitters}), each with its mirror when `mirror` is
+   * set. 0 = none. Each jitter costs one descriptor pass per chip.
+   */
+  jitter: number;
 }
 
 /** Margin of the second landmark pass, tuned on LFW fold 1 only (docs/recognition.md). */
 export const DEFAULT_REFINE_MARGIN = 0.1;
 
-export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false };
+export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0 };
 
 const LANDMARK_INPUT = 112;
 
@@ -107,10 +113,29 @@ function boxChipTransform(landmarks: Point[]) {
   return squareCrop((x0 + x1) / 2, (y0 + y1) / 2, side, CHIP_SIZE);
 }
 
+/** The chip-to-image transform of one face. */
+export function faceChipTransform(landmarks: Point[], align: DescribeOptions['align'] = 'dlib', subset: LandmarkSubset = 'dlib') {
+  return align === 'dlib' ? chipTransform(landmarks, CHIP_SIZE, CHIP_PADDING, subset) : boxChipTransform(landmarks);
+}
+
 /** The aligned 150x150 RGB chip of one face (also used by tests and debugging tools). */
 export function faceChip(img: RgbImage, landmarks: Point[], align: DescribeOptions['align'] = 'dlib', subset: LandmarkSubset = 'dlib'): Float32Array {
-  const t = align === 'dlib' ? chipTransform(landmarks, CHIP_SIZE, CHIP_PADDING, subset) : boxChipTransform(landmarks);
-  return warpAffine(img, t, CHIP_SIZE, CHIP_SIZE);
+  return warpAffine(img, faceChipTransform(landmarks, align, subset), CHIP_SIZE, CHIP_SIZE);
+}
+
+/**
+ * Every chip one face's descriptor averages: the aligned chip, then each jitter of it, each
+ * followed by its mirror when `mirror` is set.
+ */
+export function faceChips(img: RgbImage, landmarks: Point[], options: Pick<DescribeOptions, 'align' | 'subset' | 'mirror' | 'jitter'>): Float32Array[] {
+  const t = faceChipTransform(landmarks, options.align, options.subset);
+  const out: Float32Array[] = [];
+  for (const tt of [t, ...chipJitters(options.jitter).map((j) => jitterTransform(t, j))]) {
+    const chip = warpAffine(img, tt, CHIP_SIZE, CHIP_SIZE);
+    out.push(chip);
+    if (options.mirror) out.push(mirror(chip, CHIP_SIZE, CHIP_SIZE));
+  }
+  return out;
 }
 
 /** Raw 128-d descriptors of ready-made 150x150 RGB chips (0..255), one batched forward pass. */
@@ -148,13 +173,8 @@ export function combineDescriptors(list: Float32Array[], normalize: boolean): Fl
 
 /** Descriptors for faces given by their landmarks; one batched forward pass for all chips. */
 export async function computeDescriptors(rt: FaceRuntime, img: RgbImage, faces: Point[][], options: DescribeOptions = DEFAULT_DESCRIBE): Promise<Float32Array[]> {
-  const per = options.mirror ? 2 : 1;
-  const chips: Float32Array[] = [];
-  for (const landmarks of faces) {
-    const chip = faceChip(img, landmarks, options.align, options.subset);
-    chips.push(chip);
-    if (options.mirror) chips.push(mirror(chip, CHIP_SIZE, CHIP_SIZE));
-  }
+  const per = (options.mirror ? 2 : 1) * (1 + options.jitter);
+  const chips = faces.flatMap((landmarks) => faceChips(img, landmarks, options));
   const raw = await describeChips(rt, chips);
   return faces.map((_, i) => combineDescriptors(raw.slice(i * per, (i + 1) * per), options.normalize));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chipTransform, fitSimilarity, mirror, warpAffine, type Point } from '../../src/recognition/align.js';
-import { landmarkBox } from '../../src/recognition/describe.js';
+import { chipJitters, chipTransform, fitSimilarity, jitterTransform, mirror, warpAffine, type Point } from '../../src/recognition/align.js';
+import { faceChips, landmarkBox } from '../../src/recognition/describe.js';
 
 describe('fitSimilarity', () => {
   it('recovers a known rotation, scale and translation from noiseless points', () => {
@@ -61,5 +61,51 @@ describe('warpAffine and mirror', () => {
     const flipped = mirror(same, 4, 3);
     expect(Array.from(flipped.subarray(0, 3))).toEqual(Array.from(data.subarray(9, 12)));
     expect(Array.from(mirror(flipped, 4, 3))).toEqual(Array.from(data));
+  });
+});
+
+describe('test-time jitter', () => {
+  it('is a fixed list within dlib\'s ranges, and each list extends the shorter ones', () => {
+    const j = chipJitters(8);
+    expect(chipJitters(8)).toEqual(j);
+    expect(chipJitters(3)).toEqual(j.slice(0, 3));
+    for (const x of j) {
+      expect(Math.abs(x.angle)).toBeLessThanOrEqual((3 * Math.PI) / 180);
+      expect(x.scale).toBeGreaterThanOrEqual(0.97);
+      expect(x.scale).toBeLessThanOrEqual(1);
+      expect(Math.abs(x.dx)).toBeLessThanOrEqual(3);
+      expect(Math.abs(x.dy)).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it('composes with the chip transform: the null jitter changes nothing, a shift moves the chip', () => {
+    const t = { a: 1.2, b: 0.3, tx: 40, ty: 25 };
+    const same = jitterTransform(t, { angle: 0, scale: 1, dx: 0, dy: 0 });
+    for (const k of ['a', 'b', 'tx', 'ty'] as const) expect(same[k]).toBeCloseTo(t[k], 12);
+    // Chip pixel p of the jittered chip is chip pixel p + (dx, dy) of the original one.
+    const shifted = jitterTransform(t, { angle: 0, scale: 1, dx: 2, dy: -1 });
+    const p = { x: 10, y: 20 }, q = { x: 12, y: 19 };
+    expect(shifted.a * p.x - shifted.b * p.y + shifted.tx).toBeCloseTo(t.a * q.x - t.b * q.y + t.tx, 9);
+    expect(shifted.b * p.x + shifted.a * p.y + shifted.ty).toBeCloseTo(t.b * q.x + t.a * q.y + t.ty, 9);
+    // Rotation and scale keep the chip's centre in place.
+    const c = 74.5, r = jitterTransform(t, { angle: 0.05, scale: 0.98, dx: 0, dy: 0 });
+    expect(r.a * c - r.b * c + r.tx).toBeCloseTo(t.a * c - t.b * c + t.tx, 9);
+    expect(r.b * c + r.a * c + r.ty).toBeCloseTo(t.b * c + t.a * c + t.ty, 9);
+  });
+
+  it('makes (1 + jitter) chips per face, doubled by the mirror, the unjittered chip first', () => {
+    const data = Buffer.alloc(200 * 200 * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 251;
+    const img = { data, width: 200, height: 200, format: 'png' as const };
+    const face = Array.from({ length: 68 }, (_, i) => ({ x: 70 + (i % 9) * 8 + Math.sin(i) * 3, y: 60 + Math.floor(i / 9) * 9 + Math.cos(i) * 2 }));
+    const plain = faceChips(img, face, { align: 'dlib', subset: 'dlib', mirror: true, jitter: 0 });
+    const jittered = faceChips(img, face, { align: 'dlib', subset: 'dlib', mirror: true, jitter: 2 });
+    expect(plain).toHaveLength(2);
+    expect(jittered).toHaveLength(6);
+    expect(Array.from(jittered[0])).toEqual(Array.from(plain[0]));
+    expect(Array.from(jittered[1])).toEqual(Array.from(plain[1]));
+    expect(Array.from(jittered[3])).toEqual(Array.from(mirror(jittered[2], 150, 150)));
+    expect(Array.from(jittered[2])).not.toEqual(Array.from(plain[0]));
+    expect(faceChips(img, face, { align: 'dlib', subset: 'dlib', mirror: false, jitter: 3 })).toHaveLength(4);
   });
 });
