@@ -1,19 +1,18 @@
 /**
  * The job runner: the only code that moves a job between states. Each dispatch
- * (1) loads the record, (2) computes the next snapshot and actions with the machine's pure
- * step (`jobStep`: xstate's `transition()` without its per-call throwaway actor), (3) saves
- * the next snapshot on condition that the record's version has not moved, and (4) only then
- * runs the actions through the effects. Losing the conditional write means another process
- * moved the job first: reload and decide again on the new state.
+ * (1) loads the record, (2) computes the next snapshot and actions with xstate's pure
+ * `transition()`, (3) saves the next snapshot on condition that the record's version has not
+ * moved, and (4) only then runs the actions through the effects. Losing the conditional write
+ * means another process moved the job first: reload and decide again on the new state.
  */
 import { randomUUID } from 'node:crypto';
+import { initialTransition, transition } from 'xstate';
 import type { Logger } from '../log.js';
 import { jobMachine, JOB_ACTION_TYPES, type JobAction, type JobEvent } from '../machines/job.js';
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { JobStore } from '../store/ports.js';
 import { toFacefleetError } from '../errors.js';
 import { enqueueMessage, type JobEffects } from './effects.js';
-import { initialJobStep, jobStep } from './machine-steps.js';
 import { InvalidJobRequestError, JobEffectError } from './errors.js';
 import { persistJobSnapshot, restoreJobSnapshot } from './snapshot.js';
 import type { JobInput, JobKind, JobMessage, JobOptions, JobRecord } from './types.js';
@@ -110,7 +109,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     const id = job.id ?? randomUUID();
     const at = now().toISOString();
     // The initial state has no entry actions, so there is nothing to execute.
-    const [snapshot] = initialJobStep({ id, maxAttempts: job.maxAttempts, at });
+    const [snapshot] = initialTransition(jobMachine, { id, maxAttempts: job.maxAttempts, at });
     const base: Omit<JobRecord, 'snapshot'> = {
       id,
       version: 0,
@@ -153,7 +152,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       if (!queue || !store.sendsWith?.(queue)) return null;
       const { base, snapshot } = newJob(job);
       const at = now().toISOString();
-      const [next, actions] = jobStep(snapshot, { ...command, at } as JobEvent);
+      const [next, actions] = transition(jobMachine, snapshot, { ...command, at } as JobEvent);
       if (next === snapshot) return null;
       const messages: JobMessage[] = [];
       for (const action of actions) {
@@ -179,8 +178,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         const at = now().toISOString();
         const snapshot = restoreJobSnapshot(current);
         const event = { ...command, at } as JobEvent;
-        const [next, actions] = jobStep(snapshot, event);
-        // The step hands back the very same snapshot when no transition was enabled.
+        const [next, actions] = transition(jobMachine, snapshot, event);
+        // transition() hands back the very same snapshot when no transition was enabled.
         if (next === snapshot) return { record: current, changed: false };
 
         const candidate: JobRecord = {
