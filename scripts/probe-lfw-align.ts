@@ -48,6 +48,13 @@ const opts = new Command()
   .parse()
   .opts<{ folds: string; margins: string; extra?: boolean; only?: string; shard?: string; save?: string; load?: string; chips?: boolean; jitters: string; with: string }>();
 
+/** This shard's share (`--shard k/n`, default all) of the distinct images the folds name. */
+function shardImages(all: Awaited<ReturnType<typeof readPairs>>, folds: number[]): string[] {
+  const images = [...new Set(folds.flatMap((f) => all[f - 1].flatMap((p) => [p.a, p.b])))];
+  const [k, n] = opts.shard ? opts.shard.split('/').map(Number) : [0, 1];
+  return images.filter((_, i) => i % n === k);
+}
+
 function transform(lm: Point[], subset: LandmarkSubset, px: boolean): Similarity {
   const targets = meanFacePoints(CHIP_SIZE, CHIP_PADDING, subset);
   const t = fitSimilarity(
@@ -135,9 +142,7 @@ async function chipProbe(): Promise<never> {
     const engine = await loadEngine({ tfBackend: 'wasm', log: createLogger({ level: 'warn', name: 'probe' }) });
     const rt = engine.runtime;
     const jit = chipJitters(nJ);
-    const images = [...new Set(folds.flatMap((f) => all[f - 1].flatMap((p) => [p.a, p.b])))];
-    const [k, n] = opts.shard ? opts.shard.split('/').map(Number) : [0, 1];
-    const mine = images.filter((_, i) => i % n === k);
+    const mine = shardImages(all, folds);
     const t0 = performance.now();
     for (const [i, file] of mine.entries()) {
       const img = await decodeImage(await fs.readFile(file));
@@ -264,9 +269,7 @@ if (opts.load) {
 } else {
   const engine = await loadEngine({ tfBackend: 'wasm', log: createLogger({ level: 'warn', name: 'probe' }) });
   const rt = engine.runtime;
-  const images = [...new Set(folds.flatMap((f) => all[f - 1].flatMap((p) => [p.a, p.b])))];
-  const [k, n] = opts.shard ? opts.shard.split('/').map(Number) : [0, 1];
-  const mine = images.filter((_, i) => i % n === k);
+  const mine = shardImages(all, folds);
   const t0 = performance.now();
   for (const [i, file] of mine.entries()) {
     const img = await decodeImage(await fs.readFile(file));
