@@ -205,6 +205,10 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
     const deadline = performance.now() + waitMs;
     const { signal } = options;
     if (waitMs > 0 && !this.releaseFeed) this.releaseFeed = this.feed.retain(this.log);
+    // After a wake-up that found nothing, look again soon, a few times: the watch fires when
+    // another process writes the WAL frames, which can be a moment before its commit is
+    // visible to readers, and no further event follows the commit itself.
+    let settle = SETTLE_MS.length;
     for (;;) {
       if (signal?.aborted || this.closing.signal.aborted) return [];
       const seen = this.feed.generation;
@@ -221,7 +225,10 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
       // A change while we looked (another receiver's wake-up, a send) means look again now.
       if (this.feed.generation !== seen) continue;
       const tick = this.pollIntervalMs ?? (this.feed.watching ? 100 : 20);
-      await this.pause(Math.min(left, tick), signal);
+      const before = this.feed.generation;
+      const wait = settle < SETTLE_MS.length ? Math.min(tick, SETTLE_MS[settle]) : tick;
+      await this.pause(Math.min(left, wait), signal);
+      settle = this.feed.generation !== before ? 0 : Math.min(SETTLE_MS.length, settle + 1);
     }
   }
 
@@ -345,6 +352,9 @@ export interface TransactionalSend {
   /** Call once the transaction committed. */
   committed(): void;
 }
+
+/** The spacing of the look-agains after a wake-up that found nothing (see `receive`). */
+const SETTLE_MS = [10, 50, 250];
 
 /** Every SqliteJobQueue constructed, by identity: a Proxy of one is not in here. */
 const REAL_QUEUES = new WeakSet<object>();
