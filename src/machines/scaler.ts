@@ -384,7 +384,18 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
   };
 }
 
-const tickOf = (event: ScalerEvent): ScalerObservation => event;
+/**
+ * One tick's assessment, computed once per context: the guards and effect params of a
+ * transition all read it, and the context only changes when an action assigns it.
+ */
+const assessments = new WeakMap<ScalerEvent, { context: ScalerContext; assessment: Assessment }>();
+function assessed(context: ScalerContext, event: ScalerEvent): Assessment {
+  const known = assessments.get(event);
+  if (known && known.context === context) return known.assessment;
+  const assessment = assess(context, event);
+  assessments.set(event, { context, assessment });
+  return assessment;
+}
 
 // Effect params are computed from the context before `observe` updates it, so they agree
 // with the guards that chose the transition.
@@ -392,7 +403,7 @@ const launchActions = [
   {
     type: 'launch' as const,
     params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }): LaunchParams => {
-      const a = assess(context, tickOf(event));
+      const a = assessed(context, event);
       return a.launchRetiring > 0 ? { count: a.launch, retire: a.launchRetiring } : { count: a.launch };
     },
   },
@@ -401,11 +412,11 @@ const launchActions = [
 ];
 const retireAction = {
   type: 'retire' as const,
-  params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ ids: assess(context, tickOf(event)).retire }),
+  params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ ids: assessed(context, event).retire }),
 };
 // A tick that stops idle workers may also retire busy ones (stepScaler drops an empty retire).
 const stopActions = [
-  { type: 'stop' as const, params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ ids: assess(context, tickOf(event)).stop }) },
+  { type: 'stop' as const, params: ({ context, event }: { context: ScalerContext; event: ScalerEvent }) => ({ ids: assessed(context, event).stop }) },
   retireAction,
   'markRetire' as const,
   'observe' as const,
@@ -426,7 +437,7 @@ export const scalerMachine = setup({
     retire: (_, _params: StopParams) => {},
 
     observe: assign(({ context, event }) => {
-      const a = assess(context, tickOf(event));
+      const a = assessed(context, event);
       return {
         desired: a.desired,
         jobSeconds: a.jobSeconds,
@@ -443,25 +454,25 @@ export const scalerMachine = setup({
     }),
     markLaunch: assign(({ event }) => ({ lastLaunchAt: event.at })),
     // Before `observe`, which then keeps only the ids still live.
-    markRetire: assign(({ context, event }) => ({ retiringIds: [...context.retiringIds, ...assess(context, tickOf(event)).retire] })),
+    markRetire: assign(({ context, event }) => ({ retiringIds: [...context.retiringIds, ...assessed(context, event).retire] })),
     markStop: assign(({ event }) => ({ lastStopAt: event.at })),
   },
   guards: {
     /** Jobs wait beyond the capacity we have (or the floor is not met). */
-    shouldLaunch: ({ context, event }) => assess(context, tickOf(event)).launch > 0,
+    shouldLaunch: ({ context, event }) => assessed(context, event).launch > 0,
     /** Nothing waited for idleSeconds, not cooling down, and idle workers exceed what stays. */
-    shouldStop: ({ context, event }) => assess(context, tickOf(event)).stop.length > 0,
+    shouldStop: ({ context, event }) => assessed(context, event).stop.length > 0,
     /** Busy workers exceed what the fleet needs once the queue is empty. */
-    shouldRetire: ({ context, event }) => assess(context, tickOf(event)).retire.length > 0,
+    shouldRetire: ({ context, event }) => assessed(context, event).retire.length > 0,
     /** No instance at all and nothing to do. */
     isIdle: ({ context, event }) => {
-      const a = assess(context, tickOf(event));
+      const a = assessed(context, event);
       return a.capacity === 0 && a.summary.waiting === 0 && a.summary.inFlight === 0;
     },
     /** Instances are still booting. */
-    isBooting: ({ context, event }) => assess(context, tickOf(event)).summary.pending > 0,
+    isBooting: ({ context, event }) => assessed(context, event).summary.pending > 0,
     /** Nothing waits in the queue: the idle window is running. */
-    nothingWaits: ({ context, event }) => assess(context, tickOf(event)).summary.waiting === 0,
+    nothingWaits: ({ context, event }) => assessed(context, event).summary.waiting === 0,
     /** Within cooldownSeconds of the last scale-in. */
     coolingDown: ({ context, event }) =>
       context.lastStopAt !== null && event.at - context.lastStopAt < context.policy.cooldownSeconds * 1000,
