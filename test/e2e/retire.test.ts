@@ -13,15 +13,7 @@ import { createJobEffects } from '../../src/jobs/effects.js';
 import { createJobRunner } from '../../src/jobs/runner.js';
 import { silentLogger } from '../../src/log.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
-import { CLI } from '../helpers/stack.js';
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { CLI, eventually } from '../helpers/stack.js';
 
 describe('retiring a real worker process', () => {
   let dir: string;
@@ -48,7 +40,7 @@ describe('retiring a real worker process', () => {
 
   it('finishes the queued jobs, then exits with the retired code: not a crash', async () => {
     const [instance] = await fleet.launch(1);
-    await until(async () => (await fleet.list())[0]?.state === 'running', 'worker ready');
+    await eventually(async () => (await fleet.list())[0]?.state === 'running', 60_000, 'worker ready');
     // Jobs whose image cannot be decoded still run through the worker (to dead-lettered).
     const runner = createJobRunner({ store: stores.jobs, effects: createJobEffects({ queue: stores.queue, log: silentLogger(), retryBaseSeconds: 1 }), log: silentLogger() });
     for (const id of ['r1', 'r2']) {
@@ -58,7 +50,7 @@ describe('retiring a real worker process', () => {
     }
     // Retired with work waiting (or in hand): it takes what waits before it goes.
     await fleet.retire([instance.id]);
-    await until(async () => (await fleet.list()).length === 0, 'worker retired');
+    await eventually(async () => (await fleet.list()).length === 0, 60_000, 'worker retired');
     expect(fleet.crashes()).toBe(0);
     // The worker had the job in its queue when it retired: it was handled, not abandoned.
     for (const id of ['r1', 'r2']) expect((await stores.jobs.get(id))?.state).toBe('dead-lettered');

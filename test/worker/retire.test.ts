@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import type { AnalyzedImage, Engine } from '../../src/recognition/types.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
 import { createWorker, type Worker } from '../../src/worker/worker.js';
+import { eventually } from '../helpers/stack.js';
 
 /** An engine whose every analysis waits until the test releases it. */
 function gatedEngine() {
@@ -35,14 +36,6 @@ function gatedEngine() {
     started: () => waiting.length,
     release: () => waiting.shift()?.(),
   };
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('worker retire', () => {
@@ -83,14 +76,14 @@ describe('worker retire', () => {
     const run = worker.run().then(() => {
       ended = true;
     });
-    await until(() => gate.started() === 1, 'first job started');
+    await eventually(async () => gate.started() === 1, 10_000, 'first job started');
     worker.retire();
     expect(worker.retiring()).toBe(true);
     // Still busy: it does not end with a job in hand, nor with one waiting.
     await new Promise((r) => setTimeout(r, 100));
     expect(ended).toBe(false);
     gate.release();
-    await until(() => gate.started() === 1 && gate.analyzed() === 1, 'second job started');
+    await eventually(async () => gate.started() === 1 && gate.analyzed() === 1, 10_000, 'second job started');
     expect(ended).toBe(false);
     gate.release();
     await run;
@@ -105,7 +98,7 @@ describe('worker retire', () => {
     const gate = gatedEngine();
     worker = createWorker({ config: config(), log: silentLogger(), engine: gate.engine, runner, ...stores });
     const run = worker.run();
-    await until(async () => (await stores.registry.list()).length === 1, 'worker registered');
+    await eventually(async () => (await stores.registry.list()).length === 1, 10_000, 'worker registered');
     const asked = Date.now();
     worker.retire();
     await run;
@@ -119,7 +112,7 @@ describe('worker retire', () => {
     worker = createWorker({ config: config(), log: silentLogger(), engine: gate.engine, runner, ...stores });
     await submit('d');
     const run = worker.run();
-    await until(() => gate.started() === 1, 'job started');
+    await eventually(async () => gate.started() === 1, 10_000, 'job started');
     // What the controller does for a fleet that cannot reach the worker itself.
     await stores.registry.retire('w-retire', new Date().toISOString());
     expect(worker.retiring()).toBe(false);
@@ -135,7 +128,7 @@ describe('worker retire', () => {
     worker = createWorker({ config: config(), log: silentLogger(), engine: gate.engine, runner, ...stores });
     await submit('c');
     const run = worker.run();
-    await until(() => gate.started() === 1, 'job started');
+    await eventually(async () => gate.started() === 1, 10_000, 'job started');
     worker.retire();
     const stopping = worker.stop(5_000);
     gate.release();
