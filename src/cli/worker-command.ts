@@ -18,13 +18,16 @@ export function registerWorkerCommand(program: Command): void {
     const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, log });
     const services = await openServices(config, log);
     const worker = createWorker({ config, log, engine, ...services });
+    const release = async () => {
+      await services.close();
+      await engine.close();
+    };
     onShutdown(
       log,
       async () => {
         const finished = await worker.stop(config.worker.shutdownTimeoutSeconds * 1000);
         if (!finished) log.warn('job in hand did not finish in time; its message will be redelivered');
-        await services.close();
-        await engine.close();
+        await release();
       },
       (config.worker.shutdownTimeoutSeconds + 5) * 1000,
     );
@@ -41,8 +44,7 @@ export function registerWorkerCommand(program: Command): void {
     if (worker.retiring()) {
       // run() ended because the queue was empty: close everything and exit with the code that
       // tells the fleet (or, on EC2, systemd) this was a retirement, not a crash.
-      await services.close();
-      await engine.close();
+      await release();
       log.info({ exitCode: RETIRED_EXIT_CODE }, 'worker retired');
       process.exit(RETIRED_EXIT_CODE);
     }
