@@ -11,17 +11,21 @@
  *   engine's default).
  * - refined-j1, refined-j2: + test-time jitter (dlib's num_jitters): also average 1 or 2
  *   perturbed chips, each with its mirror (measured, not adopted: docs/recognition.md).
+ * - f32-sp5, f32-sp5x2: f32, aligned on dlib's 5-point shape predictor's landmarks (1 or 2
+ *   rounds, see dlibLandmarks) instead of face-api's 68.
+ * - f32: refined, with dlib's own float32 weights for the descriptor net instead of face-api's
+ *   8-bit quantised copy. Every variant above uses face-api's weights, as they were measured.
  */
 import type { Logger } from '../../src/log.js';
 import { loadEngine, type LoadedEngine, type StageTimings } from '../../src/recognition/engine.js';
 import { DEFAULT_STRATEGY, detectFaces, NAIVE_STRATEGY, SSD_STRATEGY, type DetectionStrategy } from '../../src/recognition/detect.js';
-import { combineDescriptors, DEFAULT_REFINE_MARGIN, describeChips, detectLandmarks, faceChipTransform, landmarkBox, type DescribeOptions } from '../../src/recognition/describe.js';
-import { CHIP_SIZE, chipJitters, jitterTransform, mirror, warpAffine } from '../../src/recognition/align.js';
-import type { TfBackendChoice } from '../../src/recognition/backend.js';
+import { combineDescriptors, DEFAULT_REFINE_MARGIN, describeChips, dlibLandmarks, detectLandmarks, faceChipTransform, landmarkBox, type DescribeOptions } from '../../src/recognition/describe.js';
+import { CHIP_SIZE, chipJitters, jitterTransform, mirror, warpAffine, type Point } from '../../src/recognition/align.js';
+import type { RecognitionWeights, TfBackendChoice } from '../../src/recognition/backend.js';
 import type { AnalyzedImage } from '../../src/recognition/types.js';
 import { decodeImage } from '../../src/recognition/decode.js';
 
-export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined', 'refined-j1', 'refined-j2'] as const;
+export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined', 'refined-j1', 'refined-j2', 'f32', 'f32-sp5', 'f32-sp5x2'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export const DETECTORS: Record<string, DetectionStrategy> = {
@@ -37,14 +41,17 @@ export interface Analyzer {
 }
 
 const DESCRIBE: Record<Exclude<Variant, 'naive'>, DescribeOptions> = {
-  fallback: { align: 'box', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0 },
-  aligned: { align: 'dlib', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0 },
-  mirror: { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: false, jitter: 0 },
-  'mirror-norm': { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: true, jitter: 0 },
-  'dlib-fit': { align: 'dlib', subset: 'dlib', refine: null, mirror: true, normalize: false, jitter: 0 },
-  refined: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0 },
-  'refined-j1': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 1 },
-  'refined-j2': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 2 },
+  fallback: { align: 'box', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
+  aligned: { align: 'dlib', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
+  mirror: { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
+  'mirror-norm': { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: true, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
+  'dlib-fit': { align: 'dlib', subset: 'dlib', refine: null, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
+  refined: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
+  'refined-j1': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 1, weights: 'face-api', dlib5Rounds: 0 },
+  'refined-j2': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 2, weights: 'face-api', dlib5Rounds: 0 },
+  f32: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlib5Rounds: 0 },
+  'f32-sp5': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlib5Rounds: 1 },
+  'f32-sp5x2': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlib5Rounds: 2 },
 };
 
 /** face-api's own high-level pipeline, timed as one `detect` stage after decode. */
@@ -124,15 +131,17 @@ export async function createMultiAnalyzer(options: { variants: Variant[]; tfBack
       const refined = shared.some((v) => DESCRIBE[v].refine !== null)
         ? await detectLandmarks(rt, img, landmarks.map((l) => landmarkBox(l, DEFAULT_REFINE_MARGIN)))
         : [];
+      const five = new Map<number, Point[][]>();
+      for (const r of new Set(shared.map((v) => DESCRIBE[v].dlib5Rounds).filter((r) => r > 0))) five.set(r, await dlibLandmarks(rt, img, refined, r));
       // One batch for every distinct chip: variants that differ only after the net (mirror-norm) share chips.
       const keys: string[] = [];
       const chips: Float32Array[] = [];
       const jitters = chipJitters(Math.max(...shared.map((v) => DESCRIBE[v].jitter)));
       const chipIndex = (face: number, o: DescribeOptions, jitter: number, flipped: boolean): number => {
-        const key = `${face}/${o.align}/${o.subset}/${o.refine}/${jitter}/${flipped}`;
+        const key = `${face}/${o.align}/${o.subset}/${o.refine}/${o.dlib5Rounds}/${jitter}/${flipped}`;
         let k = keys.indexOf(key);
         if (k < 0) {
-          const l = o.refine === null ? landmarks[face] : refined[face];
+          const l = o.dlib5Rounds > 0 ? five.get(o.dlib5Rounds)![face] : o.refine === null ? landmarks[face] : refined[face];
           const t = faceChipTransform(l, o.align, o.subset);
           const chip = warpAffine(img, jitter === 0 ? t : jitterTransform(t, jitters[jitter - 1]), CHIP_SIZE, CHIP_SIZE);
           chips.push(flipped ? mirror(chip, CHIP_SIZE, CHIP_SIZE) : chip);
@@ -146,10 +155,12 @@ export async function createMultiAnalyzer(options: { variants: Variant[]; tfBack
         const o = DESCRIBE[v];
         return Array.from({ length: 1 + o.jitter }, (_, q) => (o.mirror ? [chipIndex(i, o, q, false), chipIndex(i, o, q, true)] : [chipIndex(i, o, q, false)])).flat();
       }));
-      const raw = await describeChips(rt, chips);
+      // Every chip through each set of weights some variant uses (the chips do not depend on them).
+      const raw = new Map<RecognitionWeights, Float32Array[]>();
+      for (const w of new Set(shared.map((v) => DESCRIBE[v].weights))) raw.set(w, await describeChips(rt, chips, w));
       for (const [j, v] of shared.entries()) {
         const faces = detections.map((d, i) => {
-          const descriptor = combineDescriptors(plan[j][i].map((k) => raw[k]), DESCRIBE[v].normalize);
+          const descriptor = combineDescriptors(plan[j][i].map((k) => raw.get(DESCRIBE[v].weights)![k]), DESCRIBE[v].normalize);
           return { box: d.box, score: d.score, descriptor };
         });
         faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);

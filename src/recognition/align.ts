@@ -87,6 +87,31 @@ export function chipTransform(landmarks: Point[], size = CHIP_SIZE, padding = CH
 }
 
 /**
+ * dlib's chip template for its 5-point model (`get_face_chip_details`), in the unit square:
+ * the outer and inner corners of the eye on the image's right, the same of the eye on its left,
+ * and the base of the nose, in the model's order.
+ */
+const TEMPLATE_5: readonly Point[] = [
+  { x: 0.8595674595992, y: 0.2134981538014 },
+  { x: 0.6460604764104, y: 0.2289674387677 },
+  { x: 0.1205750620789, y: 0.2137274526848 },
+  { x: 0.3340850613712, y: 0.2290642403242 },
+  { x: 0.4901123135679, y: 0.6277975316475 },
+];
+
+/** The 68-point landmarks nearest the 5-point model's, in its order: 45, 42, 36, 39 (eye corners), 33 (nose base). */
+export const FIVE_FROM_68 = [45, 42, 36, 39, 33] as const;
+
+/** The chip-to-image transform for a face from dlib's 5 landmarks (see {@link TEMPLATE_5}). */
+export function chipTransform5(points: Point[], size = CHIP_SIZE, padding = CHIP_PADDING): Similarity {
+  if (points.length !== 5) throw new RangeError(`expected 5 landmarks, got ${points.length}`);
+  return fitSimilarity(
+    TEMPLATE_5.map((p) => ({ x: ((padding + p.x) / (2 * padding + 1)) * size, y: ((padding + p.y) / (2 * padding + 1)) * size })),
+    points,
+  );
+}
+
+/**
  * Where dlib's mean face puts each fitted landmark in a `size` chip with `padding`, with the
  * landmark's index (17..67) in the 68-point scheme.
  */

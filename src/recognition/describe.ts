@@ -4,10 +4,11 @@
  * ResNet). All crops are sampled in JavaScript from the decoded RGB buffer; only the nets run
  * in TensorFlow, batched over the faces of one image.
  */
-import type { FaceRuntime } from './backend.js';
+import type { FaceRuntime, RecognitionWeights } from './backend.js';
 import type { RgbImage } from './decode.js';
 import type { Box } from './types.js';
-import { CHIP_PADDING, CHIP_SIZE, chipJitters, chipTransform, jitterTransform, mirror, squareCrop, warpAffine, type LandmarkSubset, type Point } from './align.js';
+import { grayImage, predictShape, rectFromLandmarks } from './shape-predictor.js';
+import { CHIP_PADDING, CHIP_SIZE, chipJitters, chipTransform, chipTransform5, FIVE_FROM_68, jitterTransform, mirror, squareCrop, warpAffine, type LandmarkSubset, type Point } from './align.js';
 
 /** How descriptors are made; the defaults are the most accurate measured pipeline. */
 export interface DescribeOptions {
@@ -17,7 +18,7 @@ export interface DescribeOptions {
    * padded by 20%, no rotation.
    */
   align: 'dlib' | 'box';
-  /** Landmarks the dlib fit uses (see {@link LandmarkSubset}). Default `dlib`. */
+  /** Landmarks the dlib fit uses (see {@link LandmarkSubset}). Default `face-api`. */
   subset: LandmarkSubset;
   /**
    * Second landmark pass: the landmark net runs again on a square around the first pass's
@@ -35,12 +36,19 @@ export interface DescribeOptions {
    * set. 0 = none. Each jitter costs one descriptor pass per chip.
    */
   jitter: number;
+  /** The descriptor net's weights (see {@link RecognitionWeights}). Default `face-api`. */
+  weights: RecognitionWeights;
+  /**
+   * Rounds of dlib's 5-point shape predictor after face-api's landmarks (see
+   * {@link dlibLandmarks}); the chip is then aligned on its 5 points. 0 = align on the 68.
+   */
+  dlib5Rounds: number;
 }
 
 /** Margin of the second landmark pass, tuned on LFW fold 1 only (docs/recognition.md). */
 export const DEFAULT_REFINE_MARGIN = 0.1;
 
-export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0 };
+export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 };
 
 const LANDMARK_INPUT = 112;
 
@@ -103,6 +111,23 @@ export async function locateLandmarks(rt: FaceRuntime, img: RgbImage, boxes: Box
   return detectLandmarks(rt, img, first.map((l) => landmarkBox(l, refine)));
 }
 
+/**
+ * dlib's 5 landmarks for faces given by face-api's 68: the predictor starts from the rectangle
+ * that best explains the 68-point model's eye corners and nose base ({@link rectFromLandmarks}),
+ * and each further round starts from the rectangle of the previous round's answer.
+ */
+export async function dlibLandmarks(rt: FaceRuntime, img: RgbImage, faces: Point[][], rounds = DEFAULT_DESCRIBE.dlib5Rounds): Promise<Point[][]> {
+  if (faces.length === 0 || rounds === 0) return faces;
+  const sp = await rt.shapePredictor5();
+  const gray = grayImage(img);
+  const ids = [0, 1, 2, 3, 4];
+  return faces.map((lm) => {
+    let points = FIVE_FROM_68.map((i) => lm[i]);
+    for (let k = 0; k < rounds; k++) points = predictShape(sp, gray, img.width, img.height, rectFromLandmarks(sp, points, ids));
+    return points;
+  });
+}
+
 /** face-api's descriptor crop: the landmarks' bounding box grown by 20%, squared. */
 function boxChipTransform(landmarks: Point[]) {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -115,7 +140,9 @@ function boxChipTransform(landmarks: Point[]) {
 
 /** The chip-to-image transform of one face. */
 export function faceChipTransform(landmarks: Point[], align: DescribeOptions['align'] = 'dlib', subset: LandmarkSubset = 'dlib') {
-  return align === 'dlib' ? chipTransform(landmarks, CHIP_SIZE, CHIP_PADDING, subset) : boxChipTransform(landmarks);
+  if (align === 'box') return boxChipTransform(landmarks);
+  // dlib's 5-point landmarks have their own template; 68-point ones fit the mean face.
+  return landmarks.length === 5 ? chipTransform5(landmarks) : chipTransform(landmarks, CHIP_SIZE, CHIP_PADDING, subset);
 }
 
 /** The aligned 150x150 RGB chip of one face (also used by tests and debugging tools). */
@@ -139,9 +166,10 @@ export function faceChips(img: RgbImage, landmarks: Point[], options: Pick<Descr
 }
 
 /** Raw 128-d descriptors of ready-made 150x150 RGB chips (0..255), one batched forward pass. */
-export async function describeChips(rt: FaceRuntime, chips: Float32Array[]): Promise<Float32Array[]> {
+export async function describeChips(rt: FaceRuntime, chips: Float32Array[], weights: RecognitionWeights = DEFAULT_DESCRIBE.weights): Promise<Float32Array[]> {
   if (chips.length === 0) return [];
-  const { tf, faceapi } = rt;
+  const { tf } = rt;
+  const net = await rt.recognitionNet(weights);
   const chipLen = CHIP_SIZE * CHIP_SIZE * 3;
   const batch = new Float32Array(chips.length * chipLen);
   chips.forEach((chip, i) => batch.set(chip, i * chipLen));
@@ -149,7 +177,7 @@ export async function describeChips(rt: FaceRuntime, chips: Float32Array[]): Pro
   const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [chips.length, CHIP_SIZE, CHIP_SIZE, 3])));
   let flat: Float32Array;
   try {
-    const out = await faceapi.nets.faceRecognitionNet.forward(parts as never);
+    const out = await net.forward(parts as never);
     flat = (await out.data()) as Float32Array;
     out.dispose();
   } finally {
@@ -175,6 +203,6 @@ export function combineDescriptors(list: Float32Array[], normalize: boolean): Fl
 export async function computeDescriptors(rt: FaceRuntime, img: RgbImage, faces: Point[][], options: DescribeOptions = DEFAULT_DESCRIBE): Promise<Float32Array[]> {
   const per = (options.mirror ? 2 : 1) * (1 + options.jitter);
   const chips = faces.flatMap((landmarks) => faceChips(img, landmarks, options));
-  const raw = await describeChips(rt, chips);
+  const raw = await describeChips(rt, chips, options.weights);
   return faces.map((_, i) => combineDescriptors(raw.slice(i * per, (i + 1) * per), options.normalize));
 }

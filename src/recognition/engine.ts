@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { loadRuntime, type FaceRuntime, type TfBackendChoice } from './backend.js';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, type RgbImage } from './decode.js';
-import { computeDescriptors, DEFAULT_DESCRIBE, locateLandmarks, type DescribeOptions } from './describe.js';
+import { computeDescriptors, DEFAULT_DESCRIBE, dlibLandmarks, locateLandmarks, type DescribeOptions } from './describe.js';
 import { DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.js';
 import { MultipleFacesError, NoFaceError } from './errors.js';
 import { euclidean } from './matcher.js';
@@ -72,7 +72,7 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
       pixels.dispose();
     }
     lap('detect');
-    const landmarks = await locateLandmarks(runtime, img, detections.map((d) => d.box), describe.refine);
+    const landmarks = await dlibLandmarks(runtime, img, await locateLandmarks(runtime, img, detections.map((d) => d.box), describe.refine), describe.dlib5Rounds);
     lap('landmarks');
     const descriptors = await computeDescriptors(runtime, img, landmarks, describe);
     lap('descriptor');
