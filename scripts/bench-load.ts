@@ -22,7 +22,23 @@ import { Command } from 'commander';
 import { loadImageSet, type BenchImage, type ImageSetName } from './lib/bench-images.js';
 import { measureEngine, type EngineBaseline } from './lib/engine-baseline.js';
 import { createClient, multipart, percentile, runLanes, type Client, type Multipart } from './lib/http-client.js';
+import fs from 'node:fs/promises';
 import { cpuSecondsOf, cpuSecondsOfGroup, startStack, stopOnSignal, type RunningStack } from './lib/stack.js';
+
+/**
+ * CPU seconds of `pid`'s main thread alone (Linux: /proc/<pid>/task/<pid>/stat), NaN when
+ * unreadable. The event loop runs there, so it is what caps one web process's rate; the rest
+ * of the process's CPU is libuv and libvips threads.
+ */
+async function mainThreadCpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 const cores = Math.max(1, os.availableParallelism());
 const program = new Command()
@@ -185,6 +201,8 @@ try {
   // `web --web-processes N`) and this load generator spend per request.
   const webCpu = (pid: number) => (workers === 0 ? cpuSecondsOfGroup(pid) : cpuSecondsOf(pid));
   const webCpu0 = stack ? await webCpu(stack.proc.pid!) : Number.NaN;
+  // The event-loop thread of the web process (with --web-processes > 1: of the primary, not meaningful).
+  const mainCpu0 = stack && workers === 0 && webProcesses === 1 ? await mainThreadCpuSeconds(stack.proc.pid!) : Number.NaN;
   const selfCpu0 = process.cpuUsage();
   const t0 = performance.now();
   await runLanes(requests, concurrency, async (i) => {
@@ -193,6 +211,7 @@ try {
   const seconds = (performance.now() - t0) / 1000;
   const load1 = os.loadavg()[0];
   const webCpuMsPerRequest = stack ? ((await webCpu(stack.proc.pid!)) - webCpu0) * 1000 / requests : Number.NaN;
+  const webMainThreadCpuMsPerRequest = Number.isFinite(mainCpu0) ? ((await mainThreadCpuSeconds(stack!.proc.pid!)) - mainCpu0) * 1000 / requests : Number.NaN;
   const selfCpu = process.cpuUsage(selfCpu0);
   const clientCpuMsPerRequest = (selfCpu.user + selfCpu.system) / 1000 / requests;
 
@@ -222,6 +241,7 @@ try {
     overheadRatio: engineIps ? round(imagesPerSecond / engineIps, 3) : null,
     seconds: round(seconds),
     webCpuMsPerRequest: stack ? round(webCpuMsPerRequest) : null,
+    webMainThreadCpuMsPerRequest: Number.isFinite(webMainThreadCpuMsPerRequest) ? round(webMainThreadCpuMsPerRequest) : null,
     clientCpuMsPerRequest: round(clientCpuMsPerRequest),
     loadAverage: [round(load0), round(load1)],
   };
@@ -232,7 +252,11 @@ try {
       `${imagesPerSecond.toFixed(2)} images/s; latency p50 ${summary.p50Ms} ms, p95 ${summary.p95Ms} ms, p99 ${summary.p99Ms} ms; ` +
       `${errors.length} errors, ${wrong.length} wrong answers; load average ${summary.loadAverage.join(' -> ')}`,
   );
-  console.log(`CPU per request: web process ${summary.webCpuMsPerRequest ?? 'n/a'} ms, load generator ${summary.clientCpuMsPerRequest} ms`);
+  console.log(
+    `CPU per request: web process ${summary.webCpuMsPerRequest ?? 'n/a'} ms` +
+      (summary.webMainThreadCpuMsPerRequest === null ? '' : ` (its event-loop thread ${summary.webMainThreadCpuMsPerRequest} ms)`) +
+      `, load generator ${summary.clientCpuMsPerRequest} ms`,
+  );
   if (engine) {
     console.log(
       `engine only (${engine.processes} process(es)): ${engine.imagesPerSecond.toFixed(2)} images/s, p50 ${engine.p50MsPerImage.toFixed(1)} ms/image; ` +
