@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import zlib from 'node:zlib';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import {
   EmptyImageError,
@@ -136,7 +137,28 @@ function pipeline(buf: Buffer, maxInputPixels: number): Sharp {
   return sharp(buf, { failOn: 'truncated', limitInputPixels: maxInputPixels, pages: 1, sequentialRead: true });
 }
 
-/** Cheap header read: format, rotated size, frames. Throws TooManyPixelsError before any decode. */
+/** What the probe needs from an image's header, as sharp's `metadata()` reports it. */
+interface HeaderFields {
+  width: number;
+  height: number;
+  /** EXIF orientation, 1 when absent. */
+  orientation: number;
+  /** Height of one frame (animations); `height` for still images. */
+  pageHeight: number;
+  pages: number;
+}
+
+/** Turn the header's fields into the probe, refusing bombs. */
+function probeFrom(format: ImageFormat, fields: HeaderFields, maxInputPixels: number): ImageProbe {
+  // EXIF orientations 5-8 swap width and height.
+  const swap = fields.orientation >= 5;
+  const width = swap ? fields.height : fields.width;
+  const height = swap ? fields.width : fields.height;
+  if (fields.width * fields.pageHeight > maxInputPixels) throw new TooManyPixelsError(width, height, maxInputPixels);
+  return { format, width, height, pages: fields.pages };
+}
+
+/** Cheap header read by sharp: format, rotated size, frames. Throws TooManyPixelsError before any decode. */
 async function header(buf: Buffer, format: ImageFormat, maxInputPixels: number): Promise<ImageProbe> {
   let meta: Metadata;
   try {
@@ -146,13 +168,268 @@ async function header(buf: Buffer, format: ImageFormat, maxInputPixels: number):
     throw mapSharpError(err, format, maxInputPixels);
   }
   if (!meta.width || !meta.height) throw new TruncatedImageError();
-  // EXIF orientations 5-8 swap width and height.
-  const swap = (meta.orientation ?? 1) >= 5;
-  const width = swap ? meta.height : meta.width;
-  const height = swap ? meta.width : meta.height;
-  const frameHeight = meta.pageHeight ?? meta.height;
-  if (meta.width * frameHeight > maxInputPixels) throw new TooManyPixelsError(width, height, maxInputPixels);
-  return { format, width, height, pages: meta.pages ?? 1 };
+  return probeFrom(
+    format,
+    { width: meta.width, height: meta.height, orientation: meta.orientation ?? 1, pageHeight: meta.pageHeight ?? meta.height, pages: meta.pages ?? 1 },
+    maxInputPixels,
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Header-only reads of JPEG and PNG, for the web tier's probe: the same answer as sharp's
+// metadata() for the files they accept, in microseconds and on the calling thread, instead of
+// a round trip through libvips on the thread pool. They accept only what they can vouch for
+// (the segments and chunks libjpeg-turbo and libspng would read before the pixels, each
+// checked the way those libraries check them) and return undefined for anything else:
+// unusual markers, a second EXIF block, animation or EXIF chunks in a PNG, odd lengths, bad
+// CRCs. The caller then asks sharp, so an unusual file gets exactly today's answer.
+// test/recognition/probe-header.test.ts compares both on real and damaged images.
+// ---------------------------------------------------------------------------------------
+
+/** libjpeg-turbo's JPEG_MAX_DIMENSION: larger frames are an error it reports. */
+const JPEG_MAX_DIMENSION = 65_500;
+/** Sizes the PNG reader vouches for; larger ones go to sharp (libspng and libvips have their own caps). */
+const PNG_MAX_DIMENSION = 1_000_000;
+
+/**
+ * JPEG: SOI, then only these segments before the first scan, each with a length that fits:
+ * APPn and COM (skipped, except APP0 JFIF's major version, APP1 EXIF's orientation and
+ * APP2 ICC's sequence), DQT, DHT, DRI, one baseline/extended/progressive SOF (8-bit, 1 or 3
+ * components), then an SOS that names the frame's components. No fill bytes, no garbage
+ * between segments (libjpeg warns about those), no other marker.
+ */
+function jpegHeaderFields(buf: Buffer): HeaderFields | undefined {
+  let i = 2;
+  let frame: { width: number; height: number; ids: number[] } | undefined;
+  let orientation: number | undefined;
+  let exifBlocks = 0;
+  const icc: Array<[number, number]> = [];
+  for (;;) {
+    if (i + 4 > buf.length || buf[i] !== 0xff) return undefined;
+    const marker = buf[i + 1];
+    const length = buf.readUInt16BE(i + 2);
+    const start = i + 4;
+    const end = i + 2 + length;
+    if (length < 2 || end > buf.length) return undefined;
+    if (marker === 0xc0 || marker === 0xc1 || marker === 0xc2) {
+      if (frame) return undefined;
+      frame = jpegFrame(buf, start, end);
+      if (!frame) return undefined;
+    } else if (marker === 0xdb) {
+      if (!jpegQuantTablesValid(buf, start, end)) return undefined;
+    } else if (marker === 0xc4) {
+      if (!jpegHuffmanTablesValid(buf, start, end)) return undefined;
+    } else if (marker === 0xdd) {
+      if (length !== 4) return undefined;
+    } else if (marker === 0xda) {
+      if (!frame || !jpegScanValid(buf, start, end, frame.ids)) return undefined;
+      if (!iccSequenceValid(icc)) return undefined;
+      return { width: frame.width, height: frame.height, orientation: orientation ?? 1, pageHeight: frame.height, pages: 1 };
+    } else if (marker === 0xe0) {
+      // libjpeg warns about a JFIF major version other than 1.
+      if (length >= 16 && buf.toString('latin1', start, start + 5) === 'JFIF\0' && buf[start + 5] !== 1) return undefined;
+    } else if (marker === 0xe1) {
+      if (length > 6 && buf.toString('latin1', start, start + 4) === 'Exif') {
+        exifBlocks += 1;
+        if (exifBlocks > 1) return undefined;
+        orientation = exifOrientation(buf, start, end);
+        if (orientation === undefined) return undefined;
+      }
+    } else if (marker === 0xe2) {
+      if (length >= 16 && buf.toString('latin1', start, start + 12) === 'ICC_PROFILE\0') icc.push([buf[start + 12], buf[start + 13]]);
+    } else if (!((marker >= 0xe3 && marker <= 0xef) || marker === 0xfe)) {
+      // Another SOF type (lossless, arithmetic, hierarchical), DNL, DAC, a second SOI, EOI,
+      // RSTn or fill bytes: sharp decides.
+      return undefined;
+    }
+    i = end;
+  }
+}
+
+/** SOF0-2 as libjpeg-turbo's get_sof and initial_setup check it; undefined when it would not pass. */
+function jpegFrame(buf: Buffer, start: number, end: number): { width: number; height: number; ids: number[] } | undefined {
+  if (end - start < 6) return undefined;
+  const precision = buf[start];
+  const height = buf.readUInt16BE(start + 1);
+  const width = buf.readUInt16BE(start + 3);
+  const components = buf[start + 5];
+  if (precision !== 8 || (components !== 1 && components !== 3)) return undefined;
+  if (end - start !== 6 + 3 * components) return undefined;
+  if (width < 1 || height < 1 || width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION) return undefined;
+  const ids: number[] = [];
+  for (let c = 0; c < components; c++) {
+    const at = start + 6 + 3 * c;
+    const id = buf[at];
+    const h = buf[at + 1] >> 4;
+    const v = buf[at + 1] & 0x0f;
+    if (ids.includes(id) || h < 1 || h > 4 || v < 1 || v > 4 || buf[at + 2] > 3) return undefined;
+    ids.push(id);
+  }
+  return { width, height, ids };
+}
+
+/** DQT: whole tables (8- or 16-bit, ids 0-3) that fill the segment exactly. */
+function jpegQuantTablesValid(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const precision = buf[i] >> 4;
+    if (precision > 1 || (buf[i] & 0x0f) > 3) return false;
+    i += 1 + 64 * (precision + 1);
+  }
+  return i === end;
+}
+
+/** DHT: whole tables (class 0-1, ids 0-3, at most 256 codes) that fill the segment exactly. */
+function jpegHuffmanTablesValid(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    if (i + 17 > end || buf[i] >> 4 > 1 || (buf[i] & 0x0f) > 3) return false;
+    let codes = 0;
+    for (let k = 1; k <= 16; k++) codes += buf[i + k];
+    if (codes > 256) return false;
+    i += 17 + codes;
+  }
+  return i === end;
+}
+
+/** SOS header: 1-4 distinct components of the frame, length exact (libjpeg's get_sos). */
+function jpegScanValid(buf: Buffer, start: number, end: number, ids: number[]): boolean {
+  if (end - start < 1) return false;
+  const n = buf[start];
+  if (n < 1 || n > 4 || end - start !== 4 + 2 * n) return false;
+  const seen: number[] = [];
+  for (let c = 0; c < n; c++) {
+    const id = buf[start + 1 + 2 * c];
+    if (!ids.includes(id) || seen.includes(id)) return false;
+    seen.push(id);
+  }
+  return true;
+}
+
+/** ICC_PROFILE chunks numbered 1..N once each with the same N (libjpeg warns otherwise). */
+function iccSequenceValid(chunks: Array<[number, number]>): boolean {
+  if (chunks.length === 0) return true;
+  const total = chunks[0][1];
+  if (total === 0 || chunks.length !== total) return false;
+  const seen = new Set<number>();
+  for (const [seq, n] of chunks) {
+    if (n !== total || seq < 1 || seq > total || seen.has(seq)) return false;
+    seen.add(seq);
+  }
+  return true;
+}
+
+/**
+ * The orientation in an APP1 EXIF segment (`Exif\0\0` then a TIFF header): 1 when IFD0 has
+ * no Orientation tag, the tag's value when it is one SHORT in 1..8, undefined for anything
+ * else (a malformed header or IFD, a second Orientation tag, an odd type or value).
+ */
+function exifOrientation(buf: Buffer, start: number, end: number): number | undefined {
+  if (end - start < 14 || buf.toString('latin1', start, start + 6) !== 'Exif\0\0') return undefined;
+  const tiff = start + 6;
+  const order = buf.toString('latin1', tiff, tiff + 2);
+  if (order !== 'II' && order !== 'MM') return undefined;
+  const le = order === 'II';
+  const u16 = (at: number) => (le ? buf.readUInt16LE(at) : buf.readUInt16BE(at));
+  const u32 = (at: number) => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  if (u16(tiff + 2) !== 42) return undefined;
+  const ifd = tiff + u32(tiff + 4);
+  if (ifd < tiff + 8 || ifd + 2 > end) return undefined;
+  const entries = u16(ifd);
+  if (ifd + 2 + 12 * entries > end) return undefined;
+  let orientation: number | undefined;
+  for (let e = 0; e < entries; e++) {
+    const at = ifd + 2 + 12 * e;
+    if (u16(at) !== 0x0112) continue;
+    if (orientation !== undefined || u16(at + 2) !== 3 || u32(at + 4) !== 1) return undefined;
+    orientation = u16(at + 8);
+    if (orientation < 1 || orientation > 8) return undefined;
+  }
+  return orientation ?? 1;
+}
+
+/** Valid PNG bit depths per colour type. */
+const PNG_BIT_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+
+/**
+ * PNG: IHDR, then only PLTE, tRNS, gAMA, cHRM, sRGB and pHYs (once each, in an order libspng
+ * accepts, each well-formed, CRCs right) before the first IDAT. Anything else before the
+ * pixels (iCCP, text, eXIf with its orientation, acTL of an animation, an unknown chunk) and
+ * sharp decides.
+ */
+function pngHeaderFields(buf: Buffer): HeaderFields | undefined {
+  let i = 8;
+  const seen = new Set<string>();
+  let width = 0;
+  let height = 0;
+  let colourType = -1;
+  let bitDepth = 0;
+  let paletteEntries = 0;
+  for (;;) {
+    if (i + 12 > buf.length) return undefined;
+    const length = buf.readUInt32BE(i);
+    const type = buf.toString('latin1', i + 4, i + 8);
+    const data = i + 8;
+    if (length > 0x7fffffff) return undefined;
+    if (type === 'IDAT') {
+      if (!seen.has('IHDR') || (colourType === 3 && !seen.has('PLTE'))) return undefined;
+      return { width, height, orientation: 1, pageHeight: height, pages: 1 };
+    }
+    const end = data + length;
+    if (end + 4 > buf.length) return undefined;
+    if (zlib.crc32(buf.subarray(i + 4, end)) !== buf.readUInt32BE(end)) return undefined;
+    if (seen.has(type) || (type !== 'IHDR' && !seen.has('IHDR'))) return undefined;
+    seen.add(type);
+    switch (type) {
+      case 'IHDR':
+        if (length !== 13) return undefined;
+        width = buf.readUInt32BE(data);
+        height = buf.readUInt32BE(data + 4);
+        bitDepth = buf[data + 8];
+        colourType = buf[data + 9];
+        if (width < 1 || height < 1 || width > PNG_MAX_DIMENSION || height > PNG_MAX_DIMENSION) return undefined;
+        if (!PNG_BIT_DEPTHS[colourType]?.includes(bitDepth)) return undefined;
+        if (buf[data + 10] !== 0 || buf[data + 11] !== 0 || buf[data + 12] > 1) return undefined;
+        break;
+      case 'PLTE':
+        if (colourType !== 2 && colourType !== 3 && colourType !== 6) return undefined;
+        if (length === 0 || length % 3 !== 0 || length / 3 > 256) return undefined;
+        paletteEntries = length / 3;
+        if (colourType === 3 && paletteEntries > 1 << bitDepth) return undefined;
+        break;
+      case 'tRNS':
+        if (colourType === 0 ? length !== 2 : colourType === 2 ? length !== 6 : colourType === 3 ? !seen.has('PLTE') || length === 0 || length > paletteEntries : true) return undefined;
+        break;
+      case 'gAMA':
+        if (length !== 4 || seen.has('PLTE') || buf.readUInt32BE(data) === 0 || buf.readUInt32BE(data) > 0x7fffffff) return undefined;
+        break;
+      case 'sRGB':
+        if (length !== 1 || seen.has('PLTE') || buf[data] > 3) return undefined;
+        break;
+      case 'cHRM':
+        if (length !== 32 || seen.has('PLTE')) return undefined;
+        for (let k = 0; k < 8; k++) if (buf.readUInt32BE(data + 4 * k) > 0x7fffffff) return undefined;
+        break;
+      case 'pHYs':
+        if (length !== 9 || buf[data + 8] > 1 || buf.readUInt32BE(data) > 0x7fffffff || buf.readUInt32BE(data + 4) > 0x7fffffff) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    i = end + 4;
+  }
+}
+
+function headerOnlyFields(buf: Buffer, format: ImageFormat): HeaderFields | undefined {
+  return format === 'jpeg' ? jpegHeaderFields(buf) : format === 'png' ? pngHeaderFields(buf) : undefined;
+}
+
+/**
+ * Whether {@link probeImage} answers `buf` from its header bytes alone (true) or asks sharp.
+ * For tests: the comparison with sharp means little unless this is true for real images.
+ */
+export function readsHeaderOnly(buf: Buffer): boolean {
+  return headerOnlyFields(buf, sniffFormat(buf)) !== undefined;
 }
 
 /**
@@ -184,11 +461,27 @@ export async function decodeImage(buf: Buffer, options: DecodeOptions = {}): Pro
  * same typed errors as {@link decodeImage}, including truncation. JPEG, PNG and WebP are checked
  * structurally (header plus a scan for the end markers, well under a millisecond for a small
  * image); GIF is decoded. Data that is complete but corrupt inside is only caught by the decode.
+ * Ordinary JPEGs and PNGs are read from their header bytes alone ({@link probeHeaderOnly});
+ * anything unusual, and every other format, through sharp's metadata.
  */
 export async function probeImage(buf: Buffer, options: DecodeOptions = {}): Promise<ImageProbe> {
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const format = sniffFormat(buf);
-  const probe = await header(buf, format, maxInputPixels);
+  const fields = headerOnlyFields(buf, format);
+  const probe = fields ? probeFrom(format, fields, maxInputPixels) : await header(buf, format, maxInputPixels);
+  return checkComplete(buf, probe, maxInputPixels);
+}
+
+/** {@link probeImage} with sharp's metadata for every format: what the header-only reads are tested against. */
+export async function probeImageWithSharp(buf: Buffer, options: DecodeOptions = {}): Promise<ImageProbe> {
+  const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  const format = sniffFormat(buf);
+  return checkComplete(buf, await header(buf, format, maxInputPixels), maxInputPixels);
+}
+
+/** The probe's truncation check: structural for JPEG, PNG and WebP, a decode for GIF. */
+async function checkComplete(buf: Buffer, probe: ImageProbe, maxInputPixels: number): Promise<ImageProbe> {
+  const { format } = probe;
   const complete = isStructurallyComplete(buf, format);
   if (complete === false) throw truncated(format);
   if (complete === undefined) {
