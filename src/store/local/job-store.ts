@@ -1,23 +1,46 @@
-import type { JobRecord, JobState } from '../../jobs/types.js';
+import type { JobMessage, JobRecord, JobState } from '../../jobs/types.js';
 import { JOB_STATES } from '../../jobs/types.js';
 import type { JobCreateOptions, JobQueue, JobStore, ListOptions, Page } from '../ports.js';
-import { AlreadyExistsError, NotFoundError, StorePermanentError, VersionConflictError } from '../errors.js';
+import { AlreadyExistsError, NotFoundError, StorePermanentError, StoreUnavailableError, VersionConflictError } from '../errors.js';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
-import { sqliteQueueOn } from './job-queue.js';
-import { SqliteAdapter, type SqliteLease } from './sqlite.js';
+import { sqliteQueueOn, type TransactionalSend } from './job-queue.js';
+import { SqliteAdapter, translateSqliteError, type SqliteLease } from './sqlite.js';
 
 interface JobRow {
   record: string;
 }
 
+/** A create waiting for the next group commit. */
+interface PendingCreate {
+  record: JobRecord;
+  /** The queue to send `messages` on in the same transaction; absent for a bare create. */
+  sender?: TransactionalSend;
+  messages: JobMessage[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  /** Set when this create's own writes failed (and were rolled back to its savepoint). */
+  error?: unknown;
+}
+
 /**
  * JobStore on SQLite. The whole record is stored as JSON; `id`, `version`, `state` and
  * `updated_at` are copied into columns so saves can be conditional and lists indexed.
+ *
+ * Creates are group-committed: every `create` called in one turn of the event loop (a web
+ * tier accepting many uploads at once) is written by one transaction at the next
+ * `setImmediate`, each create in its own savepoint, and each caller's promise settles only
+ * after that commit. A create whose own insert fails (an existing id) is rolled back to its
+ * savepoint and rejects alone; a failure of the transaction itself (the write lock not
+ * obtained, the commit failing) rejects every create in it. One commit per batch instead of
+ * one per job: the WAL frames, locks and page writes of a commit are shared.
  */
 export class SqliteJobStore extends SqliteAdapter implements JobStore {
   private readonly stmts;
-  /** Runs its argument in one transaction (rolled back if it throws). */
-  private readonly createAndSend: (write: () => void) => void;
+  /** Runs its argument in one transaction (rolled back if it throws); nested, a savepoint. */
+  private readonly inTransaction: (write: () => void) => void;
+  /** Creates waiting for the scheduled group commit. */
+  private pending: PendingCreate[] = [];
+  private flushScheduled = false;
 
   constructor(lease: SqliteLease) {
     super(lease);
@@ -44,32 +67,85 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
       delete: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
     };
     // A write first, so the deferred BEGIN takes the write lock at once (no read-to-write upgrade).
-    this.createAndSend = db.transaction((write: () => void) => write());
+    this.inTransaction = db.transaction((write: () => void) => write());
   }
 
   /**
    * Create-if-absent. Throws AlreadyExistsError, or StorePermanentError when `version` is not 0.
    * With `options.send` (only when `sendsWith(queue)`), the messages go into the queue's table
    * in the same transaction: the record and its messages commit together or not at all.
+   * Resolves once committed (with the other creates of this event-loop turn, see the class).
    */
   create(record: JobRecord, options?: JobCreateOptions): Promise<void> {
-    return this.run(`create job ${record.id}`, () => {
-      if (record.version !== 0) throw new StorePermanentError(`a new job must have version 0, got ${record.version}`);
-      if (!options?.send || options.send.messages.length === 0) {
-        this.insert(record);
-        return;
-      }
-      const sender = sqliteQueueOn(options.send.queue, this.db);
+    const context = `create job ${record.id}`;
+    if (!this.isOpen) return this.run(context, () => undefined);
+    if (record.version !== 0) return Promise.reject(new StorePermanentError(`a new job must have version 0, got ${record.version}`));
+    const messages = options?.send?.messages ?? [];
+    let sender: TransactionalSend | undefined;
+    if (options?.send && messages.length > 0) {
+      sender = sqliteQueueOn(options.send.queue, this.db);
       if (!sender) {
-        throw new StorePermanentError(`create job ${record.id}: this job store cannot send on that queue in its transaction (check sendsWith first)`);
+        return Promise.reject(
+          new StorePermanentError(`${context}: this job store cannot send on that queue in its transaction (check sendsWith first)`),
+        );
       }
-      const { messages } = options.send;
-      this.createAndSend(() => {
-        this.insert(record);
-        for (const body of messages) sender.insert(body);
-      });
-      sender.committed();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ record, sender, messages, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
     });
+  }
+
+  /** Write every pending create in one transaction and settle their promises. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    if (!this.isOpen) {
+      for (const item of batch) item.reject(new StoreUnavailableError(`create job ${item.record.id}: store is closed`));
+      return;
+    }
+    try {
+      if (batch.length === 1) {
+        // Alone: its own transaction, no savepoint.
+        this.inTransaction(() => this.write(batch[0]));
+      } else {
+        this.inTransaction(() => {
+          for (const item of batch) {
+            try {
+              this.inTransaction(() => this.write(item)); // a savepoint inside the batch
+            } catch (err) {
+              // SQLite ends the whole transaction on some errors (I/O, full disk): then
+              // nothing of the batch is left to commit, and every create fails with it.
+              if (!this.db.inTransaction) throw err;
+              item.error = err;
+            }
+          }
+        });
+      }
+    } catch (err) {
+      for (const item of batch) item.reject(translateSqliteError(err, `create job ${item.record.id}`));
+      return;
+    }
+    const woken = new Set<TransactionalSend>();
+    for (const item of batch) {
+      if (batch.length > 1 && item.error !== undefined) {
+        item.reject(translateSqliteError(item.error, `create job ${item.record.id}`));
+        continue;
+      }
+      if (item.sender) woken.add(item.sender);
+      item.resolve();
+    }
+    for (const sender of woken) sender.committed();
+  }
+
+  private write(item: PendingCreate): void {
+    this.insert(item.record);
+    for (const body of item.messages) item.sender!.insert(body);
   }
 
   /** True for the SqliteJobQueue on this store's own connection (not a wrapper of it). */
@@ -149,5 +225,11 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
     return this.run(`delete job ${id}`, () => {
       this.stmts.delete.run(id);
     });
+  }
+
+  /** Commits the creates still waiting for their group commit, then releases the connection. */
+  override close(): Promise<void> {
+    if (this.pending.length > 0) this.flush();
+    return super.close();
   }
 }

@@ -142,6 +142,11 @@ export abstract class SqliteAdapter {
     this.db = lease.db;
   }
 
+  /** False once closed. */
+  protected get isOpen(): boolean {
+    return this.lease !== null;
+  }
+
   /** Run `fn` against the database, translating errors. */
   protected run<T>(context: string, fn: () => T): Promise<T> {
     if (!this.lease) return Promise.reject(new StoreUnavailableError(`${context}: store is closed`));
