@@ -20,9 +20,15 @@ export interface SubmitDeps {
   maxAttempts: number;
 }
 
-/** The blob key of a job's uploaded image. */
+/**
+ * The blob key of a new job's uploaded image: `inputs/<first two characters of the id>/<id>`,
+ * 256 shared directories (job ids are UUIDs) instead of a new directory per job, so the local
+ * blob store makes no directory per upload. The key is stored in the job record
+ * (`input.key`) and read back from there, never recomputed, so jobs submitted with the
+ * earlier layout (`jobs/<id>/input`) keep working.
+ */
 export function inputKey(jobId: string): string {
-  return `jobs/${jobId}/input`;
+  return `inputs/${jobId.slice(0, 2)}/${jobId}`;
 }
 
 function unavailable(err: unknown, message: string, jobId?: string): ServiceUnavailableError {

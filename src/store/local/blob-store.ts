@@ -21,6 +21,12 @@ const SEGMENT = /^[A-Za-z0-9._-]+$/;
 const TEMP_DIR = '~tmp';
 /** A temp file of a live process is left alone unless it is this old (a hung writer). */
 const STALE_TEMP_MS = 60 * 60 * 1000;
+/**
+ * Directories a store remembers having made. Keys that share a prefix directory (the web
+ * tier's `inputs/<shard>/<id>`: 256 of them) then skip the `mkdir` on every later put; keys
+ * with a directory of their own (`jobs/<id>/input`) gain nothing, and the memory is bounded.
+ */
+const MAX_KNOWN_DIRS = 4096;
 
 /**
  * Check `key` against the port's rules and return its segments. Throws InvalidKeyError.
@@ -51,6 +57,8 @@ export class FileBlobStore implements BlobStore {
   /** Temp file names: `<pid>-<tempPrefix><counter>`. */
   private readonly tempPrefix = `${randomBytes(6).toString('hex')}-`;
   private tempCounter = 0;
+  /** Parent directories this store made or found (see {@link MAX_KNOWN_DIRS}); a hint, never trusted alone. */
+  private readonly knownDirs = new Set<string>();
 
   constructor(root: string, options: { log?: Logger } = {}) {
     this.root = path.resolve(root);
@@ -87,13 +95,21 @@ export class FileBlobStore implements BlobStore {
         await fsp.mkdir(this.tempDir, { recursive: true });
         await writeDurably(temp, body);
       });
-      await mkdirp(path.dirname(file));
+      const dir = path.dirname(file);
+      if (!this.knownDirs.has(dir)) {
+        await mkdirp(dir);
+        if (this.knownDirs.size >= MAX_KNOWN_DIRS) this.knownDirs.clear();
+        this.knownDirs.add(dir);
+      }
       try {
         await rename(temp, file);
       } catch (err) {
-        // A concurrent delete may have removed the (then empty) parent between mkdir and rename.
+        // A delete (here or in another process) may have removed the parent once it was
+        // empty: after our mkdir, or since we remembered it. Make it again, once.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        await mkdirp(path.dirname(file));
+        this.knownDirs.delete(dir);
+        await mkdirp(dir);
+        this.knownDirs.add(dir);
         await rename(temp, file);
       }
     } catch (err) {

@@ -61,6 +61,21 @@ describe('FileBlobStore on disk', () => {
     expect((await blobs.get('jobs/j3/input')).toString()).toBe('z');
   });
 
+  it('writes into a directory it made earlier even after another store pruned it', async () => {
+    const writer = new FileBlobStore(root);
+    const cleaner = new FileBlobStore(root);
+    await writer.put('inputs/ab/one', Buffer.from('1'));
+    // Another process deletes the only blob there: the shared directory goes with it.
+    await cleaner.delete('inputs/ab/one');
+    expect(await fs.readdir(root)).toEqual(['~tmp']);
+    await writer.put('inputs/ab/two', Buffer.from('2'));
+    expect(await fs.readFile(path.join(root, 'inputs', 'ab', 'two'), 'utf8')).toBe('2');
+    // And the same again while the directory is there: both blobs side by side.
+    await writer.put('inputs/ab/three', Buffer.from('3'));
+    expect((await fs.readdir(path.join(root, 'inputs', 'ab'))).sort()).toEqual(['three', 'two']);
+    expect(await fs.readdir(path.join(root, '~tmp'))).toEqual([]);
+  });
+
   it('reports a vanished root as unavailable on ping, and recovers on the next put', async () => {
     const blobs = new FileBlobStore(root);
     await fs.rm(root, { recursive: true, force: true });
