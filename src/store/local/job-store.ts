@@ -119,9 +119,11 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
             try {
               this.inTransaction(() => this.write(item)); // a savepoint inside the batch
             } catch (err) {
-              // SQLite ends the whole transaction on some errors (I/O, full disk): then
-              // nothing of the batch is left to commit, and every create fails with it.
-              if (!this.db.inTransaction) throw err;
+              // Its own fault (an existing id, a refused row): only this create fails. The
+              // store's trouble (the write lock busy, I/O, a full disk, after which SQLite may
+              // have ended the whole transaction) fails the batch: every create gets it, and
+              // the others do not wait out the busy timeout again one by one.
+              if (!this.db.inTransaction || translateSqliteError(err, 'create').retryable) throw err;
               item.error = err;
             }
           }
