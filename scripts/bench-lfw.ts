@@ -5,7 +5,7 @@
  * within the run (images repeat across pairs).
  *
  *   npm run bench:lfw -- [--folds 1,2] [--variant naive|fallback|aligned|mirror|mirror-norm|dlib-fit|refined|refined-j1|refined-j2]
- *                        [--pick center|largest] [--tf-backend auto|wasm|node] [--json]
+ *                        [--pick center|largest] [--tf-backend auto|wasm|node] [--combine a+b] [--json]
  *
  * `--pick center` (the default) takes the face nearest the image centre: LFW images are 250x250
  * crops centred on the person the pair names, so that is the face the protocol means. It is a
@@ -17,11 +17,15 @@
  * Long runs can be split across processes: `--shard 0/2 --save a.json` and `--shard 1/2
  * --save b.json` each describe half the images; `--load a.json,b.json` then scores the whole
  * set without recomputing (images/s is then the mean per-process rate of the shards).
+ *
+ * `--combine f32+f32-sp5` also scores each image's descriptors of those variants averaged (an
+ * ensemble of alignments), from the same run or saves.
  */
 import fs from 'node:fs/promises';
 import { Command } from 'commander';
 import { createLogger } from '../src/log.js';
 import { euclidean } from '../src/recognition/matcher.js';
+import { combineDescriptors } from '../src/recognition/describe.js';
 import type { AnalyzedImage, DetectedFace } from '../src/recognition/types.js';
 import { accuracyAt, bestThreshold, crossValidate, lfwDir, meanStd, readPairs, type Scored } from './lib/lfw.js';
 import { createAnalyzer, createMultiAnalyzer, VARIANTS, type Variant } from './lib/variants.js';
@@ -35,11 +39,12 @@ const program = new Command()
   .option('--shard <k/n>', 'describe only images k, k+n, k+2n... (then --save and score later with --load)')
   .option('--save <file>', 'write the descriptors (and timing) to this JSON file')
   .option('--load <files>', 'comma-separated --save files to reuse instead of recomputing')
+  .option('--combine <recipes>', 'also score averaged descriptors of variants, e.g. f32+f32-sp5 (comma-separated; each named variant must be in --variant)')
   .option('--json', 'last line of stdout is a JSON summary')
   .parse();
 const opts = program.opts<{
   folds?: string; variant: string; pick: string; tfBackend: 'auto' | 'wasm' | 'node'; data: string;
-  shard?: string; save?: string; load?: string; json?: boolean;
+  shard?: string; save?: string; load?: string; combine?: string; json?: boolean;
 }>();
 const variants = (opts.variant === 'all' ? [...VARIANTS] : opts.variant.split(',').map((s) => s.trim())) as Variant[];
 for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`unknown variant ${v}; use ${VARIANTS.join(', ')}`);
@@ -113,6 +118,22 @@ if (opts.save) {
 if (shardN > 1) {
   console.log(`shard ${shardK}/${shardN}: described ${images.length} images in ${seconds.toFixed(0)} s (${(images.length / seconds).toFixed(1)}/s)${opts.save ? `, saved to ${opts.save}` : ''}; score with --load`);
   process.exit(0);
+}
+
+// `--combine a+b`: each image's descriptor is the mean of the variants' (none if any has none).
+for (const recipe of opts.combine ? opts.combine.split(',') : []) {
+  const parts = recipe.split('+') as Variant[];
+  for (const v of parts) if (!cache.has(v)) throw new Error(`--combine ${recipe}: ${v} is not among --variant`);
+  const combined = new Map<string, Float32Array | null>();
+  let missing = 0;
+  for (const img of allImages) {
+    const ds = parts.map((v) => cache.get(v)!.get(img) ?? null);
+    if (ds.some((d) => !d)) missing++;
+    combined.set(img, ds.some((d) => !d) ? null : combineDescriptors(ds as Float32Array[], false));
+  }
+  cache.set(recipe as Variant, combined);
+  noFace.set(recipe as Variant, missing);
+  variants.push(recipe as Variant);
 }
 
 const summaries = variants.map((variant) => {

@@ -11,8 +11,9 @@
  *   engine's default).
  * - refined-j1, refined-j2: + test-time jitter (dlib's num_jitters): also average 1 or 2
  *   perturbed chips, each with its mirror (measured, not adopted: docs/recognition.md).
- * - f32-sp5, f32-sp5x2: f32, aligned on dlib's 5-point shape predictor's landmarks (1 or 2
- *   rounds, see dlibLandmarks) instead of face-api's 68.
+ * - f32-sp5, f32-sp68, f32-sp68x2: f32, aligned on the landmarks of dlib's 5-point shape
+ *   predictor (1 round) or 68-point one (1 or 2 rounds), started from face-api's (see
+ *   dlibLandmarks). The 68-point model's training data excludes commercial use.
  * - f32: refined, with dlib's own float32 weights for the descriptor net instead of face-api's
  *   8-bit quantised copy. Every variant above uses face-api's weights, as they were measured.
  */
@@ -25,7 +26,7 @@ import type { RecognitionWeights, TfBackendChoice } from '../../src/recognition/
 import type { AnalyzedImage } from '../../src/recognition/types.js';
 import { decodeImage } from '../../src/recognition/decode.js';
 
-export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined', 'refined-j1', 'refined-j2', 'f32', 'f32-sp5', 'f32-sp5x2'] as const;
+export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined', 'refined-j1', 'refined-j2', 'f32', 'f32-sp5', 'f32-sp68', 'f32-sp68x2'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export const DETECTORS: Record<string, DetectionStrategy> = {
@@ -41,17 +42,18 @@ export interface Analyzer {
 }
 
 const DESCRIBE: Record<Exclude<Variant, 'naive'>, DescribeOptions> = {
-  fallback: { align: 'box', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
-  aligned: { align: 'dlib', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
-  mirror: { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
-  'mirror-norm': { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: true, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
-  'dlib-fit': { align: 'dlib', subset: 'dlib', refine: null, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
-  refined: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 },
-  'refined-j1': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 1, weights: 'face-api', dlib5Rounds: 0 },
-  'refined-j2': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 2, weights: 'face-api', dlib5Rounds: 0 },
-  f32: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlib5Rounds: 0 },
-  'f32-sp5': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlib5Rounds: 1 },
-  'f32-sp5x2': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlib5Rounds: 2 },
+  fallback: { align: 'box', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null },
+  aligned: { align: 'dlib', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null },
+  mirror: { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null },
+  'mirror-norm': { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: true, jitter: 0, weights: 'face-api', dlibShape: null },
+  'dlib-fit': { align: 'dlib', subset: 'dlib', refine: null, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null },
+  refined: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null },
+  'refined-j1': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 1, weights: 'face-api', dlibShape: null },
+  'refined-j2': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 2, weights: 'face-api', dlibShape: null },
+  f32: { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlibShape: null },
+  'f32-sp5': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlibShape: { points: 5, rounds: 1 } },
+  'f32-sp68': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlibShape: { points: 68, rounds: 1 } },
+  'f32-sp68x2': { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'dlib', dlibShape: { points: 68, rounds: 2 } },
 };
 
 /** face-api's own high-level pipeline, timed as one `detect` stage after decode. */
@@ -131,17 +133,20 @@ export async function createMultiAnalyzer(options: { variants: Variant[]; tfBack
       const refined = shared.some((v) => DESCRIBE[v].refine !== null)
         ? await detectLandmarks(rt, img, landmarks.map((l) => landmarkBox(l, DEFAULT_REFINE_MARGIN)))
         : [];
-      const five = new Map<number, Point[][]>();
-      for (const r of new Set(shared.map((v) => DESCRIBE[v].dlib5Rounds).filter((r) => r > 0))) five.set(r, await dlibLandmarks(rt, img, refined, r));
+      const byShape = new Map<string, Point[][]>();
+      for (const v of shared) {
+        const shape = DESCRIBE[v].dlibShape;
+        if (shape && !byShape.has(JSON.stringify(shape))) byShape.set(JSON.stringify(shape), await dlibLandmarks(rt, img, refined, shape));
+      }
       // One batch for every distinct chip: variants that differ only after the net (mirror-norm) share chips.
       const keys: string[] = [];
       const chips: Float32Array[] = [];
       const jitters = chipJitters(Math.max(...shared.map((v) => DESCRIBE[v].jitter)));
       const chipIndex = (face: number, o: DescribeOptions, jitter: number, flipped: boolean): number => {
-        const key = `${face}/${o.align}/${o.subset}/${o.refine}/${o.dlib5Rounds}/${jitter}/${flipped}`;
+        const key = `${face}/${o.align}/${o.subset}/${o.refine}/${JSON.stringify(o.dlibShape)}/${jitter}/${flipped}`;
         let k = keys.indexOf(key);
         if (k < 0) {
-          const l = o.dlib5Rounds > 0 ? five.get(o.dlib5Rounds)![face] : o.refine === null ? landmarks[face] : refined[face];
+          const l = o.dlibShape ? byShape.get(JSON.stringify(o.dlibShape))![face] : o.refine === null ? landmarks[face] : refined[face];
           const t = faceChipTransform(l, o.align, o.subset);
           const chip = warpAffine(img, jitter === 0 ? t : jitterTransform(t, jitters[jitter - 1]), CHIP_SIZE, CHIP_SIZE);
           chips.push(flipped ? mirror(chip, CHIP_SIZE, CHIP_SIZE) : chip);

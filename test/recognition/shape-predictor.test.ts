@@ -6,7 +6,7 @@ import { DEFAULT_STRATEGY, detectFaces } from '../../src/recognition/detect.js';
 import { dlibLandmarks, faceChipTransform, locateLandmarks } from '../../src/recognition/describe.js';
 import { loadEngine } from '../../src/recognition/engine.js';
 import { EngineError } from '../../src/recognition/errors.js';
-import { loadShapePredictor, parseShapePredictor, predictShape, rectFromLandmarks, shapePredictor5Path, type ShapePredictor } from '../../src/recognition/shape-predictor.js';
+import { loadShapePredictor, parseShapePredictor, predictShape, rectFromLandmarks, shapePredictorPath, type ShapePredictor } from '../../src/recognition/shape-predictor.js';
 import { dataDir } from '../helpers/images.js';
 
 let sp: ShapePredictor;
@@ -40,7 +40,7 @@ describe('dlib 5-point shape predictor file', () => {
   });
 
   it('refuses truncated, empty and foreign files with an EngineError that names the file', async () => {
-    const real = await fs.readFile(shapePredictor5Path());
+    const real = await fs.readFile(shapePredictorPath(5));
     expect(() => parseShapePredictor(real.subarray(0, real.length - 10), 'cut.dat')).toThrow(/cut\.dat/);
     expect(() => parseShapePredictor(Buffer.alloc(0), 'empty.dat')).toThrow(EngineError);
     expect(() => parseShapePredictor(Buffer.from([0x01, 0x07]), 'v7.dat')).toThrow(EngineError);
@@ -100,7 +100,7 @@ describe('on real faces', () => {
       const pixels = rt.tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
       const found = await detectFaces(rt, img, pixels, DEFAULT_STRATEGY).finally(() => pixels.dispose());
       const lm68 = await locateLandmarks(rt, img, found.map((d) => d.box), 0.1);
-      const five = await dlibLandmarks(rt, img, lm68, 1);
+      const five = await dlibLandmarks(rt, img, lm68, { points: 5, rounds: 1 });
       for (const [f, pts] of five.entries()) {
         const ref = FIVE_FROM_68.map((i) => lm68[f][i]);
         const eyes = Math.hypot(ref[0].x - ref[2].x, ref[0].y - ref[2].y);
@@ -109,5 +109,21 @@ describe('on real faces', () => {
       }
     }
     expect(checked).toBeGreaterThanOrEqual(7);
+  });
+
+  it('the 68-point model (benchmarks only) agrees with face-api\'s 68 on the eyes, nose and mouth', async () => {
+    const engine = await loadEngine({ tfBackend: 'auto' });
+    const rt = engine.runtime;
+    const img = await decodeImage(await fs.readFile(dataDir('lfw', 'images', 'Aaron_Peirsol', 'Aaron_Peirsol_0001.jpg')));
+    const pixels = rt.tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+    const found = await detectFaces(rt, img, pixels, DEFAULT_STRATEGY).finally(() => pixels.dispose());
+    const [lm] = await locateLandmarks(rt, img, [found[0].box], 0.1);
+    const [ours] = await dlibLandmarks(rt, img, [lm], { points: 68, rounds: 1 });
+    expect(ours).toHaveLength(68);
+    const eyes = Math.hypot(lm[45].x - lm[36].x, lm[45].y - lm[36].y);
+    // Landmarks 27-67 (nose, eyes, mouth); the jaw line is defined differently enough to skip.
+    let sum = 0;
+    for (let i = 27; i < 68; i++) sum += Math.hypot(ours[i].x - lm[i].x, ours[i].y - lm[i].y);
+    expect(sum / 41).toBeLessThan(0.08 * eyes);
   });
 });
