@@ -78,6 +78,12 @@ export interface JobStore extends Closeable, Pingable {
   /** The record, or null. */
   get(id: string): Promise<JobRecord | null>;
   /**
+   * Optional capability: the current version of each of these jobs that exists (absent ids are
+   * left out), without reading the records. Long-polls use it to read a record only when it
+   * changed. The local backend has it; absent, they read the record every time.
+   */
+  versions?(ids: readonly string[]): Promise<Map<string, number>>;
+  /**
    * Save-if-version: writes `record` with `version = expectedVersion + 1` only if the stored
    * version is still `expectedVersion`. Returns the saved record. Throws VersionConflictError
    * when the version moved on, NotFoundError when the record is gone.

@@ -23,7 +23,7 @@ import { registerOpsRoutes } from './routes/ops.js';
 import type { Guard } from './submit.js';
 import type { WebBreaker, WebDeps, WebTuning } from './types.js';
 import { createMultipart, multipartFile } from './upload.js';
-import { DEFAULT_POLL } from './wait.js';
+import { DEFAULT_POLL, VersionBatcher } from './wait.js';
 
 export type { WebDeps, WebTuning, WebBreaker } from './types.js';
 
@@ -99,9 +99,11 @@ export function createWebApp(deps: WebDeps): WebApp {
   // In a cluster, /metrics is the sum over every web process, gathered by the primary.
   const metrics = cluster ? { ...webMetrics, render: clusterMetricsRenderer([webMetrics.registry, ...(deps.extraMetrics ?? [])]) } : webMetrics;
 
+  const versions = deps.jobs.versions?.bind(deps.jobs);
   const rc: RouteContext = {
     deps,
     tuning,
+    jobVersion: versions ? new VersionBatcher((ids) => guard(() => versions(ids))).version : undefined,
     guard,
     breaker,
     auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard }),

@@ -23,6 +23,8 @@ export interface RouteContext {
   limits: UploadLimits;
   /** Aborts when the client goes away or the server is closing: long-polls stop at once. */
   requestSignal(req: Request, res: Response): AbortSignal;
+  /** A job's current version, batched over every long-poll (undefined without `JobStore.versions`). */
+  jobVersion?: (id: string) => Promise<number | undefined>;
 }
 
 /** The 202 body: where to poll. */

@@ -37,10 +37,15 @@ export function isTerminal(record: JobRecord): boolean {
  * server closing); returns the last record read (null when the job does not exist).
  * Reads quickly at first and backs off, so short jobs are answered within ~one gap of
  * finishing without hammering the store for long ones.
+ *
+ * With `version` (a cheap look at the job's current version, undefined when it is gone), each
+ * tick looks at that first and reads the whole record only when it moved. Sleeps end on a
+ * grid of the gap (multiples of it on the process clock), so waiters with the same gap wake
+ * together and a {@link VersionBatcher} answers all of them with one store call.
  */
 export async function waitForJob(
   read: () => Promise<JobRecord | null>,
-  options: { timeoutMs: number; signal?: AbortSignal; poll?: PollOptions },
+  options: { timeoutMs: number; signal?: AbortSignal; poll?: PollOptions; version?: (id: string) => Promise<number | undefined> },
 ): Promise<JobRecord | null> {
   const poll = options.poll ?? DEFAULT_POLL;
   const started = performance.now();
@@ -48,16 +53,56 @@ export async function waitForJob(
   let record = await read();
   let gap = poll.initialMs;
   while (record && !isTerminal(record) && !options.signal?.aborted) {
-    const left = deadline - performance.now();
+    const now = performance.now();
+    const left = deadline - now;
     if (left <= 0) break;
     try {
-      await sleep(Math.min(gap, left), undefined, { signal: options.signal });
+      await sleep(Math.min(options.version ? gap - (now % gap) : gap, left), undefined, { signal: options.signal });
     } catch {
       break; // aborted
     }
     const ceiling = performance.now() - started < poll.slowAfterMs ? poll.maxMs : poll.slowMaxMs;
     gap = Math.min(ceiling, gap * poll.factor);
+    if (options.version && (await options.version(record.id)) === record.version) continue;
     record = await read();
   }
   return record;
+}
+
+/**
+ * Merges the version look-ups of every long-poll in one process that ask in the same turn of
+ * the event loop into one `versions(ids)` call (see `JobStore.versions`): with many clients
+ * waiting, one small query per tick instead of one read of a whole record per waiter.
+ */
+export class VersionBatcher {
+  private pending = new Map<string, Array<{ resolve: (v: number | undefined) => void; reject: (err: unknown) => void }>>();
+  private scheduled = false;
+
+  constructor(private readonly versions: (ids: string[]) => Promise<Map<string, number>>) {}
+
+  /** The job's current version, undefined when there is no such job. */
+  version = (id: string): Promise<number | undefined> =>
+    new Promise((resolve, reject) => {
+      const list = this.pending.get(id);
+      if (list) list.push({ resolve, reject });
+      else this.pending.set(id, [{ resolve, reject }]);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = new Map();
+    this.versions([...batch.keys()]).then(
+      (found) => {
+        for (const [id, waiters] of batch) for (const w of waiters) w.resolve(found.get(id));
+      },
+      (err: unknown) => {
+        for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
+      },
+    );
+  }
 }

@@ -51,6 +51,7 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
       ),
       get: db.prepare<[string], JobRow>('SELECT record FROM jobs WHERE id = ?'),
       exists: db.prepare<[string], { version: number }>('SELECT version FROM jobs WHERE id = ?'),
+      versions: db.prepare<[string], { id: string; version: number }>('SELECT id, version FROM jobs WHERE id IN (SELECT value FROM json_each(?))'),
       // The condition is the whole concurrency story: the write lands only if nobody saved since.
       save: db.prepare<[number, string, string, string, string, number]>(
         'UPDATE jobs SET version = ?, state = ?, updated_at = ?, record = ? WHERE id = ? AND version = ?',
@@ -194,6 +195,10 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
   }
 
   /** Oldest `updatedAt` first (ties by id); the cursor is the last row's (updatedAt, id). */
+  versions(ids: readonly string[]): Promise<Map<string, number>> {
+    return this.run(`versions of ${ids.length} jobs`, () => new Map(this.stmts.versions.all(JSON.stringify(ids)).map((r) => [r.id, r.version])));
+  }
+
   listByState(state: JobState, options: ListOptions = {}): Promise<Page<JobRecord>> {
     return this.run(`list jobs in ${state}`, () => {
       const limit = pageLimit(options.limit);

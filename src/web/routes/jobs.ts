@@ -32,6 +32,7 @@ export async function submitAndWait(
     timeoutMs: job.waitSeconds * 1000,
     signal: rc.requestSignal(req, res),
     poll: rc.tuning.poll,
+    version: rc.jobVersion,
   });
   if (last && isTerminal(last)) rc.metrics.jobFinished(last);
   return last ?? record;
@@ -73,6 +74,7 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
           timeoutMs: waitSeconds * 1000,
           signal: rc.requestSignal(req, res),
           poll: rc.tuning.poll,
+          version: rc.jobVersion,
         })) ?? record;
     }
     res.json(jobView(record));

@@ -130,3 +130,16 @@ describe('SqliteJobStore group commit', () => {
     await expect(jobs.create(makeJobRecord({ id: 'job-late' }))).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
+
+describe('SqliteJobStore.versions', () => {
+  it('gives the current version of each existing job in one call, and leaves out missing ids', async () => {
+    const a = makeJobRecord({ id: 'va' }), b = makeJobRecord({ id: 'vb' });
+    await Promise.all([jobs.create(a), jobs.create(b)]);
+    await jobs.save({ ...(await jobs.get('vb'))!, state: 'queued' }, 0);
+    const got = await jobs.versions(['va', 'vb', 'missing', 'va']);
+    expect([...got.entries()].sort()).toEqual([['va', 0], ['vb', 1]]);
+    expect((await jobs.versions([])).size).toBe(0);
+    // Ids are data, not SQL.
+    expect((await jobs.versions(["va' OR '1'='1", '"]'])).size).toBe(0);
+  });
+});
