@@ -27,6 +27,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Instance } from '../src/controller/fleet.js';
 import { initialScaler, scalerState, stepScaler, type ScalerObservation, type ScalerPolicy } from '../src/machines/scaler.js';
+import { seededRandom } from '../src/random.js';
 
 interface Options {
   json: boolean;
@@ -70,18 +71,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-/** mulberry32: small, seedable, good enough for arrival jitter. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Arrivals of a non-homogeneous Poisson process with rate `rate(t)` <= `peak`, by thinning. */
 function poisson(rate: (t: number) => number, peak: number, end: number, random: () => number): number[] {
   const out: number[] = [];
@@ -99,7 +88,7 @@ interface Trace {
 }
 
 function traces(seed: number): Trace[] {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const day = 86_400;
   // Night trough, a morning rise, a midday peak of 20 jobs/s and a smaller evening one.
   const dayRate = (t: number) => {
@@ -251,7 +240,7 @@ interface Run {
 }
 
 function simulate(trace: Trace, policy: Policy, o: Options, firstTick: number): Run {
-  const random = rng(o.seed + 7);
+  const random = seededRandom(o.seed + 7);
   const events = new Events();
   const jobs = trace.arrivals.map((arrival) => ({ arrival, done: -1 }));
   const queue: number[] = [];

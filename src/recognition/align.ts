@@ -7,6 +7,7 @@
  * with expression).
  */
 import type { RgbImage } from './decode.js';
+import { seededRandom } from '../random.js';
 
 export interface Point {
   x: number;
@@ -203,18 +204,6 @@ export interface ChipJitter {
   scale: number;
   dx: number;
   dy: number;
-}
-
-/** Deterministic uniform numbers in [0, 1) (mulberry32), so jittered descriptors are reproducible. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

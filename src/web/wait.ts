@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
+import { TurnBatch } from '../turn-batch.js';
 
 /**
  * How long-polls pace their reads of the job store. A job is seen at most one gap after it
@@ -78,34 +79,19 @@ export async function waitForJob(
  * waiting, one small query per tick instead of one read of a whole record per waiter.
  */
 export class VersionBatcher {
-  private pending = new Map<string, Array<{ resolve: (v: number | undefined) => void; reject: (err: unknown) => void }>>();
-  private scheduled = false;
+  private readonly batch = new TurnBatch<{ id: string; resolve: (v: number | undefined) => void; reject: (err: unknown) => void }>((items) => {
+    this.versions([...new Set(items.map((i) => i.id))]).then(
+      (found) => {
+        for (const i of items) i.resolve(found.get(i.id));
+      },
+      (err: unknown) => {
+        for (const i of items) i.reject(err);
+      },
+    );
+  });
 
   constructor(private readonly versions: (ids: string[]) => Promise<Map<string, number>>) {}
 
   /** The job's current version, undefined when there is no such job. */
-  version = (id: string): Promise<number | undefined> =>
-    new Promise((resolve, reject) => {
-      const list = this.pending.get(id);
-      if (list) list.push({ resolve, reject });
-      else this.pending.set(id, [{ resolve, reject }]);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.pending;
-    this.pending = new Map();
-    this.versions([...batch.keys()]).then(
-      (found) => {
-        for (const [id, waiters] of batch) for (const w of waiters) w.resolve(found.get(id));
-      },
-      (err: unknown) => {
-        for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
-      },
-    );
-  }
+  version = (id: string): Promise<number | undefined> => new Promise((resolve, reject) => this.batch.add({ id, resolve, reject }));
 }

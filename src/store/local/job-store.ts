@@ -2,6 +2,7 @@ import type { JobMessage, JobRecord, JobState } from '../../jobs/types.js';
 import { JOB_STATES } from '../../jobs/types.js';
 import type { JobCreateOptions, JobQueue, JobStore, ListOptions, Page } from '../ports.js';
 import { AlreadyExistsError, NotFoundError, StorePermanentError, StoreUnavailableError, VersionConflictError } from '../errors.js';
+import { TurnBatch } from '../../turn-batch.js';
 import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
 import { sqliteQueueOn, type TransactionalSend } from './job-queue.js';
 import { SqliteAdapter, translateSqliteError, type SqliteLease } from './sqlite.js';
@@ -39,8 +40,7 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
   /** Runs its argument in one transaction (rolled back if it throws); nested, a savepoint. */
   private readonly inTransaction: (write: () => void) => void;
   /** Creates waiting for the scheduled group commit. */
-  private pending: PendingCreate[] = [];
-  private flushScheduled = false;
+  private readonly pending = new TurnBatch<PendingCreate>((batch) => this.flush(batch));
 
   constructor(lease: SqliteLease) {
     super(lease);
@@ -92,20 +92,12 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
       }
     }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ record, sender, messages, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.pending.add({ record, sender, messages, resolve, reject });
     });
   }
 
   /** Write every pending create in one transaction and settle their promises. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
+  private flush(batch: PendingCreate[]): void {
     if (!this.isOpen) {
       for (const item of batch) item.reject(new StoreUnavailableError(`create job ${item.record.id}: store is closed`));
       return;
@@ -237,7 +229,7 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
 
   /** Commits the creates still waiting for their group commit, then releases the connection. */
   override close(): Promise<void> {
-    if (this.pending.length > 0) this.flush();
+    this.pending.drain();
     return super.close();
   }
 }
