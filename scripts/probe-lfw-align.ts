@@ -27,7 +27,7 @@ import { Command } from 'commander';
 import { createLogger } from '../src/log.js';
 import { loadEngine } from '../src/recognition/engine.js';
 import { DEFAULT_STRATEGY, detectFaces } from '../src/recognition/detect.js';
-import { combineDescriptors, describeChips, detectLandmarks } from '../src/recognition/describe.js';
+import { combineDescriptors, describeChips, detectLandmarks, landmarkBox } from '../src/recognition/describe.js';
 import { CHIP_PADDING, CHIP_SIZE, chipJitters, fitSimilarity, jitterTransform, meanFacePoints, mirror, warpAffine, type LandmarkSubset, type Point, type Similarity } from '../src/recognition/align.js';
 import { decodeImage, type RgbImage } from '../src/recognition/decode.js';
 import { euclidean } from '../src/recognition/matcher.js';
@@ -66,14 +66,6 @@ function transform(lm: Point[], subset: LandmarkSubset, px: boolean): Similarity
   const cx = t.a * (CHIP_SIZE / 2) - t.b * (CHIP_SIZE / 2) + t.tx, cy = t.b * (CHIP_SIZE / 2) + t.a * (CHIP_SIZE / 2) + t.ty;
   const k = CHIP_SIZE / (CHIP_SIZE - 1), a = t.a * k, b = t.b * k, h = (CHIP_SIZE - 1) / 2;
   return { a, b, tx: cx - (a * h - b * h), ty: cy - (b * h + a * h) };
-}
-
-function landmarkBox(lm: Point[], margin: number, img: RgbImage): Box {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (const p of lm) { x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y); }
-  const side = Math.max(x1 - x0, y1 - y0) * (1 + 2 * margin);
-  void img;
-  return { x: (x0 + x1) / 2 - side / 2, y: (y0 + y1) / 2 - side / 2, width: side, height: side };
 }
 
 const n256 = (chip: Float32Array): Float32Array => {
@@ -155,7 +147,7 @@ async function chipProbe(): Promise<never> {
       const dist = (b: Box) => Math.hypot(b.x + b.width / 2 - img.width / 2, b.y + b.height / 2 - img.height / 2);
       const box = dets.map((d) => d.box).reduce((best, b) => (dist(b) < dist(best) ? b : best));
       const [l1] = await detectLandmarks(rt, img, [box]);
-      const lb = landmarkBox(l1, 0.1, img);
+      const lb = landmarkBox(l1, 0.1);
       const [l2] = await detectLandmarks(rt, img, [lb]);
       ms.landmarks += performance.now() - t; t = performance.now();
       // Second pass on the mirrored image, same (mirrored) box; points mapped back and averaged.
@@ -281,7 +273,7 @@ if (opts.load) {
     const box = dets.map((d) => d.box).reduce((best, b) => (dist(b) < dist(best) ? b : best));
     const [l1] = await detectLandmarks(rt, img, [box]);
     const tl = performance.now();
-    const l2s = await detectLandmarks(rt, img, margins.map((m) => landmarkBox(l1, m, img)));
+    const l2s = await detectLandmarks(rt, img, margins.map((m) => landmarkBox(l1, m)));
     extraLandmarkMs.push((performance.now() - tl) / margins.length);
     const specs: { name: string; t: Similarity; n256?: boolean }[] = [
       { name: 'l1-all51', t: transform(l1, 'all51', false) },
