@@ -5,6 +5,7 @@ import type * as Tf from '@tensorflow/tfjs';
 import type { Logger } from '../log.js';
 import { EngineError } from './errors.js';
 import { dlibResnetPath, loadDlibResnet } from './dlib-resnet.js';
+import { createMmodDetector, loadMmod, mmodPath, type MmodDetector } from './mmod.js';
 import { loadShapePredictor, shapePredictorPath, type ShapePredictor } from './shape-predictor.js';
 
 const require = createRequire(import.meta.url);
@@ -32,6 +33,8 @@ export interface FaceRuntime {
   recognitionNet(weights: RecognitionWeights): Promise<FaceApi.FaceRecognitionNet>;
   /** dlib's 5- or 68-point shape predictor, read on first use and kept. */
   shapePredictor(points: 5 | 68): Promise<ShapePredictor>;
+  /** dlib's CNN (MMOD) face detector, read on first use and kept (a benchmark variant's detector). */
+  mmodDetector(): Promise<MmodDetector>;
 }
 
 /** The nets the engine uses; the others in the package (age, expression...) are never loaded. */
@@ -136,6 +139,7 @@ async function initialise(choice: TfBackendChoice, log: Logger): Promise<FaceRun
     5: once(() => readDlibModel("dlib's 5-point shape predictor", () => shapePredictorPath(5), loadShapePredictor, log)),
     68: once(() => readDlibModel("dlib's 68-point shape predictor", () => shapePredictorPath(68), loadShapePredictor, log)),
   };
+  const mmod = once(async () => createMmodDetector(tf, await readDlibModel("dlib's CNN face detector", mmodPath, loadMmod, log)));
   const runtime: FaceRuntime = {
     faceapi,
     tf,
@@ -144,6 +148,7 @@ async function initialise(choice: TfBackendChoice, log: Logger): Promise<FaceRun
     modelDir: dir,
     recognitionNet: (weights) => (weights === 'face-api' ? Promise.resolve(api.nets.faceRecognitionNet) : dlibNet()),
     shapePredictor: (points) => predictors[points](),
+    mmodDetector: mmod,
   };
   log.info({ backend: runtime.backend, models: runtime.models, modelDir: dir }, 'recognition engine backend ready');
   return runtime;
