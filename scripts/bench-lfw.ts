@@ -20,15 +20,30 @@
  *
  * `--combine f32+f32-sp5` also scores each image's descriptors of those variants averaged (an
  * ensemble of alignments), from the same run or saves.
+ *
+ * `f32-mmod68` (bench-only, defined here) is dlib's own pipeline end to end: dlib's CNN face
+ * detector (MMOD) on the image as it is, the face nearest the centre, dlib's 68-point shape
+ * predictor started from that detector rectangle (the boxes it was trained on), then the same
+ * chip, float32 weights and mirror averaging as `f32-sp68`. An image where the detector finds
+ * nothing falls back to `f32-sp68` (our detection cascade and face-api's landmarks to place the
+ * predictor); the run reports how many did, and the detector's time per image.
  */
 import fs from 'node:fs/promises';
 import { Command } from 'commander';
 import { createLogger } from '../src/log.js';
 import { euclidean } from '../src/recognition/matcher.js';
-import { combineDescriptors } from '../src/recognition/describe.js';
+import { combineDescriptors, computeDescriptors, DEFAULT_DESCRIBE } from '../src/recognition/describe.js';
+import { decodeImage } from '../src/recognition/decode.js';
+import { loadRuntime } from '../src/recognition/backend.js';
+import { grayImage, predictShape } from '../src/recognition/shape-predictor.js';
 import type { AnalyzedImage, DetectedFace } from '../src/recognition/types.js';
 import { accuracyAt, bestThreshold, crossValidate, lfwDir, meanStd, readPairs, type Scored } from './lib/lfw.js';
-import { createAnalyzer, createMultiAnalyzer, VARIANTS, type Variant } from './lib/variants.js';
+import { createAnalyzer, createMultiAnalyzer, VARIANTS as LIB_VARIANTS, type Variant as LibVariant } from './lib/variants.js';
+
+/** Variants defined in this script rather than in ./lib/variants.ts (see the header). */
+const LOCAL_VARIANTS = ['f32-mmod68'] as const;
+const VARIANTS = [...LIB_VARIANTS, ...LOCAL_VARIANTS] as const;
+type Variant = (typeof VARIANTS)[number];
 
 const program = new Command()
   .option('--folds <list>', 'comma-separated fold numbers 1-10 (default: all)')
@@ -46,7 +61,7 @@ const opts = program.opts<{
   folds?: string; variant: string; pick: string; tfBackend: 'auto' | 'wasm' | 'node'; data: string;
   shard?: string; save?: string; load?: string; combine?: string; json?: boolean;
 }>();
-const variants = (opts.variant === 'all' ? [...VARIANTS] : opts.variant.split(',').map((s) => s.trim())) as Variant[];
+const variants = (opts.variant === 'all' ? [...LIB_VARIANTS] : opts.variant.split(',').map((s) => s.trim())) as Variant[];
 for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`unknown variant ${v}; use ${VARIANTS.join(', ')}`);
 if (opts.pick !== 'largest' && opts.pick !== 'center') throw new Error('--pick is largest or center');
 
@@ -64,28 +79,72 @@ const foldNumbers = opts.folds ? opts.folds.split(',').map((s) => Number(s.trim(
 for (const f of foldNumbers) if (!Number.isInteger(f) || f < 1 || f > all.length) throw new Error(`no fold ${f}`);
 
 const log = createLogger({ level: 'warn', name: 'bench-lfw' });
-let backend: string;
-let analyze: (image: Buffer) => Promise<Map<Variant, AnalyzedImage>>;
-if (variants.length === 1) {
-  const one = await createAnalyzer({ variant: variants[0], tfBackend: opts.tfBackend, log });
+let backend = '';
+const libVariants = variants.filter((v): v is LibVariant => (LIB_VARIANTS as readonly string[]).includes(v));
+let analyzeLib: (image: Buffer) => Promise<Map<Variant, AnalyzedImage>> = async () => new Map();
+if (libVariants.length === 1) {
+  const one = await createAnalyzer({ variant: libVariants[0], tfBackend: opts.tfBackend, log });
   backend = one.backend;
-  analyze = async (image) => new Map([[variants[0], (await one.analyze(image)).analyzed]]);
-} else {
-  const multi = await createMultiAnalyzer({ variants, tfBackend: opts.tfBackend, log });
+  analyzeLib = async (image) => new Map([[libVariants[0], (await one.analyze(image)).analyzed]]);
+} else if (libVariants.length > 1) {
+  const multi = await createMultiAnalyzer({ variants: libVariants, tfBackend: opts.tfBackend, log });
   backend = multi.backend;
-  analyze = (image) => multi.analyze(image);
+  analyzeLib = (image) => multi.analyze(image);
+}
+
+/** `f32-mmod68` bookkeeping: images without an MMOD detection, and the detector's time. */
+const mmodStats = { images: 0, fallbacks: 0, detectMs: 0 };
+const mmod68 = variants.includes('f32-mmod68') ? await createMmod68Analyzer() : null;
+
+async function createMmod68Analyzer(): Promise<(image: Buffer) => Promise<AnalyzedImage>> {
+  const rt = await loadRuntime({ tfBackend: opts.tfBackend, log });
+  backend = rt.backend;
+  const [detector, sp] = await Promise.all([rt.mmodDetector(), rt.shapePredictor(68)]);
+  let fallback: Awaited<ReturnType<typeof createAnalyzer>> | undefined;
+  const describe = { ...DEFAULT_DESCRIBE, weights: 'dlib' as const };
+  return async (image) => {
+    const img = await decodeImage(image);
+    const t0 = performance.now();
+    const found = await detector.detect(img);
+    mmodStats.detectMs += performance.now() - t0;
+    mmodStats.images++;
+    if (found.length === 0) {
+      mmodStats.fallbacks++;
+      fallback ??= await createAnalyzer({ variant: 'f32-sp68', tfBackend: opts.tfBackend, log });
+      return (await fallback.analyze(image)).analyzed;
+    }
+    // dlib's shape predictor maps its unit square onto the rectangle's corner pixels; the MMOD
+    // rectangle (inclusive integer edges) goes in unchanged, as dlib's own pipeline passes it.
+    const gray = grayImage(img);
+    const landmarks = found.map((d) => predictShape(sp, gray, img.width, img.height, d.rect));
+    const descriptors = await computeDescriptors(rt, img, landmarks, describe);
+    const faces = found.map((d, i) => ({
+      box: { x: d.rect.left, y: d.rect.top, width: d.rect.right - d.rect.left + 1, height: d.rect.bottom - d.rect.top + 1 },
+      score: d.confidence,
+      descriptor: descriptors[i],
+    }));
+    faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+    return { width: img.width, height: img.height, faces };
+  };
+}
+
+async function analyze(image: Buffer): Promise<Map<Variant, AnalyzedImage>> {
+  const out = await analyzeLib(image);
+  if (mmod68) out.set('f32-mmod68', await mmod68(image));
+  return out;
 }
 
 const allImages = [...new Set(foldNumbers.flatMap((f) => all[f - 1].flatMap((p) => [p.a, p.b])))];
 const [shardK, shardN] = opts.shard ? opts.shard.split('/').map(Number) : [0, 1];
 const cache = new Map<Variant, Map<string, Float32Array | null>>(variants.map((v) => [v, new Map()]));
 const noFace = new Map<Variant, number>(variants.map((v) => [v, 0]));
-interface Saved { seconds: number; images: number; backend: string; descriptors: Record<string, Record<string, number[] | null>> }
+interface Saved { seconds: number; images: number; backend: string; descriptors: Record<string, Record<string, number[] | null>>; mmod?: typeof mmodStats }
 let loadedSeconds = 0, loadedImages = 0;
 for (const file of opts.load ? opts.load.split(',') : []) {
   const saved = JSON.parse(await fs.readFile(file, 'utf8')) as Saved;
   loadedSeconds += saved.seconds;
   loadedImages += saved.images;
+  if (saved.mmod && variants.includes('f32-mmod68')) for (const k of ['images', 'fallbacks', 'detectMs'] as const) mmodStats[k] += saved.mmod[k];
   for (const v of variants) {
     for (const [img, d] of Object.entries(saved.descriptors[v] ?? {})) {
       cache.get(v)!.set(img, d ? Float32Array.from(d) : null);
@@ -113,9 +172,12 @@ const imagesPerSecond = (images.length + loadedImages) / (seconds + loadedSecond
 if (opts.save) {
   const descriptors: Saved['descriptors'] = {};
   for (const v of variants) descriptors[v] = Object.fromEntries(images.map((f) => [f, cache.get(v)!.get(f) ? Array.from(cache.get(v)!.get(f)!) : null]));
-  await fs.writeFile(opts.save, JSON.stringify({ seconds, images: images.length, backend, descriptors } satisfies Saved));
+  await fs.writeFile(opts.save, JSON.stringify({ seconds, images: images.length, backend, descriptors, ...(mmod68 ? { mmod: mmodStats } : {}) } satisfies Saved));
 }
+const mmodLine = (): string =>
+  `f32-mmod68: ${mmodStats.fallbacks} of ${mmodStats.images} images without an MMOD detection (fell back to f32-sp68); MMOD detection ${(mmodStats.detectMs / Math.max(1, mmodStats.images)).toFixed(1)} ms/image`;
 if (shardN > 1) {
+  if (mmodStats.images > 0) console.log(mmodLine());
   console.log(`shard ${shardK}/${shardN}: described ${images.length} images in ${seconds.toFixed(0)} s (${(images.length / seconds).toFixed(1)}/s)${opts.save ? `, saved to ${opts.save}` : ''}; score with --load`);
   process.exit(0);
 }
@@ -162,6 +224,7 @@ const summaries = variants.map((variant) => {
   );
   return { variant, accuracy: mean, std, noFace: noFace.get(variant)!, perFold: results };
 });
+if (mmodStats.images > 0) console.log(mmodLine());
 const described = images.length + loadedImages;
 console.log(`${allImages.length} images (${described} described in ${(seconds + loadedSeconds).toFixed(0)} s of process time): ${imagesPerSecond.toFixed(1)} images/s per process (${(1000 / imagesPerSecond).toFixed(0)} ms/image${variants.length > 1 ? ', all variants together' : ''}), backend ${backend}`);
 if (opts.json) {
