@@ -44,13 +44,19 @@ function workerCommand(): string[] {
   return [process.execPath, ...process.execArgv, CLI_PATH, 'worker'];
 }
 
-async function openFleet(config: Config, log: Logger): Promise<Fleet> {
+async function openFleet(config: Config, log: Logger, onJobSettled?: (jobId: string) => void): Promise<Fleet> {
   if (config.backend === 'aws') {
     const { openEc2Fleet } = await import('../controller/ec2-fleet.js');
     return openEc2Fleet(config, log);
   }
   const { createLocalFleet } = await import('../controller/local-fleet.js');
-  return createLocalFleet({ command: workerCommand(), env: { ...process.env, ...configToEnv(config) }, log, stopTimeoutMs: (config.worker.shutdownTimeoutSeconds + 5) * 1000 });
+  return createLocalFleet({
+    command: workerCommand(),
+    env: { ...process.env, ...configToEnv(config) },
+    log,
+    stopTimeoutMs: (config.worker.shutdownTimeoutSeconds + 5) * 1000,
+    onJobSettled,
+  });
 }
 
 interface RunningController {
@@ -59,9 +65,15 @@ interface RunningController {
 }
 
 /** Start the controller loop, the dead-letter reconciler and the status publisher. */
-async function startController(config: Config, services: Services, log: Logger, metrics?: ControllerMetrics): Promise<RunningController> {
+async function startController(
+  config: Config,
+  services: Services,
+  log: Logger,
+  options: { metrics?: ControllerMetrics; onJobSettled?: (jobId: string) => void } = {},
+): Promise<RunningController> {
+  const { metrics } = options;
   const [{ createBreaker }, { createController }] = await Promise.all([import('../controller/breaker.js'), import('../controller/controller.js')]);
-  const fleet = await openFleet(config, log);
+  const fleet = await openFleet(config, log, options.onJobSettled);
   const breaker = createBreaker({ name: 'controller', failureThreshold: 5, cooldownMs: 30_000, log });
   const controller = createController({ fleet, queue: services.queue, registry: services.registry, config: config.fleet, log, breaker, metrics });
   controller.start();
@@ -108,9 +120,12 @@ export function registerProcessCommands(program: Command): void {
     const [{ createWebApp }, { createControllerMetrics }] = await Promise.all([import('../web/app.js'), import('../controller/metrics.js')]);
     const services = await openServices(config, log);
     const metrics = createControllerMetrics();
-    const web = createWebApp({ config, log, ...services, extraMetrics: [metrics.registry] });
+    // The local fleet's workers report finished jobs to this web tier (settle hints), except on
+    // the AWS backend, where the fleet is EC2 and nothing reports.
+    const hints = config.backend === 'local';
+    const web = createWebApp({ config, log, ...services, extraMetrics: [metrics.registry], settleHints: hints });
     const server = await web.start(config.web.host, config.web.port);
-    const running = await startController(config, services, log, metrics);
+    const running = await startController(config, services, log, { metrics, onJobSettled: hints ? web.jobSettled : undefined });
     onShutdown(
       log,
       async () => {

@@ -17,7 +17,10 @@ export function registerWorkerCommand(program: Command): void {
     const [{ loadEngine }, { createWorker }] = await Promise.all([import('../recognition/engine.js'), import('../worker/worker.js')]);
     const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, log });
     const services = await openServices(config, log);
-    const worker = createWorker({ config, log, engine, ...services });
+    // Under a parent that listens (the local fleet of `facefleet up`), report finished jobs so
+    // the web tier's long-polls answer at once. `send` fails only when the parent is gone.
+    const onSettled = process.send ? (jobId: string) => void process.send?.({ type: 'job-settled', jobId }, undefined, {}, () => undefined) : undefined;
+    const worker = createWorker({ config, log, engine, ...services, onSettled });
     const release = async () => {
       await services.close();
       await engine.close();

@@ -31,6 +31,8 @@ export interface LocalFleetOptions {
   stopTimeoutMs?: number;
   /** A child not ready after this long is killed and dropped, ms. Default 300 000. */
   readyTimeoutMs?: number;
+  /** A worker reported a job it finished (`{ type: 'job-settled', jobId }` over IPC); `up` wakes its long-polls with it. */
+  onJobSettled?: (jobId: string) => void;
 }
 
 interface Child {
@@ -114,7 +116,13 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
     };
     proc.on('error', (err) => log.warn({ instanceId: instance.id, err: err.message }, 'worker process error'));
     proc.on('message', (message: unknown) => {
-      if (typeof message !== 'object' || message === null || (message as { type?: unknown }).type !== 'ready') return;
+      if (typeof message !== 'object' || message === null) return;
+      const { type, jobId } = message as { type?: unknown; jobId?: unknown };
+      if (type === 'job-settled') {
+        if (typeof jobId === 'string') options.onJobSettled?.(jobId);
+        return;
+      }
+      if (type !== 'ready') return;
       const reported = (message as { workerId?: unknown }).workerId;
       if (typeof reported === 'string' && reported.length > 0) instance.workerId = reported;
       if (instance.state === 'pending') {

@@ -23,7 +23,7 @@ import { registerOpsRoutes } from './routes/ops.js';
 import type { Guard } from './submit.js';
 import type { WebBreaker, WebDeps, WebTuning } from './types.js';
 import { createMultipart, multipartFile } from './upload.js';
-import { DEFAULT_POLL, VersionBatcher } from './wait.js';
+import { DEFAULT_POLL, HINTED_POLL, JobWatch } from './wait.js';
 
 export type { WebDeps, WebTuning, WebBreaker } from './types.js';
 
@@ -41,6 +41,11 @@ export interface WebApp {
   /** Listen and start the sweeper. Refuses (WebStartError) when auth is on and no API key exists. */
   start(host: string, port: number): Promise<RunningWeb>;
   registry: Registry;
+  /**
+   * A worker reports job `id` finished: its long-polls answer now instead of at their next
+   * look. Only a hint (a missed one costs at most one poll gap); see `WebDeps.settleHints`.
+   */
+  jobSettled(id: string): void;
 }
 
 /** Tuning defaults; `maxAttempts` defaults to `config.queue.maxReceiveCount`. */
@@ -59,6 +64,9 @@ export const DEFAULT_TUNING: Omit<WebTuning, 'maxAttempts'> = {
 };
 
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** The abort reason of a request's signal once its response is closed. */
+const REQUEST_ENDED = Object.freeze({ name: 'RequestEnded', message: 'the response was sent or the client went away' });
 
 /** True for addresses only this machine can reach: there auth may default to off. */
 export function isLoopback(host: string): boolean {
@@ -84,7 +92,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     ...DEFAULT_TUNING,
     maxAttempts: config.queue.maxReceiveCount,
     ...deps.tuning,
-    poll: { ...DEFAULT_POLL, ...deps.tuning?.poll },
+    poll: { ...(deps.settleHints ? HINTED_POLL : DEFAULT_POLL), ...deps.tuning?.poll },
   };
   const breaker: WebBreaker = deps.breaker ?? createBreaker({ name: 'web-stores', failureThreshold: 5, cooldownMs: 10_000, log });
   const guard: Guard = (fn) => breaker.call(() => withDeadline(fn, tuning.storeTimeoutMs));
@@ -100,10 +108,11 @@ export function createWebApp(deps: WebDeps): WebApp {
   const metrics = cluster ? { ...webMetrics, render: clusterMetricsRenderer([webMetrics.registry, ...(deps.extraMetrics ?? [])]) } : webMetrics;
 
   const versions = deps.jobs.versions?.bind(deps.jobs);
+  const jobWatch = versions ? new JobWatch((ids) => guard(() => versions(ids)), tuning.poll) : undefined;
   const rc: RouteContext = {
     deps,
     tuning,
-    jobVersion: versions ? new VersionBatcher((ids) => guard(() => versions(ids))).version : undefined,
+    jobWatch,
     guard,
     breaker,
     auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard }),
@@ -120,7 +129,8 @@ export function createWebApp(deps: WebDeps): WebApp {
       // 'close' on the response fires when it is sent or the client hung up; either way stop waiting.
       res.once('close', () => {
         shutdown.signal.removeEventListener('abort', onShutdown);
-        gone.abort();
+        // A plain reason: abort() without one builds a DOMException, stack trace and all, per request.
+        gone.abort(REQUEST_ENDED);
       });
       return gone.signal;
     },
@@ -222,5 +232,5 @@ export function createWebApp(deps: WebDeps): WebApp {
     };
   }
 
-  return { app, start, registry: webMetrics.registry };
+  return { app, start, registry: webMetrics.registry, jobSettled: (id) => jobWatch?.settled(id) };
 }

@@ -8,6 +8,7 @@ import { IMAGE_ERROR_STATUS } from './problem.js';
 import type { Guard } from './submit.js';
 import type { WebBreaker, WebDeps, WebTuning } from './types.js';
 import type { UploadLimits } from './upload.js';
+import type { JobWatch } from './wait.js';
 
 /** Everything a route module needs, built once by `createWebApp`. */
 export interface RouteContext {
@@ -23,8 +24,8 @@ export interface RouteContext {
   limits: UploadLimits;
   /** Aborts when the client goes away or the server is closing: long-polls stop at once. */
   requestSignal(req: Request, res: Response): AbortSignal;
-  /** A job's current version, batched over every long-poll (undefined without `JobStore.versions`). */
-  jobVersion?: (id: string) => Promise<number | undefined>;
+  /** Every long-poll's wait on one clock (undefined without `JobStore.versions`: each long-poll reads on its own). */
+  jobWatch?: JobWatch;
 }
 
 /** The 202 body: where to poll. */

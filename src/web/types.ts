@@ -34,6 +34,12 @@ export interface WebDeps {
    * sweeps, the rate limit is shared out (`rate / N` each), and `/metrics` sums every process.
    */
   cluster?: { index: number; processes: number };
+  /**
+   * Set when every worker reports the jobs it finishes through `WebApp.jobSettled` (the local
+   * fleet of `facefleet up`): long-polls then look at the store on a slower clock
+   * (`HINTED_POLL`), since the reports wake them.
+   */
+  settleHints?: boolean;
 }
 
 /** Defaults in `DEFAULT_TUNING` (`app.ts`). */

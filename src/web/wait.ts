@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobRecord } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
-import { TurnBatch } from '../turn-batch.js';
 
 /**
  * How long-polls pace their reads of the job store. A job is seen at most one gap after it
@@ -28,6 +27,22 @@ export interface PollOptions {
 /** See {@link PollOptions}. */
 export const DEFAULT_POLL: PollOptions = { initialMs: 5, maxMs: 15, factor: 1.5, slowAfterMs: 3_000, slowMaxMs: 250 };
 
+/**
+ * The pacing when workers report finished jobs to this web tier (`facefleet up`: see
+ * {@link JobWatch.settled}). The reports wake a long-poll at once; the looks on the clock only
+ * catch a job finished by a worker that does not report (one started by hand on the same data dir).
+ */
+export const HINTED_POLL: PollOptions = { initialMs: 100, maxMs: 100, factor: 1, slowAfterMs: 3_000, slowMaxMs: 250 };
+
+/**
+ * The next point after `now` on the grid of multiples of `gap` (ms, process clock), skipping one
+ * closer than a quarter gap: waiters on the same gap fall due together and share one query.
+ */
+function nextGridPoint(now: number, gap: number): number {
+  const point = Math.ceil(now / gap) * gap;
+  return point - now < gap / 4 ? point + gap : point;
+}
+
 /** True once the job is `done` or `dead-lettered`. */
 export function isTerminal(record: JobRecord): boolean {
   return TERMINAL_STATES.includes(record.state);
@@ -35,63 +50,184 @@ export function isTerminal(record: JobRecord): boolean {
 
 /**
  * Read the job until it is terminal, `timeoutMs` passes or `signal` aborts (client gone,
- * server closing); returns the last record read (null when the job does not exist).
- * Reads quickly at first and backs off, so short jobs are answered within ~one gap of
- * finishing without hammering the store for long ones.
+ * server closing); returns the last record read (null when the job does not exist). `initial`
+ * is the record as the caller last saw it, read first otherwise.
  *
- * With `version` (a cheap look at the job's current version, undefined when it is gone), each
- * tick looks at that first and reads the whole record only when it moved. Sleeps end on a
- * grid of the gap (multiples of it on the process clock), so waiters with the same gap wake
- * together and a {@link VersionBatcher} answers all of them with one store call.
+ * With `watch` (a store with `JobStore.versions`), the wait between reads is
+ * {@link JobWatch.changed}: one shared clock and one small query per tick for every long-poll
+ * of the process, and the whole record is read again only when its version moved. Without it,
+ * each long-poll reads its record on its own clock, quickly at first and backing off
+ * ({@link PollOptions}), so short jobs are answered within ~one gap of finishing.
  */
 export async function waitForJob(
   read: () => Promise<JobRecord | null>,
-  options: { timeoutMs: number; signal?: AbortSignal; poll?: PollOptions; version?: (id: string) => Promise<number | undefined> },
+  options: { timeoutMs: number; signal?: AbortSignal; poll?: PollOptions; watch?: JobWatch; initial?: JobRecord },
 ): Promise<JobRecord | null> {
   const poll = options.poll ?? DEFAULT_POLL;
   const started = performance.now();
   const deadline = started + options.timeoutMs;
-  let record = await read();
+  // A caller that just wrote or read the job passes it: no need to read it again first.
+  let record = options.initial ?? (await read());
   let gap = poll.initialMs;
   while (record && !isTerminal(record) && !options.signal?.aborted) {
-    const now = performance.now();
-    const left = deadline - now;
+    const left = deadline - performance.now();
     if (left <= 0) break;
-    try {
-      // To the next grid point; a timer may fire a little early (node starts it from the loop's
-      // cached time), so a remainder under a quarter gap means "this point": go to the next one.
-      const toGrid = gap - (now % gap);
-      await sleep(Math.min(options.version ? (toGrid < gap / 4 ? toGrid + gap : toGrid) : gap, left), undefined, { signal: options.signal });
-    } catch {
-      break; // aborted
+    if (options.watch) {
+      if (!(await options.watch.changed(record.id, record.version, left, options.signal))) break;
+    } else {
+      try {
+        await sleep(Math.min(gap, left), undefined, { signal: options.signal });
+      } catch {
+        break; // aborted
+      }
+      const ceiling = performance.now() - started < poll.slowAfterMs ? poll.maxMs : poll.slowMaxMs;
+      gap = Math.min(ceiling, gap * poll.factor);
     }
-    const ceiling = performance.now() - started < poll.slowAfterMs ? poll.maxMs : poll.slowMaxMs;
-    gap = Math.min(ceiling, gap * poll.factor);
-    if (options.version && (await options.version(record.id)) === record.version) continue;
     record = await read();
   }
   return record;
 }
 
+interface Watcher {
+  id: string;
+  version: number;
+  started: number;
+  deadline: number;
+  gap: number;
+  /** When the store is asked next (performance.now() ms). */
+  dueAt: number;
+  finish(moved: boolean): void;
+}
+
 /**
- * Merges the version look-ups of every long-poll in one process that ask in the same turn of
- * the event loop into one `versions(ids)` call (see `JobStore.versions`): with many clients
- * waiting, one small query per tick instead of one read of a whole record per waiter.
+ * Every long-poll of one web process, on one clock. Each waiter has its own pace
+ * ({@link PollOptions}: quick at first, backing off), and falls due on the grid of its gap, so
+ * waiters on the same gap fall due together. A single timer fires at the earliest time one is
+ * due, and one `versions(ids)` call answers every waiter due then (or within a quarter of its
+ * gap). A job reported finished ({@link settled}) is looked at on the next turn of the event
+ * loop instead of at its next tick.
+ *
+ * So the cost of waiting is one timer and one small query per tick for the whole process, not
+ * one timer, one promise chain and one read per waiter.
  */
-export class VersionBatcher {
-  private readonly batch = new TurnBatch<{ id: string; resolve: (v: number | undefined) => void; reject: (err: unknown) => void }>((items) => {
-    this.versions([...new Set(items.map((i) => i.id))]).then(
-      (found) => {
-        for (const i of items) i.resolve(found.get(i.id));
-      },
-      (err: unknown) => {
-        for (const i of items) i.reject(err);
-      },
-    );
-  });
+export class JobWatch {
+  private readonly waiters = new Set<Watcher>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private checking = false;
+  private again = false;
+  private soon = false;
 
-  constructor(private readonly versions: (ids: string[]) => Promise<Map<string, number>>) {}
+  constructor(
+    private readonly versions: (ids: string[]) => Promise<Map<string, number>>,
+    private readonly poll: PollOptions = DEFAULT_POLL,
+  ) {}
 
-  /** The job's current version, undefined when there is no such job. */
-  version = (id: string): Promise<number | undefined> => new Promise((resolve, reject) => this.batch.add({ id, resolve, reject }));
+  /** Long-polls waiting now. */
+  get size(): number {
+    return this.waiters.size;
+  }
+
+  /**
+   * Resolves true once the job's version is no longer `version` (or the job is gone, or the
+   * store could not say: the caller's read then reports the store's error), false when `ms`
+   * passes or `signal` aborts first. Never rejects.
+   */
+  changed(id: string, version: number, ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const now = performance.now();
+      const onAbort = () => w.finish(false);
+      const w: Watcher = {
+        id,
+        version,
+        started: now,
+        deadline: now + ms,
+        gap: this.poll.initialMs,
+        dueAt: nextGridPoint(now, this.poll.initialMs),
+        finish: (moved) => {
+          if (!this.waiters.delete(w)) return;
+          signal?.removeEventListener('abort', onAbort);
+          resolve(moved);
+        },
+      };
+      this.waiters.add(w);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.schedule();
+    });
+  }
+
+  /** A hint that job `id` has just moved (a worker finished it): its waiters look at once. */
+  settled(id: string): void {
+    let any = false;
+    for (const w of this.waiters) {
+      if (w.id === id) {
+        w.dueAt = 0;
+        any = true;
+      }
+    }
+    if (any && !this.soon) {
+      this.soon = true;
+      setImmediate(() => {
+        this.soon = false;
+        void this.tick();
+      });
+    }
+  }
+
+  private schedule(): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const w of this.waiters) next = Math.min(next, w.dueAt, w.deadline);
+    if (next === this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = next;
+    if (next === Number.POSITIVE_INFINITY) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      void this.tick();
+    }, Math.max(0, next - performance.now()));
+  }
+
+  private async tick(): Promise<void> {
+    // One query at a time; whatever falls due meanwhile is looked at right after it.
+    if (this.checking) {
+      this.again = true;
+      return;
+    }
+    const now = performance.now();
+    const due: Watcher[] = [];
+    for (const w of this.waiters) {
+      if (w.deadline <= now) w.finish(false);
+      // A timer can fire a little early, and waiters nearly due ride along with this query.
+      else if (w.dueAt <= now + w.gap / 4) due.push(w);
+    }
+    if (due.length > 0) {
+      this.checking = true;
+      let found: Map<string, number> | undefined;
+      try {
+        found = await this.versions([...new Set(due.map((w) => w.id))]);
+      } catch {
+        found = undefined;
+      }
+      this.checking = false;
+      const after = performance.now();
+      for (const w of due) {
+        if (!this.waiters.has(w)) continue;
+        if (!found || found.get(w.id) !== w.version) {
+          w.finish(true);
+          continue;
+        }
+        const ceiling = after - w.started < this.poll.slowAfterMs ? this.poll.maxMs : this.poll.slowMaxMs;
+        w.gap = Math.min(ceiling, w.gap * this.poll.factor);
+        w.dueAt = nextGridPoint(after, w.gap);
+      }
+    }
+    if (this.again) {
+      this.again = false;
+      setImmediate(() => void this.tick());
+    }
+    this.schedule();
+  }
 }

@@ -9,7 +9,7 @@
 import type { Config } from '../config.js';
 import { errorInfo, toFacefleetError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
-import type { JobRecord, JobResult } from '../jobs/types.js';
+import type { JobRecord, JobResult, JobState } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
 import type { Logger } from '../log.js';
 import { pickEnrollmentFace } from '../recognition/engine.js';
@@ -31,6 +31,11 @@ export interface WorkerDeps {
   engine: Engine;
   /** The fleet instance this worker runs on, when known. */
   instanceId?: string;
+  /**
+   * Called once a job this worker ran is stored `done` or `dead-lettered`: the local fleet
+   * relays it to the web tier, whose long-polls then answer at once (a hint; they poll anyway).
+   */
+  onSettled?: (jobId: string, state: JobState) => void;
 }
 
 export interface WorkerStats {
@@ -91,6 +96,14 @@ export function createWorker(deps: WorkerDeps): Worker {
       if (reply.retire) retire();
     } catch (err) {
       log.warn({ err: errorInfo(err) }, 'worker heartbeat failed');
+    }
+  }
+
+  function settled(jobId: string, state: JobState): void {
+    try {
+      deps.onSettled?.(jobId, state);
+    } catch (err) {
+      log.warn({ err: errorInfo(err), jobId }, 'could not report a finished job');
     }
   }
 
@@ -187,6 +200,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       const done = await runner.dispatch(jobId, { type: 'SUCCEED', workerId, result, receipt: message.receipt });
       if (done.changed) {
         jobsDone += 1;
+        settled(jobId, 'done');
         jlog.info({ faces: result.faces.length, ms: Date.now() - startedAt }, 'job done');
       } else {
         jlog.warn({ state: done.record?.state }, 'result not stored: this worker no longer holds the job');
@@ -195,6 +209,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       const failure = toFacefleetError(err);
       jobsFailed += 1;
       const failed = await runner.dispatch(jobId, { type: 'FAIL', workerId, error: failure.toJSON(), receipt: message.receipt });
+      if (failed.changed && failed.record?.state === 'dead-lettered') settled(jobId, 'dead-lettered');
       jlog.warn({ err: failure.toJSON(), state: failed.record?.state }, 'job attempt failed');
     } finally {
       clearInterval(heartbeat);

@@ -18,6 +18,14 @@ process.on('SIGTERM', () => {
 });
 if (mode !== 'never-ready') setTimeout(() => process.send({ type: 'ready', workerId: process.env.FACEFLEET_WORKER_ID }), 50);
 if (mode === 'crash') setTimeout(() => process.exit(3), 200);
+// Reports finished jobs as the real worker does, plus malformed reports the fleet must ignore.
+if (mode === 'settles') setTimeout(() => {
+  process.send({ type: 'job-settled', jobId: 42 });
+  process.send({ type: 'job-settled' });
+  process.send('job-settled');
+  process.send({ type: 'job-settled', jobId: 'job-1' });
+  process.send({ type: 'job-settled', jobId: 'job-2' });
+}, 100);
 // Only the first child crashes: the marker file says one already did.
 if (mode === 'crash-once') {
   const marker = out + '.crashed';
@@ -62,13 +70,14 @@ describe('local fleet', () => {
   let fleet: LocalFleet | undefined;
   const pids: number[] = [];
 
-  const make = (mode: string, extra: { stopTimeoutMs?: number; readyTimeoutMs?: number } = {}) => {
+  const make = (mode: string, extra: { stopTimeoutMs?: number; readyTimeoutMs?: number; onJobSettled?: (jobId: string) => void } = {}) => {
     fleet = createLocalFleet({
       command: [process.execPath, script],
       env: { ...process.env, STANDIN_MODE: mode, STANDIN_OUT: out },
       log: silentLogger(),
       stopTimeoutMs: extra.stopTimeoutMs ?? 5_000,
       ...(extra.readyTimeoutMs !== undefined ? { readyTimeoutMs: extra.readyTimeoutMs } : {}),
+      onJobSettled: extra.onJobSettled,
     });
     return fleet;
   };
@@ -175,6 +184,17 @@ describe('local fleet', () => {
     await f.retire([a.id]);
     await until(async () => (await f.list()).length === 0, 'exit detected');
     expect(f.crashes()).toBe(1);
+  });
+
+  it('relays the jobs a worker reports finished, and ignores malformed reports', async () => {
+    const settled: string[] = [];
+    const f = make('settles', { onJobSettled: (id) => settled.push(id) });
+    await f.launch(1);
+    await until(() => settled.length === 2, 'two reports');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toEqual(['job-1', 'job-2']);
+    expect((await f.list())[0]?.state).toBe('running');
+    expect(f.crashes()).toBe(0);
   });
 
   it('kills and drops a worker that never gets ready', async () => {

@@ -32,7 +32,8 @@ export async function submitAndWait(
     timeoutMs: job.waitSeconds * 1000,
     signal: rc.requestSignal(req, res),
     poll: rc.tuning.poll,
-    version: rc.jobVersion,
+    watch: rc.jobWatch,
+    initial: record,
   });
   if (last && isTerminal(last)) rc.metrics.jobFinished(last);
   return last ?? record;
@@ -74,7 +75,8 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
           timeoutMs: waitSeconds * 1000,
           signal: rc.requestSignal(req, res),
           poll: rc.tuning.poll,
-          version: rc.jobVersion,
+          watch: rc.jobWatch,
+          initial: record,
         })) ?? record;
     }
     res.json(jobView(record));
