@@ -55,6 +55,8 @@ describe('faults: stores', () => {
     expect(eventsOf(recovered, 'FAIL')).toHaveLength(2);
     expect(eventsOf(recovered, 'SUCCEED')).toHaveLength(1);
     expect(recovered.result?.faces).toHaveLength(1);
+    // Log lines are written in chunks, at most 250 ms late.
+    await eventually(async () => linesAbout([worker], 'injected store fault').length >= 5, 5_000, 'the fault log lines');
     expect(linesAbout([worker], 'injected store fault')).toHaveLength(5);
 
     // A permanent failure: the job's input blob is deleted after the job was accepted (as the

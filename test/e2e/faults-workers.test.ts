@@ -98,6 +98,8 @@ describe('faults: workers', () => {
     expect(eventsOf(done, 'SUCCEED')).toHaveLength(1);
     expect(done.history.filter((h) => h.to === 'done')).toHaveLength(1);
     expect(done.result?.faces).toHaveLength(1);
+    // Log lines are written in chunks, at most 250 ms late.
+    await eventually(async () => linesAbout([worker], 'job done', id).length >= 1, 5_000, 'the job done log line');
     expect(linesAbout([worker], 'job done', id)).toHaveLength(1);
   }, 180_000);
 });

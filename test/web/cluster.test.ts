@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { uploadFile, request } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
-import { startProcess, tempDir, waitForOutput, type StackProcess } from '../helpers/stack.js';
+import { eventually, startProcess, tempDir, waitForOutput, type StackProcess } from '../helpers/stack.js';
 
 let running: StackProcess | undefined;
 let dir: string | undefined;
@@ -36,6 +36,8 @@ describe('facefleet web --web-processes', () => {
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Log lines are written in chunks (every 250 ms at the latest): wait for both.
+    await eventually(async () => lines().filter((l) => l.msg === 'web tier listening').length === 2, 5_000, 'both web processes logged listening');
     const listening = lines().filter((l) => l.msg === 'web tier listening');
     expect(listening.map((l) => l.webProcess).sort()).toEqual([0, 1]);
     expect(listening.filter((l) => l.sweeper === true)).toHaveLength(1);
@@ -49,8 +51,9 @@ describe('facefleet web --web-processes', () => {
       expect(res.status).toBe(202);
       ids.push(res.json.id as string);
     }
-    const accepted = lines().filter((l) => l.msg === 'job accepted');
-    expect(new Set(accepted.map((l) => l.pid)).size).toBe(2);
+    const acceptedBy = () => new Set(lines().filter((l) => l.msg === 'job accepted').map((l) => l.pid));
+    await eventually(async () => lines().filter((l) => l.msg === 'job accepted').length === 6, 5_000, 'six job accepted lines');
+    expect(acceptedBy().size).toBe(2);
     // Any process answers for any job.
     for (const id of ids) expect((await request(`${url}/v1/jobs/${id}`, { headers: { connection: 'close' } })).json.state).toBe('queued');
 
