@@ -4,12 +4,16 @@
  * images/s over engine-only images/s with as many engine processes as workers busy).
  *
  *   npm run bench:load -- [--url U] [--requests N] [--concurrency C] [--workers W]
- *                         [--mode classic|async|sync] [--images cse546|lfw] [--json]
+ *                         [--mode classic|async|sync] [--images cse546|lfw] [--rounds R] [--json]
  *
  * Without --url it starts `facefleet up --workers W` itself (temp data dir, port 0, rate
  * limit off), enrolls the CSE546 names, warms up, measures and stops everything.
  * `--workers 0` measures the web tier's async acceptance rate alone: `facefleet web` with no
  * worker at all, `POST /v1/jobs` without waiting, counting 202s.
+ *
+ * `--rounds R` alternates an engine-only phase and an end-to-end phase R times on one running
+ * stack, and pools them (all images over all seconds, each side): the machine's drift over a
+ * run then weighs on both sides of the ratio alike. Each round's ratio is printed too.
  *
  * Modes: `classic` is `POST /` (field inputFile; CSE546 answers are checked, e.g.
  * `test_000:Paul`); `sync` is `POST /v1/jobs?wait=60`; `async` is `POST /v1/jobs`, then
@@ -23,7 +27,7 @@ import { loadImageSet, type BenchImage, type ImageSetName } from './lib/bench-im
 import { measureEngine, type EngineBaseline } from './lib/engine-baseline.js';
 import { createClient, multipart, percentile, runLanes, type Client, type Multipart } from './lib/http-client.js';
 import fs from 'node:fs/promises';
-import { cpuSecondsOf, cpuSecondsOfGroup, startStack, stopOnSignal, type RunningStack } from './lib/stack.js';
+import { cpuSecondsOf, cpuSecondsOfGroup, ensureBuilt, startStack, stopOnSignal, type RunningStack } from './lib/stack.js';
 
 /**
  * CPU seconds of `pid`'s main thread alone (Linux: /proc/<pid>/task/<pid>/stat), NaN when
@@ -51,9 +55,11 @@ const program = new Command()
   .option('--lfw <n>', 'LFW images to use', '200')
   .option('--warmup <n>', 'unmeasured requests first (default 4 x workers)')
   .option('--engine-images <n>', 'images per engine-only measurement', '200')
+  .option('--rounds <n>', 'alternate an engine-only phase and an end-to-end phase this many times (the ratio is pooled over all)', '1')
   .option('--engine-ips <x>', 'skip the engine-only measurement and use this images/s (cite its run)')
   .option('--engine-ms <x>', 'with --engine-ips: the engine p50 ms per image')
   .option('--log-level <level>', 'log level of the started facefleet', 'info')
+  .option('--tsx', 'run the started facefleet from src/ through tsx (default: the compiled CLI that `npm start` runs, rebuilt when stale)')
   .option('--cpu-prof <dir>', 'run the started facefleet process under node --cpu-prof, profiles into <dir>')
   .option('--web-processes <n>', 'with --workers 0: `facefleet web --web-processes n` (n web processes on one port)', '1')
   .option('--json', 'last line of stdout is a JSON summary')
@@ -68,10 +74,12 @@ const opts = program.opts<{
   lfw: string;
   warmup?: string;
   engineImages: string;
+  rounds: string;
   engineIps?: string;
   engineMs?: string;
   logLevel: string;
   cpuProf?: string;
+  tsx?: boolean;
   webProcesses: string;
   json?: boolean;
 }>();
@@ -79,6 +87,8 @@ const webProcesses = Number(opts.webProcesses);
 const requests = Number(opts.requests);
 const concurrency = Number(opts.concurrency);
 const workers = Number(opts.workers);
+const rounds = Number(opts.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1, got ${JSON.stringify(opts.rounds)}`);
 const mode = workers === 0 ? 'accept' : opts.mode;
 if (!['classic', 'async', 'sync', 'accept'].includes(mode)) throw new Error(`--mode must be classic, async or sync, got ${JSON.stringify(opts.mode)}`);
 const set = opts.images as ImageSetName;
@@ -97,27 +107,32 @@ function form(field: string, img: BenchImage): Multipart {
 }
 
 // The engine ceiling: as many engine processes as workers can be busy at once.
-let engine: EngineBaseline | undefined;
 const engineProcesses = Math.min(workers, concurrency);
-if (workers > 0) {
+async function engineCeiling(): Promise<EngineBaseline | undefined> {
+  if (workers === 0) return undefined;
   if (opts.engineIps) {
-    engine = { processes: engineProcesses, images: 0, seconds: 0, imagesPerSecond: Number(opts.engineIps), p50MsPerImage: Number(opts.engineMs ?? Number.NaN), meanMsPerImage: Number.NaN, backend: 'cited' };
-  } else {
-    say(`engine only: ${engineProcesses} process(es) on ${opts.engineImages} ${set} images...`);
-    engine = await measureEngine({ processes: engineProcesses, set, lfwCount: Math.min(Number(opts.engineImages), Number(opts.lfw)), passes: 1, limit: Number(opts.engineImages) });
-    say(`engine only: ${engine.imagesPerSecond.toFixed(2)} images/s with ${engine.processes} process(es), p50 ${engine.p50MsPerImage.toFixed(1)} ms/image (${engine.backend})`);
+    return { processes: engineProcesses, images: 0, seconds: 0, imagesPerSecond: Number(opts.engineIps), p50MsPerImage: Number(opts.engineMs ?? Number.NaN), meanMsPerImage: Number.NaN, cpuMsPerImage: Number.NaN, backend: 'cited' };
   }
+  say(`engine only: ${engineProcesses} process(es) on ${opts.engineImages} ${set} images...`);
+  const e = await measureEngine({ processes: engineProcesses, set, lfwCount: Math.min(Number(opts.engineImages), Number(opts.lfw)), passes: 1, limit: Number(opts.engineImages) });
+  say(`engine only: ${e.imagesPerSecond.toFixed(2)} images/s with ${e.processes} process(es), p50 ${e.p50MsPerImage.toFixed(1)} ms/image (${e.backend})`);
+  return e;
 }
+// With one round the engine runs before the stack starts, as it always did; with more, each
+// round measures the engine (the stack's workers idle meanwhile), then the end-to-end phase.
+const firstEngine = rounds === 1 ? await engineCeiling() : undefined;
 
 let stack: RunningStack | undefined;
 let url = opts.url;
 if (!url) {
   const env = { FACEFLEET_RATE_LIMIT: '0', FACEFLEET_LOG_LEVEL: opts.logLevel };
   const nodeArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : [];
+  if (!opts.tsx) await ensureBuilt(say);
+  const tsx = opts.tsx ?? false;
   stack =
     workers === 0
-      ? await startStack({ command: 'web', args: webProcesses > 1 ? ['--web-processes', String(webProcesses)] : [], env, nodeArgs })
-      : await startStack({ command: 'up', args: ['--workers', String(workers)], env, nodeArgs });
+      ? await startStack({ command: 'web', args: webProcesses > 1 ? ['--web-processes', String(webProcesses)] : [], env, nodeArgs, tsx })
+      : await startStack({ command: 'up', args: ['--workers', String(workers)], env, nodeArgs, tsx });
   stopOnSignal(stack);
   url = stack.url;
   say(`started facefleet ${workers === 0 ? `web (no workers${webProcesses > 1 ? `, ${webProcesses} web processes` : ''})` : `up --workers ${workers}`} at ${url}`);
@@ -195,25 +210,83 @@ try {
   await runLanes(warmup, Math.max(1, Math.min(concurrency, Math.max(1, workers) * 2)), async (i) => void (await one(images[i % images.length])));
   say(`warmed up with ${warmup} requests; measuring ${requests} ${mode} requests at concurrency ${concurrency}...`);
 
-  const outcomes: Outcome[] = [];
-  const load0 = os.loadavg()[0];
+  interface Round {
+    outcomes: Outcome[];
+    seconds: number;
+    engine?: EngineBaseline;
+    webCpuSeconds: number;
+    webMainThreadCpuSeconds: number;
+    workerCpuSeconds: number;
+    clientCpuSeconds: number;
+    load: [number, number];
+  }
   // CPU the web process (plus controller, under `up`; plus its web processes, under
   // `web --web-processes N`) and this load generator spend per request.
   const webCpu = (pid: number) => (workers === 0 ? cpuSecondsOfGroup(pid) : cpuSecondsOf(pid));
-  const webCpu0 = stack ? await webCpu(stack.proc.pid!) : Number.NaN;
-  // The event-loop thread of the web process (with --web-processes > 1: of the primary, not meaningful).
-  const mainCpu0 = stack && workers === 0 && webProcesses === 1 ? await mainThreadCpuSeconds(stack.proc.pid!) : Number.NaN;
-  const selfCpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await runLanes(requests, concurrency, async (i) => {
-    outcomes.push(await one(images[i % images.length]));
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  const load1 = os.loadavg()[0];
-  const webCpuMsPerRequest = stack ? ((await webCpu(stack.proc.pid!)) - webCpu0) * 1000 / requests : Number.NaN;
-  const webMainThreadCpuMsPerRequest = Number.isFinite(mainCpu0) ? ((await mainThreadCpuSeconds(stack!.proc.pid!)) - mainCpu0) * 1000 / requests : Number.NaN;
-  const selfCpu = process.cpuUsage(selfCpu0);
-  const clientCpuMsPerRequest = (selfCpu.user + selfCpu.system) / 1000 / requests;
+  async function measureRound(engine: EngineBaseline | undefined): Promise<Round> {
+    const outcomes: Outcome[] = [];
+    const load0 = os.loadavg()[0];
+    const webCpu0 = stack ? await webCpu(stack.proc.pid!) : Number.NaN;
+    // The event-loop thread of the web process (with --web-processes > 1: of the primary, not meaningful).
+    const mainCpu0 = stack && workers === 0 && webProcesses === 1 ? await mainThreadCpuSeconds(stack.proc.pid!) : Number.NaN;
+    // The worker processes (children of `up`; the fixed pool keeps the same ones throughout).
+    const workerCpu = async () => (stack && workers > 0 ? (await cpuSecondsOfGroup(stack.proc.pid!)) - (await cpuSecondsOf(stack.proc.pid!)) : Number.NaN);
+    const workerCpu0 = await workerCpu();
+    const selfCpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await runLanes(requests, concurrency, async (i) => {
+      outcomes.push(await one(images[i % images.length]));
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const selfCpu = process.cpuUsage(selfCpu0);
+    return {
+      outcomes,
+      seconds,
+      engine,
+      webCpuSeconds: stack ? (await webCpu(stack.proc.pid!)) - webCpu0 : Number.NaN,
+      webMainThreadCpuSeconds: Number.isFinite(mainCpu0) ? (await mainThreadCpuSeconds(stack!.proc.pid!)) - mainCpu0 : Number.NaN,
+      workerCpuSeconds: (await workerCpu()) - workerCpu0,
+      clientCpuSeconds: (selfCpu.user + selfCpu.system) / 1e6,
+      load: [load0, os.loadavg()[0]],
+    };
+  }
+
+  const done: Round[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const engine = rounds === 1 ? firstEngine : await engineCeiling();
+    if (rounds > 1) say(`round ${r + 1} of ${rounds}: measuring ${requests} ${mode} requests at concurrency ${concurrency}...`);
+    const round = await measureRound(engine);
+    done.push(round);
+    if (rounds > 1) {
+      const ips = round.outcomes.filter((o) => o.ok).length / round.seconds;
+      say(`round ${r + 1}: ${ips.toFixed(2)} images/s end to end` + (engine ? `, engine only ${engine.imagesPerSecond.toFixed(2)}: ratio ${(ips / engine.imagesPerSecond).toFixed(3)}` : ''));
+    }
+  }
+  const outcomes = done.flatMap((d) => d.outcomes);
+  const seconds = done.reduce((a, d) => a + d.seconds, 0);
+  const measured = requests * rounds;
+  const load0 = done[0]!.load[0];
+  const load1 = done[done.length - 1]!.load[1];
+  const webCpuMsPerRequest = (done.reduce((a, d) => a + d.webCpuSeconds, 0) * 1000) / measured;
+  const webMainThreadCpuMsPerRequest = (done.reduce((a, d) => a + d.webMainThreadCpuSeconds, 0) * 1000) / measured;
+  const clientCpuMsPerRequest = (done.reduce((a, d) => a + d.clientCpuSeconds, 0) * 1000) / measured;
+  const workerCpuMsPerRequest = (done.reduce((a, d) => a + d.workerCpuSeconds, 0) * 1000) / measured;
+  // Pooled engine ceiling: all images over all time (each phase timed as before).
+  const engines = done.map((d) => d.engine).filter((e): e is EngineBaseline => e !== undefined);
+  const engine: EngineBaseline | undefined =
+    engines.length === 0
+      ? undefined
+      : engines.length === 1
+        ? engines[0]
+        : {
+            ...engines[0]!,
+            images: engines.reduce((a, e) => a + e.images, 0),
+            seconds: engines.reduce((a, e) => a + e.seconds, 0),
+            imagesPerSecond: engines.reduce((a, e) => a + e.images, 0) / engines.reduce((a, e) => a + e.seconds, 0),
+            p50MsPerImage: median(engines.map((e) => e.p50MsPerImage)),
+            cpuMsPerImage: engines.reduce((a, e) => a + e.cpuMsPerImage * e.images, 0) / engines.reduce((a, e) => a + e.images, 0),
+          };
+  const roundRatios = done.map((d) => (d.engine ? d.outcomes.filter((o) => o.ok).length / d.seconds / d.engine.imagesPerSecond : Number.NaN));
 
   const ok = outcomes.filter((o) => o.ok);
   const latencies = ok.map((o) => o.ms);
@@ -239,23 +312,29 @@ try {
     engineP50MsPerImage: engine ? round(engine.p50MsPerImage) : null,
     p50OverEngineMs: engine ? round(percentile(latencies, 50) - engine.p50MsPerImage) : null,
     overheadRatio: engineIps ? round(imagesPerSecond / engineIps, 3) : null,
+    rounds,
+    roundOverheadRatios: rounds > 1 && engine ? roundRatios.map((x) => round(x, 3)) : undefined,
     seconds: round(seconds),
     webCpuMsPerRequest: stack ? round(webCpuMsPerRequest) : null,
     webMainThreadCpuMsPerRequest: Number.isFinite(webMainThreadCpuMsPerRequest) ? round(webMainThreadCpuMsPerRequest) : null,
     clientCpuMsPerRequest: round(clientCpuMsPerRequest),
+    workerCpuMsPerRequest: Number.isFinite(workerCpuMsPerRequest) ? round(workerCpuMsPerRequest) : null,
+    engineCpuMsPerImage: engine && Number.isFinite(engine.cpuMsPerImage) ? round(engine.cpuMsPerImage) : null,
     loadAverage: [round(load0), round(load1)],
   };
   for (const e of errors.slice(0, 5)) say(`error: ${e.error}`);
   for (const w of wrong.slice(0, 5)) say(`wrong answer: ${w.wrong}`);
   console.log(
-    `${mode} ${set}: ${ok.length}/${requests} ok in ${seconds.toFixed(1)} s at concurrency ${concurrency} with ${workers} worker(s): ` +
+    `${mode} ${set}: ${ok.length}/${measured} ok in ${seconds.toFixed(1)} s at concurrency ${concurrency} with ${workers} worker(s): ` +
       `${imagesPerSecond.toFixed(2)} images/s; latency p50 ${summary.p50Ms} ms, p95 ${summary.p95Ms} ms, p99 ${summary.p99Ms} ms; ` +
       `${errors.length} errors, ${wrong.length} wrong answers; load average ${summary.loadAverage.join(' -> ')}`,
   );
   console.log(
     `CPU per request: web process ${summary.webCpuMsPerRequest ?? 'n/a'} ms` +
       (summary.webMainThreadCpuMsPerRequest === null ? '' : ` (its event-loop thread ${summary.webMainThreadCpuMsPerRequest} ms)`) +
-      `, load generator ${summary.clientCpuMsPerRequest} ms`,
+      `, load generator ${summary.clientCpuMsPerRequest} ms` +
+      (summary.workerCpuMsPerRequest === null ? '' : `, workers ${summary.workerCpuMsPerRequest} ms`) +
+      (summary.engineCpuMsPerImage === null ? '' : ` (engine alone: ${summary.engineCpuMsPerImage} ms per image)`),
   );
   if (engine) {
     console.log(
@@ -270,6 +349,11 @@ try {
 } finally {
   client.close();
   await stack?.stop();
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 function round(x: number, digits = 2): number {

@@ -20,7 +20,7 @@ import os from 'node:os';
 import { Command } from 'commander';
 import { loadImageSet, type BenchImage } from './lib/bench-images.js';
 import { createClient, multipart, percentile, type Multipart } from './lib/http-client.js';
-import { startStack, stopOnSignal } from './lib/stack.js';
+import { ensureBuilt, startStack, stopOnSignal } from './lib/stack.js';
 
 const program = new Command()
   .requiredOption('--minutes <m>', 'how long the load and the killing last')
@@ -65,6 +65,7 @@ function form(img: BenchImage): Multipart {
   return f;
 }
 
+await ensureBuilt(say);
 const stack = await startStack({
   command: 'up',
   args: ['--workers', opts.workers, '--interval', '1'],

@@ -16,6 +16,8 @@ export interface EngineBaseline {
   /** Median time of one image in one process, ms (the figure unloaded latency is compared to). */
   p50MsPerImage: number;
   meanMsPerImage: number;
+  /** CPU (user + system) of the engine processes per image, ms: what a worker's CPU per job is compared to. */
+  cpuMsPerImage: number;
   backend: string;
 }
 
@@ -24,6 +26,7 @@ interface Done {
   images: number;
   ms: number;
   perImageMs: number[];
+  cpuMs: number;
 }
 
 /** `limit`: only the first images of the set (default all). */
@@ -61,6 +64,7 @@ export async function measureEngine(options: { processes: number; set: ImageSetN
       imagesPerSecond: images / seconds,
       p50MsPerImage: percentile(all, 50),
       meanMsPerImage: all.reduce((s, x) => s + x, 0) / all.length,
+      cpuMsPerImage: results.reduce((s, r) => s + r.cpuMs, 0) / images,
       backend,
     };
   } finally {

@@ -20,6 +20,7 @@ for (const b of [...distinct.values()].slice(0, 20)) await engine.analyze(b);
 process.send!({ type: 'ready', backend: engine.backend });
 await new Promise<void>((resolve) => process.once('message', () => resolve()));
 const perImageMs: number[] = [];
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 for (let p = 0; p < Number(passes); p++) {
   for (const img of mine) {
@@ -28,6 +29,7 @@ for (let p = 0; p < Number(passes); p++) {
     perImageMs.push(performance.now() - t);
   }
 }
-process.send!({ type: 'done', images: perImageMs.length, ms: performance.now() - t0, perImageMs });
+const cpu = process.cpuUsage(cpu0);
+process.send!({ type: 'done', images: perImageMs.length, ms: performance.now() - t0, perImageMs, cpuMs: (cpu.user + cpu.system) / 1000 });
 await engine.close();
 process.disconnect();

@@ -1,16 +1,40 @@
 /**
  * Start and stop real facefleet processes for the benchmarks: `facefleet up` (or `web`) as a
- * child running this checkout's TypeScript through tsx, in its own process group, with its
- * own temporary data dir. `stop()` ends the whole group (workers included) and removes the
- * data dir the helper created. Scripts only: tests have their own helper in test/helpers.
+ * child, in its own process group, with its own temporary data dir. It runs what `npm start`
+ * runs, the compiled CLI (`dist/`, rebuilt first when older than `src/`), or with `tsx: true`
+ * this checkout's TypeScript through tsx. `stop()` ends the whole group (workers included)
+ * and removes the data dir the helper created. Scripts only: tests have their own helper in
+ * test/helpers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
 /** The CLI entry point of this checkout. */
 export const CLI = path.resolve(process.cwd(), 'src/cli/main.ts');
+/** The compiled CLI, what `npm start` and `npx facefleet` run. */
+export const BUILT_CLI = path.resolve(process.cwd(), 'dist/src/cli/main.js');
+
+/** Newest modification time under `dir`, ms (0 when empty or missing). */
+async function newestMtime(dir: string): Promise<number> {
+  let newest = 0;
+  const entries = await fs.readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const st = await fs.stat(path.join(e.parentPath ?? e.path, e.name)).catch(() => null);
+    if (st && st.mtimeMs > newest) newest = st.mtimeMs;
+  }
+  return newest;
+}
+
+/** Compile the CLI (`tsc -p tsconfig.json`, as `npm ci` does) unless `dist/` is newer than every source file. */
+export async function ensureBuilt(say: (line: string) => void): Promise<void> {
+  const built = await fs.stat(BUILT_CLI).then((s) => s.mtimeMs, () => 0);
+  if (built > 0 && built >= (await newestMtime(path.resolve(process.cwd(), 'src')))) return;
+  say(built > 0 ? 'dist/ is older than src/: rebuilding (tsc -p tsconfig.json)...' : 'no dist/: building (tsc -p tsconfig.json)...');
+  execFileSync(process.execPath, [path.resolve(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { stdio: 'inherit' });
+}
 
 /** A running facefleet process (up or web). */
 export interface RunningStack {
@@ -71,10 +95,13 @@ export async function startStack(options: {
   env?: Record<string, string>;
   /** Extra node flags for the started process, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
+  /** Run src/ through tsx instead of the compiled CLI. */
+  tsx?: boolean;
   timeoutMs?: number;
 }): Promise<RunningStack> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-bench-'));
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI, options.command ?? 'up', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], {
+  const entry = options.tsx ? ['--import', 'tsx', CLI] : [BUILT_CLI];
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, options.command ?? 'up', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], {
     cwd: process.cwd(),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
