@@ -51,7 +51,18 @@ export async function measureEngine(options: { processes: number; set: ImageSetN
         }),
     );
     await Promise.all(ready);
-    const done = children.map((c) => new Promise<Done>((resolve) => c.once('message', (m: Done) => resolve(m))));
+    // The images are handed out one at a time, as a queue would: no process idles while another finishes its share.
+    const total = (options.limit === undefined ? Number.POSITIVE_INFINITY : options.limit) * (options.passes ?? 1);
+    let handedOut = 0;
+    const done = children.map(
+      (c) =>
+        new Promise<Done>((resolve) => {
+          c.on('message', (m: Done | { type: 'next' }) => {
+            if (m.type === 'next') c.send({ index: handedOut < total ? handedOut++ : -1 });
+            else if (m.type === 'done') resolve(m);
+          });
+        }),
+    );
     for (const c of children) c.send({ type: 'go' });
     const results = await Promise.all(done);
     const images = results.reduce((s, r) => s + r.images, 0);
