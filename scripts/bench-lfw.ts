@@ -92,8 +92,9 @@ if (libVariants.length === 1) {
   analyzeLib = (image) => multi.analyze(image);
 }
 
-/** `f32-mmod68` bookkeeping: images without an MMOD detection, and the detector's time. */
+/** `f32-mmod68` bookkeeping: images without an MMOD detection, and the detector's time (this process's, then those of --load). */
 const mmodStats = { images: 0, fallbacks: 0, detectMs: 0 };
+const loadedMmodStats = { images: 0, fallbacks: 0, detectMs: 0 };
 const mmod68 = variants.includes('f32-mmod68') ? await createMmod68Analyzer() : null;
 
 async function createMmod68Analyzer(): Promise<(image: Buffer) => Promise<AnalyzedImage>> {
@@ -144,7 +145,7 @@ for (const file of opts.load ? opts.load.split(',') : []) {
   const saved = JSON.parse(await fs.readFile(file, 'utf8')) as Saved;
   loadedSeconds += saved.seconds;
   loadedImages += saved.images;
-  if (saved.mmod && variants.includes('f32-mmod68')) for (const k of ['images', 'fallbacks', 'detectMs'] as const) mmodStats[k] += saved.mmod[k];
+  if (saved.mmod && variants.includes('f32-mmod68')) for (const k of ['images', 'fallbacks', 'detectMs'] as const) loadedMmodStats[k] += saved.mmod[k];
   for (const v of variants) {
     for (const [img, d] of Object.entries(saved.descriptors[v] ?? {})) {
       cache.get(v)!.set(img, d ? Float32Array.from(d) : null);
@@ -174,10 +175,14 @@ if (opts.save) {
   for (const v of variants) descriptors[v] = Object.fromEntries(images.map((f) => [f, cache.get(v)!.get(f) ? Array.from(cache.get(v)!.get(f)!) : null]));
   await fs.writeFile(opts.save, JSON.stringify({ seconds, images: images.length, backend, descriptors, ...(mmod68 ? { mmod: mmodStats } : {}) } satisfies Saved));
 }
-const mmodLine = (): string =>
-  `f32-mmod68: ${mmodStats.fallbacks} of ${mmodStats.images} images without an MMOD detection (fell back to f32-sp68); MMOD detection ${(mmodStats.detectMs / Math.max(1, mmodStats.images)).toFixed(1)} ms/image`;
+const mmodLine = (): string => {
+  const images = mmodStats.images + loadedMmodStats.images, fallbacks = mmodStats.fallbacks + loadedMmodStats.fallbacks;
+  const ms = (mmodStats.detectMs + loadedMmodStats.detectMs) / Math.max(1, images);
+  return `f32-mmod68: ${fallbacks} of ${images} images without an MMOD detection (fell back to f32-sp68); MMOD detection ${ms.toFixed(1)} ms/image`;
+};
+const anyMmod = (): boolean => mmodStats.images + loadedMmodStats.images > 0;
 if (shardN > 1) {
-  if (mmodStats.images > 0) console.log(mmodLine());
+  if (anyMmod()) console.log(mmodLine());
   console.log(`shard ${shardK}/${shardN}: described ${images.length} images in ${seconds.toFixed(0)} s (${(images.length / seconds).toFixed(1)}/s)${opts.save ? `, saved to ${opts.save}` : ''}; score with --load`);
   process.exit(0);
 }
@@ -224,7 +229,7 @@ const summaries = variants.map((variant) => {
   );
   return { variant, accuracy: mean, std, noFace: noFace.get(variant)!, perFold: results };
 });
-if (mmodStats.images > 0) console.log(mmodLine());
+if (anyMmod()) console.log(mmodLine());
 const described = images.length + loadedImages;
 console.log(`${allImages.length} images (${described} described in ${(seconds + loadedSeconds).toFixed(0)} s of process time): ${imagesPerSecond.toFixed(1)} images/s per process (${(1000 / imagesPerSecond).toFixed(0)} ms/image${variants.length > 1 ? ', all variants together' : ''}), backend ${backend}`);
 if (opts.json) {
