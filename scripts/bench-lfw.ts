@@ -26,7 +26,10 @@
  * predictor started from that detector rectangle (the boxes it was trained on), then the same
  * chip, float32 weights and mirror averaging as `f32-sp68`. An image where the detector finds
  * nothing falls back to `f32-sp68` (our detection cascade and face-api's landmarks to place the
- * predictor); the run reports how many did, and the detector's time per image.
+ * predictor); the run reports how many did, and the detector's time per image. `f32-mmod5` is the
+ * same with dlib's 5-point predictor and 5-point chip (falling back to `f32-sp5`): dlib's notes
+ * say that model was trained for both its HOG and its CNN detector's boxes, and it is the one
+ * dlib's face recognition example uses.
  */
 import fs from 'node:fs/promises';
 import { Command } from 'commander';
@@ -41,7 +44,7 @@ import { accuracyAt, bestThreshold, crossValidate, lfwDir, meanStd, readPairs, t
 import { createAnalyzer, createMultiAnalyzer, VARIANTS as LIB_VARIANTS, type Variant as LibVariant } from './lib/variants.js';
 
 /** Variants defined in this script rather than in ./lib/variants.ts (see the header). */
-const LOCAL_VARIANTS = ['f32-mmod68'] as const;
+const LOCAL_VARIANTS = ['f32-mmod68', 'f32-mmod5'] as const;
 const VARIANTS = [...LIB_VARIANTS, ...LOCAL_VARIANTS] as const;
 type Variant = (typeof VARIANTS)[number];
 
@@ -92,16 +95,19 @@ if (libVariants.length === 1) {
   analyzeLib = (image) => multi.analyze(image);
 }
 
-/** `f32-mmod68` bookkeeping: images without an MMOD detection, and the detector's time (this process's, then those of --load). */
+/** `f32-mmod*` bookkeeping: images without an MMOD detection, and the detector's time (this process's, then those of --load). */
 const mmodStats = { images: 0, fallbacks: 0, detectMs: 0 };
 const loadedMmodStats = { images: 0, fallbacks: 0, detectMs: 0 };
-const mmod68 = variants.includes('f32-mmod68') ? await createMmod68Analyzer() : null;
+const mmodShapes = ([[68, 'f32-mmod68'], [5, 'f32-mmod5']] as const).filter(([, v]) => variants.includes(v));
+const mmodAnalyzer = mmodShapes.length > 0 ? await createMmodAnalyzer(mmodShapes.map(([points]) => points)) : null;
 
-async function createMmod68Analyzer(): Promise<(image: Buffer) => Promise<AnalyzedImage>> {
+/** One MMOD detection per image, then each requested predictor from its rectangles. */
+async function createMmodAnalyzer(shapes: Array<5 | 68>): Promise<(image: Buffer) => Promise<Map<5 | 68, AnalyzedImage>>> {
   const rt = await loadRuntime({ tfBackend: opts.tfBackend, log });
   backend = rt.backend;
-  const [detector, sp] = await Promise.all([rt.mmodDetector(), rt.shapePredictor(68)]);
-  let fallback: Awaited<ReturnType<typeof createAnalyzer>> | undefined;
+  const detector = await rt.mmodDetector();
+  const predictors = new Map(await Promise.all(shapes.map(async (points) => [points, await rt.shapePredictor(points)] as const)));
+  const fallbacks = new Map<5 | 68, Awaited<ReturnType<typeof createAnalyzer>>>();
   const describe = { ...DEFAULT_DESCRIBE, weights: 'dlib' as const };
   return async (image) => {
     const img = await decodeImage(image);
@@ -109,29 +115,34 @@ async function createMmod68Analyzer(): Promise<(image: Buffer) => Promise<Analyz
     const found = await detector.detect(img);
     mmodStats.detectMs += performance.now() - t0;
     mmodStats.images++;
-    if (found.length === 0) {
-      mmodStats.fallbacks++;
-      fallback ??= await createAnalyzer({ variant: 'f32-sp68', tfBackend: opts.tfBackend, log });
-      return (await fallback.analyze(image)).analyzed;
-    }
-    // dlib's shape predictor maps its unit square onto the rectangle's corner pixels; the MMOD
-    // rectangle (inclusive integer edges) goes in unchanged, as dlib's own pipeline passes it.
+    const out = new Map<5 | 68, AnalyzedImage>();
+    if (found.length === 0) mmodStats.fallbacks++;
     const gray = grayImage(img);
-    const landmarks = found.map((d) => predictShape(sp, gray, img.width, img.height, d.rect));
-    const descriptors = await computeDescriptors(rt, img, landmarks, describe);
-    const faces = found.map((d, i) => ({
-      box: { x: d.rect.left, y: d.rect.top, width: d.rect.right - d.rect.left + 1, height: d.rect.bottom - d.rect.top + 1 },
-      score: d.confidence,
-      descriptor: descriptors[i],
-    }));
-    faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
-    return { width: img.width, height: img.height, faces };
+    for (const [points, sp] of predictors) {
+      if (found.length === 0) {
+        if (!fallbacks.has(points)) fallbacks.set(points, await createAnalyzer({ variant: points === 5 ? 'f32-sp5' : 'f32-sp68', tfBackend: opts.tfBackend, log }));
+        out.set(points, (await fallbacks.get(points)!.analyze(image)).analyzed);
+        continue;
+      }
+      // dlib's shape predictor maps its unit square onto the rectangle's corner pixels; the MMOD
+      // rectangle (inclusive integer edges) goes in unchanged, as dlib's own pipeline passes it.
+      const landmarks = found.map((d) => predictShape(sp, gray, img.width, img.height, d.rect));
+      const descriptors = await computeDescriptors(rt, img, landmarks, describe);
+      const faces = found.map((d, i) => ({
+        box: { x: d.rect.left, y: d.rect.top, width: d.rect.right - d.rect.left + 1, height: d.rect.bottom - d.rect.top + 1 },
+        score: d.confidence,
+        descriptor: descriptors[i],
+      }));
+      faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+      out.set(points, { width: img.width, height: img.height, faces });
+    }
+    return out;
   };
 }
 
 async function analyze(image: Buffer): Promise<Map<Variant, AnalyzedImage>> {
   const out = await analyzeLib(image);
-  if (mmod68) out.set('f32-mmod68', await mmod68(image));
+  if (mmodAnalyzer) for (const [points, analyzed] of await mmodAnalyzer(image)) out.set(points === 5 ? 'f32-mmod5' : 'f32-mmod68', analyzed);
   return out;
 }
 
@@ -145,7 +156,7 @@ for (const file of opts.load ? opts.load.split(',') : []) {
   const saved = JSON.parse(await fs.readFile(file, 'utf8')) as Saved;
   loadedSeconds += saved.seconds;
   loadedImages += saved.images;
-  if (saved.mmod && variants.includes('f32-mmod68')) for (const k of ['images', 'fallbacks', 'detectMs'] as const) loadedMmodStats[k] += saved.mmod[k];
+  if (saved.mmod && mmodShapes.length > 0) for (const k of ['images', 'fallbacks', 'detectMs'] as const) loadedMmodStats[k] += saved.mmod[k];
   for (const v of variants) {
     for (const [img, d] of Object.entries(saved.descriptors[v] ?? {})) {
       cache.get(v)!.set(img, d ? Float32Array.from(d) : null);
@@ -173,12 +184,12 @@ const imagesPerSecond = (images.length + loadedImages) / (seconds + loadedSecond
 if (opts.save) {
   const descriptors: Saved['descriptors'] = {};
   for (const v of variants) descriptors[v] = Object.fromEntries(images.map((f) => [f, cache.get(v)!.get(f) ? Array.from(cache.get(v)!.get(f)!) : null]));
-  await fs.writeFile(opts.save, JSON.stringify({ seconds, images: images.length, backend, descriptors, ...(mmod68 ? { mmod: mmodStats } : {}) } satisfies Saved));
+  await fs.writeFile(opts.save, JSON.stringify({ seconds, images: images.length, backend, descriptors, ...(mmodAnalyzer ? { mmod: mmodStats } : {}) } satisfies Saved));
 }
 const mmodLine = (): string => {
   const images = mmodStats.images + loadedMmodStats.images, fallbacks = mmodStats.fallbacks + loadedMmodStats.fallbacks;
   const ms = (mmodStats.detectMs + loadedMmodStats.detectMs) / Math.max(1, images);
-  return `f32-mmod68: ${fallbacks} of ${images} images without an MMOD detection (fell back to f32-sp68); MMOD detection ${ms.toFixed(1)} ms/image`;
+  return `f32-mmod*: ${fallbacks} of ${images} images without an MMOD detection (fell back to f32-sp68 / f32-sp5); MMOD detection ${ms.toFixed(1)} ms/image`;
 };
 const anyMmod = (): boolean => mmodStats.images + loadedMmodStats.images > 0;
 if (shardN > 1) {
