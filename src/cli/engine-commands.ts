@@ -40,7 +40,7 @@ async function recognition() {
 async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const log = loggerFor(config, 'facefleet-cli');
   const { loadEngine } = await recognition();
-  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, log });
+  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
   try {
     return await fn(engine);
   } finally {
@@ -106,6 +106,8 @@ function progressBar(total: number, enabled: boolean) {
   return { update: (done: number) => bar.update(done), stop: () => bar.stop() };
 }
 
+const PIPELINE_HELP = 'recognition pipeline: standard | dlib-ensemble (env FACEFLEET_PIPELINE, default standard)';
+
 export function registerEngineCommands(program: Command): void {
   addGlobalOptions(
     program
@@ -113,6 +115,7 @@ export function registerEngineCommands(program: Command): void {
       .description('find the faces in images and name them from the gallery')
       .argument('<inputs...>', 'image files or directories')
       .option('--json', 'one JSON object per image per line')
+      .option('--pipeline <name>', PIPELINE_HELP)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
       .option('--threshold <t>', 'largest distance that still matches (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (inputs: string[], opts) => {
@@ -161,6 +164,7 @@ export function registerEngineCommands(program: Command): void {
       .argument('<a>', 'first image')
       .argument('<b>', 'second image')
       .option('--json', 'print one JSON object')
+      .option('--pipeline <name>', PIPELINE_HELP)
       .option('--threshold <t>', 'largest distance that still counts as the same person (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (a: string, b: string, opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
@@ -179,7 +183,8 @@ export function registerEngineCommands(program: Command): void {
       .description('add face images to an identity, creating it if needed')
       .argument('<name>', `identity name (${IDENTITY_NAME_RULE})`)
       .argument('<images...>', 'image files, one face each')
-      .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it'),
+      .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it')
+      .option('--pipeline <name>', PIPELINE_HELP),
   ).action(async (name: string, images: string[], opts) => {
     validateIdentityName(name);
     const config = configFrom(opts, CLI_DEFAULTS);

