@@ -30,15 +30,20 @@
  * same with dlib's 5-point predictor and 5-point chip (falling back to `f32-sp5`): dlib's notes
  * say that model was trained for both its HOG and its CNN detector's boxes, and it is the one
  * dlib's face recognition example uses.
+ *
+ * `ensemble` is `f32+f32-mmod5` as the service runs it: the engine's `dlib-ensemble` pipeline
+ * (src/recognition/ensemble.ts). It differs from `--combine f32+f32-mmod5` only where the MMOD
+ * detection nearest the centre is not the one that overlaps the centre face best.
  */
 import fs from 'node:fs/promises';
 import { Command } from 'commander';
 import { createLogger } from '../src/log.js';
 import { euclidean } from '../src/recognition/matcher.js';
 import { combineDescriptors, computeDescriptors, DEFAULT_DESCRIBE } from '../src/recognition/describe.js';
+import { rectToBox, shapesFromDetections } from '../src/recognition/ensemble.js';
 import { decodeImage } from '../src/recognition/decode.js';
 import { loadRuntime } from '../src/recognition/backend.js';
-import { grayImage, predictShape } from '../src/recognition/shape-predictor.js';
+import { grayImage } from '../src/recognition/shape-predictor.js';
 import type { AnalyzedImage, DetectedFace } from '../src/recognition/types.js';
 import { accuracyAt, bestThreshold, crossValidate, lfwDir, meanStd, readPairs, type Scored } from './lib/lfw.js';
 import { createAnalyzer, createMultiAnalyzer, VARIANTS as LIB_VARIANTS, type Variant as LibVariant } from './lib/variants.js';
@@ -124,12 +129,10 @@ async function createMmodAnalyzer(shapes: Array<5 | 68>): Promise<(image: Buffer
         out.set(points, (await fallbacks.get(points)!.analyze(image)).analyzed);
         continue;
       }
-      // dlib's shape predictor maps its unit square onto the rectangle's corner pixels; the MMOD
-      // rectangle (inclusive integer edges) goes in unchanged, as dlib's own pipeline passes it.
-      const landmarks = found.map((d) => predictShape(sp, gray, img.width, img.height, d.rect));
+      const landmarks = shapesFromDetections(sp, img, found, gray);
       const descriptors = await computeDescriptors(rt, img, landmarks, describe);
       const faces = found.map((d, i) => ({
-        box: { x: d.rect.left, y: d.rect.top, width: d.rect.right - d.rect.left + 1, height: d.rect.bottom - d.rect.top + 1 },
+        box: rectToBox(d.rect),
         score: d.confidence,
         descriptor: descriptors[i],
       }));

@@ -16,6 +16,9 @@
  *   dlibLandmarks). The 68-point model's training data excludes commercial use.
  * - f32: refined, with dlib's own float32 weights for the descriptor net instead of face-api's
  *   8-bit quantised copy. Every variant above uses face-api's weights, as they were measured.
+ * - ensemble: the engine's `dlib-ensemble` pipeline (f32's descriptor averaged with one from
+ *   dlib's CNN detector and 5-point predictor, src/recognition/ensemble.ts), run as the service
+ *   runs it.
  */
 import type { Logger } from '../../src/log.js';
 import { loadEngine, type LoadedEngine, type StageTimings } from '../../src/recognition/engine.js';
@@ -26,8 +29,10 @@ import type { RecognitionWeights, TfBackendChoice } from '../../src/recognition/
 import type { AnalyzedImage } from '../../src/recognition/types.js';
 import { decodeImage } from '../../src/recognition/decode.js';
 
-export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined', 'refined-j1', 'refined-j2', 'f32', 'f32-sp5', 'f32-sp68', 'f32-sp68x2'] as const;
+export const VARIANTS = ['naive', 'fallback', 'aligned', 'mirror', 'mirror-norm', 'dlib-fit', 'refined', 'refined-j1', 'refined-j2', 'f32', 'f32-sp5', 'f32-sp68', 'f32-sp68x2', 'ensemble'] as const;
 export type Variant = (typeof VARIANTS)[number];
+/** Variants that are a set of describe options on the standard pipeline (shareable in one pass). */
+type DescribeVariant = Exclude<Variant, 'naive' | 'ensemble'>;
 
 export const DETECTORS: Record<string, DetectionStrategy> = {
   cascade: DEFAULT_STRATEGY,
@@ -41,7 +46,7 @@ export interface Analyzer {
   analyze(image: Buffer): Promise<{ analyzed: AnalyzedImage; timings: StageTimings }>;
 }
 
-const DESCRIBE: Record<Exclude<Variant, 'naive'>, DescribeOptions> = {
+const DESCRIBE: Record<DescribeVariant, DescribeOptions> = {
   fallback: { align: 'box', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null },
   aligned: { align: 'dlib', subset: 'all51', refine: null, mirror: false, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null },
   mirror: { align: 'dlib', subset: 'all51', refine: null, mirror: true, normalize: false, jitter: 0, weights: 'face-api', dlibShape: null },
@@ -91,7 +96,8 @@ export async function createAnalyzer(options: { variant: Variant; detector?: str
     tfBackend: options.tfBackend,
     log: options.log,
     strategy,
-    describe: options.variant === 'naive' ? undefined : DESCRIBE[options.variant],
+    describe: options.variant === 'naive' || options.variant === 'ensemble' ? undefined : DESCRIBE[options.variant],
+    pipeline: options.variant === 'ensemble' ? 'dlib-ensemble' : 'standard',
   });
   if (options.variant === 'naive') return naiveAnalyzer(engine);
   return {
@@ -107,19 +113,21 @@ export async function createAnalyzer(options: { variant: Variant; detector?: str
 /**
  * Several variants from one pass over an image: detection and landmarks run once, then every
  * distinct chip the variants need goes through the descriptor net in one batch. The descriptors
- * are exactly those each variant computes alone; only the timing is shared. `naive` has its
- * own detector and runs separately.
+ * are exactly those each variant computes alone; only the timing is shared. `naive` and
+ * `ensemble` are whole pipelines of their own and run separately.
  */
 export async function createMultiAnalyzer(options: { variants: Variant[]; tfBackend?: TfBackendChoice; log?: Logger }) {
   const engine = await loadEngine({ tfBackend: options.tfBackend, log: options.log, strategy: DEFAULT_STRATEGY });
   const rt = engine.runtime;
   const naive = options.variants.includes('naive') ? naiveAnalyzer(engine) : null;
-  const shared = options.variants.filter((v): v is Exclude<Variant, 'naive'> => v !== 'naive');
+  const ensemble = options.variants.includes('ensemble') ? await loadEngine({ tfBackend: options.tfBackend, log: options.log, pipeline: 'dlib-ensemble' }) : null;
+  const shared = options.variants.filter((v): v is DescribeVariant => v !== 'naive' && v !== 'ensemble');
   return {
     backend: engine.backend,
     async analyze(image: Buffer): Promise<Map<Variant, AnalyzedImage>> {
       const out = new Map<Variant, AnalyzedImage>();
       if (naive) out.set('naive', (await naive.analyze(image)).analyzed);
+      if (ensemble) out.set('ensemble', await ensemble.analyze(image));
       if (shared.length === 0) return out;
       const img = await decodeImage(image);
       const pixels = rt.tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
