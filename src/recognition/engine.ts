@@ -1,6 +1,5 @@
 import type * as Tf from '@tensorflow/tfjs';
 import type { Logger } from '../log.js';
-import type { MmodDetector } from './mmod.js';
 import { silentLogger } from '../log.js';
 import { loadRuntime, type FaceRuntime, type TfBackendChoice } from './backend.js';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, type RgbImage } from './decode.js';
@@ -9,6 +8,7 @@ import { DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.
 import { assertEnsembleModels, ensembleDescriptors, ensembleLandmarks } from './ensemble.js';
 import { MultipleFacesError, NoFaceError, type MissingModelsError } from './errors.js';
 import { euclidean } from './matcher.js';
+import type { MmodDetector } from './mmod.js';
 import type { AnalyzedImage, DetectedFace, Engine, RecognitionPipeline } from './types.js';
 
 export interface EngineOptions {
