@@ -276,7 +276,7 @@ try {
   const engine: EngineBaseline | undefined =
     engines.length === 0
       ? undefined
-      : engines.length === 1
+      : engines.length === 1 || engines.every((e) => e.backend === 'cited')
         ? engines[0]
         : {
             ...engines[0]!,

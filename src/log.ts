@@ -2,8 +2,13 @@ import { pino, destination, type Logger } from 'pino';
 
 export type { Logger };
 
-/** Log lines are written in chunks of about this many bytes (see {@link createLogger}). */
-const LOG_CHUNK_BYTES = 4096;
+/** Log lines are written once this many bytes wait (see {@link createLogger})... */
+const LOG_CHUNK_BYTES = 2048;
+/**
+ * ...in writes of whole lines of at most this many bytes: PIPE_BUF on Linux, so the chunks of
+ * `up` and its workers, which share one stderr, never interleave mid-line in a pipe.
+ */
+const LOG_MAX_WRITE = 4096;
 /** ...or after this long, whichever comes first, ms. */
 const LOG_FLUSH_MS = 250;
 
@@ -11,13 +16,13 @@ const LOG_FLUSH_MS = 250;
  * The one logger factory: pino, JSON lines on stderr (stdout stays free for command output).
  * Lines about a request or a job carry `requestId` / `jobId` through `log.child(...)`.
  *
- * Lines are buffered and written in ~4 KB chunks, or every 250 ms when fewer arrive: one write
+ * Lines are buffered and written in 2-4 KB chunks, or every 250 ms when fewer arrive: one write
  * per line costs a thread-pool round trip each, a real share of a request's CPU on a small
  * machine. pino flushes the buffer synchronously when the process exits (crashes included);
  * only a SIGKILL loses the last 250 ms of lines.
  */
 export function createLogger(options: { level?: string; name?: string } = {}): Logger {
-  const stream = destination({ fd: 2, sync: false, minLength: LOG_CHUNK_BYTES });
+  const stream = destination({ fd: 2, sync: false, minLength: LOG_CHUNK_BYTES, maxWrite: LOG_MAX_WRITE });
   const flusher = setInterval(() => {
     // Nothing buffered, nothing to write (sonic-boom's flush() would write an empty chunk).
     if ((stream as unknown as { _len?: number })._len === 0) return;

@@ -56,7 +56,9 @@ export async function measureEngine(options: { processes: number; set: ImageSetN
     let handedOut = 0;
     const done = children.map(
       (c) =>
-        new Promise<Done>((resolve) => {
+        new Promise<Done>((resolve, reject) => {
+          // A child that dies mid-run would otherwise leave this waiting forever.
+          c.once('exit', (code, signal) => reject(new Error(`engine child exited (${code ?? signal}) before it reported`)));
           c.on('message', (m: Done | { type: 'next' }) => {
             if (m.type === 'next') c.send({ index: handedOut < total ? handedOut++ : -1 });
             else if (m.type === 'done') resolve(m);

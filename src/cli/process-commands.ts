@@ -49,6 +49,11 @@ async function openFleet(config: Config, log: Logger, onJobSettled?: (jobId: str
     const { openEc2Fleet } = await import('../controller/ec2-fleet.js');
     return openEc2Fleet(config, log);
   }
+  // Each local worker would check this itself, fail and be replaced every tick; say it once, here.
+  if (config.recognition.pipeline === 'dlib-ensemble') {
+    const { assertEnsembleModels } = await import('../recognition/ensemble.js');
+    assertEnsembleModels();
+  }
   const { createLocalFleet } = await import('../controller/local-fleet.js');
   return createLocalFleet({
     command: workerCommand(),

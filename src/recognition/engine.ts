@@ -11,6 +11,13 @@ import { euclidean } from './matcher.js';
 import type { MmodDetector } from './mmod.js';
 import type { AnalyzedImage, DetectedFace, Engine, RecognitionPipeline } from './types.js';
 
+/**
+ * The largest image (pixels) the dlib-ensemble pipeline runs dlib's CNN detector on: its tiled
+ * pyramid is ~1.5x the image in float32 and the first layer's output ~1.3x again, so a 24 MP
+ * photo would need gigabytes. Larger images use the landmark fallback for every face.
+ */
+export const MMOD_MAX_PIXELS = 4_000_000;
+
 export interface EngineOptions {
   /** Default `auto`: tfjs-node when it loads, else wasm. */
   tfBackend?: TfBackendChoice;
@@ -89,8 +96,14 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     } finally {
       pixels.dispose();
     }
-    // Only with faces to match: an image the standard path finds empty stays empty.
-    const mmodFound = mmod && detections.length > 0 ? await mmod.detect(img) : [];
+    // Only with faces to match: an image the standard path finds empty stays empty. Only where
+    // dlib's detector can work: it finds nothing in an image smaller than its window (and its
+    // convolutions cannot even run under ~29 px), and over MMOD_MAX_PIXELS its full-resolution
+    // pyramid would take gigabytes and seconds. Without detections every face falls back to
+    // the 5-point predictor started from its landmarks.
+    const window = mmod?.model.windows[0];
+    const mmodUsable = window !== undefined && detections.length > 0 && img.width >= window.width && img.height >= window.height && img.width * img.height <= MMOD_MAX_PIXELS;
+    const mmodFound = mmod && mmodUsable ? await mmod.detect(img) : [];
     lap('detect');
     const boxes = detections.map((d) => d.box);
     const located = await locateLandmarks(runtime, img, boxes, describe.refine);

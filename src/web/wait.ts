@@ -69,11 +69,15 @@ export async function waitForJob(
   // A caller that just wrote or read the job passes it: no need to read it again first.
   let record = options.initial ?? (await read());
   let gap = poll.initialMs;
+  let pace: WatchPace | undefined;
   while (record && !isTerminal(record) && !options.signal?.aborted) {
     const left = deadline - performance.now();
     if (left <= 0) break;
     if (options.watch) {
-      if (!(await options.watch.changed(record.id, record.version, left, options.signal))) break;
+      // One pace for the whole wait: a version change (a heartbeat, queued -> processing) must
+      // not restart the quick first looks.
+      pace ??= { started, gap: poll.initialMs };
+      if (!(await options.watch.changed(record.id, record.version, left, options.signal, pace))) break;
     } else {
       try {
         await sleep(Math.min(gap, left), undefined, { signal: options.signal });
@@ -88,12 +92,21 @@ export async function waitForJob(
   return record;
 }
 
+/**
+ * How far one long-poll's backoff has got: when its wait began (performance.now() ms) and its
+ * current gap. {@link JobWatch.changed} reads and advances it, so successive calls of one wait
+ * keep backing off.
+ */
+export interface WatchPace {
+  started: number;
+  gap: number;
+}
+
 interface Watcher {
   id: string;
   version: number;
-  started: number;
   deadline: number;
-  gap: number;
+  pace: WatchPace;
   /** When the store is asked next (performance.now() ms). */
   dueAt: number;
   finish(moved: boolean): void;
@@ -133,7 +146,7 @@ export class JobWatch {
    * store could not say: the caller's read then reports the store's error), false when `ms`
    * passes or `signal` aborts first. Never rejects.
    */
-  changed(id: string, version: number, ms: number, signal?: AbortSignal): Promise<boolean> {
+  changed(id: string, version: number, ms: number, signal?: AbortSignal, pace?: WatchPace): Promise<boolean> {
     if (signal?.aborted) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const now = performance.now();
@@ -141,16 +154,16 @@ export class JobWatch {
       const w: Watcher = {
         id,
         version,
-        started: now,
         deadline: now + ms,
-        gap: this.poll.initialMs,
-        dueAt: nextGridPoint(now, this.poll.initialMs),
+        pace: pace ?? { started: now, gap: this.poll.initialMs },
+        dueAt: 0,
         finish: (moved) => {
           if (!this.waiters.delete(w)) return;
           signal?.removeEventListener('abort', onAbort);
           resolve(moved);
         },
       };
+      w.dueAt = nextGridPoint(now, w.pace.gap);
       this.waiters.add(w);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.schedule();
@@ -201,7 +214,7 @@ export class JobWatch {
     for (const w of this.waiters) {
       if (w.deadline <= now) w.finish(false);
       // A timer can fire a little early, and waiters nearly due ride along with this query.
-      else if (w.dueAt <= now + w.gap / 4) due.push(w);
+      else if (w.dueAt <= now + w.pace.gap / 4) due.push(w);
     }
     if (due.length > 0) {
       this.checking = true;
@@ -219,9 +232,9 @@ export class JobWatch {
           w.finish(true);
           continue;
         }
-        const ceiling = after - w.started < this.poll.slowAfterMs ? this.poll.maxMs : this.poll.slowMaxMs;
-        w.gap = Math.min(ceiling, w.gap * this.poll.factor);
-        w.dueAt = nextGridPoint(after, w.gap);
+        const ceiling = after - w.pace.started < this.poll.slowAfterMs ? this.poll.maxMs : this.poll.slowMaxMs;
+        w.pace.gap = Math.min(ceiling, w.pace.gap * this.poll.factor);
+        w.dueAt = nextGridPoint(after, w.pace.gap);
       }
     }
     if (this.again) {

@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/errors.js';
 import { decodeImage } from '../../src/recognition/decode.js';
 import { combineDescriptors, computeDescriptors, DEFAULT_DESCRIBE } from '../../src/recognition/describe.js';
 import { assertEnsembleModels, DLIB_MODELS_PACKAGE, iou, matchDetections, rectToBox, shapesFromDetections } from '../../src/recognition/ensemble.js';
-import { loadEngine, type LoadedEngine } from '../../src/recognition/engine.js';
+import { loadEngine, MMOD_MAX_PIXELS, type LoadedEngine } from '../../src/recognition/engine.js';
 import { EngineError, MissingModelsError } from '../../src/recognition/errors.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import type { AnalyzedImage, Box, DetectedFace } from '../../src/recognition/types.js';
@@ -156,6 +156,30 @@ describe('dlib-ensemble engine', () => {
     const want = combineDescriptors([(await f32.analyze(crop.buffer)).analyzed.faces[0].descriptor, (await f32sp5.analyze(crop.buffer)).analyzed.faces[0].descriptor], false);
     expect(Array.from(face.descriptor)).toEqual(Array.from(want));
   }, 30_000);
+
+  it('does not run dlib\'s detector on an image over MMOD_MAX_PIXELS, or under its window: every face falls back to landmarks', async () => {
+    const detector = await ensemble.runtime.mmodDetector();
+    const original = detector.detect.bind(detector);
+    let calls = 0;
+    detector.detect = async (...args) => (calls++, original(...args));
+    try {
+      const bbt1 = await fs.readFile(dataDir('bbt', 'bbt1.jpg'));
+      const meta = await sharp(bbt1).metadata();
+      const width = Math.ceil(Math.sqrt((MMOD_MAX_PIXELS * 1.1 * meta.width!) / meta.height!));
+      const big = await sharp(bbt1).resize({ width }).jpeg().toBuffer();
+      const faces = (await ensemble.analyze(big)).faces;
+      expect(faces.length).toBeGreaterThan(3);
+      for (const f of faces) expect(f.descriptor.every(Number.isFinite)).toBe(true);
+      const [crop] = await distinctCse546();
+      expect((await ensemble.analyze(crop.buffer)).faces).toHaveLength(1);
+      expect(calls).toBe(0);
+      // An image in range does run it.
+      await ensemble.analyze(await fs.readFile(dataDir('lfw', 'images', 'Amber_Tamblyn', 'Amber_Tamblyn_0001.jpg')));
+      expect(calls).toBe(1);
+    } finally {
+      detector.detect = original;
+    }
+  }, 60_000);
 
   it('leaves no tensor behind, with faces or without', async () => {
     const tf = ensemble.runtime.tf;

@@ -198,3 +198,22 @@ describe('waitForJob with the record in hand', () => {
     expect(reads).toBe(1);
   });
 });
+
+describe('JobWatch pace across version changes', () => {
+  it('keeps backing off through a wait whose job keeps moving (heartbeats), instead of starting quick again', async () => {
+    const store = versionStore();
+    store.versions.set('j', 0);
+    const watch = new JobWatch(store.lookup, { initialMs: 2, maxMs: 4, factor: 2, slowAfterMs: 30, slowMaxMs: 40 });
+    // The job moves every 10 ms for 300 ms and never finishes.
+    const mover = setInterval(() => store.versions.set('j', store.versions.get('j')! + 1), 10);
+    try {
+      const got = await waitForJob(async () => ({ ...record('processing'), version: store.versions.get('j')! }), { timeoutMs: 300, watch });
+      expect(got?.state).toBe('processing');
+    } finally {
+      clearInterval(mover);
+    }
+    // After 30 ms the looks are 40 ms apart: ~8 looks in the first 30 ms, then ~7. A pace that
+    // restarted at 2 ms on every change would look ~100 times.
+    expect(store.calls.length).toBeLessThan(30);
+  });
+});
