@@ -1,7 +1,6 @@
 /**
  * Collects items added during one turn of the event loop and hands them to `flush` together at
- * the next `setImmediate`: the local job store's group commit and the long-polls' batched
- * version look-ups both use it.
+ * the next `setImmediate` (the local job store's group commit uses it).
  */
 export class TurnBatch<T> {
   private items: T[] = [];

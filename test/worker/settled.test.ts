@@ -3,19 +3,14 @@
  * the state is stored; `facefleet up` relays the report to the web tier's long-polls. A retry
  * is not a finish, and a failing report never fails the job.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { createJobEffects } from '../../src/jobs/effects.js';
-import { createJobRunner, type JobRunner } from '../../src/jobs/runner.js';
 import type { JobState } from '../../src/jobs/types.js';
 import { silentLogger } from '../../src/log.js';
 import type { AnalyzedImage, Engine } from '../../src/recognition/types.js';
-import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
-import { createWorker, type Worker } from '../../src/worker/worker.js';
+import { createWorker } from '../../src/worker/worker.js';
 import { eventually } from '../helpers/stack.js';
+import { workerScope } from '../helpers/worker-scope.js';
 
 /** Fails the analysis of any image whose bytes say "flaky" (a retryable error); the rest find no face. */
 const engine: Engine = {
@@ -29,29 +24,19 @@ const engine: Engine = {
 };
 
 describe('worker settle reports', () => {
-  let dir: string;
-  let stores: LocalStores;
-  let runner: JobRunner;
-  let worker: Worker | undefined;
+  const scope = workerScope({ retryBaseSeconds: 30 });
 
-  beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
-    stores = openLocalStores({ dataDir: dir, log: silentLogger() });
-    runner = createJobRunner({ store: stores.jobs, effects: createJobEffects({ queue: stores.queue, log: silentLogger(), retryBaseSeconds: 30 }), log: silentLogger() });
-  });
-
-  afterEach(async () => {
-    await worker?.stop(1000);
-    worker = undefined;
-    await stores.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
-
-  const config = () => loadConfig({ dataDir: dir, queueWait: 1, workerId: 'w-settle' }, {});
+  /** A worker on the scope's stores with this report callback, running. */
+  function start(onSettled: (jobId: string, state: JobState) => void): void {
+    const { dir, stores, runner } = scope;
+    scope.worker = createWorker({ config: loadConfig({ dataDir: dir, queueWait: 1, workerId: 'w-settle' }, {}), log: silentLogger(), engine, runner, ...stores, onSettled });
+    void scope.worker.run();
+  }
 
   /** A job whose input is `bytes`, or has no stored input at all (null). */
   async function submit(id: string, bytes: string | null): Promise<void> {
     const key = `inputs/${id}`;
+    const { stores, runner } = scope;
     if (bytes !== null) await stores.blobs.put(key, Buffer.from(bytes));
     await runner.create({ id, kind: 'recognize', input: { key, contentType: 'image/jpeg', bytes: 5 }, options: { topK: 3, threshold: 0.6 }, maxAttempts: 3 });
     await runner.dispatch(id, { type: 'ENQUEUE' });
@@ -59,23 +44,15 @@ describe('worker settle reports', () => {
 
   it('reports done and dead-lettered jobs once their state is stored, and not a retry', async () => {
     const reports: Array<[string, JobState, JobState | undefined]> = [];
-    worker = createWorker({
-      config: config(),
-      log: silentLogger(),
-      engine,
-      runner,
-      ...stores,
-      onSettled: (jobId, state) => {
-        // Called after the save: reading the job back shows the state reported.
-        reports.push([jobId, state, undefined]);
-        void stores.jobs.get(jobId).then((r) => (reports.find((x) => x[0] === jobId)![2] = r?.state));
-      },
+    start((jobId, state) => {
+      // Called after the save: reading the job back shows the state reported.
+      reports.push([jobId, state, undefined]);
+      void scope.stores.jobs.get(jobId).then((r) => (reports.find((x) => x[0] === jobId)![2] = r?.state));
     });
     await submit('ok', 'an image');
     await submit('lost', null);
     await submit('flaky', 'flaky image');
-    void worker.run();
-    await eventually(async () => (await stores.jobs.get('flaky'))?.state === 'queued' && reports.length >= 2, 10_000, 'all three handled');
+    await eventually(async () => (await scope.stores.jobs.get('flaky'))?.state === 'queued' && reports.length >= 2, 10_000, 'all three handled');
     await eventually(async () => reports.every((r) => r[2] !== undefined), 5_000, 'states read back');
     expect(reports.map((r) => r.slice(0, 2)).sort()).toEqual([
       ['lost', 'dead-lettered'],
@@ -87,19 +64,11 @@ describe('worker settle reports', () => {
   });
 
   it('a report that throws does not fail the job', async () => {
-    worker = createWorker({
-      config: config(),
-      log: silentLogger(),
-      engine,
-      runner,
-      ...stores,
-      onSettled: () => {
-        throw new Error('parent is gone');
-      },
+    start(() => {
+      throw new Error('parent is gone');
     });
     await submit('ok', 'an image');
-    void worker.run();
-    await eventually(async () => (await stores.jobs.get('ok'))?.state === 'done', 10_000, 'job done');
-    expect((await stores.jobs.get('ok'))?.state).toBe('done');
+    await eventually(async () => (await scope.stores.jobs.get('ok'))?.state === 'done', 10_000, 'job done');
+    expect((await scope.stores.jobs.get('ok'))?.state).toBe('done');
   });
 });
