@@ -4,8 +4,8 @@ import { silentLogger } from '../log.js';
 import { loadRuntime, type FaceRuntime, type TfBackendChoice } from './backend.js';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, type RgbImage } from './decode.js';
 import { computeDescriptors, DEFAULT_DESCRIBE, dlibLandmarks, locateLandmarks, type DescribeOptions } from './describe.js';
-import { DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.js';
-import { assertEnsembleModels, ensembleDescriptors, ensembleLandmarks } from './ensemble.js';
+import { clampBox, DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.js';
+import { assertEnsembleModels, ensembleDescriptors, ensembleLandmarks, rectToBox, unmatchedDetections } from './ensemble.js';
 import { MultipleFacesError, NoFaceError, type MissingModelsError } from './errors.js';
 import { euclidean } from './matcher.js';
 import type { MmodDetector } from './mmod.js';
@@ -96,23 +96,30 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     } finally {
       pixels.dispose();
     }
-    // Only with faces to match: an image the standard path finds empty stays empty. Only where
-    // dlib's detector can work: it finds nothing in an image smaller than its window (and its
-    // convolutions cannot even run under ~29 px), and over MMOD_MAX_PIXELS its full-resolution
-    // pyramid would take gigabytes and seconds. Without detections every face falls back to
-    // the 5-point predictor started from its landmarks.
+    // Only where dlib's detector can work: it finds nothing in an image smaller than its window
+    // (and its convolutions cannot even run under ~29 px), and over MMOD_MAX_PIXELS its
+    // full-resolution pyramid would take gigabytes and seconds. Without detections every face
+    // falls back to the 5-point predictor started from its landmarks.
     const window = mmod?.model.windows[0];
-    const mmodUsable = window !== undefined && detections.length > 0 && img.width >= window.width && img.height >= window.height && img.width * img.height <= MMOD_MAX_PIXELS;
+    const mmodUsable = window !== undefined && img.width >= window.width && img.height >= window.height && img.width * img.height <= MMOD_MAX_PIXELS;
     const mmodFound = mmod && mmodUsable ? await mmod.detect(img) : [];
+    // A face only dlib's detector found joins the standard path's faces (see unmatchedDetections).
+    const found = [...detections];
+    for (const i of unmatchedDetections(detections.map((d) => d.box), mmodFound.map((d) => rectToBox(d.rect)))) {
+      const r = rectToBox(mmodFound[i].rect);
+      const box = clampBox(r.x, r.y, r.width, r.height, img.width, img.height);
+      // dlib's confidence is a margin (0 = its threshold, ~1 for a clear face), not a probability.
+      if (box) found.push({ box, score: Math.min(1, mmodFound[i].confidence), pass: -1 });
+    }
     lap('detect');
-    const boxes = detections.map((d) => d.box);
+    const boxes = found.map((d) => d.box);
     const located = await locateLandmarks(runtime, img, boxes, describe.refine);
     const landmarks = await dlibLandmarks(runtime, img, located, describe.dlibShape);
     const five = mmod ? await ensembleLandmarks(runtime, img, boxes, located, mmodFound) : null;
     lap('landmarks');
     const descriptors = five ? await ensembleDescriptors(runtime, img, landmarks, five, describe) : await computeDescriptors(runtime, img, landmarks, describe);
     lap('descriptor');
-    const faces: DetectedFace[] = detections.map((d, i) => ({ box: d.box, score: d.score, descriptor: descriptors[i] }));
+    const faces: DetectedFace[] = found.map((d, i) => ({ box: d.box, score: d.score, descriptor: descriptors[i] }));
     faces.sort((a, b) => area(b) - area(a));
     return { analyzed: { width: img.width, height: img.height, faces }, timings, pass: detections[0]?.pass ?? null };
   }

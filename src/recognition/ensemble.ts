@@ -15,6 +15,7 @@ import type { RgbImage } from './decode.js';
 import { combineDescriptors, computeDescriptors, dlibLandmarks, type DescribeOptions } from './describe.js';
 import { dlibResnetPath } from './dlib-resnet.js';
 import { MissingModelsError } from './errors.js';
+import { iou } from './detect.js';
 import { mmodPath, type MmodDetection } from './mmod.js';
 import { grayImage, predictShape, shapePredictorPath, type DlibRect, type ShapePredictor } from './shape-predictor.js';
 import type { Box } from './types.js';
@@ -32,14 +33,6 @@ export const ENSEMBLE_MIN_IOU = 0.3;
 /** dlib's rectangle (inclusive integer edges) as a box. */
 export function rectToBox(r: DlibRect): Box {
   return { x: r.left, y: r.top, width: r.right - r.left + 1, height: r.bottom - r.top + 1 };
-}
-
-export function iou(a: Box, b: Box): number {
-  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  if (w <= 0 || h <= 0) return 0;
-  const inner = w * h;
-  return inner / (a.width * a.height + b.width * b.height - inner);
 }
 
 /**
@@ -65,6 +58,30 @@ export function matchDetections(faces: Box[], detections: Box[], minIou = ENSEMB
     used.add(p.det);
   }
   return match;
+}
+
+/**
+ * Share of a detection's area inside a face box at which it is that face, whatever the IoU: a
+ * loose standard box can hold dlib's tight square whole (LFW's George_HW_Bush_0002: a 250x198 box
+ * around a 114x115 detection, IoU 0.26).
+ */
+export const ENSEMBLE_MIN_COVERED = 0.5;
+
+/** Share of `inner`'s area that lies inside `outer`. */
+export function coveredShare(inner: Box, outer: Box): number {
+  const w = Math.min(inner.x + inner.width, outer.x + outer.width) - Math.max(inner.x, outer.x);
+  const h = Math.min(inner.y + inner.height, outer.y + outer.height) - Math.max(inner.y, outer.y);
+  return w <= 0 || h <= 0 ? 0 : (w * h) / (inner.width * inner.height);
+}
+
+/**
+ * The detections that are none of the faces: under {@link ENSEMBLE_MIN_IOU} overlap with every
+ * face box, and less than {@link ENSEMBLE_MIN_COVERED} of them inside any. These are faces only
+ * dlib's detector found, and the pipeline adds them (on LFW: the person the image is centred on,
+ * next to a neighbour the cascade found first).
+ */
+export function unmatchedDetections(faces: Box[], detections: Box[]): number[] {
+  return detections.map((_, i) => i).filter((i) => faces.every((f) => iou(f, detections[i]) < ENSEMBLE_MIN_IOU && coveredShare(detections[i], f) < ENSEMBLE_MIN_COVERED));
 }
 
 /** dlib's shape predictor on each detector rectangle, which goes in unchanged, as dlib's own pipeline passes it. */

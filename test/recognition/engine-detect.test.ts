@@ -4,10 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImageFile } from '../../src/recognition/decode.js';
+import { DEFAULT_STRATEGY, iou, SAME_FACE_IOU } from '../../src/recognition/detect.js';
 import { loadEngine, pickEnrollmentFace, type LoadedEngine } from '../../src/recognition/engine.js';
 import { ImageError, MultipleFacesError, NoFaceError } from '../../src/recognition/errors.js';
 import { euclidean } from '../../src/recognition/matcher.js';
-import type { AnalyzedImage } from '../../src/recognition/types.js';
+import type { AnalyzedImage, DetectedFace } from '../../src/recognition/types.js';
 import { distinctCse546 } from '../helpers/cse546.js';
 import { dataDir, faceApiDemo, pngBomb, rotatedJpeg, svgImage, truncate } from '../helpers/images.js';
 
@@ -64,6 +65,30 @@ describe('detection', () => {
       const areas = a.faces.map((f) => f.box.width * f.box.height);
       expect(areas).toEqual([...areas].sort((x, y) => y - x));
     }
+  });
+
+  it('finds the person a small image is centred on when its first pass finds only a neighbour (the joining padded pass)', async () => {
+    const lfw = (n: number) => fs.readFile(dataDir('lfw', 'images', 'Kosuke_Kitajima', `Kosuke_Kitajima_000${n}.jpg`));
+    const image = await lfw(2);
+    // The same cascade with no joining pass stops at pass 0, which sees only the man on the right.
+    const stopping = await loadEngine({ strategy: { ...DEFAULT_STRATEGY, small: DEFAULT_STRATEGY.small.map((p) => ({ ...p, join: false })) } });
+    const alone = await stopping.analyze(image);
+    await stopping.close();
+    expect(alone.faces).toHaveLength(1);
+    const a = await engine.analyze(image);
+    expect(a.faces).toHaveLength(2);
+    expectBoxesInside(a);
+    const offCentre = (f: DetectedFace) => Math.hypot(f.box.x + f.box.width / 2 - a.width / 2, f.box.y + f.box.height / 2 - a.height / 2);
+    const [centred, neighbour] = [...a.faces].sort((x, y) => offCentre(x) - offCentre(y));
+    // The first pass's face is kept as it was, and the one added is another face, near the centre.
+    expect(neighbour.box).toEqual(alone.faces[0].box);
+    expect(offCentre(centred)).toBeLessThan(40);
+    expect(offCentre(neighbour)).toBeGreaterThan(60);
+    expect(iou(centred.box, neighbour.box)).toBeLessThan(SAME_FACE_IOU);
+    // And it is Kosuke Kitajima: LFW pairs these two images as the same person.
+    const other = pickEnrollmentFace(await engine.analyze(await lfw(1)));
+    expect(euclidean(centred.descriptor, other.descriptor)).toBeLessThan(0.6);
+    expect(euclidean(neighbour.descriptor, other.descriptor)).toBeGreaterThan(0.6);
   });
 
   it('finds faces in the large demo photos', async () => {

@@ -6,7 +6,8 @@ import { configToEnv, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { decodeImage } from '../../src/recognition/decode.js';
 import { combineDescriptors, computeDescriptors, DEFAULT_DESCRIBE } from '../../src/recognition/describe.js';
-import { assertEnsembleModels, DLIB_MODELS_PACKAGE, iou, matchDetections, rectToBox, shapesFromDetections } from '../../src/recognition/ensemble.js';
+import { iou } from '../../src/recognition/detect.js';
+import { assertEnsembleModels, coveredShare, DLIB_MODELS_PACKAGE, ENSEMBLE_MIN_IOU, matchDetections, rectToBox, shapesFromDetections, unmatchedDetections } from '../../src/recognition/ensemble.js';
 import { loadEngine, MMOD_MAX_PIXELS, type LoadedEngine } from '../../src/recognition/engine.js';
 import { EngineError, MissingModelsError } from '../../src/recognition/errors.js';
 import { euclidean } from '../../src/recognition/matcher.js';
@@ -47,6 +48,24 @@ describe('matching MMOD detections to faces', () => {
     expect(iou(box(60, 60, 100), box(0, 0, 100))).toBeLessThan(0.3);
     expect(matchDetections([], dets)).toEqual([]);
     expect(matchDetections(faces, [])).toEqual([null, null, null]);
+  });
+
+  it('calls a detection a face of its own only when it overlaps no face box and lies mostly outside each', () => {
+    const faces = [box(0, 0, 100), box(200, 0, 100)];
+    // 0 is face 0 again (IoU 0.64); 1 is nobody's; 2 straddles face 1 (IoU 0.17, 37.5% inside).
+    const dets = [box(10, 10, 80), box(400, 0, 80), box(260, 40, 80)];
+    expect(iou(dets[2], faces[1])).toBeLessThan(ENSEMBLE_MIN_IOU);
+    expect(unmatchedDetections(faces, dets)).toEqual([1, 2]);
+    // A loose box that holds the detection whole is the same face, whatever the IoU: LFW's
+    // George_HW_Bush_0002 (a 250x198 box around a 114x115 detection, IoU 0.26).
+    const loose: Box = { x: 0, y: 6, width: 250, height: 198 };
+    const tight: Box = { x: 68, y: 70, width: 114, height: 115 };
+    expect(iou(loose, tight)).toBeLessThan(ENSEMBLE_MIN_IOU);
+    expect(coveredShare(tight, loose)).toBe(1);
+    expect(unmatchedDetections([loose], [tight])).toEqual([]);
+    expect(unmatchedDetections([], dets)).toEqual([0, 1, 2]);
+    expect(coveredShare(box(50, 50, 100), box(0, 0, 100))).toBe(0.25);
+    expect(coveredShare(box(500, 0, 10), box(0, 0, 100))).toBe(0);
   });
 
   it('reads dlib rectangles as inclusive', () => {
@@ -147,6 +166,29 @@ describe('dlib-ensemble engine', () => {
     },
     30_000,
   );
+
+  it('adds a face only dlib\'s detector found, with both halves of its descriptor', async () => {
+    // LFW's Elena_de_Chavez_0001: the cascade finds only the woman at the top right; the woman the
+    // image is centred on is MMOD's alone.
+    const image = await fs.readFile(dataDir('lfw', 'images', 'Elena_de_Chavez', 'Elena_de_Chavez_0001.jpg'));
+    const a = await standard.analyze(image);
+    const b = await ensemble.analyze(image);
+    expect(a.faces).toHaveLength(1);
+    expect(b.faces).toHaveLength(2);
+    const kept = b.faces.find((f) => JSON.stringify(f.box) === JSON.stringify(a.faces[0].box));
+    const added = b.faces.find((f) => f !== kept)!;
+    expect(kept?.score).toBe(a.faces[0].score);
+    const detections = await (await ensemble.runtime.mmodDetector()).detect(await decodeImage(image));
+    const own = detections.find((d) => JSON.stringify(rectToBox(d.rect)) === JSON.stringify(added.box));
+    expect(own, 'the added box is a detection of dlib\'s, as it is').toBeDefined();
+    expect(added.score).toBe(Math.min(1, own!.confidence));
+    expect(centre(b)).toBe(added);
+    // Half of its descriptor is the benchmark's f32-mmod5 of that same detection (the one nearest
+    // the centre), so it lies near it; the other woman's does not.
+    const mmod5 = await f32Mmod5(image);
+    expect(euclidean(added.descriptor, mmod5)).toBeLessThan(0.15);
+    expect(euclidean(kept!.descriptor, mmod5)).toBeGreaterThan(0.5);
+  }, 30_000);
 
   it('falls back to the 5-point predictor on face-api landmarks (f32-sp5) for a face MMOD cannot see', async () => {
     // A 64x64 crop: the face is smaller than MMOD's 80-pixel window, and its pyramid only shrinks.
