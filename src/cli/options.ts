@@ -11,6 +11,9 @@ export function addGlobalOptions(cmd: Command): Command {
     .option('--log-level <level>', 'pino log level (env FACEFLEET_LOG_LEVEL, default info; CLI tools default to warn)');
 }
 
+/** `--pipeline`, for every command that runs the engine or starts workers that do: `.option(...PIPELINE_OPTION)`. */
+export const PIPELINE_OPTION = ['--pipeline <name>', 'recognition pipeline: standard | dlib-ensemble (env FACEFLEET_PIPELINE, default standard)'] as const;
+
 /** Parse a positive number flag, with a clear message. */
 export function parseNumber(name: string, options: { integer?: boolean; min?: number; max?: number } = {}) {
   return (value: string): number => {

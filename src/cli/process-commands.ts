@@ -14,9 +14,10 @@ import type { Logger } from '../log.js';
 import type { Controller } from '../controller/controller.js';
 import type { Fleet } from '../controller/fleet.js';
 import type { ControllerMetrics } from '../controller/metrics.js';
+import type { LaunchTemplateOptions } from '../aws/provision-types.js';
 import { openServices, type Services } from '../services.js';
 import { JOB_STATES } from '../jobs/types.js';
-import { addGlobalOptions, configFrom, loggerFor, parseNumber } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION } from './options.js';
 import { onShutdown } from './signals.js';
 
 /** Where the controller publishes its state for `facefleet status` (works on both backends). */
@@ -110,10 +111,31 @@ async function startController(
   };
 }
 
+/**
+ * The worker launch template `provision` asks for, from its own flags and the config. A pipeline
+ * other than the default goes into the workers' environment: every worker must run the pipeline
+ * the gallery was enrolled with.
+ */
+export function launchTemplateFromFlags(
+  flags: { instanceType?: unknown; ami?: unknown; instanceProfile?: unknown; securityGroup?: unknown; packageSpec?: unknown },
+  config: Config,
+): LaunchTemplateOptions {
+  const { instanceType, ami, instanceProfile, securityGroup, packageSpec } = flags;
+  return {
+    ...(instanceType ? { instanceType: String(instanceType) } : {}),
+    ...(ami ? { imageId: String(ami) } : {}),
+    ...(instanceProfile ? { instanceProfileName: String(instanceProfile) } : {}),
+    ...(securityGroup ? { securityGroupIds: String(securityGroup).split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+    ...(packageSpec ? { packageSpec: String(packageSpec) } : {}),
+    ...(config.recognition.pipeline !== 'standard' ? { env: { FACEFLEET_PIPELINE: config.recognition.pipeline } } : {}),
+  };
+}
+
 export function registerProcessCommands(program: Command): void {
   addGlobalOptions(
     fleetOptions(webOptions(program.command('up').description('run everything on this machine: web tier, controller and an autoscaled fleet of worker processes')))
-      .option('--workers <n>', 'a fixed pool of n workers (sets --min-workers and --max-workers to n)', parseNumber('--workers', { integer: true, min: 1 })),
+      .option('--workers <n>', 'a fixed pool of n workers (sets --min-workers and --max-workers to n)', parseNumber('--workers', { integer: true, min: 1 }))
+      .option(...PIPELINE_OPTION),
   ).action(async (opts) => {
     const cores = Math.max(1, os.availableParallelism());
     if (opts.workers !== undefined) {
@@ -255,7 +277,8 @@ export function registerProcessCommands(program: Command): void {
       .option('--security-group <ids>', 'worker security groups, comma-separated (sg-1,sg-2)')
       .option('--package <spec>', 'what workers install with npm: a name, a URL or s3://bucket/facefleet-x.y.z.tgz (default facefleet)')
       .option('--visibility <s>', 'queue visibility timeout in seconds (env FACEFLEET_VISIBILITY, default 30)', parseNumber('--visibility', { integer: true, min: 0, max: 43_200 }))
-      .option('--max-receives <n>', 'deliveries before a message is dead-lettered (env FACEFLEET_MAX_RECEIVES, default 3)', parseNumber('--max-receives', { integer: true, min: 1, max: 1000 })),
+      .option('--max-receives <n>', 'deliveries before a message is dead-lettered (env FACEFLEET_MAX_RECEIVES, default 3)', parseNumber('--max-receives', { integer: true, min: 1, max: 1000 }))
+      .option(...PIPELINE_OPTION),
   ).action(async (opts) => {
     // Only the options loadConfig knows (visibility, maxReceives, prefix...) reach it; the
     // launch-template ones are this command's own.
@@ -271,13 +294,7 @@ export function registerProcessCommands(program: Command): void {
       printIam: Boolean(printIam),
       ec2: ec2 !== false,
       ...(accountId ? { accountId: String(accountId) } : {}),
-      launchTemplate: {
-        ...(instanceType ? { instanceType: String(instanceType) } : {}),
-        ...(ami ? { imageId: String(ami) } : {}),
-        ...(instanceProfile ? { instanceProfileName: String(instanceProfile) } : {}),
-        ...(securityGroup ? { securityGroupIds: String(securityGroup).split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-        ...(packageSpec ? { packageSpec: String(packageSpec) } : {}),
-      },
+      launchTemplate: launchTemplateFromFlags({ instanceType, ami, instanceProfile, securityGroup, packageSpec }, config),
     });
   });
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RETIRED_EXIT_CODE } from '../controller/fleet.js';
 import { openServices } from '../services.js';
-import { addGlobalOptions, configFrom, loggerFor } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, PIPELINE_OPTION } from './options.js';
 import { onShutdown } from './signals.js';
 
 export function registerWorkerCommand(program: Command): void {
@@ -10,7 +10,7 @@ export function registerWorkerCommand(program: Command): void {
       .command('worker')
       .description('run one worker: receive jobs from the queue and recognise faces until SIGTERM')
       .option('--worker-id <id>', 'worker id (env FACEFLEET_WORKER_ID, default <host>-<pid>)')
-      .option('--pipeline <name>', 'recognition pipeline: standard | dlib-ensemble (env FACEFLEET_PIPELINE, default standard)'),
+      .option(...PIPELINE_OPTION),
   ).action(async (opts) => {
     const config = configFrom(opts);
     const log = loggerFor(config, 'facefleet-worker');
