@@ -118,11 +118,14 @@ export function registerEngineCommands(program: Command): void {
       .option('--threshold <t>', 'largest distance that still matches (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (inputs: string[], opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
-    const { createGalleryIndex, recognizeFaces, readImageFile } = await recognition();
+    const { createGalleryIndex, otherPipelineWarning, recognizeFaces, readImageFile } = await recognition();
     const services = await openServices(config, loggerFor(config));
     let failed = 0;
     try {
-      const index = createGalleryIndex((await services.gallery.listFaces()).map((f) => ({ identity: f.identity, descriptor: f.descriptor })));
+      const known = await services.gallery.listFaces();
+      const mixed = otherPipelineWarning(known, config.recognition.pipeline);
+      if (mixed) err(`warning: ${mixed}`);
+      const index = createGalleryIndex(known);
       const { files, fromDirectory } = await expandInputs(inputs);
       if (files.length === 0) {
         err('error: no images found in the given inputs');
@@ -197,7 +200,7 @@ export function registerEngineCommands(program: Command): void {
           try {
             const analyzed = await engine.analyze(await readImageFile(file));
             const face = pickEnrollmentFace(analyzed, { largest: Boolean(opts.largest) });
-            await services.gallery.addFace(name, { descriptor: face.descriptor, source: path.basename(file) });
+            await services.gallery.addFace(name, { descriptor: face.descriptor, source: path.basename(file), pipeline: engine.pipeline });
             added += 1;
             out(`enrolled ${file} as ${name}`);
           } catch (e) {

@@ -26,7 +26,7 @@ export {
 } from './errors.js';
 export { loadEngine, pickEnrollmentFace, verifyImages } from './engine.js';
 export type { EngineOptions, LoadedEngine, StageTimings } from './engine.js';
-export { createGalleryIndex, DEFAULT_MATCH, euclidean, recognizeFaces } from './matcher.js';
+export { createGalleryIndex, DEFAULT_MATCH, euclidean, otherPipelineWarning, recognizeFaces } from './matcher.js';
 export type { GalleryIndex, MatchResult } from './matcher.js';
 export { decodeImage, DEFAULT_MAX_INPUT_PIXELS, probeImage, readImageFile, sniffFormat } from './decode.js';
 export type { DecodeOptions, ImageFormat, ImageProbe, RgbImage } from './decode.js';

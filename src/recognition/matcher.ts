@@ -1,4 +1,4 @@
-import type { AnalyzedImage, Candidate, GalleryFace, MatchOptions, RecognitionResult } from './types.js';
+import type { AnalyzedImage, Candidate, GalleryFace, MatchOptions, RecognitionPipeline, RecognitionResult } from './types.js';
 
 /** Defaults of {@link MatchOptions}: top 3 candidates, dlib's 0.6 radius. */
 export const DEFAULT_MATCH: MatchOptions = { topK: 3, threshold: 0.6 };
@@ -80,4 +80,17 @@ export function recognizeFaces(analyzed: AnalyzedImage, index: GalleryIndex, opt
       return { box: { ...f.box }, score: f.score, match, candidates };
     });
   return { width: analyzed.width, height: analyzed.height, faces };
+}
+
+/**
+ * The warning for a gallery that holds faces enrolled with another pipeline than `pipeline`, or
+ * null. Those faces are still matched, but their descriptors sit 0.05-0.08 away from this
+ * pipeline's for the same face, so matching them is less accurate; re-enrolling fixes it.
+ */
+export function otherPipelineWarning(faces: ReadonlyArray<{ identity: string; pipeline?: RecognitionPipeline }>, pipeline: RecognitionPipeline): string | null {
+  const other = faces.filter((f) => (f.pipeline ?? 'standard') !== pipeline);
+  if (other.length === 0) return null;
+  const pipelines = [...new Set(other.map((f) => f.pipeline ?? 'standard'))].sort().join(', ');
+  const identities = new Set(other.map((f) => f.identity)).size;
+  return `${other.length} gallery face${other.length === 1 ? ' of 1 identity was' : `s of ${identities} identit${identities === 1 ? 'y' : 'ies'} were`} enrolled with the ${pipelines} pipeline, not ${pipeline}; they are matched less accurately until re-enrolled with --pipeline ${pipeline}`;
 }

@@ -11,11 +11,21 @@
 /**
  * How the engine makes descriptors. `standard` (the default): detection cascade, face-api's 68
  * landmarks in two passes, dlib's chip, face-api's quantised copy of dlib's ResNet, mirror
- * averaged. `dlib-ensemble`: the same faces, each descriptor the mean of the standard one with
- * dlib's float32 weights and one from dlib's own detector and 5-point shape predictor
- * (`./ensemble.ts`); about twice the cost, higher LFW accuracy (docs/recognition.md).
+ * averaged. `dlib-ensemble`: the same faces plus any only dlib's CNN detector finds, each
+ * descriptor the mean of the standard one with dlib's float32 weights and one from dlib's own
+ * detector and 5-point shape predictor (`./ensemble.ts`); about 2.4x the cost on small images
+ * and 9x on large photos, higher LFW accuracy (docs/recognition.md).
  */
 export type RecognitionPipeline = 'standard' | 'dlib-ensemble';
+
+/**
+ * A stored pipeline name as a {@link RecognitionPipeline}: absent (faces stored before pipelines
+ * were recorded) is `standard`; an unknown name is kept, typed loosely, so a newer writer's faces
+ * still read as "another pipeline".
+ */
+export function toPipeline(stored: string | null | undefined): RecognitionPipeline {
+  return (stored ?? 'standard') as RecognitionPipeline;
+}
 
 /** A box in original-image pixels (after EXIF rotation). */
 export interface Box {
@@ -86,6 +96,8 @@ export interface Engine {
   readonly backend: string;
   /** The detection strategy, for logs and benchmarks. */
   readonly detector: string;
+  /** The recognition pipeline; absent means `standard` (test doubles). */
+  readonly pipeline?: RecognitionPipeline;
   /** Decode, detect, align and describe. Throws ImageError subclasses (`./errors.ts`) for unusable input. */
   analyze(image: Buffer): Promise<AnalyzedImage>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@
  * Every method may throw StoreUnavailableError when the backend does not answer.
  */
 import type { JobMessage, JobRecord, JobState } from '../jobs/types.js';
+import type { RecognitionPipeline } from '../recognition/types.js';
 
 export interface Closeable {
   /** Release clients, handles and timers. Idempotent. */
@@ -173,6 +174,12 @@ export interface EnrolledFace {
   descriptor: Float32Array;
   /** Where the face came from (a file name or blob key), for operators. */
   source?: string;
+  /**
+   * The recognition pipeline that made the descriptor. Descriptors of two pipelines differ for
+   * the same face, so a worker warns about faces of another one. `standard` for faces stored
+   * before this was recorded.
+   */
+  pipeline: RecognitionPipeline;
   createdAt: string;
 }
 
@@ -188,7 +195,7 @@ export interface Gallery extends Closeable, Pingable {
   /** Remove an identity and all its faces. Returns false when it did not exist. */
   removeIdentity(name: string): Promise<boolean>;
   /** Add one face to `name`, creating the identity if needed. */
-  addFace(name: string, face: { descriptor: Float32Array; source?: string }): Promise<EnrolledFace>;
+  addFace(name: string, face: { descriptor: Float32Array; source?: string; pipeline?: RecognitionPipeline }): Promise<EnrolledFace>;
   /** Every enrolled face of every identity. */
   listFaces(): Promise<EnrolledFace[]>;
   /** Changes whenever identities or faces change; workers refresh their in-memory copy on change. */

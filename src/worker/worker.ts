@@ -68,7 +68,8 @@ export function createWorker(deps: WorkerDeps): Worker {
   const { config, blobs, queue, gallery, registry, runner, engine } = deps;
   const workerId = config.worker.id;
   const log = deps.log.child({ workerId });
-  const galleryCache = createGalleryCache(gallery);
+  const pipeline = engine.pipeline ?? 'standard';
+  const galleryCache = createGalleryCache(gallery, { pipeline, log });
   const abort = new AbortController();
   let stopping = false;
   let retiring = false;
@@ -139,11 +140,11 @@ export function createWorker(deps: WorkerDeps): Worker {
       // enrollment idempotent, so a retry does not enroll the same image twice.
       const known = await gallery.listFaces();
       const existing = known.find((f) => f.source === source);
-      const enrolled = existing ?? (await gallery.addFace(identity, { descriptor: face.descriptor, source }));
+      const enrolled = existing ?? (await gallery.addFace(identity, { descriptor: face.descriptor, source, pipeline }));
       galleryCache.invalidate();
       // Match against what was just read plus the new face: no second scan of the gallery.
       const faces = existing ? known : [...known, enrolled];
-      const index = createGalleryIndex(faces.map((f) => ({ identity: f.identity, descriptor: f.descriptor })));
+      const index = createGalleryIndex(faces);
       const { faces: matched } = recognizeFaces({ ...analyzed, faces: [face] }, index, record.options);
       return { width: analyzed.width, height: analyzed.height, faces: matched, enrolled: { identity, faceId: enrolled.id } };
     }

@@ -67,6 +67,15 @@ export function galleryContract(name: string, make: () => Promise<GalleryHarness
       expect(faces.filter((f) => f.identity === 'Ada')).toHaveLength(2);
     });
 
+    it('records the pipeline that made each descriptor, standard unless told', async () => {
+      const plain = await h.gallery.addFace('Ada', { descriptor: aDescriptor(1) });
+      const ensemble = await h.gallery.addFace('Ada', { descriptor: aDescriptor(2), pipeline: 'dlib-ensemble' });
+      expect(plain.pipeline).toBe('standard');
+      expect(ensemble.pipeline).toBe('dlib-ensemble');
+      const byId = new Map((await h.gallery.listFaces()).map((f) => [f.id, f.pipeline]));
+      expect(byId).toEqual(new Map([[plain.id, 'standard'], [ensemble.id, 'dlib-ensemble']]));
+    });
+
     it('removes an identity with all its faces', async () => {
       await h.gallery.addFace('Ada', { descriptor: aDescriptor(1) });
       await h.gallery.addFace('Ada', { descriptor: aDescriptor(2) });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '../../log.js';
+import { toPipeline, type RecognitionPipeline } from '../../recognition/types.js';
 import type { EnrolledFace, Gallery, Identity } from '../ports.js';
 import { AlreadyExistsError, StoreUnavailableError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
@@ -35,6 +36,8 @@ interface FaceItem {
   generation: string;
   descriptor: Uint8Array;
   source?: string;
+  /** Absent on faces stored before pipelines were recorded: those are standard's. */
+  pipeline?: string;
   createdAt: string;
 }
 
@@ -94,7 +97,7 @@ export class DynamoGallery implements Gallery {
     return existed;
   }
 
-  async addFace(name: string, face: { descriptor: Float32Array; source?: string }): Promise<EnrolledFace> {
+  async addFace(name: string, face: { descriptor: Float32Array; source?: string; pipeline?: RecognitionPipeline }): Promise<EnrolledFace> {
     const identity = await this.ensureIdentity(name);
     const item: FaceItem = {
       pk: pkOf(name),
@@ -104,6 +107,7 @@ export class DynamoGallery implements Gallery {
       generation: identity.generation,
       descriptor: encodeDescriptor(face.descriptor),
       ...(face.source !== undefined ? { source: face.source } : {}),
+      pipeline: face.pipeline ?? 'standard',
       createdAt: new Date().toISOString(),
     };
     item.faceId = item.sk.slice(FACE_SK.length);
@@ -232,6 +236,7 @@ function toFace(item: FaceItem): EnrolledFace {
     identity: item.identity,
     descriptor: decodeDescriptor(item.descriptor),
     ...(item.source !== undefined ? { source: item.source } : {}),
+    pipeline: toPipeline(item.pipeline),
     createdAt: item.createdAt,
   };
 }

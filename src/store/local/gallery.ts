@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { toPipeline, type RecognitionPipeline } from '../../recognition/types.js';
 import type { EnrolledFace, Gallery, Identity } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
@@ -14,6 +15,7 @@ interface FaceRow {
   identity: string;
   descriptor: Buffer;
   source: string | null;
+  pipeline: string;
   created_at: string;
 }
 
@@ -47,10 +49,10 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
       ),
       deleteFaces: db.prepare<[string]>('DELETE FROM faces WHERE identity = ?'),
       deleteIdentity: db.prepare<[string]>('DELETE FROM identities WHERE name = ?'),
-      insertFace: db.prepare<[string, string, Buffer, string | null, string]>(
-        'INSERT INTO faces (id, identity, descriptor, source, created_at) VALUES (?, ?, ?, ?, ?)',
+      insertFace: db.prepare<[string, string, Buffer, string | null, string, string]>(
+        'INSERT INTO faces (id, identity, descriptor, source, pipeline, created_at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      listFaces: db.prepare<[], FaceRow>('SELECT id, identity, descriptor, source, created_at FROM faces ORDER BY seq'),
+      listFaces: db.prepare<[], FaceRow>('SELECT id, identity, descriptor, source, pipeline, created_at FROM faces ORDER BY seq'),
       bump: db.prepare<[]>("UPDATE counters SET value = value + 1 WHERE name = 'gallery'"),
       version: db.prepare<[], { value: number }>("SELECT value FROM counters WHERE name = 'gallery'"),
     };
@@ -67,7 +69,7 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
       }),
       addFace: db.transaction((face: EnrolledFace) => {
         this.stmts.insertIdentityIfAbsent.run(face.identity, face.createdAt);
-        this.stmts.insertFace.run(face.id, face.identity, descriptorToBlob(face.descriptor), face.source ?? null, face.createdAt);
+        this.stmts.insertFace.run(face.id, face.identity, descriptorToBlob(face.descriptor), face.source ?? null, face.pipeline, face.createdAt);
         this.stmts.bump.run();
       }),
     };
@@ -104,12 +106,13 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
     return this.run(`remove identity ${name}`, () => this.tx.remove.immediate(name));
   }
 
-  addFace(name: string, face: { descriptor: Float32Array; source?: string }): Promise<EnrolledFace> {
+  addFace(name: string, face: { descriptor: Float32Array; source?: string; pipeline?: RecognitionPipeline }): Promise<EnrolledFace> {
     return this.run(`add face to ${name}`, () => {
       const enrolled: EnrolledFace = {
         id: randomUUID(),
         identity: name,
         descriptor: Float32Array.from(face.descriptor),
+        pipeline: face.pipeline ?? 'standard',
         createdAt: new Date(this.now()).toISOString(),
         ...(face.source !== undefined ? { source: face.source } : {}),
       };
@@ -125,6 +128,7 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
         id: r.id,
         identity: r.identity,
         descriptor: blobToDescriptor(r.descriptor),
+        pipeline: toPipeline(r.pipeline),
         createdAt: r.created_at,
         ...(r.source !== null ? { source: r.source } : {}),
       })),

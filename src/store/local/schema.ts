@@ -79,4 +79,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE workers ADD COLUMN retire_at TEXT;
   `,
+  // 3: the recognition pipeline that made each face's descriptor; older faces are standard's.
+  `
+  ALTER TABLE faces ADD COLUMN pipeline TEXT NOT NULL DEFAULT 'standard';
+  `,
 ];

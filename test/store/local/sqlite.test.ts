@@ -59,6 +59,23 @@ describe('the shared SQLite connection', () => {
     }
   });
 
+  it('reads faces stored before pipelines were recorded (schema 2) as the standard pipeline\'s', async () => {
+    const raw = new Database(path.join(dir, 'facefleet.db'));
+    for (const m of MIGRATIONS.slice(0, 2)) raw.exec(m);
+    raw.pragma('user_version = 2');
+    raw.prepare("INSERT INTO identities (name, created_at) VALUES ('ada', '2026-01-01T00:00:00.000Z')").run();
+    raw.prepare("INSERT INTO faces (id, identity, descriptor, source, created_at) VALUES ('f1', 'ada', ?, 'old.jpg', '2026-01-01T00:00:00.000Z')").run(Buffer.alloc(128 * 4));
+    raw.close();
+    const stores = openLocalStores({ dataDir: dir });
+    try {
+      expect(await stores.gallery.listFaces()).toMatchObject([{ id: 'f1', identity: 'ada', source: 'old.jpg', pipeline: 'standard' }]);
+      await stores.gallery.addFace('ada', { descriptor: new Float32Array(128), pipeline: 'dlib-ensemble' });
+      expect((await stores.gallery.listFaces()).map((f) => f.pipeline)).toEqual(['standard', 'dlib-ensemble']);
+    } finally {
+      await stores.close();
+    }
+  });
+
   it('refuses a database from a newer build', () => {
     const raw = new Database(path.join(dir, 'facefleet.db'));
     raw.pragma(`user_version = ${MIGRATIONS.length + 1}`);
