@@ -37,7 +37,8 @@ function fleetOptions(cmd: Command): Command {
     .option('--min-workers <n>', 'fewest workers (default 0: scale to zero)', parseNumber('--min-workers', { integer: true, min: 0 }))
     .option('--max-workers <n>', 'most workers (default 15; `up` defaults to the CPU cores)', parseNumber('--max-workers', { integer: true, min: 1 }))
     .option('--idle-seconds <s>', 'scale in after the queue has been empty this long (default 30)', parseNumber('--idle-seconds', { min: 0 }))
-    .option('--interval <s>', 'controller tick in seconds (default 5)', parseNumber('--interval', { min: 0.1 }));
+    .option('--interval <s>', 'controller tick in seconds (default 5)', parseNumber('--interval', { min: 0.1 }))
+    .option(...PIPELINE_OPTION);
 }
 
 /** The local fleet's worker command: this same CLI, in this same Node (with its loaders). */
@@ -134,8 +135,7 @@ export function launchTemplateFromFlags(
 export function registerProcessCommands(program: Command): void {
   addGlobalOptions(
     fleetOptions(webOptions(program.command('up').description('run everything on this machine: web tier, controller and an autoscaled fleet of worker processes')))
-      .option('--workers <n>', 'a fixed pool of n workers (sets --min-workers and --max-workers to n)', parseNumber('--workers', { integer: true, min: 1 }))
-      .option(...PIPELINE_OPTION),
+      .option('--workers <n>', 'a fixed pool of n workers (sets --min-workers and --max-workers to n)', parseNumber('--workers', { integer: true, min: 1 })),
   ).action(async (opts) => {
     const cores = Math.max(1, os.availableParallelism());
     if (opts.workers !== undefined) {

@@ -1,6 +1,6 @@
 /**
  * Face detection strategy: a chain of detector passes, stopping at the first pass that finds a
- * face. Two stock detectors ship with face-api: SSD MobileNet v1 (fixed 512x512 input, ~300 ms
+ * face, except that a joining pass always runs and adds the faces it alone finds. Two stock detectors ship with face-api: SSD MobileNet v1 (fixed 512x512 input, ~300 ms
  * on wasm, good on group shots and large photos) and the Tiny Face Detector (configurable input,
  * ~35 ms at 320, looser boxes). Neither finds a face that fills the whole frame (tight crops such
  * as 64x64 or 150x150 face thumbnails): they were trained on faces with surroundings. The
@@ -21,8 +21,8 @@ export interface DetectionPass {
   /** Canvas margin on every side, as a fraction of the image's longer side (0 = image as is). */
   pad: number;
   /**
-   * Runs even when earlier passes found faces, and adds each face it finds that overlaps none of
-   * theirs (IoU below {@link SAME_FACE_IOU}). Default false: a pass runs only while nothing is found.
+   * Runs even when earlier passes found faces, and adds each face it finds that is none of
+   * theirs ({@link sameFace}). Default false: a pass runs only while nothing is found.
    */
   join?: boolean;
 }
@@ -40,7 +40,7 @@ export interface RawDetection {
   /** In original-image pixels, clamped to the image. */
   box: Box;
   score: number;
-  /** Index of the pass that found it, for benchmarks. */
+  /** Index of the pass that found it, for benchmarks; -1 for dlib's detector (`dlib-ensemble`). */
   pass: number;
 }
 
@@ -48,8 +48,14 @@ export interface RawDetection {
 const CANVAS_FILL = 128;
 /** Clamped boxes smaller than this are dropped: too few pixels for landmarks. */
 const MIN_FACE_SIDE = 8;
-/** A joining pass's box that overlaps a face already found at least this much is that face again. */
+/** Two boxes that overlap at least this much (IoU) frame the same face ({@link sameFace}). */
 export const SAME_FACE_IOU = 0.3;
+/**
+ * A box this much inside another (of its own area) frames the same face, whatever the IoU: two
+ * detectors frame a face differently, and a loose box can hold a tight one whole (LFW's
+ * George_HW_Bush_0002: a 250x198 box around a 114x115 one, IoU 0.26).
+ */
+export const SAME_FACE_COVERED = 0.5;
 
 /** The default strategy: SSD first for photos, the fast tiny detector first for small images. */
 export const DEFAULT_STRATEGY: DetectionStrategy = {
@@ -97,19 +103,33 @@ export function clampBox(x: number, y: number, w: number, h: number, width: numb
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-/** IoU of two boxes: intersection over union, 0 when they do not touch. */
-export function iou(a: Box, b: Box): number {
+/** Area two boxes share, 0 when they do not touch. */
+function intersection(a: Box, b: Box): number {
   const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
   const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  if (w <= 0 || h <= 0) return 0;
-  const inner = w * h;
-  return inner / (a.width * a.height + b.width * b.height - inner);
+  return w <= 0 || h <= 0 ? 0 : w * h;
+}
+
+/** IoU of two boxes: intersection over union, 0 when they do not touch. */
+export function iou(a: Box, b: Box): number {
+  const inner = intersection(a, b);
+  return inner === 0 ? 0 : inner / (a.width * a.height + b.width * b.height - inner);
+}
+
+/** Share of `inner`'s area that lies inside `outer`. */
+export function coveredShare(inner: Box, outer: Box): number {
+  return intersection(inner, outer) / (inner.width * inner.height);
+}
+
+/** Whether two boxes frame the same face: IoU {@link SAME_FACE_IOU}, or one at least {@link SAME_FACE_COVERED} inside the other. */
+export function sameFace(a: Box, b: Box): boolean {
+  return iou(a, b) >= SAME_FACE_IOU || coveredShare(a, b) >= SAME_FACE_COVERED || coveredShare(b, a) >= SAME_FACE_COVERED;
 }
 
 /**
- * Run the strategy's passes on `pixels` (an int32 [h, w, 3] tensor of `img`) until one finds a
- * face; a `join` pass runs regardless and adds the faces it alone found. Returned boxes are in
- * original-image pixels, clamped; the input tensor is not disposed.
+ * Run the strategy's passes on `pixels` (an int32 [h, w, 3] tensor of `img`): each pass runs
+ * while no face is found, and a `join` pass runs regardless and adds the faces it alone found.
+ * Returned boxes are in original-image pixels, clamped; the input tensor is not disposed.
  */
 export async function detectFaces(rt: FaceRuntime, img: RgbImage, pixels: Tf.Tensor3D, strategy: DetectionStrategy): Promise<RawDetection[]> {
   const { faceapi, tf } = rt;
@@ -117,7 +137,7 @@ export async function detectFaces(rt: FaceRuntime, img: RgbImage, pixels: Tf.Ten
   const out: RawDetection[] = [];
   for (let p = 0; p < passes.length; p++) {
     const pass = passes[p];
-    if (out.length > 0 && !pass.join) break;
+    if (out.length > 0 && !pass.join) continue;
     const margin = Math.round(pass.pad * Math.max(img.width, img.height));
     const input = margin > 0 ? tf.pad(pixels, [[margin, margin], [margin, margin], [0, 0]], CANVAS_FILL) : pixels;
     try {
@@ -128,7 +148,7 @@ export async function detectFaces(rt: FaceRuntime, img: RgbImage, pixels: Tf.Ten
       const before = out.slice();
       for (const d of found) {
         const box = clampBox(d.box.x - margin, d.box.y - margin, d.box.width, d.box.height, img.width, img.height);
-        if (box && before.every((e) => iou(e.box, box) < SAME_FACE_IOU)) out.push({ box, score: d.score, pass: p });
+        if (box && !before.some((e) => sameFace(e.box, box))) out.push({ box, score: d.score, pass: p });
       }
     } finally {
       if (input !== pixels) input.dispose();

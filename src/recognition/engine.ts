@@ -48,7 +48,7 @@ export interface StageTimings {
 export interface LoadedEngine extends Engine {
   readonly runtime: FaceRuntime;
   readonly pipeline: RecognitionPipeline;
-  /** {@link Engine.analyze} plus time per stage and the index of the detection pass that found the faces. */
+  /** {@link Engine.analyze} plus time per stage and the index of the cascade pass that found its first face (null when the cascade found none). */
   analyzeTimed(image: Buffer): Promise<{ analyzed: AnalyzedImage; timings: StageTimings; pass: number | null }>;
 }
 

@@ -49,11 +49,6 @@ describe('facefleet CLI', () => {
     for (const cmd of ['up', 'web', 'worker', 'controller', 'status', 'enroll', 'identities', 'recognize', 'verify', 'jobs', 'dlq', 'keys', 'provision', 'teardown']) {
       expect(run.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
     }
-    // Every command that runs the engine, or starts or provisions workers that do, takes --pipeline.
-    for (const cmd of ['up', 'worker', 'provision', 'recognize', 'verify', 'enroll']) {
-      const help = await facefleet([cmd, '--help']);
-      expect(help.stdout, cmd).toMatch(/--pipeline <name>/);
-    }
   });
 
   it('enrolls, refuses a group shot without --largest, and lists identities', async () => {

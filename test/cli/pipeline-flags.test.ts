@@ -1,8 +1,9 @@
-/** The recognition pipeline reaches every worker: `up`'s local fleet and `provision`'s EC2 launch template. */
+/** The recognition pipeline reaches every worker: the commands that start them take it, and `provision` writes it into the EC2 launch template. */
 import { describe, expect, it } from 'vitest';
 import { launchTemplateData } from '../../src/aws/provision.js';
 import { launchTemplateFromFlags } from '../../src/cli/process-commands.js';
-import { configToEnv, loadConfig } from '../../src/config.js';
+import { buildProgram } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/config.js';
 
 const userData = (lt: ReturnType<typeof launchTemplateFromFlags>): string =>
   Buffer.from(launchTemplateData({ prefix: 'ff', region: 'us-east-1' }, lt).UserData!, 'base64').toString('utf8');
@@ -19,8 +20,11 @@ describe('pipeline flags', () => {
     expect(userData(standard)).not.toContain('FACEFLEET_PIPELINE');
   });
 
-  it('hands `up`\'s --pipeline to its local workers through their environment', () => {
-    expect(configToEnv(loadConfig({ pipeline: 'dlib-ensemble' }, {})).FACEFLEET_PIPELINE).toBe('dlib-ensemble');
-    expect(configToEnv(loadConfig({}, {})).FACEFLEET_PIPELINE).toBe('standard');
+  it('is an option of every command that runs the engine, or starts or provisions workers that do', () => {
+    const program = buildProgram();
+    for (const name of ['up', 'controller', 'worker', 'provision', 'recognize', 'verify', 'enroll']) {
+      const cmd = program.commands.find((c) => c.name() === name);
+      expect(cmd?.options.map((o) => o.long), name).toContain('--pipeline');
+    }
   });
 });

@@ -6,8 +6,8 @@ import { configToEnv, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { decodeImage } from '../../src/recognition/decode.js';
 import { combineDescriptors, computeDescriptors, DEFAULT_DESCRIBE } from '../../src/recognition/describe.js';
-import { iou } from '../../src/recognition/detect.js';
-import { assertEnsembleModels, coveredShare, DLIB_MODELS_PACKAGE, ENSEMBLE_MIN_IOU, matchDetections, rectToBox, shapesFromDetections, unmatchedDetections } from '../../src/recognition/ensemble.js';
+import { coveredShare, iou } from '../../src/recognition/detect.js';
+import { assertEnsembleModels, DLIB_MODELS_PACKAGE, ENSEMBLE_MIN_IOU, matchDetections, rectToBox, shapesFromDetections, unmatchedDetections } from '../../src/recognition/ensemble.js';
 import { loadEngine, MMOD_MAX_PIXELS, type LoadedEngine } from '../../src/recognition/engine.js';
 import { EngineError, MissingModelsError } from '../../src/recognition/errors.js';
 import { euclidean } from '../../src/recognition/matcher.js';
@@ -64,6 +64,8 @@ describe('matching MMOD detections to faces', () => {
     expect(coveredShare(tight, loose)).toBe(1);
     expect(unmatchedDetections([loose], [tight])).toEqual([]);
     expect(unmatchedDetections([], dets)).toEqual([0, 1, 2]);
+    // Nor is a detection that is another one again (dlib's NMS can keep two such boxes).
+    expect(unmatchedDetections([], [box(400, 0, 80), box(410, 10, 80), box(600, 0, 80)])).toEqual([0, 2]);
     expect(coveredShare(box(50, 50, 100), box(0, 0, 100))).toBe(0.25);
     expect(coveredShare(box(500, 0, 10), box(0, 0, 100))).toBe(0);
   });
@@ -215,9 +217,12 @@ describe('dlib-ensemble engine', () => {
       const [crop] = await distinctCse546();
       expect((await ensemble.analyze(crop.buffer)).faces).toHaveLength(1);
       expect(calls).toBe(0);
-      // An image in range does run it.
+      // An image in range does run it, with faces or without (it may find one the cascade missed).
       await ensemble.analyze(await fs.readFile(dataDir('lfw', 'images', 'Amber_Tamblyn', 'Amber_Tamblyn_0001.jpg')));
       expect(calls).toBe(1);
+      const blank = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
+      expect((await ensemble.analyze(blank)).faces).toEqual([]);
+      expect(calls).toBe(2);
     } finally {
       detector.detect = original;
     }

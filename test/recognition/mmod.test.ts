@@ -1,13 +1,13 @@
 import fs from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, type RgbImage } from '../../src/recognition/decode.js';
-import { DEFAULT_STRATEGY, detectFaces } from '../../src/recognition/detect.js';
+import { coveredShare, DEFAULT_STRATEGY, detectFaces, iou } from '../../src/recognition/detect.js';
 import { loadEngine, type LoadedEngine } from '../../src/recognition/engine.js';
+import { rectToBox } from '../../src/recognition/ensemble.js';
 import { EngineError } from '../../src/recognition/errors.js';
 import { nearestTile, tiledPyramid, tiledPyramidLayout, tiledToImage } from '../../src/recognition/image-pyramid.js';
 import { boxesOverlap, loadMmod, mmodPath, parseMmod, type MmodDetector, type MmodModel } from '../../src/recognition/mmod.js';
 import { shapePredictorPath } from '../../src/recognition/shape-predictor.js';
-import type { Box } from '../../src/recognition/types.js';
 import { dataDir } from '../helpers/images.js';
 
 let model: MmodModel;
@@ -102,25 +102,13 @@ describe('MMOD detection on real images', () => {
     detector = await engine.runtime.mmodDetector();
   }, 60_000);
 
-  const toBox = (r: { left: number; top: number; right: number; bottom: number }): Box => ({ x: r.left, y: r.top, width: r.right - r.left + 1, height: r.bottom - r.top + 1 });
-  const iou = (a: Box, b: Box): number => {
-    const w = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
-    const h = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
-    return (w * h) / (a.width * a.height + b.width * b.height - w * h);
-  };
-  const covered = (inner: Box, outer: Box): number => {
-    const w = Math.max(0, Math.min(inner.x + inner.width, outer.x + outer.width) - Math.max(inner.x, outer.x));
-    const h = Math.max(0, Math.min(inner.y + inner.height, outer.y + outer.height) - Math.max(inner.y, outer.y));
-    return (w * h) / (inner.width * inner.height);
-  };
-
   async function both(file: string) {
     const img = await decodeImage(await fs.readFile(file));
     const tf = engine.runtime.tf;
     const pixels = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
     try {
       const faceApi = await detectFaces(engine.runtime, img, pixels, DEFAULT_STRATEGY);
-      return { img, faceApi: faceApi.map((d) => d.box), mmod: (await detector.detect(img)).map((d) => ({ ...d, box: toBox(d.rect) })) };
+      return { img, faceApi: faceApi.map((d) => d.box), mmod: (await detector.detect(img)).map((d) => ({ ...d, box: rectToBox(d.rect) })) };
     } finally {
       pixels.dispose();
     }
@@ -139,7 +127,7 @@ describe('MMOD detection on real images', () => {
       // overlapping, centred inside face-api's box, and mostly inside it.
       const f = faceApi[0];
       expect(iou(m.box, f)).toBeGreaterThan(0.4);
-      expect(covered(m.box, f)).toBeGreaterThan(0.75);
+      expect(coveredShare(m.box, f)).toBeGreaterThan(0.75);
       const cx = m.box.x + m.box.width / 2, cy = m.box.y + m.box.height / 2;
       expect(cx > f.x && cx < f.x + f.width && cy > f.y && cy < f.y + f.height).toBe(true);
       expect(m.box.width).toBeGreaterThan(60);
