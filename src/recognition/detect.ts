@@ -1,8 +1,9 @@
 /**
  * Face detection strategy: a chain of detector passes, stopping at the first pass that finds a
- * face, except that a joining pass always runs and adds the faces it alone finds. Two stock detectors ship with face-api: SSD MobileNet v1 (fixed 512x512 input, ~300 ms
- * on wasm, good on group shots and large photos) and the Tiny Face Detector (configurable input,
- * ~35 ms at 320, looser boxes). Neither finds a face that fills the whole frame (tight crops such
+ * face, except that a joining pass always runs and adds the faces it alone finds. Two stock
+ * detectors ship with face-api: SSD MobileNet v1 (fixed 512x512 input, ~300 ms on wasm, good on
+ * group shots and large photos) and the Tiny Face Detector (configurable input, ~35 ms at 320,
+ * looser boxes). Neither finds a face that fills the whole frame (tight crops such
  * as 64x64 or 150x150 face thumbnails): they were trained on faces with surroundings. The
  * fallback passes paste the image onto a larger grey canvas so the face has context again.
  * Measurements behind these choices are in docs/recognition.md.

@@ -103,10 +103,11 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     const window = mmod?.model.windows[0];
     const mmodUsable = window !== undefined && img.width >= window.width && img.height >= window.height && img.width * img.height <= MMOD_MAX_PIXELS;
     const mmodFound = mmod && mmodUsable ? await mmod.detect(img) : [];
+    const mmodBoxes = mmodFound.map((d) => rectToBox(d.rect));
     // A face only dlib's detector found joins the standard path's faces (see unmatchedDetections).
     const found = [...detections];
-    for (const i of unmatchedDetections(detections.map((d) => d.box), mmodFound.map((d) => rectToBox(d.rect)))) {
-      const r = rectToBox(mmodFound[i].rect);
+    for (const i of unmatchedDetections(detections.map((d) => d.box), mmodBoxes)) {
+      const r = mmodBoxes[i];
       const box = clampBox(r.x, r.y, r.width, r.height, img.width, img.height);
       // dlib's confidence is a margin (0 = its threshold, ~1 for a clear face), not a probability.
       if (box) found.push({ box, score: Math.min(1, mmodFound[i].confidence), pass: -1 });

@@ -1,7 +1,8 @@
 /**
  * The `dlib-ensemble` pipeline's second descriptor, and how it joins the first. Faces only dlib's
- * CNN detector finds join the standard path's ({@link unmatchedDetections}). For every face, a second set of landmarks comes from dlib's own pipeline: dlib's CNN face
- * detector (MMOD, `./mmod.ts`) on the image, the detection that overlaps the face best, and
+ * CNN detector finds join the standard path's ({@link unmatchedDetections}). For every face, a
+ * second set of landmarks comes from dlib's own pipeline: dlib's CNN face detector (MMOD,
+ * `./mmod.ts`) on the image, the detection that overlaps the face best, and
  * dlib's 5-point shape predictor started from that rectangle (the boxes it was trained on); a
  * face no detection matches starts the predictor from its face-api landmarks instead. Its chip
  * (dlib's 5-point template) goes through dlib's float32 ResNet with the standard chip, and the

@@ -1,4 +1,4 @@
-import type { AnalyzedImage, Candidate, GalleryFace, MatchOptions, RecognitionPipeline, RecognitionResult } from './types.js';
+import { toPipeline, type AnalyzedImage, type Candidate, type GalleryFace, type MatchOptions, type RecognitionPipeline, type RecognitionResult } from './types.js';
 
 /** Defaults of {@link MatchOptions}: top 3 candidates, dlib's 0.6 radius. */
 export const DEFAULT_MATCH: MatchOptions = { topK: 3, threshold: 0.6 };
@@ -88,9 +88,10 @@ export function recognizeFaces(analyzed: AnalyzedImage, index: GalleryIndex, opt
  * pipeline's for the same face, so matching them is less accurate; re-enrolling fixes it.
  */
 export function otherPipelineWarning(faces: ReadonlyArray<{ identity: string; pipeline?: RecognitionPipeline }>, pipeline: RecognitionPipeline): string | null {
-  const other = faces.filter((f) => (f.pipeline ?? 'standard') !== pipeline);
+  const other = faces.filter((f) => toPipeline(f.pipeline) !== pipeline);
   if (other.length === 0) return null;
-  const pipelines = [...new Set(other.map((f) => f.pipeline ?? 'standard'))].sort().join(', ');
+  const pipelines = [...new Set(other.map((f) => toPipeline(f.pipeline)))].sort().join(', ');
   const identities = new Set(other.map((f) => f.identity)).size;
-  return `${other.length} gallery face${other.length === 1 ? ' of 1 identity was' : `s of ${identities} identit${identities === 1 ? 'y' : 'ies'} were`} enrolled with the ${pipelines} pipeline, not ${pipeline}; they are matched less accurately until re-enrolled with --pipeline ${pipeline}`;
+  const counted = other.length === 1 ? '1 gallery face of 1 identity was' : `${other.length} gallery faces of ${identities} ${identities === 1 ? 'identity' : 'identities'} were`;
+  return `${counted} enrolled with the ${pipelines} pipeline, not ${pipeline}; they are matched less accurately until re-enrolled with --pipeline ${pipeline}`;
 }
