@@ -16,9 +16,9 @@ export interface Cse546Image {
   buffer: Buffer;
 }
 
-/** `../shared/data/cse546` resolved from the repository root (the working directory of tests). */
+/** `examples/cse546` resolved from the repository root (the working directory of tests). */
 export function cse546Dir(root = process.cwd()): string {
-  return path.resolve(root, '..', 'shared', 'data', 'cse546');
+  return path.resolve(root, 'examples', 'cse546');
 }
 
 function readZip(file: string): Promise<Map<string, Buffer>> {

@@ -3,9 +3,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 
-/** Repository-relative data folder (`../shared/data`). */
+/** The face data committed in the repository (`examples/`: the bbt and CSE546 sets). */
 export function dataDir(...parts: string[]): string {
-  return path.resolve(process.cwd(), '..', 'shared', 'data', ...parts);
+  return path.resolve(process.cwd(), 'examples', ...parts);
 }
 
 /** face-api's demo photos (`demo/sample1.jpg` ... `sample6.jpg`), shipped with the package. */
