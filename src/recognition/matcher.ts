@@ -46,7 +46,9 @@ export function createGalleryIndex(faces: GalleryFace[]): GalleryIndex {
   return {
     size: faces.length,
     match(descriptor, options = {}) {
-      const { topK, threshold, margin } = { ...DEFAULT_MATCH, ...options };
+      const topK = options.topK ?? DEFAULT_MATCH.topK;
+      const threshold = options.threshold ?? DEFAULT_MATCH.threshold;
+      const margin = options.margin ?? DEFAULT_MATCH.margin;
       if (faces.length === 0) return { match: null, reason: 'no-close-identity', candidates: [] };
       if (descriptor.length !== dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${dim}`);
       const best = new Map<string, number>();

@@ -57,7 +57,7 @@ describe('createGalleryIndex', () => {
   it('answers unknown with no candidates on an empty gallery', () => {
     const empty = createGalleryIndex([]);
     expect(empty.size).toBe(0);
-    expect(empty.match(origin)).toEqual({ match: null, candidates: [] });
+    expect(empty.match(origin)).toEqual({ match: null, reason: 'no-close-identity', candidates: [] });
   });
 
   it('refuses descriptors of the wrong length', () => {
