@@ -7,6 +7,9 @@
  * - Mated probes: the other images of the people with 2 or more images.
  * - Non-mated probes: the image of each person with one image, answered with that person's own
  *   identity left out of the gallery (with `all` it is enrolled; without, it never is).
+ * With `strangers` (for tuning only), every mated probe is also asked as a non-mated probe with
+ * its own identity left out: many more strangers to estimate a low FPIR from.
+ * With `template`, an identity's enrolled faces are averaged into one descriptor.
  * An image without a face is a mated probe that fails, or a non-mated probe that names nobody.
  */
 import { seededRandom } from '../../src/random.js';
@@ -66,7 +69,7 @@ export interface Protocol {
  * Build the gallery and score every probe. `identities` (optional) limits the gallery to a
  * sample of that many identities (seeded), mated probes to theirs; non-mated probes stay all.
  */
-export function runProtocol(people: Person[], o: { k: number; all: boolean; identities?: number; seed: number }): Protocol {
+export function runProtocol(people: Person[], o: { k: number; all: boolean; identities?: number; seed: number; template?: boolean; strangers?: boolean }): Protocol {
   const gallery: Array<{ person: number; d: Float32Array }> = [];
   const probes: Array<{ person: number; d: Float32Array | null; mated: boolean; enough: boolean }> = [];
   const enrollable = people.map((p, i) => ({ p, i })).filter(({ p }) => p.images.some((d) => d) && (p.images.length >= 2 || o.all));
@@ -93,9 +96,19 @@ export function runProtocol(people: Person[], o: { k: number; all: boolean; iden
       if (d && enrolled < take) {
         gallery.push({ person: i, d });
         enrolled++;
-      } else probes.push({ person: i, d, mated: true, enough: p.images.length >= o.k + 1 });
+      } else {
+        probes.push({ person: i, d, mated: true, enough: p.images.length >= o.k + 1 });
+        if (o.strangers) probes.push({ person: i, d, mated: false, enough: false });
+      }
     }
   });
+  if (o.template) {
+    // One face per identity: the mean of its enrolled descriptors.
+    const byPerson = new Map<number, Float32Array[]>();
+    for (const g of gallery) byPerson.set(g.person, [...(byPerson.get(g.person) ?? []), g.d]);
+    gallery.length = 0;
+    for (const [person, ds] of byPerson) gallery.push({ person, d: ds[0].map((_, q) => ds.reduce((sum, d) => sum + d[q], 0) / ds.length) });
+  }
   const dim = gallery[0]?.d.length ?? 128;
   const matrix = new Float32Array(gallery.length * dim);
   gallery.forEach((g, i) => matrix.set(g.d, i * dim));
@@ -145,7 +158,7 @@ export interface Rates {
   wrongName: number;
 }
 
-/** {@link decide} on a probe's two nearest distances, inlined: the tuning grid calls it millions of times. */
+/** `decide` (src/recognition/decision.ts) on a probe's two nearest distances, inlined: the tuning grid calls it millions of times. */
 const named = (s: Scored, rule: MatchRule): boolean => s.d1 !== null && s.d1 <= rule.threshold && s.d2 - s.d1 >= rule.margin;
 
 export function rates(p: Protocol, rule: MatchRule): Rates {
