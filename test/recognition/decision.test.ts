@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkRule, decide, DEFAULT_RULE } from '../../src/recognition/decision.js';
+import { configToEnv, loadConfig } from '../../src/config.js';
+import { checkRule, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../../src/recognition/decision.js';
 import { createGalleryIndex, recognizeFaces } from '../../src/recognition/matcher.js';
 
 const rule = { threshold: 0.5, margin: 0.06 };
@@ -72,5 +73,23 @@ describe('the gallery index applies the rule', () => {
 
   it('an empty gallery answers no-close-identity', () => {
     expect(createGalleryIndex([]).match(d(0))).toEqual({ match: null, reason: 'no-close-identity', candidates: [] });
+  });
+});
+
+describe('the rule in the configuration', () => {
+  it('defaults to the documented rule and verify threshold', () => {
+    const c = loadConfig({}, {});
+    expect(c.recognition).toMatchObject({ threshold: DEFAULT_RULE.threshold, margin: DEFAULT_RULE.margin, verifyThreshold: DEFAULT_VERIFY_THRESHOLD });
+  });
+
+  it('reads FACEFLEET_MARGIN and FACEFLEET_VERIFY_THRESHOLD, flags first, and hands them to workers', () => {
+    const c = loadConfig({ margin: 0.1 }, { FACEFLEET_MARGIN: '0', FACEFLEET_THRESHOLD: '0.45', FACEFLEET_VERIFY_THRESHOLD: '0.55' });
+    expect(c.recognition).toMatchObject({ threshold: 0.45, margin: 0.1, verifyThreshold: 0.55 });
+    expect(loadConfig({}, configToEnv(c)).recognition).toMatchObject({ threshold: 0.45, margin: 0.1, verifyThreshold: 0.55 });
+  });
+
+  it('refuses a margin or verify threshold out of range', () => {
+    expect(() => loadConfig({}, { FACEFLEET_MARGIN: '-1' })).toThrow(/margin/);
+    expect(() => loadConfig({}, { FACEFLEET_VERIFY_THRESHOLD: '0' })).toThrow(/verify threshold/);
   });
 });
