@@ -1,8 +1,10 @@
 /**
  * Open-set 1:N identification on LFW (not a test): the protocol of ./lib/identify-protocol.ts on
- * each half of LFW's people, split by name with a seed. The rule is tuned on the first half (the
- * lowest FNIR with FPIR <= --target-fpir, with every person of that half enrolled and every probe
- * also asked as a stranger with its own identity left out) and every figure is printed for both halves; the JSON
+ * each half of LFW's people, split by name with a seed. The rule is tuned on the first half: the
+ * lowest FNIR (at --gallery-images K) whose FPIR is at most --target-fpir (0.8%), and at most
+ * --target-fpir-all (1.6%) with every person of the half enrolled (--all): the goals of 1% and 2%
+ * less a fifth for the difference between halves.
+ * Every figure is printed for both halves; the JSON
  * last line is the second (held-out) half at the rule in use (the code's default unless
  * --threshold / --margin are given).
  *
@@ -38,15 +40,16 @@ const opts = new Command()
   .option('--threshold <t>', `rule threshold (default ${DEFAULT_RULE.threshold})`)
   .option('--margin <m>', `rule margin (default ${DEFAULT_RULE.margin})`)
   .option('--seed <n>', 'seed of the split by name and of the gallery-size samples', '15')
-  .option('--target-fpir <f>', 'FPIR the tuned rule must keep on the tuning half', '0.01')
+  .option('--target-fpir <f>', 'FPIR the tuned rule must keep on the tuning half', '0.008')
+  .option('--target-fpir-all <f>', 'FPIR it must keep there with every person of the half enrolled (--all)', '0.016')
   .option('--sizes <list>', 'gallery sizes to sample (identities), plus the full gallery', '100,1000')
   .option('--out <dir>', 'folder for the DET curve (CSV and PNG)')
   .option('--template', 'match against each identity\'s mean enrolled descriptor instead of its nearest face')
   .option('--cached-only', 'run on the people whose images are all cached; describe nothing')
   .parse()
-  .opts<{ lfw: string; cache: string; galleryImages: string; all?: boolean; threshold?: string; margin?: string; seed: string; targetFpir: string; sizes: string; out?: string; cachedOnly?: boolean; template?: boolean }>();
+  .opts<{ lfw: string; cache: string; galleryImages: string; all?: boolean; threshold?: string; margin?: string; seed: string; targetFpir: string; targetFpirAll: string; sizes: string; out?: string; cachedOnly?: boolean; template?: boolean }>();
 
-const k = Number(opts.galleryImages), seed = Number(opts.seed), targetFpir = Number(opts.targetFpir);
+const k = Number(opts.galleryImages), seed = Number(opts.seed), targetFpir = Number(opts.targetFpir), targetFpirAll = Number(opts.targetFpirAll);
 if (!(Number.isInteger(k) && k >= 1)) throw new Error('--gallery-images is a whole number >= 1');
 const rule: MatchRule = checkRule({ threshold: opts.threshold ? Number(opts.threshold) : DEFAULT_RULE.threshold, margin: opts.margin ? Number(opts.margin) : DEFAULT_RULE.margin });
 const sizes = opts.sizes.split(',').map(Number);
@@ -110,12 +113,17 @@ async function report(name: 'tune' | 'test', half: Person[]): Promise<HalfReport
 }
 
 const tune = await report('tune', halves.tune);
-// Tuning sees the largest gallery the half has (every person enrolled) and asks every probe also as a stranger.
-const tuneSet = runProtocol(halves.tune, { ...proto, all: true, strangers: true });
-const tuned = tuneRule(tuneSet, targetFpir);
+// Tuning, on the tune half only: lowest FNIR on its gallery with FPIR within the targets there and with everyone enrolled.
+const tuneTargets = [
+  { protocol: tune.full, fpir: targetFpir },
+  { protocol: runProtocol(halves.tune, { ...proto, all: true }), fpir: targetFpirAll },
+];
+const tuned = tuneRule(tune.full, tuneTargets);
+const tunedText = (t: NonNullable<typeof tuned>) =>
+  `${ruleText(t.rule)}: ${fmt(t.rates)}; FPIR with everyone enrolled ${pct(rates(tuneTargets[1].protocol, t.rule).fpir)}`;
 console.log(tuned
-  ? `rule tuned on the tune half (every person enrolled, every probe also asked with its own identity left out: lowest FNIR with FPIR <= ${pct(targetFpir)}): ${ruleText(tuned.rule)}: ${fmt(tuned.rates)}`
-  : `no rule on the grid keeps FPIR <= ${pct(targetFpir)} on the tune half`);
+  ? `rule tuned on the tune half (lowest FNIR with FPIR <= ${pct(targetFpir)}, and <= ${pct(targetFpirAll)} with everyone enrolled): ${tunedText(tuned)}`
+  : `no rule on the grid meets the FPIR targets on the tune half`);
 if (tuned) console.log(`  same rule on the test half: ${fmt(rates(runProtocol(halves.test, proto), tuned.rule))}`);
 const test = await report('test', halves.test);
 

@@ -7,8 +7,6 @@
  * - Mated probes: the other images of the people with 2 or more images.
  * - Non-mated probes: the image of each person with one image, answered with that person's own
  *   identity left out of the gallery (with `all` it is enrolled; without, it never is).
- * With `strangers` (for tuning only), every mated probe is also asked as a non-mated probe with
- * its own identity left out: many more strangers to estimate a low FPIR from.
  * With `template`, an identity's enrolled faces are averaged into one descriptor.
  * An image without a face is a mated probe that fails, or a non-mated probe that names nobody.
  */
@@ -69,7 +67,7 @@ export interface Protocol {
  * Build the gallery and score every probe. `identities` (optional) limits the gallery to a
  * sample of that many identities (seeded), mated probes to theirs; non-mated probes stay all.
  */
-export function runProtocol(people: Person[], o: { k: number; all: boolean; identities?: number; seed: number; template?: boolean; strangers?: boolean }): Protocol {
+export function runProtocol(people: Person[], o: { k: number; all: boolean; identities?: number; seed: number; template?: boolean }): Protocol {
   const gallery: Array<{ person: number; d: Float32Array }> = [];
   const probes: Array<{ person: number; d: Float32Array | null; mated: boolean; enough: boolean }> = [];
   const enrollable = people.map((p, i) => ({ p, i })).filter(({ p }) => p.images.some((d) => d) && (p.images.length >= 2 || o.all));
@@ -98,7 +96,6 @@ export function runProtocol(people: Person[], o: { k: number; all: boolean; iden
         enrolled++;
       } else {
         probes.push({ person: i, d, mated: true, enough: p.images.length >= o.k + 1 });
-        if (o.strangers) probes.push({ person: i, d, mated: false, enough: false });
       }
     }
   });
@@ -209,17 +206,19 @@ export function fnirAt(curve: Array<{ fpir: number; fnir: number }>, fpir: numbe
 }
 
 /**
- * The rule with the lowest FNIR whose FPIR is at most `targetFpir` on `p`, over a grid of
- * thresholds ({@link THRESHOLDS}) and margins 0-0.15 in steps of 0.005.
+ * The rule with the lowest FNIR on `objective` whose FPIR is at most each constraint's on its
+ * protocol, over a grid of thresholds ({@link THRESHOLDS}) and margins 0-0.15 in steps of 0.005.
  */
-export function tuneRule(p: Protocol, targetFpir: number): { rule: MatchRule; rates: Rates } | null {
+export function tuneRule(objective: Protocol, constraints: Array<{ protocol: Protocol; fpir: number }>): { rule: MatchRule; rates: Rates } | null {
   let best: { rule: MatchRule; rates: Rates } | null = null;
   for (let m = 0; m <= 30; m++) {
-    const margin = m * 0.005;
+    const margin = Math.round(m * 0.005 * 1e4) / 1e4;
     for (const threshold of THRESHOLDS) {
-      const r = rates(p, { threshold, margin });
-      if (r.fpir > targetFpir) break; // FPIR only grows with the threshold
-      if (!best || r.fnir < best.rates.fnir) best = { rule: { threshold, margin: Math.round(margin * 1e4) / 1e4 }, rates: r };
+      const rule = { threshold, margin };
+      // FPIR only grows with the threshold: past the first violation, so are all larger ones.
+      if (constraints.some((c) => rates(c.protocol, rule).fpir > c.fpir)) break;
+      const r = rates(objective, rule);
+      if (!best || r.fnir < best.rates.fnir) best = { rule, rates: r };
     }
   }
   return best;

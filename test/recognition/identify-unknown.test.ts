@@ -28,7 +28,7 @@ beforeAll(async () => {
     const key = `cse546:${img.name}`;
     faces.set(key, [...(faces.get(key) ?? []), pickEnrollmentFace(await engine.analyze(img.buffer), { largest: true }).descriptor]);
   }
-}, 120_000);
+}, 600_000);
 
 const show = (r: { candidates: Array<{ identity: string; distance: number }> }) => r.candidates.map((c) => `${c.identity} ${c.distance.toFixed(3)}`).join(', ');
 
