@@ -30,7 +30,7 @@ export interface Decision {
 }
 
 /** The default 1:N rule (docs/identification.md for how it was chosen and what it measures). */
-export const DEFAULT_RULE: MatchRule = { threshold: 0.5, margin: 0.06 };
+export const DEFAULT_RULE: MatchRule = { threshold: 0.4725, margin: 0.065 };
 
 /**
  * `verify`'s 1:1 threshold: two faces are the same person when their distance is at most this.
