@@ -9,6 +9,7 @@ import { SingleBar } from 'cli-progress';
 import type { Config } from '../config.js';
 import { toFacefleetError } from '../errors.js';
 import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/types.js';
+import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../recognition/decision.js';
 import { openServices } from '../services.js';
 import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION } from './options.js';
 import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
@@ -71,7 +72,7 @@ export async function expandInputs(inputs: string[]): Promise<{ files: string[];
 
 function describeFace(face: RecognizedFace, i: number): string {
   const b = face.box;
-  const who = face.match ? `${face.match.identity} (distance ${face.match.distance.toFixed(3)})` : 'unknown';
+  const who = face.match ? `${face.match.identity} (distance ${face.match.distance.toFixed(3)})` : `unknown${face.reason ? ` (${face.reason})` : ''}`;
   const nearest = face.candidates.map((c) => `${c.identity} ${c.distance.toFixed(3)}`).join(', ');
   return `  face ${i + 1}: ${who}  box ${Math.round(b.x)},${Math.round(b.y)} ${Math.round(b.width)}x${Math.round(b.height)}  score ${face.score.toFixed(2)}${nearest ? `  nearest: ${nearest}` : ''}`;
 }
@@ -115,7 +116,8 @@ export function registerEngineCommands(program: Command): void {
       .option('--json', 'one JSON object per image per line')
       .option(...PIPELINE_OPTION)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
-      .option('--threshold <t>', 'largest distance that still matches (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
+      .option('--threshold <t>', `largest distance to the nearest identity that can match (default ${DEFAULT_RULE.threshold})`, parseNumber('--threshold', { min: 0.01, max: 2 }))
+      .option('--margin <m>', `smallest gap to the second-nearest identity, else ambiguous (default ${DEFAULT_RULE.margin}; 0 = off)`, parseNumber('--margin', { min: 0, max: 1.99 })),
   ).action(async (inputs: string[], opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
     const { createGalleryIndex, otherPipelineWarning, recognizeFaces, readImageFile } = await recognition();
@@ -138,7 +140,8 @@ export function registerEngineCommands(program: Command): void {
         for (const file of files) {
           try {
             const analyzed = await engine.analyze(await readImageFile(file));
-            const result = recognizeFaces(analyzed, index, { topK: config.recognition.topK, threshold: config.recognition.threshold });
+            const { topK, threshold, margin } = config.recognition;
+            const result = recognizeFaces(analyzed, index, { topK, threshold, margin });
             printResult(file, result, Boolean(opts.json));
           } catch (e) {
             failed += 1;
@@ -166,15 +169,18 @@ export function registerEngineCommands(program: Command): void {
       .argument('<b>', 'second image')
       .option('--json', 'print one JSON object')
       .option(...PIPELINE_OPTION)
-      .option('--threshold <t>', 'largest distance that still counts as the same person (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
+      .option('--threshold <t>', `largest distance that still counts as the same person (default ${DEFAULT_VERIFY_THRESHOLD}, or FACEFLEET_VERIFY_THRESHOLD)`, parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (a: string, b: string, opts) => {
-    const config = configFrom(opts, CLI_DEFAULTS);
+    // verify's --threshold is the 1:1 threshold, not the 1:N rule's.
+    const { threshold: verifyThreshold, ...rest } = opts as { threshold?: number };
+    const config = configFrom({ ...rest, ...(verifyThreshold === undefined ? {} : { verifyThreshold }) }, CLI_DEFAULTS);
+    const threshold = config.recognition.verifyThreshold;
     const { readImageFile, verifyImages } = await recognition();
     await withEngine(config, async (engine) => {
       const [imgA, imgB] = [await readImageFile(a), await readImageFile(b)];
-      const { distance, same } = await verifyImages(engine, imgA, imgB, config.recognition.threshold);
-      if (opts.json) out(JSON.stringify({ a, b, distance, threshold: config.recognition.threshold, same }));
-      else out(`${same ? 'same person' : 'different people'}: distance ${distance.toFixed(4)} (threshold ${config.recognition.threshold})`);
+      const { distance, same } = await verifyImages(engine, imgA, imgB, threshold);
+      if (opts.json) out(JSON.stringify({ a, b, distance, threshold, same }));
+      else out(`${same ? 'same person' : 'different people'}: distance ${distance.toFixed(4)} (threshold ${threshold})`);
     });
   });
 

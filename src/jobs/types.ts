@@ -65,6 +65,11 @@ export type JobKind = 'recognize' | 'enroll';
 export interface JobOptions {
   topK: number;
   threshold: number;
+  /**
+   * The 1:N rule's margin to the second-nearest identity (src/recognition/decision.ts). Absent in
+   * jobs stored before the rule had one: those use the default.
+   */
+  margin?: number;
   /** enroll: the identity to add the face to. */
   identity?: string;
   /** enroll: take the largest face when there are several. */

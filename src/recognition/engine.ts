@@ -7,6 +7,7 @@ import { computeDescriptors, DEFAULT_DESCRIBE, dlibLandmarks, locateLandmarks, t
 import { clampBox, DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.js';
 import { assertEnsembleModels, ensembleDescriptors, ensembleLandmarks, rectToBox, unmatchedDetections } from './ensemble.js';
 import { MultipleFacesError, NoFaceError, type MissingModelsError } from './errors.js';
+import { DEFAULT_VERIFY_THRESHOLD } from './decision.js';
 import { euclidean } from './matcher.js';
 import type { MmodDetector } from './mmod.js';
 import type { AnalyzedImage, DetectedFace, Engine, RecognitionPipeline } from './types.js';
@@ -161,9 +162,9 @@ export function pickEnrollmentFace(analyzed: AnalyzedImage, options: { largest?:
 
 /**
  * 1:1 verification: the distance between the largest face of each image, and whether it is
- * within `threshold` (default 0.6). An image without a face throws {@link NoFaceError}.
+ * within `threshold` (default {@link DEFAULT_VERIFY_THRESHOLD}, chosen for 1:1). An image without a face throws {@link NoFaceError}.
  */
-export async function verifyImages(engine: Engine, a: Buffer, b: Buffer, threshold = 0.6): Promise<{ distance: number; same: boolean }> {
+export async function verifyImages(engine: Engine, a: Buffer, b: Buffer, threshold = DEFAULT_VERIFY_THRESHOLD): Promise<{ distance: number; same: boolean }> {
   const fa = pickEnrollmentFace(await engine.analyze(a), { largest: true });
   const fb = pickEnrollmentFace(await engine.analyze(b), { largest: true });
   const distance = euclidean(fa.descriptor, fb.descriptor);

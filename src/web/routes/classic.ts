@@ -6,8 +6,8 @@ import { unfinishedJobError, type RouteContext } from '../route-context.js';
 import { submitAndWait } from './jobs.js';
 
 /**
- * The classic answer's name: the largest face's matched identity, `unknown` when it matches
- * nobody within the threshold, `no-face` when there is no face.
+ * The classic answer's name: the largest face's matched identity, `unknown` when the 1:N rule
+ * names nobody (no identity close enough, or two too close to call), `no-face` when there is no face.
  */
 export function classicName(result: JobResult | undefined): string {
   const faces = result?.faces ?? [];
@@ -27,7 +27,7 @@ export function registerClassicRoutes(app: Express, rc: RouteContext): void {
     const record = await submitAndWait(rc, req, res, {
       kind: 'recognize',
       field: 'inputFile',
-      options: { topK: config.recognition.topK, threshold: config.recognition.threshold },
+      options: { topK: config.recognition.topK, threshold: config.recognition.threshold, margin: config.recognition.margin },
       waitSeconds: config.web.classicTimeoutSeconds,
     });
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);

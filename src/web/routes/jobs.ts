@@ -3,7 +3,7 @@ import { isJobState, type JobKind, type JobOptions, type JobRecord } from '../..
 import { jobView } from '../../jobs/view.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
-import { parseCursor, parseJobId, parseLimit, parseThreshold, parseTopK, parseWait } from '../params.js';
+import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
 import { sendAccepted, withCursor, type RouteContext } from '../route-context.js';
 import { submitJob } from '../submit.js';
 import { receivedImage } from '../upload.js';
@@ -57,6 +57,7 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
     const options: JobOptions = {
       topK: parseTopK(field(req, 'topK'), config.recognition.topK),
       threshold: parseThreshold(field(req, 'threshold'), config.recognition.threshold),
+      margin: parseMargin(field(req, 'margin'), config.recognition.margin),
     };
     const record = await submitAndWait(rc, req, res, { kind: 'recognize', field: 'image', options, waitSeconds });
     if (isTerminal(record)) res.status(200).json(jobView(record));
