@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 import { toFacefleetError } from '../errors.js';
 import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/types.js';
 import { openServices } from '../services.js';
-import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION, engineBackendOptions } from './options.js';
 import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif']);
@@ -40,7 +40,7 @@ async function recognition() {
 async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const log = loggerFor(config, 'facefleet-cli');
   const { loadEngine } = await recognition();
-  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
+  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, ...engineBackendOptions(config), maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
   try {
     return await fn(engine);
   } finally {
@@ -113,7 +113,7 @@ export function registerEngineCommands(program: Command): void {
       .description('find the faces in images and name them from the gallery')
       .argument('<inputs...>', 'image files or directories')
       .option('--json', 'one JSON object per image per line')
-      .option(...PIPELINE_OPTION)
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
       .option('--threshold <t>', 'largest distance that still matches (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (inputs: string[], opts) => {
@@ -165,7 +165,7 @@ export function registerEngineCommands(program: Command): void {
       .argument('<a>', 'first image')
       .argument('<b>', 'second image')
       .option('--json', 'print one JSON object')
-      .option(...PIPELINE_OPTION)
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION)
       .option('--threshold <t>', 'largest distance that still counts as the same person (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (a: string, b: string, opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
@@ -185,7 +185,7 @@ export function registerEngineCommands(program: Command): void {
       .argument('<name>', `identity name (${IDENTITY_NAME_RULE})`)
       .argument('<images...>', 'image files, one face each')
       .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it')
-      .option(...PIPELINE_OPTION),
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION),
   ).action(async (name: string, images: string[], opts) => {
     validateIdentityName(name);
     const config = configFrom(opts, CLI_DEFAULTS);
