@@ -53,7 +53,7 @@ describe('ORT backend', () => {
     expect(wasm.backend).toBe('wasm');
     expect(ort.backend).toBe('ort');
     const files = (await fs.readdir(tmp)).sort();
-    expect(files).toEqual(['face-landmark-68.onnx', 'face-landmark-68.onnx.json', 'face-recognition-face-api.onnx', 'face-recognition-face-api.onnx.json']);
+    expect(files).toEqual(['face-landmark-68.onnx', 'face-landmark-68.onnx.json', 'face-recognition-face-api.onnx', 'face-recognition-face-api.onnx.json', 'tiny-face-detector.onnx', 'tiny-face-detector.onnx.json']);
   });
 
   it('gives the same faces as wasm on the fixtures: boxes within 1 px, descriptors within 1e-4', async () => {

@@ -1,5 +1,5 @@
 /**
- * A small writer for ONNX graphs: float32 initialisers, nodes with int/ints/float attributes,
+ * A small writer for ONNX graphs: float32 initialisers, nodes with int/ints/float/string attributes,
  * one float32 input and output, serialised with ONNX's own protobuf schema (`onnx-proto`).
  * Enough for the engine's fixed convolutional nets; nothing here runs a graph.
  */
@@ -13,7 +13,7 @@ const { onnx } = require('onnx-proto') as { onnx: typeof OnnxNs };
 export const OPSET = 13;
 const IR_VERSION = 7;
 
-type Attr = number | number[] | { float: number };
+type Attr = number | number[] | { float: number } | { string: string };
 
 /** A dimension: a fixed size, or a name for a free one (the batch). */
 export type Dim = number | string;
@@ -54,6 +54,7 @@ export class OnnxGraph {
     const attribute: OnnxNs.IAttributeProto[] = Object.entries(attrs).map(([name, v]) => {
       if (Array.isArray(v)) return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: v };
       if (typeof v === 'number') return { name, type: onnx.AttributeProto.AttributeType.INT, i: v };
+      if ('string' in v) return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v.string) };
       return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v.float };
     });
     this.nodes.push({ opType: type, input: inputs, output: [output], name: output, attribute });

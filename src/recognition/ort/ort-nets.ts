@@ -1,6 +1,7 @@
 /**
  * The engine's nets on ONNX Runtime (`onnxruntime-node`, an optional dependency): the graphs
- * are built from the weights face-api has loaded (./descriptor-graph.ts, ./landmark-graph.ts),
+ * are built from the weights face-api has loaded (./descriptor-graph.ts, ./landmark-graph.ts,
+ * ./tiny-graph.ts),
  * kept in the graph store (./graph-store.ts), and run on the CPU with one intra-op thread by
  * default: the fleet runs one worker per core.
  */
@@ -11,12 +12,14 @@ import { EngineError } from '../errors.js';
 import { buildDescriptorGraph, DESCRIPTOR_IO, type ReadWeight, type RecognitionParams, type Weight } from './descriptor-graph.js';
 import { loadGraph, weightsFingerprint, type GraphOrigin } from './graph-store.js';
 import { buildLandmarkGraph, LANDMARK_IO } from './landmark-graph.js';
+import { buildTinyGraph, TINY_IO } from './tiny-graph.js';
 
 const require = createRequire(import.meta.url);
 
 /** The subset of onnxruntime-node's API used here. */
 interface OrtTensor {
   data: unknown;
+  dims: readonly number[];
 }
 interface OrtSession {
   run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>>;
@@ -36,6 +39,8 @@ export interface OrtNets {
   describe(batch: Float32Array, n: number, weights: RecognitionWeights): Promise<Float32Array>;
   /** Crop-relative landmarks `[n * 136]` of `n` 112x112 RGB crops packed in `batch`. */
   landmarks(batch: Float32Array, n: number): Promise<Float32Array>;
+  /** The tiny detector's output grid (NHWC) for `n` h x w RGB images packed in `batch`. */
+  tiny(batch: Float32Array, n: number, h: number, w: number): Promise<{ data: Float32Array; dims: number[] }>;
 }
 
 export interface OrtOptions {
@@ -124,6 +129,8 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
   const landmarkNet = rt.faceapi.nets.faceLandmark68Net as unknown as { params: { fc: { weights: unknown; bias: unknown } }; faceFeatureExtractor: { params: Record<string, unknown> } };
   const landmarkParams = { extractor: landmarkNet.faceFeatureExtractor.params, fc: landmarkNet.params.fc };
   const landmarkSession = await session('face-landmark-68', landmarkParams, (read) => buildLandmarkGraph(landmarkParams.extractor, landmarkParams.fc, read));
+  const tinyParams = (rt.faceapi.nets.tinyFaceDetector as unknown as { params: Record<string, unknown> }).params;
+  const tinySession = await session('tiny-face-detector', tinyParams, (read) => buildTinyGraph(tinyParams, read));
   const descriptorSessions = new Map<RecognitionWeights, Promise<OrtSession>>();
   const descriptorSession = (weights: RecognitionWeights): Promise<OrtSession> => {
     let s = descriptorSessions.get(weights);
@@ -145,11 +152,16 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
     return out[output].data as Float32Array;
   }
 
-  log.info({ threads, graphs, dir: options.dir }, 'ONNX Runtime nets ready (descriptor, landmarks)');
+  log.info({ threads, graphs, dir: options.dir }, 'ONNX Runtime nets ready (descriptor, landmarks, tiny detector)');
   return {
     threads,
     graphs,
     describe: async (batch, n, weights) => run(await descriptorSession(weights), DESCRIPTOR_IO.input, DESCRIPTOR_IO.output, batch, n, DESCRIPTOR_IO.side),
     landmarks: (batch, n) => run(landmarkSession, LANDMARK_IO.input, LANDMARK_IO.output, batch, n, LANDMARK_IO.side),
+    async tiny(batch, n, h, w) {
+      if (batch.length !== n * h * w * 3) throw new RangeError(`expected ${n} images of ${w}x${h}x3, got ${batch.length} values`);
+      const out = (await tinySession.run({ [TINY_IO.input]: new ort.Tensor('float32', batch, [n, h, w, 3]) }))[TINY_IO.output];
+      return { data: out.data as Float32Array, dims: [...out.dims] };
+    },
   };
 }
