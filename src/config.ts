@@ -55,7 +55,7 @@ export interface Config {
     maxInputPixels: number;
     /** `auto` (tfjs-node if it loads, else wasm), `wasm`, `node`. Env FACEFLEET_TF_BACKEND. */
     tfBackend: 'auto' | 'wasm' | 'node';
-    /** Where the landmark and descriptor nets run: `auto` (ONNX Runtime where it loads, else TensorFlow.js), `ort`, `wasm`. Env FACEFLEET_ENGINE_BACKEND, flag --engine-backend. Default `auto`. */
+    /** Where the descriptor, landmark and tiny detector nets run: `auto` (ONNX Runtime where it loads, else TensorFlow.js wasm), `ort`, `wasm`. Env FACEFLEET_ENGINE_BACKEND, flag --engine-backend. Default `auto`. */
     engineBackend: 'auto' | 'ort' | 'wasm';
     /** ONNX Runtime intra-op threads per worker. Env FACEFLEET_ORT_THREADS. Default 1 (one worker per core). */
     ortThreads: number;

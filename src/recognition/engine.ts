@@ -23,7 +23,7 @@ export interface EngineOptions {
   /** Default `auto`: tfjs-node when it loads, else wasm. */
   tfBackend?: TfBackendChoice;
   /**
-   * Where the landmark and descriptor nets run: `ort` (ONNX Runtime), `wasm` (TensorFlow.js, the
+   * Where the descriptor, landmark and tiny detector nets run: `ort` (ONNX Runtime), `wasm` (TensorFlow.js, the
    * default here; the CLI's default is `auto`), `auto` (ORT where it loads). See docs/engine.md.
    */
   engineBackend?: EngineBackendChoice;
