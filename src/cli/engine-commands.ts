@@ -11,7 +11,7 @@ import { toFacefleetError } from '../errors.js';
 import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/types.js';
 import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../recognition/decision.js';
 import { openServices } from '../services.js';
-import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION, engineBackendOptions } from './options.js';
 import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif']);
@@ -41,7 +41,7 @@ async function recognition() {
 async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const log = loggerFor(config, 'facefleet-cli');
   const { loadEngine } = await recognition();
-  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
+  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, ...engineBackendOptions(config), maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
   try {
     return await fn(engine);
   } finally {
@@ -114,7 +114,7 @@ export function registerEngineCommands(program: Command): void {
       .description('find the faces in images and name them from the gallery')
       .argument('<inputs...>', 'image files or directories')
       .option('--json', 'one JSON object per image per line')
-      .option(...PIPELINE_OPTION)
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
       .option('--threshold <t>', `largest distance to the nearest identity that can match (default ${DEFAULT_RULE.threshold})`, parseNumber('--threshold', { min: 0.01, max: 2 }))
       .option('--margin <m>', `smallest gap to the second-nearest identity, else ambiguous (default ${DEFAULT_RULE.margin}; 0 = off)`, parseNumber('--margin', { min: 0, max: 1.99 })),
@@ -168,7 +168,7 @@ export function registerEngineCommands(program: Command): void {
       .argument('<a>', 'first image')
       .argument('<b>', 'second image')
       .option('--json', 'print one JSON object')
-      .option(...PIPELINE_OPTION)
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION)
       .option('--threshold <t>', `largest distance that still counts as the same person (default ${DEFAULT_VERIFY_THRESHOLD}, or FACEFLEET_VERIFY_THRESHOLD)`, parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (a: string, b: string, opts) => {
     // verify's --threshold is the 1:1 threshold, not the 1:N rule's.
@@ -191,7 +191,7 @@ export function registerEngineCommands(program: Command): void {
       .argument('<name>', `identity name (${IDENTITY_NAME_RULE})`)
       .argument('<images...>', 'image files, one face each')
       .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it')
-      .option(...PIPELINE_OPTION),
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION),
   ).action(async (name: string, images: string[], opts) => {
     validateIdentityName(name);
     const config = configFrom(opts, CLI_DEFAULTS);

@@ -97,7 +97,7 @@ export interface AnalyzedImage {
  * Inference is serialised inside one engine; run several processes for parallelism.
  */
 export interface Engine {
-  /** TensorFlow backend in use: `tensorflow` (tfjs-node) or `wasm`. */
+  /** Backend in use: `ort` (ONNX Runtime, docs/engine.md), or TensorFlow.js's `tensorflow` (tfjs-node) or `wasm`. */
   readonly backend: string;
   /** The detection strategy, for logs and benchmarks. */
   readonly detector: string;
