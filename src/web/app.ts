@@ -13,6 +13,7 @@ import { HttpNotFoundError, WebStartError } from './errors.js';
 import { hasActiveKey } from './keys.js';
 import { createWebMetrics } from './metrics.js';
 import { problemHandler } from './problem.js';
+import { queryGuard } from './query-guard.js';
 import { createRateLimiter } from './rate-limit.js';
 import type { RouteContext } from './route-context.js';
 import { registerClassicRoutes } from './routes/classic.js';
@@ -155,6 +156,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     });
     next();
   });
+  app.use(queryGuard());
   registerOpsRoutes(app, rc);
   registerClassicRoutes(app, rc);
   registerJobRoutes(app, rc);

@@ -72,7 +72,7 @@ describe('worker: corrupt runtime and unusable stores', () => {
     const runner = createJobRunner({ store: jobs, effects: createJobEffects({ queue: scope.stores.queue, log: silentLogger(), retryBaseSeconds: 0 }), log: silentLogger() });
     // Visibility 1 s: the message comes back quickly after each failed START.
     const config = loadConfig({ dataDir: scope.dir, queueWait: 1, visibility: 1, workerId: 'w-ro' }, {});
-    scope.worker = createWorker({ config, log: silentLogger(), engine, runner, ...scope.stores, jobs, maxStoreFailures: 2 });
+    scope.worker = createWorker({ config, log: silentLogger(), engine, runner, ...scope.stores, maxStoreFailures: 2 });
     await scope.worker.run();
     expect(scope.worker.fatal()?.code).toBe('stores-unusable');
     expect((await scope.stores.jobs.get('stuck'))?.state).toBe('queued');
