@@ -60,7 +60,7 @@ export const DEFAULT_TUNING: Omit<WebTuning, 'maxAttempts'> = {
   storeTimeoutMs: 10_000,
   readyTimeoutMs: 1_000,
   closeGraceMs: 5_000,
-  keyCacheTtlMs: 10_000,
+  keyCacheTtlMs: 600_000,
   enrollWaitSeconds: 30,
 };
 
@@ -116,7 +116,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     jobWatch,
     guard,
     breaker,
-    auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard }),
+    auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard, limits: tuning.authLimits }),
     // Each of N web processes allows its share: about the configured rate per client in all.
     rateLimit: createRateLimiter({ ratePerSecond: config.web.rateLimitPerSecond / (cluster?.processes ?? 1) }),
     multipart: (field) => multipartFile(upload, field, limits.maxUploadBytes),
