@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { createBreaker } from '../controller/breaker.js';
 import { TimeoutError } from '../errors.js';
 import { sweepStuckJobs } from '../jobs/operations.js';
+import { sweepOrphanInputs } from '../jobs/orphan-inputs.js';
 import { createAuth } from './auth.js';
 import { clusterMetricsRenderer } from './cluster.js';
 import { ctx, requestContext } from './context.js';
@@ -203,6 +204,7 @@ export function createWebApp(deps: WebDeps): WebApp {
           sweeping = true;
           sweepStuckJobs({ jobs: deps.jobs, runner: deps.runner, log }, { staleSeconds: config.web.sweepStaleSeconds, now: new Date() })
             .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
+            .then(() => sweepOrphanInputs({ blobs: deps.blobs, jobs: deps.jobs, log }, { graceSeconds: tuning.orphanGraceSeconds }))
             .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
             .finally(() => (sweeping = false));
         }, config.web.sweepIntervalSeconds * 1000)
