@@ -25,6 +25,7 @@ import { registerOpsRoutes } from './routes/ops.js';
 import type { Guard } from './submit.js';
 import type { WebBreaker, WebDeps, WebTuning } from './types.js';
 import { createMultipart, multipartFile } from './upload.js';
+import { createUploadBudget } from './upload-budget.js';
 import { DEFAULT_POLL, HINTED_POLL, JobWatch } from './wait.js';
 
 export type { WebDeps, WebTuning, WebBreaker } from './types.js';
@@ -104,6 +105,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   let authEnabled = config.web.auth ?? !isLoopback(config.web.host);
   const limits = { maxUploadBytes: config.web.maxUploadBytes, maxInputPixels: config.recognition.maxInputPixels };
   const upload = createMultipart(limits);
+  const uploadBudget = createUploadBudget({ ...tuning.uploadBudget, maxUploadBytes: limits.maxUploadBytes });
   const webMetrics = createWebMetrics({ jobs: deps.jobs, queue: deps.queue, log, breaker });
   const cluster = deps.cluster && deps.cluster.processes > 1 ? deps.cluster : undefined;
   // In a cluster, /metrics is the sum over every web process, gathered by the primary.
@@ -120,7 +122,10 @@ export function createWebApp(deps: WebDeps): WebApp {
     auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard, limits: tuning.authLimits }),
     // Each of N web processes allows its share: about the configured rate per client in all.
     rateLimit: createRateLimiter({ ratePerSecond: config.web.rateLimitPerSecond / (cluster?.processes ?? 1) }),
-    multipart: (field) => multipartFile(upload, field, limits.maxUploadBytes),
+    multipart: (field) => {
+      const parse = multipartFile(upload, field, limits.maxUploadBytes);
+      return (req, res, next) => uploadBudget.middleware(req, res, (err?: unknown) => (err ? next(err) : parse(req, res, next)));
+    },
     metrics,
     limits,
     requestSignal(_req, res) {

@@ -68,6 +68,8 @@ export interface WebTuning {
    * does not wait for it: a cached key's record is re-read every second (see auth.ts).
    */
   keyCacheTtlMs: number;
+  /** Upload bytes in flight per process and per key. Defaults in `DEFAULT_UPLOAD_BUDGET`. */
+  uploadBudget?: { processBytes?: number; keyBytes?: number };
   /** How old an input blob without a job must be before the sweeper deletes it, s. Default 900 (`ORPHAN_GRACE_SECONDS`). */
   orphanGraceSeconds?: number;
   /** Failed-authentication limits and the scrypt concurrency bound. Defaults in `DEFAULT_AUTH_GUARD`. */
