@@ -10,9 +10,10 @@
  * case that still costs an scrypt check and is held back by the per-address failure limit and
  * the per-process scrypt bound. The real client's key is verified once before measuring (the
  * cache holds it), as any client that has made one request. Phases: warm-up, unloaded
- * (sequential submits), then flooded (the same, with `--flood` lanes sending fake keys nonstop).
+ * (sequential submits), then flooded: the same, 5 s after a separate attacker process
+ * (`scripts/lib/flood-child.ts`) started `--flood` lanes sending fake keys nonstop.
  */
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { Command } from 'commander';
 import sharp from 'sharp';
@@ -37,9 +38,7 @@ say(`web tier up at ${web.url}`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void web.stop().finally(() => process.exit(130)));
 const real = web.keys[0]!;
 const realAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const floodAgent = new http.Agent({ keepAlive: true, maxSockets: flood });
 const headers = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': form.contentType, 'content-length': form.body.length });
-const fake = () => `ff_${opts.fake === 'known-id' ? real.id : randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 
 async function phase(): Promise<{ ms: number[]; statuses: Record<number, number> }> {
   const ms: number[] = [];
@@ -57,21 +56,19 @@ try {
   say('warmed up; measuring unloaded');
   const unloaded = await phase();
   say('measuring flooded');
-  let flooding = true;
-  const floodStatuses: Record<number, number> = {};
-  let floodSent = 0;
-  const floodStart = performance.now();
-  const lanes = Array.from({ length: flood }, async () => {
-    while (flooding) {
-      const r = await send(floodAgent, `${web.url}/v1/jobs`, 'POST', headers(fake()), form.body);
-      floodStatuses[r.status] = (floodStatuses[r.status] ?? 0) + 1;
-      floodSent++;
-    }
+  // The flood runs in its own process (scripts/lib/flood-child.ts), as an attacker would.
+  const attacker = spawn(process.execPath, ['--import', 'tsx', 'scripts/lib/flood-child.ts', web.url, String(flood), opts.fake === 'known-id' ? real.id : '-'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise((r) => setTimeout(r, 1000));
+  let report = '';
+  attacker.stdout!.on('data', (d: Buffer) => (report += d.toString('utf8')));
+  const attackerDone = new Promise<void>((resolve) => attacker.once('exit', () => resolve()));
+  const floodStart = performance.now();
+  await new Promise((r) => setTimeout(r, 5000));
   const loaded = await phase();
-  flooding = false;
-  await Promise.all(lanes);
+  attacker.kill('SIGTERM');
+  await attackerDone;
+  const { sent: floodSent, statuses: floodStatuses } = JSON.parse(report.trim() || '{"sent":0,"statuses":{}}') as { sent: number; statuses: Record<number, number> };
   const floodSeconds = (performance.now() - floodStart) / 1000;
   const p = (xs: number[], q: number) => Math.round(percentile(xs, q) * 10) / 10;
   const result = {
@@ -94,6 +91,5 @@ try {
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   realAgent.destroy();
-  floodAgent.destroy();
   await web.stop();
 }

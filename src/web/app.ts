@@ -190,6 +190,7 @@ export function createWebApp(deps: WebDeps): WebApp {
       app,
     );
     server.keepAliveTimeout = tuning.keepAliveTimeoutMs;
+    server.on('connection', (socket) => rc.auth.admitConnection(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {

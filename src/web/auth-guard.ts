@@ -37,6 +37,8 @@ export const DEFAULT_AUTH_GUARD: Required<Omit<AuthGuardOptions, 'now'>> = {
 export interface AuthGuard {
   /** Throws RateLimitedError (429, Retry-After) while `address` has no failures left. */
   admit(address: string): void;
+  /** True while `address` has no failures left (its requests are answered 429). */
+  limited(address: string): boolean;
   /** One failed authentication from `address`. */
   failed(address: string): void;
   /** Run one scrypt check within the concurrency bound; ServiceUnavailableError (503) when none is free in time. */
@@ -83,6 +85,10 @@ export function createAuthGuard(options: AuthGuardOptions = {}): AuthGuard {
       if (b.tokens >= 1) return;
       const wait = Math.max(1, Math.ceil((1 - b.tokens) / o.failuresPerSecond));
       throw new RateLimitedError(`too many failed authentications from this address; retry in ${wait} s with a valid key`, { retryAfterSeconds: wait });
+    },
+    limited(address) {
+      const b = buckets.get(address);
+      return b !== undefined && bucket(address).tokens < 1;
     },
     failed(address) {
       const b = bucket(address);

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import type { ApiKeyRecord, KeyStore, Role } from '../store/ports.js';
 import { createAuthGuard, type AuthGuardOptions } from './auth-guard.js';
 import { ctx } from './context.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
 import { parseApiKey, verifyApiKey } from './keys.js';
+
+/** Open connections an address over its failure budget may keep (see `admitConnection`). */
+export const LIMITED_ADDRESS_CONNECTIONS = 8;
 
 /** What each role may do: an operator may do everything a client may. */
 const GRANTS: Record<Role, readonly Role[]> = { client: ['client'], operator: ['client', 'operator'] };
@@ -44,12 +48,13 @@ export function presentedKey(req: Request): string | undefined {
  * Verified keys are cached by a hash of the key, because scrypt costs tens of ms; a cached key
  * is re-read (no hashing) at most every `revocationCheckMs` to see a revocation.
  */
-export function createAuth(options: AuthOptions): { requireRole(role: Role): RequestHandler } {
+export function createAuth(options: AuthOptions): { requireRole(role: Role): RequestHandler; admitConnection(socket: Socket): boolean } {
   const ttl = options.cacheTtlMs ?? 600_000;
   const recheck = options.revocationCheckMs ?? 1_000;
   const guard = options.guard ?? ((fn) => fn());
   const limits = createAuthGuard(options.limits);
   const cache = new Map<string, { record: ApiKeyRecord; expires: number; checked: number }>();
+  const connections = new Map<string, number>();
 
   /** The cached record, re-read when its last check is older than `recheck`; undefined on a miss. */
   async function cached(digest: string): Promise<ApiKeyRecord | null | undefined> {
@@ -92,6 +97,28 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
   }
 
   return {
+    /**
+     * For the server's `connection` event: an address over its failure budget may keep at most
+     * {@link LIMITED_ADDRESS_CONNECTIONS} connections open; more are closed at once, before any
+     * HTTP parsing. Its requests are answered 429 with `Connection: close`, so a flood from it
+     * pays a handshake per request and cannot hold many requests in flight. Connections it had
+     * already (a real client's keep-alive behind the same address) are left alone.
+     */
+    admitConnection(socket: Socket): boolean {
+      const address = socket.remoteAddress ?? 'unknown';
+      const open = connections.get(address) ?? 0;
+      if (open >= LIMITED_ADDRESS_CONNECTIONS && limits.limited(address)) {
+        socket.destroy();
+        return false;
+      }
+      connections.set(address, open + 1);
+      socket.once('close', () => {
+        const left = (connections.get(address) ?? 1) - 1;
+        if (left > 0) connections.set(address, left);
+        else connections.delete(address);
+      });
+      return true;
+    },
     requireRole(role: Role): RequestHandler {
       return async (req, res, next) => {
         const context = ctx(res);
@@ -105,7 +132,14 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
         if (!key) {
           throw new UnauthorizedError('an API key is required: send Authorization: Bearer <key> or x-api-key');
         }
-        const record = await verify(key, address);
+        let record: ApiKeyRecord | null;
+        try {
+          record = await verify(key, address);
+        } catch (err) {
+          // A limited address: make every further request of the flood pay a new connection.
+          if ((err as { status?: number }).status === 429) res.set('Connection', 'close');
+          throw err;
+        }
         if (!record) throw new UnauthorizedError('the API key is not valid or was revoked');
         context.principal = { role: record.role, keyId: record.id };
         context.log = context.log.child({ keyId: record.id });
