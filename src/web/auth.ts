@@ -65,7 +65,14 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
       return undefined;
     }
     if (now - hit.checked < recheck) return hit.record;
-    const fresh = await guard(() => options.keys.get(hit.record.id));
+    let fresh: ApiKeyRecord | null;
+    try {
+      fresh = await guard(() => options.keys.get(hit.record.id));
+    } catch {
+      // The key store is unreachable: a revocation cannot have been written either, so the
+      // verified key keeps working (until its TTL) rather than every client failing with it.
+      return hit.record;
+    }
     if (!fresh || fresh.revokedAt || fresh.hash !== hit.record.hash) {
       cache.delete(digest);
       return null;
