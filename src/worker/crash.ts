@@ -2,9 +2,11 @@
  * When a worker must stop taking jobs and exit so that the fleet replaces it:
  * - its engine crashed (`engine-crashed`): the runtime may be corrupt, so not one more job runs
  *   on it;
- * - it failed {@link DEFAULT_MAX_STORE_FAILURES} times in a row before any engine work (a store
- *   it cannot write, a queue it cannot receive from): a fresh process reopens its stores, which
- *   is what heals a SQLite file opened read-only while the data dir was unwritable.
+ * - it failed {@link DEFAULT_MAX_STORE_FAILURES} times in a row to use its stores before any
+ *   engine work: a receive that throws, a START or FAIL it cannot store. A fresh process
+ *   reopens its stores, which is what heals a SQLite file opened read-only while the data dir
+ *   was unwritable. An attempt whose failure was stored (a blob read that failed, say) does not
+ *   count: the stores work, and the job's attempt budget bounds it.
  * The exit codes tell such an exit from a retirement (RETIRED_EXIT_CODE) in logs and on EC2.
  */
 import { FacefleetError, toFacefleetError } from '../errors.js';
@@ -51,7 +53,7 @@ export function storeFailureCounter(max = DEFAULT_MAX_STORE_FAILURES): StoreFail
       count += 1;
       if (count < max) return undefined;
       const last = toFacefleetError(err);
-      return new StoresUnusableError(`${count} store failures in a row before any engine work; last: ${last.code}: ${last.message}`, { cause: err });
+      return new StoresUnusableError(`${count} store failures in a row; last: ${last.code}: ${last.message}`, { cause: err });
     },
     ok() {
       count = 0;

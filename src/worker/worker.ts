@@ -37,7 +37,7 @@ export interface WorkerDeps {
    * relays it to the web tier, whose long-polls then answer at once (a hint; they poll anyway).
    */
   onSettled?: (jobId: string, state: JobState) => void;
-  /** Consecutive failures before engine work after which the worker stops (see crash.ts). Default 5. */
+  /** Consecutive store failures (receive, START, FAIL) after which the worker stops (see crash.ts). Default 5. */
   maxStoreFailures?: number;
 }
 
@@ -135,9 +135,6 @@ export function createWorker(deps: WorkerDeps): Worker {
     if (currentJob === undefined) poll?.abort();
   }
 
-  /** Whether the job in hand reached the engine: failures before it may be the stores'. */
-  let engineWork = false;
-
   async function processJob(record: JobRecord): Promise<JobResult> {
     let image: Buffer;
     try {
@@ -148,7 +145,6 @@ export function createWorker(deps: WorkerDeps): Worker {
       }
       throw err;
     }
-    engineWork = true;
     const analyzed = await engine.analyze(image);
     if (record.kind === 'recognize') {
       const index = await galleryCache.get();
@@ -207,7 +203,6 @@ export function createWorker(deps: WorkerDeps): Worker {
     }
 
     storeFailures.ok();
-    engineWork = false;
     currentJob = jobId;
     void beat();
     const startedAt = Date.now();
@@ -237,11 +232,9 @@ export function createWorker(deps: WorkerDeps): Worker {
       const failed = await runner.dispatch(jobId, { type: 'FAIL', workerId, error: failure.toJSON(), receipt: message.receipt });
       if (failed.changed && failed.record?.state === 'dead-lettered') settled(jobId, 'dead-lettered');
       jlog.warn({ err: failure.toJSON(), state: failed.record?.state }, 'job attempt failed');
+      // A failure stored through FAIL proves the stores writable: the job's attempt budget
+      // bounds it. Only a crash means this process must not take another job.
       if (isEngineCrash(failure)) giveUp(failure);
-      else if (!engineWork && failure.retryable) {
-        const unusable = storeFailures.failed(failure);
-        if (unusable) giveUp(unusable);
-      }
     } finally {
       clearInterval(heartbeat);
       busySeconds += (Date.now() - startedAt) / 1000;
