@@ -9,7 +9,7 @@
  * scrypt runs on libuv's thread pool (4 threads by default), which file and DNS work share:
  * two checks at a time leave it room for the blob store.
  */
-import { RateLimitedError, ServiceUnavailableError } from './errors.js';
+import { AuthBusyError, RateLimitedError } from './errors.js';
 
 export interface AuthGuardOptions {
   /** scrypt checks running at once in this process. Default 2. */
@@ -124,6 +124,6 @@ export function createAuthGuard(options: AuthGuardOptions = {}): AuthGuard {
   };
 }
 
-function busy(): ServiceUnavailableError {
-  return new ServiceUnavailableError('too many API keys are being verified at once; retry shortly', { retryAfterSeconds: 1 });
+function busy(): AuthBusyError {
+  return new AuthBusyError('too many API keys are being verified at once; retry shortly', { retryAfterSeconds: 1 });
 }

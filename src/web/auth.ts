@@ -4,7 +4,7 @@ import type { Request, RequestHandler } from 'express';
 import type { ApiKeyRecord, KeyStore, Role } from '../store/ports.js';
 import { createAuthGuard, type AuthGuardOptions } from './auth-guard.js';
 import { ctx } from './context.js';
-import { ForbiddenError, UnauthorizedError } from './errors.js';
+import { AuthBusyError, ForbiddenError, UnauthorizedError } from './errors.js';
 import { parseApiKey, verifyApiKey } from './keys.js';
 
 /** Open connections an address over its failure budget may keep (see `admitConnection`). */
@@ -55,6 +55,7 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
   const limits = createAuthGuard(options.limits);
   const cache = new Map<string, { record: ApiKeyRecord; expires: number; checked: number }>();
   const connections = new Map<string, number>();
+  const lookup = { get: (id: string) => guard(() => options.keys.get(id)) };
 
   /** The cached record, re-read when its last check is older than `recheck`; undefined on a miss. */
   async function cached(digest: string): Promise<ApiKeyRecord | null | undefined> {
@@ -90,7 +91,16 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
     if (!parseApiKey(key)) return null;
     // Cheap refusals first: an address over its failure budget gets no lookup and no hashing.
     limits.admit(address);
-    const record = await guard(() => verifyApiKey(options.keys, key, limits.hash));
+    // Only the lookup goes through the store guard (breaker and deadline): a saturated scrypt
+    // bound is not a store failure, and must not open the breaker for every client.
+    let record: ApiKeyRecord | null;
+    try {
+      record = await verifyApiKey(lookup, key, limits.hash);
+    } catch (err) {
+      // Could not be checked in time (503): it counts against the address like a failure.
+      if (err instanceof AuthBusyError) limits.failed(address);
+      throw err;
+    }
     if (!record) {
       limits.failed(address);
       return null;

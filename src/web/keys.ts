@@ -74,7 +74,7 @@ export type HashGate = <T>(fn: () => Promise<T>) => Promise<T>;
  * public, shown in listings and logs, and a key's strength is its 256-bit secret.) The hash
  * comparison is constant-time. `gate` wraps the scrypt call (default: run it at once).
  */
-export async function verifyApiKey(keys: KeyStore, presented: string, gate: HashGate = (fn) => fn()): Promise<ApiKeyRecord | null> {
+export async function verifyApiKey(keys: Pick<KeyStore, 'get'>, presented: string, gate: HashGate = (fn) => fn()): Promise<ApiKeyRecord | null> {
   const parsed = parseApiKey(presented);
   if (!parsed) return null;
   const record = await keys.get(parsed.id);

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthGuard } from '../../src/web/auth-guard.js';
 import { createApiKey, parseApiKey, revokeApiKey, verifyApiKey } from '../../src/web/keys.js';
-import { request } from '../helpers/http.js';
+import { request, uploadFile } from '../helpers/http.js';
+import { validJpeg } from '../helpers/hostile.js';
 import { startHarness, type Harness } from './harness.js';
 
 const fakeKey = (id = randomBytes(8).toString('hex')) => `ff_${id}_${randomBytes(32).toString('base64url')}`;
@@ -102,6 +103,22 @@ describe('auth on, over HTTP', () => {
       expect(limited.json).toMatchObject({ status: 429 });
       // The real client's key was verified before: served from the cache, not limited.
       expect((await probe(h, key)).status).toBe(404);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('saturated scrypt checks answer 503 without opening the store breaker for real clients', async () => {
+    const { h, key, id } = await authHarness({ tuning: { keyCacheTtlMs: 60_000, authLimits: { maxConcurrent: 1, maxWaiting: 0, failureBurst: 1000 } } });
+    try {
+      expect((await probe(h, key)).status).toBe(404);
+      const flood = await Promise.all(Array.from({ length: 30 }, () => probe(h, fakeKey(id))));
+      const statuses = flood.map((r) => r.status);
+      expect(statuses).toContain(503);
+      expect(statuses.every((s) => s === 401 || s === 503)).toBe(true);
+      // The real client's next submit reaches the stores: the breaker did not count the 503s.
+      const res = await uploadFile(`${h.url}/v1/jobs`, { data: await validJpeg() }, {}, { authorization: `Bearer ${key}` });
+      expect(res.status).toBe(202);
     } finally {
       await h.close();
     }
