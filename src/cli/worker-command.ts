@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RETIRED_EXIT_CODE } from '../controller/fleet.js';
 import { openServices } from '../services.js';
+import { fatalExitCode } from '../worker/crash.js';
 import { addGlobalOptions, configFrom, loggerFor, PIPELINE_OPTION, ENGINE_BACKEND_OPTION, engineBackendOptions } from './options.js';
 import { onShutdown } from './signals.js';
 
@@ -45,6 +46,14 @@ export function registerWorkerCommand(program: Command): void {
     // Tell a parent (the local fleet) that the model is loaded and jobs are being taken.
     process.send?.({ type: 'ready', workerId: config.worker.id });
     await worker.run();
+    const fatal = worker.fatal();
+    if (fatal) {
+      // Never another job on this process: exit, and the fleet starts a fresh one.
+      const code = fatalExitCode(fatal);
+      await release().catch(() => undefined);
+      log.error({ exitCode: code, err: fatal.toJSON() }, 'worker exiting so the fleet replaces it');
+      process.exit(code);
+    }
     if (worker.retiring()) {
       // run() ended because the queue was empty: close everything and exit with the code that
       // tells the fleet (or, on EC2, systemd) this was a retirement, not a crash.

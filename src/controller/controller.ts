@@ -25,6 +25,7 @@ import type { JobQueue, QueueDepth, WorkerRegistry } from '../store/ports.js';
 import { createBreaker, type Breaker } from './breaker.js';
 import type { Fleet, Instance } from './fleet.js';
 import type { LocalFleet } from './local-fleet.js';
+import { DEFAULT_SILENT_AFTER_SECONDS, silentInstances } from './silent-workers.js';
 import type { ControllerMetrics } from './metrics.js';
 
 export interface ControllerOptions {
@@ -36,7 +37,11 @@ export interface ControllerOptions {
    * Bounds and timing from `Config['fleet']` (min/max workers, idle seconds, interval), plus
    * optional scaler knobs; e.g. a local fleet passes `policy: { defaultBootSeconds: 1 }`.
    */
-  config: Pick<Config['fleet'], 'minWorkers' | 'maxWorkers' | 'idleSeconds' | 'intervalSeconds'> & { policy?: Partial<ScalerPolicy> };
+  config: Pick<Config['fleet'], 'minWorkers' | 'maxWorkers' | 'idleSeconds' | 'intervalSeconds'> & {
+    policy?: Partial<ScalerPolicy>;
+    /** A running worker silent this long is replaced (see silent-workers.ts). Default 45. */
+    silentAfterSeconds?: number;
+  };
   log: Logger;
   /** Clock, epoch ms. Default `Date.now`. */
   now?: () => number;
@@ -160,9 +165,16 @@ export function createController(options: ControllerOptions): Controller {
       // One after the other: in half-open only the first call is let through as the probe.
       // The fleet goes first so that a failing cloud API fails every tick at its first call
       // and its failures add up, rather than being reset by a healthy queue in between.
-      const instances = await breaker.call(() => fleet.list());
+      const listed = await breaker.call(() => fleet.list());
       const observedDepth = await breaker.call(() => queue.depth());
       const workers = await breaker.call(() => registry.list());
+      // Up but not reporting: stop it, and let the scaler see the capacity missing this tick.
+      const silent = silentInstances(listed, workers, at, (config.silentAfterSeconds ?? DEFAULT_SILENT_AFTER_SECONDS) * 1000);
+      if (silent.length > 0) {
+        log.warn({ ids: silent.map((i) => i.id) }, 'workers running but not heartbeating; replacing them');
+        await breaker.call(() => fleet.stop(silent.map((i) => i.id)));
+      }
+      const instances = silent.length > 0 ? listed.filter((i) => !silent.includes(i)) : listed;
       depth = observedDepth;
       const before = scalerState(snapshot);
       const step = stepScaler(snapshot, { at, depth: observedDepth, instances, workers });

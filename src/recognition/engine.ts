@@ -6,7 +6,8 @@ import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, type RgbImage } from './decode.j
 import { computeDescriptors, DEFAULT_DESCRIBE, dlibLandmarks, locateLandmarks, type DescribeOptions } from './describe.js';
 import { clampBox, DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.js';
 import { assertEnsembleModels, ensembleDescriptors, ensembleLandmarks, rectToBox, unmatchedDetections } from './ensemble.js';
-import { MultipleFacesError, NoFaceError, type MissingModelsError } from './errors.js';
+import { detectionImage, scaleDetections } from './detect-scale.js';
+import { EngineCrashedError, ImageError, MultipleFacesError, NoFaceError, type MissingModelsError } from './errors.js';
 import { DEFAULT_VERIFY_THRESHOLD } from './decision.js';
 import { euclidean } from './matcher.js';
 import type { MmodDetector } from './mmod.js';
@@ -103,10 +104,12 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     };
     const img: RgbImage = await decodeImage(image, { maxInputPixels });
     lap('decode');
-    const pixels: Tf.Tensor3D = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+    // Detect on at most MAX_DETECT_SIDE px a side (see detect-scale.ts), then map the boxes back.
+    const det = await detectionImage(img);
+    const pixels: Tf.Tensor3D = tf.tensor3d(new Int32Array(det.image.data), [det.image.height, det.image.width, 3], 'int32');
     let detections;
     try {
-      detections = await detectFaces(runtime, img, pixels, strategy);
+      detections = scaleDetections(await detectFaces(runtime, det.image, pixels, strategy), det.scale, img.width, img.height);
     } finally {
       pixels.dispose();
     }
@@ -139,9 +142,25 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     return { analyzed: { width: img.width, height: img.height, faces }, timings, pass: detections[0]?.pass ?? null };
   }
 
+  /** Set once the backend failed: its runtime may be corrupt, so nothing else runs on it. */
+  let crashed: EngineCrashedError | undefined;
+  async function guarded(image: Buffer) {
+    if (crashed) throw crashed;
+    try {
+      return await run(image);
+    } catch (err) {
+      // Only the decoder's typed refusals are about the image; anything else came from inside
+      // the runtime (a wasm abort, out of memory, a tensor op) and may have left it corrupt.
+      if (err instanceof ImageError) throw err;
+      crashed = new EngineCrashedError(`the recognition engine failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      log.error({ err: crashed.toJSON() }, 'engine crashed; its runtime may be corrupt');
+      throw crashed;
+    }
+  }
+
   function analyzeTimed(image: Buffer) {
     if (closed) return Promise.reject(new Error('engine is closed'));
-    const next = queue.then(() => run(image));
+    const next = queue.then(() => guarded(image));
     // The queue must survive a failed image: chain on settlement, not on success.
     queue = next.catch(() => undefined);
     return next;

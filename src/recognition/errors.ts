@@ -116,3 +116,14 @@ export class MissingModelsError extends EngineError {
     this.missing = missing;
   }
 }
+
+/**
+ * The engine failed inside its backend while analysing an image (a wasm abort, an
+ * out-of-memory, any error that is not about the image itself). The runtime may be corrupt:
+ * the attempt counts, and the worker exits so the fleet replaces it (see `src/worker/crash.ts`).
+ * Retryable: another worker, on a fresh runtime, may well succeed.
+ */
+export class EngineCrashedError extends FacefleetError {
+  readonly code = 'engine-crashed';
+  readonly retryable = true;
+}

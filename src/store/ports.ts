@@ -39,6 +39,11 @@ export interface BlobStore extends Closeable, Pingable {
   delete(key: string): Promise<void>;
   /** True when `key` exists. */
   exists(key: string): Promise<boolean>;
+  /**
+   * Up to `limit` keys under `prefix` (e.g. `inputs/`) last written before `before`, in no set
+   * order: the orphan sweep's listing. Optional: a store without it is not swept.
+   */
+  listOlderThan?(prefix: string, before: Date, limit: number): Promise<string[]>;
 }
 
 // ---------------------------------------------------------------- JobStore

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { createBreaker } from '../controller/breaker.js';
 import { TimeoutError } from '../errors.js';
 import { sweepStuckJobs } from '../jobs/operations.js';
+import { sweepOrphanInputs } from '../jobs/orphan-inputs.js';
 import { createAuth } from './auth.js';
 import { clusterMetricsRenderer } from './cluster.js';
 import { ctx, requestContext } from './context.js';
@@ -13,6 +14,7 @@ import { HttpNotFoundError, WebStartError } from './errors.js';
 import { hasActiveKey } from './keys.js';
 import { createWebMetrics } from './metrics.js';
 import { problemHandler } from './problem.js';
+import { queryGuard } from './query-guard.js';
 import { createRateLimiter } from './rate-limit.js';
 import type { RouteContext } from './route-context.js';
 import { registerClassicRoutes } from './routes/classic.js';
@@ -23,6 +25,7 @@ import { registerOpsRoutes } from './routes/ops.js';
 import type { Guard } from './submit.js';
 import type { WebBreaker, WebDeps, WebTuning } from './types.js';
 import { createMultipart, multipartFile } from './upload.js';
+import { createUploadBudget } from './upload-budget.js';
 import { DEFAULT_POLL, HINTED_POLL, JobWatch } from './wait.js';
 
 export type { WebDeps, WebTuning, WebBreaker } from './types.js';
@@ -59,7 +62,7 @@ export const DEFAULT_TUNING: Omit<WebTuning, 'maxAttempts'> = {
   storeTimeoutMs: 10_000,
   readyTimeoutMs: 1_000,
   closeGraceMs: 5_000,
-  keyCacheTtlMs: 10_000,
+  keyCacheTtlMs: 600_000,
   enrollWaitSeconds: 30,
 };
 
@@ -102,6 +105,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   let authEnabled = config.web.auth ?? !isLoopback(config.web.host);
   const limits = { maxUploadBytes: config.web.maxUploadBytes, maxInputPixels: config.recognition.maxInputPixels };
   const upload = createMultipart(limits);
+  const uploadBudget = createUploadBudget({ ...tuning.uploadBudget, maxUploadBytes: limits.maxUploadBytes });
   const webMetrics = createWebMetrics({ jobs: deps.jobs, queue: deps.queue, log, breaker });
   const cluster = deps.cluster && deps.cluster.processes > 1 ? deps.cluster : undefined;
   // In a cluster, /metrics is the sum over every web process, gathered by the primary.
@@ -115,10 +119,13 @@ export function createWebApp(deps: WebDeps): WebApp {
     jobWatch,
     guard,
     breaker,
-    auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard }),
+    auth: createAuth({ keys: deps.keys, enabled: () => authEnabled, cacheTtlMs: tuning.keyCacheTtlMs, guard, limits: tuning.authLimits }),
     // Each of N web processes allows its share: about the configured rate per client in all.
     rateLimit: createRateLimiter({ ratePerSecond: config.web.rateLimitPerSecond / (cluster?.processes ?? 1) }),
-    multipart: (field) => multipartFile(upload, field, limits.maxUploadBytes),
+    multipart: (field) => {
+      const parse = multipartFile(upload, field, limits.maxUploadBytes);
+      return (req, res, next) => uploadBudget.middleware(req, res, (err?: unknown) => (err ? next(err) : parse(req, res, next)));
+    },
     metrics,
     limits,
     requestSignal(_req, res) {
@@ -155,6 +162,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     });
     next();
   });
+  app.use(queryGuard());
   registerOpsRoutes(app, rc);
   registerClassicRoutes(app, rc);
   registerJobRoutes(app, rc);
@@ -182,6 +190,7 @@ export function createWebApp(deps: WebDeps): WebApp {
       app,
     );
     server.keepAliveTimeout = tuning.keepAliveTimeoutMs;
+    server.on('connection', (socket) => rc.auth.admitConnection(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -201,6 +210,7 @@ export function createWebApp(deps: WebDeps): WebApp {
           sweeping = true;
           sweepStuckJobs({ jobs: deps.jobs, runner: deps.runner, log }, { staleSeconds: config.web.sweepStaleSeconds, now: new Date() })
             .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
+            .then(() => sweepOrphanInputs({ blobs: deps.blobs, jobs: deps.jobs, log }, { graceSeconds: tuning.orphanGraceSeconds }))
             .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
             .finally(() => (sweeping = false));
         }, config.web.sweepIntervalSeconds * 1000)

@@ -130,6 +130,9 @@ export class ServiceUnavailableError extends HttpError {
   readonly title = 'Service unavailable';
 }
 
+/** 503: too many API keys are being verified at once on this process (see auth-guard.ts). */
+export class AuthBusyError extends ServiceUnavailableError {}
+
 /** 504: the job did not finish within the classic protocol's timeout. */
 export class GatewayTimeoutError extends HttpError {
   readonly code = 'timeout';

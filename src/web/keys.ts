@@ -64,27 +64,25 @@ export async function createApiKey(keys: KeyStore, options: { role: Role; name?:
   return { id, key: `${KEY_PREFIX}${id}_${secret}` };
 }
 
-// Hashing something even when the id is unknown keeps the answer time independent of
-// whether the id exists.
-const DUMMY_SALT = randomBytes(16);
+/** Runs one scrypt check; `auth-guard.ts` passes one that bounds how many run at once. */
+export type HashGate = <T>(fn: () => Promise<T>) => Promise<T>;
 
 /**
- * The key's record when `presented` is a valid, unrevoked key; otherwise null. The hash
- * comparison is constant-time.
+ * The key's record when `presented` is a valid, unrevoked key; otherwise null. A key that is
+ * not shaped like ours, or whose id is unknown, is refused without any hashing: a flood of fake
+ * keys costs a store lookup each, not an scrypt. (This tells whether an id exists; ids are
+ * public, shown in listings and logs, and a key's strength is its 256-bit secret.) The hash
+ * comparison is constant-time. `gate` wraps the scrypt call (default: run it at once).
  */
-export async function verifyApiKey(keys: KeyStore, presented: string): Promise<ApiKeyRecord | null> {
+export async function verifyApiKey(keys: Pick<KeyStore, 'get'>, presented: string, gate: HashGate = (fn) => fn()): Promise<ApiKeyRecord | null> {
   const parsed = parseApiKey(presented);
   if (!parsed) return null;
   const record = await keys.get(parsed.id);
-  if (!record) {
-    await scrypt(parsed.secret, DUMMY_SALT);
-    return null;
-  }
+  if (!record || record.revokedAt) return null;
   const expected = Buffer.from(record.hash, 'hex');
-  const actual = await scrypt(parsed.secret, Buffer.from(record.salt, 'hex'));
+  const actual = await gate(() => scrypt(parsed.secret, Buffer.from(record.salt, 'hex')));
   const same = expected.length === actual.length && timingSafeEqual(expected, actual);
-  if (!same || record.revokedAt) return null;
-  return record;
+  return same ? record : null;
 }
 
 /** Every key, revoked ones included, oldest first, without secrets. */

@@ -24,9 +24,13 @@ export function parseIdentityName(value: unknown): string {
   }
 }
 
-/** A single parameter value: the first when a query string repeats it. */
+/**
+ * A single parameter value. A repeated parameter (`topK=1&topK=5`) is 400, not its first value:
+ * a silent pick hides the client's mistake. (Bracketed names such as `topK[]` are refused for
+ * every route by `query-guard.ts`.)
+ */
 function single(value: unknown): string | undefined {
-  if (Array.isArray(value)) return single(value[0]);
+  if (Array.isArray(value)) throw new BadRequestError('a parameter was given more than once; give each parameter once', { code: 'repeated-parameter' });
   return typeof value === 'string' ? value : undefined;
 }
 

@@ -4,6 +4,7 @@ import type { JobKind, JobOptions, JobRecord } from '../jobs/types.js';
 import type { Logger } from '../log.js';
 import type { BlobStore, JobStore } from '../store/ports.js';
 import { ServiceUnavailableError } from './errors.js';
+import { discardLateWrite } from './late-writes.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, toHttpError } from './problem.js';
 import type { ReceivedImage } from './upload.js';
 
@@ -64,9 +65,12 @@ export async function submitJob(
   const id = randomUUID();
   const key = inputKey(id);
   const log = request.log.child({ jobId: id });
+  const pending: { write?: Promise<void> } = {};
   try {
-    await deps.guard(() => deps.blobs.put(key, request.image.buffer, { contentType: request.image.contentType }));
+    await deps.guard(() => (pending.write = deps.blobs.put(key, request.image.buffer, { contentType: request.image.contentType })));
   } catch (err) {
+    // The write may still land after its deadline: delete it once it settles, so "nothing was kept" holds.
+    if (pending.write) void discardLateWrite(deps.blobs, key, pending.write, log);
     log.warn({ err }, 'upload not stored');
     throw unavailable(err, 'the image could not be stored; nothing was kept, retry later');
   }

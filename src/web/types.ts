@@ -1,3 +1,4 @@
+import type { AuthGuardOptions } from './auth-guard.js';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { JobRunner } from '../jobs/runner.js';
@@ -62,8 +63,17 @@ export interface WebTuning {
   maxAttempts: number;
   /** How long `close()` lets in-flight requests finish before cutting connections, ms. Default 5 000. */
   closeGraceMs: number;
-  /** How long a verified API key is trusted before the store is asked again, ms. Default 10 000. */
+  /**
+   * How long a verified API key's scrypt result is trusted, ms. Default 600 000. Revocation
+   * does not wait for it: a cached key's record is re-read every second (see auth.ts).
+   */
   keyCacheTtlMs: number;
+  /** Upload bytes in flight per process and per key. Defaults in `DEFAULT_UPLOAD_BUDGET`. */
+  uploadBudget?: { processBytes?: number; keyBytes?: number };
+  /** How old an input blob without a job must be before the sweeper deletes it, s. Default 900 (`ORPHAN_GRACE_SECONDS`). */
+  orphanGraceSeconds?: number;
+  /** Failed-authentication limits and the scrypt concurrency bound. Defaults in `DEFAULT_AUTH_GUARD`. */
+  authLimits?: AuthGuardOptions;
   /** Default wait of an enrollment upload, seconds. Default 30. */
   enrollWaitSeconds: number;
 }

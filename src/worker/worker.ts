@@ -7,7 +7,7 @@
  * worker that lost its lease, and a duplicate message for a finished job is just deleted.
  */
 import type { Config } from '../config.js';
-import { errorInfo, toFacefleetError } from '../errors.js';
+import { errorInfo, toFacefleetError, type FacefleetError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { JobRecord, JobResult, JobState } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
@@ -17,6 +17,7 @@ import { createGalleryIndex, recognizeFaces } from '../recognition/matcher.js';
 import type { Engine } from '../recognition/types.js';
 import { NotFoundError } from '../store/errors.js';
 import type { BlobStore, Gallery, JobQueue, ReceivedMessage, WorkerRegistry } from '../store/ports.js';
+import { isEngineCrash, storeFailureCounter } from './crash.js';
 import { BlobMissingError, InvalidJobError } from './errors.js';
 import { createGalleryCache } from './gallery-cache.js';
 
@@ -36,6 +37,8 @@ export interface WorkerDeps {
    * relays it to the web tier, whose long-polls then answer at once (a hint; they poll anyway).
    */
   onSettled?: (jobId: string, state: JobState) => void;
+  /** Consecutive store failures (receive, START, FAIL) after which the worker stops (see crash.ts). Default 5. */
+  maxStoreFailures?: number;
 }
 
 export interface WorkerStats {
@@ -62,6 +65,11 @@ export interface Worker {
   /** True once `retire()` was called. */
   retiring(): boolean;
   stats(): WorkerStats;
+  /**
+   * Why `run()` ended on its own, if it did: the engine crashed, or the stores could not be
+   * used (see crash.ts). The process should then exit so that the fleet replaces it.
+   */
+  fatal(): FacefleetError | undefined;
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
@@ -81,6 +89,17 @@ export function createWorker(deps: WorkerDeps): Worker {
   let jobsDone = 0;
   let jobsFailed = 0;
   let busySeconds = 0;
+  let fatal: FacefleetError | undefined;
+  const storeFailures = storeFailureCounter(deps.maxStoreFailures);
+
+  /** Stop taking jobs for good: the process exits and the fleet replaces it. */
+  function giveUp(err: FacefleetError): void {
+    if (fatal) return;
+    fatal = err;
+    log.error({ err: err.toJSON() }, 'worker stops taking jobs and exits');
+    stopping = true;
+    abort.abort();
+  }
 
   async function beat(): Promise<void> {
     try {
@@ -183,6 +202,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       return;
     }
 
+    storeFailures.ok();
     currentJob = jobId;
     void beat();
     const startedAt = Date.now();
@@ -212,6 +232,9 @@ export function createWorker(deps: WorkerDeps): Worker {
       const failed = await runner.dispatch(jobId, { type: 'FAIL', workerId, error: failure.toJSON(), receipt: message.receipt });
       if (failed.changed && failed.record?.state === 'dead-lettered') settled(jobId, 'dead-lettered');
       jlog.warn({ err: failure.toJSON(), state: failed.record?.state }, 'job attempt failed');
+      // A failure stored through FAIL proves the stores writable: the job's attempt budget
+      // bounds it. Only a crash means this process must not take another job.
+      if (isEngineCrash(failure)) giveUp(failure);
     } finally {
       clearInterval(heartbeat);
       busySeconds += (Date.now() - startedAt) / 1000;
@@ -239,6 +262,7 @@ export function createWorker(deps: WorkerDeps): Worker {
             signal: AbortSignal.any([abort.signal, poll.signal]),
           });
           backoffMs = 100;
+          if (messages.length === 0) storeFailures.ok();
           if (messages.length === 0 && final) {
             log.info({ jobsDone }, 'retiring: the queue is empty');
             break;
@@ -247,12 +271,22 @@ export function createWorker(deps: WorkerDeps): Worker {
           if (stopping) break;
           if (retiring && !final) continue;
           log.warn({ err: errorInfo(err), retryInMs: backoffMs }, 'receive failed');
+          const unusable = storeFailures.failed(err);
+          if (unusable) {
+            giveUp(unusable);
+            break;
+          }
           await new Promise((r) => setTimeout(r, backoffMs));
           backoffMs = Math.min(backoffMs * 2, 5000);
           continue;
         }
         for (const message of messages) {
-          inFlight = handle(message).catch((err) => log.error({ err: errorInfo(err) }, 'job handling failed'));
+          inFlight = handle(message).catch((err) => {
+            log.error({ err: errorInfo(err) }, 'job handling failed');
+            // START or FAIL could not be stored: the stores, not the job.
+            const unusable = storeFailures.failed(err);
+            if (unusable) giveUp(unusable);
+          });
           await inFlight;
           inFlight = undefined;
         }
@@ -286,5 +320,6 @@ export function createWorker(deps: WorkerDeps): Worker {
     stats() {
       return { jobsDone, jobsFailed, busy: currentJob !== undefined, meanJobSeconds: jobsDone ? busySeconds / jobsDone : undefined };
     },
+    fatal: () => fatal,
   };
 }

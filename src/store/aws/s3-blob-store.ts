@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Logger } from '../../log.js';
 import type { BlobPutOptions, BlobStore } from '../ports.js';
 import { NotFoundError } from '../errors.js';
@@ -90,6 +90,22 @@ export class S3BlobStore implements BlobStore {
       if (e instanceof NotFoundError) return false;
       throw e;
     }
+  }
+
+  async listOlderThan(prefix: string, before: Date, limit: number): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await awsCall(`list blobs under ${prefix}`, () =>
+        this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 })),
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key && o.LastModified && o.LastModified.getTime() < before.getTime()) out.push(o.Key);
+        if (out.length >= limit) return out;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
   }
 
   async ping(): Promise<void> {

@@ -6,6 +6,7 @@ import type { Logger } from '../../log.js';
 import type { BlobPutOptions, BlobStore } from '../ports.js';
 import { FacefleetError } from '../../errors.js';
 import { InvalidKeyError, NotFoundError, StorePermanentError, StoreUnavailableError } from '../errors.js';
+import { DIR_MODE, FILE_MODE } from './modes.js';
 
 /** Longest key accepted, in characters; S3 allows 1024 bytes and keys here are ASCII. */
 export const MAX_KEY_LENGTH = 1024;
@@ -65,7 +66,7 @@ export class FileBlobStore implements BlobStore {
     this.tempDir = path.join(this.root, TEMP_DIR);
     this.log = options.log;
     try {
-      fs.mkdirSync(this.tempDir, { recursive: true });
+      fs.mkdirSync(this.tempDir, { recursive: true, mode: DIR_MODE });
     } catch (err) {
       throw translateFsError(err, `open blob store at ${this.root}`);
     }
@@ -92,7 +93,7 @@ export class FileBlobStore implements BlobStore {
       await writeDurably(temp, body).catch(async (err: NodeJS.ErrnoException) => {
         // Someone removed the temp dir (an operator cleaning up): make it again, once.
         if (err.code !== 'ENOENT') throw err;
-        await fsp.mkdir(this.tempDir, { recursive: true });
+        await fsp.mkdir(this.tempDir, { recursive: true, mode: DIR_MODE });
         await writeDurably(temp, body);
       });
       const dir = path.dirname(file);
@@ -143,6 +144,27 @@ export class FileBlobStore implements BlobStore {
       throw translateFsError(err, `delete blob ${key}`);
     }
     await this.pruneEmptyParents(path.dirname(file));
+  }
+
+  async listOlderThan(prefix: string, before: Date, limit: number): Promise<string[]> {
+    const dir = path.resolve(this.root, ...prefix.split('/').filter(Boolean));
+    if (!dir.startsWith(this.root + path.sep)) throw new InvalidKeyError('blob prefix escapes the store root');
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true, recursive: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw translateFsError(err, `list blobs under ${prefix}`);
+    }
+    const out: string[] = [];
+    for (const e of entries) {
+      if (out.length >= limit) break;
+      if (!e.isFile()) continue;
+      const file = path.join(e.parentPath, e.name);
+      const stat = await fsp.stat(file).catch(() => null);
+      if (stat && stat.mtimeMs < before.getTime()) out.push(path.relative(this.root, file).split(path.sep).join('/'));
+    }
+    return out;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -206,16 +228,16 @@ export class FileBlobStore implements BlobStore {
   }
 }
 
-/** Write `body` to a new file at `file` (mode 0644) and fsync it before closing: durable once resolved. */
+/** Write `body` to a new file at `file` (mode 0600) and fsync it before closing: durable once resolved. */
 function writeDurably(file: string, body: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    fs.writeFile(file, body, { mode: 0o644, flush: true }, (err) => (err ? reject(err) : resolve()));
+    fs.writeFile(file, body, { mode: FILE_MODE, flush: true }, (err) => (err ? reject(err) : resolve()));
   });
 }
 
 function mkdirp(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    fs.mkdir(dir, { recursive: true }, (err) => (err ? reject(err) : resolve()));
+    fs.mkdir(dir, { recursive: true, mode: DIR_MODE }, (err) => (err ? reject(err) : resolve()));
   });
 }
 

@@ -8,6 +8,7 @@ import {
   StorePermanentError,
   StoreUnavailableError,
 } from '../errors.js';
+import { DIR_MODE, FILE_MODE } from './modes.js';
 import { MIGRATIONS } from './schema.js';
 
 /** The file every embedded store shares, inside the data dir. */
@@ -70,7 +71,9 @@ export function acquireDatabase(dataDir: string, log?: Logger): SqliteLease {
 
 function openDatabase(file: string, log?: Logger): Database.Database {
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Owner only (see modes.ts): the file is created 0600 before SQLite opens it.
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: DIR_MODE });
+    fs.closeSync(fs.openSync(file, 'a', FILE_MODE));
     const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     try {
       // WAL lets the web tier read while a worker writes; NORMAL is durable across process

@@ -1,6 +1,7 @@
 import type { Express, Request, Response } from 'express';
 import { isJobState, type JobKind, type JobOptions, type JobRecord } from '../../jobs/types.js';
 import { jobView } from '../../jobs/view.js';
+import { limitForClient } from '../client-limits.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
@@ -54,11 +55,12 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
 
   app.post('/v1/jobs', rc.auth.requireRole('client'), rc.rateLimit, rc.multipart('image'), async (req, res) => {
     const waitSeconds = parseWait(field(req, 'wait'), config.web.maxWaitSeconds, 0);
-    const options: JobOptions = {
+    const asked: JobOptions = {
       topK: parseTopK(field(req, 'topK'), config.recognition.topK),
       threshold: parseThreshold(field(req, 'threshold'), config.recognition.threshold),
       margin: parseMargin(field(req, 'margin'), config.recognition.margin),
     };
+    const options = limitForClient(ctx(res).principal, asked, config.recognition);
     const record = await submitAndWait(rc, req, res, { kind: 'recognize', field: 'image', options, waitSeconds });
     if (isTerminal(record)) res.status(200).json(jobView(record));
     else sendAccepted(res, record);
