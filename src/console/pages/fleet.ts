@@ -34,20 +34,21 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
 
 /** A line chart of the last ten minutes, drawn as SVG (no library). */
 function chart(samples: Sample[]): SVGSVGElement {
-  const W = 600;
-  const H = 180;
+  const W = 1000;
+  const H = 200;
   const now = Date.now();
-  const max = Math.max(1, ...samples.flatMap((s) => SERIES.map((x) => s[x.key])));
+  // Whole numbers on the axis: the top is a multiple of 4, at least 4.
+  const max = 4 * Math.ceil(Math.max(4, ...samples.flatMap((s) => SERIES.map((x) => s[x.key]))) / 4);
   const root = svg('svg', { viewBox: `0 0 ${W} ${H + 20}`, class: 'chart', role: 'img', 'aria-label': 'Queue depth and workers over the last 10 minutes' });
   for (let i = 0; i <= 4; i++) {
     const y = H - (H * i) / 4;
     root.appendChild(svg('line', { x1: 0, x2: W, y1: y, y2: y, class: 'grid' }));
     const label = svg('text', { x: 2, y: y - 2, class: 'axis' });
-    label.textContent = String(Math.round((max * i) / 4));
+    label.textContent = String((max * i) / 4);
     root.appendChild(label);
   }
   for (const [i, text] of ['-10 min', '-5 min', 'now'].entries()) {
-    const t = svg('text', { x: (W * i) / 2, y: H + 15, class: 'axis', 'text-anchor': ['start', 'middle', 'end'][i] });
+    const t = svg('text', { x: (W * i) / 2, y: H + 16, class: 'axis', 'text-anchor': ['start', 'middle', 'end'][i] });
     t.textContent = text;
     root.appendChild(t);
   }

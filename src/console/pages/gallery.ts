@@ -5,6 +5,7 @@ import { collectionPicker } from './collection-picker.js';
 import { UrlBag, type Page } from './context.js';
 
 const NAME = /^[A-Za-z0-9 ._'-]{1,64}$/;
+const ENROLL_CONCURRENCY = 4;
 
 /** Gallery: identities with their faces; enroll by dropping images; remove after a confirmation. */
 export const galleryPage: Page = (root, ctx) => {
@@ -145,7 +146,11 @@ export const galleryPage: Page = (root, ctx) => {
         return;
       }
       formStatus.textContent = `Enrolling ${files.length} image${files.length === 1 ? '' : 's'} as ${name}…`;
-      for (const f of files) await enrollOne(f, name);
+      // A few at a time: the queue keeps a worker busy without one upload per image at once.
+      const queue = [...files];
+      await Promise.all(Array.from({ length: Math.min(ENROLL_CONCURRENCY, queue.length) }, async () => {
+        for (let f = queue.shift(); f; f = queue.shift()) await enrollOne(f, name);
+      }));
       formStatus.textContent = `Finished ${files.length} image${files.length === 1 ? '' : 's'}.`;
       await load();
     },

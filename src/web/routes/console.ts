@@ -66,7 +66,12 @@ export function registerConsoleRoutes(app: Express, rc: RouteContext, options: {
     }
     res.redirect(302, '/console/');
   });
-  app.get('/console', (_req, res) => {
+  app.get('/console', (req, res, next) => {
+    // Non-strict routing matches `/console/` here too; only the bare path is redirected.
+    if (!/^\/console(\?|$)/.test(req.originalUrl)) {
+      next();
+      return;
+    }
     consoleHeaders(res);
     res.redirect(301, '/console/');
   });
