@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Response } from 'express';
-import { ServiceUnavailableError } from '../errors.js';
+import { HttpNotFoundError, ServiceUnavailableError } from '../errors.js';
 import type { RouteContext } from '../route-context.js';
 import { registerFaceRoutes } from './faces.js';
 import { registerFleetRoutes } from './fleet.js';
@@ -94,5 +94,9 @@ export function registerConsoleRoutes(app: Express, rc: RouteContext, options: {
   );
   app.get('/console/', () => {
     throw new ServiceUnavailableError('the console is not built; run `npm run build:console`');
+  });
+  // Answered here, so that a missing asset's 404 keeps the console's headers.
+  app.use('/console', (req) => {
+    throw new HttpNotFoundError(`no console file ${req.path.slice(0, 200)}`);
   });
 }
