@@ -57,7 +57,7 @@ describe.skipIf(!chromiumPath)(`console in Chromium${chromiumPath ? '' : ` (skip
 
   beforeAll(async () => {
     const dir = await tempDir('ff-console-');
-    const up = startProcess(['up', '--port', '0', '--data-dir', dir, '--min-workers', '0', '--max-workers', '1', '--idle-seconds', '4'], {
+    const up = startProcess(['up', '--port', '0', '--data-dir', dir, '--min-workers', '0', '--max-workers', '1', '--idle-seconds', '8'], {
       FACEFLEET_INTERVAL: '1',
       FACEFLEET_RATE_LIMIT: '0',
       FACEFLEET_MAX_RECEIVES: '2',
@@ -123,7 +123,7 @@ describe.skipIf(!chromiumPath)(`console in Chromium${chromiumPath ? '' : ` (skip
     await expect.poll(() => page.getByTestId('queue-visible').textContent(), { timeout: 60_000 }).toBe('0');
     await expect.poll(() => workers.textContent(), { timeout: 60_000, interval: 250 }).toBe('0');
     await expect.poll(() => page.getByTestId('scaler-state').textContent(), { timeout: 30_000 }).toBe('idle');
-  });
+  }, 240_000);
 
   it('lists a job that failed for good under dead letters, and replaying it from the console ends done', async () => {
     // The input goes missing while no worker runs yet (scale-to-zero): the attempt fails for good.
@@ -147,7 +147,7 @@ describe.skipIf(!chromiumPath)(`console in Chromium${chromiumPath ? '' : ` (skip
     await page.goto(`${stack.url}/console/#/jobs/${id}`);
     await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 90_000 }).toBe('done');
     await expect.poll(() => page.locator('[data-testid=timeline] li').count()).toBeGreaterThan(5);
-  });
+  }, 240_000);
 
   it('enrolls the bbt people by dropping images, and a face picked in a group photo', async () => {
     await page.goto(`${stack.url}/console/#/gallery`);
@@ -174,7 +174,7 @@ describe.skipIf(!chromiumPath)(`console in Chromium${chromiumPath ? '' : ` (skip
     expect(await sheldon.locator('.count').textContent()).toBe('2 faces');
     await expect.poll(() => sheldon.locator('img.thumb').evaluateAll((imgs) => imgs.filter((i) => (i as unknown as Sized).naturalWidth === 112).length), { timeout: 15_000 }).toBe(2);
     if (SCREENSHOTS) await page.screenshot({ path: path.resolve('docs', 'console-gallery.png') });
-  });
+  }, 300_000);
 
   it('recognizes bbt1.jpg with 4 boxes labelled with the right people; hover and focus show distance and candidates', async () => {
     await page.goto(`${stack.url}/console/#/try`);
@@ -208,7 +208,7 @@ describe.skipIf(!chromiumPath)(`console in Chromium${chromiumPath ? '' : ` (skip
     }
     const shown = await page.locator('[data-testid=try-result] img').evaluate((img) => [(img as unknown as Sized).naturalWidth, (img as unknown as Sized).naturalHeight]);
     expect(shown).toEqual([1366, 768]);
-  });
+  }, 240_000);
 
   it('says what went wrong with a file that is not an image, in plain words, and shows its name as text', async () => {
     await page.goto(`${stack.url}/console/#/try`);

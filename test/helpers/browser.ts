@@ -80,6 +80,12 @@ export async function failureScreenshot(page: Page | undefined, name: string): P
   return file;
 }
 
+/** The page-side globals `dropFiles` uses. */
+interface BrowserGlobals {
+  DataTransfer: new () => { items: { add(file: File): void } };
+  DragEvent: new (type: string, init: { dataTransfer: unknown; bubbles: boolean; cancelable: boolean }) => Event;
+}
+
 /**
  * Drop files on an element as a user would: a real `drop` event whose DataTransfer holds them.
  * (Playwright's setInputFiles picks files; this exercises the drop path.)
@@ -87,14 +93,16 @@ export async function failureScreenshot(page: Page | undefined, name: string): P
 export async function dropFiles(page: Page, selector: string, files: { name: string; type: string; data: Buffer }[]): Promise<void> {
   const payload = files.map((f) => ({ name: f.name, type: f.type, b64: f.data.toString('base64') }));
   await page.locator(selector).evaluate((el, list) => {
-    const dt = new DataTransfer();
+    // Runs in the page: the browser's globals, which Node's types do not describe.
+    const w = globalThis as unknown as BrowserGlobals;
+    const dt = new w.DataTransfer();
     for (const f of list) {
       const bin = atob(f.b64);
       const bytes = new Uint8Array(bin.length);
       for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
       dt.items.add(new File([bytes], f.name, { type: f.type }));
     }
-    el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    el.dispatchEvent(new w.DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    el.dispatchEvent(new w.DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, payload);
 }

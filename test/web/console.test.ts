@@ -27,7 +27,7 @@ async function consoleOnly(dir: string): Promise<{ url: string; close(): Promise
   } as unknown as RouteContext;
   const app = express();
   registerConsoleRoutes(app, rc, { dir });
-  app.use(problemHandler({ maxUploadBytes: 1, maxInputPixels: 1 }));
+  app.use(problemHandler({ maxUploadBytes: 1 }));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const { port } = server.address() as { port: number };

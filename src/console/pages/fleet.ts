@@ -3,6 +3,8 @@ import { h, localTime, replace, statusLine } from '../dom.js';
 import type { Page } from './context.js';
 
 const WINDOW_MS = 10 * 60 * 1000;
+/** Samples further apart than this are not joined by a line. */
+const GAP_MS = 5_000;
 const HISTORY_KEY = 'facefleet.fleetHistory';
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -52,9 +54,18 @@ function chart(samples: Sample[]): SVGSVGElement {
     t.textContent = text;
     root.appendChild(t);
   }
+  // While the page was not open nothing was sampled: the line breaks there rather than guess.
+  const runs: Sample[][] = [];
+  for (const p of samples) {
+    const run = runs[runs.length - 1];
+    if (run && p.t - run[run.length - 1].t <= GAP_MS) run.push(p);
+    else runs.push([p]);
+  }
   for (const s of SERIES) {
-    const pts = samples.map((p) => `${((W * (WINDOW_MS - (now - p.t))) / WINDOW_MS).toFixed(1)},${(H - (H * p[s.key]) / max).toFixed(1)}`);
-    if (pts.length > 0) root.appendChild(svg('polyline', { points: pts.join(' '), class: `line ${s.cls}` }));
+    for (const run of runs) {
+      const pts = run.map((p) => `${((W * (WINDOW_MS - (now - p.t))) / WINDOW_MS).toFixed(1)},${(H - (H * p[s.key]) / max).toFixed(1)}`);
+      root.appendChild(svg('polyline', { points: pts.join(' '), class: `line ${s.cls}` }));
+    }
   }
   return root;
 }
