@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
 
 export const ENABLE_LINE = 'apt-get install -y chromium   # or set CHROME_PATH to a Chromium/Chrome binary';
 
@@ -105,4 +106,9 @@ export async function dropFiles(page: Page, selector: string, files: { name: str
     el.dispatchEvent(new w.DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
     el.dispatchEvent(new w.DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, payload);
+}
+
+/** A screenshot made small enough for a README: 1024 px wide, 256-colour PNG. */
+export function shrinkScreenshot(png: Buffer): Promise<Buffer> {
+  return sharp(png).resize({ width: 1024 }).png({ palette: true, quality: 90, compressionLevel: 9 }).toBuffer();
 }
