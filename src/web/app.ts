@@ -18,6 +18,7 @@ import { queryGuard } from './query-guard.js';
 import { createRateLimiter } from './rate-limit.js';
 import type { RouteContext } from './route-context.js';
 import { registerClassicRoutes } from './routes/classic.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerIdentityRoutes } from './routes/identities.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperatorRoutes } from './routes/operators.js';
@@ -168,6 +169,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   registerJobRoutes(app, rc);
   registerIdentityRoutes(app, rc);
   registerOperatorRoutes(app, rc);
+  registerConsoleRoutes(app, rc);
   app.use((req) => {
     throw new HttpNotFoundError(`no route ${req.method} ${req.path.slice(0, 200)}`);
   });

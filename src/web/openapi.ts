@@ -3,6 +3,8 @@
  * express's router and this document and fails when a route is missing from either, so keep
  * them in step.
  */
+import { withConsolePaths } from './openapi-console.js';
+
 type Json = Record<string, unknown>;
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
@@ -222,7 +224,7 @@ export function openApiDocument(): Json {
       description:
         'Face recognition as durable jobs. Errors are application/problem+json. Roles: `client` submits, polls and uses the classic protocol; `operator` may also manage identities, dead letters and job listings. Health, readiness, metrics and this document need no key.',
     },
-    paths: structuredClone(paths),
+    paths: structuredClone(withConsolePaths(paths)),
     components: {
       schemas: structuredClone(schemas),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },

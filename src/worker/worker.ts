@@ -11,6 +11,7 @@ import { errorInfo, toFacefleetError, type FacefleetError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { JobRecord, JobResult, JobState } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
+import { storeFaceThumbnail } from '../jobs/thumbnails.js';
 import type { Logger } from '../log.js';
 import { pickEnrollmentFace } from '../recognition/engine.js';
 import { createGalleryIndex, recognizeFaces } from '../recognition/matcher.js';
@@ -161,6 +162,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       const existing = known.find((f) => f.source === source);
       const enrolled = existing ?? (await gallery.addFace(identity, { descriptor: face.descriptor, source, pipeline }));
       galleryCache.invalidate();
+      await storeFaceThumbnail({ blobs, log }, { faceId: enrolled.id, image, box: face.box });
       // Match against what was just read plus the new face: no second scan of the gallery.
       const faces = existing ? known : [...known, enrolled];
       const index = createGalleryIndex(faces);
