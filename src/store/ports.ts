@@ -290,6 +290,8 @@ export interface ApiKeyRecord {
   salt: string;
   createdAt: string;
   revokedAt?: string;
+  /** The collections this key may use; absent means every collection. */
+  collections?: string[];
 }
 
 export interface KeyStore extends Closeable {

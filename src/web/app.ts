@@ -17,6 +17,8 @@ import { createRateLimiter } from './rate-limit.js';
 import type { RouteContext } from './route-context.js';
 import { registerClassicRoutes } from './routes/classic.js';
 import { registerIdentityRoutes } from './routes/identities.js';
+import { registerCollectionIdentityRoutes } from './routes/collection-identities.js';
+import { registerCollectionRoutes } from './routes/collections.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerOpsRoutes } from './routes/ops.js';
@@ -159,6 +161,8 @@ export function createWebApp(deps: WebDeps): WebApp {
   registerClassicRoutes(app, rc);
   registerJobRoutes(app, rc);
   registerIdentityRoutes(app, rc);
+  registerCollectionRoutes(app, rc);
+  registerCollectionIdentityRoutes(app, rc);
   registerOperatorRoutes(app, rc);
   app.use((req) => {
     throw new HttpNotFoundError(`no route ${req.method} ${req.path.slice(0, 200)}`);
