@@ -2,6 +2,7 @@
  * The command-line face tools: enroll, identities, recognize, verify. They run the engine
  * in this process and use the Gallery port directly (no web tier or queue involved).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -12,6 +13,28 @@ import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/t
 import { openServices } from '../services.js';
 import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION } from './options.js';
 import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
+import { validateCollectionName } from '../jobs/collection-name.js';
+import type { CollectionGallery } from '../store/ports.js';
+
+const COLLECTION_OPTION = ['--collection <name>', 'the collection to use (default: default)'] as const;
+
+/** The named collection's gallery; exits with a message when the name is bad or the collection is missing. */
+async function collectionFrom(services: { gallery: import('../store/ports.js').Gallery }, raw: unknown): Promise<CollectionGallery | null> {
+  let name: string;
+  try {
+    name = validateCollectionName(raw ?? 'default');
+  } catch (e) {
+    err(`error: --collection: ${(e as Error).message}`);
+    process.exitCode = 1;
+    return null;
+  }
+  if (!(await services.gallery.getCollection(name))) {
+    err(`error: no collection named ${JSON.stringify(name)}; create it with: facefleet collections create ${name}`);
+    process.exitCode = 1;
+    return null;
+  }
+  return services.gallery.in(name);
+}
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif']);
 const CLI_DEFAULTS = { logLevel: 'warn' };
@@ -114,6 +137,7 @@ export function registerEngineCommands(program: Command): void {
       .argument('<inputs...>', 'image files or directories')
       .option('--json', 'one JSON object per image per line')
       .option(...PIPELINE_OPTION)
+      .option(...COLLECTION_OPTION)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
       .option('--threshold <t>', 'largest distance that still matches (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (inputs: string[], opts) => {
@@ -122,7 +146,9 @@ export function registerEngineCommands(program: Command): void {
     const services = await openServices(config, loggerFor(config));
     let failed = 0;
     try {
-      const known = await services.gallery.listFaces();
+      const gallery = await collectionFrom(services, opts.collection);
+      if (!gallery) return;
+      const known = await gallery.listFaces();
       const mixed = otherPipelineWarning(known, config.recognition.pipeline);
       if (mixed) err(`warning: ${mixed}`);
       const index = createGalleryIndex(known);
@@ -166,15 +192,28 @@ export function registerEngineCommands(program: Command): void {
       .argument('<b>', 'second image')
       .option('--json', 'print one JSON object')
       .option(...PIPELINE_OPTION)
+      .option(...COLLECTION_OPTION)
       .option('--threshold <t>', 'largest distance that still counts as the same person (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (a: string, b: string, opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
     const { readImageFile, verifyImages } = await recognition();
+    let threshold = config.recognition.threshold;
+    if (opts.collection !== undefined && opts.threshold === undefined) {
+      // The collection's own threshold, when it has one and --threshold did not say otherwise.
+      const services = await openServices(config, loggerFor(config));
+      try {
+        const gallery = await collectionFrom(services, opts.collection);
+        if (!gallery) return;
+        threshold = (await services.gallery.getCollection(gallery.collection))?.threshold ?? threshold;
+      } finally {
+        await services.close();
+      }
+    }
     await withEngine(config, async (engine) => {
       const [imgA, imgB] = [await readImageFile(a), await readImageFile(b)];
-      const { distance, same } = await verifyImages(engine, imgA, imgB, config.recognition.threshold);
-      if (opts.json) out(JSON.stringify({ a, b, distance, threshold: config.recognition.threshold, same }));
-      else out(`${same ? 'same person' : 'different people'}: distance ${distance.toFixed(4)} (threshold ${config.recognition.threshold})`);
+      const { distance, same } = await verifyImages(engine, imgA, imgB, threshold);
+      if (opts.json) out(JSON.stringify({ a, b, distance, threshold, same }));
+      else out(`${same ? 'same person' : 'different people'}: distance ${distance.toFixed(4)} (threshold ${threshold})`);
     });
   });
 
@@ -185,6 +224,7 @@ export function registerEngineCommands(program: Command): void {
       .argument('<name>', `identity name (${IDENTITY_NAME_RULE})`)
       .argument('<images...>', 'image files, one face each')
       .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it')
+      .option(...COLLECTION_OPTION)
       .option(...PIPELINE_OPTION),
   ).action(async (name: string, images: string[], opts) => {
     validateIdentityName(name);
@@ -194,13 +234,22 @@ export function registerEngineCommands(program: Command): void {
     let failed = 0;
     let added = 0;
     try {
+      const gallery = await collectionFrom(services, opts.collection);
+      if (!gallery) return;
       const { files } = await expandInputs(images);
       await withEngine(config, async (engine) => {
         for (const file of files) {
           try {
-            const analyzed = await engine.analyze(await readImageFile(file));
+            const bytes = await readImageFile(file);
+            // The same bytes for the same identity are one face: a second run adds nothing.
+            const contentHash = createHash('sha256').update(bytes).digest('hex');
+            if (await gallery.findFaceByHash(name, contentHash)) {
+              out(`${file} is already enrolled as ${name}`);
+              continue;
+            }
+            const analyzed = await engine.analyze(bytes);
             const face = pickEnrollmentFace(analyzed, { largest: Boolean(opts.largest) });
-            await services.gallery.addFace(name, { descriptor: face.descriptor, source: path.basename(file), pipeline: engine.pipeline });
+            await gallery.addFace(name, { descriptor: face.descriptor, source: path.basename(file), pipeline: engine.pipeline, contentHash });
             added += 1;
             out(`enrolled ${file} as ${name}`);
           } catch (e) {
@@ -210,7 +259,7 @@ export function registerEngineCommands(program: Command): void {
           }
         }
       });
-      const identity = await services.gallery.getIdentity(name);
+      const identity = await gallery.getIdentity(name);
       out(`${name}: ${added} face${added === 1 ? '' : 's'} added, ${identity?.faceCount ?? 0} in all`);
     } finally {
       await services.close();
@@ -219,11 +268,13 @@ export function registerEngineCommands(program: Command): void {
   });
 
   const identities = program.command('identities').description('list or remove enrolled identities');
-  addGlobalOptions(identities.command('list').description('list identities and their face counts').option('--json', 'JSON output')).action(async (opts) => {
+  addGlobalOptions(identities.command('list').description('list identities and their face counts').option('--json', 'JSON output').option(...COLLECTION_OPTION)).action(async (opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
     const services = await openServices(config, loggerFor(config));
     try {
-      const list = await services.gallery.listIdentities();
+      const gallery = await collectionFrom(services, opts.collection);
+      if (!gallery) return;
+      const list = await gallery.listIdentities();
       if (opts.json) out(JSON.stringify(list));
       else if (list.length === 0) out('no identities enrolled yet; add one with: facefleet enroll <name> <image...>');
       else for (const i of list) out(`${i.name}\t${i.faceCount} face${i.faceCount === 1 ? '' : 's'}\tsince ${i.createdAt}`);
@@ -231,11 +282,13 @@ export function registerEngineCommands(program: Command): void {
       await services.close();
     }
   });
-  addGlobalOptions(identities.command('remove').description('remove an identity and all its faces').argument('<name>')).action(async (name: string, opts) => {
+  addGlobalOptions(identities.command('remove').description('remove an identity and all its faces').argument('<name>').option(...COLLECTION_OPTION)).action(async (name: string, opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
     const services = await openServices(config, loggerFor(config));
     try {
-      if (await services.gallery.removeIdentity(name)) out(`removed ${name}`);
+      const gallery = await collectionFrom(services, opts.collection);
+      if (!gallery) return;
+      if (await gallery.removeIdentity(name)) out(`removed ${name}`);
       else {
         err(`error: no identity named ${JSON.stringify(name)}`);
         process.exitCode = 1;
