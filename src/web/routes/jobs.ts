@@ -1,6 +1,7 @@
 import type { Express, Request, Response } from 'express';
 import { isJobState, type JobKind, type JobOptions, type JobRecord } from '../../jobs/types.js';
 import { jobView } from '../../jobs/view.js';
+import { DEFAULT_COLLECTION } from '../../store/ports.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseThreshold, parseTopK, parseWait } from '../params.js';
@@ -43,7 +44,8 @@ export async function submitAndWait(
 /** The job options that say where a job belongs: its collection and the key that submitted it. */
 export function jobOwnership(res: Response, collection: string): Pick<JobOptions, 'collection' | 'submittedBy'> {
   const keyId = ctx(res).principal?.keyId;
-  return { collection, ...(keyId !== undefined ? { submittedBy: keyId } : {}) };
+  // `default` is left implicit, so a default job's options are what they were before collections.
+  return { ...(collection !== DEFAULT_COLLECTION ? { collection } : {}), ...(keyId !== undefined ? { submittedBy: keyId } : {}) };
 }
 
 /** Form field first, then the query string. */
