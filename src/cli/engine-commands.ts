@@ -129,6 +129,31 @@ function progressBar(total: number, enabled: boolean) {
   return { update: (done: number) => bar.update(done), stop: () => bar.stop() };
 }
 
+async function enrollDirectory(dir: string, opts: Record<string, unknown>): Promise<void> {
+  const config = configFrom(opts, CLI_DEFAULTS);
+  const { readImageFile, pickEnrollmentFace } = await recognition();
+  const { enrollFromDir } = await import('./enroll-from-dir.js');
+  const services = await openServices(config, loggerFor(config));
+  try {
+    const gallery = await collectionFrom(services, opts.collection);
+    if (!gallery) return;
+    const report = await withEngine(config, (engine) =>
+      enrollFromDir(dir, {
+        gallery,
+        engine,
+        pickFace: (analyzed) => pickEnrollmentFace(analyzed, { largest: Boolean(opts.largest) }),
+        readImage: readImageFile,
+        report: err,
+        progress: process.stderr.isTTY === true,
+      }),
+    );
+    out(`${report.added} added, ${report.skipped} already enrolled, ${report.refused.length} refused`);
+    if (report.refused.length > 0) process.exitCode = 1;
+  } finally {
+    await services.close();
+  }
+}
+
 export function registerEngineCommands(program: Command): void {
   addGlobalOptions(
     program
@@ -221,12 +246,22 @@ export function registerEngineCommands(program: Command): void {
     program
       .command('enroll')
       .description('add face images to an identity, creating it if needed')
-      .argument('<name>', `identity name (${IDENTITY_NAME_RULE})`)
-      .argument('<images...>', 'image files, one face each')
+      .argument('[name]', `identity name (${IDENTITY_NAME_RULE})`)
+      .argument('[images...]', 'image files, one face each')
+      .option('--from-dir <dir>', 'enroll every sub-folder of DIR as an identity, its images as faces; resumable')
       .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it')
       .option(...COLLECTION_OPTION)
       .option(...PIPELINE_OPTION),
-  ).action(async (name: string, images: string[], opts) => {
+  ).action(async (name: string | undefined, images: string[], opts) => {
+    if (opts.fromDir !== undefined) {
+      await enrollDirectory(String(opts.fromDir), opts);
+      return;
+    }
+    if (name === undefined || images.length === 0) {
+      err('error: give an identity name and images, or --from-dir DIR');
+      process.exitCode = 1;
+      return;
+    }
     validateIdentityName(name);
     const config = configFrom(opts, CLI_DEFAULTS);
     const { readImageFile, pickEnrollmentFace } = await recognition();

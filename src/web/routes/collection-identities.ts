@@ -88,7 +88,7 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
   app.delete(`${base}/:name/faces/:faceId`, operator, rc.rateLimit, async (req, res) => {
     const c = await requireCollection(rc, res, parseCollectionName(req.params.c));
     const name = parseIdentityName(req.params.name);
-    const faceId = req.params.faceId ?? '';
+    const faceId = String(req.params.faceId ?? '');
     if (!FACE_ID.test(faceId)) throw new BadRequestError('not a face id', { code: 'bad-face-id' });
     const view = gallery.in(c.name);
     const face = (await rc.guard(() => view.listFacesOf(name))).find((f) => f.id === faceId);

@@ -27,13 +27,20 @@ function identityPath(name: string): string {
 export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
   const { config, gallery } = rc.deps;
   // These routes are the default collection's: a key scoped elsewhere may not use them.
-  const operator: express.RequestHandler[] = [
-    rc.auth.requireRole('operator'),
-    (_req, res, next) => {
-      requireAccess(res, DEFAULT_COLLECTION);
-      next();
-    },
-  ];
+  const requireOperator = rc.auth.requireRole('operator');
+  const operator: express.RequestHandler = (req, res, next) => {
+    Promise.resolve(
+      requireOperator(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        try {
+          requireAccess(res, DEFAULT_COLLECTION);
+          next();
+        } catch (e) {
+          next(e);
+        }
+      }),
+    ).catch(next);
+  };
 
   app.get('/v1/identities', operator, rc.rateLimit, async (_req, res) => {
     const items = await rc.guard(() => gallery.listIdentities());
