@@ -121,7 +121,7 @@ async function measure(n: number): Promise<Record<string, number>> {
     const fullLoads = cache.stats().fullLoads;
     await stores.close();
     return {
-      faces: n,
+      faces: faces.length,
       identities: new Set(faces.map((f) => f.identity)).size,
       loadSeconds: +loadSeconds.toFixed(3),
       matchP50Ms: +pct(times, 50).toFixed(3),
