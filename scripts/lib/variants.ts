@@ -20,6 +20,7 @@
  *   dlib's CNN detector and 5-point predictor, src/recognition/ensemble.ts), run as the service
  *   runs it.
  */
+import type { EngineBackendChoice } from '../../src/recognition/ort/engine-backend.js';
 import type { Logger } from '../../src/log.js';
 import { loadEngine, type LoadedEngine, type StageTimings } from '../../src/recognition/engine.js';
 import { DEFAULT_STRATEGY, detectFaces, NAIVE_STRATEGY, SSD_STRATEGY, type DetectionStrategy } from '../../src/recognition/detect.js';
@@ -89,11 +90,12 @@ function naiveAnalyzer(engine: LoadedEngine): Analyzer {
   };
 }
 
-export async function createAnalyzer(options: { variant: Variant; detector?: string; tfBackend?: TfBackendChoice; log?: Logger }): Promise<Analyzer> {
+export async function createAnalyzer(options: { variant: Variant; detector?: string; tfBackend?: TfBackendChoice; engineBackend?: EngineBackendChoice; log?: Logger }): Promise<Analyzer> {
   const strategy = DETECTORS[options.detector ?? 'cascade'];
   if (!strategy) throw new Error(`unknown detector ${options.detector}; use one of ${Object.keys(DETECTORS).join(', ')}`);
   const engine = await loadEngine({
     tfBackend: options.tfBackend,
+    engineBackend: options.engineBackend,
     log: options.log,
     strategy,
     describe: options.variant === 'naive' || options.variant === 'ensemble' ? undefined : DESCRIBE[options.variant],

@@ -10,8 +10,9 @@ import { SingleBar } from 'cli-progress';
 import type { Config } from '../config.js';
 import { toFacefleetError } from '../errors.js';
 import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/types.js';
+import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../recognition/decision.js';
 import { openServices } from '../services.js';
-import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION, engineBackendOptions } from './options.js';
 import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
 import { validateCollectionName } from '../jobs/collection-name.js';
 import type { CollectionGallery } from '../store/ports.js';
@@ -63,7 +64,7 @@ async function recognition() {
 async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const log = loggerFor(config, 'facefleet-cli');
   const { loadEngine } = await recognition();
-  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
+  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, ...engineBackendOptions(config), maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
   try {
     return await fn(engine);
   } finally {
@@ -94,7 +95,7 @@ export async function expandInputs(inputs: string[]): Promise<{ files: string[];
 
 function describeFace(face: RecognizedFace, i: number): string {
   const b = face.box;
-  const who = face.match ? `${face.match.identity} (distance ${face.match.distance.toFixed(3)})` : 'unknown';
+  const who = face.match ? `${face.match.identity} (distance ${face.match.distance.toFixed(3)})` : `unknown${face.reason ? ` (${face.reason})` : ''}`;
   const nearest = face.candidates.map((c) => `${c.identity} ${c.distance.toFixed(3)}`).join(', ');
   return `  face ${i + 1}: ${who}  box ${Math.round(b.x)},${Math.round(b.y)} ${Math.round(b.width)}x${Math.round(b.height)}  score ${face.score.toFixed(2)}${nearest ? `  nearest: ${nearest}` : ''}`;
 }
@@ -161,10 +162,11 @@ export function registerEngineCommands(program: Command): void {
       .description('find the faces in images and name them from the gallery')
       .argument('<inputs...>', 'image files or directories')
       .option('--json', 'one JSON object per image per line')
-      .option(...PIPELINE_OPTION)
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION)
       .option(...COLLECTION_OPTION)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
-      .option('--threshold <t>', 'largest distance that still matches (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
+      .option('--threshold <t>', `largest distance to the nearest identity that can match (default ${DEFAULT_RULE.threshold})`, parseNumber('--threshold', { min: 0.01, max: 2 }))
+      .option('--margin <m>', `smallest gap to the second-nearest identity, else ambiguous (default ${DEFAULT_RULE.margin}; 0 = off)`, parseNumber('--margin', { min: 0, max: 1.99 })),
   ).action(async (inputs: string[], opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
     const { createGalleryIndex, otherPipelineWarning, recognizeFaces, readImageFile } = await recognition();
@@ -189,7 +191,8 @@ export function registerEngineCommands(program: Command): void {
         for (const file of files) {
           try {
             const analyzed = await engine.analyze(await readImageFile(file));
-            const result = recognizeFaces(analyzed, index, { topK: config.recognition.topK, threshold: config.recognition.threshold });
+            const { topK, threshold, margin } = config.recognition;
+            const result = recognizeFaces(analyzed, index, { topK, threshold, margin });
             printResult(file, result, Boolean(opts.json));
           } catch (e) {
             failed += 1;
@@ -216,24 +219,14 @@ export function registerEngineCommands(program: Command): void {
       .argument('<a>', 'first image')
       .argument('<b>', 'second image')
       .option('--json', 'print one JSON object')
-      .option(...PIPELINE_OPTION)
-      .option(...COLLECTION_OPTION)
-      .option('--threshold <t>', 'largest distance that still counts as the same person (default 0.6)', parseNumber('--threshold', { min: 0.01, max: 2 })),
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION)
+      .option('--threshold <t>', `largest distance that still counts as the same person (default ${DEFAULT_VERIFY_THRESHOLD}, or FACEFLEET_VERIFY_THRESHOLD)`, parseNumber('--threshold', { min: 0.01, max: 2 })),
   ).action(async (a: string, b: string, opts) => {
-    const config = configFrom(opts, CLI_DEFAULTS);
+    // verify's --threshold is the 1:1 threshold, not the 1:N rule's.
+    const { threshold: verifyThreshold, ...rest } = opts as { threshold?: number };
+    const config = configFrom({ ...rest, ...(verifyThreshold === undefined ? {} : { verifyThreshold }) }, CLI_DEFAULTS);
+    const threshold = config.recognition.verifyThreshold;
     const { readImageFile, verifyImages } = await recognition();
-    let threshold = config.recognition.threshold;
-    if (opts.collection !== undefined && opts.threshold === undefined) {
-      // The collection's own threshold, when it has one and --threshold did not say otherwise.
-      const services = await openServices(config, loggerFor(config));
-      try {
-        const gallery = await collectionFrom(services, opts.collection);
-        if (!gallery) return;
-        threshold = (await services.gallery.getCollection(gallery.collection))?.threshold ?? threshold;
-      } finally {
-        await services.close();
-      }
-    }
     await withEngine(config, async (engine) => {
       const [imgA, imgB] = [await readImageFile(a), await readImageFile(b)];
       const { distance, same } = await verifyImages(engine, imgA, imgB, threshold);
@@ -251,7 +244,7 @@ export function registerEngineCommands(program: Command): void {
       .option('--from-dir <dir>', 'enroll every sub-folder of DIR as an identity, its images as faces; resumable')
       .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it')
       .option(...COLLECTION_OPTION)
-      .option(...PIPELINE_OPTION),
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION),
   ).action(async (name: string | undefined, images: string[], opts) => {
     if (opts.fromDir !== undefined) {
       await enrollDirectory(String(opts.fromDir), opts);

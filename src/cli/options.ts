@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type Config, type Flags } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
@@ -13,6 +14,9 @@ export function addGlobalOptions(cmd: Command): Command {
 
 /** `--pipeline`, for every command that runs the engine or starts workers that do: `.option(...PIPELINE_OPTION)`. */
 export const PIPELINE_OPTION = ['--pipeline <name>', 'recognition pipeline: standard | dlib-ensemble (env FACEFLEET_PIPELINE, default standard)'] as const;
+
+/** `--engine-backend`, beside every {@link PIPELINE_OPTION}. */
+export const ENGINE_BACKEND_OPTION = ['--engine-backend <name>', 'where the nets run: auto | ort | wasm (env FACEFLEET_ENGINE_BACKEND, default auto: ONNX Runtime where it loads)'] as const;
 
 /** Parse a positive number flag, with a clear message. */
 export function parseNumber(name: string, options: { integer?: boolean; min?: number; max?: number } = {}) {
@@ -44,4 +48,9 @@ export function configFrom(opts: Record<string, unknown>, defaults: Flags = {}):
 
 export function loggerFor(config: Config, name = 'facefleet'): Logger {
   return createLogger({ level: config.logLevel, name });
+}
+
+/** The engine's backend options from the config: built graphs go under the data dir. */
+export function engineBackendOptions(config: Config): { engineBackend: Config['recognition']['engineBackend']; ortThreads: number; graphDir: string } {
+  return { engineBackend: config.recognition.engineBackend, ortThreads: config.recognition.ortThreads, graphDir: path.join(config.dataDir, 'models') };
 }

@@ -17,7 +17,7 @@ import type { ControllerMetrics } from '../controller/metrics.js';
 import type { LaunchTemplateOptions } from '../aws/provision-types.js';
 import { openServices, type Services } from '../services.js';
 import { JOB_STATES } from '../jobs/types.js';
-import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION } from './options.js';
 import { onShutdown } from './signals.js';
 
 /** Where the controller publishes its state for `facefleet status` (works on both backends). */
@@ -38,7 +38,7 @@ function fleetOptions(cmd: Command): Command {
     .option('--max-workers <n>', 'most workers (default 15; `up` defaults to the CPU cores)', parseNumber('--max-workers', { integer: true, min: 1 }))
     .option('--idle-seconds <s>', 'scale in after the queue has been empty this long (default 30)', parseNumber('--idle-seconds', { min: 0 }))
     .option('--interval <s>', 'controller tick in seconds (default 5)', parseNumber('--interval', { min: 0.1 }))
-    .option(...PIPELINE_OPTION);
+    .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION);
 }
 
 /** The local fleet's worker command: this same CLI, in this same Node (with its loaders). */
@@ -278,7 +278,7 @@ export function registerProcessCommands(program: Command): void {
       .option('--package <spec>', 'what workers install with npm: a name, a URL or s3://bucket/facefleet-x.y.z.tgz (default facefleet)')
       .option('--visibility <s>', 'queue visibility timeout in seconds (env FACEFLEET_VISIBILITY, default 30)', parseNumber('--visibility', { integer: true, min: 0, max: 43_200 }))
       .option('--max-receives <n>', 'deliveries before a message is dead-lettered (env FACEFLEET_MAX_RECEIVES, default 3)', parseNumber('--max-receives', { integer: true, min: 1, max: 1000 }))
-      .option(...PIPELINE_OPTION),
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION),
   ).action(async (opts) => {
     // Only the options loadConfig knows (visibility, maxReceives, prefix...) reach it; the
     // launch-template ones are this command's own.

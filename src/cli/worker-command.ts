@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { RETIRED_EXIT_CODE } from '../controller/fleet.js';
 import { openServices } from '../services.js';
-import { addGlobalOptions, configFrom, loggerFor, PIPELINE_OPTION } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, PIPELINE_OPTION, ENGINE_BACKEND_OPTION, engineBackendOptions } from './options.js';
 import { onShutdown } from './signals.js';
 
 export function registerWorkerCommand(program: Command): void {
@@ -10,13 +10,13 @@ export function registerWorkerCommand(program: Command): void {
       .command('worker')
       .description('run one worker: receive jobs from the queue and recognise faces until SIGTERM')
       .option('--worker-id <id>', 'worker id (env FACEFLEET_WORKER_ID, default <host>-<pid>)')
-      .option(...PIPELINE_OPTION),
+      .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION),
   ).action(async (opts) => {
     const config = configFrom(opts);
     const log = loggerFor(config, 'facefleet-worker');
     // Imported here, not at the top: TensorFlow takes seconds to load and other commands never need it.
     const [{ loadEngine }, { createWorker }] = await Promise.all([import('../recognition/engine.js'), import('../worker/worker.js')]);
-    const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
+    const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, ...engineBackendOptions(config), maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
     const services = await openServices(config, log);
     // Under a parent that listens (the local fleet of `facefleet up`), report finished jobs so
     // the web tier's long-polls answer at once. `send` fails only when the parent is gone.

@@ -74,6 +74,11 @@ export interface JobOptions {
   collection?: string;
   /** The id of the API key that submitted the job; only it (or an operator) may read the job. */
   submittedBy?: string;
+  /**
+   * The 1:N rule's margin to the second-nearest identity (src/recognition/decision.ts). Absent in
+   * jobs stored before the rule had one: those use the default.
+   */
+  margin?: number;
   /** enroll: the identity to add the face to. */
   identity?: string;
   /** enroll: take the largest face when there are several. */

@@ -7,6 +7,7 @@ import { EngineError } from './errors.js';
 import { dlibResnetPath, loadDlibResnet } from './dlib-resnet.js';
 import { createMmodDetector, loadMmod, mmodPath, type MmodDetector } from './mmod.js';
 import { loadShapePredictor, shapePredictorPath, type ShapePredictor } from './shape-predictor.js';
+import type { OrtNets } from './ort/ort-nets.js';
 
 const require = createRequire(import.meta.url);
 
@@ -24,8 +25,10 @@ export type RecognitionWeights = 'dlib' | 'face-api';
 export interface FaceRuntime {
   faceapi: typeof FaceApi;
   tf: typeof Tf;
-  /** `tensorflow` (tfjs-node) or `wasm`. */
+  /** `tensorflow` (tfjs-node) or `wasm`; `ort` when {@link FaceRuntime.ort} runs the landmark and descriptor nets. */
   backend: string;
+  /** The landmark and descriptor nets on ONNX Runtime (`./ort/engine-backend.ts`); absent = TensorFlow.js. */
+  ort?: OrtNets;
   /** Names of the loaded nets, for logs. */
   models: string[];
   modelDir: string;

@@ -68,26 +68,31 @@ export interface DescribedFace {
   descriptor: Float32Array;
 }
 
+/** face-api's landmark net on TensorFlow.js: crop-relative points `[n * 136]` of `n` packed 112x112 crops. */
+async function tfLandmarks(rt: FaceRuntime, batch: Float32Array, n: number): Promise<Float32Array> {
+  const { tf, faceapi } = rt;
+  // face-api takes a batch as an array of 3-D tensors (a 4-D tensor must have batch size 1).
+  const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [n, LANDMARK_INPUT, LANDMARK_INPUT, 3])));
+  try {
+    const out = await faceapi.nets.faceLandmark68Net.forward(parts as never);
+    const rel = (await out.data()) as Float32Array;
+    out.dispose();
+    return rel;
+  } finally {
+    tf.dispose(parts);
+  }
+}
+
 /** 68 landmarks per box, in image pixels. Boxes are squared around their centre, as face-api does. */
 export async function detectLandmarks(rt: FaceRuntime, img: RgbImage, boxes: Box[]): Promise<Point[][]> {
   if (boxes.length === 0) return [];
-  const { tf, faceapi } = rt;
   const crops = boxes.map((b) => {
     const side = Math.max(b.width, b.height);
     return { side, x0: b.x + b.width / 2 - side / 2, y0: b.y + b.height / 2 - side / 2, t: squareCrop(b.x + b.width / 2, b.y + b.height / 2, side, LANDMARK_INPUT) };
   });
   const batch = new Float32Array(boxes.length * LANDMARK_INPUT * LANDMARK_INPUT * 3);
   crops.forEach((c, i) => batch.set(warpAffine(img, c.t, LANDMARK_INPUT, LANDMARK_INPUT), i * LANDMARK_INPUT * LANDMARK_INPUT * 3));
-  // face-api takes a batch as an array of 3-D tensors (a 4-D tensor must have batch size 1).
-  const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [boxes.length, LANDMARK_INPUT, LANDMARK_INPUT, 3])));
-  let rel: Float32Array;
-  try {
-    const out = await faceapi.nets.faceLandmark68Net.forward(parts as never);
-    rel = (await out.data()) as Float32Array;
-    out.dispose();
-  } finally {
-    tf.dispose(parts);
-  }
+  const rel = rt.ort ? await rt.ort.landmarks(batch, boxes.length) : await tfLandmarks(rt, batch, boxes.length);
   return crops.map((c, i) => {
     const pts: Point[] = [];
     for (let k = 0; k < 68; k++) pts.push({ x: c.x0 + rel[i * 136 + 2 * k] * c.side, y: c.y0 + rel[i * 136 + 2 * k + 1] * c.side });
@@ -175,11 +180,15 @@ export function faceChips(img: RgbImage, landmarks: Point[], options: Pick<Descr
 /** Raw 128-d descriptors of ready-made 150x150 RGB chips (0..255), one batched forward pass. */
 export async function describeChips(rt: FaceRuntime, chips: Float32Array[], weights: RecognitionWeights = DEFAULT_DESCRIBE.weights): Promise<Float32Array[]> {
   if (chips.length === 0) return [];
-  const { tf } = rt;
-  const net = await rt.recognitionNet(weights);
   const chipLen = CHIP_SIZE * CHIP_SIZE * 3;
   const batch = new Float32Array(chips.length * chipLen);
   chips.forEach((chip, i) => batch.set(chip, i * chipLen));
+  if (rt.ort) {
+    const flat = await rt.ort.describe(batch, chips.length, weights);
+    return chips.map((_, i) => flat.slice(i * 128, (i + 1) * 128));
+  }
+  const { tf } = rt;
+  const net = await rt.recognitionNet(weights);
   // face-api takes a batch as an array of 3-D tensors (a 4-D tensor must have batch size 1).
   const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [chips.length, CHIP_SIZE, CHIP_SIZE, 3])));
   let flat: Float32Array;

@@ -7,8 +7,10 @@ import { computeDescriptors, DEFAULT_DESCRIBE, dlibLandmarks, locateLandmarks, t
 import { clampBox, DEFAULT_STRATEGY, detectFaces, type DetectionStrategy } from './detect.js';
 import { assertEnsembleModels, ensembleDescriptors, ensembleLandmarks, rectToBox, unmatchedDetections } from './ensemble.js';
 import { MultipleFacesError, NoFaceError, type MissingModelsError } from './errors.js';
+import { DEFAULT_VERIFY_THRESHOLD } from './decision.js';
 import { euclidean } from './matcher.js';
 import type { MmodDetector } from './mmod.js';
+import { selectEngineBackend, type EngineBackendChoice } from './ort/engine-backend.js';
 import type { AnalyzedImage, DetectedFace, Engine, RecognitionPipeline } from './types.js';
 
 /**
@@ -21,6 +23,17 @@ export const MMOD_MAX_PIXELS = 4_000_000;
 export interface EngineOptions {
   /** Default `auto`: tfjs-node when it loads, else wasm. */
   tfBackend?: TfBackendChoice;
+  /**
+   * Where the descriptor, landmark and tiny detector nets run: `ort` (ONNX Runtime), `wasm` (TensorFlow.js, the
+   * default here; the CLI's default is `auto`), `auto` (ORT where it loads). See docs/engine.md.
+   */
+  engineBackend?: EngineBackendChoice;
+  /** Directory for the built ONNX graphs (checksummed, rebuilt when bad); default: built in memory. */
+  graphDir?: string;
+  /** ONNX Runtime intra-op threads. Default 1 (one worker per core). */
+  ortThreads?: number;
+  /** The ONNX Runtime module to load (default `onnxruntime-node`); tests name a missing one. */
+  ortModule?: string;
   /** Decompression-bomb guard. Default 50 M pixels. */
   maxInputPixels?: number;
   /** Default: silent. */
@@ -62,7 +75,8 @@ const area = (f: DetectedFace): number => f.box.width * f.box.height;
  */
 export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEngine> {
   const log = options.log ?? silentLogger();
-  const runtime = await loadRuntime({ tfBackend: options.tfBackend, log });
+  const tfRuntime = await loadRuntime({ tfBackend: options.tfBackend, log });
+  const runtime = await selectEngineBackend(tfRuntime, { choice: options.engineBackend ?? 'wasm', dir: options.graphDir ?? null, threads: options.ortThreads, module: options.ortModule, log });
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const strategy = options.strategy ?? DEFAULT_STRATEGY;
   const pipeline = options.pipeline ?? 'standard';
@@ -161,9 +175,9 @@ export function pickEnrollmentFace(analyzed: AnalyzedImage, options: { largest?:
 
 /**
  * 1:1 verification: the distance between the largest face of each image, and whether it is
- * within `threshold` (default 0.6). An image without a face throws {@link NoFaceError}.
+ * within `threshold` (default {@link DEFAULT_VERIFY_THRESHOLD}, chosen for 1:1). An image without a face throws {@link NoFaceError}.
  */
-export async function verifyImages(engine: Engine, a: Buffer, b: Buffer, threshold = 0.6): Promise<{ distance: number; same: boolean }> {
+export async function verifyImages(engine: Engine, a: Buffer, b: Buffer, threshold = DEFAULT_VERIFY_THRESHOLD): Promise<{ distance: number; same: boolean }> {
   const fa = pickEnrollmentFace(await engine.analyze(a), { largest: true });
   const fb = pickEnrollmentFace(await engine.analyze(b), { largest: true });
   const distance = euclidean(fa.descriptor, fb.descriptor);

@@ -27,6 +27,8 @@ export {
 export { loadEngine, pickEnrollmentFace, verifyImages } from './engine.js';
 export type { EngineOptions, LoadedEngine, StageTimings } from './engine.js';
 export { createGalleryIndex, DEFAULT_MATCH, euclidean, otherPipelineWarning, recognizeFaces } from './matcher.js';
+export { checkRule, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from './decision.js';
+export type { Decision, MatchRule, UnknownReason } from './decision.js';
 export type { GalleryIndex, MatchResult } from './matcher.js';
 export { decodeImage, DEFAULT_MAX_INPUT_PIXELS, probeImage, readImageFile, sniffFormat } from './decode.js';
 export type { DecodeOptions, ImageFormat, ImageProbe, RgbImage } from './decode.js';

@@ -1,8 +1,9 @@
 import { buildGalleryIndex, type GalleryIndexKernel } from './gallery-index.js';
+import { decide, DEFAULT_RULE, RULE_CANDIDATES, type UnknownReason } from './decision.js';
 import { toPipeline, type AnalyzedImage, type Candidate, type GalleryFace, type MatchOptions, type RecognitionPipeline, type RecognitionResult } from './types.js';
 
-/** Defaults of {@link MatchOptions}: top 3 candidates, dlib's 0.6 radius. */
-export const DEFAULT_MATCH: MatchOptions = { topK: 3, threshold: 0.6 };
+/** Defaults of {@link MatchOptions}: top 3 candidates and the 1:N rule of `./decision.ts`. */
+export const DEFAULT_MATCH: MatchOptions = { topK: 3, ...DEFAULT_RULE };
 
 /** Euclidean distance between two descriptors of equal length. */
 export function euclidean(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -16,9 +17,11 @@ export function euclidean(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 export interface MatchResult {
-  /** The nearest identity when within the threshold; `null` means unknown. */
+  /** The nearest identity when the rule (`./decision.ts`) names it; `null` means unknown. */
   match: Candidate | null;
-  /** Up to `topK` identities, nearest first, whatever the threshold. */
+  /** Why `match` is null; null when it is set. */
+  reason: UnknownReason | null;
+  /** Up to `topK` identities, nearest first, whatever the rule. */
   candidates: Candidate[];
 }
 
@@ -44,11 +47,14 @@ export function galleryIndexOver(kernel: GalleryIndexKernel): GalleryIndex {
       return kernel.size;
     },
     match(descriptor, options = {}) {
-      const { topK, threshold } = { ...DEFAULT_MATCH, ...options };
-      if (kernel.size === 0) return { match: null, candidates: [] };
-      const candidates = kernel.nearest(descriptor, Math.max(0, topK));
-      const nearest = candidates[0];
-      return { match: nearest && nearest.distance <= threshold ? nearest : null, candidates };
+      const topK = options.topK ?? DEFAULT_MATCH.topK;
+      const threshold = options.threshold ?? DEFAULT_MATCH.threshold;
+      const margin = options.margin ?? DEFAULT_MATCH.margin;
+      if (kernel.size === 0) return { match: null, reason: 'no-close-identity', candidates: [] };
+      // The rule needs the second identity for its margin even when fewer are returned.
+      const ranked = kernel.nearest(descriptor, Math.max(RULE_CANDIDATES, topK));
+      const { match, reason } = decide(ranked, { threshold, margin });
+      return { match, reason, candidates: ranked.slice(0, Math.max(0, topK)) };
     },
   };
 }
@@ -61,8 +67,8 @@ export function recognizeFaces(analyzed: AnalyzedImage, index: GalleryIndex, opt
   const faces = [...analyzed.faces]
     .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height)
     .map((f) => {
-      const { match, candidates } = index.match(f.descriptor, options);
-      return { box: { ...f.box }, score: f.score, match, candidates };
+      const { match, reason, candidates } = index.match(f.descriptor, options);
+      return { box: { ...f.box }, score: f.score, match, ...(reason ? { reason } : {}), candidates };
     });
   return { width: analyzed.width, height: analyzed.height, faces };
 }

@@ -4,8 +4,9 @@
  * - descriptor: the 128-d embedding of a face (dlib ResNet, via face-api). Distance is Euclidean.
  * - identity: a named person in the gallery, enrolled with one or more faces.
  * - gallery: all identities and their face descriptors.
- * - match: the nearest identity when it is within the threshold; otherwise `null` (unknown).
- * - candidates: the top-k nearest identities, nearest first, whatever the threshold.
+ * - match: the nearest identity when the 1:N rule names it (close enough, and clear of the
+ *   second-nearest identity: `./decision.ts`); otherwise `null` (unknown), with a `reason`.
+ * - candidates: the top-k nearest identities, nearest first, whatever the rule.
  */
 
 /**
@@ -51,6 +52,8 @@ export interface RecognizedFace {
   box: Box;
   score: number;
   match: Candidate | null;
+  /** Present exactly when `match` is null: nobody close enough, or two identities too close to call. */
+  reason?: 'no-close-identity' | 'ambiguous';
   candidates: Candidate[];
 }
 
@@ -69,8 +72,10 @@ export interface RecognitionResult {
 export interface MatchOptions {
   /** How many candidates to return. Default 3. */
   topK: number;
-  /** Largest distance that still counts as a match. Default 0.6. */
+  /** Largest distance to the nearest identity that can still match (the rule's threshold). */
   threshold: number;
+  /** Smallest gap to the second-nearest identity (the rule's margin); 0 turns it off. */
+  margin: number;
 }
 
 /** One enrolled face as the matcher sees it. */
@@ -92,7 +97,7 @@ export interface AnalyzedImage {
  * Inference is serialised inside one engine; run several processes for parallelism.
  */
 export interface Engine {
-  /** TensorFlow backend in use: `tensorflow` (tfjs-node) or `wasm`. */
+  /** Backend in use: `ort` (ONNX Runtime, docs/engine.md), or TensorFlow.js's `tensorflow` (tfjs-node) or `wasm`. */
   readonly backend: string;
   /** The detection strategy, for logs and benchmarks. */
   readonly detector: string;

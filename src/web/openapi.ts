@@ -62,7 +62,7 @@ const schemas: Json = {
       updatedAt: { type: 'string', format: 'date-time' },
       attempts: { type: 'integer' },
       maxAttempts: { type: 'integer' },
-      result: { type: 'object', description: '{width, height, faces: [{box, score, match, candidates}], enrolled?}' },
+      result: { type: 'object', description: '{width, height, faces: [{box, score, match, reason?, candidates}], enrolled?}; `reason` (`no-close-identity` or `ambiguous`) says why `match` is null' },
       error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, retryable: { type: 'boolean' } } },
       deadLetterReason: { type: 'string' },
       history: { type: 'array', items: { type: 'object' } },
@@ -129,6 +129,7 @@ const paths: Json = {
         topK: { type: 'integer', minimum: 1, maximum: 100 },
         threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 },
         collection: { type: 'string', description: 'The collection to match against (the query parameter works too); default `default`.' },
+        margin: { type: 'number', minimum: 0, exclusiveMaximum: 2 },
       }),
       responses: {
         '200': { description: 'The job reached a terminal state within the wait.', content: json(ref('JobView')) },

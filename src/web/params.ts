@@ -62,6 +62,15 @@ export function parseThreshold(raw: unknown, fallback: number): number {
   return n;
 }
 
+/** margin: a distance gap in [0, 2), default from config; 0 turns the 1:N rule's margin off. */
+export function parseMargin(raw: unknown, fallback: number): number {
+  const value = single(raw);
+  if (value === undefined || value === '') return fallback;
+  const n = NUMBER.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n < 2)) throw new BadRequestError('margin must be a number in [0, 2)', { code: 'bad-margin' });
+  return n;
+}
+
 /** A boolean form field (`true/false/1/0/yes/no/on/off`), default false. */
 export function parseFlag(raw: unknown, name: string): boolean {
   const value = single(raw);

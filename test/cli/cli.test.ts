@@ -90,6 +90,8 @@ describe('facefleet CLI', () => {
     expect(lines[0].faces[0].candidates.length).toBeLessThanOrEqual(2);
     expect(lines[0].width).toBe(150);
     expect(lines[2].faces[0].match).toBeNull(); // sheldon is not enrolled: unknown, not the closest stranger
+    expect((lines[2].faces[0] as { reason?: string }).reason).toMatch(/^(no-close-identity|ambiguous)$/);
+    expect((lines[0].faces[0] as { reason?: string }).reason).toBeUndefined();
     expect(run.stderr).toMatch(/notes\.jpg: .*\(not-an-image\); skipped/);
     expect(run.stderr).toMatch(/empty\.png: .*\(empty-image\); skipped/);
     expect(run.stderr).toMatch(/progress: 5\/5 images/);
@@ -116,7 +118,9 @@ describe('facefleet CLI', () => {
     expect(s.distance).toBeLessThan(0.6);
     const diff = await facefleet(['verify', bbt('amy', 3), bbt('raj', 3)]);
     expect(diff.code).toBe(0);
-    expect(diff.stdout).toMatch(/^different people: distance \d\.\d{4} \(threshold 0\.6\)$/m);
+    expect(diff.stdout).toMatch(/^different people: distance \d\.\d{4} \(threshold 0\.61\)$/m); // verify's own 1:1 default
+    const strict = await facefleet(['verify', bbt('amy', 3), bbt('amy', 4), '--json', '--threshold', String(Math.max(0.01, s.distance - 0.01))], { FACEFLEET_THRESHOLD: '1.9' });
+    expect(JSON.parse(strict.stdout)).toMatchObject({ same: false, threshold: Math.max(0.01, s.distance - 0.01) });
   }, 120_000);
 
   it('creates, lists and revokes API keys without ever printing a stored secret', async () => {

@@ -47,17 +47,17 @@ describe('createGalleryIndex', () => {
     expect(beyond.candidates).toEqual([{ identity: 'ann', distance: 0.5 }]);
   });
 
-  it('uses topK 3 and threshold 0.6 by default', () => {
+  it('uses topK 3 and the default rule by default', () => {
     const r = index.match(at(5, 0.7));
     expect(r.candidates).toHaveLength(3);
-    // Every identity is farther than 0.6 from this probe.
+    // Every identity is farther than the default threshold from this probe.
     expect(r.match).toBeNull();
   });
 
   it('answers unknown with no candidates on an empty gallery', () => {
     const empty = createGalleryIndex([]);
     expect(empty.size).toBe(0);
-    expect(empty.match(origin)).toEqual({ match: null, candidates: [] });
+    expect(empty.match(origin)).toEqual({ match: null, reason: 'no-close-identity', candidates: [] });
   });
 
   it('refuses descriptors of the wrong length', () => {

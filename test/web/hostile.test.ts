@@ -73,6 +73,8 @@ function cases(): Case[] {
     ['wait=abc (form field)', () => postMultipart(jobs, [{ name: 'wait', data: 'abc' }, file(jpeg)]), 400, 'bad-wait'],
     ['topK=0', () => postMultipart(jobs, [{ name: 'topK', data: '0' }, file(jpeg)]), 400, 'bad-top-k'],
     ['threshold=5', () => postMultipart(jobs, [{ name: 'threshold', data: '5' }, file(jpeg)]), 400, 'bad-threshold'],
+    ['margin=-0.1', () => postMultipart(jobs, [{ name: 'margin', data: '-0.1' }, file(jpeg)]), 400, 'bad-margin'],
+    ['margin=abc', () => postMultipart(jobs, [{ name: 'margin', data: 'abc' }, file(jpeg)]), 400, 'bad-margin'],
     ['JSON where multipart is expected', () => postJson(jobs, { image: jpeg.toString('base64') }), 415, 'not-multipart'],
     ['classic protocol, wrong field', () => postMultipart(`${h.url}/`, [file(jpeg, 'test_000.jpg', 'image')]), 400, 'unexpected-field'],
     ['unknown job id', () => request(`${jobs}/6f1c2a8e-0000-4000-8000-000000000000`), 404, 'not-found'],

@@ -35,15 +35,15 @@ describe('POST /v1/jobs', () => {
     expect(record?.state).toBe('queued');
     expect(record?.kind).toBe('recognize');
     expect(record?.input).toMatchObject({ key: inputKey(id), contentType: 'image/jpeg', bytes: jpeg.length, filename: 'me.jpg' });
-    expect(record?.options).toEqual({ topK: h.config.recognition.topK, threshold: h.config.recognition.threshold });
+    expect(record?.options).toEqual({ topK: h.config.recognition.topK, threshold: h.config.recognition.threshold, margin: h.config.recognition.margin });
     expect(Buffer.compare(await h.blobs.get(inputKey(id)), jpeg)).toBe(0);
     expect(await drainQueue()).toEqual([id]);
   });
 
-  it('keeps the validated topK and threshold on the job', async () => {
-    const res = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, { topK: '5', threshold: '0.45' });
+  it('keeps the validated topK, threshold and margin on the job', async () => {
+    const res = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, { topK: '5', threshold: '0.45', margin: '0' });
     expect(res.status).toBe(202);
-    expect((await h.jobs.get(res.json.id))?.options).toEqual({ topK: 5, threshold: 0.45 });
+    expect((await h.jobs.get(res.json.id))?.options).toEqual({ topK: 5, threshold: 0.45, margin: 0 });
     await drainQueue();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../src/web/errors.js';
-import { basenameWithoutExtension, parseJobId, parseThreshold, parseTopK, parseWait, sanitizeFilename } from '../../src/web/params.js';
+import { basenameWithoutExtension, parseJobId, parseMargin, parseThreshold, parseTopK, parseWait, sanitizeFilename } from '../../src/web/params.js';
 import { createRateLimiter } from '../../src/web/rate-limit.js';
 import { classicName } from '../../src/web/routes/classic.js';
 import { toHttpError } from '../../src/web/problem.js';
@@ -26,6 +26,16 @@ describe('parseWait', () => {
     expect(parseThreshold('0.4', 0.6)).toBe(0.4);
     expect(() => parseThreshold('0', 0.6)).toThrow(BadRequestError);
     expect(() => parseThreshold('2.1', 0.6)).toThrow(BadRequestError);
+  });
+
+  it('validates margin: [0, 2), empty is the default', () => {
+    expect(parseMargin('0', 0.06)).toBe(0);
+    expect(parseMargin('0.1', 0.06)).toBe(0.1);
+    expect(parseMargin('', 0.06)).toBe(0.06);
+    expect(parseMargin(undefined, 0.06)).toBe(0.06);
+    expect(() => parseMargin('-0.01', 0.06)).toThrow(BadRequestError);
+    expect(() => parseMargin('2', 0.06)).toThrow(BadRequestError);
+    expect(() => parseMargin('abc', 0.06)).toThrow(BadRequestError);
   });
 
   it('takes UUIDs as job ids only', () => {

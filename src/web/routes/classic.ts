@@ -7,8 +7,8 @@ import { collectionOfRequest, requireCollection } from '../collection-access.js'
 import { jobOwnership, submitAndWait } from './jobs.js';
 
 /**
- * The classic answer's name: the largest face's matched identity, `unknown` when it matches
- * nobody within the threshold, `no-face` when there is no face.
+ * The classic answer's name: the largest face's matched identity, `unknown` when the 1:N rule
+ * names nobody (no identity close enough, or two too close to call), `no-face` when there is no face.
  */
 export function classicName(result: JobResult | undefined): string {
   const faces = result?.faces ?? [];
@@ -29,7 +29,7 @@ export function registerClassicRoutes(app: Express, rc: RouteContext): void {
     const record = await submitAndWait(rc, req, res, {
       kind: 'recognize',
       field: 'inputFile',
-      options: { topK: config.recognition.topK, threshold: collection.threshold ?? config.recognition.threshold, ...jobOwnership(res, collection.name) },
+      options: { topK: config.recognition.topK, threshold: collection.threshold ?? config.recognition.threshold, margin: config.recognition.margin, ...jobOwnership(res, collection.name) },
       waitSeconds: config.web.classicTimeoutSeconds,
     });
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);

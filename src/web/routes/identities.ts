@@ -87,7 +87,7 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
     const record = await submitAndWait(rc, req, res, {
       kind: 'enroll',
       field: 'image',
-      options: { topK: config.recognition.topK, threshold: config.recognition.threshold, identity: name, largest },
+      options: { topK: config.recognition.topK, threshold: config.recognition.threshold, margin: config.recognition.margin, identity: name, largest },
       waitSeconds,
     });
     if (!isTerminal(record)) {

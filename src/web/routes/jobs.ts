@@ -4,7 +4,7 @@ import { jobView } from '../../jobs/view.js';
 import { DEFAULT_COLLECTION } from '../../store/ports.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
-import { parseCursor, parseJobId, parseLimit, parseThreshold, parseTopK, parseWait } from '../params.js';
+import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
 import { sendAccepted, withCursor, type RouteContext } from '../route-context.js';
 import { collectionOfRequest, requireCollection, requireJobAccess } from '../collection-access.js';
 import { submitJob } from '../submit.js';
@@ -67,6 +67,7 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
     const options: JobOptions = {
       topK: parseTopK(field(req, 'topK'), config.recognition.topK),
       threshold: parseThreshold(field(req, 'threshold'), collection.threshold ?? config.recognition.threshold),
+      margin: parseMargin(field(req, 'margin'), config.recognition.margin),
       ...jobOwnership(res, collection.name),
     };
     const record = await submitAndWait(rc, req, res, { kind: 'recognize', field: 'image', options, waitSeconds });

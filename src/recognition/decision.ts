@@ -1,0 +1,66 @@
+/**
+ * The 1:N decision: given a face's nearest identities, name one or say why not.
+ *
+ * In 1:N every enrolled identity is one more chance for a stranger to fall near someone, so the
+ * 1:1 radius (dlib's 0.6) names most strangers once the gallery holds hundreds of people. The rule
+ * here asks two things of the nearest identity:
+ * - it is close: distance <= `threshold`, else the reason is `no-close-identity`;
+ * - it stands out: the second-nearest identity is at least `margin` farther, else `ambiguous`
+ *   (a face between two people is named neither).
+ *
+ * The defaults were chosen on one half of LFW's people and measured on the other
+ * (`npm run bench:identify`, docs/identification.md).
+ */
+import type { Candidate } from './types.js';
+
+export interface MatchRule {
+  /** Largest distance to the nearest identity that can still be a match. */
+  threshold: number;
+  /** Smallest gap from the nearest to the second-nearest identity; 0 turns the check off. */
+  margin: number;
+}
+
+/** Why a face is unknown: nobody near enough, or two identities too near each other. */
+export type UnknownReason = 'no-close-identity' | 'ambiguous';
+
+export interface Decision {
+  match: Candidate | null;
+  /** Null exactly when `match` is set. */
+  reason: UnknownReason | null;
+}
+
+/**
+ * The default 1:N rule, tuned on one half of LFW's people (`npm run bench:identify`). On the
+ * other half, one image enrolled per person (826 identities): FPIR 0.93%, FNIR 25.0%; three
+ * images: FPIR 1.22%, FNIR 12.3%; every person enrolled (2,874): FPIR 1.71% (docs/identification.md).
+ */
+export const DEFAULT_RULE: MatchRule = { threshold: 0.4725, margin: 0.065 };
+
+/**
+ * `verify`'s 1:1 threshold: two faces are the same person when their distance is at most this.
+ * LFW View 2, ten folds, each fold's threshold chosen on the other nine, picked 0.6079-0.6116 for
+ * the standard pipeline (99.23% ± 0.32, docs/recognition.md); 0.61 is that choice rounded. 1:1
+ * has one chance to be wrong where 1:N has one per identity, so it is looser than the 1:N rule.
+ */
+export const DEFAULT_VERIFY_THRESHOLD = 0.61;
+
+/** How many identities {@link decide} needs to see: the nearest and, for the margin, the second. */
+export const RULE_CANDIDATES = 2;
+
+/**
+ * Decide on candidates sorted nearest first (distinct identities). With one identity in the
+ * gallery there is no second to compare with, so only the threshold applies.
+ */
+export function decide(candidates: readonly Candidate[], rule: MatchRule): Decision {
+  const [nearest, second] = candidates;
+  if (!nearest || !(nearest.distance <= rule.threshold)) return { match: null, reason: 'no-close-identity' };
+  if (second && second.distance - nearest.distance < rule.margin) return { match: null, reason: 'ambiguous' };
+  return { match: nearest, reason: null };
+}
+
+/** A rule's two numbers checked: threshold in (0, 2], margin in [0, 2). Throws RangeError. */
+export function checkRule(rule: MatchRule): MatchRule {
+  if (!(rule.threshold > 0 && rule.threshold <= 2)) throw new RangeError(`threshold must be in (0, 2], got ${rule.threshold}`);
+  if (!(rule.margin >= 0 && rule.margin < 2)) throw new RangeError(`margin must be in [0, 2), got ${rule.margin}`);
+  return rule;
+}

@@ -1,0 +1,40 @@
+/**
+ * Which backend runs the engine's nets: `ort` (ONNX Runtime for the descriptor, landmark and tiny
+ * detector nets; SSD and dlib's MMOD stay on TensorFlow.js), `wasm` (TensorFlow.js throughout), or `auto` (ORT where
+ * it loads, else wasm). The chosen backend is logged.
+ */
+import type { Logger } from '../../log.js';
+import type { FaceRuntime } from '../backend.js';
+import { loadOrtNets, type OrtOptions } from './ort-nets.js';
+import { withOrtTiny } from './tiny-detector.js';
+
+export type EngineBackendChoice = 'auto' | 'ort' | 'wasm';
+
+export const ENGINE_BACKENDS: readonly EngineBackendChoice[] = ['auto', 'ort', 'wasm'];
+
+export interface EngineBackendOptions extends Omit<OrtOptions, 'log'> {
+  choice: EngineBackendChoice;
+  log: Logger;
+}
+
+/**
+ * The runtime the engine runs on: `rt` itself for wasm, or a copy whose `ort` nets take the
+ * landmark, descriptor and tiny detector passes and whose `backend` is `ort`. `ort` throws EngineError when
+ * ONNX Runtime does not load; `auto` then falls back to `rt` and logs why.
+ */
+export async function selectEngineBackend(rt: FaceRuntime, options: EngineBackendOptions): Promise<FaceRuntime> {
+  const { choice, log, ...ort } = options;
+  if (choice === 'wasm') {
+    log.info({ backend: rt.backend, requested: choice }, `engine backend: TensorFlow.js ${rt.backend}`);
+    return rt;
+  }
+  try {
+    const nets = await loadOrtNets(rt, { ...ort, log });
+    log.info({ backend: 'ort', requested: choice, threads: nets.threads, graphs: nets.graphs, ssd: rt.backend }, `engine backend: ONNX Runtime (${nets.threads} thread${nets.threads === 1 ? '' : 's'}; SSD detector on TensorFlow.js ${rt.backend})`);
+    return { ...withOrtTiny(rt, nets), backend: 'ort', ort: nets };
+  } catch (err) {
+    if (choice === 'ort') throw err;
+    log.warn({ backend: rt.backend, requested: choice, reason: (err as Error).message }, `engine backend: ONNX Runtime unavailable, running TensorFlow.js ${rt.backend}`);
+    return rt;
+  }
+}

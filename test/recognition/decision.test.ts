@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { configToEnv, loadConfig } from '../../src/config.js';
+import { checkRule, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../../src/recognition/decision.js';
+import { createGalleryIndex, recognizeFaces } from '../../src/recognition/matcher.js';
+
+const rule = { threshold: 0.5, margin: 0.06 };
+
+describe('decide', () => {
+  it('names a clear nearest identity', () => {
+    expect(decide([{ identity: 'amy', distance: 0.3 }, { identity: 'raj', distance: 0.7 }], rule)).toEqual({ match: { identity: 'amy', distance: 0.3 }, reason: null });
+  });
+
+  it('calls two identities within the margin ambiguous, even when both are close', () => {
+    expect(decide([{ identity: 'amy', distance: 0.3 }, { identity: 'raj', distance: 0.33 }], rule)).toEqual({ match: null, reason: 'ambiguous' });
+  });
+
+  it('says no-close-identity for a far nearest, however clear of the second', () => {
+    expect(decide([{ identity: 'amy', distance: 0.51 }, { identity: 'raj', distance: 0.9 }], rule)).toEqual({ match: null, reason: 'no-close-identity' });
+  });
+
+  it('takes the edges as inclusive: distance equal to the threshold and gap equal to the margin both match', () => {
+    const r = { threshold: 0.5, margin: 0.125 };
+    expect(decide([{ identity: 'amy', distance: 0.5 }, { identity: 'raj', distance: 0.625 }], r).match?.identity).toBe('amy');
+    expect(decide([{ identity: 'amy', distance: 0.5 }, { identity: 'raj', distance: 0.624 }], r).reason).toBe('ambiguous');
+  });
+
+  it('with one identity applies only the threshold; with none, nobody is close', () => {
+    expect(decide([{ identity: 'amy', distance: 0.2 }], rule).match?.identity).toBe('amy');
+    expect(decide([], rule)).toEqual({ match: null, reason: 'no-close-identity' });
+  });
+
+  it('margin 0 is the threshold alone', () => {
+    expect(decide([{ identity: 'amy', distance: 0.3 }, { identity: 'raj', distance: 0.3 }], { threshold: 0.5, margin: 0 }).match?.identity).toBe('amy');
+  });
+
+  it('NaN distances never match', () => {
+    expect(decide([{ identity: 'amy', distance: Number.NaN }], rule).reason).toBe('no-close-identity');
+  });
+
+  it('checkRule rejects out-of-range numbers', () => {
+    expect(() => checkRule({ threshold: 0, margin: 0 })).toThrow(RangeError);
+    expect(() => checkRule({ threshold: 0.5, margin: -0.1 })).toThrow(RangeError);
+    expect(checkRule(DEFAULT_RULE)).toBe(DEFAULT_RULE);
+  });
+});
+
+describe('the gallery index applies the rule', () => {
+  const d = (x: number, y = 0) => Float32Array.from({ length: 4 }, (_, i) => (i === 0 ? x : i === 1 ? y : 0));
+  const index = createGalleryIndex([
+    { identity: 'amy', descriptor: d(0) },
+    { identity: 'raj', descriptor: d(0.04) },
+    { identity: 'penny', descriptor: d(1) },
+  ]);
+
+  it('looks at the second identity for the margin even when topK is 1', () => {
+    const r = index.match(d(0.01), { topK: 1, threshold: 0.5, margin: 0.06 });
+    expect(r).toMatchObject({ match: null, reason: 'ambiguous' });
+    expect(r.candidates).toHaveLength(1);
+    expect(r.candidates[0].identity).toBe('amy');
+  });
+
+  it('names the nearest when the second is clear, and gives no reason', () => {
+    const r = index.match(d(0.98), { topK: 1, threshold: 0.5, margin: 0.06 });
+    expect(r).toMatchObject({ match: { identity: 'penny' }, reason: null });
+  });
+
+  it('recognizeFaces carries the reason on unknown faces only', () => {
+    const faces = [d(0.01), d(0.98), d(0.5, 5)].map((descriptor, i) => ({ box: { x: 0, y: 0, width: 10 - i, height: 10 }, score: 1, descriptor }));
+    const out = recognizeFaces({ width: 100, height: 100, faces }, index, { threshold: 0.5, margin: 0.06 });
+    expect(out.faces.map((f) => f.reason)).toEqual(['ambiguous', undefined, 'no-close-identity']);
+    expect(out.faces[2].candidates.length).toBe(3);
+  });
+
+  it('an empty gallery answers no-close-identity', () => {
+    expect(createGalleryIndex([]).match(d(0))).toEqual({ match: null, reason: 'no-close-identity', candidates: [] });
+  });
+});
+
+describe('the rule in the configuration', () => {
+  it('defaults to the documented rule and verify threshold', () => {
+    const c = loadConfig({}, {});
+    expect(c.recognition).toMatchObject({ threshold: DEFAULT_RULE.threshold, margin: DEFAULT_RULE.margin, verifyThreshold: DEFAULT_VERIFY_THRESHOLD });
+  });
+
+  it('reads FACEFLEET_MARGIN and FACEFLEET_VERIFY_THRESHOLD, flags first, and hands them to workers', () => {
+    const c = loadConfig({ margin: 0.1 }, { FACEFLEET_MARGIN: '0', FACEFLEET_THRESHOLD: '0.45', FACEFLEET_VERIFY_THRESHOLD: '0.55' });
+    expect(c.recognition).toMatchObject({ threshold: 0.45, margin: 0.1, verifyThreshold: 0.55 });
+    expect(loadConfig({}, configToEnv(c)).recognition).toMatchObject({ threshold: 0.45, margin: 0.1, verifyThreshold: 0.55 });
+  });
+
+  it('refuses a margin or verify threshold out of range', () => {
+    expect(() => loadConfig({}, { FACEFLEET_MARGIN: '-1' })).toThrow(/margin/);
+    expect(() => loadConfig({}, { FACEFLEET_VERIFY_THRESHOLD: '0' })).toThrow(/verify threshold/);
+  });
+});
