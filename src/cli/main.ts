@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { toFacefleetError } from '../errors.js';
+import { registerCollectionCommands } from './collection-commands.js';
 import { registerEngineCommands } from './engine-commands.js';
 import { registerOpsCommands } from './ops-commands.js';
 import { registerProcessCommands } from './process-commands.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerEngineCommands(program);
   registerOpsCommands(program);
+  registerCollectionCommands(program);
   return program;
 }
 

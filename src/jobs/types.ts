@@ -32,7 +32,12 @@ export interface HistoryEntry {
 
 /** A finished job's result. `enrolled` is set for enroll jobs. */
 export interface JobResult extends RecognitionResult {
-  enrolled?: { identity: string; faceId: string };
+  /** enroll: the face; `existing` when these image bytes were already enrolled for the identity. */
+  enrolled?: { identity: string; faceId: string; existing?: boolean };
+  /** The collection matched against (absent on results stored before collections). */
+  collection?: string;
+  /** The collection's gallery version the match saw. */
+  galleryVersion?: string;
 }
 
 /** Everything the job machine remembers; persisted inside the snapshot. */
@@ -65,6 +70,10 @@ export type JobKind = 'recognize' | 'enroll';
 export interface JobOptions {
   topK: number;
   threshold: number;
+  /** The collection to match against or enroll into; absent means `default`. */
+  collection?: string;
+  /** The id of the API key that submitted the job; only it (or an operator) may read the job. */
+  submittedBy?: string;
   /**
    * The 1:N rule's margin to the second-nearest identity (src/recognition/decision.ts). Absent in
    * jobs stored before the rule had one: those use the default.

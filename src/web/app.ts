@@ -20,6 +20,8 @@ import type { RouteContext } from './route-context.js';
 import { registerClassicRoutes } from './routes/classic.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerIdentityRoutes } from './routes/identities.js';
+import { registerCollectionIdentityRoutes } from './routes/collection-identities.js';
+import { registerCollectionRoutes } from './routes/collections.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerOpsRoutes } from './routes/ops.js';
@@ -168,6 +170,8 @@ export function createWebApp(deps: WebDeps): WebApp {
   registerClassicRoutes(app, rc);
   registerJobRoutes(app, rc);
   registerIdentityRoutes(app, rc);
+  registerCollectionRoutes(app, rc);
+  registerCollectionIdentityRoutes(app, rc);
   registerOperatorRoutes(app, rc);
   registerConsoleRoutes(app, rc);
   app.use((req) => {

@@ -1,5 +1,7 @@
 import express, { type Express } from 'express';
 import { jobView } from '../../jobs/view.js';
+import { DEFAULT_COLLECTION } from '../../store/ports.js';
+import { requireAccess } from '../collection-access.js';
 import { BadRequestError, ConflictError, HttpNotFoundError, UnsupportedMediaTypeError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
 import { acceptedBody, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
@@ -24,7 +26,21 @@ function identityPath(name: string): string {
 /** Gallery management (operator role). Enrollment runs as an `enroll` job: the web tier has no model. */
 export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
   const { config, gallery } = rc.deps;
-  const operator = rc.auth.requireRole('operator');
+  // These routes are the default collection's: a key scoped elsewhere may not use them.
+  const requireOperator = rc.auth.requireRole('operator');
+  const operator: express.RequestHandler = (req, res, next) => {
+    Promise.resolve(
+      requireOperator(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        try {
+          requireAccess(res, DEFAULT_COLLECTION);
+          next();
+        } catch (e) {
+          next(e);
+        }
+      }),
+    ).catch(next);
+  };
 
   app.get('/v1/identities', operator, rc.rateLimit, async (_req, res) => {
     const items = await rc.guard(() => gallery.listIdentities());
