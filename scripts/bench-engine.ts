@@ -4,7 +4,7 @@
  * on face-api's large demo photos (about 1920x1400, several faces). Also measures
  * `probeImage` (the web tier's upload check) on the CSE546 64x64 crops.
  *
- *   npm run bench:engine -- [--lfw 100] [--runs 2] [--detectors cascade,tiny-320,ssd]
+ *   npm run bench:engine -- [--lfw-images 100] [--runs 2] [--detectors cascade,tiny-320,ssd] [--lfw DIR]
  *                           [--variant refined] [--tf-backend auto] [--json]
  *
  * Every image set is analysed once to warm up (wasm kernels, caches), then `--runs` times
@@ -17,22 +17,23 @@ import { createLogger } from '../src/log.js';
 import { probeImage } from '../src/recognition/decode.js';
 import type { StageTimings } from '../src/recognition/engine.js';
 import { distinctCse546, loadCse546 } from '../test/helpers/cse546.js';
-import { lfwDir, readPairs } from './lib/lfw.js';
+import { lfwDirOrExit, readPairs } from './lib/lfw.js';
 import { createAnalyzer, DETECTORS, VARIANTS, type Variant } from './lib/variants.js';
 
 const program = new Command()
-  .option('--lfw <n>', 'LFW images (the first of fold 1)', '100')
+  .option('--lfw-images <n>', 'LFW images (the first of fold 1)', '100')
+  .option('--lfw <dir>', 'the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
   .option('--runs <n>', 'timed runs over each image set', '2')
   .option('--detectors <list>', `detection strategies: ${Object.keys(DETECTORS).join(', ')}`, Object.keys(DETECTORS).join(','))
   .option('--variant <name>', `descriptor pipeline: ${VARIANTS.join(' | ')}`, 'refined')
   .option('--tf-backend <name>', 'auto | wasm | node', 'auto')
   .option('--json', 'last line of stdout is a JSON summary')
   .parse();
-const opts = program.opts<{ lfw: string; runs: string; detectors: string; variant: string; tfBackend: 'auto' | 'wasm' | 'node'; json?: boolean }>();
+const opts = program.opts<{ lfwImages: string; lfw?: string; runs: string; detectors: string; variant: string; tfBackend: 'auto' | 'wasm' | 'node'; json?: boolean }>();
 const runs = Number(opts.runs);
 
-const pairs = await readPairs(lfwDir());
-const lfwFiles = [...new Set(pairs[0].flatMap((p) => [p.a, p.b]))].slice(0, Number(opts.lfw));
+const pairs = await readPairs(lfwDirOrExit(opts.lfw));
+const lfwFiles = [...new Set(pairs[0].flatMap((p) => [p.a, p.b]))].slice(0, Number(opts.lfwImages));
 const demoDir = path.resolve('node_modules', '@vladmandic', 'face-api', 'demo');
 const demoFiles = [1, 2, 3, 4, 5, 6].map((n) => path.join(demoDir, `sample${n}.jpg`));
 const sets = [
