@@ -7,7 +7,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { scanCheckout, sharedReferences } from './self-contained.js';
+import { existsSync } from 'node:fs';
+import { dataDir } from '../helpers/images.js';
+import { literalFixtureCalls, scanCheckout, sharedReferences } from './self-contained.js';
 
 const SCANNED_DIRS = ['src', 'test', 'scripts', 'docs', 'examples'];
 const SCANNED_FILES = ['README.md', 'package.json', 'vitest.config.ts'];
@@ -36,6 +38,25 @@ describe('the repository is self-contained', () => {
       'the shared SQLite connection; ../sharedness is not a path',
     ].join('\n');
     expect(sharedReferences(sample).map((r) => r.line)).toEqual([1, 2, 5]);
+  });
+
+  it('every fixture a test names with dataDir(...) literals is in examples/', async () => {
+    const files = (await fs.readdir('test', { withFileTypes: true, recursive: true })).filter((e) => e.isFile() && e.name.endsWith('.ts'));
+    const calls = [];
+    for (const e of files) {
+      const file = path.join(e.parentPath, e.name);
+      calls.push(...literalFixtureCalls(await fs.readFile(file, 'utf8'), file));
+    }
+    expect(calls.length).toBeGreaterThan(10);
+    expect(calls.filter((c) => !existsSync(dataDir(...c.parts))).map((c) => `${c.file}:${c.line} ${c.parts.join('/')}`)).toEqual([]);
+  });
+
+  it('reads the literal dataDir calls, and skips the ones built from variables', () => {
+    // The calls are built so that this file's own source holds none for the scan above.
+    const call = (args: string) => `${'data'}Dir(${args})`;
+    const sample = [`fs.readFile(${call("'lfw', 'images', 'A', 'A_0001.jpg'")})`, call("'bbt', name, `${name}1.png`"), `const d = ${call("'bbt', 'bbt1.jpg'")}; ${call('')}`].join('\n');
+    expect(literalFixtureCalls(sample).map((c) => c.parts.join('/'))).toEqual(['lfw/images/A/A_0001.jpg', 'bbt/bbt1.jpg']);
+    expect(existsSync(dataDir(...['lfw', 'images', 'A', 'A_0001.jpg']))).toBe(false);
   });
 
   it('catches a reference planted in a copy of the checkout', async () => {

@@ -45,3 +45,26 @@ export async function scanCheckout(root: string, dirs: string[], files: string[]
   return out;
 }
 
+
+/** A `dataDir('a', 'b', ...)` call in a test whose arguments are all string literals, and the path it names. */
+export interface FixtureCall {
+  file: string;
+  line: number;
+  parts: string[];
+}
+
+const DATA_DIR_CALL = /\bdataDir\(([^()]*)\)/g;
+const LITERAL = /^\s*'([^'\\]*)'\s*$/;
+
+/** Every `dataDir(...)` call in `text` made only of string literals (calls with variables are skipped). */
+export function literalFixtureCalls(text: string, file = '<text>'): FixtureCall[] {
+  const out: FixtureCall[] = [];
+  for (const [i, line] of text.split(/\r?\n/).entries()) {
+    for (const m of line.matchAll(DATA_DIR_CALL)) {
+      const args = m[1].split(',');
+      const parts = args.map((a) => LITERAL.exec(a)?.[1]);
+      if (parts.length > 0 && parts.every((x): x is string => x !== undefined)) out.push({ file, line: i + 1, parts });
+    }
+  }
+  return out;
+}
