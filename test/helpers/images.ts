@@ -26,6 +26,15 @@ export const ONE_FACE_CUTS = {
   'bbt5@489,0': [5, 489, 0],
 } as const satisfies Record<string, readonly [number, number, number]>;
 
+/** The name of one of {@link ONE_FACE_CUTS}. */
+export type OneFaceCut = keyof typeof ONE_FACE_CUTS;
+
+/** The one-face cut `name` (see {@link ONE_FACE_CUTS}). */
+export function oneFaceCut(name: OneFaceCut): Promise<Buffer> {
+  const [n, left, top] = ONE_FACE_CUTS[name];
+  return groupShotCut(n, left, top);
+}
+
 /** Where {@link besideCrop}'s neighbour is cut from `bbt5.jpg`: around its face at about (147, 209). */
 export const BESIDE_NEIGHBOUR = { left: 77, top: 134, width: 140, height: 150 } as const;
 

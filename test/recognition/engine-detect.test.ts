@@ -11,7 +11,7 @@ import { ImageError, MultipleFacesError, NoFaceError } from '../../src/recogniti
 import { euclidean } from '../../src/recognition/matcher.js';
 import type { AnalyzedImage, DetectedFace } from '../../src/recognition/types.js';
 import { distinctCse546 } from '../helpers/cse546.js';
-import { BESIDE_NEIGHBOUR, besideCrop, dataDir, faceApiDemo, groupShotCut, ONE_FACE_CUTS, pngBomb, rotatedJpeg, svgImage, truncate } from '../helpers/images.js';
+import { BESIDE_NEIGHBOUR, besideCrop, dataDir, faceApiDemo, oneFaceCut, pngBomb, rotatedJpeg, svgImage, truncate } from '../helpers/images.js';
 
 let engine: LoadedEngine;
 let tmp: string;
@@ -117,7 +117,7 @@ describe('detection', () => {
   });
 
   it('reports boxes in the EXIF-rotated frame and describes the face the same way', async () => {
-    const original = await sharp(await groupShotCut(...ONE_FACE_CUTS['bbt1@927,16'])).jpeg({ quality: 95 }).toBuffer();
+    const original = await sharp(await oneFaceCut('bbt1@927,16')).jpeg({ quality: 95 }).toBuffer();
     const upright = await engine.analyze(original);
     const rotated = await engine.analyze(await rotatedJpeg(original, 6));
     expect(rotated.faces).toHaveLength(1);

@@ -16,7 +16,7 @@ import { createAnalyzer, type Analyzer } from '../../scripts/lib/variants.js';
 import sharp from 'sharp';
 import { distinctCse546 } from '../helpers/cse546.js';
 import { validPng } from '../helpers/hostile.js';
-import { BESIDE_NEIGHBOUR, besideCrop, dataDir, groupShotCut, ONE_FACE_CUTS } from '../helpers/images.js';
+import { BESIDE_NEIGHBOUR, besideCrop, dataDir, type OneFaceCut, oneFaceCut } from '../helpers/images.js';
 
 describe('pipeline option', () => {
   it('defaults to standard; env FACEFLEET_PIPELINE sets it, a flag beats the env, and workers inherit it', () => {
@@ -167,7 +167,7 @@ describe('dlib-ensemble engine', () => {
   it.each(['bbt1@927,16', 'bbt4@0,195', 'bbt5@355,77'] as const)(
     'on the one-face cut %s is exactly the mean of the benchmark variants f32 and f32-mmod5 (the 99.32% ensemble)',
     async (name) => {
-      const image = await groupShotCut(...ONE_FACE_CUTS[name]);
+      const image = await oneFaceCut(name as OneFaceCut);
       const want = combineDescriptors([centre((await f32.analyze(image)).analyzed).descriptor, await f32Mmod5(image)], false);
       expect(Array.from(centre(await ensemble.analyze(image)).descriptor)).toEqual(Array.from(want));
     },
@@ -229,7 +229,7 @@ describe('dlib-ensemble engine', () => {
       expect((await ensemble.analyze(crop.buffer)).faces).toHaveLength(1);
       expect(calls).toBe(0);
       // An image in range does run it, with faces or without (it may find one the cascade missed).
-      await ensemble.analyze(await groupShotCut(...ONE_FACE_CUTS['bbt1@927,16']));
+      await ensemble.analyze(await oneFaceCut('bbt1@927,16'));
       expect(calls).toBe(1);
       expect((await ensemble.analyze(await validPng(300))).faces).toEqual([]);
       expect(calls).toBe(2);
@@ -240,7 +240,7 @@ describe('dlib-ensemble engine', () => {
 
   it('leaves no tensor behind, with faces or without', async () => {
     const tf = ensemble.runtime.tf;
-    const face = await groupShotCut(...ONE_FACE_CUTS['bbt1@927,16']);
+    const face = await oneFaceCut('bbt1@927,16');
     const group = await fs.readFile(dataDir('bbt', 'bbt2.jpg'));
     await ensemble.analyze(face);
     const before = tf.memory().numTensors;

@@ -8,7 +8,7 @@ import { EngineError } from '../../src/recognition/errors.js';
 import { nearestTile, tiledPyramid, tiledPyramidLayout, tiledToImage } from '../../src/recognition/image-pyramid.js';
 import { boxesOverlap, loadMmod, mmodPath, parseMmod, type MmodDetector, type MmodModel } from '../../src/recognition/mmod.js';
 import { shapePredictorPath } from '../../src/recognition/shape-predictor.js';
-import { dataDir, groupShotCut, ONE_FACE_CUTS } from '../helpers/images.js';
+import { dataDir, ONE_FACE_CUTS, oneFaceCut, type OneFaceCut } from '../helpers/images.js';
 
 let model: MmodModel;
 beforeAll(async () => {
@@ -117,7 +117,7 @@ describe('MMOD detection on real images', () => {
   it.each(Object.keys(ONE_FACE_CUTS) as Array<keyof typeof ONE_FACE_CUTS>)(
     'finds the one face of the 250x250 cut %s where face-api does, with dlib\'s tighter box',
     async (name) => {
-      const { faceApi, mmod } = await both(await groupShotCut(...ONE_FACE_CUTS[name]));
+      const { faceApi, mmod } = await both(await oneFaceCut(name as OneFaceCut));
       expect(mmod).toHaveLength(1);
       expect(faceApi).toHaveLength(1);
       const [m] = mmod;
@@ -149,7 +149,7 @@ describe('MMOD detection on real images', () => {
   }, 30_000);
 
   it('leaves no tensor behind', async () => {
-    const img = await decodeImage(await groupShotCut(...ONE_FACE_CUTS['bbt1@927,16']));
+    const img = await decodeImage(await oneFaceCut('bbt1@927,16'));
     const tf = engine.runtime.tf;
     await detector.detect(img);
     const before = tf.memory().numTensors;

@@ -7,7 +7,7 @@ import { dlibLandmarks, faceChipTransform, locateLandmarks } from '../../src/rec
 import { loadEngine } from '../../src/recognition/engine.js';
 import { EngineError } from '../../src/recognition/errors.js';
 import { loadShapePredictor, parseShapePredictor, predictShape, rectFromLandmarks, shapePredictorPath, type ShapePredictor } from '../../src/recognition/shape-predictor.js';
-import { dataDir, groupShotCut, ONE_FACE_CUTS } from '../helpers/images.js';
+import { dataDir, oneFaceCut } from '../helpers/images.js';
 
 let sp: ShapePredictor;
 beforeAll(async () => {
@@ -97,7 +97,7 @@ describe('on real faces', () => {
     let checked = 0;
     const images: Array<[string, Buffer]> = [];
     for (const file of [dataDir('bbt', 'penny', 'penny1.png'), dataDir('bbt', 'raj', 'raj2.png'), dataDir('bbt', 'bbt1.jpg')]) images.push([file, await fs.readFile(file)]);
-    images.push(['bbt4@0,195', await groupShotCut(...ONE_FACE_CUTS['bbt4@0,195'])]);
+    images.push(['bbt4@0,195', await oneFaceCut('bbt4@0,195')]);
     for (const [file, bytes] of images) {
       const img = await decodeImage(bytes);
       const pixels = rt.tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
@@ -117,7 +117,7 @@ describe('on real faces', () => {
   it('the 68-point model (benchmarks only) agrees with face-api\'s 68 on the eyes, nose and mouth', async () => {
     const engine = await loadEngine({ tfBackend: 'auto' });
     const rt = engine.runtime;
-    const img = await decodeImage(await groupShotCut(...ONE_FACE_CUTS['bbt4@0,195']));
+    const img = await decodeImage(await oneFaceCut('bbt4@0,195'));
     const pixels = rt.tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
     const found = await detectFaces(rt, img, pixels, DEFAULT_STRATEGY).finally(() => pixels.dispose());
     const [lm] = await locateLandmarks(rt, img, [found[0].box], 0.1);
