@@ -52,3 +52,8 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/** The logger of a command or process, at the configured level. */
+export function loggerFor(config: { logLevel: string }, name = 'facefleet'): Logger {
+  return createLogger({ level: config.logLevel, name });
+}

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config, type Flags } from '../config.js';
-import { createLogger, type Logger } from '../log.js';
+export { loggerFor } from '../log.js';
 
 /** Options every command accepts. Only what the user passed reaches `loadConfig`. */
 export function addGlobalOptions(cmd: Command): Command {
@@ -40,8 +40,4 @@ export function configFrom(opts: Record<string, unknown>, defaults: Flags = {}):
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') flags[key] = value;
   }
   return loadConfig(flags, process.env, defaults);
-}
-
-export function loggerFor(config: Config, name = 'facefleet'): Logger {
-  return createLogger({ level: config.logLevel, name });
 }
