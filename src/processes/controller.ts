@@ -29,7 +29,7 @@ function workerCommand(): string[] {
 /** The fleet of the configured backend: EC2 on AWS, worker child processes locally. */
 export async function openFleet(config: Config, log: Logger, onJobSettled?: (jobId: string) => void): Promise<Fleet> {
   if (config.backend === 'aws') {
-    const { openEc2Fleet } = await import('../controller/ec2-fleet.js');
+    const { openEc2Fleet } = await import('../store/aws/ec2-fleet.js');
     return openEc2Fleet(config, log);
   }
   // Each local worker would check this itself, fail and be replaced every tick; say it once, here.

@@ -5,7 +5,7 @@ import { JOB_STATES, type JobRecord, type JobState } from '../../jobs/types.js';
 import type { Logger } from '../../log.js';
 import type { BlobStore, JobStore, ListOptions, Page } from '../ports.js';
 import { AlreadyExistsError, NotFoundError, StorePermanentError, VersionConflictError } from '../errors.js';
-import { pageLimit } from '../local/cursor.js';
+import { pageLimit } from '../cursor.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import { StorePermanentError } from '../errors.js';
+import { StorePermanentError } from './errors.js';
 
 /**
  * Opaque page cursors: base64url JSON. Callers must treat them as opaque; only the adapter
