@@ -21,11 +21,27 @@ function webOptions(cmd: Command): Command {
 
 function fleetOptions(cmd: Command): Command {
   return cmd
-    .option('--min-workers <n>', 'fewest workers (default 0: scale to zero)', parseNumber('--min-workers', { integer: true, min: 0 }))
+    .option('--min-workers <n>', 'fewest workers (default 0: scale to zero; `up` keeps 1 warm on the local backend)', parseNumber('--min-workers', { integer: true, min: 0 }))
     .option('--max-workers <n>', 'most workers (default 15; `up` defaults to the CPU cores)', parseNumber('--max-workers', { integer: true, min: 1 }))
     .option('--idle-seconds <s>', 'scale in after the queue has been empty this long (default 30)', parseNumber('--idle-seconds', { min: 0 }))
     .option('--interval <s>', 'controller tick in seconds (default 5)', parseNumber('--interval', { min: 0.1 }))
     .option(...PIPELINE_OPTION);
+}
+
+/**
+ * `facefleet up`'s config: at most one worker per CPU core, and on the local backend one worker
+ * kept warm (`--min-workers 1`), so a lone user's request does not wait for a worker to boot.
+ * On AWS an idle instance costs money: there the floor stays 0. `--workers n` fixes the pool.
+ */
+export function upConfig(opts: Record<string, unknown>): Config {
+  const flags = { ...opts };
+  if (flags.workers !== undefined) {
+    flags.minWorkers ??= flags.workers;
+    flags.maxWorkers ??= flags.workers;
+  }
+  const defaults = { maxWorkers: Math.max(1, os.availableParallelism()) };
+  const config = configFrom(flags, defaults);
+  return config.backend === 'local' ? configFrom(flags, { ...defaults, minWorkers: 1 }) : config;
 }
 
 /**
@@ -53,13 +69,8 @@ export function registerProcessCommands(program: Command): void {
     fleetOptions(webOptions(program.command('up').description('run everything on this machine: web tier, controller and an autoscaled fleet of worker processes')))
       .option('--workers <n>', 'a fixed pool of n workers (sets --min-workers and --max-workers to n)', parseNumber('--workers', { integer: true, min: 1 })),
   ).action(async (opts) => {
-    const cores = Math.max(1, os.availableParallelism());
-    if (opts.workers !== undefined) {
-      opts.minWorkers ??= opts.workers;
-      opts.maxWorkers ??= opts.workers;
-    }
     const { runUp } = await import('../processes/up.js');
-    await runUp(configFrom(opts, { maxWorkers: cores }));
+    await runUp(upConfig(opts));
   });
 
   addGlobalOptions(
