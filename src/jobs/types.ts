@@ -33,6 +33,19 @@ export interface HistoryEntry {
 /** A finished job's result. `enrolled` is set for enroll jobs. */
 export interface JobResult extends RecognitionResult {
   enrolled?: { identity: string; faceId: string };
+  /**
+   * enroll: the image was refused, and nothing was enrolled. A refusal is the job's answer
+   * (it ends `done`), not a failure: retrying the same image would refuse it again.
+   */
+  refused?: EnrollRefusal;
+}
+
+/** Why an enroll job added no face: the image has none, or several (without `largest`). */
+export interface EnrollRefusal {
+  reason: 'no-face' | 'several-faces';
+  /** Faces found in the image. */
+  faces: number;
+  message: string;
 }
 
 /** Everything the job machine remembers; persisted inside the snapshot. */

@@ -13,6 +13,7 @@ import type { JobRecord, JobResult, JobState } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
 import type { Logger } from '../log.js';
 import { pickEnrollmentFace } from '../recognition/engine.js';
+import { MultipleFacesError, NoFaceError } from '../recognition/errors.js';
 import { createGalleryIndex, recognizeFaces } from '../recognition/matcher.js';
 import type { Engine } from '../recognition/types.js';
 import { NotFoundError } from '../store/errors.js';
@@ -134,7 +135,15 @@ export function createWorker(deps: WorkerDeps): Worker {
     if (record.kind === 'enroll') {
       const identity = record.options.identity;
       if (!identity) throw new InvalidJobError('enroll job has no identity');
-      const face = pickEnrollmentFace(analyzed, { largest: record.options.largest ?? false });
+      let face;
+      try {
+        face = pickEnrollmentFace(analyzed, { largest: record.options.largest ?? false });
+      } catch (err) {
+        // No face, or several: the answer to this image, not a failure to retry or dead-letter.
+        if (!(err instanceof NoFaceError || err instanceof MultipleFacesError)) throw err;
+        const reason = err instanceof NoFaceError ? 'no-face' : 'several-faces';
+        return { width: analyzed.width, height: analyzed.height, faces: [], refused: { reason, faces: analyzed.faces.length, message: err.message } };
+      }
       const source = `job:${record.id}`;
       // A crash between addFace and SUCCEED repeats the job; the face's source makes the
       // enrollment idempotent, so a retry does not enroll the same image twice.
