@@ -85,7 +85,7 @@ export interface JobOptions {
 }
 
 export interface JobInput {
-  /** Blob key of the uploaded image, e.g. `jobs/<id>/input`. */
+  /** Blob key of the uploaded image, e.g. `inputs/<first two characters of the id>/<id>` (see `inputKey`). */
   key: string;
   contentType: string;
   bytes: number;

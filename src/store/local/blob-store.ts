@@ -19,7 +19,7 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 /**
  * Directories a store remembers having made. Keys that share a prefix directory (the web
  * tier's `inputs/<shard>/<id>`: 256 of them) then skip the `mkdir` on every later put; keys
- * with a directory of their own (`jobs/<id>/input`) gain nothing, and the memory is bounded.
+ * with a directory of their own gain nothing, and the memory is bounded.
  */
 const MAX_KNOWN_DIRS = 4096;
 
