@@ -106,6 +106,16 @@ function progressBar(total: number, enabled: boolean) {
   return { update: (done: number) => bar.update(done), stop: () => bar.stop() };
 }
 
+/** `file: message`, unless the message already starts with the file's name (it is not said twice). */
+export function aboutFile(file: string, message: string): string {
+  return message.startsWith(file) ? message : `${file}: ${message}`;
+}
+
+/** What `recognize` says when the gallery it opened holds no face: every face would come back unknown. */
+export function emptyGalleryWarning(dataDir: string): string {
+  return `warning: the gallery in ${path.resolve(dataDir)} is empty, so every face is unknown; enroll with \`facefleet enroll\`, or pass --data-dir`;
+}
+
 export function registerEngineCommands(program: Command): void {
   addGlobalOptions(
     program
@@ -125,6 +135,7 @@ export function registerEngineCommands(program: Command): void {
       const known = await services.gallery.listFaces();
       const mixed = otherPipelineWarning(known, config.recognition.pipeline);
       if (mixed) err(`warning: ${mixed}`);
+      if (known.length === 0) err(emptyGalleryWarning(config.dataDir));
       const index = createGalleryIndex(known);
       const { files, fromDirectory } = await expandInputs(inputs);
       if (files.length === 0) {
@@ -143,7 +154,7 @@ export function registerEngineCommands(program: Command): void {
           } catch (e) {
             failed += 1;
             const fe = toFacefleetError(e);
-            err(`error: ${file}: ${fe.message} (${fe.code}); skipped`);
+            err(`error: ${aboutFile(file, fe.message)} (${fe.code}); skipped`);
           }
           bar?.update(++done);
         }
@@ -172,7 +183,7 @@ export function registerEngineCommands(program: Command): void {
     const { readImageFile, verifyImages } = await recognition();
     await withEngine(config, async (engine) => {
       const [imgA, imgB] = [await readImageFile(a), await readImageFile(b)];
-      const { distance, same } = await verifyImages(engine, imgA, imgB, config.recognition.threshold);
+      const { distance, same } = await verifyImages(engine, imgA, imgB, config.recognition.threshold, [a, b]);
       if (opts.json) out(JSON.stringify({ a, b, distance, threshold: config.recognition.threshold, same }));
       else out(`${same ? 'same person' : 'different people'}: distance ${distance.toFixed(4)} (threshold ${config.recognition.threshold})`);
     });
@@ -206,7 +217,7 @@ export function registerEngineCommands(program: Command): void {
           } catch (e) {
             failed += 1;
             const fe = toFacefleetError(e);
-            err(`error: ${file}: ${fe.message} (${fe.code}); not enrolled`);
+            err(`error: ${aboutFile(file, fe.message)} (${fe.code}); not enrolled`);
           }
         }
       });

@@ -184,9 +184,11 @@ export function createWebApp(deps: WebDeps): WebApp {
     );
     server.keepAliveTimeout = tuning.keepAliveTimeoutMs;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'EADDRINUSE' ? new WebStartError(`port ${port} is in use; pick another with --port`, { cause: err }) : err);
+      });
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });
