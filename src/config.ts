@@ -20,6 +20,11 @@ export interface Config {
   /** pino level. Env FACEFLEET_LOG_LEVEL, flag --log-level. Default `info`. */
   logLevel: string;
   /**
+   * `json` (one JSON object a line) or `pretty` (local time, level, message, key fields).
+   * Env FACEFLEET_LOG_FORMAT, flag --log-format. Default: pretty when stderr is a terminal, else json.
+   */
+  logFormat?: 'json' | 'pretty';
+  /**
    * Fault-injection plan (JSON, see `src/store/faults.ts`) for the reliability tests.
    * Env FACEFLEET_FAULTS. Unset in normal use.
    */
@@ -147,6 +152,12 @@ function fleetMode(value: string | number | boolean | undefined): 'launch-templa
   return mode;
 }
 
+function logFormat(value: string | number | boolean | undefined): 'json' | 'pretty' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'json' || value === 'pretty') return value;
+  throw new ConfigError(`log format must be "json" or "pretty", got ${JSON.stringify(value)}`);
+}
+
 /**
  * Build the configuration. `env` defaults to `process.env`; `flags` holds only what the
  * user passed on the command line; `defaults` are per-command defaults below both.
@@ -178,6 +189,7 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
     backend,
     prefix: String(pick('prefix', 'FACEFLEET_PREFIX') ?? 'facefleet'),
     logLevel: String(pick('logLevel', 'FACEFLEET_LOG_LEVEL') ?? 'info'),
+    logFormat: logFormat(pick('logFormat', 'FACEFLEET_LOG_FORMAT')),
     faults: env.FACEFLEET_FAULTS || undefined,
     web: {
       host: String(pick('host', 'FACEFLEET_HOST') ?? '127.0.0.1'),
@@ -241,6 +253,7 @@ export function configToEnv(config: Config): Record<string, string> {
     FACEFLEET_BACKEND: config.backend,
     FACEFLEET_PREFIX: config.prefix,
     FACEFLEET_LOG_LEVEL: config.logLevel,
+    ...(config.logFormat ? { FACEFLEET_LOG_FORMAT: config.logFormat } : {}),
     FACEFLEET_THRESHOLD: String(config.recognition.threshold),
     FACEFLEET_TOP_K: String(config.recognition.topK),
     FACEFLEET_MAX_PIXELS: String(config.recognition.maxInputPixels),

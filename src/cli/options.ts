@@ -8,7 +8,8 @@ export function addGlobalOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'where the embedded stores live (env FACEFLEET_DATA_DIR, default ./.facefleet)')
     .option('--backend <local|aws>', 'store backend (env FACEFLEET_BACKEND, default local)')
     .option('--prefix <name>', 'AWS resource name prefix (env FACEFLEET_PREFIX, default facefleet)')
-    .option('--log-level <level>', 'pino log level (env FACEFLEET_LOG_LEVEL, default info; CLI tools default to warn)');
+    .option('--log-level <level>', 'pino log level (env FACEFLEET_LOG_LEVEL, default info; CLI tools default to warn)')
+    .option('--log-format <json|pretty>', 'log lines as JSON or for people (env FACEFLEET_LOG_FORMAT; default pretty on a terminal, else json)');
 }
 
 /** `--pipeline`, for every command that runs the engine or starts workers that do: `.option(...PIPELINE_OPTION)`. */
