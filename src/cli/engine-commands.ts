@@ -7,12 +7,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import type { Config } from '../config.js';
+import { engineOptions, type Config } from '../config.js';
 import { toFacefleetError } from '../errors.js';
 import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/types.js';
 import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../recognition/decision.js';
 import { openServices } from '../services.js';
-import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION, engineBackendOptions } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION } from './options.js';
 import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
 import { validateCollectionName } from '../jobs/collection-name.js';
 import type { CollectionGallery } from '../store/ports.js';
@@ -64,7 +64,7 @@ async function recognition() {
 async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const log = loggerFor(config, 'facefleet-cli');
   const { loadEngine } = await recognition();
-  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, ...engineBackendOptions(config), maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
+  const engine = await loadEngine({ ...engineOptions(config), log });
   try {
     return await fn(engine);
   } finally {
@@ -155,6 +155,16 @@ async function enrollDirectory(dir: string, opts: Record<string, unknown>): Prom
   }
 }
 
+/** `file: message`, unless the message already starts with the file's name (it is not said twice). */
+export function aboutFile(file: string, message: string): string {
+  return message.startsWith(file) ? message : `${file}: ${message}`;
+}
+
+/** What `recognize` says when the gallery it opened holds no face: every face would come back unknown. */
+export function emptyGalleryWarning(dataDir: string): string {
+  return `warning: the gallery in ${path.resolve(dataDir)} is empty, so every face is unknown; enroll with \`facefleet enroll\`, or pass --data-dir`;
+}
+
 export function registerEngineCommands(program: Command): void {
   addGlobalOptions(
     program
@@ -178,6 +188,7 @@ export function registerEngineCommands(program: Command): void {
       const known = await gallery.listFaces();
       const mixed = otherPipelineWarning(known, config.recognition.pipeline);
       if (mixed) err(`warning: ${mixed}`);
+      if (known.length === 0) err(emptyGalleryWarning(config.dataDir));
       const index = createGalleryIndex(known);
       const { files, fromDirectory } = await expandInputs(inputs);
       if (files.length === 0) {
@@ -197,7 +208,7 @@ export function registerEngineCommands(program: Command): void {
           } catch (e) {
             failed += 1;
             const fe = toFacefleetError(e);
-            err(`error: ${file}: ${fe.message} (${fe.code}); skipped`);
+            err(`error: ${aboutFile(file, fe.message)} (${fe.code}); skipped`);
           }
           bar?.update(++done);
         }
@@ -229,7 +240,7 @@ export function registerEngineCommands(program: Command): void {
     const { readImageFile, verifyImages } = await recognition();
     await withEngine(config, async (engine) => {
       const [imgA, imgB] = [await readImageFile(a), await readImageFile(b)];
-      const { distance, same } = await verifyImages(engine, imgA, imgB, threshold);
+      const { distance, same } = await verifyImages(engine, imgA, imgB, threshold, [a, b]);
       if (opts.json) out(JSON.stringify({ a, b, distance, threshold, same }));
       else out(`${same ? 'same person' : 'different people'}: distance ${distance.toFixed(4)} (threshold ${threshold})`);
     });
@@ -283,7 +294,7 @@ export function registerEngineCommands(program: Command): void {
           } catch (e) {
             failed += 1;
             const fe = toFacefleetError(e);
-            err(`error: ${file}: ${fe.message} (${fe.code}); not enrolled`);
+            err(`error: ${aboutFile(file, fe.message)} (${fe.code}); not enrolled`);
           }
         }
       });

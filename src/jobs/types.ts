@@ -38,6 +38,19 @@ export interface JobResult extends RecognitionResult {
   collection?: string;
   /** The collection's gallery version the match saw. */
   galleryVersion?: string;
+  /**
+   * enroll: the image was refused, and nothing was enrolled. A refusal is the job's answer
+   * (it ends `done`), not a failure: retrying the same image would refuse it again.
+   */
+  refused?: EnrollRefusal;
+}
+
+/** Why an enroll job added no face: the image has none, or several (without `largest`). */
+export interface EnrollRefusal {
+  reason: 'no-face' | 'several-faces';
+  /** Faces found in the image. */
+  faces: number;
+  message: string;
 }
 
 /** Everything the job machine remembers; persisted inside the snapshot. */
@@ -86,7 +99,7 @@ export interface JobOptions {
 }
 
 export interface JobInput {
-  /** Blob key of the uploaded image, e.g. `jobs/<id>/input`. */
+  /** Blob key of the uploaded image, e.g. `inputs/<first two characters of the id>/<id>` (see `inputKey`). */
   key: string;
   contentType: string;
   bytes: number;

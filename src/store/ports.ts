@@ -27,7 +27,7 @@ export interface BlobPutOptions {
 
 export interface BlobStore extends Closeable, Pingable {
   /**
-   * Store bytes under `key` (e.g. `jobs/<id>/input`), replacing any previous value.
+   * Store bytes under `key` (e.g. `inputs/ab/<id>`), replacing any previous value.
    * Atomic: readers see the old value or the new one, never a part.
    * Keys are `/`-separated segments of `[A-Za-z0-9._-]`, with no `.`/`..` segment; others
    * throw InvalidKeyError.

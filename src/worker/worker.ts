@@ -15,6 +15,7 @@ import { TERMINAL_STATES } from '../jobs/types.js';
 import { storeFaceThumbnail } from '../jobs/thumbnails.js';
 import type { Logger } from '../log.js';
 import { pickEnrollmentFace } from '../recognition/engine.js';
+import { MultipleFacesError, NoFaceError } from '../recognition/errors.js';
 import { recognizeFaces } from '../recognition/matcher.js';
 import type { Engine } from '../recognition/types.js';
 import { NotFoundError } from '../store/errors.js';
@@ -157,7 +158,15 @@ export function createWorker(deps: WorkerDeps): Worker {
     if (record.kind === 'enroll') {
       const identity = record.options.identity;
       if (!identity) throw new InvalidJobError('enroll job has no identity');
-      const face = pickEnrollmentFace(analyzed, { largest: record.options.largest ?? false });
+      let face;
+      try {
+        face = pickEnrollmentFace(analyzed, { largest: record.options.largest ?? false });
+      } catch (err) {
+        // No face, or several: the answer to this image, not a failure to retry or dead-letter.
+        if (!(err instanceof NoFaceError || err instanceof MultipleFacesError)) throw err;
+        const reason = err instanceof NoFaceError ? 'no-face' : 'several-faces';
+        return { width: analyzed.width, height: analyzed.height, faces: [], refused: { reason, faces: analyzed.faces.length, message: err.message }, collection };
+      }
       // The same image bytes for the same identity are one face: a retried job (a crash between
       // addFace and SUCCEED) and a second upload of the same file both get the existing face.
       const contentHash = createHash('sha256').update(image).digest('hex');

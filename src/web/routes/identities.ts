@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import { jobView } from '../../jobs/view.js';
 import { DEFAULT_COLLECTION } from '../../store/ports.js';
 import { requireAccess } from '../collection-access.js';
-import { BadRequestError, ConflictError, HttpNotFoundError, UnsupportedMediaTypeError } from '../errors.js';
+import { BadRequestError, ConflictError, HttpNotFoundError, UnprocessableError, UnsupportedMediaTypeError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
 import { acceptedBody, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
@@ -96,6 +96,12 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
     }
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);
     const view = jobView(record);
+    const refused = view.result?.refused;
+    if (refused) {
+      // The problem codes are the ones a dead-lettered enrollment used to answer with.
+      const code = refused.reason === 'no-face' ? 'no-face' : 'multiple-faces';
+      throw new UnprocessableError(refused.message, { code, extensions: { jobId: record.id, reason: refused.reason, faces: refused.faces } });
+    }
     const enrolled = view.result?.enrolled;
     res
       .status(201)
