@@ -5,6 +5,7 @@
  *
  *   npm run bench:load -- [--url U] [--requests N] [--concurrency C] [--workers W]
  *                         [--mode classic|async|sync] [--images cse546|lfw [--lfw DIR] [--lfw-images N]] [--rounds R] [--json]
+ *   npm run bench:load -- --mode sync --requests 20 --gap-seconds 8   # a lone user: `up` as `npm start` runs it, one request at a time
  *
  * Without --url it starts `facefleet up --workers W` itself (temp data dir, port 0, rate
  * limit off), enrolls the CSE546 names, warms up, measures and stops everything.
@@ -64,6 +65,7 @@ const program = new Command()
   .option('--tsx', 'run the started facefleet from src/ through tsx (default: the compiled CLI that `npm start` runs, rebuilt when stale)')
   .option('--cpu-prof <dir>', 'run the started facefleet process under node --cpu-prof, profiles into <dir>')
   .option('--web-processes <n>', 'with --workers 0: `facefleet web --web-processes n` (n web processes on one port)', '1')
+  .option('--gap-seconds <s>', 'a lone user: start `up` with its own defaults (one warm worker), send one request at a time this many seconds apart, no warm-up, and compare each with the engine', '0')
   .option('--json', 'last line of stdout is a JSON summary')
   .parse();
 const opts = program.opts<{
@@ -84,12 +86,17 @@ const opts = program.opts<{
   cpuProf?: string;
   tsx?: boolean;
   webProcesses: string;
+  gapSeconds: string;
   json?: boolean;
 }>();
 const webProcesses = Number(opts.webProcesses);
 const requests = Number(opts.requests);
-const concurrency = Number(opts.concurrency);
-const workers = Number(opts.workers);
+const gapSeconds = Number(opts.gapSeconds);
+if (!(gapSeconds >= 0)) throw new Error(`--gap-seconds must be a number >= 0, got ${JSON.stringify(opts.gapSeconds)}`);
+const lone = gapSeconds > 0;
+// A lone user sends one request at a time, to the one warm worker `up` keeps by default.
+const concurrency = lone ? 1 : Number(opts.concurrency);
+const workers = lone ? 1 : Number(opts.workers);
 const rounds = Number(opts.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1, got ${JSON.stringify(opts.rounds)}`);
 const mode = workers === 0 ? 'accept' : opts.mode;
@@ -136,7 +143,7 @@ if (!url) {
   stack =
     workers === 0
       ? await startStack({ command: 'web', args: webProcesses > 1 ? ['--web-processes', String(webProcesses)] : [], env, nodeArgs, tsx })
-      : await startStack({ command: 'up', args: ['--workers', String(workers)], env, nodeArgs, tsx });
+      : await startStack({ command: 'up', args: lone ? [] : ['--workers', String(workers)], env, nodeArgs, tsx });
   stopOnSignal(stack);
   url = stack.url;
   say(`started facefleet ${workers === 0 ? `web (no workers${webProcesses > 1 ? `, ${webProcesses} web processes` : ''})` : `up --workers ${workers}`} at ${url}`);
@@ -208,7 +215,51 @@ async function enrollCse546(): Promise<void> {
   say(`enrolled ${seen.size} distinct CSE546 images`);
 }
 
+/** Wait until the fleet reports a worker ready for jobs: "freshly started" means after `up` says it is up. */
+async function waitForWarmWorker(timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const f = await client.getJson<{ workers?: { idle: number; busy: number } | null }>('/v1/fleet');
+    if (f.status === 200 && (f.value.workers?.idle ?? 0) + (f.value.workers?.busy ?? 0) > 0) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('no worker reported ready within 120 s');
+}
+
+/** The lone-user run: each request alone, `gapSeconds` apart, against the engine's own time. */
+async function loneUser(): Promise<void> {
+  await waitForWarmWorker();
+  say(`a worker is warm; ${requests} ${mode} requests, ${gapSeconds} s apart...`);
+  const outcomes: Outcome[] = [];
+  for (let i = 0; i < requests; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, gapSeconds * 1000));
+    const o = await one(images[i % images.length]!);
+    outcomes.push(o);
+    say(`request ${i + 1}: ${o.ms.toFixed(0)} ms${o.ok ? '' : ` (${o.error})`}`);
+  }
+  const engine = firstEngine;
+  const budget = engine ? engine.p50MsPerImage + 150 : Number.NaN;
+  const ms = outcomes.map((o) => o.ms);
+  const within = outcomes.filter((o) => o.ok && o.ms <= budget).length;
+  const summary = {
+    mode, images: set, requests, gapSeconds,
+    msPerRequest: ms.map((x) => round(x)),
+    p50Ms: round(percentile(ms, 50)), maxMs: round(Math.max(...ms)),
+    errors: outcomes.filter((o) => !o.ok).length,
+    engineP50MsPerImage: engine ? round(engine.p50MsPerImage) : null,
+    budgetMs: engine ? round(budget) : null,
+    withinBudget: within,
+    loadAverage: round(os.loadavg()[0]),
+  };
+  console.log(`lone user, ${mode} ${set}: ${requests} requests ${gapSeconds} s apart; p50 ${summary.p50Ms} ms, max ${summary.maxMs} ms; ` +
+    `${within}/${requests} within the engine's p50 (${summary.engineP50MsPerImage} ms) + 150 ms = ${summary.budgetMs} ms`);
+  if (opts.json) console.log(JSON.stringify(summary));
+}
+
 try {
+  if (lone) {
+    await loneUser();
+  } else {
   if (set === 'cse546' && workers > 0) await enrollCse546();
   const warmup = Number(opts.warmup ?? 4 * Math.max(1, workers));
   await runLanes(warmup, Math.max(1, Math.min(concurrency, Math.max(1, workers) * 2)), async (i) => void (await one(images[i % images.length])));
@@ -350,6 +401,7 @@ try {
     console.log(`async acceptance with no workers: ${imagesPerSecond.toFixed(0)} submissions/s (goal >= 500)`);
   }
   if (opts.json) console.log(JSON.stringify(summary));
+  }
 } finally {
   client.close();
   await stack?.stop();

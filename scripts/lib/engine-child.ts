@@ -10,6 +10,9 @@
  *
  * (`share`, `shares` and `passes` are kept for the warm-up split; the parent decides the work.)
  */
+import os from 'node:os';
+import path from 'node:path';
+import { engineOptions, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { loadEngine } from '../../src/recognition/engine.js';
 import { createGalleryIndex, recognizeFaces } from '../../src/recognition/matcher.js';
@@ -18,7 +21,11 @@ import { loadImageSet, type ImageSetName } from './bench-images.js';
 const [set, lfwCount, share, shares, passes, limit, lfwDir] = process.argv.slice(2);
 const all = (await loadImageSet(set as ImageSetName, { count: Number(lfwCount), lfwDir: lfwDir || undefined })).slice(0, Number(limit));
 const mine = all.filter((_, i) => i % Number(shares) === Number(share));
-const engine = await loadEngine({ tfBackend: 'auto', log: createLogger({ level: 'warn', name: 'engine-child' }) });
+// The engine a worker of `up` runs (FACEFLEET_ENGINE_BACKEND etc. apply), its ONNX graphs built in a scratch dir.
+const engine = await loadEngine({
+  ...engineOptions(loadConfig({ dataDir: path.join(os.tmpdir(), 'facefleet-bench-engine') })),
+  log: createLogger({ level: 'warn', name: 'engine-child' }),
+});
 const index = createGalleryIndex([]);
 const distinct = new Map(mine.map((m) => [m.buffer.toString('base64').slice(0, 200) + m.buffer.length, m.buffer]));
 for (const b of [...distinct.values()].slice(0, 20)) await engine.analyze(b);
