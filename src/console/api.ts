@@ -173,7 +173,8 @@ export class Api {
     form.append('wait', '30');
     if (options.largest) form.append('largest', 'true');
     form.append('image', file, options.filename ?? 'image');
-    const res = await this.raw(`${this.gallery(collection)}/identities/${encodeURIComponent(name)}/faces`, { method: 'POST', body: form });
+    // The Gallery page enrolls under the name the user typed, new or existing: create=true.
+    const res = await this.raw(`${this.gallery(collection)}/identities/${encodeURIComponent(name)}/faces?create=true`, { method: 'POST', body: form });
     const body = (await res.json()) as { identity?: string; faceId?: string; jobId?: string; id?: string; state?: string };
     if (res.status === 202 && body.id) {
       const job = await this.until({ id: body.id, state: body.state ?? 'queued' });
