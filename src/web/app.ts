@@ -7,6 +7,7 @@ import { createBreaker } from '../controller/breaker.js';
 import { TimeoutError } from '../errors.js';
 import { sweepStuckJobs } from '../jobs/operations.js';
 import { sweepOrphanInputs } from '../jobs/orphan-inputs.js';
+import { sweepRetention, type RetentionState } from '../jobs/retention.js';
 import { createAuth } from './auth.js';
 import { clusterMetricsRenderer } from './cluster.js';
 import { ctx, requestContext } from './context.js';
@@ -202,6 +203,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
     let sweeping = false;
+    const retention: RetentionState = {};
     // One sweeper per web tier: in a cluster, process 0's.
     const sweeps = !cluster || cluster.index === 0;
     const sweeper = sweeps
@@ -211,6 +213,13 @@ export function createWebApp(deps: WebDeps): WebApp {
           sweepStuckJobs({ jobs: deps.jobs, runner: deps.runner, log }, { staleSeconds: config.web.sweepStaleSeconds, now: new Date() })
             .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
             .then(() => sweepOrphanInputs({ blobs: deps.blobs, jobs: deps.jobs, log }, { graceSeconds: tuning.orphanGraceSeconds }))
+            .then(() =>
+              sweepRetention(
+                { blobs: deps.blobs, jobs: deps.jobs, log },
+                { inputRetentionSeconds: config.web.inputRetentionSeconds, jobRetentionSeconds: config.web.jobRetentionSeconds },
+                retention,
+              ),
+            )
             .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
             .finally(() => (sweeping = false));
         }, config.web.sweepIntervalSeconds * 1000)
