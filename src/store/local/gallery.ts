@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { toPipeline, type RecognitionPipeline } from '../../recognition/types.js';
 import type { EnrolledFace, Gallery, Identity } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
-import { SqliteAdapter, type SqliteLease } from './sqlite.js';
+import { SqliteAdapter, truncateWal, type SqliteLease } from './sqlite.js';
 
 interface IdentityRow {
   name: string;
@@ -103,7 +103,12 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
   }
 
   removeIdentity(name: string): Promise<boolean> {
-    return this.run(`remove identity ${name}`, () => this.tx.remove.immediate(name));
+    return this.run(`remove identity ${name}`, () => {
+      const removed = this.tx.remove.immediate(name);
+      // The removed rows' old pages must leave the -wal file too (secure_delete clears the db's).
+      if (removed) truncateWal(this.db);
+      return removed;
+    });
   }
 
   addFace(name: string, face: { descriptor: Float32Array; source?: string; pipeline?: RecognitionPipeline }): Promise<EnrolledFace> {
