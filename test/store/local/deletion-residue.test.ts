@@ -1,0 +1,65 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deleteJobData } from '../../../src/jobs/retention.js';
+import { openLocalStores, type LocalStores } from '../../../src/store/local/index.js';
+import { aDescriptor, aJob } from '../../contract/builders.js';
+import { filesContaining } from '../../helpers/residue.js';
+
+/**
+ * Deleted means gone from the files: after a delete, no file of the data dir (facefleet.db, its
+ * -wal and -shm, blobs/) holds the deleted job's id, image or result, or the removed identity's
+ * name or descriptor bytes. Each test first shows the search finds what is still there.
+ */
+describe('local data dir after deletes', () => {
+  let dir: string;
+  let stores: LocalStores;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-residue-'));
+    stores = openLocalStores({ dataDir: dir });
+  });
+  afterEach(async () => {
+    await stores.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('a deleted job leaves neither its id, its image nor its result in any file', async () => {
+    const id = randomUUID();
+    const image = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(8192)]);
+    const secret = `face-of-${randomUUID()}`;
+    const job = aJob({
+      id,
+      state: 'done',
+      input: { key: `inputs/${id.slice(0, 2)}/${id}`, contentType: 'image/jpeg', bytes: image.length },
+      snapshot: { value: 'done', context: { id, result: { enrolled: { identity: secret } } } },
+    });
+    await stores.blobs.put(job.input.key, image);
+    await stores.jobs.create(job);
+    const needles = { id: Buffer.from(id), image: image.subarray(0, 2048), result: Buffer.from(secret) };
+    const before = await filesContaining(dir, needles);
+    for (const label of Object.keys(needles)) expect(before.some((f) => f.endsWith(`: ${label}`))).toBe(true);
+
+    await deleteJobData(stores, job);
+    expect(await stores.jobs.get(id)).toBeNull();
+    expect(await stores.blobs.exists(job.input.key)).toBe(false);
+    expect(await filesContaining(dir, needles)).toEqual([]);
+  });
+
+  it('a removed identity leaves neither its name nor its descriptor bytes in any file', async () => {
+    const name = `Grace ${randomUUID().slice(0, 8)}`;
+    const descriptor = aDescriptor(7);
+    await stores.gallery.addFace(name, { descriptor, source: `${name}.jpg` });
+    await stores.gallery.addFace(name, { descriptor: aDescriptor(8) });
+    await stores.gallery.addFace('Kept', { descriptor: aDescriptor(9) });
+    const bytes = Buffer.from(descriptor.buffer, descriptor.byteOffset, descriptor.byteLength);
+    const needles = { name: Buffer.from(name), descriptor: bytes };
+    const before = await filesContaining(dir, needles);
+    for (const label of Object.keys(needles)) expect(before.some((f) => f.endsWith(`: ${label}`))).toBe(true);
+
+    expect(await stores.gallery.removeIdentity(name)).toBe(true);
+    expect(await filesContaining(dir, needles)).toEqual([]);
+    expect(await filesContaining(dir, { kept: Buffer.from('Kept') })).not.toEqual([]);
+  });
+});
