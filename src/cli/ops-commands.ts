@@ -63,10 +63,10 @@ export function registerOpsCommands(program: Command): void {
     });
   });
   addGlobalOptions(jobs.command('delete').description("delete a job: its input image, its result and its record").argument('<id>')).action(async (id: string, opts) => {
-    await withServices(opts, async ({ jobs: store, blobs }) => {
+    await withServices(opts, async ({ jobs: store, blobs, queue }) => {
       const record = await store.get(id);
       if (!record) fail(`no job ${id}`);
-      await deleteJobData({ jobs: store, blobs }, record);
+      await deleteJobData({ jobs: store, blobs, queue }, record);
       out(`deleted ${id}`);
     });
   });

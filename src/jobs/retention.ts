@@ -9,7 +9,7 @@
  * next sweep.
  */
 import { silentLogger, type Logger } from '../log.js';
-import type { BlobStore, JobStore } from '../store/ports.js';
+import type { BlobStore, JobQueue, JobStore } from '../store/ports.js';
 import type { JobRecord } from './types.js';
 
 export interface RetentionOptions {
@@ -28,12 +28,20 @@ export interface RetentionReport {
   jobsDeleted: number;
 }
 
+/** The stores a job lives in. With `queue`, the job's dead-letter messages are removed too. */
+export interface JobDataDeps {
+  blobs: BlobStore;
+  jobs: JobStore;
+  queue?: JobQueue;
+}
+
 /**
- * Delete everything stored for a job: its input image, then its record (whose snapshot holds the
- * result). The input goes first, so that a failure part-way leaves a record that a retry, or the
- * retention sweep, still finds. Deleting an absent job succeeds.
+ * Delete everything stored for a job: its dead-letter messages, its input image, then its record
+ * (whose snapshot holds the result). The record goes last, so that a failure part-way leaves a
+ * record that a retry, or the retention sweep, still finds. Deleting an absent job succeeds.
  */
-export async function deleteJobData(deps: { blobs: BlobStore; jobs: JobStore }, record: Pick<JobRecord, 'id' | 'input'>): Promise<void> {
+export async function deleteJobData(deps: JobDataDeps, record: Pick<JobRecord, 'id' | 'input'>): Promise<void> {
+  await deps.queue?.deleteDeadLettersFor(record.id);
   await deps.blobs.delete(record.input.key);
   await deps.jobs.delete(record.id);
 }
@@ -50,7 +58,7 @@ export interface RetentionState {
 }
 
 async function expireRecords(
-  deps: { blobs: BlobStore; jobs: JobStore; log: Logger },
+  deps: JobDataDeps,
   state: 'done' | 'dead-lettered',
   cutoff: number,
   batch: number,
@@ -93,7 +101,7 @@ async function expireDoneInputs(
  * jobs whose input was deleted, including inputs already gone).
  */
 export async function sweepRetention(
-  deps: { blobs: BlobStore; jobs: JobStore; log?: Logger },
+  deps: JobDataDeps & { log?: Logger },
   options: RetentionOptions,
   memory: RetentionState = {},
 ): Promise<RetentionReport> {
@@ -103,7 +111,7 @@ export async function sweepRetention(
   const report: RetentionReport = { inputsDeleted: 0, jobsDeleted: 0 };
   const jobCutoff = now - options.jobRetentionSeconds * 1000;
   for (const state of ['done', 'dead-lettered'] as const) {
-    report.jobsDeleted += await expireRecords({ ...deps, log }, state, jobCutoff, batch);
+    report.jobsDeleted += await expireRecords(deps, state, jobCutoff, batch);
   }
   // A store cursor can name a deleted record; it stays valid (it is a position, not a row).
   report.inputsDeleted = await expireDoneInputs(deps, now - options.inputRetentionSeconds * 1000, batch, memory);

@@ -215,7 +215,7 @@ export function createWebApp(deps: WebDeps): WebApp {
             .then(() => sweepOrphanInputs({ blobs: deps.blobs, jobs: deps.jobs, log }, { graceSeconds: tuning.orphanGraceSeconds }))
             .then(() =>
               sweepRetention(
-                { blobs: deps.blobs, jobs: deps.jobs, log },
+                { blobs: deps.blobs, jobs: deps.jobs, queue: deps.queue, log },
                 { inputRetentionSeconds: config.web.inputRetentionSeconds, jobRetentionSeconds: config.web.jobRetentionSeconds },
                 retention,
               ),

@@ -18,7 +18,7 @@ describe('local data dir after deletes', () => {
   let stores: LocalStores;
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-residue-'));
-    stores = openLocalStores({ dataDir: dir });
+    stores = openLocalStores({ dataDir: dir, maxReceiveCount: 1 });
   });
   afterEach(async () => {
     await stores.close();
@@ -45,6 +45,22 @@ describe('local data dir after deletes', () => {
     expect(await stores.jobs.get(id)).toBeNull();
     expect(await stores.blobs.exists(job.input.key)).toBe(false);
     expect(await filesContaining(dir, needles)).toEqual([]);
+  });
+
+  it('a deleted dead-lettered job leaves no trace in the queue\'s tables either', async () => {
+    const id = randomUUID();
+    const job = aJob({ id, state: 'dead-lettered', input: { key: `inputs/${id.slice(0, 2)}/${id}`, contentType: 'image/jpeg', bytes: 4 } });
+    await stores.blobs.put(job.input.key, Buffer.from('jpeg'));
+    await stores.jobs.create(job);
+    await stores.queue.send({ jobId: id });
+    // Received once (the budget), hidden for no time: the next receive moves it to the dead-letter queue.
+    expect(await stores.queue.receive({ max: 1, waitSeconds: 0, visibilitySeconds: 0 })).toHaveLength(1);
+    await stores.queue.receive({ max: 1, waitSeconds: 0, visibilitySeconds: 0 });
+    expect(await stores.queue.deadLetterDepth()).toBe(1);
+
+    await deleteJobData(stores, job);
+    expect(await stores.queue.deadLetterDepth()).toBe(0);
+    expect(await filesContaining(dir, { id: Buffer.from(id) })).toEqual([]);
   });
 
   it('a removed identity leaves neither its name nor its descriptor bytes in any file', async () => {
