@@ -4,8 +4,8 @@
  * one face each), the bbt group shots (1366x768) and face-api's demo photos (1920 px wide,
  * several faces). Also measures `probeImage` (the web tier's upload check) on the CSE546 crops.
  *
- *   npm run bench:engine -- [--lfw 100] [--lfw-dir DIR] [--runs 2] [--detectors cascade,tiny-320,ssd]
- *                           [--variant refined] [--tf-backend auto] [--backends ort,wasm] [--json]
+ *   npm run bench:engine -- [--lfw-images 100] [--lfw DIR] [--runs 2] [--detectors cascade,tiny-320,ssd]
+ *                           [--variant refined] [--tf-backend auto] [--backends ort,wasm] [--sets lfw,bbt,demo] [--json]
  *
  * With several `--backends`, every backend runs in this one process on the same images: each
  * set is analysed once per backend to warm up, then the timed runs alternate between backends
@@ -23,12 +23,12 @@ import { euclidean } from '../src/recognition/matcher.js';
 import { ENGINE_BACKENDS, type EngineBackendChoice } from '../src/recognition/ort/engine-backend.js';
 import type { AnalyzedImage } from '../src/recognition/types.js';
 import { distinctCse546, loadCse546 } from '../test/helpers/cse546.js';
-import { lfwDir, readPairs } from './lib/lfw.js';
+import { lfwDirOrExit, readPairs } from './lib/lfw.js';
 import { createAnalyzer, DETECTORS, VARIANTS, type Analyzer, type Variant } from './lib/variants.js';
 
 const program = new Command()
-  .option('--lfw <n>', 'LFW images (the first of fold 1)', '100')
-  .option('--lfw-dir <dir>', 'LFW folder (pairs.txt and images/)', lfwDir())
+  .option('--lfw-images <n>', 'LFW images (the first of fold 1)', '100')
+  .option('--lfw <dir>', 'the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
   .option('--runs <n>', 'timed runs over each image set', '2')
   .option('--detectors <list>', `detection strategies: ${Object.keys(DETECTORS).join(', ')}`, Object.keys(DETECTORS).join(','))
   .option('--variant <name>', `descriptor pipeline: ${VARIANTS.join(' | ')}`, 'refined')
@@ -38,7 +38,7 @@ const program = new Command()
   .option('--no-probe', 'skip the probeImage measurement')
   .option('--json', 'last line of stdout is a JSON summary')
   .parse();
-const opts = program.opts<{ lfw: string; lfwDir: string; runs: string; detectors: string; variant: string; tfBackend: 'auto' | 'wasm' | 'node'; backends: string; sets: string; probe: boolean; json?: boolean }>();
+const opts = program.opts<{ lfwImages: string; lfw?: string; runs: string; detectors: string; variant: string; tfBackend: 'auto' | 'wasm' | 'node'; backends: string; sets: string; probe: boolean; json?: boolean }>();
 const runs = Number(opts.runs);
 const backends = opts.backends.split(',') as EngineBackendChoice[];
 for (const b of backends) if (!ENGINE_BACKENDS.includes(b)) throw new Error(`unknown backend ${b}; use ${ENGINE_BACKENDS.join(', ')}`);
@@ -47,8 +47,8 @@ const wanted = new Set(opts.sets.split(','));
 const demoDir = path.resolve('node_modules', '@vladmandic', 'face-api', 'demo');
 const sets: Array<{ name: string; images: Buffer[] }> = [];
 if (wanted.has('lfw')) {
-  const pairs = await readPairs(opts.lfwDir);
-  const lfwFiles = [...new Set(pairs[0].flatMap((p) => [p.a, p.b]))].slice(0, Number(opts.lfw));
+  const pairs = await readPairs(lfwDirOrExit(opts.lfw));
+  const lfwFiles = [...new Set(pairs[0].flatMap((p) => [p.a, p.b]))].slice(0, Number(opts.lfwImages));
   sets.push({ name: `lfw (${lfwFiles.length} images, 250x250)`, images: await Promise.all(lfwFiles.map((f) => fs.readFile(f))) });
 }
 if (wanted.has('bbt')) {

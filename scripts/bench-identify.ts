@@ -29,11 +29,11 @@ import { checkRule, DEFAULT_RULE, type MatchRule } from '../src/recognition/deci
 import { euclidean } from '../src/recognition/matcher.js';
 import { detPng } from './lib/det-png.js';
 import { detCurve, fnirAt, peopleFrom, rates, runProtocol, splitPeople, tuneRule, type Person, type Protocol, type Rates } from './lib/identify-protocol.js';
-import { crossValidate, lfwDir, meanStd, readPairs, type Scored as PairScored } from './lib/lfw.js';
+import { crossValidate, lfwDirOrExit, meanStd, readPairs, type Scored as PairScored } from './lib/lfw.js';
 import { completePeople, fillShard, listLfwImages, readCache } from './lib/lfw-cache.js';
 
 const opts = new Command()
-  .option('--lfw <dir>', 'LFW folder (images/, pairs.txt)', lfwDir())
+  .option('--lfw <dir>', 'the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
   .option('--cache <dir>', 'descriptor cache folder', path.join(os.tmpdir(), 'facefleet-lfw-cache'))
   .option('--gallery-images <k>', 'images enrolled per person where there are enough', '1')
   .option('--all', 'enroll every LFW person (non-mated probes answered with their own identity left out)')
@@ -48,20 +48,21 @@ const opts = new Command()
   .option('--cached-only', 'run on the people whose images are all cached; describe nothing')
   .parse()
   .opts<{ lfw: string; cache: string; galleryImages: string; all?: boolean; threshold?: string; margin?: string; seed: string; targetFpir: string; targetFpirAll: string; sizes: string; out?: string; cachedOnly?: boolean; template?: boolean }>();
+const lfwRoot = lfwDirOrExit(opts.lfw);
 
 const k = Number(opts.galleryImages), seed = Number(opts.seed), targetFpir = Number(opts.targetFpir), targetFpirAll = Number(opts.targetFpirAll);
 if (!(Number.isInteger(k) && k >= 1)) throw new Error('--gallery-images is a whole number >= 1');
 const rule: MatchRule = checkRule({ threshold: opts.threshold ? Number(opts.threshold) : DEFAULT_RULE.threshold, margin: opts.margin ? Number(opts.margin) : DEFAULT_RULE.margin });
 const sizes = opts.sizes.split(',').map(Number);
 
-const images = await listLfwImages(opts.lfw);
+const images = await listLfwImages(lfwRoot);
 let cache = await readCache(opts.cache, 'standard');
 if (!opts.cachedOnly && images.some((im) => !cache.has(im))) {
   const { loadEngine } = await import('../src/recognition/engine.js');
   const engine = await loadEngine({ log: createLogger({ level: 'warn', name: 'bench-identify' }) });
   const t0 = performance.now();
   await fillShard({
-    lfw: opts.lfw, dir: opts.cache, pipeline: 'standard', k: 0, n: 1, analyze: (b) => engine.analyze(b), have: new Set(cache.keys()),
+    lfw: lfwRoot, dir: opts.cache, pipeline: 'standard', k: 0, n: 1, analyze: (b) => engine.analyze(b), have: new Set(cache.keys()),
     progress: (i, total) => {
       if (i % 100 === 0 || i === total) process.stderr.write(`\rdescribing ${i}/${total}, ${(i / ((performance.now() - t0) / 1000)).toFixed(1)} images/s   `);
     },
@@ -130,8 +131,8 @@ const test = await report('test', halves.test);
 // verify (1:1): LFW View 2, ten folds, each scored at the threshold best on the other nine (pairs with both images cached).
 let verify: { pairs: number; accuracy: number; std: number; thresholds: number[] } | null = null;
 try {
-  const folds = await readPairs(opts.lfw);
-  const rel = (p: string) => path.relative(path.join(opts.lfw, 'images'), p).split(path.sep).join('/');
+  const folds = await readPairs(lfwRoot);
+  const rel = (p: string) => path.relative(path.join(lfwRoot, 'images'), p).split(path.sep).join('/');
   const desc = (p: string) => {
     const c = cache.get(rel(p));
     return c && c.subject !== null ? c.faces[c.subject].descriptor : null;

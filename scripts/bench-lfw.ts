@@ -5,7 +5,7 @@
  * within the run (images repeat across pairs).
  *
  *   npm run bench:lfw -- [--folds 1,2] [--variant naive|fallback|aligned|mirror|mirror-norm|dlib-fit|refined|refined-j1|refined-j2]
- *                        [--pick center|largest] [--tf-backend auto|wasm|node] [--combine a+b] [--json]
+ *                        [--pick center|largest] [--tf-backend auto|wasm|node] [--combine a+b] [--lfw DIR] [--json]
  *
  * `--pick center` (the default) takes the face nearest the image centre: LFW images are 250x250
  * crops centred on the person the pair names, so that is the face the protocol means. It is a
@@ -45,7 +45,7 @@ import { decodeImage } from '../src/recognition/decode.js';
 import { loadRuntime } from '../src/recognition/backend.js';
 import { grayImage } from '../src/recognition/shape-predictor.js';
 import type { AnalyzedImage, DetectedFace } from '../src/recognition/types.js';
-import { accuracyAt, bestThreshold, crossValidate, lfwDir, meanStd, readPairs, type Scored } from './lib/lfw.js';
+import { accuracyAt, bestThreshold, crossValidate, lfwDirOrExit, meanStd, readPairs, type Scored } from './lib/lfw.js';
 import { createAnalyzer, createMultiAnalyzer, VARIANTS as LIB_VARIANTS, type Variant as LibVariant } from './lib/variants.js';
 
 /** Variants defined in this script rather than in ./lib/variants.ts (see the header). */
@@ -58,7 +58,7 @@ const program = new Command()
   .option('--variant <names>', `pipeline variant(s): ${VARIANTS.join(' | ')} | all, comma-separated`, 'refined')
   .option('--pick <how>', 'which face of a multi-face image: center (LFW protocol) | largest', 'center')
   .option('--tf-backend <name>', 'auto | wasm | node', 'auto')
-  .option('--data <dir>', 'LFW folder', lfwDir())
+  .option('--lfw <dir>', 'the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
   .option('--shard <k/n>', 'describe only images k, k+n, k+2n... (then --save and score later with --load)')
   .option('--save <file>', 'write the descriptors (and timing) to this JSON file')
   .option('--load <files>', 'comma-separated --save files to reuse instead of recomputing')
@@ -66,7 +66,7 @@ const program = new Command()
   .option('--json', 'last line of stdout is a JSON summary')
   .parse();
 const opts = program.opts<{
-  folds?: string; variant: string; pick: string; tfBackend: 'auto' | 'wasm' | 'node'; data: string;
+  folds?: string; variant: string; pick: string; tfBackend: 'auto' | 'wasm' | 'node'; lfw?: string;
   shard?: string; save?: string; load?: string; combine?: string; json?: boolean;
 }>();
 const variants = (opts.variant === 'all' ? [...LIB_VARIANTS] : opts.variant.split(',').map((s) => s.trim())) as Variant[];
@@ -82,7 +82,7 @@ function pickFace(a: AnalyzedImage): DetectedFace | null {
   return a.faces[0];
 }
 
-const all = await readPairs(opts.data);
+const all = await readPairs(lfwDirOrExit(opts.lfw));
 const foldNumbers = opts.folds ? opts.folds.split(',').map((s) => Number(s.trim())) : all.map((_, i) => i + 1);
 for (const f of foldNumbers) if (!Number.isInteger(f) || f < 1 || f > all.length) throw new Error(`no fold ${f}`);
 

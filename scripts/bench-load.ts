@@ -4,7 +4,7 @@
  * images/s over engine-only images/s with as many engine processes as workers busy).
  *
  *   npm run bench:load -- [--url U] [--requests N] [--concurrency C] [--workers W]
- *                         [--mode classic|async|sync] [--images cse546|lfw] [--rounds R] [--json]
+ *                         [--mode classic|async|sync] [--images cse546|lfw [--lfw DIR] [--lfw-images N]] [--rounds R] [--json]
  *
  * Without --url it starts `facefleet up --workers W` itself (temp data dir, port 0, rate
  * limit off), enrolls the CSE546 names, warms up, measures and stops everything.
@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Command } from 'commander';
 import { loadImageSet, type BenchImage, type ImageSetName } from './lib/bench-images.js';
+import { lfwDirOrExit } from './lib/lfw.js';
 import { measureEngine, type EngineBaseline } from './lib/engine-baseline.js';
 import { createClient, multipart, percentile, runLanes, type Client, type Multipart } from './lib/http-client.js';
 import fs from 'node:fs/promises';
@@ -52,7 +53,8 @@ const program = new Command()
   .option('--workers <n>', 'worker processes (0: web tier alone, async acceptance rate)', String(cores))
   .option('--mode <mode>', 'classic | async | sync', 'classic')
   .option('--images <set>', 'cse546 | lfw', 'cse546')
-  .option('--lfw <n>', 'LFW images to use', '200')
+  .option('--lfw-images <n>', 'with --images lfw: LFW images to use', '200')
+  .option('--lfw <dir>', 'with --images lfw: the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
   .option('--warmup <n>', 'unmeasured requests first (default 4 x workers)')
   .option('--engine-images <n>', 'images per engine-only measurement', '200')
   .option('--rounds <n>', 'alternate an engine-only phase and an end-to-end phase this many times (the ratio is pooled over all)', '1')
@@ -71,7 +73,8 @@ const opts = program.opts<{
   workers: string;
   mode: string;
   images: string;
-  lfw: string;
+  lfwImages: string;
+  lfw?: string;
   warmup?: string;
   engineImages: string;
   rounds: string;
@@ -97,7 +100,8 @@ function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-const images = await loadImageSet(set, Number(opts.lfw));
+const lfwDir = set === 'lfw' ? lfwDirOrExit(opts.lfw) : undefined;
+const images = await loadImageSet(set, { count: Number(opts.lfwImages), lfwDir });
 const forms = new Map<string, Multipart>();
 function form(field: string, img: BenchImage): Multipart {
   const key = `${field}/${img.file}`;
@@ -114,7 +118,7 @@ async function engineCeiling(): Promise<EngineBaseline | undefined> {
     return { processes: engineProcesses, images: 0, seconds: 0, imagesPerSecond: Number(opts.engineIps), p50MsPerImage: Number(opts.engineMs ?? Number.NaN), meanMsPerImage: Number.NaN, cpuMsPerImage: Number.NaN, backend: 'cited' };
   }
   say(`engine only: ${engineProcesses} process(es) on ${opts.engineImages} ${set} images...`);
-  const e = await measureEngine({ processes: engineProcesses, set, lfwCount: Math.min(Number(opts.engineImages), Number(opts.lfw)), passes: 1, limit: Number(opts.engineImages) });
+  const e = await measureEngine({ processes: engineProcesses, set, lfwCount: Math.min(Number(opts.engineImages), Number(opts.lfwImages)), lfwDir, passes: 1, limit: Number(opts.engineImages) });
   say(`engine only: ${e.imagesPerSecond.toFixed(2)} images/s with ${e.processes} process(es), p50 ${e.p50MsPerImage.toFixed(1)} ms/image (${e.backend})`);
   return e;
 }

@@ -12,16 +12,17 @@ import { Command } from 'commander';
 import { createLogger } from '../src/log.js';
 import { loadEngine } from '../src/recognition/engine.js';
 import type { RecognitionPipeline } from '../src/recognition/types.js';
-import { lfwDir } from './lib/lfw.js';
+import { lfwDirOrExit } from './lib/lfw.js';
 import { fillShard, readCache } from './lib/lfw-cache.js';
 
 const opts = new Command()
-  .option('--lfw <dir>', 'LFW folder (with images/)', lfwDir())
+  .option('--lfw <dir>', 'the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
   .option('--cache <dir>', 'descriptor cache folder', path.join(os.tmpdir(), 'facefleet-lfw-cache'))
   .option('--shard <k/n>', 'describe images i with i % n === k', '0/1')
   .option('--pipeline <name>', 'standard | dlib-ensemble', 'standard')
   .parse()
   .opts<{ lfw: string; cache: string; shard: string; pipeline: RecognitionPipeline }>();
+const lfwRoot = lfwDirOrExit(opts.lfw);
 const [k, n] = opts.shard.split('/').map(Number);
 if (!(Number.isInteger(k) && Number.isInteger(n) && k >= 0 && k < n)) throw new Error('--shard is k/n with 0 <= k < n');
 
@@ -29,7 +30,7 @@ const engine = await loadEngine({ pipeline: opts.pipeline, log: createLogger({ l
 const have = new Set((await readCache(opts.cache, opts.pipeline)).keys());
 const t0 = performance.now();
 const done = await fillShard({
-  lfw: opts.lfw, dir: opts.cache, pipeline: opts.pipeline, k, n, analyze: (b) => engine.analyze(b), have,
+  lfw: lfwRoot, dir: opts.cache, pipeline: opts.pipeline, k, n, analyze: (b) => engine.analyze(b), have,
   progress: (i, total) => {
     if (i % 50 === 0 || i === total) process.stderr.write(`shard ${k}/${n}: ${i}/${total}, ${(i / ((performance.now() - t0) / 1000)).toFixed(1)} images/s\n`);
   },

@@ -14,15 +14,16 @@ import { createLogger } from '../src/log.js';
 import { loadEngine } from '../src/recognition/engine.js';
 import { euclidean } from '../src/recognition/matcher.js';
 import type { Box } from '../src/recognition/types.js';
-import { lfwDir } from './lib/lfw.js';
+import { lfwDirOrExit } from './lib/lfw.js';
 
 const opts = new Command()
   .requiredOption('--cache <files>', 'comma-separated JSON-lines files of wasm results')
   .option('--limit <n>', 'images to compare', '200')
-  .option('--lfw-dir <dir>', 'LFW folder (images/ inside)', lfwDir())
+  .option('--lfw <dir>', 'the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
   .option('--json', 'last line of stdout is a JSON summary')
   .parse()
-  .opts<{ cache: string; limit: string; lfwDir: string; json?: boolean }>();
+  .opts<{ cache: string; limit: string; lfw?: string; json?: boolean }>();
+const lfwRoot = lfwDirOrExit(opts.lfw);
 
 interface Stored {
   image: string;
@@ -44,7 +45,7 @@ let countMismatches = 0;
 let maxBoxPx = 0;
 const t0 = performance.now();
 for (const s of picked) {
-  const got = await engine.analyze(await fs.readFile(path.join(opts.lfwDir, 'images', s.image)));
+  const got = await engine.analyze(await fs.readFile(path.join(lfwRoot, 'images', s.image)));
   if (got.faces.length !== s.faces.length) {
     countMismatches++;
     continue;

@@ -32,10 +32,11 @@ import { CHIP_PADDING, CHIP_SIZE, chipJitters, fitSimilarity, jitterTransform, m
 import { decodeImage, type RgbImage } from '../src/recognition/decode.js';
 import { euclidean } from '../src/recognition/matcher.js';
 import type { Box } from '../src/recognition/types.js';
-import { accuracyAt, bestThreshold, crossValidate, lfwDir, meanStd, readPairs, type Scored } from './lib/lfw.js';
+import { accuracyAt, bestThreshold, crossValidate, lfwDirOrExit, meanStd, readPairs, type Scored } from './lib/lfw.js';
 
 const opts = new Command()
   .option('--folds <list>', 'folds', '1')
+  .option('--lfw <dir>', 'the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
   .option('--margins <list>', 'second-pass margins', '0.1,0.2')
   .option('--extra', 'also the px, n256 and l2 all51 chips (3x slower)')
   .option('--only <list>', 'compute only these chips (names as printed)')
@@ -46,7 +47,7 @@ const opts = new Command()
   .option('--jitters <n>', 'with --chips: jittered chips per image (each with its mirror)', '6')
   .option('--with <list>', 'with --chips: which of the px, lm and n256 chips to compute besides base and the jitters (nobase: skip the base chips)', 'px,lm,n256')
   .parse()
-  .opts<{ folds: string; margins: string; extra?: boolean; only?: string; shard?: string; save?: string; load?: string; chips?: boolean; jitters: string; with: string }>();
+  .opts<{ folds: string; lfw?: string; margins: string; extra?: boolean; only?: string; shard?: string; save?: string; load?: string; chips?: boolean; jitters: string; with: string }>();
 
 /** This shard's share (`--shard k/n`, default all) of the distinct images the folds name. */
 function shardImages(all: Awaited<ReturnType<typeof readPairs>>, folds: number[]): string[] {
@@ -118,7 +119,7 @@ const unb64 = (s: string): Float32Array => {
 
 async function chipProbe(): Promise<never> {
   const folds = opts.folds.split(',').map(Number);
-  const all = await readPairs(lfwDir());
+  const all = await readPairs(lfwDirOrExit(opts.lfw));
   const nJ = Number(opts.jitters);
   const store: Record<string, Record<string, string | null>> = {};
   let seconds = 0, described = 0;
@@ -245,7 +246,7 @@ async function chipProbe(): Promise<never> {
 if (opts.chips) await chipProbe();
 
 const margins = opts.margins.split(',').map(Number);
-const all = await readPairs(lfwDir());
+const all = await readPairs(lfwDirOrExit(opts.lfw));
 const folds = opts.folds.split(',').map(Number);
 const store: Record<string, Record<string, number[] | null>> = {};
 const put = (v: string, img: string, d: Float32Array | null) => ((store[v] ??= {})[img] = d ? Array.from(d) : null);

@@ -21,6 +21,11 @@ export interface Config {
   /** pino level. Env FACEFLEET_LOG_LEVEL, flag --log-level. Default `info`. */
   logLevel: string;
   /**
+   * `json` (one JSON object a line) or `pretty` (local time, level, message, key fields).
+   * Env FACEFLEET_LOG_FORMAT, flag --log-format. Default: pretty when stderr is a terminal, else json.
+   */
+  logFormat?: 'json' | 'pretty';
+  /**
    * Fault-injection plan (JSON, see `src/store/faults.ts`) for the reliability tests.
    * Env FACEFLEET_FAULTS. Unset in normal use.
    */
@@ -187,6 +192,12 @@ function fleetMode(value: string | number | boolean | undefined): 'launch-templa
   return mode;
 }
 
+function logFormat(value: string | number | boolean | undefined): 'json' | 'pretty' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'json' || value === 'pretty') return value;
+  throw new ConfigError(`log format must be "json" or "pretty", got ${JSON.stringify(value)}`);
+}
+
 /**
  * Build the configuration. `env` defaults to `process.env`; `flags` holds only what the
  * user passed on the command line; `defaults` are per-command defaults below both.
@@ -228,6 +239,7 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
     backend,
     prefix: String(pick('prefix', 'FACEFLEET_PREFIX') ?? 'facefleet'),
     logLevel: String(pick('logLevel', 'FACEFLEET_LOG_LEVEL') ?? 'info'),
+    logFormat: logFormat(pick('logFormat', 'FACEFLEET_LOG_FORMAT')),
     faults: env.FACEFLEET_FAULTS || undefined,
     web: {
       host: String(pick('host', 'FACEFLEET_HOST') ?? '127.0.0.1'),
@@ -297,6 +309,7 @@ export function configToEnv(config: Config): Record<string, string> {
     FACEFLEET_BACKEND: config.backend,
     FACEFLEET_PREFIX: config.prefix,
     FACEFLEET_LOG_LEVEL: config.logLevel,
+    ...(config.logFormat ? { FACEFLEET_LOG_FORMAT: config.logFormat } : {}),
     FACEFLEET_THRESHOLD: String(config.recognition.threshold),
     FACEFLEET_MARGIN: String(config.recognition.margin),
     FACEFLEET_VERIFY_THRESHOLD: String(config.recognition.verifyThreshold),
@@ -318,4 +331,17 @@ export function configToEnv(config: Config): Record<string, string> {
   };
   if (config.faults) env.FACEFLEET_FAULTS = config.faults;
   return env;
+}
+
+/** The engine's load options from the config (`loadEngine`'s): built ONNX graphs go under the data dir. */
+export function engineOptions(config: Config) {
+  const r = config.recognition;
+  return {
+    tfBackend: r.tfBackend,
+    engineBackend: r.engineBackend,
+    ortThreads: r.ortThreads,
+    graphDir: path.join(config.dataDir, 'models'),
+    maxInputPixels: r.maxInputPixels,
+    pipeline: r.pipeline,
+  };
 }

@@ -21,7 +21,8 @@ const LOG_FLUSH_MS = 250;
  * machine. pino flushes the buffer synchronously when the process exits (crashes included);
  * only a SIGKILL loses the last 250 ms of lines.
  */
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+export function createLogger(options: { level?: string; name?: string; format?: 'json' | 'pretty' } = {}): Logger {
+  if (options.format === 'pretty') return pino(loggerOptions(options), prettyStream());
   const stream = destination({ fd: 2, sync: false, minLength: LOG_CHUNK_BYTES, maxWrite: LOG_MAX_WRITE });
   const flusher = setInterval(() => {
     // Nothing buffered, nothing to write (sonic-boom's flush() would write an empty chunk).
@@ -34,21 +35,61 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
     }
   }, LOG_FLUSH_MS);
   flusher.unref();
-  return pino(
-    {
-      name: options.name ?? 'facefleet',
-      level: options.level ?? 'info',
-      // Never log credentials, whatever a caller passes in.
-      redact: {
-        paths: ['apiKey', 'key', 'authorization', 'headers.authorization', 'headers["x-api-key"]', 'req.headers.authorization', 'req.headers["x-api-key"]'],
-        censor: '[redacted]',
-      },
+  return pino(loggerOptions(options), stream);
+}
+
+function loggerOptions(options: { level?: string; name?: string }) {
+  return {
+    name: options.name ?? 'facefleet',
+    level: options.level ?? 'info',
+    // Never log credentials, whatever a caller passes in.
+    redact: {
+      paths: ['apiKey', 'key', 'authorization', 'headers.authorization', 'headers["x-api-key"]', 'req.headers.authorization', 'req.headers["x-api-key"]'],
+      censor: '[redacted]',
     },
-    stream,
-  );
+  };
+}
+
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+/** Fields every line has, shown in the line's head rather than among the key fields. */
+const HEAD_FIELDS = new Set(['time', 'level', 'msg', 'name', 'pid', 'hostname']);
+
+/**
+ * One pino JSON line for people: `12:03:04.567 INFO  facefleet-worker: job done  jobId=... ms=140`,
+ * in local time. A line that is not JSON is returned as it came.
+ */
+export function formatLogLine(line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : `${line}\n`;
+  }
+  const t = new Date(typeof entry.time === 'number' ? entry.time : Date.now());
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const time = `${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}.${pad(t.getMilliseconds(), 3)}`;
+  const level = (LEVELS[Number(entry.level)] ?? String(entry.level)).padEnd(5);
+  const fields = Object.entries(entry)
+    .filter(([k]) => !HEAD_FIELDS.has(k))
+    .map(([k, v]) => {
+      const text = typeof v === 'string' ? v : JSON.stringify(v);
+      return `${k}=${text.length > 200 ? `${text.slice(0, 200)}...` : text}`;
+    });
+  const name = typeof entry.name === 'string' ? `${entry.name}: ` : '';
+  return `${time} ${level} ${name}${String(entry.msg ?? '')}${fields.length ? `  ${fields.join(' ')}` : ''}\n`;
+}
+
+/** Lines for a terminal: written at once, each formatted by {@link formatLogLine}. */
+function prettyStream(): { write(line: string): void } {
+  return { write: (line: string) => void process.stderr.write(formatLogLine(line)) };
 }
 
 /** A logger that drops everything; for tests and library defaults. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/** The logger of a command or process, at the configured level. */
+export function loggerFor(config: { logLevel: string; logFormat?: 'json' | 'pretty' }, name = 'facefleet'): Logger {
+  return createLogger({ level: config.logLevel, name, format: config.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json') });
 }

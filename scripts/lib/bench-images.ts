@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadCse546 } from '../../test/helpers/cse546.js';
-import { lfwDir, readPairs } from './lfw.js';
+import { resolveLfwDir, readPairs } from './lfw.js';
 
 export type ImageSetName = 'cse546' | 'lfw';
 
@@ -17,11 +17,12 @@ export interface BenchImage {
   name?: string;
 }
 
-/** `count` caps LFW (default 200); CSE546 is always its 1,000 files. */
-export async function loadImageSet(set: ImageSetName, count = 200): Promise<BenchImage[]> {
+/** `count` caps LFW (default 200); CSE546 is always its 1,000 files. `lfwDir` as from `resolveLfwDir` (its default). */
+export async function loadImageSet(set: ImageSetName, options: { count?: number; lfwDir?: string } = {}): Promise<BenchImage[]> {
+  const count = options.count ?? 200;
   if (set === 'cse546') return (await loadCse546()).map((c) => ({ file: c.file, buffer: c.buffer, type: 'image/jpeg', name: c.name }));
   if (set !== 'lfw') throw new Error(`--images must be cse546 or lfw, got ${JSON.stringify(set)}`);
-  const pairs = await readPairs(lfwDir());
+  const pairs = await readPairs(options.lfwDir ?? resolveLfwDir());
   const files = [...new Set(pairs[0].flatMap((p) => [p.a, p.b]))].slice(0, count);
   return Promise.all(files.map(async (f) => ({ file: path.basename(f), buffer: await fs.readFile(f), type: 'image/jpeg' })));
 }

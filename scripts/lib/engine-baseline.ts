@@ -30,9 +30,9 @@ interface Done {
 }
 
 /** `limit`: only the first images of the set (default all). */
-export async function measureEngine(options: { processes: number; set: ImageSetName; lfwCount?: number; passes?: number; limit?: number }): Promise<EngineBaseline> {
+export async function measureEngine(options: { processes: number; set: ImageSetName; lfwCount?: number; lfwDir?: string; passes?: number; limit?: number }): Promise<EngineBaseline> {
   const script = path.resolve(process.cwd(), 'scripts/lib/engine-child.ts');
-  const args = [options.set, String(options.lfwCount ?? 200), '', String(options.processes), String(options.passes ?? 1), String(options.limit ?? 1_000_000)];
+  const args = [options.set, String(options.lfwCount ?? 200), '', String(options.processes), String(options.passes ?? 1), String(options.limit ?? 1_000_000), options.lfwDir ?? ''];
   const children = Array.from({ length: options.processes }, (_, i) => {
     const argv = [...args];
     argv[2] = String(i);

@@ -6,7 +6,7 @@
  * every process busy to the end: a fixed share per process leaves a core idle while the
  * slowest process finishes, which would flatter the end-to-end system.
  *
- *   node --import tsx scripts/lib/engine-child.ts <cse546|lfw> <lfwCount> <share> <shares> <passes> <limit>
+ *   node --import tsx scripts/lib/engine-child.ts <cse546|lfw> <lfwCount> <share> <shares> <passes> <limit> [lfwDir]
  *
  * (`share`, `shares` and `passes` are kept for the warm-up split; the parent decides the work.)
  */
@@ -15,8 +15,8 @@ import { loadEngine } from '../../src/recognition/engine.js';
 import { createGalleryIndex, recognizeFaces } from '../../src/recognition/matcher.js';
 import { loadImageSet, type ImageSetName } from './bench-images.js';
 
-const [set, lfwCount, share, shares, passes, limit] = process.argv.slice(2);
-const all = (await loadImageSet(set as ImageSetName, Number(lfwCount))).slice(0, Number(limit));
+const [set, lfwCount, share, shares, passes, limit, lfwDir] = process.argv.slice(2);
+const all = (await loadImageSet(set as ImageSetName, { count: Number(lfwCount), lfwDir: lfwDir || undefined })).slice(0, Number(limit));
 const mine = all.filter((_, i) => i % Number(shares) === Number(share));
 const engine = await loadEngine({ tfBackend: 'auto', log: createLogger({ level: 'warn', name: 'engine-child' }) });
 const index = createGalleryIndex([]);

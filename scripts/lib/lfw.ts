@@ -1,4 +1,11 @@
-/** LFW View 2: parsing `pairs.txt` and the 10-fold threshold protocol. */
+/**
+ * LFW View 2: finding the data set, parsing `pairs.txt` and the 10-fold threshold protocol.
+ *
+ * LFW is not part of the repository (it is 162 MB and for research use). The benchmarks find it,
+ * in this order: `--lfw DIR`, the `FACEFLEET_LFW_DIR` environment variable, then
+ * `../shared/data/lfw` beside the repository when that folder exists.
+ */
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -8,9 +15,49 @@ export interface LfwPair {
   same: boolean;
 }
 
-/** `../shared/data/lfw` from the repository root. */
-export function lfwDir(root = process.cwd()): string {
+/** The environment variable naming the LFW folder. */
+export const LFW_ENV = 'FACEFLEET_LFW_DIR';
+
+/** How to get LFW, for the error a benchmark prints when it cannot find it. */
+export const LFW_HOWTO = [
+  'LFW is not bundled with facefleet (it is for research use). To run the LFW benchmarks, obtain the',
+  'deep-funneled LFW images and View 2\'s pairs.txt from the LFW project, and lay them out as',
+  '  DIR/pairs.txt',
+  '  DIR/images/<Name>/<Name>_NNNN.jpg   (e.g. images/Aaron_Eckhart/Aaron_Eckhart_0001.jpg)',
+  `then pass --lfw DIR or set ${LFW_ENV}=DIR. See docs/benchmarks.md.`,
+].join('\n');
+
+/** LFW could not be found, or the folder given is not laid out as expected. */
+export class LfwNotFoundError extends Error {
+  override readonly name = 'LfwNotFoundError';
+  readonly code = 'lfw-not-found';
+  readonly retryable = false;
+  constructor(detail: string) {
+    super(`${detail}\n${LFW_HOWTO}`);
+  }
+}
+
+/** `../shared/data/lfw` from the repository root: the development workspace's copy, used only when it exists. */
+export function fallbackLfwDir(root = process.cwd()): string {
   return path.resolve(root, '..', 'shared', 'data', 'lfw');
+}
+
+/**
+ * The LFW folder: `flag` (`--lfw DIR`), else `env[FACEFLEET_LFW_DIR]`, else the fallback when it
+ * exists. Throws {@link LfwNotFoundError} when none is given and there is no fallback, or when the
+ * folder chosen has no `pairs.txt` or no `images/`.
+ */
+export function resolveLfwDir(options: { flag?: string; env?: Record<string, string | undefined>; root?: string } = {}): string {
+  const env = options.env ?? process.env;
+  const root = options.root ?? process.cwd();
+  const given = options.flag ? { dir: options.flag, from: '--lfw' } : env[LFW_ENV] ? { dir: env[LFW_ENV]!, from: LFW_ENV } : null;
+  const fallback = fallbackLfwDir(root);
+  if (!given && !existsSync(fallback)) throw new LfwNotFoundError(`LFW not found: no --lfw DIR, no ${LFW_ENV}, and no ${fallback}.`);
+  const dir = path.resolve(root, given?.dir ?? fallback);
+  const from = given?.from ?? 'the fallback';
+  if (!existsSync(path.join(dir, 'pairs.txt'))) throw new LfwNotFoundError(`LFW folder ${dir} (from ${from}) has no pairs.txt.`);
+  if (!existsSync(path.join(dir, 'images'))) throw new LfwNotFoundError(`LFW folder ${dir} (from ${from}) has no images/ folder.`);
+  return dir;
 }
 
 function imagePath(dir: string, name: string, n: string): string {
@@ -18,7 +65,7 @@ function imagePath(dir: string, name: string, n: string): string {
 }
 
 /** The folds of `pairs.txt`: header `folds pairsPerHalf`, then per fold same pairs then different pairs. */
-export async function readPairs(dir = lfwDir()): Promise<LfwPair[][]> {
+export async function readPairs(dir: string): Promise<LfwPair[][]> {
   const lines = (await fs.readFile(path.join(dir, 'pairs.txt'), 'utf8')).split(/\r?\n/).filter((l) => l.trim());
   const [folds, per] = lines[0].trim().split(/\s+/).map(Number);
   const out: LfwPair[][] = [];
@@ -97,4 +144,15 @@ export function meanStd(xs: number[]): { mean: number; std: number } {
   const mean = xs.reduce((s, x) => s + x, 0) / (xs.length || 1);
   const std = Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length || 1));
   return { mean, std };
+}
+
+/** {@link resolveLfwDir} for a script's command line: on failure, print the reason and how to get LFW, and exit 2. */
+export function lfwDirOrExit(flag?: string): string {
+  try {
+    return resolveLfwDir({ flag });
+  } catch (err) {
+    if (!(err instanceof LfwNotFoundError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
 }

@@ -3,6 +3,7 @@
  * and `scripts/provision.ts`: run the function, print a readable report on stdout.
  */
 import type { Config } from '../config.js';
+import { resourceNames } from './names.js';
 import type { Logger } from '../log.js';
 import type { AwsClients } from './clients.js';
 import { EC2_TRUST_POLICY, iamPolicies } from './iam.js';
@@ -52,7 +53,7 @@ export async function runProvisionCli(options: ProvisionCliOptions): Promise<Pro
     visibilitySeconds: config.queue.visibilitySeconds,
     maxReceiveCount: config.queue.maxReceiveCount,
     ...(config.aws.kmsKeyId ? { kmsKeyId: config.aws.kmsKeyId } : {}),
-    launchTemplate: options.ec2 === false ? false : { instanceProfileName: `${config.prefix}-worker`, ...options.launchTemplate },
+    launchTemplate: options.ec2 === false ? false : { instanceProfileName: resourceNames(config.prefix).workerRole, ...options.launchTemplate },
     ...(options.clients ? { clients: options.clients } : {}),
   });
   printProvisionReport(report, out);

@@ -1,11 +1,11 @@
 /**
  * Least-privilege IAM policy documents for the three roles: web, worker and controller. They
  * are derived from {@link ROLE_CALLS}: for each role, the AWS API calls its adapters make on
- * each resource (see the adapters in `src/store/aws` and `src/controller/ec2-fleet.ts`), mapped
+ * each resource (see the adapters in `src/store/aws`, EC2's fleet included), mapped
  * to IAM actions by {@link COMMAND_ACTIONS}. `test/aws/iam.test.ts` records the calls the
  * adapters really send and checks each is granted here.
  */
-import { resourceNames, TAG_PREFIX, TAG_ROLE, WORKER_ROLE, type ResourceNames } from './names.js';
+import { resourceNames, workerName, TAG_PREFIX, TAG_ROLE, WORKER_ROLE, type ResourceNames } from './names.js';
 
 export type IamRole = 'web' | 'worker' | 'controller';
 
@@ -188,7 +188,7 @@ function controllerEc2(options: IamOptions, account: string): IamStatement[] {
       Sid: 'PassWorkerRole',
       Effect: 'Allow',
       Action: ['iam:PassRole'],
-      Resource: `arn:aws:iam::${account}:role/${options.workerRoleName ?? `${options.prefix}-worker`}`,
+      Resource: `arn:aws:iam::${account}:role/${options.workerRoleName ?? workerName(options.prefix)}`,
       Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
     },
     // The launch template's AMI is `resolve:ssm:` a public Amazon Linux parameter.

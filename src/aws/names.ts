@@ -17,6 +17,10 @@ export interface ResourceNames {
   keysTable: string;
   workersTable: string;
   launchTemplate: string;
+  /** The workers' IAM role, and the instance profile of the same name. */
+  workerRole: string;
+  /** The `Name` tag of worker instances. */
+  workerInstanceName: string;
 }
 
 /** Tag keys on EC2 instances and launch templates. */
@@ -37,6 +41,11 @@ export function validatePrefix(prefix: string): string {
   return prefix;
 }
 
+/** The workers' name (launch template, IAM role and instance profile, `Name` tag) for a prefix already checked. */
+export function workerName(prefix: string): string {
+  return `${prefix}-worker`;
+}
+
 /** The names of every resource for `prefix`. */
 export function resourceNames(prefix: string): ResourceNames {
   validatePrefix(prefix);
@@ -50,6 +59,8 @@ export function resourceNames(prefix: string): ResourceNames {
     galleryTable: `${prefix}-gallery`,
     keysTable: `${prefix}-keys`,
     workersTable: `${prefix}-workers`,
-    launchTemplate: `${prefix}-worker`,
+    launchTemplate: workerName(prefix),
+    workerRole: workerName(prefix),
+    workerInstanceName: workerName(prefix),
   };
 }

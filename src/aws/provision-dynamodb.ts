@@ -1,7 +1,7 @@
 /** Provision step: a DynamoDB table, on-demand, with its GSIs; waits until ACTIVE. */
 import { CreateTableCommand, DescribeTableCommand, UpdateTableCommand, type CreateTableCommandInput, type TableDescription } from '@aws-sdk/client-dynamodb';
-import { awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
-import { call, type ProvisionContext, type ProvisionedResource } from './provision-types.js';
+import { awsCall, awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
+import { type ProvisionContext, type ProvisionedResource } from './provision-types.js';
 
 export async function ensureTable(ctx: ProvisionContext, def: CreateTableCommandInput): Promise<ProvisionedResource> {
   const { dynamodb } = ctx.clients;
@@ -18,7 +18,7 @@ export async function ensureTable(ctx: ProvisionContext, def: CreateTableCommand
   const table = await describe();
   if (!table) {
     if (ctx.dryRun) return { ...base, action: 'planned', detail: 'create, on-demand' + (def.GlobalSecondaryIndexes ? `, GSI ${def.GlobalSecondaryIndexes.map((g) => g.IndexName).join(', ')}` : '') };
-    await call(`create table ${name}`, () => dynamodb.send(new CreateTableCommand(def))).catch((err) => {
+    await awsCall(`create table ${name}`, () => dynamodb.send(new CreateTableCommand(def))).catch((err) => {
       // Another provision run got there first.
       if (awsErrorCode((err as { cause?: unknown }).cause) !== 'ResourceInUseException') throw err;
     });
@@ -33,12 +33,12 @@ export async function ensureTable(ctx: ProvisionContext, def: CreateTableCommand
   if (changes.length === 0) return { ...base, action: 'unchanged' };
   if (ctx.dryRun) return { ...base, action: 'planned', detail: changes.join(', ') };
   if (provisioned) {
-    await call(`update table ${name}`, () => dynamodb.send(new UpdateTableCommand({ TableName: name, BillingMode: 'PAY_PER_REQUEST' })));
+    await awsCall(`update table ${name}`, () => dynamodb.send(new UpdateTableCommand({ TableName: name, BillingMode: 'PAY_PER_REQUEST' })));
     await waitActive(ctx, name, describe);
   }
   // DynamoDB takes one GSI change per UpdateTable call.
   for (const g of missing) {
-    await call(`add index ${g.IndexName} to ${name}`, () =>
+    await awsCall(`add index ${g.IndexName} to ${name}`, () =>
       dynamodb.send(
         new UpdateTableCommand({
           TableName: name,

@@ -6,9 +6,9 @@ import {
   ModifyLaunchTemplateCommand,
   type RequestLaunchTemplateData,
 } from '@aws-sdk/client-ec2';
-import { awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
-import { TAG_PREFIX, TAG_ROLE, WORKER_ROLE } from './names.js';
-import { call, type LaunchTemplateOptions, type ProvisionContext, type ProvisionOptions, type ProvisionedResource } from './provision-types.js';
+import { awsCall, awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
+import { workerName, TAG_PREFIX, TAG_ROLE, WORKER_ROLE } from './names.js';
+import { type LaunchTemplateOptions, type ProvisionContext, type ProvisionOptions, type ProvisionedResource } from './provision-types.js';
 import { workerUserData } from './user-data.js';
 
 export const DEFAULT_WORKER_AMI = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -37,7 +37,7 @@ export function launchTemplateData(ctx: Pick<ProvisionOptions, 'prefix' | 'regio
         Tags: [
           { Key: TAG_PREFIX, Value: ctx.prefix },
           { Key: TAG_ROLE, Value: WORKER_ROLE },
-          { Key: 'Name', Value: `${ctx.prefix}-worker` },
+          { Key: 'Name', Value: workerName(ctx.prefix) },
         ],
       },
     ],
@@ -59,7 +59,7 @@ export async function ensureLaunchTemplate(ctx: ProvisionContext, lt: LaunchTemp
   );
   if (!latest) {
     if (ctx.dryRun) return { ...base, action: 'planned', detail: `create (${want.InstanceType}, ${want.ImageId})` };
-    await call(`create launch template ${name}`, () =>
+    await awsCall(`create launch template ${name}`, () =>
       ec2.send(
         new CreateLaunchTemplateCommand({
           LaunchTemplateName: name,
@@ -75,12 +75,12 @@ export async function ensureLaunchTemplate(ctx: ProvisionContext, lt: LaunchTemp
   if (diff.length === 0) return { ...base, action: 'unchanged' };
   const detail = `new version: ${diff.join(', ')}`;
   if (ctx.dryRun) return { ...base, action: 'planned', detail };
-  const created = await call(`update launch template ${name}`, () =>
+  const created = await awsCall(`update launch template ${name}`, () =>
     ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateName: name, LaunchTemplateData: want, VersionDescription: 'facefleet provision' })),
   );
   const version = created.LaunchTemplateVersion?.VersionNumber;
   if (version !== undefined) {
-    await call(`set default version of ${name}`, () => ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateName: name, DefaultVersion: String(version) })));
+    await awsCall(`set default version of ${name}`, () => ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateName: name, DefaultVersion: String(version) })));
   }
   return { ...base, action: 'updated', detail };
 }

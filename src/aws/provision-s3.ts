@@ -8,8 +8,8 @@ import {
   PutPublicAccessBlockCommand,
   type BucketLocationConstraint,
 } from '@aws-sdk/client-s3';
-import { awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
-import { call, type ProvisionContext, type ProvisionedResource } from './provision-types.js';
+import { awsCall, awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
+import { type ProvisionContext, type ProvisionedResource } from './provision-types.js';
 
 export async function ensureBucket(ctx: ProvisionContext): Promise<ProvisionedResource> {
   const { s3 } = ctx.clients;
@@ -31,7 +31,7 @@ export async function ensureBucket(ctx: ProvisionContext): Promise<ProvisionedRe
     ? { SSEAlgorithm: 'aws:kms' as const, KMSMasterKeyID: ctx.kmsKeyId }
     : { SSEAlgorithm: 'AES256' as const };
   const settings = async () => {
-    await call(`block public access on ${Bucket}`, () =>
+    await awsCall(`block public access on ${Bucket}`, () =>
       s3.send(
         new PutPublicAccessBlockCommand({
           Bucket,
@@ -39,7 +39,7 @@ export async function ensureBucket(ctx: ProvisionContext): Promise<ProvisionedRe
         }),
       ),
     );
-    await call(`encrypt ${Bucket}`, () =>
+    await awsCall(`encrypt ${Bucket}`, () =>
       s3.send(
         new PutBucketEncryptionCommand({
           Bucket,
@@ -50,7 +50,7 @@ export async function ensureBucket(ctx: ProvisionContext): Promise<ProvisionedRe
   };
   if (!exists) {
     if (ctx.dryRun) return { ...base, action: 'planned', detail: 'create, block public access, default encryption' };
-    await call(`create bucket ${Bucket}`, () =>
+    await awsCall(`create bucket ${Bucket}`, () =>
       s3.send(
         new CreateBucketCommand({
           Bucket,

@@ -1,7 +1,7 @@
 /** Provision step: an SQS queue with the wanted attributes (the DLQ, then the job queue). */
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
-import { call, type ProvisionContext, type ProvisionedResource } from './provision-types.js';
+import { awsCall, awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
+import { type ProvisionContext, type ProvisionedResource } from './provision-types.js';
 
 export async function ensureQueue(
   ctx: ProvisionContext,
@@ -20,11 +20,11 @@ export async function ensureQueue(
   const want = await desired();
   if (!url) {
     if (ctx.dryRun) return { resource: { ...base, action: 'planned', detail: describeAttributes(want) } };
-    const created = await call(`create queue ${QueueName}`, () => sqs.send(new CreateQueueCommand({ QueueName, Attributes: want })));
+    const created = await awsCall(`create queue ${QueueName}`, () => sqs.send(new CreateQueueCommand({ QueueName, Attributes: want })));
     const arn = await queueArn(ctx, created.QueueUrl!);
     return { resource: { ...base, action: 'created', detail: describeAttributes(want) }, arn };
   }
-  const got = ((await call(`get attributes of ${QueueName}`, () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })))).Attributes ?? {}) as Record<string, string>;
+  const got = ((await awsCall(`get attributes of ${QueueName}`, () => sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })))).Attributes ?? {}) as Record<string, string>;
   const changes: Record<string, string> = {};
   for (const [k, v] of Object.entries(want)) {
     // An attribute the endpoint does not report (an emulator without SSE) cannot be compared.
@@ -36,12 +36,12 @@ export async function ensureQueue(
   if (Object.keys(changes).length === 0) return { resource: { ...base, action: 'unchanged' }, arn };
   const detail = `set ${describeAttributes(changes)}`;
   if (ctx.dryRun) return { resource: { ...base, action: 'planned', detail }, arn };
-  await call(`set attributes of ${QueueName}`, () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: changes })));
+  await awsCall(`set attributes of ${QueueName}`, () => sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: changes })));
   return { resource: { ...base, action: 'updated', detail }, arn };
 }
 
 async function queueArn(ctx: ProvisionContext, url: string): Promise<string | undefined> {
-  const out = await call('get queue arn', () => ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })));
+  const out = await awsCall('get queue arn', () => ctx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })));
   return out.Attributes?.QueueArn;
 }
 

@@ -2,7 +2,6 @@
  * The shapes shared by provision's steps: options, the report, and the context every step gets.
  */
 import type { Logger } from '../log.js';
-import { classifyAwsError } from '../store/aws/errors.js';
 import type { AwsClients } from './clients.js';
 import type { ResourceNames } from './names.js';
 
@@ -60,12 +59,3 @@ export interface ProvisionOptions {
 
 /** What each step gets: the options, with the names and clients resolved. */
 export type ProvisionContext = ProvisionOptions & { dryRun: boolean; names: ResourceNames; clients: AwsClients };
-
-/** Run one AWS call of a step, translating its failure. */
-export async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw classifyAwsError(err, what);
-  }
-}

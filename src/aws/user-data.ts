@@ -1,6 +1,6 @@
 /**
  * The worker instance's user data: a cloud-init shell script for Amazon Linux 2023 that
- * installs Node.js 20 and facefleet, then runs `facefleet worker --backend aws --prefix P`
+ * installs Node.js 22 and facefleet, then runs `facefleet worker --backend aws --prefix P`
  * under systemd (restarted on failure; SIGTERM on stop so the worker drains its job).
  *
  * A worker the controller retired exits with RETIRED_EXIT_CODE once the queue is empty; the
@@ -47,10 +47,10 @@ set -euo pipefail
 mkdir -p /opt/facefleet
 id facefleet >/dev/null 2>&1 || useradd --system --home-dir /opt/facefleet --shell /sbin/nologin facefleet
 chown facefleet /opt/facefleet
-if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20)'; then
-  dnf install -y nodejs20 nodejs20-npm
-  alternatives --install /usr/bin/node node /usr/bin/node-20 90 || true
-  alternatives --install /usr/bin/npm npm /usr/bin/npm-20 90 || true
+if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 22)'; then
+  dnf install -y nodejs22 nodejs22-npm
+  alternatives --install /usr/bin/node node /usr/bin/node-22 90 || true
+  alternatives --install /usr/bin/npm npm /usr/bin/npm-22 90 || true
 fi
 if ! command -v facefleet >/dev/null; then
   ${install}

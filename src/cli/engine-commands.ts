@@ -2,17 +2,40 @@
  * The command-line face tools: enroll, identities, recognize, verify. They run the engine
  * in this process and use the Gallery port directly (no web tier or queue involved).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import type { Config } from '../config.js';
+import { engineOptions, type Config } from '../config.js';
 import { toFacefleetError } from '../errors.js';
 import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/types.js';
 import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../recognition/decision.js';
 import { openServices } from '../services.js';
-import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION, engineBackendOptions } from './options.js';
+import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION } from './options.js';
 import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
+import { validateCollectionName } from '../jobs/collection-name.js';
+import type { CollectionGallery } from '../store/ports.js';
+
+const COLLECTION_OPTION = ['--collection <name>', 'the collection to use (default: default)'] as const;
+
+/** The named collection's gallery; exits with a message when the name is bad or the collection is missing. */
+async function collectionFrom(services: { gallery: import('../store/ports.js').Gallery }, raw: unknown): Promise<CollectionGallery | null> {
+  let name: string;
+  try {
+    name = validateCollectionName(raw ?? 'default');
+  } catch (e) {
+    err(`error: --collection: ${(e as Error).message}`);
+    process.exitCode = 1;
+    return null;
+  }
+  if (!(await services.gallery.getCollection(name))) {
+    err(`error: no collection named ${JSON.stringify(name)}; create it with: facefleet collections create ${name}`);
+    process.exitCode = 1;
+    return null;
+  }
+  return services.gallery.in(name);
+}
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif']);
 const CLI_DEFAULTS = { logLevel: 'warn' };
@@ -41,7 +64,7 @@ async function recognition() {
 async function withEngine<T>(config: Config, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const log = loggerFor(config, 'facefleet-cli');
   const { loadEngine } = await recognition();
-  const engine = await loadEngine({ tfBackend: config.recognition.tfBackend, ...engineBackendOptions(config), maxInputPixels: config.recognition.maxInputPixels, pipeline: config.recognition.pipeline, log });
+  const engine = await loadEngine({ ...engineOptions(config), log });
   try {
     return await fn(engine);
   } finally {
@@ -107,6 +130,41 @@ function progressBar(total: number, enabled: boolean) {
   return { update: (done: number) => bar.update(done), stop: () => bar.stop() };
 }
 
+async function enrollDirectory(dir: string, opts: Record<string, unknown>): Promise<void> {
+  const config = configFrom(opts, CLI_DEFAULTS);
+  const { readImageFile, pickEnrollmentFace } = await recognition();
+  const { enrollFromDir } = await import('./enroll-from-dir.js');
+  const services = await openServices(config, loggerFor(config));
+  try {
+    const gallery = await collectionFrom(services, opts.collection);
+    if (!gallery) return;
+    const report = await withEngine(config, (engine) =>
+      enrollFromDir(dir, {
+        gallery,
+        engine,
+        pickFace: (analyzed) => pickEnrollmentFace(analyzed, { largest: Boolean(opts.largest) }),
+        readImage: readImageFile,
+        report: err,
+        progress: process.stderr.isTTY === true,
+      }),
+    );
+    out(`${report.added} added, ${report.skipped} already enrolled, ${report.refused.length} refused`);
+    if (report.refused.length > 0) process.exitCode = 1;
+  } finally {
+    await services.close();
+  }
+}
+
+/** `file: message`, unless the message already starts with the file's name (it is not said twice). */
+export function aboutFile(file: string, message: string): string {
+  return message.startsWith(file) ? message : `${file}: ${message}`;
+}
+
+/** What `recognize` says when the gallery it opened holds no face: every face would come back unknown. */
+export function emptyGalleryWarning(dataDir: string): string {
+  return `warning: the gallery in ${path.resolve(dataDir)} is empty, so every face is unknown; enroll with \`facefleet enroll\`, or pass --data-dir`;
+}
+
 export function registerEngineCommands(program: Command): void {
   addGlobalOptions(
     program
@@ -115,6 +173,7 @@ export function registerEngineCommands(program: Command): void {
       .argument('<inputs...>', 'image files or directories')
       .option('--json', 'one JSON object per image per line')
       .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION)
+      .option(...COLLECTION_OPTION)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
       .option('--threshold <t>', `largest distance to the nearest identity that can match (default ${DEFAULT_RULE.threshold})`, parseNumber('--threshold', { min: 0.01, max: 2 }))
       .option('--margin <m>', `smallest gap to the second-nearest identity, else ambiguous (default ${DEFAULT_RULE.margin}; 0 = off)`, parseNumber('--margin', { min: 0, max: 1.99 })),
@@ -124,9 +183,12 @@ export function registerEngineCommands(program: Command): void {
     const services = await openServices(config, loggerFor(config));
     let failed = 0;
     try {
-      const known = await services.gallery.listFaces();
+      const gallery = await collectionFrom(services, opts.collection);
+      if (!gallery) return;
+      const known = await gallery.listFaces();
       const mixed = otherPipelineWarning(known, config.recognition.pipeline);
       if (mixed) err(`warning: ${mixed}`);
+      if (known.length === 0) err(emptyGalleryWarning(config.dataDir));
       const index = createGalleryIndex(known);
       const { files, fromDirectory } = await expandInputs(inputs);
       if (files.length === 0) {
@@ -146,7 +208,7 @@ export function registerEngineCommands(program: Command): void {
           } catch (e) {
             failed += 1;
             const fe = toFacefleetError(e);
-            err(`error: ${file}: ${fe.message} (${fe.code}); skipped`);
+            err(`error: ${aboutFile(file, fe.message)} (${fe.code}); skipped`);
           }
           bar?.update(++done);
         }
@@ -178,7 +240,7 @@ export function registerEngineCommands(program: Command): void {
     const { readImageFile, verifyImages } = await recognition();
     await withEngine(config, async (engine) => {
       const [imgA, imgB] = [await readImageFile(a), await readImageFile(b)];
-      const { distance, same } = await verifyImages(engine, imgA, imgB, threshold);
+      const { distance, same } = await verifyImages(engine, imgA, imgB, threshold, [a, b]);
       if (opts.json) out(JSON.stringify({ a, b, distance, threshold, same }));
       else out(`${same ? 'same person' : 'different people'}: distance ${distance.toFixed(4)} (threshold ${threshold})`);
     });
@@ -188,11 +250,22 @@ export function registerEngineCommands(program: Command): void {
     program
       .command('enroll')
       .description('add face images to an identity, creating it if needed')
-      .argument('<name>', `identity name (${IDENTITY_NAME_RULE})`)
-      .argument('<images...>', 'image files, one face each')
+      .argument('[name]', `identity name (${IDENTITY_NAME_RULE})`)
+      .argument('[images...]', 'image files, one face each')
+      .option('--from-dir <dir>', 'enroll every sub-folder of DIR as an identity, its images as faces; resumable')
       .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it')
+      .option(...COLLECTION_OPTION)
       .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION),
-  ).action(async (name: string, images: string[], opts) => {
+  ).action(async (name: string | undefined, images: string[], opts) => {
+    if (opts.fromDir !== undefined) {
+      await enrollDirectory(String(opts.fromDir), opts);
+      return;
+    }
+    if (name === undefined || images.length === 0) {
+      err('error: give an identity name and images, or --from-dir DIR');
+      process.exitCode = 1;
+      return;
+    }
     validateIdentityName(name);
     const config = configFrom(opts, CLI_DEFAULTS);
     const { readImageFile, pickEnrollmentFace } = await recognition();
@@ -200,23 +273,32 @@ export function registerEngineCommands(program: Command): void {
     let failed = 0;
     let added = 0;
     try {
+      const gallery = await collectionFrom(services, opts.collection);
+      if (!gallery) return;
       const { files } = await expandInputs(images);
       await withEngine(config, async (engine) => {
         for (const file of files) {
           try {
-            const analyzed = await engine.analyze(await readImageFile(file));
+            const bytes = await readImageFile(file);
+            // The same bytes for the same identity are one face: a second run adds nothing.
+            const contentHash = createHash('sha256').update(bytes).digest('hex');
+            if (await gallery.findFaceByHash(name, contentHash)) {
+              out(`${file} is already enrolled as ${name}`);
+              continue;
+            }
+            const analyzed = await engine.analyze(bytes);
             const face = pickEnrollmentFace(analyzed, { largest: Boolean(opts.largest) });
-            await services.gallery.addFace(name, { descriptor: face.descriptor, source: path.basename(file), pipeline: engine.pipeline });
+            await gallery.addFace(name, { descriptor: face.descriptor, source: path.basename(file), pipeline: engine.pipeline, contentHash });
             added += 1;
             out(`enrolled ${file} as ${name}`);
           } catch (e) {
             failed += 1;
             const fe = toFacefleetError(e);
-            err(`error: ${file}: ${fe.message} (${fe.code}); not enrolled`);
+            err(`error: ${aboutFile(file, fe.message)} (${fe.code}); not enrolled`);
           }
         }
       });
-      const identity = await services.gallery.getIdentity(name);
+      const identity = await gallery.getIdentity(name);
       out(`${name}: ${added} face${added === 1 ? '' : 's'} added, ${identity?.faceCount ?? 0} in all`);
     } finally {
       await services.close();
@@ -225,11 +307,13 @@ export function registerEngineCommands(program: Command): void {
   });
 
   const identities = program.command('identities').description('list or remove enrolled identities');
-  addGlobalOptions(identities.command('list').description('list identities and their face counts').option('--json', 'JSON output')).action(async (opts) => {
+  addGlobalOptions(identities.command('list').description('list identities and their face counts').option('--json', 'JSON output').option(...COLLECTION_OPTION)).action(async (opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
     const services = await openServices(config, loggerFor(config));
     try {
-      const list = await services.gallery.listIdentities();
+      const gallery = await collectionFrom(services, opts.collection);
+      if (!gallery) return;
+      const list = await gallery.listIdentities();
       if (opts.json) out(JSON.stringify(list));
       else if (list.length === 0) out('no identities enrolled yet; add one with: facefleet enroll <name> <image...>');
       else for (const i of list) out(`${i.name}\t${i.faceCount} face${i.faceCount === 1 ? '' : 's'}\tsince ${i.createdAt}`);
@@ -237,11 +321,13 @@ export function registerEngineCommands(program: Command): void {
       await services.close();
     }
   });
-  addGlobalOptions(identities.command('remove').description('remove an identity and all its faces').argument('<name>')).action(async (name: string, opts) => {
+  addGlobalOptions(identities.command('remove').description('remove an identity and all its faces').argument('<name>').option(...COLLECTION_OPTION)).action(async (name: string, opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
     const services = await openServices(config, loggerFor(config));
     try {
-      if (await services.gallery.removeIdentity(name)) out(`removed ${name}`);
+      const gallery = await collectionFrom(services, opts.collection);
+      if (!gallery) return;
+      if (await gallery.removeIdentity(name)) out(`removed ${name}`);
       else {
         err(`error: no identity named ${JSON.stringify(name)}`);
         process.exitCode = 1;

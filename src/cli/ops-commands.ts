@@ -6,6 +6,7 @@ import { jobView } from '../jobs/view.js';
 import { listDeadLetters, replayJobs } from '../jobs/operations.js';
 import { deleteJobData } from '../jobs/retention.js';
 import { openServices } from '../services.js';
+import { validateCollectionName } from '../jobs/collection-name.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../web/keys.js';
 import type { Role } from '../store/ports.js';
 import { addGlobalOptions, configFrom, loggerFor, parseNumber } from './options.js';
@@ -171,11 +172,21 @@ export function registerOpsCommands(program: Command): void {
       .command('create')
       .description('create a key; it is shown once')
       .requiredOption('--role <role>', 'client or operator')
-      .option('--name <name>', 'a label for the key'),
+      .option('--name <name>', 'a label for the key')
+      .option('--collections <names>', 'comma-separated collections the key may use (default: every collection)'),
   ).action(async (opts) => {
     if (opts.role !== 'client' && opts.role !== 'operator') fail('--role must be client or operator');
+    let collections: string[] | undefined;
+    if (opts.collections !== undefined) {
+      collections = String(opts.collections).split(',').map((c) => c.trim());
+      try {
+        collections.forEach(validateCollectionName);
+      } catch (e) {
+        fail(`--collections: ${(e as Error).message}`);
+      }
+    }
     await withServices(opts, async ({ keys: store }) => {
-      const { id, key } = await createApiKey(store, { role: opts.role as Role, name: opts.name });
+      const { id, key } = await createApiKey(store, { role: opts.role as Role, name: opts.name, ...(collections ? { collections } : {}) });
       out(key);
       process.stderr.write(`created ${opts.role} key ${id}${opts.name ? ` (${opts.name})` : ''}. It is shown once: store it now.\n`);
     });
@@ -185,7 +196,7 @@ export function registerOpsCommands(program: Command): void {
       const list = await listApiKeys(store);
       if (opts.json) return out(JSON.stringify(list));
       if (list.length === 0) out('no keys; create one with: facefleet keys create --role operator');
-      for (const k of list) out(`${k.id}\t${k.role}\t${k.name ?? ''}\tcreated ${k.createdAt}${k.revokedAt ? `\trevoked ${k.revokedAt}` : ''}`);
+      for (const k of list) out(`${k.id}\t${k.role}\t${k.name ?? ''}\t${k.collections ? `collections ${k.collections.join(',')}` : 'all collections'}\tcreated ${k.createdAt}${k.revokedAt ? `\trevoked ${k.revokedAt}` : ''}`);
     });
   });
   addGlobalOptions(keys.command('revoke').description('revoke a key').argument('<id>')).action(async (id: string, opts) => {

@@ -1,7 +1,6 @@
-import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type Config, type Flags } from '../config.js';
-import { createLogger, type Logger } from '../log.js';
+export { loggerFor } from '../log.js';
 
 /** Options every command accepts. Only what the user passed reaches `loadConfig`. */
 export function addGlobalOptions(cmd: Command): Command {
@@ -9,7 +8,8 @@ export function addGlobalOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'where the embedded stores live (env FACEFLEET_DATA_DIR, default ./.facefleet)')
     .option('--backend <local|aws>', 'store backend (env FACEFLEET_BACKEND, default local)')
     .option('--prefix <name>', 'AWS resource name prefix (env FACEFLEET_PREFIX, default facefleet)')
-    .option('--log-level <level>', 'pino log level (env FACEFLEET_LOG_LEVEL, default info; CLI tools default to warn)');
+    .option('--log-level <level>', 'pino log level (env FACEFLEET_LOG_LEVEL, default info; CLI tools default to warn)')
+    .option('--log-format <json|pretty>', 'log lines as JSON or for people (env FACEFLEET_LOG_FORMAT; default pretty on a terminal, else json)');
 }
 
 /** `--pipeline`, for every command that runs the engine or starts workers that do: `.option(...PIPELINE_OPTION)`. */
@@ -44,13 +44,4 @@ export function configFrom(opts: Record<string, unknown>, defaults: Flags = {}):
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') flags[key] = value;
   }
   return loadConfig(flags, process.env, defaults);
-}
-
-export function loggerFor(config: Config, name = 'facefleet'): Logger {
-  return createLogger({ level: config.logLevel, name });
-}
-
-/** The engine's backend options from the config: built graphs go under the data dir. */
-export function engineBackendOptions(config: Config): { engineBackend: Config['recognition']['engineBackend']; ortThreads: number; graphDir: string } {
-  return { engineBackend: config.recognition.engineBackend, ortThreads: config.recognition.ortThreads, graphDir: path.join(config.dataDir, 'models') };
 }

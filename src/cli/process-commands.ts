@@ -1,29 +1,16 @@
 /**
- * The long-running processes: `web`, `controller`, `up` (all of it on one machine), plus
- * `status`, `provision` and `teardown`.
+ * The flags of the long-running processes, `web`, `controller` and `up` (all of it on one
+ * machine; each runs from `src/processes/`), plus `status`, `provision` and `teardown`.
  */
 import os from 'node:os';
-import path from 'node:path';
 import readline from 'node:readline/promises';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { configToEnv, type Config } from '../config.js';
-import { errorInfo } from '../errors.js';
-import { reconcileDeadLetters } from '../jobs/operations.js';
-import type { Logger } from '../log.js';
-import type { Controller } from '../controller/controller.js';
-import type { Fleet } from '../controller/fleet.js';
-import type { ControllerMetrics } from '../controller/metrics.js';
+import type { Config } from '../config.js';
 import type { LaunchTemplateOptions } from '../aws/provision-types.js';
-import { openServices, type Services } from '../services.js';
+import { CONTROLLER_STATUS_KEY } from '../processes/controller.js';
+import { openServices } from '../services.js';
 import { JOB_STATES } from '../jobs/types.js';
 import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION } from './options.js';
-import { onShutdown } from './signals.js';
-
-/** Where the controller publishes its state for `facefleet status` (works on both backends). */
-export const CONTROLLER_STATUS_KEY = 'controller/status.json';
-
-const CLI_PATH = fileURLToPath(new URL('./main.js', import.meta.url)).replace(/\.js$/, path.extname(fileURLToPath(import.meta.url)));
 
 function webOptions(cmd: Command): Command {
   return cmd
@@ -34,82 +21,27 @@ function webOptions(cmd: Command): Command {
 
 function fleetOptions(cmd: Command): Command {
   return cmd
-    .option('--min-workers <n>', 'fewest workers (default 0: scale to zero)', parseNumber('--min-workers', { integer: true, min: 0 }))
+    .option('--min-workers <n>', 'fewest workers (default 0: scale to zero; `up` keeps 1 warm on the local backend)', parseNumber('--min-workers', { integer: true, min: 0 }))
     .option('--max-workers <n>', 'most workers (default 15; `up` defaults to the CPU cores)', parseNumber('--max-workers', { integer: true, min: 1 }))
     .option('--idle-seconds <s>', 'scale in after the queue has been empty this long (default 30)', parseNumber('--idle-seconds', { min: 0 }))
     .option('--interval <s>', 'controller tick in seconds (default 5)', parseNumber('--interval', { min: 0.1 }))
     .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION);
 }
 
-/** The local fleet's worker command: this same CLI, in this same Node (with its loaders). */
-function workerCommand(): string[] {
-  return [process.execPath, ...process.execArgv, CLI_PATH, 'worker'];
-}
-
-async function openFleet(config: Config, log: Logger, onJobSettled?: (jobId: string) => void): Promise<Fleet> {
-  if (config.backend === 'aws') {
-    const { openEc2Fleet } = await import('../controller/ec2-fleet.js');
-    return openEc2Fleet(config, log);
+/**
+ * `facefleet up`'s config: at most one worker per CPU core, and on the local backend one worker
+ * kept warm (`--min-workers 1`), so a lone user's request does not wait for a worker to boot.
+ * On AWS an idle instance costs money: there the floor stays 0. `--workers n` fixes the pool.
+ */
+export function upConfig(opts: Record<string, unknown>): Config {
+  const flags = { ...opts };
+  if (flags.workers !== undefined) {
+    flags.minWorkers ??= flags.workers;
+    flags.maxWorkers ??= flags.workers;
   }
-  // Each local worker would check this itself, fail and be replaced every tick; say it once, here.
-  if (config.recognition.pipeline === 'dlib-ensemble') {
-    const { assertEnsembleModels } = await import('../recognition/ensemble.js');
-    assertEnsembleModels();
-  }
-  const { createLocalFleet } = await import('../controller/local-fleet.js');
-  return createLocalFleet({
-    command: workerCommand(),
-    env: { ...process.env, ...configToEnv(config) },
-    log,
-    stopTimeoutMs: (config.worker.shutdownTimeoutSeconds + 5) * 1000,
-    onJobSettled,
-  });
-}
-
-interface RunningController {
-  controller: Controller;
-  stop(): Promise<void>;
-}
-
-/** Start the controller loop, the dead-letter reconciler and the status publisher. */
-async function startController(
-  config: Config,
-  services: Services,
-  log: Logger,
-  options: { metrics?: ControllerMetrics; onJobSettled?: (jobId: string) => void } = {},
-): Promise<RunningController> {
-  const { metrics } = options;
-  const [{ createBreaker }, { createController }] = await Promise.all([import('../controller/breaker.js'), import('../controller/controller.js')]);
-  const fleet = await openFleet(config, log, options.onJobSettled);
-  const breaker = createBreaker({ name: 'controller', failureThreshold: 5, cooldownMs: 30_000, log });
-  const controller = createController({ fleet, queue: services.queue, registry: services.registry, config: config.fleet, log, breaker, metrics });
-  controller.start();
-  // Reconciling scans the whole dead-letter queue (on SQS: receives every message), so it
-  // runs once a minute, not every tick; the status blob is cheap and follows the ticks.
-  const reconcileEveryMs = config.fleet.reconcileSeconds * 1000;
-  let lastReconcile = 0;
-  const housekeeping = setInterval(() => {
-    void (async () => {
-      try {
-        if (Date.now() - lastReconcile >= reconcileEveryMs) {
-          lastReconcile = Date.now();
-          await reconcileDeadLetters({ queue: services.queue, runner: services.runner, log });
-        }
-        await services.blobs.put(CONTROLLER_STATUS_KEY, Buffer.from(JSON.stringify({ ...controller.status(), at: new Date().toISOString() })), { contentType: 'application/json' });
-      } catch (err) {
-        log.warn({ err: errorInfo(err) }, 'controller housekeeping failed');
-      }
-    })();
-  }, Math.max(1000, config.fleet.intervalSeconds * 1000));
-  housekeeping.unref();
-  return {
-    controller,
-    async stop() {
-      clearInterval(housekeeping);
-      await controller.stop();
-      await fleet.close();
-    },
-  };
+  const defaults = { maxWorkers: Math.max(1, os.availableParallelism()) };
+  const config = configFrom(flags, defaults);
+  return config.backend === 'local' ? configFrom(flags, { ...defaults, minWorkers: 1 }) : config;
 }
 
 /**
@@ -137,35 +69,8 @@ export function registerProcessCommands(program: Command): void {
     fleetOptions(webOptions(program.command('up').description('run everything on this machine: web tier, controller and an autoscaled fleet of worker processes')))
       .option('--workers <n>', 'a fixed pool of n workers (sets --min-workers and --max-workers to n)', parseNumber('--workers', { integer: true, min: 1 })),
   ).action(async (opts) => {
-    const cores = Math.max(1, os.availableParallelism());
-    if (opts.workers !== undefined) {
-      opts.minWorkers ??= opts.workers;
-      opts.maxWorkers ??= opts.workers;
-    }
-    const config = configFrom(opts, { maxWorkers: cores });
-    const log = loggerFor(config, 'facefleet');
-    const [{ createWebApp }, { createControllerMetrics }] = await Promise.all([import('../web/app.js'), import('../controller/metrics.js')]);
-    const services = await openServices(config, log);
-    const metrics = createControllerMetrics();
-    // The local fleet's workers report finished jobs to this web tier (settle hints), except on
-    // the AWS backend, where the fleet is EC2 and nothing reports.
-    const hints = config.backend === 'local';
-    const web = createWebApp({ config, log, ...services, extraMetrics: [metrics.registry], settleHints: hints });
-    const server = await web.start(config.web.host, config.web.port);
-    const running = await startController(config, services, log, { metrics, onJobSettled: hints ? web.jobSettled : undefined });
-    onShutdown(
-      log,
-      async () => {
-        await running.stop();
-        await server.close();
-        await services.close();
-      },
-      (config.worker.shutdownTimeoutSeconds + 15) * 1000,
-    );
-    log.info({ url: server.url, dataDir: config.dataDir, minWorkers: config.fleet.minWorkers, maxWorkers: config.fleet.maxWorkers }, 'facefleet is up');
-    process.stderr.write(
-      `facefleet listening on ${server.url}  (data in ${config.dataDir}; workers ${config.fleet.minWorkers}..${config.fleet.maxWorkers}, autoscaled; Ctrl-C stops)\n`,
-    );
+    const { runUp } = await import('../processes/up.js');
+    await runUp(upConfig(opts));
   });
 
   addGlobalOptions(
@@ -176,57 +81,13 @@ export function registerProcessCommands(program: Command): void {
     ),
   ).action(async (opts) => {
     const { webProcesses = 1, ...rest } = opts;
-    const config = configFrom(rest);
-    const { webClusterMember, startWebCluster, announceListening } = await import('../web/cluster.js');
-    const member = webClusterMember();
-    if (webProcesses > 1 && !member) {
-      // The primary: no stores, no HTTP; it forks the web processes and waits on them.
-      const log = loggerFor(config, 'facefleet-web');
-      const web = await startWebCluster({ processes: webProcesses, log });
-      onShutdown(log, () => web.close(), 20_000);
-      process.stderr.write(`facefleet web listening on ${web.url}  (${webProcesses} web processes)\n`);
-      return;
-    }
-    const log = loggerFor(config, member ? `facefleet-web-${member.index}` : 'facefleet-web');
-    const { createWebApp } = await import('../web/app.js');
-    let server;
-    let services: Services;
-    try {
-      services = await openServices(config, log);
-      const web = createWebApp({ config, log, ...services, cluster: member });
-      server = await web.start(config.web.host, config.web.port);
-    } catch (err) {
-      // A forked web process that cannot start must exit (its IPC channel would keep it alive);
-      // the primary then fails the whole start.
-      if (member) process.disconnect?.();
-      throw err;
-    }
-    onShutdown(
-      log,
-      async () => {
-        await server.close();
-        await services.close();
-      },
-      15_000,
-    );
-    if (member) announceListening(server.url);
-    else process.stderr.write(`facefleet web listening on ${server.url}\n`);
+    const { runWeb } = await import('../processes/web.js');
+    await runWeb(configFrom(rest), { webProcesses });
   });
 
   addGlobalOptions(fleetOptions(program.command('controller').description('run the controller only: autoscale the worker fleet from the queue'))).action(async (opts) => {
-    const config = configFrom(opts);
-    const log = loggerFor(config, 'facefleet-controller');
-    const services = await openServices(config, log);
-    const running = await startController(config, services, log);
-    onShutdown(
-      log,
-      async () => {
-        await running.stop();
-        await services.close();
-      },
-      (config.worker.shutdownTimeoutSeconds + 15) * 1000,
-    );
-    log.info({ backend: config.backend, fleet: config.fleet }, 'controller running');
+    const { runController } = await import('../processes/controller.js');
+    await runController(configFrom(opts));
   });
 
   addGlobalOptions(program.command('status').description('queue, jobs, workers and the controller state').option('--json', 'JSON output')).action(async (opts) => {

@@ -28,8 +28,3 @@ export class FleetUnavailableError extends FacefleetError {
   readonly retryable = true;
 }
 
-/** A fleet refused for a reason retrying will not fix (bad command, missing permission or launch template). */
-export class FleetPermanentError extends FacefleetError {
-  readonly code = 'fleet-permanent';
-  readonly retryable = false;
-}

@@ -1,6 +1,6 @@
 /**
  * The Fleet port: the machines or processes that run workers. Local mode runs worker
- * child processes (`./local-fleet.ts`); AWS runs EC2 instances (`./ec2-fleet.ts`).
+ * child processes (`./local-fleet.ts`); AWS runs EC2 instances (`src/store/aws/ec2-fleet.ts`).
  */
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped';
 

@@ -18,6 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
+import { parseWorkerMessage, type RetireMessage } from '../processes/ipc.js';
 import { FleetUnavailableError } from './errors.js';
 import { RETIRED_EXIT_CODE, type Fleet, type Instance, type LaunchOptions } from './fleet.js';
 
@@ -115,16 +116,14 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
       }),
     };
     proc.on('error', (err) => log.warn({ instanceId: instance.id, err: err.message }, 'worker process error'));
-    proc.on('message', (message: unknown) => {
-      if (typeof message !== 'object' || message === null) return;
-      const { type, jobId } = message as { type?: unknown; jobId?: unknown };
-      if (type === 'job-settled') {
-        if (typeof jobId === 'string') options.onJobSettled?.(jobId);
+    proc.on('message', (raw: unknown) => {
+      const message = parseWorkerMessage(raw);
+      if (message?.type === 'job-settled') {
+        options.onJobSettled?.(message.jobId);
         return;
       }
-      if (type !== 'ready') return;
-      const reported = (message as { workerId?: unknown }).workerId;
-      if (typeof reported === 'string' && reported.length > 0) instance.workerId = reported;
+      if (message?.type !== 'ready') return;
+      if (message.workerId.length > 0) instance.workerId = message.workerId;
       if (instance.state === 'pending') {
         instance.state = 'running';
         log.info({ instanceId: instance.id, workerId: instance.workerId }, 'worker ready');
@@ -173,7 +172,7 @@ export function createLocalFleet(options: LocalFleetOptions): LocalFleet {
         if (!child || child.retiring || child.instance.state === 'stopping' || !child.process.connected) continue;
         child.retiring = true;
         child.instance.retiring = true;
-        child.process.send({ type: 'retire' }, (err) => {
+        child.process.send({ type: 'retire' } satisfies RetireMessage, (err) => {
           if (err) log.warn({ instanceId: id, err: err.message }, 'could not ask the worker to retire; it is stopped once idle');
         });
         log.info({ instanceId: id }, 'asked worker to retire once the queue is empty');

@@ -32,7 +32,25 @@ export interface HistoryEntry {
 
 /** A finished job's result. `enrolled` is set for enroll jobs. */
 export interface JobResult extends RecognitionResult {
-  enrolled?: { identity: string; faceId: string };
+  /** enroll: the face; `existing` when these image bytes were already enrolled for the identity. */
+  enrolled?: { identity: string; faceId: string; existing?: boolean };
+  /** The collection matched against (absent on results stored before collections). */
+  collection?: string;
+  /** The collection's gallery version the match saw. */
+  galleryVersion?: string;
+  /**
+   * enroll: the image was refused, and nothing was enrolled. A refusal is the job's answer
+   * (it ends `done`), not a failure: retrying the same image would refuse it again.
+   */
+  refused?: EnrollRefusal;
+}
+
+/** Why an enroll job added no face: the image has none, or several (without `largest`). */
+export interface EnrollRefusal {
+  reason: 'no-face' | 'several-faces';
+  /** Faces found in the image. */
+  faces: number;
+  message: string;
 }
 
 /** Everything the job machine remembers; persisted inside the snapshot. */
@@ -65,6 +83,10 @@ export type JobKind = 'recognize' | 'enroll';
 export interface JobOptions {
   topK: number;
   threshold: number;
+  /** The collection to match against or enroll into; absent means `default`. */
+  collection?: string;
+  /** The id of the API key that submitted the job; only it (or an operator) may read the job. */
+  submittedBy?: string;
   /**
    * The 1:N rule's margin to the second-nearest identity (src/recognition/decision.ts). Absent in
    * jobs stored before the rule had one: those use the default.
@@ -77,7 +99,7 @@ export interface JobOptions {
 }
 
 export interface JobInput {
-  /** Blob key of the uploaded image, e.g. `jobs/<id>/input`. */
+  /** Blob key of the uploaded image, e.g. `inputs/<first two characters of the id>/<id>` (see `inputKey`). */
   key: string;
   contentType: string;
   bytes: number;

@@ -25,7 +25,7 @@
  *   before it could boot.
  * - Scale in only while nothing waits, and only idle workers (a fresh heartbeat saying not
  *   busy): never a job in hand. It keeps the busy workers, what the arrival rate needs, and
- *   one warm worker until no job has arrived for `idleSeconds` (or the boot time, if shorter).
+ *   one warm worker until no job has arrived for `idleSeconds`.
  *   With the defaults the fleet reaches zero.
  * - Sparse arrivals (the window's mean gap between jobs is `idleSeconds` or more) keep no
  *   worker warm: a job that arrives that rarely would find the warm worker gone anyway.
@@ -137,6 +137,8 @@ export interface ScalerContext {
   previous: Previous | null;
   /** The last tick that saw jobs arrive. */
   lastArrivalAt: number | null;
+  /** Whether arrivals were sparse as of the last tick that saw one (see `Assessment.sparse`). */
+  sparseAtLastArrival: boolean;
   lastLaunchAt: number | null;
   lastStopAt: number | null;
   /** Instances that were pending at the last tick, for learning the boot time. */
@@ -238,7 +240,10 @@ export interface Assessment {
   stop: string[];
   /** Busy workers to retire: they exit once the queue is empty. */
   retire: string[];
-  /** Arrivals are sparse: the window's mean gap between jobs is idleSeconds or more. */
+  /**
+   * Arrivals are sparse: the window's mean gap between jobs is idleSeconds or more, as of the
+   * last tick that saw a job arrive (the silence after the last job is not a gap between jobs).
+   */
   sparse: boolean;
   /** Live instances asked to retire at earlier ticks. */
   retiringIds: string[];
@@ -323,14 +328,17 @@ export function assess(context: ScalerContext, tick: ScalerObservation): Assessm
   // Sparse: jobs arrive idleSeconds or more apart on average over the window (or not at all).
   // Keeping a worker warm for them costs a whole gap per job and it would be gone by the next
   // one anyway; booting one per batch costs less, as the classic policy does.
-  const sparse = windowArrivals === 0 || Math.max(1, policy.rateWindowSeconds) / windowArrivals >= policy.idleSeconds;
+  const sparseNow = windowArrivals === 0 || Math.max(1, policy.rateWindowSeconds) / windowArrivals >= policy.idleSeconds;
+  // Judged when a job arrives and kept until the next one: as the window empties after the
+  // last job, its mean gap grows, and the warm worker would go before idleSeconds had passed.
+  const sparse = arrivals > 0 || context.lastArrivalAt === null ? sparseNow : context.sparseAtLastArrival;
   const desired = desiredWorkers({ waiting, inFlight, running: running.length, capacity, jobSeconds, bootSeconds, arrivalRate, policy });
   // Scale out only for jobs that wait (or to reach the floor), never merely because desired moved.
   const launch = waiting > 0 || capacity < policy.minWorkers ? Math.max(0, desired - capacity) : 0;
 
   // Scale in keeps the workers in hand, what the arrival rate needs, and one warm worker until
-  // no job has arrived for the linger time.
-  const linger = Math.min(policy.idleSeconds, bootSeconds) * 1000;
+  // no job has arrived for idleSeconds (what `--idle-seconds` promises, however short the boot).
+  const linger = policy.idleSeconds * 1000;
   const reserve = !sparse && lastArrivalAt !== null && at - lastArrivalAt < linger ? 1 : 0;
   // What steady arrivals need; under sparse arrivals a fraction of one worker is not kept.
   const forRateExact = (arrivalRate * jobSeconds) / policy.targetUtilization;
@@ -446,6 +454,7 @@ export const scalerMachine = setup({
         samples: a.samples,
         previous: a.previous,
         lastArrivalAt: a.lastArrivalAt,
+        sparseAtLastArrival: a.sparse,
         pendingIds: a.pendingIds,
         knownIds: a.knownIds,
         retiringIds: a.retiringIds,
@@ -491,6 +500,7 @@ export const scalerMachine = setup({
       samples: [],
       previous: null,
       lastArrivalAt: null,
+      sparseAtLastArrival: true,
       lastLaunchAt: null,
       lastStopAt: null,
       pendingIds: [],

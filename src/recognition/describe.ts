@@ -157,10 +157,6 @@ export function faceChipTransform(landmarks: Point[], align: DescribeOptions['al
   return landmarks.length === 5 ? chipTransform5(landmarks) : chipTransform(landmarks, CHIP_SIZE, CHIP_PADDING, subset);
 }
 
-/** The aligned 150x150 RGB chip of one face (also used by tests and debugging tools). */
-export function faceChip(img: RgbImage, landmarks: Point[], align: DescribeOptions['align'] = 'dlib', subset: LandmarkSubset = 'dlib'): Float32Array {
-  return warpAffine(img, faceChipTransform(landmarks, align, subset), CHIP_SIZE, CHIP_SIZE);
-}
 
 /**
  * Every chip one face's descriptor averages: the aligned chip, then each jitter of it, each

@@ -196,9 +196,21 @@ export function pickEnrollmentFace(analyzed: AnalyzedImage, options: { largest?:
  * 1:1 verification: the distance between the largest face of each image, and whether it is
  * within `threshold` (default {@link DEFAULT_VERIFY_THRESHOLD}, chosen for 1:1). An image without a face throws {@link NoFaceError}.
  */
-export async function verifyImages(engine: Engine, a: Buffer, b: Buffer, threshold = DEFAULT_VERIFY_THRESHOLD): Promise<{ distance: number; same: boolean }> {
-  const fa = pickEnrollmentFace(await engine.analyze(a), { largest: true });
-  const fb = pickEnrollmentFace(await engine.analyze(b), { largest: true });
+export async function verifyImages(
+  engine: Engine,
+  a: Buffer,
+  b: Buffer,
+  threshold = DEFAULT_VERIFY_THRESHOLD,
+  labels: [string, string] = ['the first image', 'the second image'],
+): Promise<{ distance: number; same: boolean }> {
+  const largest = async (image: Buffer, label: string) => {
+    const analyzed = await engine.analyze(image);
+    // Say which of the two images had no face.
+    if (analyzed.faces.length === 0) throw new NoFaceError(`No face was found in ${label}; use a photo where the face is clearly visible.`);
+    return pickEnrollmentFace(analyzed, { largest: true });
+  };
+  const fa = await largest(a, labels[0]);
+  const fb = await largest(b, labels[1]);
   const distance = euclidean(fa.descriptor, fb.descriptor);
   return { distance, same: distance <= threshold };
 }

@@ -1,3 +1,4 @@
+import { buildGalleryIndex, type GalleryIndexKernel } from './gallery-index.js';
 import { decide, DEFAULT_RULE, RULE_CANDIDATES, type UnknownReason } from './decision.js';
 import { toPipeline, type AnalyzedImage, type Candidate, type GalleryFace, type MatchOptions, type RecognitionPipeline, type RecognitionResult } from './types.js';
 
@@ -33,41 +34,25 @@ export interface GalleryIndex {
 
 /**
  * An in-memory index over gallery faces: an identity's distance is that of its nearest face.
- * Exhaustive search; at 128 floats a face, 10 000 faces take about a millisecond.
+ * Exact search by {@link GalleryIndexKernel}; the accept/reject decision is made here.
  */
 export function createGalleryIndex(faces: GalleryFace[]): GalleryIndex {
-  const identities = faces.map((f) => f.identity);
-  const dim = faces[0]?.descriptor.length ?? 128;
-  const matrix = new Float32Array(faces.length * dim);
-  faces.forEach((f, i) => {
-    if (f.descriptor.length !== dim) throw new RangeError(`face ${i} of ${f.identity} has ${f.descriptor.length} dimensions, expected ${dim}`);
-    matrix.set(f.descriptor, i * dim);
-  });
+  return galleryIndexOver(buildGalleryIndex(faces.map((f, i) => ({ id: String(i), identity: f.identity, descriptor: f.descriptor }))));
+}
+
+/** The matcher over a kernel that is kept current elsewhere (a worker's per-collection index). */
+export function galleryIndexOver(kernel: GalleryIndexKernel): GalleryIndex {
   return {
-    size: faces.length,
+    get size() {
+      return kernel.size;
+    },
     match(descriptor, options = {}) {
       const topK = options.topK ?? DEFAULT_MATCH.topK;
       const threshold = options.threshold ?? DEFAULT_MATCH.threshold;
       const margin = options.margin ?? DEFAULT_MATCH.margin;
-      if (faces.length === 0) return { match: null, reason: 'no-close-identity', candidates: [] };
-      if (descriptor.length !== dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${dim}`);
-      const best = new Map<string, number>();
-      for (let i = 0; i < faces.length; i++) {
-        let s = 0;
-        const o = i * dim;
-        for (let k = 0; k < dim; k++) {
-          const d = descriptor[k] - matrix[o + k];
-          s += d * d;
-        }
-        const dist = Math.sqrt(s);
-        const prev = best.get(identities[i]);
-        if (prev === undefined || dist < prev) best.set(identities[i], dist);
-      }
+      if (kernel.size === 0) return { match: null, reason: 'no-close-identity', candidates: [] };
       // The rule needs the second identity for its margin even when fewer are returned.
-      const ranked = [...best]
-        .map(([identity, distance]) => ({ identity, distance }))
-        .sort((a, b) => a.distance - b.distance || a.identity.localeCompare(b.identity))
-        .slice(0, Math.max(RULE_CANDIDATES, topK));
+      const ranked = kernel.nearest(descriptor, Math.max(RULE_CANDIDATES, topK));
       const { match, reason } = decide(ranked, { threshold, margin });
       return { match, reason, candidates: ranked.slice(0, Math.max(0, topK)) };
     },

@@ -1,4 +1,4 @@
-import { FacefleetError } from '../errors.js';
+import { FacefleetError, type FacefleetErrorOptions } from '../errors.js';
 
 /** A conditional write lost: the record's version moved on since it was read. Reload and decide again. */
 export class VersionConflictError extends FacefleetError {
@@ -28,6 +28,13 @@ export class StoreUnavailableError extends FacefleetError {
 export class StorePermanentError extends FacefleetError {
   readonly code = 'store-permanent';
   readonly retryable = false;
+}
+
+/** A page cursor the store cannot read: tampered with, truncated, or issued by another adapter. The caller's mistake. */
+export class InvalidCursorError extends StorePermanentError {
+  constructor(message = 'invalid page cursor', options?: FacefleetErrorOptions) {
+    super(message, options);
+  }
 }
 
 /** A key for the blob store that could escape its root or is otherwise unusable. */

@@ -27,7 +27,7 @@ export interface BlobPutOptions {
 
 export interface BlobStore extends Closeable, Pingable {
   /**
-   * Store bytes under `key` (e.g. `jobs/<id>/input`), replacing any previous value.
+   * Store bytes under `key` (e.g. `inputs/ab/<id>`), replacing any previous value.
    * Atomic: readers see the old value or the new one, never a part.
    * Keys are `/`-separated segments of `[A-Za-z0-9._-]`, with no `.`/`..` segment; others
    * throw InvalidKeyError.
@@ -167,6 +167,9 @@ export interface JobQueue extends Closeable, Pingable {
 
 // ---------------------------------------------------------------- Gallery
 
+/** The collection every data dir and table starts with, and the one the un-nested routes use. */
+export const DEFAULT_COLLECTION = 'default';
+
 export interface Identity {
   name: string;
   faceCount: number;
@@ -185,14 +188,53 @@ export interface EnrolledFace {
    * before this was recorded.
    */
   pipeline: RecognitionPipeline;
+  /** SHA-256 (hex) of the image bytes the face was enrolled from, when known; makes enrollment idempotent. */
+  contentHash?: string;
+  createdAt: string;
+}
+
+/** What {@link CollectionGallery.addFace} takes. */
+export interface NewFace {
+  descriptor: Float32Array;
+  source?: string;
+  pipeline?: RecognitionPipeline;
+  contentHash?: string;
+}
+
+/** A named, isolated gallery with its own identities, faces and default threshold. */
+export interface Collection {
+  name: string;
+  /** The distance threshold recognition uses when a request names none; absent means the service default. */
+  threshold?: number;
+  identityCount: number;
+  faceCount: number;
   createdAt: string;
 }
 
 /**
- * Identities and their face descriptors. Identity names are 1..64 characters of
- * `[A-Za-z0-9 ._'-]`, case-sensitive; validation happens above the port.
+ * One entry of a collection's change feed. `add` carries the face; `remove` names one face;
+ * `remove-identity` removes every face of the identity. Identity creation is in the feed too
+ * (`create-identity`) so the version moves, but an index has nothing to do for it.
  */
-export interface Gallery extends Closeable, Pingable {
+export type GalleryChange =
+  | { op: 'add'; face: EnrolledFace }
+  | { op: 'remove'; faceId: string; identity: string }
+  | { op: 'remove-identity'; identity: string }
+  | { op: 'create-identity'; identity: string };
+
+/** What changed after a version: apply `changes` in order, and the copy is at `version`. */
+export interface GalleryChanges {
+  version: string;
+  changes: GalleryChange[];
+}
+
+/**
+ * One collection's identities and faces. Identity names are 1..64 characters of
+ * `[A-Za-z0-9 ._'-]`, case-sensitive; validation happens above the port. On a collection that
+ * does not exist, reads answer empty/null and writes throw NotFoundError.
+ */
+export interface CollectionGallery {
+  readonly collection: string;
   /** Create an identity. Throws AlreadyExistsError. */
   createIdentity(name: string): Promise<Identity>;
   getIdentity(name: string): Promise<Identity | null>;
@@ -200,11 +242,42 @@ export interface Gallery extends Closeable, Pingable {
   /** Remove an identity and all its faces. Returns false when it did not exist. */
   removeIdentity(name: string): Promise<boolean>;
   /** Add one face to `name`, creating the identity if needed. */
-  addFace(name: string, face: { descriptor: Float32Array; source?: string; pipeline?: RecognitionPipeline }): Promise<EnrolledFace>;
-  /** Every enrolled face of every identity. */
+  addFace(name: string, face: NewFace): Promise<EnrolledFace>;
+  /** Remove one face of `identity`. Returns false when there is no such face. */
+  removeFace(identity: string, faceId: string): Promise<boolean>;
+  /** The face of `identity` enrolled from these image bytes, or null. */
+  findFaceByHash(identity: string, contentHash: string): Promise<EnrolledFace | null>;
+  /** The faces of one identity, oldest first. */
+  listFacesOf(identity: string): Promise<EnrolledFace[]>;
+  /** Every enrolled face of every identity of the collection. */
   listFaces(): Promise<EnrolledFace[]>;
-  /** Changes whenever identities or faces change; workers refresh their in-memory copy on change. */
+  /**
+   * Changes whenever the collection's identities or faces change; opaque. Also changes when
+   * the collection is removed and made again, so a copy of the old one is never kept.
+   */
   version(): Promise<string>;
+  /**
+   * The changes after `version`, in order, read without touching other collections. Null when
+   * the feed cannot answer from that version (another incarnation of the collection, or a
+   * version it no longer holds): reload with listFaces() then.
+   */
+  changesSince(version: string): Promise<GalleryChanges | null>;
+}
+
+/**
+ * Collections, and the `default` collection's identities and faces directly (the methods of
+ * {@link CollectionGallery} on the gallery itself are the `default` collection's).
+ */
+export interface Gallery extends CollectionGallery, Closeable, Pingable {
+  /** One collection's view; cheap, no I/O. */
+  in(collection: string): CollectionGallery;
+  /** Throws AlreadyExistsError. Names are validated above the port. */
+  createCollection(name: string, options?: { threshold?: number }): Promise<Collection>;
+  getCollection(name: string): Promise<Collection | null>;
+  /** Every collection, by name. */
+  listCollections(): Promise<Collection[]>;
+  /** Remove the collection and every identity and face in it. False when absent. `default` is refused above the port. */
+  removeCollection(name: string): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------- API keys
@@ -222,6 +295,8 @@ export interface ApiKeyRecord {
   salt: string;
   createdAt: string;
   revokedAt?: string;
+  /** The collections this key may use; absent means every collection. */
+  collections?: string[];
 }
 
 export interface KeyStore extends Closeable {

@@ -5,9 +5,6 @@ import express from 'express';
 import type { Registry } from 'prom-client';
 import { createBreaker } from '../controller/breaker.js';
 import { TimeoutError } from '../errors.js';
-import { sweepStuckJobs } from '../jobs/operations.js';
-import { sweepOrphanInputs } from '../jobs/orphan-inputs.js';
-import { sweepRetention, type RetentionState } from '../jobs/retention.js';
 import { createAuth } from './auth.js';
 import { clusterMetricsRenderer } from './cluster.js';
 import { ctx, requestContext } from './context.js';
@@ -19,7 +16,10 @@ import { queryGuard } from './query-guard.js';
 import { createRateLimiter } from './rate-limit.js';
 import type { RouteContext } from './route-context.js';
 import { registerClassicRoutes } from './routes/classic.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerIdentityRoutes } from './routes/identities.js';
+import { registerCollectionIdentityRoutes } from './routes/collection-identities.js';
+import { registerCollectionRoutes } from './routes/collections.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerOpsRoutes } from './routes/ops.js';
@@ -35,14 +35,16 @@ export type { WebDeps, WebTuning, WebBreaker } from './types.js';
 export interface RunningWeb {
   /** e.g. `http://127.0.0.1:8000`. */
   url: string;
-  /** Stop the sweeper, end long-polls, let in-flight requests finish (bounded), close the server. Idempotent. */
+  /** Whether API keys are required on this address. */
+  auth: boolean;
+  /** End long-polls, let in-flight requests finish (bounded), close the server. Idempotent. */
   close(): Promise<void>;
 }
 
 /** What `createWebApp` returns: the express app (for tests and embedding), `start`, and its metrics registry. */
 export interface WebApp {
   app: express.Express;
-  /** Listen and start the sweeper. Refuses (WebStartError) when auth is on and no API key exists. */
+  /** Listen. Refuses (WebStartError) when auth is on and no API key exists. */
   start(host: string, port: number): Promise<RunningWeb>;
   registry: Registry;
   /**
@@ -168,7 +170,10 @@ export function createWebApp(deps: WebDeps): WebApp {
   registerClassicRoutes(app, rc);
   registerJobRoutes(app, rc);
   registerIdentityRoutes(app, rc);
+  registerCollectionRoutes(app, rc);
+  registerCollectionIdentityRoutes(app, rc);
   registerOperatorRoutes(app, rc);
+  registerConsoleRoutes(app, rc);
   app.use((req) => {
     throw new HttpNotFoundError(`no route ${req.method} ${req.path.slice(0, 200)}`);
   });
@@ -193,46 +198,23 @@ export function createWebApp(deps: WebDeps): WebApp {
     server.keepAliveTimeout = tuning.keepAliveTimeoutMs;
     server.on('connection', (socket) => rc.auth.admitConnection(socket));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'EADDRINUSE' ? new WebStartError(`port ${port} is in use; pick another with --port`, { cause: err }) : err);
+      });
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });
     const address = server.address() as AddressInfo;
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
-    let sweeping = false;
-    const retention: RetentionState = {};
-    // One sweeper per web tier: in a cluster, process 0's.
-    const sweeps = !cluster || cluster.index === 0;
-    const sweeper = sweeps
-      ? setInterval(() => {
-          if (sweeping) return;
-          sweeping = true;
-          sweepStuckJobs({ jobs: deps.jobs, runner: deps.runner, log }, { staleSeconds: config.web.sweepStaleSeconds, now: new Date() })
-            .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
-            .then(() => sweepOrphanInputs({ blobs: deps.blobs, jobs: deps.jobs, log }, { graceSeconds: tuning.orphanGraceSeconds }))
-            .then(() =>
-              sweepRetention(
-                { blobs: deps.blobs, jobs: deps.jobs, queue: deps.queue, log },
-                { inputRetentionSeconds: config.web.inputRetentionSeconds, jobRetentionSeconds: config.web.jobRetentionSeconds },
-                retention,
-              ),
-            )
-            .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
-            .finally(() => (sweeping = false));
-        }, config.web.sweepIntervalSeconds * 1000)
-      : undefined;
-    sweeper?.unref();
-    log.info({ url, auth: authEnabled, ...(cluster ? { webProcess: cluster.index, sweeper: sweeps } : {}) }, 'web tier listening');
-
     let closing: Promise<void> | undefined;
     return {
       url,
+      auth: authEnabled,
       close() {
         closing ??= new Promise<void>((resolve) => {
-          clearInterval(sweeper);
           shutdown.abort();
           const force = setTimeout(() => server.closeAllConnections(), tuning.closeGraceMs);
           force.unref();

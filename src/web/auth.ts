@@ -158,7 +158,7 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
           throw err;
         }
         if (!record) throw new UnauthorizedError('the API key is not valid or was revoked');
-        context.principal = { role: record.role, keyId: record.id };
+        context.principal = { role: record.role, keyId: record.id, ...(record.collections ? { collections: record.collections } : {}) };
         context.log = context.log.child({ keyId: record.id });
         if (!GRANTS[record.role].includes(role)) {
           throw new ForbiddenError(`this needs the ${role} role; the key has the ${record.role} role`);

@@ -7,6 +7,8 @@ import type { Role } from '../store/ports.js';
 export interface Principal {
   role: Role;
   keyId?: string;
+  /** The collections the key is scoped to; absent means every collection. */
+  collections?: readonly string[];
 }
 
 /** Per-request state, kept in `res.locals` so nothing is bolted onto express's types. */

@@ -28,6 +28,7 @@ export interface ApiKeySummary {
   role: Role;
   createdAt: string;
   revokedAt?: string;
+  collections?: string[];
 }
 
 function scrypt(secret: string, salt: Buffer): Promise<Buffer> {
@@ -46,7 +47,7 @@ export function parseApiKey(presented: string): { id: string; secret: string } |
  * Create a key with `role` (and an optional display `name`). Returns the full key, which
  * is never stored and cannot be shown again.
  */
-export async function createApiKey(keys: KeyStore, options: { role: Role; name?: string; now?: Date }): Promise<{ id: string; key: string }> {
+export async function createApiKey(keys: KeyStore, options: { role: Role; name?: string; collections?: string[]; now?: Date }): Promise<{ id: string; key: string }> {
   if (!isRole(options.role)) throw new TypeError(`role must be one of ${ROLES.join(', ')}`);
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
@@ -60,6 +61,7 @@ export async function createApiKey(keys: KeyStore, options: { role: Role; name?:
     createdAt: (options.now ?? new Date()).toISOString(),
   };
   if (options.name !== undefined && options.name !== '') record.name = options.name;
+  if (options.collections !== undefined) record.collections = [...new Set(options.collections)].sort();
   await keys.create(record);
   return { id, key: `${KEY_PREFIX}${id}_${secret}` };
 }
@@ -89,9 +91,10 @@ export async function verifyApiKey(keys: Pick<KeyStore, 'get'>, presented: strin
 export async function listApiKeys(keys: KeyStore): Promise<ApiKeySummary[]> {
   const records = await keys.list();
   return records
-    .map(({ id, name, role, createdAt, revokedAt }) => {
+    .map(({ id, name, role, createdAt, revokedAt, collections }) => {
       const summary: ApiKeySummary = { id, role, createdAt };
       if (name !== undefined) summary.name = name;
+      if (collections !== undefined) summary.collections = collections;
       if (revokedAt !== undefined) summary.revokedAt = revokedAt;
       return summary;
     })

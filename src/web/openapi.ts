@@ -3,6 +3,9 @@
  * express's router and this document and fails when a route is missing from either, so keep
  * them in step.
  */
+import { collectionPaths, collectionSchemas } from './openapi-collections.js';
+import { withConsolePaths } from './openapi-console.js';
+
 type Json = Record<string, unknown>;
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
@@ -126,6 +129,7 @@ const paths: Json = {
         wait: { type: 'number', minimum: 0, maximum: 60 },
         topK: { type: 'integer', minimum: 1, maximum: 100 },
         threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 },
+        collection: { type: 'string', description: 'The collection to match against (the query parameter works too); default `default`.' },
         margin: { type: 'number', minimum: 0, exclusiveMaximum: 2 },
       }),
       responses: {
@@ -233,9 +237,9 @@ export function openApiDocument(): Json {
       description:
         'Face recognition as durable jobs. Errors are application/problem+json. Roles: `client` submits, polls and uses the classic protocol; `operator` may also manage identities, dead letters and job listings. Health, readiness, metrics and this document need no key.',
     },
-    paths: structuredClone(paths),
+    paths: structuredClone(withConsolePaths({ ...paths, ...collectionPaths })),
     components: {
-      schemas: structuredClone(schemas),
+      schemas: structuredClone({ ...schemas, ...collectionSchemas }),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
     },
   };

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { jobView } from '../jobs/view.js';
+import { InvalidCursorError } from '../store/errors.js';
 import type { JobRecord } from '../jobs/types.js';
 import type { createAuth } from './auth.js';
 import { BadRequestError, GatewayTimeoutError, JobFailedError, UnprocessableError } from './errors.js';
@@ -71,8 +72,7 @@ export async function withCursor<T>(cursor: string | undefined, list: () => Prom
   try {
     return await list();
   } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (cursor !== undefined && e?.code === 'store-permanent' && /cursor/i.test(e.message ?? '')) {
+    if (cursor !== undefined && err instanceof InvalidCursorError) {
       throw new BadRequestError('the cursor is not valid; start again without it', { code: 'bad-cursor', cause: err });
     }
     throw err;

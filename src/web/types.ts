@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { Logger } from '../log.js';
-import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore } from '../store/ports.js';
+import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore, WorkerRegistry } from '../store/ports.js';
 import type { PollOptions } from './wait.js';
 
 /** The part of a circuit breaker the web tier uses (`controller/breaker.ts` provides one). */
@@ -26,6 +26,8 @@ export interface WebDeps {
   runner: JobRunner;
   /** Guards every store/queue call on the request path. Default: a breaker of its own (5 failures, 10 s cool-down). */
   breaker?: WebBreaker;
+  /** The worker registry (the stores' `registry`): `GET /v1/fleet` counts busy and idle workers from it. */
+  registry?: Pick<WorkerRegistry, 'list'>;
   /** Registries merged into `GET /metrics` (e.g. the controller's gauges). */
   extraMetrics?: Registry[];
   /** Knobs that are not user configuration (tests make them small). */

@@ -1,15 +1,38 @@
 import type { Logger } from '../log.js';
-import type { Gallery } from '../store/ports.js';
-import { createGalleryIndex, otherPipelineWarning } from '../recognition/matcher.js';
+import type { EnrolledFace, Gallery, GalleryChange } from '../store/ports.js';
+import { DEFAULT_COLLECTION } from '../store/ports.js';
+import { buildGalleryIndex, type GalleryIndexKernel } from '../recognition/gallery-index.js';
+import { galleryIndexOver, otherPipelineWarning, type GalleryIndex } from '../recognition/matcher.js';
 import type { RecognitionPipeline } from '../recognition/types.js';
 
-type GalleryIndex = ReturnType<typeof createGalleryIndex>;
+/** A collection's index as the cache hands it out: the matcher, and the gallery version it reflects. */
+export interface CachedIndex extends GalleryIndex {
+  readonly collection: string;
+  readonly version: string;
+}
+
+export interface GalleryCacheStats {
+  /** Collections loaded in full with listFaces() (first use, or a feed that could not answer). */
+  fullLoads: number;
+  /** Syncs that applied the change feed instead. */
+  incrementalSyncs: number;
+  /** Changes applied from the feed. */
+  changesApplied: number;
+}
+
+interface Entry {
+  kernel: GalleryIndexKernel;
+  version: string;
+  checkedAt: number;
+  view: CachedIndex;
+}
 
 /**
- * The worker's in-memory copy of the gallery. It asks the Gallery for its version at most
- * every `checkIntervalMs` (default 250 ms) and reloads every face only when the version
- * changed, so a busy worker pays one cheap read per job instead of a full scan. Each reload that
- * finds faces enrolled with another pipeline than `pipeline` logs a warning.
+ * The worker's in-memory indexes, one per collection, each loaded on first use. At most every
+ * `checkIntervalMs` (default 250 ms) a use asks the collection for the changes since the
+ * version it holds and applies them to the index in place; only when the feed cannot answer
+ * (the collection was removed and made again) is the collection loaded in full. Faces enrolled
+ * with another pipeline than `pipeline` are warned about when they arrive.
  */
 export function createGalleryCache(
   gallery: Gallery,
@@ -17,28 +40,113 @@ export function createGalleryCache(
 ) {
   const checkIntervalMs = options.checkIntervalMs ?? 250;
   const now = options.now ?? Date.now;
-  let index: GalleryIndex | undefined;
-  let version: string | undefined;
-  let checkedAt = -Infinity;
+  const pipeline = options.pipeline ?? 'standard';
+  const entries = new Map<string, Entry>();
+  /** One sync per collection at a time; concurrent jobs share it. */
+  const syncing = new Map<string, Promise<Entry>>();
+  const stats: GalleryCacheStats = { fullLoads: 0, incrementalSyncs: 0, changesApplied: 0 };
+
+  function warn(collection: string, version: string, faces: EnrolledFace[]): void {
+    const warning = otherPipelineWarning(faces, pipeline);
+    if (warning) options.log?.warn({ collection, galleryVersion: version }, warning);
+  }
+
+  function makeEntry(collection: string, kernel: GalleryIndexKernel, version: string): Entry {
+    const matcher = galleryIndexOver(kernel);
+    const entry: Entry = { kernel, version, checkedAt: now(), view: undefined as unknown as CachedIndex };
+    entry.view = {
+      collection,
+      get version() {
+        return entry.version;
+      },
+      get size() {
+        return kernel.size;
+      },
+      match: (descriptor, opts) => matcher.match(descriptor, opts),
+    };
+    return entry;
+  }
+
+  async function fullLoad(collection: string): Promise<Entry> {
+    const view = gallery.in(collection);
+    // Version first: a change landing during the read is then replayed by the next sync.
+    const version = await view.version();
+    const faces = await view.listFaces();
+    stats.fullLoads += 1;
+    warn(collection, version, faces);
+    return makeEntry(collection, buildGalleryIndex(faces), version);
+  }
+
+  function apply(kernel: GalleryIndexKernel, changes: GalleryChange[]): EnrolledFace[] {
+    const added: EnrolledFace[] = [];
+    for (const c of changes) {
+      if (c.op === 'add') {
+        kernel.add(c.face);
+        added.push(c.face);
+      } else if (c.op === 'remove') kernel.remove(c.faceId);
+      else if (c.op === 'remove-identity') kernel.removeIdentity(c.identity);
+    }
+    return added;
+  }
+
+  async function sync(collection: string): Promise<Entry> {
+    const entry = entries.get(collection);
+    if (!entry) {
+      const loaded = await fullLoad(collection);
+      entries.set(collection, loaded);
+      return loaded;
+    }
+    const feed = await gallery.in(collection).changesSince(entry.version);
+    if (!feed) {
+      const loaded = await fullLoad(collection);
+      entries.set(collection, loaded);
+      return loaded;
+    }
+    entry.checkedAt = now();
+    if (feed.changes.length > 0) {
+      warn(collection, feed.version, apply(entry.kernel, feed.changes));
+      stats.incrementalSyncs += 1;
+      stats.changesApplied += feed.changes.length;
+    }
+    entry.version = feed.version;
+    return entry;
+  }
+
+  function syncOnce(collection: string): Promise<Entry> {
+    let pending = syncing.get(collection);
+    if (!pending) {
+      pending = sync(collection).finally(() => syncing.delete(collection));
+      syncing.set(collection, pending);
+    }
+    return pending;
+  }
 
   return {
-    /** The current index; reloads when the gallery's version moved on. */
-    async get(): Promise<GalleryIndex> {
-      if (index && now() - checkedAt < checkIntervalMs) return index;
-      const current = await gallery.version();
-      checkedAt = now();
-      if (!index || current !== version) {
-        const faces = await gallery.listFaces();
-        index = createGalleryIndex(faces);
-        version = current;
-        const warning = otherPipelineWarning(faces, options.pipeline ?? 'standard');
-        if (warning) options.log?.warn({ galleryVersion: current }, warning);
-      }
-      return index;
+    /** The collection's index, brought up to date when the last check is older than the interval. */
+    async get(collection: string = DEFAULT_COLLECTION): Promise<CachedIndex> {
+      const entry = entries.get(collection);
+      if (entry && now() - entry.checkedAt < checkIntervalMs) return entry.view;
+      return (await syncOnce(collection)).view;
     },
-    /** Forget the copy, e.g. right after this worker enrolled a face. */
-    invalidate(): void {
-      index = undefined;
+    /** The collection's index brought up to date now, e.g. right after this worker enrolled a face. */
+    async fresh(collection: string = DEFAULT_COLLECTION): Promise<CachedIndex> {
+      // A sync already under way may have read the feed before the change the caller made.
+      await syncing.get(collection)?.catch(() => undefined);
+      return (await syncOnce(collection)).view;
+    },
+    /** Drop a collection's index; the next use loads it in full. */
+    forget(collection: string = DEFAULT_COLLECTION): void {
+      entries.delete(collection);
+    },
+    /** Kept for callers that enrolled a face: the next use syncs at once. */
+    invalidate(collection: string = DEFAULT_COLLECTION): void {
+      const entry = entries.get(collection);
+      if (entry) entry.checkedAt = -Infinity;
+    },
+    stats(): GalleryCacheStats {
+      return { ...stats };
     },
   };
 }
+
+export type GalleryCache = ReturnType<typeof createGalleryCache>;

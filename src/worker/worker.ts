@@ -6,17 +6,21 @@
  * that is not `queued` (or `processing` under an expired lease), SUCCEED is refused for a
  * worker that lost its lease, and a duplicate message for a finished job is just deleted.
  */
+import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { errorInfo, toFacefleetError, type FacefleetError } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { JobRecord, JobResult, JobState } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
+import { storeFaceThumbnail } from '../jobs/thumbnails.js';
 import type { Logger } from '../log.js';
 import { pickEnrollmentFace } from '../recognition/engine.js';
-import { createGalleryIndex, recognizeFaces } from '../recognition/matcher.js';
+import { MultipleFacesError, NoFaceError } from '../recognition/errors.js';
+import { recognizeFaces } from '../recognition/matcher.js';
 import type { Engine } from '../recognition/types.js';
 import { NotFoundError } from '../store/errors.js';
 import type { BlobStore, Gallery, JobQueue, ReceivedMessage, WorkerRegistry } from '../store/ports.js';
+import { DEFAULT_COLLECTION } from '../store/ports.js';
 import { isEngineCrash, storeFailureCounter } from './crash.js';
 import { BlobMissingError, InvalidJobError } from './errors.js';
 import { createGalleryCache } from './gallery-cache.js';
@@ -146,26 +150,41 @@ export function createWorker(deps: WorkerDeps): Worker {
       throw err;
     }
     const analyzed = await engine.analyze(image);
+    const collection = record.options.collection ?? DEFAULT_COLLECTION;
     if (record.kind === 'recognize') {
-      const index = await galleryCache.get();
-      return recognizeFaces(analyzed, index, record.options);
+      const index = await galleryCache.get(collection);
+      return { ...recognizeFaces(analyzed, index, record.options), collection, galleryVersion: index.version };
     }
     if (record.kind === 'enroll') {
       const identity = record.options.identity;
       if (!identity) throw new InvalidJobError('enroll job has no identity');
-      const face = pickEnrollmentFace(analyzed, { largest: record.options.largest ?? false });
-      const source = `job:${record.id}`;
-      // A crash between addFace and SUCCEED repeats the job; the face's source makes the
-      // enrollment idempotent, so a retry does not enroll the same image twice.
-      const known = await gallery.listFaces();
-      const existing = known.find((f) => f.source === source);
-      const enrolled = existing ?? (await gallery.addFace(identity, { descriptor: face.descriptor, source, pipeline }));
-      galleryCache.invalidate();
-      // Match against what was just read plus the new face: no second scan of the gallery.
-      const faces = existing ? known : [...known, enrolled];
-      const index = createGalleryIndex(faces);
+      let face;
+      try {
+        face = pickEnrollmentFace(analyzed, { largest: record.options.largest ?? false });
+      } catch (err) {
+        // No face, or several: the answer to this image, not a failure to retry or dead-letter.
+        if (!(err instanceof NoFaceError || err instanceof MultipleFacesError)) throw err;
+        const reason = err instanceof NoFaceError ? 'no-face' : 'several-faces';
+        return { width: analyzed.width, height: analyzed.height, faces: [], refused: { reason, faces: analyzed.faces.length, message: err.message }, collection };
+      }
+      // The same image bytes for the same identity are one face: a retried job (a crash between
+      // addFace and SUCCEED) and a second upload of the same file both get the existing face.
+      const contentHash = createHash('sha256').update(image).digest('hex');
+      const faces = gallery.in(collection);
+      const existing = await faces.findFaceByHash(identity, contentHash);
+      const enrolled = existing ?? (await faces.addFace(identity, { descriptor: face.descriptor, source: `job:${record.id}`, pipeline, contentHash }));
+      await storeFaceThumbnail({ blobs, log }, { faceId: enrolled.id, image, box: face.box });
+      // The index follows the change feed, so the new face is in it without a reload.
+      const index = await galleryCache.fresh(collection);
       const { faces: matched } = recognizeFaces({ ...analyzed, faces: [face] }, index, record.options);
-      return { width: analyzed.width, height: analyzed.height, faces: matched, enrolled: { identity, faceId: enrolled.id } };
+      return {
+        width: analyzed.width,
+        height: analyzed.height,
+        faces: matched,
+        enrolled: { identity, faceId: enrolled.id, ...(existing ? { existing: true } : {}) },
+        collection,
+        galleryVersion: index.version,
+      };
     }
     throw new InvalidJobError(`unknown job kind ${JSON.stringify(record.kind)}`);
   }

@@ -10,7 +10,7 @@ import { COMMAND_ACTIONS, iamPolicies, type IamPolicyDocument } from '../../src/
 import { resourceNames } from '../../src/aws/names.js';
 import { provision } from '../../src/aws/provision.js';
 import { teardown } from '../../src/aws/teardown.js';
-import { Ec2Fleet } from '../../src/controller/ec2-fleet.js';
+import { Ec2Fleet } from '../../src/store/aws/ec2-fleet.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { openAwsStores } from '../../src/store/aws/index.js';

@@ -196,6 +196,13 @@ describe('launchTemplateData', () => {
     expect(script).toContain('KillSignal=SIGTERM');
   });
 
+  it('installs Node 22 on the worker (Node 20 reached end of life)', () => {
+    const script = Buffer.from(launchTemplateData({ prefix: 'acme', region: 'eu-west-1' }, {}).UserData!, 'base64').toString('utf8');
+    expect(script).toContain('dnf install -y nodejs22 nodejs22-npm');
+    expect(script).toContain('< 22)');
+    expect(script).not.toContain('nodejs20');
+  });
+
   it('powers a retired worker\'s instance off, and that terminates it', () => {
     const data = launchTemplateData({ prefix: 'acme', region: 'eu-west-1' }, {});
     expect(data.InstanceInitiatedShutdownBehavior).toBe('terminate');

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { launchTemplateData } from '../../src/aws/provision.js';
 import { launchTemplateFromFlags } from '../../src/cli/process-commands.js';
-import { buildProgram } from '../../src/cli/main.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config.js';
 
 const userData = (lt: ReturnType<typeof launchTemplateFromFlags>): string =>

@@ -30,7 +30,8 @@ describe('autoscaling the local fleet (facefleet up, real workers)', () => {
 
   beforeAll(async () => {
     stack = await startUp({
-      args: ['--max-workers', String(MAX), '--idle-seconds', String(IDLE_SECONDS), '--interval', String(INTERVAL_SECONDS)],
+      // Scale to zero is what this test shows; `up` alone keeps one worker warm.
+      args: ['--min-workers', '0', '--max-workers', String(MAX), '--idle-seconds', String(IDLE_SECONDS), '--interval', String(INTERVAL_SECONDS)],
       env: { FACEFLEET_RATE_LIMIT: '0' },
     });
   }, 120_000);

@@ -8,6 +8,51 @@ export function dataDir(...parts: string[]): string {
   return path.resolve(process.cwd(), 'examples', ...parts);
 }
 
+/**
+ * A 250x250 PNG cut from the bbt group shot `bbt<n>.jpg` at (`left`, `top`): a face with its
+ * surroundings, the way LFW's images are (LFW itself is not in the repository). The cuts the
+ * tests use, each holding one face that both face-api's cascade and dlib's detector find.
+ */
+export function groupShotCut(n: number, left: number, top: number): Promise<Buffer> {
+  return sharp(dataDir('bbt', `bbt${n}.jpg`)).extract({ left, top, width: 250, height: 250 }).png().toBuffer();
+}
+
+/** The one-face cuts: {@link groupShotCut} arguments, named for test titles. */
+export const ONE_FACE_CUTS = {
+  'bbt1@927,16': [1, 927, 16],
+  'bbt1@134,62': [1, 134, 62],
+  'bbt4@0,195': [4, 0, 195],
+  'bbt5@355,77': [5, 355, 77],
+  'bbt5@489,0': [5, 489, 0],
+} as const satisfies Record<string, readonly [number, number, number]>;
+
+/** The name of one of {@link ONE_FACE_CUTS}. */
+export type OneFaceCut = keyof typeof ONE_FACE_CUTS;
+
+/** The one-face cut `name` (see {@link ONE_FACE_CUTS}). */
+export function oneFaceCut(name: OneFaceCut): Promise<Buffer> {
+  const [n, left, top] = ONE_FACE_CUTS[name];
+  return groupShotCut(n, left, top);
+}
+
+/** Where {@link besideCrop}'s neighbour is cut from `bbt5.jpg`: around its face at about (147, 209). */
+export const BESIDE_NEIGHBOUR = { left: 77, top: 134, width: 140, height: 150 } as const;
+
+/**
+ * A small photo of two people side by side, 290x150: on the left a 140x150 cut of `bbt5.jpg`
+ * around one of its faces ({@link BESIDE_NEIGHBOUR}), and flush against it on the right the
+ * tight 150x150 crop `examples/bbt/<who>/<who>1.png`. With `penny`, the small-image cascade's
+ * first pass finds only Penny, and the padded joining pass adds the neighbour.
+ */
+export async function besideCrop(who = 'penny'): Promise<Buffer> {
+  const neighbour = await sharp(dataDir('bbt', 'bbt5.jpg')).extract(BESIDE_NEIGHBOUR).png().toBuffer();
+  const crop = await sharp(dataDir('bbt', who, `${who}1.png`)).toColourspace('srgb').png().toBuffer();
+  return sharp({ create: { width: 290, height: 150, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .composite([{ input: neighbour, left: 0, top: 0 }, { input: crop, left: 140, top: 0 }])
+    .png()
+    .toBuffer();
+}
+
 /** face-api's demo photos (`demo/sample1.jpg` ... `sample6.jpg`), shipped with the package. */
 export function faceApiDemo(n: number): string {
   return path.resolve(process.cwd(), 'node_modules', '@vladmandic', 'face-api', 'demo', `sample${n}.jpg`);

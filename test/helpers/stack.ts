@@ -29,9 +29,12 @@ export async function tempDir(prefix = 'ff-e2e-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-/** Run `facefleet <args>` as a child in its own process group. */
-export function startProcess(args: string[], env: Record<string, string> = {}): StackProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+/** The compiled CLI (`npm ci` builds it): what `npm start` and `npx facefleet` run. */
+export const BUILT_CLI = path.resolve(process.cwd(), 'dist/src/cli/main.js');
+
+/** Run `facefleet <args>` as a child in its own process group: `entry` is {@link CLI} (through tsx) or {@link BUILT_CLI}. */
+export function startProcess(args: string[], env: Record<string, string> = {}, entry = CLI): StackProcess {
+  const proc = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry, ...args], {
     cwd: process.cwd(),
     env: { ...process.env, FACEFLEET_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -83,9 +86,9 @@ export async function waitForOutput(p: StackProcess, pattern: RegExp, timeoutMs 
 }
 
 /** `facefleet up` on a free port with its own data dir. */
-export async function startUp(options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startUp(options: { dataDir?: string; args?: string[]; env?: Record<string, string>; entry?: string } = {}): Promise<Stack> {
   const dataDir = options.dataDir ?? (await tempDir());
-  const p = startProcess(['up', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], options.env);
+  const p = startProcess(['up', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], options.env, options.entry);
   const m = await waitForOutput(p, /listening on (http:\/\/[^\s]+)/);
   return { ...p, url: m[1].replace(/\/$/, ''), dataDir };
 }

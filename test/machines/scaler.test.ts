@@ -211,6 +211,30 @@ describe('scaler machine', () => {
     expect(w.live).toBe(0);
   });
 
+  it('keeps the warm worker for idleSeconds after the last job, even when a worker boots in a second', () => {
+    // A local worker boots in about a second: the linger is still idleSeconds, as documented.
+    const w = new World({ idleSeconds: 30, defaultBootSeconds: 1 });
+    w.visible = 1;
+    w.tick();
+    w.boot();
+    w.visible = 0;
+    const [id] = w.instances.map((i) => i.id);
+    let done = 1;
+    // A job every 10 s for two minutes.
+    for (let t = 0; t < 24; t++) {
+      if (t % 2 === 0) w.workers.set(id, { busy: false, jobsDone: ++done });
+      w.tick();
+    }
+    expect(w.live).toBe(1);
+    const lastJobAt = w.now - 5_000;
+    // The trickle stops: the worker is still there 25 s after the last job...
+    while (w.now - lastJobAt < 25_000) w.tick();
+    expect(w.live).toBe(1);
+    // ...and gone once idleSeconds have passed.
+    for (let t = 0; t < 3; t++) w.tick();
+    expect(w.live).toBe(0);
+  });
+
   it('treats a stale heartbeat as unknown: never stops a worker it cannot see is idle', () => {
     const w = new World({ idleSeconds: 0, staleHeartbeatSeconds: 10 });
     w.visible = 1;

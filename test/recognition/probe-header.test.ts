@@ -45,7 +45,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Every JPEG/PNG under ../shared/data/bbt, the distinct CSE546 crops, face-api's six demo photos. */
+/** Every JPEG/PNG under examples/bbt, the distinct CSE546 crops, face-api's six demo photos. */
 const real: Array<{ label: string; buf: Buffer }> = [];
 /** Re-encodings in the variants sharp itself writes. */
 const variants: Array<{ label: string; buf: Buffer }> = [];

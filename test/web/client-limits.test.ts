@@ -38,6 +38,7 @@ describe('limits for client keys', () => {
     for (const [fields, code] of [
       [{ threshold: '2' }, 'threshold-above-default'],
       [{ threshold: '0.61' }, 'threshold-above-default'],
+      [{ margin: '0' }, 'margin-below-default'],
       [{ topK: '100' }, 'top-k-above-client-limit'],
       [{ topK: String(CLIENT_MAX_TOP_K + 1) }, 'top-k-above-client-limit'],
     ] as const) {
@@ -47,12 +48,12 @@ describe('limits for client keys', () => {
     }
     // Refused means nothing kept.
     expect((await allJobs(h.jobs)).length).toBe(before);
-    const ok = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, { threshold: '0.5', topK: String(CLIENT_MAX_TOP_K) }, client);
+    const ok = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, { threshold: '0.4', margin: '0.1', topK: String(CLIENT_MAX_TOP_K) }, client);
     expect(ok.status).toBe(202);
   });
 
   it('an operator is not limited', async () => {
-    const res = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, { threshold: '1.2', topK: '100' }, operator);
+    const res = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, { threshold: '1.2', margin: '0', topK: '100' }, operator);
     expect(res.status).toBe(202);
   });
 

@@ -15,6 +15,7 @@ import type { JobRecord, JobResult } from '../../src/jobs/types.js';
 import type { Logger } from '../../src/log.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
 import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore } from '../../src/store/ports.js';
+import { startSweeper } from '../../src/processes/sweeper.js';
 import { createWebApp, type WebApp, type WebBreaker, type WebTuning } from '../../src/web/app.js';
 
 export interface HarnessOptions {
@@ -92,6 +93,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     tuning: { headersTimeoutMs: 2_000, closeGraceMs: 500, keyCacheTtlMs: 0, ...options.tuning },
   });
   const running = options.noStart ? undefined : await web.start('127.0.0.1', 0);
+  // The web process runs the sweeper beside the server (src/processes/web.ts); so does the harness.
+  const sweeper = running ? startSweeper({ jobs: wrapped.jobs, blobs: wrapped.blobs, runner, log }, { intervalSeconds: config.web.sweepIntervalSeconds, staleSeconds: config.web.sweepStaleSeconds, orphanGraceSeconds: options.tuning?.orphanGraceSeconds }) : undefined;
   return {
     url: running?.url ?? '',
     dir,
@@ -106,6 +109,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logs,
     log,
     async close() {
+      sweeper?.stop();
       await running?.close();
       await stores.close();
       await fs.rm(dir, { recursive: true, force: true });

@@ -72,6 +72,19 @@ describe('identities', () => {
     }
   });
 
+  it('answers 422 for an enroll job that ended done with a refusal, naming the reason and the face count', async () => {
+    for (const [reason, code, faces] of [['no-face', 'no-face', 0], ['several-faces', 'multiple-faces', 3]] as const) {
+      const known = await jobIds(h.jobs);
+      const pending = uploadFile(`${h.url}/v1/identities/Penny/faces`, { data: jpeg });
+      const job = await newQueuedJob(h.jobs, known);
+      await finishJob(h.runner, job.id, { width: 64, height: 64, faces: [], refused: { reason, faces, message: `refused: ${reason}` } });
+      const res = await pending;
+      expect(res.status).toBe(422);
+      expect(res.json).toMatchObject({ type: expect.stringContaining(code), jobId: job.id, reason, faces });
+      expect((await h.jobs.get(job.id))?.state).toBe('done');
+    }
+  });
+
   it('answers 202 with the job link when the enroll job is still running after the wait', async () => {
     const res = await uploadFile(`${h.url}/v1/identities/Howard/faces?wait=0.1`, { data: jpeg });
     expect(res.status).toBe(202);

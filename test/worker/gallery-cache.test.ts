@@ -1,5 +1,7 @@
 /** The worker's gallery copy: reloads on a version change, and warns about faces of another pipeline. */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -54,5 +56,50 @@ describe('gallery cache', () => {
     clock += 1000;
     await cache.get();
     expect(warnings).toHaveLength(1); // same version, no reload, no second warning
+  });
+
+  it('follows another process\'s enrollment through the change feed, without a full reload', async () => {
+    await stores.gallery.createCollection('site');
+    const site = stores.gallery.in('site');
+    await site.addFace('ada', { descriptor: aDescriptor(1) });
+    await stores.gallery.addFace('elsewhere', { descriptor: aDescriptor(2) });
+    let clock = 0;
+    const cache = createGalleryCache(stores.gallery, { now: () => clock });
+    const before = await cache.get('site');
+    expect(before.size).toBe(1);
+    expect(before.match(aDescriptor(2)).match).toBeNull();
+    expect(cache.stats()).toMatchObject({ fullLoads: 1, incrementalSyncs: 0 });
+
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/helpers/gallery-child.ts', dir, 'site', 'bob', '2']);
+    const faceId = stdout.trim();
+    expect(faceId).toMatch(/^[0-9a-f-]{36}$/);
+    clock += 1000;
+    const after = await cache.get('site');
+    expect(after.size).toBe(2);
+    expect(after.match(aDescriptor(2)).match).toMatchObject({ identity: 'bob', distance: 0 });
+    expect(after.version).toBe(await site.version());
+    // The new face came from the feed: still the one full load, one incremental sync.
+    expect(cache.stats()).toEqual({ fullLoads: 1, incrementalSyncs: 1, changesApplied: 2 });
+
+    await site.removeIdentity('ada');
+    const removed = await cache.fresh('site');
+    expect(removed.size).toBe(1);
+    expect(removed.match(aDescriptor(1)).candidates.map((c) => c.identity)).toEqual(['bob']);
+    expect(cache.stats().fullLoads).toBe(1);
+    // The default collection's face never appears in site's index.
+    expect(removed.match(aDescriptor(2), { topK: 5 }).candidates.map((c) => c.identity)).toEqual(['bob']);
+  });
+
+  it('reloads in full when the collection was removed and made again', async () => {
+    await stores.gallery.createCollection('again');
+    await stores.gallery.in('again').addFace('ada', { descriptor: aDescriptor(1) });
+    const cache = createGalleryCache(stores.gallery, { checkIntervalMs: 0 });
+    expect((await cache.get('again')).size).toBe(1);
+    await stores.gallery.removeCollection('again');
+    await stores.gallery.createCollection('again');
+    await stores.gallery.in('again').addFace('bob', { descriptor: aDescriptor(2) });
+    const index = await cache.get('again');
+    expect(index.match(aDescriptor(1), { topK: 5 }).candidates.map((c) => c.identity)).toEqual(['bob']);
+    expect(cache.stats().fullLoads).toBe(2);
   });
 });

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '../../log.js';
-import { toPipeline, type RecognitionPipeline } from '../../recognition/types.js';
-import type { EnrolledFace, Gallery, Identity } from '../ports.js';
-import { AlreadyExistsError, StoreUnavailableError } from '../errors.js';
+import type { Collection, CollectionGallery, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
+import { DEFAULT_COLLECTION } from '../ports.js';
+import { AlreadyExistsError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
+import { COLLECTIONS_PK, DynamoCollectionGallery, facesPk, identitiesPk, logPk, type CollectionItem } from './dynamo-collection-gallery.js';
+import { deleteKeys, queryAll, type Item } from './dynamo-items.js';
+
+export { decodeDescriptor, encodeDescriptor } from './dynamo-items.js';
 
 export interface DynamoGalleryOptions {
   doc: DynamoDBDocumentClient;
@@ -14,244 +18,197 @@ export interface DynamoGalleryOptions {
   log?: Logger;
 }
 
-const META_PK = '#meta';
-const VERSION_SK = 'version';
-const IDENTITY_SK = 'identity';
-const FACE_SK = 'face#';
-
-interface IdentityItem {
-  pk: string;
-  sk: typeof IDENTITY_SK;
-  name: string;
-  createdAt: string;
-  /** Changes each time the name is created anew; faces carry it, so a face left over from a removed identity never joins a new one of the same name. */
-  generation: string;
-}
-
-interface FaceItem {
-  pk: string;
-  sk: string;
-  faceId: string;
-  identity: string;
-  generation: string;
-  descriptor: Uint8Array;
-  source?: string;
-  /** Absent on faces stored before pipelines were recorded: those are standard's. */
-  pipeline?: string;
-  createdAt: string;
-}
+/**
+ * The `default` collection's uid. Fixed, so that two processes upgrading one legacy table at
+ * once write the same items; `default` is never removed, so it needs no second incarnation.
+ */
+const DEFAULT_UID = 'default0';
+const LEGACY_PREFIX = 'id#';
+const LEGACY_META_PK = '#meta';
 
 /**
- * Gallery on one DynamoDB table. Each identity is a partition (`pk = id#<name>`) holding an
- * identity item and one item per face, whose descriptor is a binary attribute (128 float32,
- * little-endian). A counter item is bumped with `ADD` after every mutation; its value is the
- * gallery version. No transactions: a face written while its identity is being removed can be
- * left behind, and is ignored because its `generation` no longer matches any identity item.
- * Reads scan the table; a gallery is small (a face is ~600 bytes) and workers read it only
- * when the version changes.
+ * Gallery on one DynamoDB table, as collections (key design in `dynamo-collection-gallery.ts`).
+ * No transactions: each change is its item's write, then an entry in the collection's change
+ * log. A table written before collections (one partition `id#<name>` per identity) is moved
+ * into `default` the first time a process opens it: the one Scan this adapter makes, and only
+ * while the `default` collection record is absent.
  */
 export class DynamoGallery implements Gallery {
+  readonly collection = DEFAULT_COLLECTION;
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
+  private readonly log?: Logger;
+  private readyPromise: Promise<void> | undefined;
+  private readonly views = new Map<string, DynamoCollectionGallery>();
 
   constructor(options: DynamoGalleryOptions) {
     this.doc = options.doc;
     this.table = options.table;
+    this.log = options.log;
   }
 
-  async createIdentity(name: string): Promise<Identity> {
-    const item: IdentityItem = { pk: pkOf(name), sk: IDENTITY_SK, name, createdAt: new Date().toISOString(), generation: randomUUID() };
+  in(collection: string): CollectionGallery {
+    let view = this.views.get(collection);
+    if (!view) {
+      view = new DynamoCollectionGallery(collection, this.doc, this.table, () => this.ready());
+      this.views.set(collection, view);
+    }
+    return view;
+  }
+
+  async createCollection(name: string, options: { threshold?: number } = {}): Promise<Collection> {
+    await this.ready();
+    const item: CollectionItem = {
+      pk: COLLECTIONS_PK,
+      sk: name,
+      name,
+      uid: randomUUID(),
+      createdAt: new Date().toISOString(),
+      ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
+    };
+    await this.putCollection(item, `collection ${name} already exists`);
+    return { name, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), identityCount: 0, faceCount: 0, createdAt: item.createdAt };
+  }
+
+  async getCollection(name: string): Promise<Collection | null> {
+    await this.ready();
+    const out = await awsCall(`read collection ${name}`, () =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: COLLECTIONS_PK, sk: name }, ConsistentRead: true })),
+    );
+    const item = out.Item as CollectionItem | undefined;
+    return item ? this.withCounts(item) : null;
+  }
+
+  async listCollections(): Promise<Collection[]> {
+    await this.ready();
+    const items = (await queryAll(this.doc, this.table, COLLECTIONS_PK)) as CollectionItem[];
+    return Promise.all(items.map((i) => this.withCounts(i)));
+  }
+
+  async removeCollection(name: string): Promise<boolean> {
+    await this.ready();
+    const out = await awsCall(`remove collection ${name}`, () =>
+      this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: COLLECTIONS_PK, sk: name }, ReturnValues: 'ALL_OLD' })),
+    );
+    const removed = out.Attributes as CollectionItem | undefined;
+    if (!removed) return false;
+    // The record is gone first, so nothing reads the partitions while they are emptied.
+    for (const pk of [facesPk(removed.uid), identitiesPk(removed.uid), logPk(removed.uid)]) {
+      const items = await queryAll(this.doc, this.table, pk);
+      await deleteKeys(this.doc, this.table, items.map((i) => ({ pk: i.pk, sk: i.sk })));
+    }
+    return true;
+  }
+
+  private async withCounts(item: CollectionItem): Promise<Collection> {
+    const identities = await this.in(item.name).listIdentities();
+    return {
+      name: item.name,
+      ...(item.threshold !== undefined ? { threshold: item.threshold } : {}),
+      identityCount: identities.length,
+      faceCount: identities.reduce((n, i) => n + i.faceCount, 0),
+      createdAt: item.createdAt,
+    };
+  }
+
+  private async putCollection(item: CollectionItem, exists: string): Promise<void> {
     try {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
     } catch (err) {
-      if (awsErrorCode(err) === 'ConditionalCheckFailedException') throw new AlreadyExistsError(`identity ${name} already exists`, { cause: err });
-      throw classifyAwsError(err, `create identity ${name}`);
+      if (awsErrorCode(err) === 'ConditionalCheckFailedException') throw new AlreadyExistsError(exists, { cause: err });
+      throw classifyAwsError(err, `create collection ${item.name}`);
     }
-    await this.bump();
-    return { name, faceCount: 0, createdAt: item.createdAt };
   }
 
-  async getIdentity(name: string): Promise<Identity | null> {
-    const items = await this.queryPartition(name);
-    const identity = items.find((i) => i.sk === IDENTITY_SK) as IdentityItem | undefined;
-    if (!identity) return null;
-    const faceCount = items.filter((i) => isFace(i) && i.generation === identity.generation).length;
-    return { name: identity.name, faceCount, createdAt: identity.createdAt };
+  /** Once per instance: make sure `default` exists, moving a legacy gallery into it first. */
+  private ready(): Promise<void> {
+    this.readyPromise ??= this.upgrade().catch((err) => {
+      this.readyPromise = undefined;
+      throw err;
+    });
+    return this.readyPromise;
   }
 
-  async listIdentities(): Promise<Identity[]> {
-    const { identities, faces } = await this.scanAll();
-    return [...identities.values()]
-      .map((i) => ({ name: i.name, faceCount: faces.filter((f) => f.identity === i.name).length, createdAt: i.createdAt }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-
-  async removeIdentity(name: string): Promise<boolean> {
-    const out = await awsCall(`remove identity ${name}`, () =>
-      this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: pkOf(name), sk: IDENTITY_SK }, ReturnValues: 'ALL_OLD' })),
+  private async upgrade(): Promise<void> {
+    const existing = await awsCall('read the default collection', () =>
+      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: COLLECTIONS_PK, sk: DEFAULT_COLLECTION }, ConsistentRead: true })),
     );
-    const existed = out.Attributes !== undefined;
-    const faces = (await this.queryPartition(name)).filter(isFace);
-    await this.deleteAll(faces.map((f) => ({ pk: f.pk, sk: f.sk })));
-    if (existed || faces.length > 0) await this.bump();
-    return existed;
-  }
-
-  async addFace(name: string, face: { descriptor: Float32Array; source?: string; pipeline?: RecognitionPipeline }): Promise<EnrolledFace> {
-    const identity = await this.ensureIdentity(name);
-    const item: FaceItem = {
-      pk: pkOf(name),
-      sk: `${FACE_SK}${randomUUID()}`,
-      faceId: '',
-      identity: name,
-      generation: identity.generation,
-      descriptor: encodeDescriptor(face.descriptor),
-      ...(face.source !== undefined ? { source: face.source } : {}),
-      pipeline: face.pipeline ?? 'standard',
-      createdAt: new Date().toISOString(),
-    };
-    item.faceId = item.sk.slice(FACE_SK.length);
-    await awsCall(`add face to ${name}`, () => this.doc.send(new PutCommand({ TableName: this.table, Item: item })));
-    await this.bump();
-    return toFace(item);
-  }
-
-  async listFaces(): Promise<EnrolledFace[]> {
-    const { faces } = await this.scanAll();
-    return faces.map(toFace);
-  }
-
-  async version(): Promise<string> {
-    const out = await awsCall('read gallery version', () =>
-      this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: META_PK, sk: VERSION_SK }, ConsistentRead: true })),
-    );
-    return String((out.Item?.n as number | undefined) ?? 0);
+    if (existing.Item) return;
+    const legacy: Item[] = [];
+    let next: Record<string, unknown> | undefined;
+    do {
+      const out = await awsCall('scan the legacy gallery', () =>
+        this.doc.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ...(next ? { ExclusiveStartKey: next } : {}) })),
+      );
+      for (const raw of (out.Items ?? []) as Item[]) if (raw.pk.startsWith(LEGACY_PREFIX) || raw.pk === LEGACY_META_PK) legacy.push(raw);
+      next = out.LastEvaluatedKey;
+    } while (next);
+    const identities = legacy.filter((i) => i.sk === 'identity');
+    const generations = new Map(identities.map((i) => [i.name as string, i.generation]));
+    for (const i of identities) {
+      const { pk: _pk, sk: _sk, ...rest } = i;
+      await awsCall('move a legacy identity', () =>
+        this.doc.send(new PutCommand({ TableName: this.table, Item: { ...rest, pk: identitiesPk(DEFAULT_UID), sk: i.name as string } })),
+      );
+    }
+    let moved = 0;
+    for (const f of legacy.filter((i) => i.sk.startsWith('face#'))) {
+      if (generations.get(f.identity as string) !== f.generation) continue;
+      const { pk: _pk, sk: _sk, ...rest } = f;
+      await awsCall('move a legacy face', () =>
+        this.doc.send(new PutCommand({ TableName: this.table, Item: { ...rest, pk: facesPk(DEFAULT_UID), sk: `${f.identity as string}/${f.faceId as string}` } })),
+      );
+      moved += 1;
+    }
+    const record: CollectionItem = { pk: COLLECTIONS_PK, sk: DEFAULT_COLLECTION, name: DEFAULT_COLLECTION, uid: DEFAULT_UID, createdAt: new Date().toISOString() };
+    try {
+      await this.putCollection(record, 'default exists');
+    } catch (err) {
+      // Another process finished the same upgrade first; its items are the same as ours.
+      if (!(err instanceof AlreadyExistsError)) throw err;
+    }
+    await deleteKeys(this.doc, this.table, legacy.map((i) => ({ pk: i.pk, sk: i.sk })));
+    if (legacy.length > 0) this.log?.info({ identities: identities.length, faces: moved }, 'gallery upgraded: the legacy gallery is now the default collection');
   }
 
   async ping(): Promise<void> {
-    await this.version();
+    await this.ready();
   }
 
   async close(): Promise<void> {}
 
-  private async ensureIdentity(name: string): Promise<IdentityItem> {
-    const key = { pk: pkOf(name), sk: IDENTITY_SK };
-    const found = await awsCall(`get identity ${name}`, () => this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true })));
-    if (found.Item) return found.Item as IdentityItem;
-    try {
-      return await this.createIdentity(name).then(async () => {
-        const again = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
-        if (!again.Item) throw new StoreUnavailableError(`identity ${name} vanished while a face was added`);
-        return again.Item as IdentityItem;
-      });
-    } catch (err) {
-      // Someone created it between our read and our write: use theirs.
-      if (!(err instanceof AlreadyExistsError)) throw classifyAwsError(err, `create identity ${name}`);
-      const again = await awsCall(`get identity ${name}`, () => this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true })));
-      if (!again.Item) throw new StoreUnavailableError(`identity ${name} vanished while a face was added`);
-      return again.Item as IdentityItem;
-    }
+  // The default collection, directly on the gallery.
+  createIdentity(name: string): Promise<Identity> {
+    return this.in(DEFAULT_COLLECTION).createIdentity(name);
   }
-
-  /** Every face whose identity exists (same generation), and every identity. */
-  private async scanAll(): Promise<{ identities: Map<string, IdentityItem>; faces: FaceItem[] }> {
-    const identities = new Map<string, IdentityItem>();
-    const faces: FaceItem[] = [];
-    let next: Record<string, unknown> | undefined;
-    do {
-      const out = await awsCall('scan gallery', () =>
-        this.doc.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ...(next ? { ExclusiveStartKey: next } : {}) })),
-      );
-      for (const raw of out.Items ?? []) {
-        if (raw.pk === META_PK) continue;
-        if (raw.sk === IDENTITY_SK) identities.set(raw.name as string, raw as IdentityItem);
-        else if (isFace(raw)) faces.push(raw);
-      }
-      next = out.LastEvaluatedKey;
-    } while (next);
-    const live = faces.filter((f) => identities.get(f.identity)?.generation === f.generation);
-    live.sort((a, b) => a.identity.localeCompare(b.identity) || a.createdAt.localeCompare(b.createdAt) || a.faceId.localeCompare(b.faceId));
-    return { identities, faces: live };
+  getIdentity(name: string): Promise<Identity | null> {
+    return this.in(DEFAULT_COLLECTION).getIdentity(name);
   }
-
-  private async queryPartition(name: string): Promise<Array<Record<string, unknown> & { sk: string }>> {
-    const items: Array<Record<string, unknown> & { sk: string }> = [];
-    let next: Record<string, unknown> | undefined;
-    do {
-      const out = await awsCall(`read identity ${name}`, () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': pkOf(name) },
-            ConsistentRead: true,
-            ...(next ? { ExclusiveStartKey: next } : {}),
-          }),
-        ),
-      );
-      items.push(...((out.Items ?? []) as Array<Record<string, unknown> & { sk: string }>));
-      next = out.LastEvaluatedKey;
-    } while (next);
-    return items;
+  listIdentities(): Promise<Identity[]> {
+    return this.in(DEFAULT_COLLECTION).listIdentities();
   }
-
-  /** BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed (throttling). */
-  private async deleteAll(keys: Array<{ pk: string; sk: string }>): Promise<void> {
-    for (let i = 0; i < keys.length; i += 25) {
-      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
-        if (attempt >= 8) throw new StoreUnavailableError('gallery delete: DynamoDB left items unprocessed');
-        const out = await awsCall('delete faces', () => this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } })));
-        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
-      }
-    }
+  removeIdentity(name: string): Promise<boolean> {
+    return this.in(DEFAULT_COLLECTION).removeIdentity(name);
   }
-
-  private async bump(): Promise<void> {
-    await awsCall('bump gallery version', () =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: META_PK, sk: VERSION_SK },
-          UpdateExpression: 'ADD n :one',
-          ExpressionAttributeValues: { ':one': 1 },
-        }),
-      ),
-    );
+  addFace(name: string, face: NewFace): Promise<EnrolledFace> {
+    return this.in(DEFAULT_COLLECTION).addFace(name, face);
   }
-}
-
-function pkOf(name: string): string {
-  return `id#${name}`;
-}
-
-function isFace(item: Record<string, unknown>): item is FaceItem & Record<string, unknown> {
-  return typeof item.sk === 'string' && item.sk.startsWith(FACE_SK);
-}
-
-function toFace(item: FaceItem): EnrolledFace {
-  return {
-    id: item.faceId,
-    identity: item.identity,
-    descriptor: decodeDescriptor(item.descriptor),
-    ...(item.source !== undefined ? { source: item.source } : {}),
-    pipeline: toPipeline(item.pipeline),
-    createdAt: item.createdAt,
-  };
-}
-
-/** float32 little-endian, whatever the host's byte order. */
-export function encodeDescriptor(d: Float32Array): Uint8Array {
-  const out = new Uint8Array(d.length * 4);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < d.length; i++) view.setFloat32(i * 4, d[i]!, true);
-  return out;
-}
-
-export function decodeDescriptor(bytes: Uint8Array): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(Math.floor(bytes.byteLength / 4));
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
-  return out;
+  removeFace(identity: string, faceId: string): Promise<boolean> {
+    return this.in(DEFAULT_COLLECTION).removeFace(identity, faceId);
+  }
+  findFaceByHash(identity: string, contentHash: string): Promise<EnrolledFace | null> {
+    return this.in(DEFAULT_COLLECTION).findFaceByHash(identity, contentHash);
+  }
+  listFacesOf(identity: string): Promise<EnrolledFace[]> {
+    return this.in(DEFAULT_COLLECTION).listFacesOf(identity);
+  }
+  listFaces(): Promise<EnrolledFace[]> {
+    return this.in(DEFAULT_COLLECTION).listFaces();
+  }
+  version(): Promise<string> {
+    return this.in(DEFAULT_COLLECTION).version();
+  }
+  changesSince(version: string): Promise<GalleryChanges | null> {
+    return this.in(DEFAULT_COLLECTION).changesSince(version);
+  }
 }

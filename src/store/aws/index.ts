@@ -1,5 +1,5 @@
 /**
- * The AWS adapters. Only this folder, `src/aws` and `src/controller/ec2-fleet.ts` import
+ * The AWS adapters. Only this folder and `src/aws` import
  * `@aws-sdk/*`; the wiring reaches them with `await import()` when the backend is `aws`, so
  * local mode never loads the SDK.
  */

@@ -3,7 +3,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCom
 import type { Logger } from '../../log.js';
 import type { BlobPutOptions, BlobStore } from '../ports.js';
 import { NotFoundError } from '../errors.js';
-import { validateBlobKey } from '../local/blob-store.js';
+import { validateBlobKey } from '../blob-key.js';
 import { awsCall, classifyAwsError } from './errors.js';
 
 export interface S3BlobStoreOptions {

@@ -15,7 +15,7 @@ import type { JobMessage } from '../../jobs/types.js';
 import type { Logger } from '../../log.js';
 import type { DeadLetterMessage, JobQueue, ListOptions, Page, QueueDepth, ReceiveOptions, ReceivedMessage } from '../ports.js';
 import { NotFoundError, StorePermanentError } from '../errors.js';
-import { decodeCursor, encodeCursor, pageLimit } from '../local/cursor.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../cursor.js';
 import { awsCall, classifyAwsError } from './errors.js';
 
 export interface SqsJobQueueOptions {

@@ -5,14 +5,9 @@ import path from 'node:path';
 import type { Logger } from '../../log.js';
 import type { BlobPutOptions, BlobStore } from '../ports.js';
 import { FacefleetError } from '../../errors.js';
+import { validateBlobKey } from '../blob-key.js';
 import { InvalidKeyError, NotFoundError, StorePermanentError, StoreUnavailableError } from '../errors.js';
 import { DIR_MODE, FILE_MODE } from './modes.js';
-
-/** Longest key accepted, in characters; S3 allows 1024 bytes and keys here are ASCII. */
-export const MAX_KEY_LENGTH = 1024;
-/** Longest segment: most filesystems cap a name at 255 bytes. */
-const MAX_SEGMENT_LENGTH = 255;
-const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
 /**
  * Temp files live in one directory under the root whose name no valid key can produce (`~`
@@ -25,25 +20,9 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 /**
  * Directories a store remembers having made. Keys that share a prefix directory (the web
  * tier's `inputs/<shard>/<id>`: 256 of them) then skip the `mkdir` on every later put; keys
- * with a directory of their own (`jobs/<id>/input`) gain nothing, and the memory is bounded.
+ * with a directory of their own gain nothing, and the memory is bounded.
  */
 const MAX_KNOWN_DIRS = 4096;
-
-/**
- * Check `key` against the port's rules and return its segments. Throws InvalidKeyError.
- * Exported so other adapters (S3) can apply the same rules.
- */
-export function validateBlobKey(key: string): string[] {
-  if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError('blob key is empty');
-  if (key.length > MAX_KEY_LENGTH) throw new InvalidKeyError(`blob key longer than ${MAX_KEY_LENGTH} characters`);
-  const segments = key.split('/');
-  for (const segment of segments) {
-    if (segment === '' || segment === '.' || segment === '..' || segment.length > MAX_SEGMENT_LENGTH || !SEGMENT.test(segment)) {
-      throw new InvalidKeyError(`invalid blob key ${JSON.stringify(key.slice(0, 100))}`, { details: { segment: segment.slice(0, 100) } });
-    }
-  }
-  return segments;
-}
 
 /**
  * BlobStore on the filesystem: one file per key under `root` (e.g. `<dataDir>/blobs`).

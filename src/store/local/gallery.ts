@@ -1,164 +1,144 @@
-import { randomUUID } from 'node:crypto';
-import { toPipeline, type RecognitionPipeline } from '../../recognition/types.js';
-import type { EnrolledFace, Gallery, Identity } from '../ports.js';
+import { randomBytes } from 'node:crypto';
+import type { Collection, CollectionGallery, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
+import { DEFAULT_COLLECTION } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
-import { SqliteAdapter, truncateWal, type SqliteLease } from './sqlite.js';
+import { prepareCollectionStatements, scrubbed, SqliteCollectionGallery, type CollectionStatements } from './collection-gallery.js';
+import { SqliteAdapter, type SqliteLease } from './sqlite.js';
 
-interface IdentityRow {
+export { blobToDescriptor, descriptorToBlob } from './collection-gallery.js';
+
+interface CollectionRow {
   name: string;
+  threshold: number | null;
   created_at: string;
+  identity_count: number;
   face_count: number;
 }
 
-interface FaceRow {
-  id: string;
-  identity: string;
-  descriptor: Buffer;
-  source: string | null;
-  pipeline: string;
-  created_at: string;
-}
+const COLLECTION_SELECT = `SELECT c.name, c.threshold, c.created_at,
+    (SELECT COUNT(*) FROM collection_identities i WHERE i.collection = c.name) AS identity_count,
+    (SELECT COUNT(*) FROM collection_faces f WHERE f.collection = c.name) AS face_count
+  FROM collections c`;
 
 /**
- * Gallery on SQLite. Descriptors are stored as little-endian Float32 BLOBs. Every mutation
- * bumps the `gallery` counter in the same transaction, so `version()` is one indexed read
- * that workers in any process can poll to know when to reload.
+ * Gallery on SQLite: collections of identities and faces. Descriptors are stored as
+ * little-endian Float32 BLOBs. Each collection's change feed is the ordered `gallery_changes`
+ * table, written in the same transaction as the change, so `version()` and `changesSince()` are
+ * indexed reads that workers in any process can poll.
  */
 export class SqliteGallery extends SqliteAdapter implements Gallery {
+  readonly collection = DEFAULT_COLLECTION;
   private readonly now: () => number;
+  private readonly shared: CollectionStatements;
   private readonly stmts;
   private readonly tx;
+  private readonly views = new Map<string, SqliteCollectionGallery>();
 
   constructor(lease: SqliteLease, options: { now?: () => number } = {}) {
     super(lease);
     this.now = options.now ?? Date.now;
     const db = this.db;
+    this.shared = prepareCollectionStatements(db);
     this.stmts = {
-      insertIdentity: db.prepare<[string, string]>('INSERT INTO identities (name, created_at) VALUES (?, ?)'),
-      insertIdentityIfAbsent: db.prepare<[string, string]>(
-        'INSERT INTO identities (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING',
-      ),
-      getIdentity: db.prepare<[string], IdentityRow>(
-        `SELECT i.name, i.created_at, (SELECT COUNT(*) FROM faces f WHERE f.identity = i.name) AS face_count
-         FROM identities i WHERE i.name = ?`,
-      ),
-      listIdentities: db.prepare<[], IdentityRow>(
-        `SELECT i.name, i.created_at, COUNT(f.seq) AS face_count
-         FROM identities i LEFT JOIN faces f ON f.identity = i.name
-         GROUP BY i.name ORDER BY i.name`,
-      ),
-      deleteFaces: db.prepare<[string]>('DELETE FROM faces WHERE identity = ?'),
-      deleteIdentity: db.prepare<[string]>('DELETE FROM identities WHERE name = ?'),
-      insertFace: db.prepare<[string, string, Buffer, string | null, string, string]>(
-        'INSERT INTO faces (id, identity, descriptor, source, pipeline, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      listFaces: db.prepare<[], FaceRow>('SELECT id, identity, descriptor, source, pipeline, created_at FROM faces ORDER BY seq'),
-      bump: db.prepare<[]>("UPDATE counters SET value = value + 1 WHERE name = 'gallery'"),
-      version: db.prepare<[], { value: number }>("SELECT value FROM counters WHERE name = 'gallery'"),
+      insert: db.prepare<[string, string, number | null, string]>('INSERT INTO collections (name, uid, threshold, created_at) VALUES (?, ?, ?, ?)'),
+      get: db.prepare<[string], CollectionRow>(`${COLLECTION_SELECT} WHERE c.name = ?`),
+      list: db.prepare<[], CollectionRow>(`${COLLECTION_SELECT} ORDER BY c.name`),
+      deleteFaces: db.prepare<[string]>('DELETE FROM collection_faces WHERE collection = ?'),
+      deleteIdentities: db.prepare<[string]>('DELETE FROM collection_identities WHERE collection = ?'),
+      deleteChanges: db.prepare<[string]>('DELETE FROM gallery_changes WHERE collection = ?'),
+      delete: db.prepare<[string]>('DELETE FROM collections WHERE name = ?'),
     };
     this.tx = {
-      create: db.transaction((name: string, createdAt: string) => {
-        this.stmts.insertIdentity.run(name, createdAt);
-        this.stmts.bump.run();
-      }),
       remove: db.transaction((name: string): boolean => {
         this.stmts.deleteFaces.run(name);
-        const removed = this.stmts.deleteIdentity.run(name).changes > 0;
-        if (removed) this.stmts.bump.run();
-        return removed;
-      }),
-      addFace: db.transaction((face: EnrolledFace) => {
-        this.stmts.insertIdentityIfAbsent.run(face.identity, face.createdAt);
-        this.stmts.insertFace.run(face.id, face.identity, descriptorToBlob(face.descriptor), face.source ?? null, face.pipeline, face.createdAt);
-        this.stmts.bump.run();
+        this.stmts.deleteIdentities.run(name);
+        this.stmts.deleteChanges.run(name);
+        return this.stmts.delete.run(name).changes > 0;
       }),
     };
   }
 
-  createIdentity(name: string): Promise<Identity> {
-    return this.run(`create identity ${name}`, () => {
+  in(collection: string): CollectionGallery {
+    let view = this.views.get(collection);
+    if (!view) {
+      view = new SqliteCollectionGallery(collection, this.db, this.shared, (what, fn) => this.run(what, fn), this.now);
+      this.views.set(collection, view);
+    }
+    return view;
+  }
+
+  createCollection(name: string, options: { threshold?: number } = {}): Promise<Collection> {
+    return this.run(`create collection ${name}`, () => {
       const createdAt = new Date(this.now()).toISOString();
       try {
-        this.tx.create.immediate(name, createdAt);
+        this.stmts.insert.run(name, randomBytes(8).toString('hex'), options.threshold ?? null, createdAt);
       } catch (err) {
         if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
-          throw new AlreadyExistsError(`identity ${name} already exists`, { cause: err });
+          throw new AlreadyExistsError(`collection ${name} already exists`, { cause: err });
         }
         throw err;
       }
-      return { name, faceCount: 0, createdAt };
+      return { name, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), identityCount: 0, faceCount: 0, createdAt };
     });
   }
 
+  getCollection(name: string): Promise<Collection | null> {
+    return this.run(`get collection ${name}`, () => {
+      const row = this.stmts.get.get(name);
+      return row ? toCollection(row) : null;
+    });
+  }
+
+  listCollections(): Promise<Collection[]> {
+    return this.run('list collections', () => this.stmts.list.all().map(toCollection));
+  }
+
+  removeCollection(name: string): Promise<boolean> {
+    return this.run(`remove collection ${name}`, () => scrubbed(this.db, this.tx.remove.immediate(name)));
+  }
+
+  // The default collection, directly on the gallery.
+  createIdentity(name: string): Promise<Identity> {
+    return this.in(DEFAULT_COLLECTION).createIdentity(name);
+  }
   getIdentity(name: string): Promise<Identity | null> {
-    return this.run(`get identity ${name}`, () => {
-      const row = this.stmts.getIdentity.get(name);
-      return row ? toIdentity(row) : null;
-    });
+    return this.in(DEFAULT_COLLECTION).getIdentity(name);
   }
-
-  /** Every identity, by name. */
   listIdentities(): Promise<Identity[]> {
-    return this.run('list identities', () => this.stmts.listIdentities.all().map(toIdentity));
+    return this.in(DEFAULT_COLLECTION).listIdentities();
   }
-
   removeIdentity(name: string): Promise<boolean> {
-    return this.run(`remove identity ${name}`, () => {
-      const removed = this.tx.remove.immediate(name);
-      // The removed rows' old pages must leave the -wal file too (secure_delete clears the db's).
-      if (removed) truncateWal(this.db);
-      return removed;
-    });
+    return this.in(DEFAULT_COLLECTION).removeIdentity(name);
   }
-
-  addFace(name: string, face: { descriptor: Float32Array; source?: string; pipeline?: RecognitionPipeline }): Promise<EnrolledFace> {
-    return this.run(`add face to ${name}`, () => {
-      const enrolled: EnrolledFace = {
-        id: randomUUID(),
-        identity: name,
-        descriptor: Float32Array.from(face.descriptor),
-        pipeline: face.pipeline ?? 'standard',
-        createdAt: new Date(this.now()).toISOString(),
-        ...(face.source !== undefined ? { source: face.source } : {}),
-      };
-      this.tx.addFace.immediate(enrolled);
-      return enrolled;
-    });
+  addFace(name: string, face: NewFace): Promise<EnrolledFace> {
+    return this.in(DEFAULT_COLLECTION).addFace(name, face);
   }
-
-  /** Every face, in enrolment order. */
+  removeFace(identity: string, faceId: string): Promise<boolean> {
+    return this.in(DEFAULT_COLLECTION).removeFace(identity, faceId);
+  }
+  findFaceByHash(identity: string, contentHash: string): Promise<EnrolledFace | null> {
+    return this.in(DEFAULT_COLLECTION).findFaceByHash(identity, contentHash);
+  }
+  listFacesOf(identity: string): Promise<EnrolledFace[]> {
+    return this.in(DEFAULT_COLLECTION).listFacesOf(identity);
+  }
   listFaces(): Promise<EnrolledFace[]> {
-    return this.run('list faces', () =>
-      this.stmts.listFaces.all().map((r) => ({
-        id: r.id,
-        identity: r.identity,
-        descriptor: blobToDescriptor(r.descriptor),
-        pipeline: toPipeline(r.pipeline),
-        createdAt: r.created_at,
-        ...(r.source !== null ? { source: r.source } : {}),
-      })),
-    );
+    return this.in(DEFAULT_COLLECTION).listFaces();
   }
-
-  /** The mutation counter, as a string. */
   version(): Promise<string> {
-    return this.run('gallery version', () => String(this.stmts.version.get()?.value ?? 0));
+    return this.in(DEFAULT_COLLECTION).version();
+  }
+  changesSince(version: string): Promise<GalleryChanges | null> {
+    return this.in(DEFAULT_COLLECTION).changesSince(version);
   }
 }
 
-function toIdentity(row: IdentityRow): Identity {
-  return { name: row.name, faceCount: row.face_count, createdAt: row.created_at };
-}
-
-/** Float32 little-endian bytes, independent of the host's byte order. */
-export function descriptorToBlob(descriptor: Float32Array): Buffer {
-  const buf = Buffer.allocUnsafe(descriptor.length * 4);
-  for (let i = 0; i < descriptor.length; i++) buf.writeFloatLE(descriptor[i], i * 4);
-  return buf;
-}
-
-export function blobToDescriptor(blob: Buffer): Float32Array {
-  const out = new Float32Array(blob.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = blob.readFloatLE(i * 4);
-  return out;
+function toCollection(row: CollectionRow): Collection {
+  return {
+    name: row.name,
+    ...(row.threshold !== null ? { threshold: row.threshold } : {}),
+    identityCount: row.identity_count,
+    faceCount: row.face_count,
+    createdAt: row.created_at,
+  };
 }

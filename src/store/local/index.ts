@@ -9,7 +9,8 @@ import { SqliteKeyStore } from './key-store.js';
 import { acquireDatabase } from './sqlite.js';
 import { SqliteWorkerRegistry } from './worker-registry.js';
 
-export { FileBlobStore, validateBlobKey, MAX_KEY_LENGTH } from './blob-store.js';
+export { FileBlobStore } from './blob-store.js';
+export { validateBlobKey, MAX_KEY_LENGTH } from '../blob-key.js';
 export { SqliteGallery } from './gallery.js';
 export { SqliteJobQueue, type SqliteJobQueueOptions } from './job-queue.js';
 export { SqliteJobStore } from './job-store.js';

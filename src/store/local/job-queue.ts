@@ -12,7 +12,7 @@ import type {
   ReceiveOptions,
 } from '../ports.js';
 import { NotFoundError, StorePermanentError } from '../errors.js';
-import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../cursor.js';
 import { changeFeedFor, type ChangeFeed } from './change-feed.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
 

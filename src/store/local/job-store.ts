@@ -3,7 +3,7 @@ import { JOB_STATES } from '../../jobs/types.js';
 import type { JobCreateOptions, JobQueue, JobStore, ListOptions, Page } from '../ports.js';
 import { AlreadyExistsError, NotFoundError, StorePermanentError, StoreUnavailableError, VersionConflictError } from '../errors.js';
 import { TurnBatch } from '../../turn-batch.js';
-import { decodeCursor, encodeCursor, pageLimit } from './cursor.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../cursor.js';
 import { sqliteQueueOn, type TransactionalSend } from './job-queue.js';
 import { SqliteAdapter, translateSqliteError, truncateWal, type SqliteLease } from './sqlite.js';
 

@@ -83,4 +83,56 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE faces ADD COLUMN pipeline TEXT NOT NULL DEFAULT 'standard';
   `,
+  // 4: collections. Every identity and face of the one global gallery moves into `default`;
+  // faces gain the hash of the image they came from; an ordered change table is each
+  // collection's change feed. Tables are rebuilt because their primary keys change.
+  `
+  CREATE TABLE collections (
+    name TEXT PRIMARY KEY,
+    -- Changes each time the name is made anew, so a copy of a removed collection is never kept.
+    uid TEXT NOT NULL,
+    threshold REAL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  INSERT INTO collections (name, uid, threshold, created_at)
+    VALUES ('default', lower(hex(randomblob(8))), NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+  CREATE TABLE collection_identities (
+    collection TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (collection, name)
+  ) STRICT;
+  INSERT INTO collection_identities (collection, name, created_at) SELECT 'default', name, created_at FROM identities;
+
+  CREATE TABLE collection_faces (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    collection TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    descriptor BLOB NOT NULL,
+    source TEXT,
+    pipeline TEXT NOT NULL DEFAULT 'standard',
+    content_hash TEXT,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  INSERT INTO collection_faces (seq, id, collection, identity, descriptor, source, pipeline, created_at)
+    SELECT seq, id, 'default', identity, descriptor, source, pipeline, created_at FROM faces ORDER BY seq;
+  CREATE INDEX collection_faces_by_identity ON collection_faces (collection, identity, seq);
+  CREATE INDEX collection_faces_by_hash ON collection_faces (collection, identity, content_hash) WHERE content_hash IS NOT NULL;
+
+  DROP TABLE faces;
+  DROP TABLE identities;
+
+  -- The change feed: one row per change, in commit order. op is add, remove, remove-identity
+  -- or create-identity; face_id is set for add and remove.
+  CREATE TABLE gallery_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection TEXT NOT NULL,
+    op TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    face_id TEXT
+  ) STRICT;
+  CREATE INDEX gallery_changes_by_collection ON gallery_changes (collection, seq);
+  `,
 ];

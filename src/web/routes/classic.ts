@@ -3,7 +3,8 @@ import type { JobResult } from '../../jobs/types.js';
 import { jobContext } from '../../jobs/view.js';
 import { basenameWithoutExtension, sanitizeFilename } from '../params.js';
 import { unfinishedJobError, type RouteContext } from '../route-context.js';
-import { submitAndWait } from './jobs.js';
+import { collectionOfRequest, requireCollection } from '../collection-access.js';
+import { jobOwnership, submitAndWait } from './jobs.js';
 
 /**
  * The classic answer's name: the largest face's matched identity, `unknown` when the 1:N rule
@@ -24,10 +25,11 @@ export function classicName(result: JobResult | undefined): string {
 export function registerClassicRoutes(app: Express, rc: RouteContext): void {
   const { config } = rc.deps;
   app.post('/', rc.auth.requireRole('client'), rc.rateLimit, rc.multipart('inputFile'), async (req, res) => {
+    const collection = await requireCollection(rc, res, collectionOfRequest(req));
     const record = await submitAndWait(rc, req, res, {
       kind: 'recognize',
       field: 'inputFile',
-      options: { topK: config.recognition.topK, threshold: config.recognition.threshold, margin: config.recognition.margin },
+      options: { topK: config.recognition.topK, threshold: collection.threshold ?? config.recognition.threshold, margin: config.recognition.margin, ...jobOwnership(res, collection.name) },
       waitSeconds: config.web.classicTimeoutSeconds,
     });
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);

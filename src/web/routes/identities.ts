@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import { jobView } from '../../jobs/view.js';
-import { BadRequestError, ConflictError, HttpNotFoundError, UnsupportedMediaTypeError } from '../errors.js';
+import { DEFAULT_COLLECTION } from '../../store/ports.js';
+import { requireAccess } from '../collection-access.js';
+import { BadRequestError, ConflictError, HttpNotFoundError, UnprocessableError, UnsupportedMediaTypeError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
 import { acceptedBody, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
@@ -24,7 +26,21 @@ function identityPath(name: string): string {
 /** Gallery management (operator role). Enrollment runs as an `enroll` job: the web tier has no model. */
 export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
   const { config, gallery } = rc.deps;
-  const operator = rc.auth.requireRole('operator');
+  // These routes are the default collection's: a key scoped elsewhere may not use them.
+  const requireOperator = rc.auth.requireRole('operator');
+  const operator: express.RequestHandler = (req, res, next) => {
+    Promise.resolve(
+      requireOperator(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        try {
+          requireAccess(res, DEFAULT_COLLECTION);
+          next();
+        } catch (e) {
+          next(e);
+        }
+      }),
+    ).catch(next);
+  };
 
   app.get('/v1/identities', operator, rc.rateLimit, async (_req, res) => {
     const items = await rc.guard(() => gallery.listIdentities());
@@ -80,6 +96,12 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
     }
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);
     const view = jobView(record);
+    const refused = view.result?.refused;
+    if (refused) {
+      // The problem codes are the ones a dead-lettered enrollment used to answer with.
+      const code = refused.reason === 'no-face' ? 'no-face' : 'multiple-faces';
+      throw new UnprocessableError(refused.message, { code, extensions: { jobId: record.id, reason: refused.reason, faces: refused.faces } });
+    }
     const enrolled = view.result?.enrolled;
     res
       .status(201)

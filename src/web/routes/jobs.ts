@@ -2,11 +2,13 @@ import type { Express, Request, Response } from 'express';
 import { deleteJobData } from '../../jobs/retention.js';
 import { isJobState, type JobKind, type JobOptions, type JobRecord } from '../../jobs/types.js';
 import { jobView } from '../../jobs/view.js';
+import { DEFAULT_COLLECTION } from '../../store/ports.js';
 import { limitForClient } from '../client-limits.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
 import { sendAccepted, withCursor, type RouteContext } from '../route-context.js';
+import { collectionOfRequest, requireCollection, requireJobAccess } from '../collection-access.js';
 import { submitJob } from '../submit.js';
 import { receivedImage } from '../upload.js';
 import { isTerminal, waitForJob } from '../wait.js';
@@ -41,6 +43,13 @@ export async function submitAndWait(
   return last ?? record;
 }
 
+/** The job options that say where a job belongs: its collection and the key that submitted it. */
+export function jobOwnership(res: Response, collection: string): Pick<JobOptions, 'collection' | 'submittedBy'> {
+  const keyId = ctx(res).principal?.keyId;
+  // `default` is left implicit, so a default job's options are what they were before collections.
+  return { ...(collection !== DEFAULT_COLLECTION ? { collection } : {}), ...(keyId !== undefined ? { submittedBy: keyId } : {}) };
+}
+
 /** Form field first, then the query string. */
 function field(req: Request, name: string): unknown {
   const body = req.body as Record<string, unknown> | undefined;
@@ -57,12 +66,14 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
 
   app.post('/v1/jobs', rc.auth.requireRole('client'), rc.rateLimit, rc.multipart('image'), async (req, res) => {
     const waitSeconds = parseWait(field(req, 'wait'), config.web.maxWaitSeconds, 0);
+    const collection = await requireCollection(rc, res, collectionOfRequest(req));
     const asked: JobOptions = {
       topK: parseTopK(field(req, 'topK'), config.recognition.topK),
-      threshold: parseThreshold(field(req, 'threshold'), config.recognition.threshold),
+      threshold: parseThreshold(field(req, 'threshold'), collection.threshold ?? config.recognition.threshold),
       margin: parseMargin(field(req, 'margin'), config.recognition.margin),
+      ...jobOwnership(res, collection.name),
     };
-    const options = limitForClient(ctx(res).principal, asked, config.recognition);
+    const options = limitForClient(ctx(res).principal, asked, { ...config.recognition, threshold: collection.threshold ?? config.recognition.threshold });
     const record = await submitAndWait(rc, req, res, { kind: 'recognize', field: 'image', options, waitSeconds });
     if (isTerminal(record)) res.status(200).json(jobView(record));
     else sendAccepted(res, record);
@@ -74,6 +85,7 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
     ctx(res).log = ctx(res).log.child({ jobId: id });
     let record = await rc.guard(() => rc.deps.jobs.get(id));
     if (!record) throw new HttpNotFoundError(`no job ${id}`);
+    requireJobAccess(res, record);
     if (waitSeconds > 0 && !isTerminal(record)) {
       record =
         (await waitForJob(() => rc.guard(() => rc.deps.jobs.get(id)), {

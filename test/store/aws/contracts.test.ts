@@ -4,6 +4,7 @@
  * one pair of emulators: importing the SDK is the slow part.
  */
 import { blobStoreContract } from '../../contract/blob-store.contract.js';
+import { galleryCollectionsContract } from '../../contract/gallery-collections.contract.js';
 import { galleryContract } from '../../contract/gallery.contract.js';
 import { jobStoreContract } from '../../contract/job-store.contract.js';
 import { keyStoreContract } from '../../contract/key-store.contract.js';
@@ -39,6 +40,12 @@ jobStoreContract('DynamoJobStore on dynalite', async () => {
 });
 
 galleryContract('DynamoGallery on dynalite', async () => {
+  const names = freshNames('gallery');
+  const cleanup = await createTables(env, names, [names.galleryTable]);
+  return { gallery: new DynamoGallery({ doc: env.clients.doc, table: names.galleryTable }), cleanup };
+});
+
+galleryCollectionsContract('DynamoGallery on dynalite', async () => {
   const names = freshNames('gallery');
   const cleanup = await createTables(env, names, [names.galleryTable]);
   return { gallery: new DynamoGallery({ doc: env.clients.doc, table: names.galleryTable }), cleanup };

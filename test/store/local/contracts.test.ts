@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { blobStoreContract } from '../../contract/blob-store.contract.js';
+import { galleryCollectionsContract } from '../../contract/gallery-collections.contract.js';
 import { galleryContract } from '../../contract/gallery.contract.js';
 import { jobQueueContract } from '../../contract/job-queue.contract.js';
 import { jobStoreContract } from '../../contract/job-store.contract.js';
@@ -48,6 +49,11 @@ jobQueueContract('SqliteJobQueue', async ({ maxReceiveCount }) => {
 });
 
 galleryContract('SqliteGallery', async () => {
+  const { dir, cleanup } = await tempDir();
+  return { gallery: new SqliteGallery(acquireDatabase(dir)), cleanup };
+});
+
+galleryCollectionsContract('SqliteGallery', async () => {
   const { dir, cleanup } = await tempDir();
   return { gallery: new SqliteGallery(acquireDatabase(dir)), cleanup };
 });

@@ -10,13 +10,13 @@ import {
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createBreaker } from '../../src/controller/breaker.js';
-import { CircuitOpenError } from '../../src/controller/errors.js';
-import { Ec2Fleet, FleetPartialFailureError, mapInstanceState, openEc2Fleet } from '../../src/controller/ec2-fleet.js';
-import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
-import { StoreUnavailableError } from '../../src/store/errors.js';
-import type { FacefleetError } from '../../src/errors.js';
+import { createBreaker } from '../../../src/controller/breaker.js';
+import { CircuitOpenError } from '../../../src/controller/errors.js';
+import { Ec2Fleet, FleetPartialFailureError, mapInstanceState, openEc2Fleet } from '../../../src/store/aws/ec2-fleet.js';
+import { loadConfig } from '../../../src/config.js';
+import { silentLogger } from '../../../src/log.js';
+import { StoreUnavailableError } from '../../../src/store/errors.js';
+import type { FacefleetError } from '../../../src/errors.js';
 
 const ec2 = new EC2Client({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 const mock = mockClient(ec2);

@@ -15,12 +15,12 @@
 import type { EC2Client, Instance as Ec2Instance } from '@aws-sdk/client-ec2';
 import { DescribeInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config.js';
-import { FacefleetError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { TAG_PREFIX, TAG_ROLE, WORKER_ROLE } from '../aws/names.js';
-import { awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
-import type { Fleet, Instance, InstanceState } from './fleet.js';
+import type { Config } from '../../config.js';
+import { FacefleetError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { workerName, TAG_PREFIX, TAG_ROLE, WORKER_ROLE } from '../../aws/names.js';
+import type { Fleet, Instance, InstanceState } from '../../controller/fleet.js';
+import { awsErrorCode, classifyAwsError } from './errors.js';
 
 export type Ec2FleetMode = 'launch-template' | 'pool';
 
@@ -85,7 +85,7 @@ export class Ec2Fleet implements Fleet {
     this.ec2 = options.ec2;
     this.prefix = options.prefix;
     this.mode = options.mode ?? 'launch-template';
-    this.template = options.launchTemplateName ?? `${options.prefix}-worker`;
+    this.template = options.launchTemplateName ?? workerName(options.prefix);
     this.templateVersion = options.launchTemplateVersion ?? '$Default';
     this.log = options.log;
     this.onCallFailure = options.onCallFailure;
@@ -127,7 +127,7 @@ export class Ec2Fleet implements Fleet {
     const tags = [
       { Key: TAG_PREFIX, Value: this.prefix },
       { Key: TAG_ROLE, Value: WORKER_ROLE },
-      { Key: 'Name', Value: `${this.prefix}-worker` },
+      { Key: 'Name', Value: workerName(this.prefix) },
     ];
     const out = await this.call('run instances', () =>
       this.ec2.send(
@@ -249,7 +249,7 @@ function toInstance(i: Ec2Instance, state: InstanceState): Instance {
  * `<prefix>-worker`, its own EC2 client (timeouts and retries from `config.aws`).
  */
 export async function openEc2Fleet(config: Config, log: Logger, options: Partial<Ec2FleetOptions> = {}): Promise<Fleet> {
-  const { createEc2Client } = await import('../aws/clients.js');
+  const { createEc2Client } = await import('../../aws/clients.js');
   const ec2 = options.ec2 ?? createEc2Client({ region: config.aws.region, requestTimeoutMs: config.aws.requestTimeoutMs, maxAttempts: config.aws.maxAttempts });
   const fleet = new Ec2Fleet({ prefix: config.prefix, mode: config.aws.fleetMode, log: log.child({ component: 'ec2-fleet' }), ...options, ec2 });
   return {

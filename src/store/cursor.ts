@@ -1,4 +1,4 @@
-import { StorePermanentError } from '../errors.js';
+import { InvalidCursorError } from './errors.js';
 
 /**
  * Opaque page cursors: base64url JSON. Callers must treat them as opaque; only the adapter
@@ -8,7 +8,7 @@ export function encodeCursor(value: Record<string, string | number>): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }
 
-/** Decode a cursor, checking each named field has the expected type. Throws StorePermanentError. */
+/** Decode a cursor, checking each named field has the expected type. Throws InvalidCursorError. */
 export function decodeCursor<K extends string>(
   cursor: string,
   fields: Record<K, 'string' | 'number'>,
@@ -17,13 +17,13 @@ export function decodeCursor<K extends string>(
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch (err) {
-    throw new StorePermanentError('invalid page cursor', { cause: err });
+    throw new InvalidCursorError(undefined, { cause: err });
   }
-  if (typeof parsed !== 'object' || parsed === null) throw new StorePermanentError('invalid page cursor');
+  if (typeof parsed !== 'object' || parsed === null) throw new InvalidCursorError();
   const out = {} as Record<K, string | number>;
   for (const [name, type] of Object.entries(fields) as [K, string][]) {
     const v = (parsed as Record<string, unknown>)[name];
-    if (typeof v !== type) throw new StorePermanentError('invalid page cursor');
+    if (typeof v !== type) throw new InvalidCursorError();
     out[name] = v as string | number;
   }
   return out;

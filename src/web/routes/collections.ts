@@ -1,0 +1,96 @@
+import type { Express, Response } from 'express';
+import { validateCollectionThreshold } from '../../jobs/collection-name.js';
+import type { Collection } from '../../store/ports.js';
+import { DEFAULT_COLLECTION } from '../../store/ports.js';
+import { ctx } from '../context.js';
+import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js';
+import { mayUse, parseCollectionName, requireAccess, requireCollection } from '../collection-access.js';
+import type { RouteContext } from '../route-context.js';
+import { jsonBody } from './identities.js';
+
+export function collectionPath(name: string): string {
+  return `/v1/collections/${encodeURIComponent(name)}`;
+}
+
+function collectionBody(c: Collection): Collection & { links: { self: string; identities: string } } {
+  return { ...c, links: { self: collectionPath(c.name), identities: `${collectionPath(c.name)}/identities` } };
+}
+
+/** The optional `threshold` of a create request: a JSON number in (0, 2]. */
+function parseBodyThreshold(raw: unknown): number | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  try {
+    return validateCollectionThreshold(raw);
+  } catch (err) {
+    throw new BadRequestError('threshold must be a JSON number in (0, 2]', { code: 'bad-threshold', cause: err });
+  }
+}
+
+/**
+ * Delete the stored images of faces enrolled by jobs (`source` `job:<id>`): the job's input blob.
+ * Best effort per face: a blob already gone, or a job already deleted, is fine.
+ */
+export async function deleteFaceImages(rc: RouteContext, res: Response, sources: Array<string | undefined>): Promise<void> {
+  const jobIds = [...new Set(sources.filter((s): s is string => s?.startsWith('job:') === true).map((s) => s.slice(4)))];
+  for (let i = 0; i < jobIds.length; i += 16) {
+    await Promise.all(
+      jobIds.slice(i, i + 16).map(async (id) => {
+        try {
+          const record = await rc.deps.jobs.get(id);
+          if (record) await rc.deps.blobs.delete(record.input.key);
+        } catch (err) {
+          ctx(res).log.warn({ err, jobId: id }, 'stored face image not deleted');
+        }
+      }),
+    );
+  }
+}
+
+/** `/v1/collections`: create, list, show and remove collections (operator role). */
+export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
+  const { gallery } = rc.deps;
+  const operator = rc.auth.requireRole('operator');
+
+  app.post('/v1/collections', operator, rc.rateLimit, ...jsonBody(), async (req, res) => {
+    const body = req.body as unknown;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('send {"name": "...", "threshold"?: 0.6}', { code: 'bad-body' });
+    const { name: rawName, threshold: rawThreshold } = body as { name?: unknown; threshold?: unknown };
+    if (rawName === undefined) throw new BadRequestError('name is required', { code: 'bad-collection' });
+    const name = parseCollectionName(rawName);
+    const threshold = parseBodyThreshold(rawThreshold);
+    requireAccess(res, name);
+    try {
+      const made = await rc.guard(() => gallery.createCollection(name, threshold !== undefined ? { threshold } : {}));
+      res.status(201).location(collectionPath(name)).json(collectionBody(made));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'already-exists') throw new ConflictError(`collection ${JSON.stringify(name)} already exists`);
+      throw err;
+    }
+  });
+
+  app.get('/v1/collections', operator, rc.rateLimit, async (_req, res) => {
+    const all = await rc.guard(() => gallery.listCollections());
+    const principal = ctx(res).principal;
+    res.json({ items: all.filter((c) => mayUse(principal, c.name)).map(collectionBody) });
+  });
+
+  app.get('/v1/collections/:c', operator, rc.rateLimit, async (req, res) => {
+    const collection = await requireCollection(rc, res, parseCollectionName(req.params.c));
+    res.json(collectionBody(collection));
+  });
+
+  app.delete('/v1/collections/:c', operator, rc.rateLimit, async (req, res) => {
+    const name = parseCollectionName(req.params.c);
+    requireAccess(res, name);
+    if (name === DEFAULT_COLLECTION) throw new ConflictError('the default collection cannot be deleted; remove its identities instead');
+    const view = gallery.in(name);
+    // Read the faces' sources before the collection goes, to delete their stored images after.
+    const faces = await rc.guard(() => view.listFaces());
+    const removed = await rc.guard(() => gallery.removeCollection(name));
+    if (!removed) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
+    await deleteFaceImages(rc, res, faces.map((f) => f.source));
+    res.status(204).end();
+  });
+}
+
+

@@ -1,0 +1,147 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EnrolledFace, GalleryChange } from '../../src/store/ports.js';
+import { AlreadyExistsError, NotFoundError } from '../../src/store/errors.js';
+import { aDescriptor } from './builders.js';
+import type { GalleryHarness } from './gallery.contract.js';
+
+/** Apply a feed to a map of face id -> identity, the way an index does. */
+function apply(faces: Map<string, string>, changes: GalleryChange[]): void {
+  for (const c of changes) {
+    if (c.op === 'add') faces.set(c.face.id, c.face.identity);
+    else if (c.op === 'remove') faces.delete(c.faceId);
+    else if (c.op === 'remove-identity') for (const [id, who] of faces) if (who === c.identity) faces.delete(id);
+  }
+}
+
+const byIdentity = (faces: EnrolledFace[]) => new Map(faces.map((f) => [f.id, f.identity]));
+
+/** Collections, per-face removal, content hashes and the change feed. `make` gives a fresh gallery. */
+export function galleryCollectionsContract(name: string, make: () => Promise<GalleryHarness>): void {
+  describe(`Gallery collections contract: ${name}`, () => {
+    let h: GalleryHarness;
+    beforeEach(async () => {
+      h = await make();
+    });
+    afterEach(async () => {
+      await h.gallery.close();
+      await h.cleanup();
+    });
+
+    it('starts with the default collection, which the gallery itself is', async () => {
+      expect((await h.gallery.listCollections()).map((c) => c.name)).toEqual(['default']);
+      await h.gallery.addFace('Ada', { descriptor: aDescriptor(1) });
+      expect(await h.gallery.getCollection('default')).toMatchObject({ name: 'default', identityCount: 1, faceCount: 1 });
+      expect((await h.gallery.in('default').listFaces()).map((f) => f.identity)).toEqual(['Ada']);
+    });
+
+    it('creates collections with a threshold, refuses duplicates, and counts what is in them', async () => {
+      const made = await h.gallery.createCollection('site-a', { threshold: 0.5 });
+      expect(made).toMatchObject({ name: 'site-a', threshold: 0.5, identityCount: 0, faceCount: 0 });
+      await expect(h.gallery.createCollection('site-a')).rejects.toBeInstanceOf(AlreadyExistsError);
+      await h.gallery.createCollection('site-b');
+      const a = h.gallery.in('site-a');
+      await a.addFace('Ada', { descriptor: aDescriptor(1) });
+      await a.addFace('Ada', { descriptor: aDescriptor(2) });
+      await a.createIdentity('Bob');
+      expect(await h.gallery.getCollection('site-a')).toMatchObject({ identityCount: 2, faceCount: 2, threshold: 0.5 });
+      const listed = await h.gallery.listCollections();
+      expect(listed.map((c) => [c.name, c.identityCount, c.faceCount])).toEqual([
+        ['default', 0, 0],
+        ['site-a', 2, 2],
+        ['site-b', 0, 0],
+      ]);
+      expect(listed.find((c) => c.name === 'site-b')?.threshold).toBeUndefined();
+      expect(await h.gallery.getCollection('nope')).toBeNull();
+    });
+
+    it('keeps collections isolated: same identity name, separate faces', async () => {
+      await h.gallery.createCollection('a');
+      await h.gallery.createCollection('b');
+      await h.gallery.in('a').addFace('Ada', { descriptor: aDescriptor(1) });
+      await h.gallery.in('b').addFace('Ada', { descriptor: aDescriptor(2) });
+      await h.gallery.in('b').addFace('Bob', { descriptor: aDescriptor(3) });
+      expect((await h.gallery.in('a').listFaces()).map((f) => Array.from(f.descriptor)[0])).toEqual([Array.from(aDescriptor(1))[0]]);
+      expect(await h.gallery.in('b').listFaces()).toHaveLength(2);
+      expect(await h.gallery.listFaces()).toEqual([]);
+      expect(await h.gallery.in('a').removeIdentity('Ada')).toBe(true);
+      expect((await h.gallery.in('b').getIdentity('Ada'))?.faceCount).toBe(1);
+    });
+
+    it('writes to a missing collection throw NotFoundError; reads are empty', async () => {
+      const ghost = h.gallery.in('ghost');
+      await expect(ghost.addFace('Ada', { descriptor: aDescriptor(1) })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ghost.createIdentity('Ada')).rejects.toBeInstanceOf(NotFoundError);
+      expect(await ghost.listFaces()).toEqual([]);
+      expect(await ghost.listIdentities()).toEqual([]);
+      expect(await ghost.getIdentity('Ada')).toBeNull();
+      expect(await h.gallery.getCollection('ghost')).toBeNull();
+    });
+
+    it('removes a collection with everything in it; a new one of the same name starts empty', async () => {
+      await h.gallery.createCollection('gone');
+      const before = await h.gallery.in('gone').version();
+      await h.gallery.in('gone').addFace('Ada', { descriptor: aDescriptor(1) });
+      await h.gallery.addFace('Keep', { descriptor: aDescriptor(2) });
+      expect(await h.gallery.removeCollection('gone')).toBe(true);
+      expect(await h.gallery.removeCollection('gone')).toBe(false);
+      expect(await h.gallery.getCollection('gone')).toBeNull();
+      await h.gallery.createCollection('gone');
+      expect(await h.gallery.in('gone').listFaces()).toEqual([]);
+      expect(await h.gallery.in('gone').listIdentities()).toEqual([]);
+      // A copy of the old collection must not carry on from its version.
+      expect(await h.gallery.in('gone').changesSince(before)).toBeNull();
+      expect((await h.gallery.listFaces()).map((f) => f.identity)).toEqual(['Keep']);
+    });
+
+    it('removes one face, lists faces per identity, and finds a face by content hash', async () => {
+      const one = await h.gallery.addFace('Ada', { descriptor: aDescriptor(1), contentHash: 'a'.repeat(64) });
+      const two = await h.gallery.addFace('Ada', { descriptor: aDescriptor(2) });
+      await h.gallery.addFace('Bob', { descriptor: aDescriptor(3), contentHash: 'a'.repeat(64) });
+      expect(one.contentHash).toBe('a'.repeat(64));
+      expect((await h.gallery.listFacesOf('Ada')).map((f) => f.id)).toEqual([one.id, two.id]);
+      expect((await h.gallery.findFaceByHash('Ada', 'a'.repeat(64)))?.id).toBe(one.id);
+      expect(await h.gallery.findFaceByHash('Ada', 'b'.repeat(64))).toBeNull();
+      expect(await h.gallery.removeFace('Bob', one.id)).toBe(false);
+      expect(await h.gallery.removeFace('Ada', one.id)).toBe(true);
+      expect(await h.gallery.removeFace('Ada', one.id)).toBe(false);
+      expect((await h.gallery.listFacesOf('Ada')).map((f) => f.id)).toEqual([two.id]);
+      expect(await h.gallery.findFaceByHash('Ada', 'a'.repeat(64))).toBeNull();
+      expect((await h.gallery.getIdentity('Ada'))?.faceCount).toBe(1);
+    });
+
+    it('feeds every change after a version, in order, and only that collection\'s', async () => {
+      await h.gallery.createCollection('other');
+      const v0 = await h.gallery.version();
+      const otherV0 = await h.gallery.in('other').version();
+      const a1 = await h.gallery.addFace('Ada', { descriptor: aDescriptor(1) });
+      await h.gallery.in('other').addFace('Zed', { descriptor: aDescriptor(9) });
+      const copy = byIdentity([]);
+      const first = await h.gallery.changesSince(v0);
+      expect(first).not.toBeNull();
+      apply(copy, first!.changes);
+      expect(copy).toEqual(new Map([[a1.id, 'Ada']]));
+      const added = first!.changes.find((c) => c.op === 'add');
+      expect(added && added.op === 'add' && Array.from(added.face.descriptor)).toEqual(Array.from(aDescriptor(1)));
+      expect(first!.version).toBe(await h.gallery.version());
+
+      const b1 = await h.gallery.addFace('Bob', { descriptor: aDescriptor(2) });
+      const a2 = await h.gallery.addFace('Ada', { descriptor: aDescriptor(3) });
+      await h.gallery.removeFace('Ada', a1.id);
+      const second = await h.gallery.changesSince(first!.version);
+      apply(copy, second!.changes);
+      expect(copy).toEqual(new Map([[b1.id, 'Bob'], [a2.id, 'Ada']]));
+      await h.gallery.removeIdentity('Ada');
+      const third = await h.gallery.changesSince(second!.version);
+      apply(copy, third!.changes);
+      expect(copy).toEqual(byIdentity(await h.gallery.listFaces()));
+      expect(await h.gallery.changesSince(third!.version)).toEqual({ version: third!.version, changes: [] });
+      // The other collection's feed holds only its own face.
+      const other = await h.gallery.in('other').changesSince(otherV0);
+      expect(other?.changes.filter((c) => c.op === 'add').map((c) => c.op === 'add' && c.face.identity)).toEqual(['Zed']);
+    });
+
+    it('answers null for a version it cannot follow', async () => {
+      expect(await h.gallery.changesSince('not-a-version')).toBeNull();
+    });
+  });
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { buildGalleryIndex, GalleryIndexKernel, type IndexedFace } from '../../src/recognition/gallery-index.js';
+import type { Candidate } from '../../src/recognition/types.js';
+
+/** Deterministic pseudo-random numbers (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Faces clustered by identity, like real descriptors: a centre per identity plus noise. */
+function syntheticFaces(faces: number, identities: number, seed = 1): IndexedFace[] {
+  const r = rng(seed);
+  const centres = Array.from({ length: identities }, () => Float32Array.from({ length: 128 }, () => (r() - 0.5) * 0.2));
+  return Array.from({ length: faces }, (_, i) => {
+    const who = i % identities;
+    const c = centres[who]!;
+    return { id: `f${i}`, identity: `id-${who}`, descriptor: Float32Array.from(c, (v) => v + (r() - 0.5) * 0.05) };
+  });
+}
+
+/** The reference: every face's distance, the nearest per identity, sorted. */
+function bruteForce(faces: IndexedFace[], q: Float32Array, k: number): Candidate[] {
+  const best = new Map<string, number>();
+  for (const f of faces) {
+    let s = 0;
+    for (let i = 0; i < q.length; i++) s += (q[i]! - f.descriptor[i]!) ** 2;
+    const d = Math.sqrt(s);
+    const prev = best.get(f.identity);
+    if (prev === undefined || d < prev) best.set(f.identity, d);
+  }
+  return [...best]
+    .map(([identity, distance]) => ({ identity, distance }))
+    .sort((a, b) => a.distance - b.distance || a.identity.localeCompare(b.identity))
+    .slice(0, k);
+}
+
+function expectSame(got: Candidate[], want: Candidate[]): void {
+  expect(got.map((c) => c.identity)).toEqual(want.map((c) => c.identity));
+  got.forEach((c, i) => expect(c.distance).toBeCloseTo(want[i]!.distance, 5));
+}
+
+describe('GalleryIndexKernel', () => {
+  it('gives the same top-k distinct identities as brute force on 20,000 synthetic faces', () => {
+    const faces = syntheticFaces(20_000, 4_000);
+    const index = buildGalleryIndex(faces);
+    expect(index.size).toBe(20_000);
+    expect(index.identities).toBe(4_000);
+    const r = rng(7);
+    for (let n = 0; n < 40; n++) {
+      // Half near an enrolled face, half anywhere.
+      const base = n % 2 === 0 ? faces[Math.floor(r() * faces.length)]!.descriptor : new Float32Array(128);
+      const q = Float32Array.from(base, (v) => v + (r() - 0.5) * 0.06);
+      const k = 1 + (n % 10);
+      const got = index.nearest(q, k);
+      expect(new Set(got.map((c) => c.identity)).size).toBe(got.length);
+      expectSame(got, bruteForce(faces, q, k));
+    }
+  });
+
+  it('stays equal to a rebuild through adds, face removals and identity removals', () => {
+    const all = syntheticFaces(3_000, 300, 3);
+    const index = new GalleryIndexKernel(128, 4);
+    let live = new Map<string, IndexedFace>();
+    const r = rng(11);
+    for (const f of all) {
+      index.add(f);
+      live.set(f.id, f);
+      if (r() < 0.2) {
+        const victim = [...live.keys()][Math.floor(r() * live.size)]!;
+        expect(index.remove(victim)).toBe(true);
+        live.delete(victim);
+      }
+    }
+    expect(index.remove('never')).toBe(false);
+    const gone = 'id-5';
+    expect(index.removeIdentity(gone)).toBe([...live.values()].filter((f) => f.identity === gone).length);
+    live = new Map([...live].filter(([, f]) => f.identity !== gone));
+    expect(index.size).toBe(live.size);
+    for (let n = 0; n < 30; n++) {
+      const q = Float32Array.from(all[Math.floor(r() * all.length)]!.descriptor, (v) => v + (r() - 0.5) * 0.04);
+      const got = index.nearest(q, 5);
+      expect(got.map((c) => c.identity)).not.toContain(gone);
+      expectSame(got, bruteForce([...live.values()], q, 5));
+    }
+  });
+
+  it('replaces a face added twice, refuses a wrong length and answers empty when empty', () => {
+    const index = new GalleryIndexKernel(4);
+    expect(index.nearest([0, 0, 0, 0], 3)).toEqual([]);
+    index.add({ id: 'a', identity: 'Ada', descriptor: [1, 0, 0, 0] });
+    index.add({ id: 'a', identity: 'Ada', descriptor: [0, 0, 0, 0] });
+    expect(index.size).toBe(1);
+    expect(index.nearest([0, 0, 0, 0], 3)).toEqual([{ identity: 'Ada', distance: 0 }]);
+    expect(() => index.add({ id: 'b', identity: 'Bob', descriptor: [1, 2] })).toThrow(RangeError);
+    expect(() => index.nearest([1, 2], 1)).toThrow(RangeError);
+    expect(index.nearest([0, 0, 0, 0], 0)).toEqual([]);
+  });
+});
