@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import { toPipeline } from '../../recognition/types.js';
 import type { CollectionGallery, EnrolledFace, GalleryChange, GalleryChanges, Identity, NewFace } from '../ports.js';
 import { AlreadyExistsError, NotFoundError } from '../errors.js';
+import { truncateWal } from './sqlite.js';
 
 interface IdentityRow {
   name: string;
@@ -75,6 +76,12 @@ export type CollectionStatements = ReturnType<typeof prepareCollectionStatements
  * same IMMEDIATE transaction, so the feed never misses or reorders a change. The version is
  * `<collection uid>.<last change seq>`.
  */
+/** After a removal, cut the write-ahead log so the removed rows leave the -wal file too (see truncateWal). */
+export function scrubbed(db: Database.Database, removed: boolean): boolean {
+  if (removed) truncateWal(db);
+  return removed;
+}
+
 export class SqliteCollectionGallery implements CollectionGallery {
   private readonly tx;
 
@@ -148,7 +155,7 @@ export class SqliteCollectionGallery implements CollectionGallery {
   }
 
   removeIdentity(name: string): Promise<boolean> {
-    return this.run(`remove identity ${name}`, () => this.tx.remove.immediate(name));
+    return this.run(`remove identity ${name}`, () => scrubbed(this.db, this.tx.remove.immediate(name)));
   }
 
   addFace(name: string, face: NewFace): Promise<EnrolledFace> {
@@ -168,7 +175,7 @@ export class SqliteCollectionGallery implements CollectionGallery {
   }
 
   removeFace(identity: string, faceId: string): Promise<boolean> {
-    return this.run(`remove face ${faceId}`, () => this.tx.removeFace.immediate(identity, faceId));
+    return this.run(`remove face ${faceId}`, () => scrubbed(this.db, this.tx.removeFace.immediate(identity, faceId)));
   }
 
   findFaceByHash(identity: string, contentHash: string): Promise<EnrolledFace | null> {
