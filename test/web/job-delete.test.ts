@@ -64,10 +64,12 @@ describe('DELETE /v1/jobs/:id (auth off: every caller is an operator)', () => {
 describe('DELETE /v1/jobs/:id with auth on', () => {
   let h: Harness;
   let clientKey: string;
+  let otherClientKey: string;
   let operatorKey: string;
   beforeAll(async () => {
     h = await startHarness({ noStart: true, web: { auth: true } });
     clientKey = (await createApiKey(h.stores.keys, { role: 'client' })).key;
+    otherClientKey = (await createApiKey(h.stores.keys, { role: 'client' })).key;
     operatorKey = (await createApiKey(h.stores.keys, { role: 'operator' })).key;
     const running = await h.web.start('127.0.0.1', 0);
     h.url = running.url;
@@ -82,18 +84,29 @@ describe('DELETE /v1/jobs/:id with auth on', () => {
   });
   const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
-  it('refuses a client key (403) and keeps the job; an operator key deletes it', async () => {
+  it("refuses another client's key (404, as on GET) and keeps the job; the owner deletes it", async () => {
     const sub = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, {}, bearer(clientKey));
     expect(sub.status).toBe(202);
     const id = sub.json.id as string;
-    const refused = await request(`${h.url}/v1/jobs/${id}`, { method: 'DELETE', headers: bearer(clientKey) });
-    expect(refused.status).toBe(403);
+    const refused = await request(`${h.url}/v1/jobs/${id}`, { method: 'DELETE', headers: bearer(otherClientKey) });
+    expect(refused.status).toBe(404);
     expect(await h.jobs.get(id)).not.toBeNull();
     expect(await h.blobs.exists(inputKey(id))).toBe(true);
     expect((await request(`${h.url}/v1/jobs/${id}`, { method: 'DELETE' })).status).toBe(401);
+    const res = await request(`${h.url}/v1/jobs/${id}`, { method: 'DELETE', headers: bearer(clientKey) });
+    expect(res.status).toBe(204);
+    expect(await h.jobs.get(id)).toBeNull();
+    await drainQueue(h);
+  });
+
+  it("an operator key deletes any client's job", async () => {
+    const sub = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, {}, bearer(clientKey));
+    expect(sub.status).toBe(202);
+    const id = sub.json.id as string;
     const res = await request(`${h.url}/v1/jobs/${id}`, { method: 'DELETE', headers: bearer(operatorKey) });
     expect(res.status).toBe(204);
     expect(await h.jobs.get(id)).toBeNull();
+    expect(await h.blobs.exists(inputKey(id))).toBe(false);
     await drainQueue(h);
   });
 });

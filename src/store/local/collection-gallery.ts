@@ -50,6 +50,8 @@ export function prepareCollectionStatements(db: Database.Database) {
        WHERE i.collection = ? GROUP BY i.name ORDER BY i.name`,
     ),
     deleteFaces: db.prepare<[string, string]>('DELETE FROM collection_faces WHERE collection = ? AND identity = ?'),
+    faceIdsOf: db.prepare<[string, string], { id: string }>('SELECT id FROM collection_faces WHERE collection = ? AND identity = ?'),
+    deleteChangesOf: db.prepare<[string, string]>('DELETE FROM gallery_changes WHERE collection = ? AND identity = ?'),
     deleteIdentity: db.prepare<[string, string]>('DELETE FROM collection_identities WHERE collection = ? AND name = ?'),
     deleteFace: db.prepare<[string, string, string]>('DELETE FROM collection_faces WHERE collection = ? AND identity = ? AND id = ?'),
     insertFace: db.prepare<[string, string, string, Buffer, string | null, string, string | null, string]>(
@@ -100,9 +102,16 @@ export class SqliteCollectionGallery implements CollectionGallery {
         this.stmts.change.run(c, 'create-identity', name, null);
       }),
       remove: db.transaction((name: string): boolean => {
+        const faceIds = this.stmts.faceIdsOf.all(c, name).map((r) => r.id);
         this.stmts.deleteFaces.run(c, name);
         const removed = this.stmts.deleteIdentity.run(c, name).changes > 0;
-        if (removed) this.stmts.change.run(c, 'remove-identity', name, null);
+        if (removed) {
+          // Forget the name in the feed too (a removed person's name must not linger on disk):
+          // drop the identity's earlier rows and say the removal face by face, without the name.
+          // A reader past those rows drops the faces by id; one before them never sees them added.
+          this.stmts.deleteChangesOf.run(c, name);
+          for (const id of faceIds) this.stmts.change.run(c, 'remove', '', id);
+        }
         return removed;
       }),
       removeFace: db.transaction((identity: string, faceId: string): boolean => {

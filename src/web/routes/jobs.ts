@@ -103,11 +103,13 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
 
   // Operator only: jobs have no per-key owner yet, so a client key may not delete one (with auth
   // off every caller acts as an operator).
-  app.delete('/v1/jobs/:id', rc.auth.requireRole('operator'), rc.rateLimit, async (req, res) => {
+  // The job's owner (the key that submitted it) or an operator; another key's job is a 404, as on GET.
+  app.delete('/v1/jobs/:id', rc.auth.requireRole('client'), rc.rateLimit, async (req, res) => {
     const id = parseJobId(req.params.id);
     ctx(res).log = ctx(res).log.child({ jobId: id });
     const record = await rc.guard(() => rc.deps.jobs.get(id));
     if (!record) throw new HttpNotFoundError(`no job ${id}`);
+    requireJobAccess(res, record);
     await rc.guard(() => deleteJobData(rc.deps, record));
     ctx(res).log.info('job deleted');
     res.status(204).end();

@@ -83,10 +83,7 @@ describe('local data dir after deletes', () => {
     expect(await filesContaining(dir, { kept: Buffer.from('Kept') })).not.toEqual([]);
   });
 
-  // Known gap, kept visible: the collections change feed (`gallery_changes`) records the
-  // identity's name in its create-identity, add and remove-identity rows, and keeps them. This
-  // test runs and is expected to fail until the feed forgets removed names; then flip it to `it`.
-  it.fails('a removed identity leaves its name in no file', async () => {
+  it('a removed identity leaves its name in no file', async () => {
     const { name } = await enrollAndRemove();
     expect(await filesContaining(dir, { name: Buffer.from(name) })).toEqual([]);
   });
