@@ -50,6 +50,14 @@ export interface Config {
     sweepIntervalSeconds: number;
     /** A job `uploaded`/`queued` untouched this long is re-enqueued by the sweeper. Default 120 s. */
     sweepStaleSeconds: number;
+    /**
+     * How long a finished job's input image is kept, seconds; 0 deletes it at the next sweep.
+     * Env FACEFLEET_INPUT_RETENTION, a duration (`24h`, `30m`, `90s`, `7d`, `0`, or plain seconds).
+     * Default 24 h. A dead-lettered job keeps its input until it is replayed or its record expires.
+     */
+    inputRetentionSeconds: number;
+    /** How long a finished job's record and result are kept, seconds. Env FACEFLEET_JOB_RETENTION (a duration). Default 30 days. */
+    jobRetentionSeconds: number;
   };
 
   recognition: {
@@ -154,6 +162,20 @@ function num(value: string | number | boolean | undefined, name: string, fallbac
   return n;
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A duration in seconds: plain seconds (`90`), or a number with one unit `s`, `m`, `h` or `d`
+ * (`30m`, `24h`, `7d`). Negative or malformed values are refused.
+ */
+export function parseDuration(value: string | number | boolean | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  if (typeof value === 'boolean') throw new ConfigError(`${name} must be a duration such as 24h, 30m or 0`);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/i.exec(String(value));
+  if (!match) throw new ConfigError(`${name} must be a duration such as 24h, 30m, 90s or 0, got ${JSON.stringify(value)}`);
+  return Number(match[1]) * DURATION_UNITS[(match[2] || 's').toLowerCase()]!;
+}
+
 function bool(value: string | boolean | undefined, name: string): boolean | undefined {
   if (value === undefined || value === '') return undefined;
   if (typeof value === 'boolean') return value;
@@ -229,6 +251,8 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
       rateLimitPerSecond: num(pick('rateLimit', 'FACEFLEET_RATE_LIMIT'), 'rate limit', 50),
       sweepIntervalSeconds: num(pick('sweepInterval', 'FACEFLEET_SWEEP_INTERVAL'), 'sweep interval', 30),
       sweepStaleSeconds: num(pick('sweepStale', 'FACEFLEET_SWEEP_STALE'), 'sweep stale', 120),
+      inputRetentionSeconds: parseDuration(pick('inputRetention', 'FACEFLEET_INPUT_RETENTION'), 'input retention', 24 * 3600),
+      jobRetentionSeconds: parseDuration(pick('jobRetention', 'FACEFLEET_JOB_RETENTION'), 'job retention', 30 * 86_400),
     },
     recognition: {
       threshold,

@@ -4,6 +4,7 @@ import { SingleBar } from 'cli-progress';
 import { isJobState, JOB_STATES, type JobState } from '../jobs/types.js';
 import { jobView } from '../jobs/view.js';
 import { listDeadLetters, replayJobs } from '../jobs/operations.js';
+import { deleteJobData } from '../jobs/retention.js';
 import { openServices } from '../services.js';
 import { validateCollectionName } from '../jobs/collection-name.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../web/keys.js';
@@ -60,6 +61,14 @@ export function registerOpsCommands(program: Command): void {
         out(`  ${h.at}  ${h.from ?? '-'} -> ${h.to}  ${h.event}  attempt ${h.attempt}${h.workerId ? `  worker ${h.workerId}` : ''}${h.error ? `  error ${h.error.code}: ${h.error.message}` : ''}`);
       }
       if (view.result) out(`result: ${view.result.faces.length} face(s): ${view.result.faces.map((f) => f.match?.identity ?? 'unknown').join(', ')}`);
+    });
+  });
+  addGlobalOptions(jobs.command('delete').description("delete a job: its input image, its result and its record").argument('<id>')).action(async (id: string, opts) => {
+    await withServices(opts, async ({ jobs: store, blobs, queue }) => {
+      const record = await store.get(id);
+      if (!record) fail(`no job ${id}`);
+      await deleteJobData({ jobs: store, blobs, queue }, record);
+      out(`deleted ${id}`);
     });
   });
   addGlobalOptions(

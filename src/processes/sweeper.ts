@@ -1,8 +1,9 @@
 import { sweepStuckJobs } from '../jobs/operations.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { sweepOrphanInputs } from '../jobs/orphan-inputs.js';
+import { sweepRetention, type RetentionState } from '../jobs/retention.js';
 import type { Logger } from '../log.js';
-import type { BlobStore, JobStore } from '../store/ports.js';
+import type { BlobStore, JobQueue, JobStore } from '../store/ports.js';
 
 export interface Sweeper {
   stop(): void;
@@ -11,21 +12,30 @@ export interface Sweeper {
 /**
  * Every `intervalSeconds`, re-enqueue jobs left in `uploaded` or `queued` without a message for
  * longer than `staleSeconds` (see `sweepStuckJobs`), then delete input blobs that no job refers
- * to once they are `orphanGraceSeconds` old (see `sweepOrphanInputs`). One sweep at a time; the
- * timer does not keep the process alive.
+ * to once they are `orphanGraceSeconds` old (see `sweepOrphanInputs`), then, with `retention`,
+ * expire finished jobs' inputs and records (see `sweepRetention`). One sweep at a time; the timer
+ * does not keep the process alive.
  */
 export function startSweeper(
-  deps: { jobs: JobStore; blobs: BlobStore; runner: JobRunner; log: Logger },
-  options: { intervalSeconds: number; staleSeconds: number; orphanGraceSeconds?: number },
+  deps: { jobs: JobStore; blobs: BlobStore; runner: JobRunner; log: Logger; queue?: JobQueue },
+  options: {
+    intervalSeconds: number;
+    staleSeconds: number;
+    orphanGraceSeconds?: number;
+    retention?: { inputRetentionSeconds: number; jobRetentionSeconds: number };
+  },
 ): Sweeper {
   const { log } = deps;
   let sweeping = false;
+  const memory: RetentionState = {};
+  const { retention } = options;
   const timer = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
     sweepStuckJobs(deps, { staleSeconds: options.staleSeconds, now: new Date() })
       .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
       .then(() => sweepOrphanInputs(deps, { graceSeconds: options.orphanGraceSeconds }))
+      .then(() => retention && sweepRetention(deps, retention, memory))
       .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
       .finally(() => (sweeping = false));
   }, options.intervalSeconds * 1000);

@@ -23,7 +23,14 @@ export async function startWebTier(
   const server = await web.start(config.web.host, config.web.port);
   const sweeps = options.sweeps ?? true;
   const sweeper = sweeps
-    ? startSweeper({ jobs: services.jobs, blobs: services.blobs, runner: services.runner, log }, { intervalSeconds: config.web.sweepIntervalSeconds, staleSeconds: config.web.sweepStaleSeconds })
+    ? startSweeper(
+        { jobs: services.jobs, blobs: services.blobs, queue: services.queue, runner: services.runner, log },
+        {
+          intervalSeconds: config.web.sweepIntervalSeconds,
+          staleSeconds: config.web.sweepStaleSeconds,
+          retention: { inputRetentionSeconds: config.web.inputRetentionSeconds, jobRetentionSeconds: config.web.jobRetentionSeconds },
+        },
+      )
     : undefined;
   const { cluster } = options;
   log.info({ url: server.url, auth: server.auth, ...(cluster ? { webProcess: cluster.index, sweeper: sweeps } : {}) }, 'web tier listening');

@@ -154,6 +154,17 @@ const paths: Json = {
       responses: {
         '200': { description: 'The job.', content: json(ref('JobView')) },
         '400': problem('Malformed id or wait.'),
+        '404': problem('No such job, or it was deleted while waiting.'),
+        ...commonErrors,
+      },
+    },
+    delete: {
+      summary: 'Delete a job: its input image, its result and its record (operator). A long-poll on it then answers 404.',
+      security: client,
+      parameters: [jobId],
+      responses: {
+        '204': { description: 'Deleted.' },
+        '400': problem('Malformed id.'),
         '404': problem('No such job.'),
         ...commonErrors,
       },

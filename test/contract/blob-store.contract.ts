@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../../src/store/ports.js';
 import { InvalidKeyError, NotFoundError } from '../../src/store/errors.js';
+import { filesContaining } from '../helpers/residue.js';
 
 export interface BlobStoreHarness {
   blobs: BlobStore;
+  /** For a local backend, its directory: the deletion test then searches its files. Absent: gone means not found. */
+  dataDir?: string;
   cleanup(): Promise<void>;
 }
 
@@ -79,6 +83,22 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStoreHar
       expect(await h.blobs.exists('a/b.jpg')).toBe(false);
       await h.blobs.put('a/b.jpg', Buffer.from('x'));
       expect(await h.blobs.exists('a/b.jpg')).toBe(true);
+    });
+
+    it('a deleted blob is gone: not found, not listed, and its bytes in no file of the store', async () => {
+      const image = Buffer.concat([Buffer.from('\xff\xd8\xff', 'latin1'), randomBytes(4096)]);
+      await h.blobs.put('inputs/ab/abandoned', image, { contentType: 'image/jpeg' });
+      await h.blobs.put('inputs/ab/kept', Buffer.from('kept'));
+      await h.blobs.delete('inputs/ab/abandoned');
+      await expect(h.blobs.get('inputs/ab/abandoned')).rejects.toBeInstanceOf(NotFoundError);
+      expect(await h.blobs.exists('inputs/ab/abandoned')).toBe(false);
+      if (h.blobs.listOlderThan) {
+        expect(await h.blobs.listOlderThan('inputs/', new Date(Date.now() + 60_000), 100)).not.toContain('inputs/ab/abandoned');
+      }
+      if (h.dataDir !== undefined) {
+        expect(await filesContaining(h.dataDir, { image: image.subarray(0, 1024), key: Buffer.from('abandoned') })).toEqual([]);
+        expect(await filesContaining(h.dataDir, { kept: Buffer.from('kept') })).not.toEqual([]);
+      }
     });
 
     it('deletes, and deleting again or deleting an absent key succeeds', async () => {

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../src/jobs/types.js';
 import { JOB_STATES } from '../../src/jobs/types.js';
 import { withFaults } from '../../src/store/faults.js';
 import type { JobQueue, JobStore } from '../../src/store/ports.js';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../src/store/errors.js';
+import { filesContaining } from '../helpers/residue.js';
 import { aJob, isoAt } from './builders.js';
 
 export interface JobStoreHarness {
@@ -14,6 +16,11 @@ export interface JobStoreHarness {
    * queue it cannot know.
    */
   queue?: JobQueue;
+  /**
+   * The directory the store keeps its files in, for a local backend: the deletion test then also
+   * searches every file under it for the deleted job's bytes. Absent (AWS): gone means not found.
+   */
+  dataDir?: string;
   cleanup(): Promise<void>;
 }
 
@@ -152,6 +159,23 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
       // A create that fails sends nothing.
       await expect(h.jobs.create({ ...job }, { send: { queue, messages: [{ jobId: job.id }] } })).rejects.toBeInstanceOf(AlreadyExistsError);
       expect(await queue.depth()).toMatchObject({ visible: 0, delayed: 0 });
+    });
+
+    it('a deleted job leaves neither its id nor its result behind, in any file of the store', async () => {
+      const secret = `result-of-${randomUUID()}`;
+      const job = aJob({ state: 'done', snapshot: { value: 'done', context: { result: { note: secret } } } });
+      const kept = aJob();
+      await h.jobs.create(job);
+      await h.jobs.create(kept);
+      const saved = await h.jobs.save({ ...job, updatedAt: isoAt(5), snapshot: { value: 'done', context: { result: { note: `${secret}-v2` } } } }, 0);
+      await h.jobs.delete(saved.id);
+      expect(await h.jobs.get(job.id)).toBeNull();
+      expect(await h.jobs.get(kept.id)).not.toBeNull();
+      if (h.dataDir !== undefined) {
+        expect(await filesContaining(h.dataDir, { id: Buffer.from(job.id), result: Buffer.from(secret) })).toEqual([]);
+        // The search can find what is there: the job kept is.
+        expect(await filesContaining(h.dataDir, { id: Buffer.from(kept.id) })).not.toEqual([]);
+      }
     });
 
     it('deletes a job; deleting an absent one succeeds', async () => {

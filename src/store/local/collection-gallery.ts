@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import { toPipeline } from '../../recognition/types.js';
 import type { CollectionGallery, EnrolledFace, GalleryChange, GalleryChanges, Identity, NewFace } from '../ports.js';
 import { AlreadyExistsError, NotFoundError } from '../errors.js';
+import { truncateWal } from './sqlite.js';
 
 interface IdentityRow {
   name: string;
@@ -49,6 +50,8 @@ export function prepareCollectionStatements(db: Database.Database) {
        WHERE i.collection = ? GROUP BY i.name ORDER BY i.name`,
     ),
     deleteFaces: db.prepare<[string, string]>('DELETE FROM collection_faces WHERE collection = ? AND identity = ?'),
+    faceIdsOf: db.prepare<[string, string], { id: string }>('SELECT id FROM collection_faces WHERE collection = ? AND identity = ?'),
+    deleteChangesOf: db.prepare<[string, string]>('DELETE FROM gallery_changes WHERE collection = ? AND identity = ?'),
     deleteIdentity: db.prepare<[string, string]>('DELETE FROM collection_identities WHERE collection = ? AND name = ?'),
     deleteFace: db.prepare<[string, string, string]>('DELETE FROM collection_faces WHERE collection = ? AND identity = ? AND id = ?'),
     insertFace: db.prepare<[string, string, string, Buffer, string | null, string, string | null, string]>(
@@ -75,6 +78,12 @@ export type CollectionStatements = ReturnType<typeof prepareCollectionStatements
  * same IMMEDIATE transaction, so the feed never misses or reorders a change. The version is
  * `<collection uid>.<last change seq>`.
  */
+/** After a removal, cut the write-ahead log so the removed rows leave the -wal file too (see truncateWal). */
+export function scrubbed(db: Database.Database, removed: boolean): boolean {
+  if (removed) truncateWal(db);
+  return removed;
+}
+
 export class SqliteCollectionGallery implements CollectionGallery {
   private readonly tx;
 
@@ -93,9 +102,16 @@ export class SqliteCollectionGallery implements CollectionGallery {
         this.stmts.change.run(c, 'create-identity', name, null);
       }),
       remove: db.transaction((name: string): boolean => {
+        const faceIds = this.stmts.faceIdsOf.all(c, name).map((r) => r.id);
         this.stmts.deleteFaces.run(c, name);
         const removed = this.stmts.deleteIdentity.run(c, name).changes > 0;
-        if (removed) this.stmts.change.run(c, 'remove-identity', name, null);
+        if (removed) {
+          // Forget the name in the feed too (a removed person's name must not linger on disk):
+          // drop the identity's earlier rows and say the removal face by face, without the name.
+          // A reader past those rows drops the faces by id; one before them never sees them added.
+          this.stmts.deleteChangesOf.run(c, name);
+          for (const id of faceIds) this.stmts.change.run(c, 'remove', '', id);
+        }
         return removed;
       }),
       removeFace: db.transaction((identity: string, faceId: string): boolean => {
@@ -148,7 +164,7 @@ export class SqliteCollectionGallery implements CollectionGallery {
   }
 
   removeIdentity(name: string): Promise<boolean> {
-    return this.run(`remove identity ${name}`, () => this.tx.remove.immediate(name));
+    return this.run(`remove identity ${name}`, () => scrubbed(this.db, this.tx.remove.immediate(name)));
   }
 
   addFace(name: string, face: NewFace): Promise<EnrolledFace> {
@@ -168,7 +184,7 @@ export class SqliteCollectionGallery implements CollectionGallery {
   }
 
   removeFace(identity: string, faceId: string): Promise<boolean> {
-    return this.run(`remove face ${faceId}`, () => this.tx.removeFace.immediate(identity, faceId));
+    return this.run(`remove face ${faceId}`, () => scrubbed(this.db, this.tx.removeFace.immediate(identity, faceId)));
   }
 
   findFaceByHash(identity: string, contentHash: string): Promise<EnrolledFace | null> {

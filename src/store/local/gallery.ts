@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Collection, CollectionGallery, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
 import { DEFAULT_COLLECTION } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
-import { prepareCollectionStatements, SqliteCollectionGallery, type CollectionStatements } from './collection-gallery.js';
+import { prepareCollectionStatements, scrubbed, SqliteCollectionGallery, type CollectionStatements } from './collection-gallery.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
 
 export { blobToDescriptor, descriptorToBlob } from './collection-gallery.js';
@@ -94,7 +94,7 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
   }
 
   removeCollection(name: string): Promise<boolean> {
-    return this.run(`remove collection ${name}`, () => this.tx.remove.immediate(name));
+    return this.run(`remove collection ${name}`, () => scrubbed(this.db, this.tx.remove.immediate(name)));
   }
 
   // The default collection, directly on the gallery.

@@ -5,7 +5,7 @@ import { AlreadyExistsError, NotFoundError, StorePermanentError, StoreUnavailabl
 import { TurnBatch } from '../../turn-batch.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../cursor.js';
 import { sqliteQueueOn, type TransactionalSend } from './job-queue.js';
-import { SqliteAdapter, translateSqliteError, type SqliteLease } from './sqlite.js';
+import { SqliteAdapter, translateSqliteError, truncateWal, type SqliteLease } from './sqlite.js';
 
 interface JobRow {
   record: string;
@@ -223,7 +223,8 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
 
   delete(id: string): Promise<void> {
     return this.run(`delete job ${id}`, () => {
-      this.stmts.delete.run(id);
+      // Only when a row went: the retention sweep deletes absent ids too, and those need no scrub.
+      if (this.stmts.delete.run(id).changes > 0) truncateWal(this.db);
     });
   }
 

@@ -81,6 +81,12 @@ function openDatabase(file: string, log?: Logger): Database.Database {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
+      // Deleted rows are overwritten with zeros, not left in free pages: deleting a job or a face
+      // must remove its bytes from the file (biometric data). See docs/data-lifecycle.md for the WAL.
+      db.pragma('secure_delete = ON');
+      // When a checkpoint resets the write-ahead log, cut it to nothing: otherwise frames older
+      // than the reset (deleted rows among them) stay in the -wal file until overwritten.
+      db.pragma('journal_size_limit = 0');
       migrate(db, log);
     } catch (err) {
       db.close();
@@ -89,6 +95,27 @@ function openDatabase(file: string, log?: Logger): Database.Database {
     return db;
   } catch (err) {
     throw translateSqliteError(err, `open ${file}`);
+  }
+}
+
+/**
+ * Copy the write-ahead log into the database and cut it to zero bytes, so the pages a delete
+ * replaced (which still hold the deleted rows) leave the `-wal` file. Called after deletes of
+ * personal data. It waits for no one: while another connection reads an older snapshot the log
+ * cannot be cut, and the call returns false; the next delete, or SQLite's own checkpoint (which
+ * `journal_size_limit = 0` makes truncate the log too), finishes the job.
+ */
+export function truncateWal(db: Database.Database): boolean {
+  const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+  db.pragma('busy_timeout = 0');
+  try {
+    const [row] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    return row?.busy === 0;
+  } catch {
+    return false;
+  } finally {
+    // PRAGMA takes no bound parameters; the value is the connection's own integer.
+    db.pragma(`busy_timeout = ${Math.floor(timeout)}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Express, Request, Response } from 'express';
+import { deleteJobData } from '../../jobs/retention.js';
 import { isJobState, type JobKind, type JobOptions, type JobRecord } from '../../jobs/types.js';
 import { jobView } from '../../jobs/view.js';
 import { DEFAULT_COLLECTION } from '../../store/ports.js';
@@ -57,7 +58,8 @@ function field(req: Request, name: string): unknown {
 
 /**
  * `POST /v1/jobs` (client: submit, optionally wait), `GET /v1/jobs/:id` (client: poll or
- * long-poll), `GET /v1/jobs?state=` (operator: list with cursor paging).
+ * long-poll), `GET /v1/jobs?state=` (operator: list with cursor paging), `DELETE /v1/jobs/:id`
+ * (operator: delete the job's input, result and record).
  */
 export function registerJobRoutes(app: Express, rc: RouteContext): void {
   const { config } = rc.deps;
@@ -92,9 +94,25 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
           poll: rc.tuning.poll,
           watch: rc.jobWatch,
           initial: record,
-        })) ?? record;
+        })) ?? null;
+      // Deleted while the request waited.
+      if (!record) throw new HttpNotFoundError(`no job ${id}`);
     }
     res.json(jobView(record));
+  });
+
+  // Operator only: jobs have no per-key owner yet, so a client key may not delete one (with auth
+  // off every caller acts as an operator).
+  // The job's owner (the key that submitted it) or an operator; another key's job is a 404, as on GET.
+  app.delete('/v1/jobs/:id', rc.auth.requireRole('client'), rc.rateLimit, async (req, res) => {
+    const id = parseJobId(req.params.id);
+    ctx(res).log = ctx(res).log.child({ jobId: id });
+    const record = await rc.guard(() => rc.deps.jobs.get(id));
+    if (!record) throw new HttpNotFoundError(`no job ${id}`);
+    requireJobAccess(res, record);
+    await rc.guard(() => deleteJobData(rc.deps, record));
+    ctx(res).log.info('job deleted');
+    res.status(204).end();
   });
 
   app.get('/v1/jobs', rc.auth.requireRole('operator'), rc.rateLimit, async (req, res) => {

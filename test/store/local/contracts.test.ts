@@ -25,7 +25,7 @@ async function tempDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
 
 blobStoreContract('FileBlobStore', async () => {
   const { dir, cleanup } = await tempDir();
-  return { blobs: new FileBlobStore(path.join(dir, 'blobs')), cleanup };
+  return { blobs: new FileBlobStore(path.join(dir, 'blobs')), dataDir: dir, cleanup };
 });
 
 jobStoreContract('SqliteJobStore', async () => {
@@ -35,6 +35,7 @@ jobStoreContract('SqliteJobStore', async () => {
   return {
     jobs,
     queue,
+    dataDir: dir,
     cleanup: async () => {
       await queue.close();
       await cleanup();
