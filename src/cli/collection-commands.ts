@@ -1,4 +1,6 @@
 /** `facefleet collections create|list|show|remove`: collections on the stores this process opens. */
+import { forgetFaces } from '../jobs/forget-faces.js';
+import type { Logger } from '../log.js';
 import type { Command } from 'commander';
 import { validateCollectionName, validateCollectionThreshold } from '../jobs/collection-name.js';
 import { openServices } from '../services.js';
@@ -28,11 +30,12 @@ function line(c: Collection): string {
   return `${c.name}\t${c.identityCount} identities\t${c.faceCount} faces\t${threshold}\tsince ${c.createdAt}`;
 }
 
-async function withGallery<T>(opts: Record<string, unknown>, fn: (s: Awaited<ReturnType<typeof openServices>>) => Promise<T>): Promise<T> {
+async function withGallery<T>(opts: Record<string, unknown>, fn: (s: Awaited<ReturnType<typeof openServices>> & { log: Logger }) => Promise<T>): Promise<T> {
   const config = configFrom(opts, { logLevel: 'warn' });
-  const services = await openServices(config, loggerFor(config));
+  const log = loggerFor(config);
+  const services = await openServices(config, log);
   try {
-    return await fn(services);
+    return await fn({ ...services, log });
   } finally {
     await services.close();
   }
@@ -72,8 +75,10 @@ export function registerCollectionCommands(program: Command): void {
   addGlobalOptions(collections.command('remove').description('remove a collection and every identity and face in it').argument('<name>')).action(async (raw: string, opts) => {
     const name = checkedName(raw);
     if (name === DEFAULT_COLLECTION) fail('the default collection cannot be removed; remove its identities instead');
-    await withGallery(opts, async ({ gallery }) => {
-      if (!(await gallery.removeCollection(name))) fail(`no collection named ${JSON.stringify(name)}`);
+    await withGallery(opts, async (services) => {
+      const faces = await services.gallery.in(name).listFaces().catch(() => []);
+      if (!(await services.gallery.removeCollection(name))) fail(`no collection named ${JSON.stringify(name)}`);
+      await forgetFaces(services, faces);
       out(`removed ${name}`);
     });
   });

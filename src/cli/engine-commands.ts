@@ -13,6 +13,7 @@ import type { Engine, RecognitionResult, RecognizedFace } from '../recognition/t
 import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../recognition/decision.js';
 import { openServices } from '../services.js';
 import { addGlobalOptions, configFrom, loggerFor, parseNumber, PIPELINE_OPTION, ENGINE_BACKEND_OPTION } from './options.js';
+import { forgetFaces } from '../jobs/forget-faces.js';
 import { IDENTITY_NAME_RULE, validateIdentityName } from '../jobs/identity-name.js';
 import { validateCollectionName } from '../jobs/collection-name.js';
 import type { CollectionGallery } from '../store/ports.js';
@@ -327,7 +328,11 @@ export function registerEngineCommands(program: Command): void {
     try {
       const gallery = await collectionFrom(services, opts.collection);
       if (!gallery) return;
-      if (await gallery.removeIdentity(name)) out(`removed ${name}`);
+      const faces = await gallery.listFacesOf(name);
+      if (await gallery.removeIdentity(name)) {
+        await forgetFaces({ ...services, log: loggerFor(config) }, faces);
+        out(`removed ${name}`);
+      }
       else {
         err(`error: no identity named ${JSON.stringify(name)}`);
         process.exitCode = 1;

@@ -6,7 +6,9 @@ import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js'
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
 import { acceptedBody, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
-import { collectionPath, deleteFaceImages } from './collections.js';
+import { forgetFaces } from '../../jobs/forget-faces.js';
+import { ctx } from '../context.js';
+import { collectionPath } from './collections.js';
 import { jsonBody } from './identities.js';
 import { jobOwnership, submitAndWait } from './jobs.js';
 
@@ -73,7 +75,7 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
     const faces = await rc.guard(() => view.listFacesOf(name));
     const removed = await rc.guard(() => view.removeIdentity(name));
     if (!removed) throw new HttpNotFoundError(`no identity ${JSON.stringify(name)} in ${c.name}`);
-    await deleteFaceImages(rc, res, faces.map((f) => f.source));
+    await forgetFaces({ ...rc.deps, log: ctx(res).log }, faces);
     res.status(204).end();
   });
 
@@ -93,7 +95,7 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
     const view = gallery.in(c.name);
     const face = (await rc.guard(() => view.listFacesOf(name))).find((f) => f.id === faceId);
     if (!face || !(await rc.guard(() => view.removeFace(name, faceId)))) throw new HttpNotFoundError(`no face ${faceId} of ${JSON.stringify(name)} in ${c.name}`);
-    await deleteFaceImages(rc, res, [face.source]);
+    await forgetFaces({ ...rc.deps, log: ctx(res).log }, [face]);
     res.status(204).end();
   });
 

@@ -1,3 +1,4 @@
+import { forgetFaces } from '../../jobs/forget-faces.js';
 import type { Express, Response } from 'express';
 import { validateCollectionThreshold } from '../../jobs/collection-name.js';
 import type { Collection } from '../../store/ports.js';
@@ -23,26 +24,6 @@ function parseBodyThreshold(raw: unknown): number | undefined {
     return validateCollectionThreshold(raw);
   } catch (err) {
     throw new BadRequestError('threshold must be a JSON number in (0, 2]', { code: 'bad-threshold', cause: err });
-  }
-}
-
-/**
- * Delete the stored images of faces enrolled by jobs (`source` `job:<id>`): the job's input blob.
- * Best effort per face: a blob already gone, or a job already deleted, is fine.
- */
-export async function deleteFaceImages(rc: RouteContext, res: Response, sources: Array<string | undefined>): Promise<void> {
-  const jobIds = [...new Set(sources.filter((s): s is string => s?.startsWith('job:') === true).map((s) => s.slice(4)))];
-  for (let i = 0; i < jobIds.length; i += 16) {
-    await Promise.all(
-      jobIds.slice(i, i + 16).map(async (id) => {
-        try {
-          const record = await rc.deps.jobs.get(id);
-          if (record) await rc.deps.blobs.delete(record.input.key);
-        } catch (err) {
-          ctx(res).log.warn({ err, jobId: id }, 'stored face image not deleted');
-        }
-      }),
-    );
   }
 }
 
@@ -88,7 +69,7 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
     const faces = await rc.guard(() => view.listFaces());
     const removed = await rc.guard(() => gallery.removeCollection(name));
     if (!removed) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
-    await deleteFaceImages(rc, res, faces.map((f) => f.source));
+    await forgetFaces({ ...rc.deps, log: ctx(res).log }, faces);
     res.status(204).end();
   });
 }

@@ -1,3 +1,5 @@
+import { forgetFaces } from '../../jobs/forget-faces.js';
+import { ctx } from '../context.js';
 import express, { type Express } from 'express';
 import { jobView } from '../../jobs/view.js';
 import { DEFAULT_COLLECTION } from '../../store/ports.js';
@@ -69,8 +71,10 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
 
   app.delete('/v1/identities/:name', operator, rc.rateLimit, async (req, res) => {
     const name = parseIdentityName(req.params.name);
+    const faces = await rc.guard(() => gallery.in(DEFAULT_COLLECTION).listFacesOf(name));
     const removed = await rc.guard(() => gallery.removeIdentity(name));
     if (!removed) throw new HttpNotFoundError(`no identity ${JSON.stringify(name)}`);
+    await forgetFaces({ ...rc.deps, log: ctx(res).log }, faces);
     res.status(204).end();
   });
 

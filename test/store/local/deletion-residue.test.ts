@@ -3,7 +3,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { forgetFaces } from '../../../src/jobs/forget-faces.js';
 import { deleteJobData } from '../../../src/jobs/retention.js';
+import { thumbnailKey } from '../../../src/jobs/thumbnails.js';
+import { silentLogger } from '../../../src/log.js';
 import { openLocalStores, type LocalStores } from '../../../src/store/local/index.js';
 import { aDescriptor, aJob } from '../../contract/builders.js';
 import { filesContaining } from '../../helpers/residue.js';
@@ -86,5 +89,24 @@ describe('local data dir after deletes', () => {
   it('a removed identity leaves its name in no file', async () => {
     const { name } = await enrollAndRemove();
     expect(await filesContaining(dir, { name: Buffer.from(name) })).toEqual([]);
+  });
+
+  it("a removed identity's enrollment image, enroll job and thumbnail go with it", async () => {
+    const name = `Ada ${randomUUID().slice(0, 8)}`;
+    const image = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(4096)]);
+    const job = aJob({ kind: 'enroll', options: { topK: 3, threshold: 0.6, identity: name } });
+    await stores.blobs.put(job.input.key, image);
+    await stores.jobs.create(job);
+    const face = await stores.gallery.addFace(name, { descriptor: aDescriptor(3), source: `job:${job.id}` });
+    const thumb = randomBytes(2048);
+    await stores.blobs.put(thumbnailKey(face.id), thumb);
+    const faces = await stores.gallery.in('default').listFacesOf(name);
+    const before = await filesContaining(dir, { image, thumb, id: Buffer.from(job.id) });
+    for (const label of ['image', 'thumb', 'id']) expect(before.some((f) => f.endsWith(`: ${label}`))).toBe(true);
+
+    expect(await stores.gallery.removeIdentity(name)).toBe(true);
+    await forgetFaces({ ...stores, log: silentLogger() }, faces);
+    expect(await stores.jobs.get(job.id)).toBeNull();
+    expect(await filesContaining(dir, { image, thumb, id: Buffer.from(job.id), name: Buffer.from(name) })).toEqual([]);
   });
 });
