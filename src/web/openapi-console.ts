@@ -45,9 +45,17 @@ const consolePaths: Json = {
       responses: { '200': { description: 'A small JPEG.', content: image('image/jpeg') }, '404': problem('No such face of this identity, or no thumbnail.'), ...errors },
     },
   },
+  '/v1/collections/{c}/identities/{name}/faces/{faceId}/thumbnail': {
+    get: {
+      summary: 'The face’s thumbnail in a collection, stored at enrollment (operator).',
+      security,
+      parameters: [{ name: 'c', in: 'path', required: true, schema: { type: 'string' } }, name, { name: 'faceId', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'A small JPEG.', content: image('image/jpeg') }, '404': problem('No such collection, face of this identity, or thumbnail.'), ...errors },
+    },
+  },
   '/v1/jobs/{id}/image': {
     get: {
-      summary: 'The job’s input image while it is retained (operator).',
+      summary: 'The job’s input image while it is retained (the key that submitted the job, or an operator).',
       security,
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
       responses: { '200': { description: 'The image as uploaded.', content: image('image/*') }, '404': problem('No such job, or its image is no longer retained.'), ...errors },

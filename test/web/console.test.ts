@@ -148,6 +148,10 @@ describe('console API routes', () => {
     expect((await request(`${h.url}/v1/identities/Bob/faces/${face.id}/thumbnail`)).status).toBe(404);
     expect((await request(`${h.url}/v1/identities/Ada/faces/..%2F..%2Fx/thumbnail`)).status).toBe(400);
     expect((await request(`${h.url}/v1/identities/Nobody/faces`)).status).toBe(404);
+    const inCollection = await fetch(`${h.url}/v1/collections/default/identities/Ada/faces/${face.id}/thumbnail`);
+    expect(inCollection.status).toBe(200);
+    expect(Buffer.from(await inCollection.arrayBuffer()).equals(thumb)).toBe(true);
+    expect((await request(`${h.url}/v1/collections/nowhere/identities/Ada/faces/${face.id}/thumbnail`)).status).toBe(404);
     await h.blobs.delete(thumbnailKey(face.id));
     expect((await request(`${h.url}/v1/identities/Ada/faces/${face.id}/thumbnail`)).status).toBe(404);
   });
@@ -190,13 +194,20 @@ describe('console API routes with auth on', () => {
     await h?.close();
   });
 
-  it('tells a key its role; keys, fleet, faces and job images are for operators only', async () => {
+  it("tells a key its role; keys, fleet and faces are for operators; a job's image for its owner or an operator", async () => {
     const auth = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
     expect((await request(`${h.url}/v1/me`)).status).toBe(401);
     expect((await request(`${h.url}/v1/me`, auth(client))).json).toMatchObject({ role: 'client', auth: true, keyId: client.slice(3, 19) });
-    for (const p of ['/v1/keys', '/v1/fleet', '/v1/identities/Ada/faces', '/v1/jobs/00000000-0000-4000-8000-000000000000/image']) {
+    for (const p of ['/v1/keys', '/v1/fleet', '/v1/identities/Ada/faces', '/v1/collections/default/identities/Ada/faces/f1/thumbnail']) {
       expect((await request(h.url + p, auth(client))).status, p).toBe(403);
     }
+    const other = (await createApiKey(h.stores.keys, { role: 'client' })).key;
+    const form = new FormData();
+    form.append('image', new Blob([await jpegOf('#225588', 64)], { type: 'image/jpeg' }), 'in.jpg');
+    const { id } = (await (await fetch(`${h.url}/v1/jobs`, { method: 'POST', body: form, ...auth(client) })).json()) as { id: string };
+    expect((await request(`${h.url}/v1/jobs/${id}/image`, auth(other))).status).toBe(404);
+    expect((await request(`${h.url}/v1/jobs/${id}/image`, auth(client))).status).toBe(200);
+    expect((await request(`${h.url}/v1/jobs/${id}/image`, auth(operator))).status).toBe(200);
     expect((await request(`${h.url}/v1/keys`, auth(operator))).status).toBe(200);
     // The console itself needs no key: it asks for one.
     expect((await fetch(`${h.url}/console/`, { redirect: 'manual' })).headers.get('content-security-policy')).toBe(CONSOLE_CSP);

@@ -1,6 +1,8 @@
-import type { Express, Response } from 'express';
+import type { Express, Request, Response } from 'express';
 import { thumbnailKey } from '../../jobs/thumbnails.js';
 import { NotFoundError } from '../../store/errors.js';
+import { DEFAULT_COLLECTION } from '../../store/ports.js';
+import { parseCollectionName, requireAccess, requireCollection, requireJobAccess } from '../collection-access.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseIdentityName, parseJobId } from '../params.js';
@@ -57,22 +59,33 @@ export function registerFaceRoutes(app: Express, rc: RouteContext): void {
     });
   });
 
-  app.get('/v1/identities/:name/faces/:faceId/thumbnail', operator, rc.rateLimit, async (req, res) => {
+  // The same thumbnail under the default collection's old path and under every collection.
+  const thumbnail = async (req: Request, res: Response, collection: string) => {
     const name = parseIdentityName(req.params.name);
     const faceId = parseFaceId(req.params.faceId);
-    const faces = await rc.guard(() => gallery.listFaces());
+    const faces = await rc.guard(() => gallery.in(collection).listFacesOf(name));
     // The face must belong to this identity: a face id alone must not read another's thumbnail.
-    if (!faces.some((f) => f.id === faceId && f.identity === name)) throw new HttpNotFoundError(`identity ${JSON.stringify(name)} has no face ${faceId}`);
+    if (!faces.some((f) => f.id === faceId)) throw new HttpNotFoundError(`identity ${JSON.stringify(name)} has no face ${faceId}`);
     const body = await blobOrNull(rc, thumbnailKey(faceId));
     if (!body) throw new HttpNotFoundError(`face ${faceId} has no thumbnail (enrolled before thumbnails were kept)`);
     sendImage(res, body, 'image/jpeg');
+  };
+  app.get('/v1/identities/:name/faces/:faceId/thumbnail', operator, rc.rateLimit, async (req, res) => {
+    requireAccess(res, DEFAULT_COLLECTION);
+    await thumbnail(req, res, DEFAULT_COLLECTION);
+  });
+  app.get('/v1/collections/:c/identities/:name/faces/:faceId/thumbnail', operator, rc.rateLimit, async (req, res) => {
+    const c = await requireCollection(rc, res, parseCollectionName(req.params.c));
+    await thumbnail(req, res, c.name);
   });
 
-  app.get('/v1/jobs/:id/image', operator, rc.rateLimit, async (req, res) => {
+  // The job's owner (the key that submitted it) or an operator, as for the job itself.
+  app.get('/v1/jobs/:id/image', rc.auth.requireRole('client'), rc.rateLimit, async (req, res) => {
     const id = parseJobId(req.params.id);
     ctx(res).log = ctx(res).log.child({ jobId: id });
     const record = await rc.guard(() => rc.deps.jobs.get(id));
     if (!record) throw new HttpNotFoundError(`no job ${id}`);
+    requireJobAccess(res, record);
     const body = await blobOrNull(rc, record.input.key);
     if (!body) throw new HttpNotFoundError(`the input image of job ${id} is no longer retained`);
     // Only types the upload check accepted reach the store; anything else goes out as bytes.
