@@ -10,21 +10,17 @@ import { createAuthGuard } from '../../src/web/auth-guard.js';
 import { createApiKey, parseApiKey, revokeApiKey, verifyApiKey } from '../../src/web/keys.js';
 import { request, uploadFile } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, startWithAuth, type Harness } from './harness.js';
 
 const fakeKey = (id = randomBytes(8).toString('hex')) => `ff_${id}_${randomBytes(32).toString('base64url')}`;
 
 /** A harness with auth on, a client key, started. */
 async function authHarness(tuning: Parameters<typeof startHarness>[0] = {}): Promise<{ h: Harness; key: string; id: string }> {
-  const h = await startHarness({ noStart: true, ...tuning, web: { auth: true, ...tuning.web } });
-  const { key, id } = await createApiKey(h.stores.keys, { role: 'client' });
-  const running = await h.web.start('127.0.0.1', 0);
-  h.url = running.url;
-  const close = h.close;
-  h.close = async () => {
-    await running.close();
-    await close();
-  };
+  let made = { key: '', id: '' };
+  const h = await startWithAuth(tuning, async (keys) => {
+    made = await createApiKey(keys, { role: 'client' });
+  });
+  const { key, id } = made;
   return { h, key, id };
 }
 

@@ -3,7 +3,7 @@ import { WebStartError } from '../../src/web/errors.js';
 import { createApiKey, listApiKeys, parseApiKey, revokeApiKey, verifyApiKey } from '../../src/web/keys.js';
 import { postJson, request, uploadFile } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, startWithAuth, type Harness } from './harness.js';
 
 describe('API keys', () => {
   let h: Harness;
@@ -73,16 +73,10 @@ describe('auth on', () => {
   let jpeg: Buffer;
 
   beforeAll(async () => {
-    h = await startHarness({ noStart: true, web: { auth: true }, captureLogs: true });
-    clientKey = (await createApiKey(h.stores.keys, { role: 'client' })).key;
-    operatorKey = (await createApiKey(h.stores.keys, { role: 'operator' })).key;
-    const running = await h.web.start('127.0.0.1', 0);
-    h.url = running.url;
-    const close = h.close;
-    h.close = async () => {
-      await running.close();
-      await close();
-    };
+    h = await startWithAuth({ captureLogs: true }, async (keys) => {
+      clientKey = (await createApiKey(keys, { role: 'client' })).key;
+      operatorKey = (await createApiKey(keys, { role: 'operator' })).key;
+    });
     jpeg = await validJpeg();
   });
   afterAll(async () => {

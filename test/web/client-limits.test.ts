@@ -9,7 +9,7 @@ import { CLIENT_MAX_TOP_K } from '../../src/web/client-limits.js';
 import { createApiKey } from '../../src/web/keys.js';
 import { postJson, request, uploadFile } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
-import { allJobs, startHarness, type Harness } from './harness.js';
+import { allJobs, startWithAuth, type Harness } from './harness.js';
 
 describe('limits for client keys', () => {
   let h: Harness;
@@ -17,16 +17,10 @@ describe('limits for client keys', () => {
   let operator: Record<string, string>;
   let jpeg: Buffer;
   beforeAll(async () => {
-    h = await startHarness({ noStart: true, web: { auth: true } });
-    client = { authorization: `Bearer ${(await createApiKey(h.stores.keys, { role: 'client' })).key}` };
-    operator = { authorization: `Bearer ${(await createApiKey(h.stores.keys, { role: 'operator' })).key}` };
-    const running = await h.web.start('127.0.0.1', 0);
-    h.url = running.url;
-    const close = h.close;
-    h.close = async () => {
-      await running.close();
-      await close();
-    };
+    h = await startWithAuth({}, async (keys) => {
+      client = { authorization: `Bearer ${(await createApiKey(keys, { role: 'client' })).key}` };
+      operator = { authorization: `Bearer ${(await createApiKey(keys, { role: 'operator' })).key}` };
+    });
     jpeg = await validJpeg();
   });
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { createApiKey } from '../../src/web/keys.js';
 import { aDescriptor } from '../contract/builders.js';
 import { postJson, request, uploadFile } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
-import { finishJob, jobIds, newQueuedJob, startHarness, type Harness } from './harness.js';
+import { finishJob, jobIds, newQueuedJob, startWithAuth, type Harness } from './harness.js';
 
 let h: Harness;
 let jpeg: Buffer;
@@ -15,18 +15,12 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 const json = (key: string) => ({ ...bearer(key) });
 
 beforeAll(async () => {
-  h = await startHarness({ noStart: true, web: { auth: true }, tuning: { enrollWaitSeconds: 5 } });
-  operatorKey = (await createApiKey(h.stores.keys, { role: 'operator' })).key;
-  scopedOperator = (await createApiKey(h.stores.keys, { role: 'operator', collections: ['site-a'] })).key;
-  clientA = (await createApiKey(h.stores.keys, { role: 'client', collections: ['site-a'] })).key;
-  clientOther = (await createApiKey(h.stores.keys, { role: 'client' })).key;
-  const running = await h.web.start('127.0.0.1', 0);
-  h.url = running.url;
-  const close = h.close;
-  h.close = async () => {
-    await running.close();
-    await close();
-  };
+  h = await startWithAuth({ tuning: { enrollWaitSeconds: 5 } }, async (keys) => {
+    operatorKey = (await createApiKey(keys, { role: 'operator' })).key;
+    scopedOperator = (await createApiKey(keys, { role: 'operator', collections: ['site-a'] })).key;
+    clientA = (await createApiKey(keys, { role: 'client', collections: ['site-a'] })).key;
+    clientOther = (await createApiKey(keys, { role: 'client' })).key;
+  });
   jpeg = await validJpeg();
 });
 afterAll(async () => {

@@ -11,7 +11,7 @@ import type { RouteContext } from '../../src/web/route-context.js';
 import { CONSOLE_CSP, registerConsoleRoutes } from '../../src/web/routes/console.js';
 import { parseKeyBody } from '../../src/web/routes/api-keys.js';
 import { request } from '../helpers/http.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, startWithAuth, type Harness } from './harness.js';
 
 async function jpegOf(color: string, size = 64): Promise<Buffer> {
   return sharp({ create: { width: size, height: size, channels: 3, background: color } }).jpeg().toBuffer();
@@ -179,16 +179,10 @@ describe('console API routes with auth on', () => {
   let client: string;
   let operator: string;
   beforeAll(async () => {
-    h = await startHarness({ noStart: true, web: { auth: true } });
-    client = (await createApiKey(h.stores.keys, { role: 'client' })).key;
-    operator = (await createApiKey(h.stores.keys, { role: 'operator' })).key;
-    const running = await h.web.start('127.0.0.1', 0);
-    h.url = running.url;
-    const close = h.close;
-    h.close = async () => {
-      await running.close();
-      await close();
-    };
+    h = await startWithAuth({}, async (keys) => {
+      client = (await createApiKey(keys, { role: 'client' })).key;
+      operator = (await createApiKey(keys, { role: 'operator' })).key;
+    });
   });
   afterAll(async () => {
     await h?.close();

@@ -117,6 +117,24 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
+/**
+ * A started harness with auth on. The web tier refuses to start with auth on until a key exists,
+ * so `makeKeys` creates the test's keys first (in the key store it is given); then the server
+ * starts, and `close` stops it as well.
+ */
+export async function startWithAuth(options: HarnessOptions, makeKeys: (keys: KeyStore) => Promise<void>): Promise<Harness> {
+  const h = await startHarness({ ...options, noStart: true, web: { ...options.web, auth: true } });
+  await makeKeys(h.stores.keys);
+  const running = await h.web.start('127.0.0.1', 0);
+  h.url = running.url;
+  const close = h.close;
+  h.close = async () => {
+    await running.close();
+    await close();
+  };
+  return h;
+}
+
 /** Every job in the store, any state. */
 export async function allJobs(jobs: JobStore): Promise<JobRecord[]> {
   const out: JobRecord[] = [];

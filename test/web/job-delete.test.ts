@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputKey } from '../../src/web/submit.js';
 import { request, uploadFile } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
-import { face, finishJob, startHarness, type Harness } from './harness.js';
+import { face, finishJob, startHarness, startWithAuth, type Harness } from './harness.js';
 import { createApiKey } from '../../src/web/keys.js';
 
 let jpeg: Buffer;
@@ -67,17 +67,11 @@ describe('DELETE /v1/jobs/:id with auth on', () => {
   let otherClientKey: string;
   let operatorKey: string;
   beforeAll(async () => {
-    h = await startHarness({ noStart: true, web: { auth: true } });
-    clientKey = (await createApiKey(h.stores.keys, { role: 'client' })).key;
-    otherClientKey = (await createApiKey(h.stores.keys, { role: 'client' })).key;
-    operatorKey = (await createApiKey(h.stores.keys, { role: 'operator' })).key;
-    const running = await h.web.start('127.0.0.1', 0);
-    h.url = running.url;
-    const close = h.close;
-    h.close = async () => {
-      await running.close();
-      await close();
-    };
+    h = await startWithAuth({}, async (keys) => {
+      clientKey = (await createApiKey(keys, { role: 'client' })).key;
+      otherClientKey = (await createApiKey(keys, { role: 'client' })).key;
+      operatorKey = (await createApiKey(keys, { role: 'operator' })).key;
+    });
   });
   afterAll(async () => {
     await h?.close();
