@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { jobView } from '../jobs/view.js';
 import { InvalidCursorError } from '../store/errors.js';
-import type { JobRecord } from '../jobs/types.js';
+import type { JobRecord, JobResult } from '../jobs/types.js';
 import type { createAuth } from './auth.js';
 import { BadRequestError, GatewayTimeoutError, JobFailedError, UnprocessableError } from './errors.js';
 import type { WebMetrics } from './metrics.js';
@@ -62,6 +62,22 @@ export function unfinishedJobError(record: JobRecord | null, jobId: string): Err
     return new UnprocessableError(view.error?.message ?? view.deadLetterReason ?? 'the image cannot be used', { code, extensions });
   }
   return new JobFailedError(`the job failed: ${view.deadLetterReason ?? view.error?.message ?? 'unknown reason'}`, { extensions });
+}
+
+/**
+ * The enrollment result of a finished enroll job: its `enrolled` face, or a 422 when the image
+ * was refused (no face, or several without `largest`). The refusal is the job's answer, so the
+ * job is `done`; the client still hears it as its mistake. The problem codes are those a
+ * dead-lettered enrollment used to answer with.
+ */
+export function enrollmentOf(record: JobRecord): NonNullable<JobResult['enrolled']> | undefined {
+  const result = jobView(record).result;
+  const refused = result?.refused;
+  if (refused) {
+    const code = refused.reason === 'no-face' ? 'no-face' : 'multiple-faces';
+    throw new UnprocessableError(refused.message, { code, extensions: { jobId: record.id, reason: refused.reason, faces: refused.faces } });
+  }
+  return result?.enrolled;
 }
 
 /**

@@ -134,4 +134,16 @@ describe('collections over HTTP', () => {
     expect(res.status).toBe(201);
     expect(res.json.face).toMatchObject({ id: face.id, identity: 'Newt', collection: 'site-a' });
   });
+
+  it('answers a refused enrollment (several faces) with 422, and makes no identity', async () => {
+    const known = await jobIds(h.jobs);
+    const pending = uploadFile(`${h.url}/v1/collections/site-a/identities/Crowd/faces?create=true`, { data: jpeg }, {}, bearer(operatorKey));
+    const job = await newQueuedJob(h.jobs, known);
+    await finishJob(h.runner, job.id, { width: 64, height: 64, faces: [], refused: { reason: 'several-faces', faces: 3, message: 'several faces' }, collection: 'site-a' });
+    const res = await pending;
+    expect(res.status).toBe(422);
+    expect(res.json).toMatchObject({ reason: 'several-faces', faces: 3 });
+    expect(res.json.type).toMatch(/multiple-faces$/);
+    expect(await h.stores.gallery.in('site-a').getIdentity('Crowd')).toBeNull();
+  });
 });

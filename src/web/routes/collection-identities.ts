@@ -1,10 +1,9 @@
 import type { Express, RequestHandler } from 'express';
-import { jobView } from '../../jobs/view.js';
 import type { EnrolledFace } from '../../store/ports.js';
 import { parseCollectionName, requireCollection } from '../collection-access.js';
 import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
-import { acceptedBody, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
+import { acceptedBody, enrollmentOf, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
 import { forgetFaces } from '../../jobs/forget-faces.js';
 import { ctx } from '../context.js';
@@ -132,7 +131,7 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
       return;
     }
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);
-    const enrolled = jobView(record).result?.enrolled;
+    const enrolled = enrollmentOf(record);
     const face = enrolled ? (await rc.guard(() => gallery.in(c.name).listFacesOf(name))).find((f) => f.id === enrolled.faceId) : undefined;
     res
       .status(enrolled?.existing ? 200 : 201)

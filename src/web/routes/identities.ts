@@ -1,12 +1,11 @@
 import { forgetFaces } from '../../jobs/forget-faces.js';
 import { ctx } from '../context.js';
 import express, { type Express } from 'express';
-import { jobView } from '../../jobs/view.js';
 import { DEFAULT_COLLECTION } from '../../store/ports.js';
 import { requireAccess } from '../collection-access.js';
-import { BadRequestError, ConflictError, HttpNotFoundError, UnprocessableError, UnsupportedMediaTypeError } from '../errors.js';
+import { BadRequestError, ConflictError, HttpNotFoundError, UnsupportedMediaTypeError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
-import { acceptedBody, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
+import { acceptedBody, enrollmentOf, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
 import { submitAndWait } from './jobs.js';
 
@@ -99,14 +98,7 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
       return;
     }
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);
-    const view = jobView(record);
-    const refused = view.result?.refused;
-    if (refused) {
-      // The problem codes are the ones a dead-lettered enrollment used to answer with.
-      const code = refused.reason === 'no-face' ? 'no-face' : 'multiple-faces';
-      throw new UnprocessableError(refused.message, { code, extensions: { jobId: record.id, reason: refused.reason, faces: refused.faces } });
-    }
-    const enrolled = view.result?.enrolled;
+    const enrolled = enrollmentOf(record);
     res
       .status(201)
       .location(identityPath(name))
