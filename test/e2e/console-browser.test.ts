@@ -41,10 +41,12 @@ async function png(file: string): Promise<{ name: string; type: string; data: Bu
 }
 
 /** Label text and box position (percent of the image) of each face drawn, left to right. */
-async function drawnFaces(page: Page): Promise<{ label: string; left: number; top: number }[]> {
+/** The drawn boxes left to right: label, nearest candidate (the tip's first), position. */
+async function drawnFaces(page: Page): Promise<{ label: string; nearest: string; left: number; top: number }[]> {
   const faces = await page.locator('[data-testid=try-result] [data-testid=face-box]').evaluateAll((boxes) =>
     boxes.map((b) => ({
       label: b.querySelector('[data-testid=face-label]')?.textContent ?? '',
+      nearest: /candidates:\s+(\S+)/.exec(b.querySelector('.tip')?.textContent ?? '')?.[1] ?? '',
       left: parseFloat((b as unknown as Styled).style.left),
       top: parseFloat((b as unknown as Styled).style.top),
     })),
@@ -192,16 +194,20 @@ describe.skipIf(!chromiumPath)(`console in Chromium${chromiumPath ? '' : ` (skip
     }
   }, 300_000);
 
-  it('recognizes bbt1.jpg with 4 boxes labelled with the right people; hover and focus show distance and candidates', async () => {
+  it('recognizes bbt1.jpg with 4 boxes whose nearest candidates are the right people, and no wrong name; hover and focus show distance and candidates', async () => {
     await page.goto(`${stack.url}/console/#/try`);
     await dropFiles(page, '[data-testid=try-file-zone]', [await png(dataDir('bbt', 'bbt1.jpg'))]);
     await expect.poll(() => page.locator('[data-testid=try-result] [data-testid=face-box]').count(), { timeout: 90_000 }).toBe(4);
     const faces = await drawnFaces(page);
-    expect(faces.map((f) => f.label)).toEqual(['raj', 'leonard', 'howard', 'sheldon']);
+    // Each box's nearest identity is the right person; its label is that name, or `unknown` where
+    // the 1:N rule is not sure enough (enrolled from two crops each, a group shot's faces often
+    // are not: docs/identification.md). Never another person's name.
+    expect(faces.map((f) => f.nearest)).toEqual(['raj', 'leonard', 'howard', 'sheldon']);
+    for (const f of faces) expect(['unknown', f.nearest]).toContain(f.label);
     const first = page.getByTestId('face-label').first();
     await first.hover();
     await expect.poll(() => page.getByRole('tooltip').first().isVisible()).toBe(true);
-    expect(await page.getByRole('tooltip').first().textContent()).toMatch(/distance 0\.\d{3}[\s\S]*candidates:/);
+    expect(await page.getByRole('tooltip').first().textContent()).toMatch(/candidates:\s+\S+\s+0\.\d{3}/);
     await page.mouse.move(0, 0);
     await page.getByTestId('face-label').nth(3).focus();
     // By index among all tips: a role query sees only the visible ones.
