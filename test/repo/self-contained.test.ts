@@ -35,7 +35,7 @@ describe('the repository is self-contained', () => {
       `// LFW: --lfw DIR, FACEFLEET_LFW_DIR, then ${SHARED}/data/lfw when it exists`,
       `return path.resolve(root, ${SEGMENTS}, 'data', 'lfw');`,
       `see ${SHARED}\\data\\README.md`,
-      'the shared SQLite connection; ../sharedness is not a path',
+      `the shared SQLite connection; ${SHARED}ness is not a path`,
     ].join('\n');
     expect(sharedReferences(sample).map((r) => r.line)).toEqual([1, 2, 5]);
   });
