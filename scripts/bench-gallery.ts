@@ -11,13 +11,14 @@
  * - agreement: share of queries whose top-5 identities equal a naive brute-force search's.
  * Descriptors are synthetic (a centre per identity plus noise) unless `--real`, which uses the
  * cached LFW descriptors (`lfw-standard-descriptors.*.jsonl` under `--cache`, default
- * /work/cache) as the gallery and as queries. The last line of output is `{rows:[...]}`.
+ * <os tmp>/facefleet-lfw-cache, which `bench:identify` fills) as the gallery and as queries. The last line of output is `{rows:[...]}`.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { seededRandom as rng } from '../src/random.js';
 import { openLocalStores } from '../src/store/local/index.js';
 import { acquireDatabase } from '../src/store/local/sqlite.js';
 import { descriptorToBlob } from '../src/store/local/gallery.js';
@@ -32,17 +33,8 @@ const value = (name: string) => {
 const sizes = (value('--faces') ?? '10000,100000').split(',').map(Number);
 const queries = Number(value('--queries') ?? 200);
 const real = flag('--real');
-const cacheDir = value('--cache') ?? '/work/cache';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same default as bench:identify, which fills the cache.
+const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache');
 
 function realDescriptors(): { identity: string; descriptor: Float32Array }[] {
   const files = fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).filter((f) => /^lfw-standard-descriptors\.shard-\d+-of-\d+\.jsonl$/.test(f)) : [];

@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildGalleryIndex, GalleryIndexKernel, type IndexedFace } from '../../src/recognition/gallery-index.js';
 import type { Candidate } from '../../src/recognition/types.js';
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '../../src/random.js';
 
 /** Faces clustered by identity, like real descriptors: a centre per identity plus noise. */
 function syntheticFaces(faces: number, identities: number, seed = 1): IndexedFace[] {
