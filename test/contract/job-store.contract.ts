@@ -2,20 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../src/jobs/types.js';
 import { JOB_STATES } from '../../src/jobs/types.js';
-import { withFaults } from '../../src/store/faults.js';
-import type { JobQueue, JobStore } from '../../src/store/ports.js';
+import type { JobStore } from '../../src/store/ports.js';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../src/store/errors.js';
 import { filesContaining } from '../helpers/residue.js';
 import { aJob, isoAt } from './builders.js';
 
 export interface JobStoreHarness {
   jobs: JobStore;
-  /**
-   * The queue of the same backend, for the optional create-and-send capability
-   * (`JobStore.sendsWith`). Absent: the store is only checked not to claim the capability for a
-   * queue it cannot know.
-   */
-  queue?: JobQueue;
   /**
    * The directory the store keeps its files in, for a local backend: the deletion test then also
    * searches every file under it for the deleted job's bytes. Absent (AWS): gone means not found.
@@ -142,23 +135,6 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
       await h.jobs.create(aJob({ state: 'queued' }));
       await h.jobs.create(aJob({ state: 'done' }));
       expect(await h.jobs.countByState()).toEqual({ uploaded: 0, queued: 2, processing: 0, done: 1, 'dead-lettered': 0 });
-    });
-
-    it('sends messages in its create only where it says it can (sendsWith), and then both or neither', async () => {
-      const stranger = withFaults({ send: () => Promise.resolve('m') } as unknown as JobQueue, {});
-      expect(h.jobs.sendsWith?.(stranger) ?? false).toBe(false);
-      const queue = h.queue;
-      if (!queue || !h.jobs.sendsWith?.(queue)) return; // optional: such a store is used create-then-send
-      // A wrapper (fault injection) must see every send: the store declines it.
-      expect(h.jobs.sendsWith(withFaults(queue, {}))).toBe(false);
-      const job = aJob({ state: 'queued' });
-      await h.jobs.create(job, { send: { queue, messages: [{ jobId: job.id }] } });
-      expect(await h.jobs.get(job.id)).toEqual(job);
-      const got = await queue.receive({ max: 10, waitSeconds: 0, visibilitySeconds: 30 });
-      expect(got.map((m) => m.body)).toEqual([{ jobId: job.id }]);
-      // A create that fails sends nothing.
-      await expect(h.jobs.create({ ...job }, { send: { queue, messages: [{ jobId: job.id }] } })).rejects.toBeInstanceOf(AlreadyExistsError);
-      expect(await queue.depth()).toMatchObject({ visible: 0, delayed: 0 });
     });
 
     it('a deleted job leaves neither its id nor its result behind, in any file of the store', async () => {
