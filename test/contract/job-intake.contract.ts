@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlreadyExistsError, JobNotSentError } from '../../src/store/errors.js';
 import type { JobIntake, JobQueue, JobStore } from '../../src/store/ports.js';
-import { aJob } from './builders.js';
+import { aJob } from '../helpers/builders.js';
 
 export interface JobIntakeHarness {
   intake: JobIntake;

@@ -5,7 +5,7 @@ import { JOB_STATES } from '../../src/jobs/types.js';
 import type { JobStore } from '../../src/store/ports.js';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../src/store/errors.js';
 import { filesContaining } from '../helpers/residue.js';
-import { aJob, isoAt } from './builders.js';
+import { aJob, at } from '../helpers/builders.js';
 
 export interface JobStoreHarness {
   jobs: JobStore;
@@ -53,11 +53,11 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
     it('saves when the version matches, bumping it by one', async () => {
       const job = aJob({ state: 'queued' });
       await h.jobs.create(job);
-      const saved = await h.jobs.save({ ...job, state: 'processing', updatedAt: isoAt(10) }, 0);
+      const saved = await h.jobs.save({ ...job, state: 'processing', updatedAt: at(10) }, 0);
       expect(saved.version).toBe(1);
       expect(saved.state).toBe('processing');
       expect(await h.jobs.get(job.id)).toEqual(saved);
-      const again = await h.jobs.save({ ...saved, state: 'done', updatedAt: isoAt(20) }, 1);
+      const again = await h.jobs.save({ ...saved, state: 'done', updatedAt: at(20) }, 1);
       expect(again.version).toBe(2);
       expect((await h.jobs.get(job.id))?.version).toBe(2);
     });
@@ -91,9 +91,9 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
 
     it('lists a state oldest updatedAt first, paging with a cursor', async () => {
       const times = [50, 10, 40, 20, 30];
-      const queued = times.map((t) => aJob({ state: 'queued', updatedAt: isoAt(t) }));
+      const queued = times.map((t) => aJob({ state: 'queued', updatedAt: at(t) }));
       for (const job of queued) await h.jobs.create(job);
-      await h.jobs.create(aJob({ state: 'done', updatedAt: isoAt(5) }));
+      await h.jobs.create(aJob({ state: 'done', updatedAt: at(5) }));
 
       const seen: JobRecord[] = [];
       let cursor: string | undefined;
@@ -106,7 +106,7 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
         pages += 1;
         expect(pages).toBeLessThan(10);
       } while (cursor);
-      expect(seen.map((j) => j.updatedAt)).toEqual([10, 20, 30, 40, 50].map(isoAt));
+      expect(seen.map((j) => j.updatedAt)).toEqual([10, 20, 30, 40, 50].map(at));
       expect(new Set(seen.map((j) => j.id)).size).toBe(5);
       expect(seen.every((j) => j.state === 'queued')).toBe(true);
     });
@@ -143,7 +143,7 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
       const kept = aJob();
       await h.jobs.create(job);
       await h.jobs.create(kept);
-      const saved = await h.jobs.save({ ...job, updatedAt: isoAt(5), snapshot: { value: 'done', context: { result: { note: `${secret}-v2` } } } }, 0);
+      const saved = await h.jobs.save({ ...job, updatedAt: at(5), snapshot: { value: 'done', context: { result: { note: `${secret}-v2` } } } }, 0);
       await h.jobs.delete(saved.id);
       expect(await h.jobs.get(job.id)).toBeNull();
       expect(await h.jobs.get(kept.id)).not.toBeNull();

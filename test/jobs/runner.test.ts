@@ -12,7 +12,8 @@ import type { JobIntake, JobQueue, JobStore, Stores } from '../../src/store/port
 import { createJobEffects } from '../../src/jobs/effects.js';
 import { withFaults } from '../../src/store/faults.js';
 import type { JobRecord } from '../../src/jobs/types.js';
-import { InMemoryJobStore, aResult, at, deferred, makeJobRecord, permanent, recordingEffects, retryable } from '../helpers/jobs.js';
+import { InMemoryJobStore, aResult, deferred, makeJobRecord, permanent, recordingEffects, retryable } from '../helpers/jobs.js';
+import { at } from '../helpers/builders.js';
 
 const newJob = (overrides: Partial<NewJob> = {}): NewJob => ({
   kind: 'recognize',
