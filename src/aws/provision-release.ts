@@ -41,7 +41,7 @@ export async function packProject(dir: string): Promise<string> {
   } catch (err) {
     await rm(dest, { recursive: true, force: true });
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-5).join('\n');
-    throw new ConfigError(`npm pack of ${dir} failed: ${stderr || (err as Error).message}`);
+    throw new ConfigError(`npm pack of ${dir} failed (pass --tarball FILE or --package SPEC to skip packing): ${stderr || (err as Error).message}`);
   }
   const tarballs = (await readdir(dest)).filter((f) => f.endsWith('.tgz'));
   if (tarballs.length !== 1) throw new ConfigError(`npm pack of ${dir} left ${tarballs.length} tarballs in ${dest}`);
