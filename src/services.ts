@@ -28,10 +28,18 @@ export async function openServices(config: Config, log: Logger): Promise<Service
   let stores = await openStores(config, log);
   if (config.faults) {
     // Test-only: make chosen store methods fail on a plan (see src/store/faults.ts).
-    const { applyFaultPlan } = await import('./store/faults.js');
+    const { applyFaultPlan, parseFaultPlans } = await import('./store/faults.js');
+    const plans = parseFaultPlans(config.faults);
     stores = applyFaultPlan(stores, config.faults, log);
+    if ((plans.jobs || plans.queue) && !plans.intake) {
+      // The transactional intake would go round the wrapped job store or queue: take new jobs
+      // through them instead, create then send, so their faults reach submits too.
+      const { createThenSendIntake } = await import('./store/intake.js');
+      stores = { ...stores, intake: createThenSendIntake(stores.jobs, stores.queue) };
+      log.warn('fault injection wraps the job store or queue: new jobs are created, then sent, through the wrapped stores');
+    }
   }
   const effects = createJobEffects({ queue: stores.queue, log, retryBaseSeconds: config.worker.retryBaseSeconds });
-  const runner = createJobRunner({ store: stores.jobs, effects, log });
+  const runner = createJobRunner({ store: stores.jobs, effects, intake: stores.intake, log });
   return { ...stores, runner };
 }

@@ -13,12 +13,8 @@ import type { JobMessage } from './types.js';
 /** One handler per effect action of the job machine. */
 export type JobEffectHandlers = { [K in JobActionType]: (params: JobActionParams[K]) => Promise<void> };
 
-/**
- * The handlers, and the queue `enqueue` sends on: a job store that can write a new job and its
- * messages in one transaction (`JobStore.sendsWith(queue)`) lets the runner do so
- * (`JobRunner.createAndDispatch`). Without it the runner always creates, then runs the effects.
- */
-export type JobEffects = JobEffectHandlers & { readonly queue?: JobQueue };
+/** The handlers the runner runs. A new job's first message is not one of them: it goes with the record, through the intake. */
+export type JobEffects = JobEffectHandlers;
 
 /** The message `enqueue` sends for a job. */
 export function enqueueMessage(params: JobActionParams['enqueue']): JobMessage {
@@ -59,7 +55,6 @@ export function createJobEffects(deps: JobEffectsDeps): JobEffects {
   const { queue, log, retryBaseSeconds } = deps;
   const random = deps.random ?? Math.random;
   return {
-    queue,
     async enqueue(params) {
       const { jobId } = params;
       const messageId = await queue.send(enqueueMessage(params));

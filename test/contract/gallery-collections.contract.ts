@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EnrolledFace, GalleryChange } from '../../src/store/ports.js';
 import { AlreadyExistsError, NotFoundError } from '../../src/store/errors.js';
-import { aDescriptor } from './builders.js';
+import { aDescriptor } from '../helpers/builders.js';
 import type { GalleryHarness } from './gallery.contract.js';
 
 /** Apply a feed to a map of face id -> identity, the way an index does. */

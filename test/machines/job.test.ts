@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import { HISTORY_LIMIT, boundHistory, jobMachine } from '../../src/machines/job.js';
 import type { JobCommand } from '../../src/jobs/runner.js';
-import { TO_STATE, aResult, at, effectsOf, ev, permanent, retryable, snapshotAfter } from '../helpers/jobs.js';
+import { TO_STATE, aResult, effectsOf, ev, permanent, retryable, snapshotAfter } from '../helpers/jobs.js';
+import { at } from '../helpers/builders.js';
 import type { HistoryEntry } from '../../src/jobs/types.js';
 
 const start = (workerId = 'w1', leaseSeconds = 30, receipt?: string): JobCommand =>

@@ -8,6 +8,7 @@ import type { Logger } from '../../log.js';
 import { createAwsClients, type AwsClientOptions, type AwsClients } from '../../aws/clients.js';
 import { resourceNames } from '../../aws/names.js';
 import type { Stores } from '../ports.js';
+import { createThenSendIntake } from '../intake.js';
 import { DynamoGallery } from './dynamo-gallery.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoKeyStore } from './dynamo-key-store.js';
@@ -74,6 +75,8 @@ export async function openAwsStores(config: Config, log: Logger, overrides: Open
   let closed: Promise<void> | undefined;
   return {
     ...stores,
+    // DynamoDB and SQS share no transaction: create the record, then send.
+    intake: createThenSendIntake(stores.jobs, stores.queue),
     close() {
       closed ??= (async () => {
         await Promise.allSettled(Object.values(stores).map((s) => s.close()));

@@ -53,6 +53,8 @@ export function openLocalStores(options: LocalStoresOptions): LocalStores {
       log,
     });
     opened.push(queue);
+    // One transaction for a new job's record and its message: both live in this database.
+    const intake = jobs.intakeWith(queue);
     const gallery = new SqliteGallery(acquireDatabase(dataDir, log), { now: options.now });
     opened.push(gallery);
     const keys = new SqliteKeyStore(acquireDatabase(dataDir, log));
@@ -63,6 +65,7 @@ export function openLocalStores(options: LocalStoresOptions): LocalStores {
       blobs,
       jobs,
       queue,
+      intake,
       gallery,
       keys,
       registry,

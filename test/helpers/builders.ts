@@ -1,3 +1,8 @@
+/**
+ * Builders shared by the tests: job records for the store contracts, descriptors, ISO times
+ * from a fixed base, and waiting helpers. (Job records with real machine snapshots, and the
+ * in-memory fakes, are in `jobs.ts`.)
+ */
 import { randomUUID } from 'node:crypto';
 import type { JobRecord, JobState } from '../../src/jobs/types.js';
 
@@ -22,8 +27,8 @@ export function aJob(overrides: Partial<JobRecord> = {}): JobRecord {
   };
 }
 
-/** An ISO time `seconds` after a fixed base, so list order is under the test's control. */
-export function isoAt(seconds: number): string {
+/** An ISO time `seconds` after a fixed base (2026-01-01T00:00:00Z), so times and list order are under the test's control. */
+export function at(seconds: number): string {
   return new Date(Date.UTC(2026, 0, 1) + seconds * 1000).toISOString();
 }
 
