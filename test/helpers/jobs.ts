@@ -239,6 +239,7 @@ export function recordingEffects(): JobEffects & { calls: JobAction[] } {
     acknowledge: handler('acknowledge'),
     scheduleRetry: handler('scheduleRetry'),
     removeDeadLetters: handler('removeDeadLetters'),
+    announce: handler('announce'),
   };
 }
 
