@@ -6,7 +6,10 @@
  * check can be shown refusing metadata and internal addresses.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJobRunner } from '../../src/jobs/runner.js';
 import { jobView, type JobView } from '../../src/jobs/view.js';
+import { silentLogger } from '../../src/log.js';
+import { recordingEffects } from '../helpers/jobs.js';
 import { verifyWebhook } from '../../src/webhooks/signature.js';
 import { oneFaceCut } from '../helpers/images.js';
 import { postJson, request, uploadFile } from '../helpers/http.js';
@@ -207,6 +210,31 @@ describe('webhook deliveries', () => {
     const { collection } = await endpoint(`http://loop.test:${port}/hook`);
     const [id] = await publish(collection, 'loop');
     expect((await settled(id!)).state).toBe('done');
+    expect(r.requests).toHaveLength(1);
+  });
+
+  it('a message that comes before the retry time is sent on, delayed, and starts no attempt', async () => {
+    const r = await receiver();
+    const { collection } = await endpoint(r.url);
+    const [id] = await publish(collection, 'early');
+    await settled(id!);
+    const record = (await stack.stores.jobs.get(id!))!;
+    // A delivery failed once with its retry an hour away (longer than a message can wait),
+    // moved by a runner whose effects send nothing, so that no message but ours exists.
+    const quiet = createJobRunner({ store: stack.stores.jobs, effects: recordingEffects(), log: silentLogger() });
+    const jobId = '00000000-0000-4000-8000-00000000e001';
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    await quiet.create({ id: jobId, kind: 'webhook', input: record.input, options: record.options, maxAttempts: 5 });
+    await quiet.dispatch(jobId, { type: 'ENQUEUE' });
+    await quiet.dispatch(jobId, { type: 'START', workerId: 'by-hand', leaseSeconds: 30 });
+    await quiet.dispatch(jobId, { type: 'FAIL', workerId: 'by-hand', error: { code: 'webhook-status', message: 'x', retryable: true, status: 503 }, retryAt: later });
+    const before = await stack.stores.queue.depth();
+    await stack.stores.queue.send({ jobId });
+    await until(async () => {
+      const d = await stack.stores.queue.depth();
+      return d.visible === 0 && d.inFlight === 0 && d.delayed === before.delayed + 1;
+    }, 5_000, 'the early message to be sent on');
+    expect(await delivery(jobId)).toMatchObject({ state: 'queued', attempts: 1, retryAt: later });
     expect(r.requests).toHaveLength(1);
   });
 });
