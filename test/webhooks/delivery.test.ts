@@ -5,6 +5,9 @@
  * behaves. Host names resolve through an injected resolver so that the delivery-time address
  * check can be shown refusing metadata and internal addresses.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobRunner } from '../../src/jobs/runner.js';
 import { jobView, type JobView } from '../../src/jobs/view.js';
@@ -236,5 +239,23 @@ describe('webhook deliveries', () => {
     }, 5_000, 'the early message to be sent on');
     expect(await delivery(jobId)).toMatchObject({ state: 'queued', attempts: 1, retryAt: later });
     expect(r.requests).toHaveLength(1);
+  });
+
+  it("the docs' receiver example verifies a real delivery, and refuses a tampered one", async () => {
+    const markdown = await fs.readFile(path.resolve('docs/webhooks.md'), 'utf8');
+    const block = /<!-- docs-example: verify-webhook -->\r?\n```js\r?\n([\s\S]*?)\r?\n```/.exec(markdown)?.[1];
+    expect(block).toBeDefined();
+    expect(block!.split('\n').length).toBeLessThanOrEqual(12);
+    const file = path.join(stack.dir, 'verify-webhook.mjs');
+    await fs.writeFile(file, block!);
+    const { verifyWebhook: docsVerify } = (await import(pathToFileURL(file).href)) as { verifyWebhook: (secret: string, headers: object, body: string) => boolean };
+    const r = await receiver();
+    const { collection, secret } = await endpoint(r.url);
+    await publish(collection, 'docs');
+    await until(() => r.requests.length === 1, 10_000, 'the delivery');
+    const got = r.requests[0]!;
+    expect(docsVerify(secret, got.headers, got.body)).toBe(true);
+    expect(docsVerify(secret, got.headers, got.body.replace('docs', 'dogs'))).toBe(false);
+    expect(docsVerify(secret, { ...got.headers, 'webhook-timestamp': String(Number(got.headers['webhook-timestamp']) - 600) }, got.body)).toBe(false);
   });
 });
