@@ -7,6 +7,7 @@ import { galleryContract } from '../../contract/gallery.contract.js';
 import { jobQueueContract } from '../../contract/job-queue.contract.js';
 import { jobStoreContract } from '../../contract/job-store.contract.js';
 import { keyStoreContract } from '../../contract/key-store.contract.js';
+import { webhookStoreContract } from '../../contract/webhook-store.contract.js';
 import { workerRegistryContract } from '../../contract/worker-registry.contract.js';
 import {
   FileBlobStore,
@@ -14,6 +15,7 @@ import {
   SqliteJobQueue,
   SqliteJobStore,
   SqliteKeyStore,
+  SqliteWebhookStore,
   SqliteWorkerRegistry,
   acquireDatabase,
 } from '../../../src/store/local/index.js';
@@ -66,4 +68,9 @@ keyStoreContract('SqliteKeyStore', async () => {
 workerRegistryContract('SqliteWorkerRegistry', async () => {
   const { dir, cleanup } = await tempDir();
   return { registry: new SqliteWorkerRegistry(acquireDatabase(dir)), cleanup };
+});
+
+webhookStoreContract('SqliteWebhookStore', async () => {
+  const { dir, cleanup } = await tempDir();
+  return { webhooks: new SqliteWebhookStore(acquireDatabase(dir)), cleanup };
 });
