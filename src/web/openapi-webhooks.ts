@@ -47,6 +47,14 @@ export const webhookPaths: Json = {
       },
     },
   },
+  '/v1/jobs/{id}/webhooks': {
+    get: {
+      summary: "A finished job's webhook deliveries, each a job of kind `webhook` with its attempts in `history` (operator).",
+      security,
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+      responses: { '200': { description: 'Deliveries.', content: json({ type: 'object', properties: { items: { type: 'array', items: ref('JobView') } } }) }, ...errors },
+    },
+  },
   '/v1/collections/{c}/webhooks/{id}': {
     get: { summary: 'One webhook endpoint, without its secret (operator).', security, parameters: [c, id], responses: { '200': { description: 'The endpoint.', content: json(ref('Webhook')) }, ...errors } },
     delete: { summary: 'Remove a webhook endpoint; its pending deliveries end with nothing sent (operator).', security, parameters: [c, id], responses: { '204': { description: 'Removed.' }, ...errors } },

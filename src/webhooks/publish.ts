@@ -31,6 +31,11 @@ export interface WebhookPublisher {
   publishEvent(collection: string, type: WebhookEventType, data: Record<string, unknown>, options: { key: string; at?: string }): Promise<string[]>;
   /** The job machine's `announce` effect: `job.done` or `job.dead-lettered` for a finished job. */
   jobSettled(record: JobRecord, state: JobActionParams['announce']['state']): Promise<void>;
+  /**
+   * The delivery jobs made for a finished job's latest ending, to its collection's current
+   * endpoints and its own callback (ids are derived, so nothing is looked up but the jobs).
+   */
+  deliveriesOf(record: JobRecord): Promise<Array<{ delivery: JobRecord; endpointId?: string; callback?: true }>>;
 }
 
 export interface WebhookPublisherDeps {
@@ -106,6 +111,16 @@ export function createWebhookPublisher(deps: WebhookPublisherDeps): WebhookPubli
     return id;
   }
 
+  /** The event a finished job's latest ending is: its type, key and receivers beyond the endpoints. */
+  function jobEvent(record: JobRecord, state: 'done' | 'dead-lettered') {
+    const context = jobContext(record);
+    const type: WebhookEventType = state === 'done' ? 'job.done' : 'job.dead-lettered';
+    const callback = record.options.callback;
+    // One event per ending: a replayed job that ends again is a new event.
+    const key = `${record.id}:${state}:${context.attempts}`;
+    return { context, type, key, extra: callback ? [{ ref: `callback:${record.id}`, callback }] : [] };
+  }
+
   async function publish(collection: string, type: WebhookEventType, data: Record<string, unknown>, options: { key: string; at?: string; extra?: Target[]; sourceJobId?: string }): Promise<string[]> {
     if (policy.disabled) return [];
     const endpoints = (await webhooks.list(collection)).filter((e) => e.events.includes(type));
@@ -124,23 +139,28 @@ export function createWebhookPublisher(deps: WebhookPublisherDeps): WebhookPubli
     async jobSettled(record, state) {
       // A delivery's own end is never an event: no webhook about webhooks.
       if (record.kind === 'webhook') return;
-      const context = jobContext(record);
+      const { context, type, key, extra } = jobEvent(record, state);
       const collection = record.options.collection ?? DEFAULT_COLLECTION;
-      const type: WebhookEventType = state === 'done' ? 'job.done' : 'job.dead-lettered';
       const data: Record<string, unknown> = { jobId: record.id, kind: record.kind, collection, state, attempts: context.attempts };
       if (state === 'done' && context.result !== undefined) data.result = context.result;
       if (state === 'dead-lettered') {
         if (context.deadLetterReason !== undefined) data.reason = context.deadLetterReason;
         if (context.error !== undefined) data.error = context.error;
       }
-      const callback = record.options.callback;
-      await publish(collection, type, data, {
-        // One event per ending: a replayed job that ends again is a new event.
-        key: `${record.id}:${state}:${context.attempts}`,
-        at: record.updatedAt,
-        sourceJobId: record.id,
-        extra: callback ? [{ ref: `callback:${record.id}`, callback }] : [],
-      });
+      await publish(collection, type, data, { key, at: record.updatedAt, sourceJobId: record.id, extra });
+    },
+
+    async deliveriesOf(record) {
+      if (record.state !== 'done' && record.state !== 'dead-lettered') return [];
+      const { type, key, extra } = jobEvent(record, record.state);
+      const collection = record.options.collection ?? DEFAULT_COLLECTION;
+      const targets: Target[] = [...(await webhooks.list(collection)).map((e) => ({ ref: `endpoint:${e.id}`, endpointId: e.id })), ...extra];
+      const out: Array<{ delivery: JobRecord; endpointId?: string; callback?: true }> = [];
+      for (const target of targets) {
+        const delivery = await jobs.get(deliveryId([target.ref, collection, type, key]));
+        if (delivery) out.push({ delivery, ...(target.endpointId ? { endpointId: target.endpointId } : { callback: true as const }) });
+      }
+      return out;
     },
   };
 }

@@ -126,6 +126,20 @@ describe('webhook deliveries', () => {
     }
     // The job's own view shows no secret.
     expect((await request(`${stack.web.url}/v1/jobs/${sent.json.id}`)).text).not.toContain('whsec_');
+    // Its deliveries, with their attempts, are found from the job.
+    const found = await until(async () => {
+      const res = await request(`${stack.web.url}/v1/jobs/${sent.json.id}/webhooks`);
+      return res.json.items?.length === 2 && res.json.items.every((d: JobView) => d.state === 'done') ? res.json.items : undefined;
+    }, 10_000, 'both deliveries done');
+    expect(found.map((d: { kind: string; endpointId?: string; callback?: boolean }) => [d.kind, d.endpointId !== undefined, d.callback === true]).sort()).toEqual([
+      ['webhook', false, true],
+      ['webhook', true, false],
+    ]);
+    for (const d of found as JobView[]) {
+      expect(d.history.map((h) => h.event)).toEqual(['CREATE', 'ENQUEUE', 'START', 'SUCCEED']);
+      expect(d.result?.delivery?.status).toBe(204);
+    }
+    expect(JSON.stringify(found)).not.toContain('whsec_');
   });
 
   it('a receiver down, then up, gets exactly one successful delivery; the retries are in its history, all with one webhook-id', async () => {

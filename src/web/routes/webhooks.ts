@@ -5,7 +5,9 @@ import { isWebhookEvent, WEBHOOK_EVENTS } from '../../webhooks/events.js';
 import { newWebhookSecret } from '../../webhooks/signature.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
-import { parseCollectionName, requireCollection } from '../collection-access.js';
+import { parseCollectionName, requireCollection, requireJobAccess } from '../collection-access.js';
+import { jobView } from '../../jobs/view.js';
+import { parseJobId } from '../params.js';
 import type { RouteContext } from '../route-context.js';
 import { parseWebhookUrl, webhookPolicy } from '../webhook-url.js';
 import { collectionPath } from './collections.js';
@@ -77,6 +79,16 @@ export function registerWebhookRoutes(app: Express, rc: RouteContext): void {
     const endpoint = await rc.guard(() => webhooks.get(collection.name, parseEndpointId(req.params.id)));
     if (!endpoint) throw new HttpNotFoundError('no such webhook');
     res.json(endpointView(endpoint));
+  });
+
+  // A finished job's deliveries, each with its attempts: where an operator sees how its webhooks went.
+  app.get('/v1/jobs/:id/webhooks', operator, rc.rateLimit, async (req, res) => {
+    const id = parseJobId(req.params.id);
+    const record = await rc.guard(() => rc.deps.jobs.get(id));
+    if (!record || !rc.deps.publisher) throw new HttpNotFoundError(`no job ${id}`);
+    requireJobAccess(res, record);
+    const found = await rc.guard(() => rc.deps.publisher!.deliveriesOf(record));
+    res.json({ items: found.map((f) => ({ ...jobView(f.delivery), ...(f.endpointId ? { endpointId: f.endpointId } : { callback: true }) })) });
   });
 
   app.delete(`${base}/:id`, operator, rc.rateLimit, async (req, res) => {
