@@ -22,6 +22,7 @@ import { MultipleFacesError, NoFaceError } from '../recognition/errors.js';
 import { recognizeFaces } from '../recognition/matcher.js';
 import type { Engine } from '../recognition/types.js';
 import type { WebhookDeliverer } from '../webhooks/deliver.js';
+import type { WebhookPublisher } from '../webhooks/publish.js';
 import { NotFoundError } from '../store/errors.js';
 import type { BlobStore, Gallery, JobQueue, ReceivedMessage, WorkerRegistry } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
@@ -55,6 +56,12 @@ export interface WorkerDeps {
    * lands here. Idempotent.
    */
   announce?: AnnounceJob;
+  /**
+   * Publish a collection event to its webhooks (`WebhookPublisher.publishEvent`), e.g.
+   * `unknown.created` when a job starts an unknown cluster. Idempotent per `key`: call it again
+   * on a retried attempt and no second delivery is made.
+   */
+  publishEvent?: WebhookPublisher['publishEvent'];
 }
 
 export interface WorkerStats {
