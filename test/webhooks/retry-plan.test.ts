@@ -3,7 +3,7 @@
  * by the retry window; and how a retry time longer than a queue delay is carried by messages.
  */
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { configToEnv, loadConfig } from '../../src/config.js';
 import { createJobEffects, MAX_MESSAGE_DELAY_SECONDS } from '../../src/jobs/effects.js';
 import { silentLogger } from '../../src/log.js';
 import { createWebhookDeliverer } from '../../src/webhooks/deliver.js';
@@ -28,7 +28,10 @@ function planner(random: number, nowMs: number) {
 describe('webhook retry plan', () => {
   it('defaults: 5 s base, 6 h largest wait, 24 h window, 30 attempts, 10 s per attempt', () => {
     expect(config.webhooks).toMatchObject({ allow: [], retryBaseSeconds: 5, maxBackoffSeconds: 21_600, retryWindowSeconds: 86_400, maxAttempts: 30, timeoutMs: 10_000 });
-    expect(loadConfig({}, { FACEFLEET_WEBHOOK_ALLOW: ' a.example , .b.example,127.0.0.1 ', FACEFLEET_WEBHOOK_TIMEOUT: '2s' }).webhooks).toMatchObject({ allow: ['a.example', '.b.example', '127.0.0.1'], timeoutMs: 2_000 });
+    const set = loadConfig({}, { FACEFLEET_WEBHOOK_ALLOW: ' a.example , .b.example,127.0.0.1 ', FACEFLEET_WEBHOOK_TIMEOUT: '0.6s', FACEFLEET_WEBHOOK_RETRY_WINDOW: '2h' });
+    expect(set.webhooks).toMatchObject({ allow: ['a.example', '.b.example', '127.0.0.1'], timeoutMs: 600, retryWindowSeconds: 7_200 });
+    // A local fleet's workers get the same settings through their environment.
+    expect(loadConfig({}, configToEnv(set)).webhooks).toEqual(set.webhooks);
   });
 
   it('waits up to base * 2^(n-1) seconds, at least 1, at most 6 h', () => {
