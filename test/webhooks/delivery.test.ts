@@ -272,4 +272,27 @@ describe('webhook deliveries', () => {
     expect(docsVerify(secret, got.headers, got.body.replace('docs', 'dogs'))).toBe(false);
     expect(docsVerify(secret, { ...got.headers, 'webhook-timestamp': String(Number(got.headers['webhook-timestamp']) - 600) }, got.body)).toBe(false);
   });
+
+  it('a job saved done whose announcement was lost (a crash) is announced when its message comes back', async () => {
+    const r = await receiver();
+    const { collection } = await endpoint(r.url, ['job.done']);
+    // Moved to done by a runner whose effects do nothing: as if the process died right after the save.
+    const quiet = createJobRunner({ store: stack.stores.jobs, effects: recordingEffects(), log: silentLogger() });
+    const jobId = '00000000-0000-4000-8000-00000000e002';
+    await quiet.create({ id: jobId, kind: 'recognize', input: { key: `inputs/00/${jobId}`, contentType: 'image/png', bytes: 1 }, options: { topK: 1, threshold: 0.6, collection }, maxAttempts: 3 });
+    await quiet.dispatch(jobId, { type: 'ENQUEUE' });
+    await quiet.dispatch(jobId, { type: 'START', workerId: 'crashed', leaseSeconds: 30 });
+    await quiet.dispatch(jobId, { type: 'SUCCEED', workerId: 'crashed', result: { width: 1, height: 1, faces: [] } });
+    await new Promise((res) => setTimeout(res, 200));
+    expect(r.requests).toHaveLength(0);
+    // The undeleted message is delivered again; the worker finds the job done and repeats the announcement.
+    await stack.stores.queue.send({ jobId });
+    await until(() => r.requests.length === 1, 10_000, 'the job.done delivery');
+    expect(JSON.parse(r.requests[0]!.body)).toMatchObject({ type: 'job.done', data: { jobId, state: 'done' } });
+    // A second copy makes no second delivery.
+    await stack.stores.queue.send({ jobId });
+    await until(async () => (await stack.stores.queue.depth()).visible === 0 && (await stack.stores.queue.depth()).inFlight === 0, 5_000, 'the copy to be taken');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(r.requests).toHaveLength(1);
+  });
 });
