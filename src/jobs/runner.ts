@@ -83,8 +83,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     for (const action of actions) {
       try {
         // The union of handler types does not narrow by `action.type`; the map guarantees the pairing.
-        const handler = effects[action.type] as (params: JobAction['params']) => Promise<void>;
-        await handler(action.params);
+        const handler = effects[action.type] as (params: JobAction['params'], saved: JobRecord) => Promise<void>;
+        await handler(action.params, record);
       } catch (err) {
         const cause = toFacefleetError(err);
         log.warn({ jobId: record.id, action: action.type, err: cause }, 'job effect failed after the transition was saved');

@@ -312,6 +312,35 @@ export interface KeyStore extends Closeable {
   revoke(id: string, at: string): Promise<boolean>;
 }
 
+// ---------------------------------------------------------------- Webhook endpoints
+
+/**
+ * A registered webhook endpoint of one collection. `secret` is the Standard Webhooks signing
+ * secret (`whsec_...`): kept as is, because every delivery is signed with it; the API shows it
+ * once, when the endpoint is made, and never lists it.
+ */
+export interface WebhookEndpoint {
+  /** `wh_` and 24 hex characters. */
+  id: string;
+  collection: string;
+  url: string;
+  /** The event types it receives, e.g. `job.done`. */
+  events: string[];
+  secret: string;
+  createdAt: string;
+}
+
+/** The webhook endpoints of every collection. */
+export interface WebhookStore extends Closeable {
+  /** Throws AlreadyExistsError on a duplicate id. */
+  create(endpoint: WebhookEndpoint): Promise<void>;
+  get(collection: string, id: string): Promise<WebhookEndpoint | null>;
+  /** The collection's endpoints, oldest first. */
+  list(collection: string): Promise<WebhookEndpoint[]>;
+  /** False when there was no such endpoint. */
+  delete(collection: string, id: string): Promise<boolean>;
+}
+
 // ---------------------------------------------------------------- Worker registry
 
 export interface WorkerHeartbeat {
@@ -358,6 +387,7 @@ export interface Stores {
   gallery: Gallery;
   keys: KeyStore;
   registry: WorkerRegistry;
+  webhooks: WebhookStore;
   /** Close every store. Idempotent. */
   close(): Promise<void>;
 }

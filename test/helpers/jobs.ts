@@ -236,6 +236,7 @@ export function recordingEffects(): JobEffects & { calls: JobAction[] } {
     acknowledge: handler('acknowledge'),
     scheduleRetry: handler('scheduleRetry'),
     removeDeadLetters: handler('removeDeadLetters'),
+    announce: handler('announce'),
   };
 }
 

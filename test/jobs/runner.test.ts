@@ -93,6 +93,7 @@ describe('job runner', () => {
     expect(res).toMatchObject({ changed: true, record: { state: 'done', version: 3 } });
     expect(effects.calls).toEqual([
       { type: 'enqueue', params: { jobId: 'j' } },
+      { type: 'announce', params: { jobId: 'j', state: 'done' } },
       { type: 'acknowledge', params: { jobId: 'j', receipt: 'r1' } },
     ]);
   });
@@ -200,6 +201,7 @@ describe('job runner', () => {
     expect(record?.state).toBe('dead-lettered');
     expect(effects.calls).toEqual([
       { type: 'scheduleRetry', params: { jobId: 'j', receipt: 'r1', attempt: 1 } },
+      { type: 'announce', params: { jobId: 'j', state: 'dead-lettered' } },
       { type: 'acknowledge', params: { jobId: 'j', receipt: 'r2' } },
     ]);
   });

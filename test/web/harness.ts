@@ -90,6 +90,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     log,
     ...wrapped,
+    webhooks: stores.webhooks,
     runner,
     breaker: options.breaker,
     extraMetrics: options.extraMetrics,

@@ -13,6 +13,7 @@ import { DynamoGallery } from './dynamo-gallery.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoKeyStore } from './dynamo-key-store.js';
 import { DynamoWorkerRegistry } from './dynamo-worker-registry.js';
+import { DynamoWebhookStore } from './dynamo-webhook-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 import { SqsJobQueue } from './sqs-job-queue.js';
 
@@ -71,6 +72,7 @@ export async function openAwsStores(config: Config, log: Logger, overrides: Open
     gallery: new DynamoGallery({ doc: clients.doc, table: names.galleryTable, log: alog }),
     keys: new DynamoKeyStore({ doc: clients.doc, table: names.keysTable }),
     registry: new DynamoWorkerRegistry({ doc: clients.doc, table: names.workersTable }),
+    webhooks: new DynamoWebhookStore({ doc: clients.doc, table: names.galleryTable }),
   };
   let closed: Promise<void> | undefined;
   return {

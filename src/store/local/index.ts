@@ -7,6 +7,7 @@ import { SqliteJobQueue } from './job-queue.js';
 import { SqliteJobStore } from './job-store.js';
 import { SqliteKeyStore } from './key-store.js';
 import { acquireDatabase } from './sqlite.js';
+import { SqliteWebhookStore } from './webhook-store.js';
 import { SqliteWorkerRegistry } from './worker-registry.js';
 
 export { FileBlobStore } from './blob-store.js';
@@ -15,6 +16,7 @@ export { SqliteGallery } from './gallery.js';
 export { SqliteJobQueue, type SqliteJobQueueOptions } from './job-queue.js';
 export { SqliteJobStore } from './job-store.js';
 export { SqliteKeyStore } from './key-store.js';
+export { SqliteWebhookStore } from './webhook-store.js';
 export { SqliteWorkerRegistry } from './worker-registry.js';
 export { acquireDatabase, translateSqliteError, DATABASE_FILE, type SqliteLease } from './sqlite.js';
 
@@ -61,6 +63,8 @@ export function openLocalStores(options: LocalStoresOptions): LocalStores {
     opened.push(keys);
     const registry = new SqliteWorkerRegistry(acquireDatabase(dataDir, log));
     opened.push(registry);
+    const webhooks = new SqliteWebhookStore(acquireDatabase(dataDir, log));
+    opened.push(webhooks);
     return {
       blobs,
       jobs,
@@ -69,6 +73,7 @@ export function openLocalStores(options: LocalStoresOptions): LocalStores {
       gallery,
       keys,
       registry,
+      webhooks,
       async close() {
         for (const store of opened) await store.close();
       },

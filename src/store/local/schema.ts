@@ -135,4 +135,14 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX gallery_changes_by_collection ON gallery_changes (collection, seq);
   `,
+  // 5: webhook endpoints per collection (the signing secret is in the record: deliveries need it).
+  `
+  CREATE TABLE webhook_endpoints (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+  ) STRICT;
+  `,
 ];

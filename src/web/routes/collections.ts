@@ -69,6 +69,8 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
     const faces = await rc.guard(() => view.listFaces());
     const removed = await rc.guard(() => gallery.removeCollection(name));
     if (!removed) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
+    // Its webhook endpoints go with it (and their pending deliveries then end with nothing to send).
+    for (const endpoint of await rc.guard(() => rc.deps.webhooks.list(name))) await rc.guard(() => rc.deps.webhooks.delete(name, endpoint.id));
     await forgetFaces({ ...rc.deps, log: ctx(res).log }, faces);
     res.status(204).end();
   });

@@ -9,10 +9,12 @@ import { galleryContract } from '../../contract/gallery.contract.js';
 import { jobIntakeContract } from '../../contract/job-intake.contract.js';
 import { jobStoreContract } from '../../contract/job-store.contract.js';
 import { keyStoreContract } from '../../contract/key-store.contract.js';
+import { webhookStoreContract } from '../../contract/webhook-store.contract.js';
 import { workerRegistryContract } from '../../contract/worker-registry.contract.js';
 import { DynamoGallery } from '../../../src/store/aws/dynamo-gallery.js';
 import { DynamoJobStore } from '../../../src/store/aws/dynamo-job-store.js';
 import { DynamoKeyStore } from '../../../src/store/aws/dynamo-key-store.js';
+import { DynamoWebhookStore } from '../../../src/store/aws/dynamo-webhook-store.js';
 import { DynamoWorkerRegistry } from '../../../src/store/aws/dynamo-worker-registry.js';
 import { S3BlobStore } from '../../../src/store/aws/s3-blob-store.js';
 import { SqsJobQueue } from '../../../src/store/aws/sqs-job-queue.js';
@@ -87,4 +89,10 @@ workerRegistryContract('DynamoWorkerRegistry on dynalite', async () => {
   const names = freshNames('workers');
   const cleanup = await createTables(env, names, [names.workersTable]);
   return { registry: new DynamoWorkerRegistry({ doc: env.clients.doc, table: names.workersTable }), cleanup };
+});
+
+webhookStoreContract('DynamoWebhookStore on dynalite (the gallery table)', async () => {
+  const names = freshNames('webhooks');
+  const cleanup = await createTables(env, names, [names.galleryTable]);
+  return { webhooks: new DynamoWebhookStore({ doc: env.clients.doc, table: names.galleryTable }), cleanup };
 });

@@ -8,6 +8,7 @@ import { jobIntakeContract } from '../../contract/job-intake.contract.js';
 import { jobQueueContract } from '../../contract/job-queue.contract.js';
 import { jobStoreContract } from '../../contract/job-store.contract.js';
 import { keyStoreContract } from '../../contract/key-store.contract.js';
+import { webhookStoreContract } from '../../contract/webhook-store.contract.js';
 import { workerRegistryContract } from '../../contract/worker-registry.contract.js';
 import {
   FileBlobStore,
@@ -15,6 +16,7 @@ import {
   SqliteJobQueue,
   SqliteJobStore,
   SqliteKeyStore,
+  SqliteWebhookStore,
   SqliteWorkerRegistry,
   acquireDatabase,
 } from '../../../src/store/local/index.js';
@@ -98,4 +100,9 @@ keyStoreContract('SqliteKeyStore', async () => {
 workerRegistryContract('SqliteWorkerRegistry', async () => {
   const { dir, cleanup } = await tempDir();
   return { registry: new SqliteWorkerRegistry(acquireDatabase(dir)), cleanup };
+});
+
+webhookStoreContract('SqliteWebhookStore', async () => {
+  const { dir, cleanup } = await tempDir();
+  return { webhooks: new SqliteWebhookStore(acquireDatabase(dir)), cleanup };
 });
