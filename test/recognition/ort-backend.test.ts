@@ -110,6 +110,19 @@ describe('ORT backend', () => {
     expect(compared).toBeGreaterThan(10);
   }, 300_000);
 
+  it("runs dlib's MMOD net on ONNX Runtime with wasm's rectangles and scores", async () => {
+    const a = await wasm.runtime.mmodDetector();
+    const b = await ort.runtime.mmodDetector();
+    expect(b).not.toBe(a);
+    const img = await decodeImage(await fs.readFile(path.join(dataDir('bbt'), 'bbt2.jpg')));
+    const da = await a.detect(img);
+    const db = await b.detect(img);
+    expect(da.length).toBeGreaterThan(0);
+    expect(db.map((d) => d.rect)).toEqual(da.map((d) => d.rect));
+    da.forEach((d, i) => expect(Math.abs(d.confidence - db[i].confidence)).toBeLessThan(1e-3));
+    expect((await fs.readdir(tmp)).filter((f) => f.startsWith('dlib-mmod'))).toEqual(['dlib-mmod.onnx', 'dlib-mmod.onnx.json']);
+  }, 120_000);
+
   it('refuses poison images exactly as wasm does', async () => {
     const bad = [await truncatedJpeg(), Buffer.from(TEXT_FILE), svgImage(), await pngBomb(), Buffer.alloc(0)];
     for (const buffer of bad) {

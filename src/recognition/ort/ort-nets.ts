@@ -11,6 +11,8 @@ import { EngineError } from '../errors.js';
 import { buildDescriptorGraph, DESCRIPTOR_IO, type ReadWeight, type RecognitionParams, type Weight } from './descriptor-graph.js';
 import { loadGraph, weightsFingerprint, type GraphOrigin } from './graph-store.js';
 import { buildLandmarkGraph, LANDMARK_IO } from './landmark-graph.js';
+import type { MmodModel, MmodNet } from '../mmod.js';
+import { buildMmodGraph, MMOD_IO } from './mmod-graph.js';
 import { buildSsdGraph, SSD_IO, type SsdParams } from './ssd-graph.js';
 import { buildTinyGraph, TINY_IO } from './tiny-graph.js';
 
@@ -41,6 +43,8 @@ export interface OrtNets {
   landmarks(batch: Float32Array, n: number): Promise<Float32Array>;
   /** The tiny detector's output grid (NHWC) for `n` h x w RGB images packed in `batch`. */
   tiny(batch: Float32Array, n: number, h: number, w: number): Promise<{ data: Float32Array; dims: number[] }>;
+  /** dlib's MMOD net for `model` (the `dlib-ensemble` pipeline); its graph is built or read on first use. */
+  mmod(model: MmodModel): Promise<MmodNet>;
   /** The SSD detector's raw predictions `[n * 5118 * 7]` for `n` 512x512 RGB images packed in `batch`. */
   ssd(batch: Float32Array, n: number): Promise<Float32Array>;
 }
@@ -117,9 +121,9 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
   const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
   const graphs: Record<string, GraphOrigin> = {};
 
-  async function session(name: string, params: unknown, build: (read: ReadWeight) => Uint8Array): Promise<OrtSession> {
+  async function session(name: string, params: unknown, build: (read: ReadWeight) => Uint8Array, weights?: Weight[]): Promise<OrtSession> {
     const { read, all } = collectWeights(params);
-    const stored = await loadGraph({ dir: options.dir, name, source: weightsFingerprint(all), build: () => build(read), log });
+    const stored = await loadGraph({ dir: options.dir, name, source: weightsFingerprint(weights ?? all), build: () => build(read), log });
     graphs[name] = stored.origin;
     try {
       return await ort.InferenceSession.create(stored.bytes, sessionOptions);
@@ -150,6 +154,24 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
   };
   await descriptorSession('face-api');
 
+  const mmodNets = new Map<MmodModel, Promise<MmodNet>>();
+  const mmodNet = (model: MmodModel): Promise<MmodNet> => {
+    let net = mmodNets.get(model);
+    if (!net) {
+      net = (async () => {
+        const weights = model.layers.flatMap((l) => [{ data: l.weights, shape: [l.rows, l.cols, l.inputs, l.filters] }, { data: l.bias, shape: [l.filters] }]);
+        const s = await session('dlib-mmod', null, () => buildMmodGraph(model), weights);
+        return async (input: Float32Array, height: number, width: number) => {
+          const out = (await s.run({ [MMOD_IO.input]: new ort.Tensor('float32', input, [1, height, width, 3]) }))[MMOD_IO.output];
+          return { scores: out.data as Float32Array, rows: out.dims[2], cols: out.dims[3] };
+        };
+      })();
+      mmodNets.set(model, net);
+      net.catch(() => mmodNets.delete(model));
+    }
+    return net;
+  };
+
   async function run(s: OrtSession, input: string, output: string, batch: Float32Array, n: number, side: number): Promise<Float32Array> {
     if (batch.length !== n * side * side * 3) throw new RangeError(`expected ${n} images of ${side}x${side}x3, got ${batch.length} values`);
     const out = await s.run({ [input]: new ort.Tensor('float32', batch, [n, side, side, 3]) });
@@ -161,6 +183,7 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
     threads,
     graphs,
     describe: async (batch, n, weights) => run(await descriptorSession(weights), DESCRIPTOR_IO.input, DESCRIPTOR_IO.output, batch, n, DESCRIPTOR_IO.side),
+    mmod: mmodNet,
     ssd: (batch, n) => run(ssdSession, SSD_IO.input, SSD_IO.output, batch, n, SSD_IO.side),
     landmarks: (batch, n) => run(landmarkSession, LANDMARK_IO.input, LANDMARK_IO.output, batch, n, LANDMARK_IO.side),
     async tiny(batch, n, h, w) {
