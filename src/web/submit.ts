@@ -45,7 +45,8 @@ function unavailable(err: unknown, message: string, jobId?: string): ServiceUnav
 
 /**
  * Accept a validated upload as a job: store the blob, create the job, enqueue it, in that
- * order, and resolve only when all three are done. Where the job store can write the job and
+ * order, and resolve only when all three are done. With a store that has `putVisible`, the
+ * blob is visible before the job is created and durable before this resolves. Where the job store can write the job and
  * its message in one transaction (the local backend, `JobRunner.createAndDispatch`), the last
  * two are that one write. On failure it throws a 503 and leaves nothing half-written that
  * would not heal:
@@ -66,8 +67,17 @@ export async function submitJob(
   const key = inputKey(id);
   const log = request.log.child({ jobId: id });
   const pending: { write?: Promise<void> } = {};
+  // Where the store can, the blob's flush to disk overlaps the job's create and enqueue (and,
+  // for a waiting request, its first moments on the worker); it is awaited before answering.
+  let durable: Promise<void> | undefined;
+  const putOptions = { contentType: request.image.contentType };
   try {
-    await deps.guard(() => (pending.write = deps.blobs.put(key, request.image.buffer, { contentType: request.image.contentType })));
+    await deps.guard(
+      () =>
+        (pending.write = deps.blobs.putVisible
+          ? deps.blobs.putVisible(key, request.image.buffer, putOptions).then((r) => void (durable = r.durable))
+          : deps.blobs.put(key, request.image.buffer, putOptions)),
+    );
   } catch (err) {
     // The write may still land after its deadline: delete it once it settles, so "nothing was kept" holds.
     if (pending.write) void discardLateWrite(deps.blobs, key, pending.write, log);
@@ -105,6 +115,16 @@ export async function submitJob(
     } catch (err) {
       log.warn({ err }, 'job created but not enqueued; the sweeper will queue it');
       throw unavailable(err, 'the job was stored but could not be queued yet; it will be queued shortly, poll it by its id', id);
+    }
+  }
+  if (durable) {
+    try {
+      await deps.guard(() => durable!);
+    } catch (err) {
+      // The job is queued and its image readable; only the flush failed. Same as a failed
+      // enqueue: a 503 that names the job, which a client may poll instead of uploading again.
+      log.warn({ err }, 'job queued but its image was not flushed to disk');
+      throw unavailable(err, 'the job was queued but its image could not be flushed to disk; poll it by its id', id);
     }
   }
   log.info({ kind: request.kind, bytes: request.image.buffer.length }, 'job accepted');
