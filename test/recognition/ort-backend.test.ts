@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEngine, type LoadedEngine } from '../../src/recognition/engine.js';
 import { decodeImage } from '../../src/recognition/decode.js';
@@ -132,7 +133,11 @@ describe('ORT backend', () => {
       expect(e2?.constructor).toBe(e1?.constructor);
       expect((e2 as { code?: string }).code).toBe((e1 as { code?: string }).code);
     }
-  });
+    // The 49 MP flat PNG that once aborted the wasm engine (test/e2e/poison-image.test.ts): no face on either.
+    const huge = await sharp({ create: { width: 7000, height: 7000, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toBuffer();
+    expect((await wasm.analyze(huge)).faces).toEqual([]);
+    expect((await ort.analyze(huge)).faces).toEqual([]);
+  }, 120_000);
 });
 
 describe('ORT unavailable', () => {

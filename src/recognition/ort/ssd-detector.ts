@@ -1,7 +1,7 @@
 /**
  * face-api's SSD MobileNet v1 detector with its net on ONNX Runtime: `locateFaces` as face-api
- * writes it (`SsdMobilenetv1.locateFaces`): face-api's NetInput prepares the 512x512 batch
- * (square-padded at the bottom and right, resized), the ORT graph runs the net, and
+ * writes it (`SsdMobilenetv1.locateFaces`): the 512x512 input prepared as face-api's NetInput
+ * does (square-padded at the bottom and right, resized: {@link ssdInput}), the ORT graph runs the net, and
  * ./ssd-postprocess.ts decodes and suppresses as face-api does; the boxes are scaled back with
  * face-api's own padding arithmetic and returned as face-api `FaceDetection`s.
  */
@@ -14,12 +14,45 @@ import { decodeSsd, SSD_IOU_THRESHOLD, ssdNonMaxSuppression } from './ssd-postpr
 type FaceApi = FaceRuntime['faceapi'];
 type FaceDetection = InstanceType<FaceApi['FaceDetection']>;
 
-interface NetInputLike {
-  inputSize: number | undefined;
-  toBatchTensor(inputSize: number, isCenterInputs: boolean): Tf.Tensor4D;
-  getReshapedInputDimensions(batchIdx: number): { width: number; height: number };
-  getInputHeight(batchIdx: number): number;
-  getInputWidth(batchIdx: number): number;
+/**
+ * face-api's SSD input for one `[height, width, 3]` image: `padToSquare` (zeros appended at the
+ * bottom or the right) then `resizeBilinear` to `side` (no corner alignment, no half-pixel
+ * centres), as TensorFlow.js computes them, in one pass over the pixels it samples. On a large
+ * photo this spares TensorFlow.js casting and padding every pixel to float first.
+ */
+export function ssdInput(data: ArrayLike<number>, height: number, width: number, side: number = SSD_IO.side): Float32Array {
+  const square = Math.max(height, width);
+  const out = new Float32Array(side * side * 3);
+  const at = (y: number, x: number, c: number): number => (y < height && x < width ? data[(y * width + x) * 3 + c] : 0);
+  if (square === side) {
+    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[(y * side + x) * 3 + c] = at(y, x, c);
+    return out;
+  }
+  const ratio = square / side;
+  const cols = new Int32Array(side * 2);
+  const colFrac = new Float64Array(side);
+  for (let x = 0; x < side; x++) {
+    const src = ratio * x;
+    cols[2 * x] = Math.max(0, Math.floor(src));
+    cols[2 * x + 1] = Math.min(square - 1, Math.ceil(src));
+    colFrac[x] = src - cols[2 * x];
+  }
+  for (let y = 0; y < side; y++) {
+    const src = ratio * y;
+    const top = Math.max(0, Math.floor(src));
+    const bottom = Math.min(square - 1, Math.ceil(src));
+    const rowFrac = src - top;
+    for (let x = 0; x < side; x++) {
+      const left = cols[2 * x], right = cols[2 * x + 1], fx = colFrac[x];
+      for (let c = 0; c < 3; c++) {
+        const tl = at(top, left, c), tr = at(top, right, c), bl = at(bottom, left, c), br = at(bottom, right, c);
+        const t = tl + (tr - tl) * fx;
+        const b = bl + (br - bl) * fx;
+        out[(y * side + x) * 3 + c] = t + (b - t) * rowFrac;
+      }
+    }
+  }
+  return out;
 }
 
 /** The part of face-api's SsdMobilenetv1 that detect.ts calls. */
@@ -35,23 +68,17 @@ export function ortSsdDetector(rt: FaceRuntime, nets: OrtNets): SsdLocator {
   return {
     async locateFaces(input, options = {}) {
       const { maxResults, minConfidence } = new faceapi.SsdMobilenetv1Options(options);
-      const netInput = (await faceapi.toNetInput(input as never)) as unknown as NetInputLike;
-      const batch = tf.tidy(() => tf.cast(netInput.toBatchTensor(SSD_IO.side, false), 'float32')) as Tf.Tensor4D;
-      let data: Float32Array;
-      try {
-        data = (await batch.data()) as Float32Array;
-      } finally {
-        batch.dispose();
-      }
-      const predictions = await nets.ssd(data, batch.shape[0]);
+      if (!(input instanceof tf.Tensor) || input.rank !== 3) throw new TypeError('the ORT SSD detector takes one [height, width, 3] tensor');
+      const [height, width] = input.shape;
+      const predictions = await nets.ssd(ssdInput(await input.data(), height, width), 1);
       // face-api's locateFaces reads the first image of the batch only.
       const { boxes, scores } = decodeSsd(predictions.subarray(0, SSD_IO.boxes * SSD_IO.values), anchors, SSD_IO.values);
       const indices = ssdNonMaxSuppression(boxes, scores, maxResults, SSD_IOU_THRESHOLD, minConfidence);
-      const reshaped = netInput.getReshapedInputDimensions(0);
-      const inputSize = netInput.inputSize as number;
-      const padX = inputSize / reshaped.width;
-      const padY = inputSize / reshaped.height;
-      const imageDims = { height: netInput.getInputHeight(0), width: netInput.getInputWidth(0) };
+      // face-api's computeReshapedDimensions and padding factors.
+      const scale = SSD_IO.side / Math.max(height, width);
+      const padX = SSD_IO.side / Math.round(width * scale);
+      const padY = SSD_IO.side / Math.round(height * scale);
+      const imageDims = { height, width };
       return indices.map((i) => {
         const top = Math.max(0, boxes[i * 4]) * padY;
         const bottom = Math.min(1, boxes[i * 4 + 2]) * padY;
