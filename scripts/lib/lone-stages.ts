@@ -13,10 +13,12 @@ export interface LoneStages {
   dispatch: number;
   attempt: number;
   answer: number;
+  /** Everything but the attempt: accept + dispatch + answer. */
+  overhead: number;
   total: number;
 }
 
-export const STAGE_NAMES: ReadonlyArray<keyof LoneStages> = ['accept', 'dispatch', 'attempt', 'answer', 'total'];
+export const STAGE_NAMES: ReadonlyArray<keyof LoneStages> = ['accept', 'dispatch', 'attempt', 'answer', 'overhead', 'total'];
 
 interface HistoryLike {
   at: string;
@@ -35,7 +37,8 @@ export function loneStages(history: HistoryLike[], sentAt: number, receivedAt: n
   };
   const queued = at('queued'), processing = at('processing'), done = at('done');
   if (queued === undefined || processing === undefined || done === undefined) return null;
-  return { accept: queued - sentAt, dispatch: processing - queued, attempt: done - processing, answer: receivedAt - done, total: receivedAt - sentAt };
+  const total = receivedAt - sentAt, attempt = done - processing;
+  return { accept: queued - sentAt, dispatch: processing - queued, attempt, answer: receivedAt - done, overhead: total - attempt, total };
 }
 
 /** p50 and p95 of each stage over the requests. */
