@@ -83,10 +83,11 @@ describe('ORT backend', () => {
     expect(ort.runtime.faceapi.nets.ssdMobilenetv1).not.toBe(wasm.runtime.faceapi.nets.ssdMobilenetv1);
     const { tf, faceapi } = wasm.runtime;
     let compared = 0;
-    // Two group shots as they are, and a crop on a padded canvas (the small-image fallback pass).
+    // A group shot as it is, and a crop on a padded canvas (the small-image fallback pass); the
+    // pipeline comparison above runs SSD on all five group shots.
     // face-api's own suppression reads every box back per pair, so low thresholds cost wasm seconds.
     const inputs = [];
-    for (const i of [1, 3]) inputs.push(await fs.readFile(path.join(dataDir('bbt'), `bbt${i}.jpg`)));
+    for (const i of [1]) inputs.push(await fs.readFile(path.join(dataDir('bbt'), `bbt${i}.jpg`)));
     const crop = (await fixtures())[0].buffer;
     for (const buffer of [...inputs, crop]) {
       const img = await decodeImage(buffer);
@@ -108,7 +109,7 @@ describe('ORT backend', () => {
         t.dispose();
       }
     }
-    expect(compared).toBeGreaterThan(10);
+    expect(compared).toBeGreaterThan(5);
   }, 300_000);
 
   it("runs dlib's MMOD net on ONNX Runtime with wasm's rectangles and scores", async () => {
