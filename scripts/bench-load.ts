@@ -29,6 +29,7 @@ import { lfwDirOrExit } from './lib/lfw.js';
 import { measureEngine, type EngineBaseline } from './lib/engine-baseline.js';
 import { createClient, multipart, percentile, runLanes, type Client, type Multipart } from './lib/http-client.js';
 import fs from 'node:fs/promises';
+import { loneStages, STAGE_NAMES, summariseStages, type LoneStages } from './lib/lone-stages.js';
 import { cpuSecondsOf, cpuSecondsOfGroup, ensureBuilt, startStack, stopOnSignal, type RunningStack } from './lib/stack.js';
 
 /**
@@ -155,19 +156,27 @@ interface Outcome {
   ms: number;
   wrong?: string;
   error?: string;
+  /** sync and async: the finished job's stages (see scripts/lib/lone-stages.ts). */
+  stages?: LoneStages | null;
 }
 
-async function waitDone(id: string): Promise<{ state: string }> {
+interface JobAnswer {
+  state: string;
+  history: Array<{ at: string; to: string }>;
+}
+
+async function waitDone(id: string): Promise<JobAnswer> {
   for (;;) {
     const a = await client.request('GET', `/v1/jobs/${id}?wait=30`);
     if (a.status !== 200) throw new Error(`GET job ${a.status}: ${a.body.slice(0, 200)}`);
-    const job = JSON.parse(a.body) as { state: string };
+    const job = JSON.parse(a.body) as JobAnswer;
     if (job.state === 'done' || job.state === 'dead-lettered') return job;
   }
 }
 
 async function one(img: BenchImage): Promise<Outcome> {
   const t0 = performance.now();
+  const sentAt = Date.now();
   try {
     if (mode === 'classic') {
       const f = form('inputFile', img);
@@ -183,15 +192,15 @@ async function one(img: BenchImage): Promise<Outcome> {
       const a = await client.request('POST', '/v1/jobs?wait=60', { data: f.body, contentType: f.contentType });
       const ms = performance.now() - t0;
       if (a.status !== 200) return { ok: false, ms, error: `${a.status} ${a.body.slice(0, 200)}` };
-      const job = JSON.parse(a.body) as { state: string };
-      return job.state === 'done' ? { ok: true, ms } : { ok: false, ms, error: `job ${job.state}` };
+      const job = JSON.parse(a.body) as JobAnswer;
+      return job.state === 'done' ? { ok: true, ms, stages: loneStages(job.history, sentAt, Date.now()) } : { ok: false, ms, error: `job ${job.state}` };
     }
     const a = await client.request('POST', '/v1/jobs', { data: f.body, contentType: f.contentType });
     if (a.status !== 202) return { ok: false, ms: performance.now() - t0, error: `${a.status} ${a.body.slice(0, 200)}` };
     if (mode === 'accept') return { ok: true, ms: performance.now() - t0 };
     const job = await waitDone((JSON.parse(a.body) as { id: string }).id);
     const ms = performance.now() - t0;
-    return job.state === 'done' ? { ok: true, ms } : { ok: false, ms, error: `job ${job.state}` };
+    return job.state === 'done' ? { ok: true, ms, stages: loneStages(job.history, sentAt, Date.now()) } : { ok: false, ms, error: `job ${job.state}` };
   } catch (err) {
     return { ok: false, ms: performance.now() - t0, error: err instanceof Error ? err.message : String(err) };
   }
@@ -241,18 +250,25 @@ async function loneUser(): Promise<void> {
   const budget = engine ? engine.p50MsPerImage + 150 : Number.NaN;
   const ms = outcomes.map((o) => o.ms);
   const within = outcomes.filter((o) => o.ok && o.ms <= budget).length;
+  const staged = outcomes.map((o) => o.stages).filter((s): s is LoneStages => !!s);
+  const stages = staged.length > 0 ? summariseStages(staged) : null;
   const summary = {
     mode, images: set, requests, gapSeconds,
     msPerRequest: ms.map((x) => round(x)),
-    p50Ms: round(percentile(ms, 50)), maxMs: round(Math.max(...ms)),
+    p50Ms: round(percentile(ms, 50)), p95Ms: round(percentile(ms, 95)), maxMs: round(Math.max(...ms)),
+    stages: stages ? Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { p50: round(v.p50), p95: round(v.p95) }])) : null,
     errors: outcomes.filter((o) => !o.ok).length,
     engineP50MsPerImage: engine ? round(engine.p50MsPerImage) : null,
     budgetMs: engine ? round(budget) : null,
     withinBudget: within,
     loadAverage: round(os.loadavg()[0]),
   };
-  console.log(`lone user, ${mode} ${set}: ${requests} requests ${gapSeconds} s apart; p50 ${summary.p50Ms} ms, max ${summary.maxMs} ms; ` +
+  console.log(`lone user, ${mode} ${set}: ${requests} requests ${gapSeconds} s apart; p50 ${summary.p50Ms} ms, p95 ${summary.p95Ms} ms, max ${summary.maxMs} ms; ` +
     `${within}/${requests} within the engine's p50 (${summary.engineP50MsPerImage} ms) + 150 ms = ${summary.budgetMs} ms`);
+  if (stages) {
+    console.log(`stages (ms, p50 / p95 over ${staged.length} requests; job history times): ` +
+      STAGE_NAMES.map((k) => `${k} ${round(stages[k].p50)} / ${round(stages[k].p95)}`).join(', '));
+  }
   if (opts.json) console.log(JSON.stringify(summary));
 }
 

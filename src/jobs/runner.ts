@@ -47,8 +47,10 @@ export interface JobRunner {
    * (`changed: false`). Effects run only after the save; if one fails, the new state stands and
    * JobEffectError is thrown (the caller may retry the effect's purpose, or rely on the sweeper).
    * Throws VersionConflictError when the job kept moving through every reload.
+   * `onSaved` is called with the saved record before the effects run (a worker tells the web
+   * tier a job is done without waiting for its message's delete); what it throws is ignored.
    */
-  dispatch(jobId: string, command: JobCommand): Promise<DispatchResult>;
+  dispatch(jobId: string, command: JobCommand, options?: { onSaved?: (record: JobRecord) => void }): Promise<DispatchResult>;
   /**
    * Take a new job in: the record as create() then dispatch(ENQUEUE) would leave it (same
    * snapshot and history, `queued`, version 0) goes to the intake with its message, in one
@@ -166,7 +168,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       return record;
     },
 
-    async dispatch(jobId, command) {
+    async dispatch(jobId, command, options) {
       for (let round = 0; ; round++) {
         const current = await store.get(jobId);
         if (current === null) return { record: null, changed: false };
@@ -202,6 +204,11 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
           // would be a machine bug, so it is logged rather than silently dropped.
           if (isJobAction(action)) effectActions.push(action);
           else log.warn({ jobId, action: action.type }, 'job machine returned an action with no effect handler');
+        }
+        try {
+          options?.onSaved?.(saved);
+        } catch (err) {
+          log.warn({ jobId, err }, 'onSaved callback failed');
         }
         logTransition(jobId, command, current.state, saved.state);
         await runEffects(saved, effectActions);

@@ -206,7 +206,7 @@ export function boxesOverlap(a: DlibRect, b: DlibRect, t: BoxOverlap): boolean {
   return inner / outer > t.iou || inner / area(a) > t.percentCovered || inner / area(b) > t.percentCovered;
 }
 
-/** The detector with its weights in TensorFlow; `dispose` frees them. */
+/** The detector; `dispose` frees its TensorFlow.js weights. */
 export interface MmodDetector {
   readonly model: MmodModel;
   /** Faces in `img`, best first, after NMS. `adjustThreshold` (default 0) is dlib's: keep scores above it. */
@@ -214,21 +214,20 @@ export interface MmodDetector {
   dispose(): void;
 }
 
-export function createMmodDetector(tf: typeof Tf, model: MmodModel): MmodDetector {
+/**
+ * Runs the net on the prepared pyramid (`[height, width, 3]`, mean-subtracted, /256): the score
+ * map, row-major. TensorFlow.js by default ({@link tfMmodNet}); ONNX Runtime's in ./ort/.
+ */
+export type MmodNet = (input: Float32Array, height: number, width: number) => Promise<{ scores: Float32Array; rows: number; cols: number }>;
+
+/** The net on TensorFlow.js; `dispose` frees its weights. */
+export function tfMmodNet(tf: typeof Tf, model: MmodModel): { run: MmodNet; dispose: () => void } {
   const weights = model.layers.map((l) => ({ filter: tf.tensor4d(l.weights, [l.rows, l.cols, l.inputs, l.filters]), bias: tf.tensor1d(l.bias) }));
-  const mapX = outputToInput(model.layers, 'x'), mapY = outputToInput(model.layers, 'y');
-  const [w0] = model.windows;
   return {
-    model,
     dispose: () => weights.forEach((w) => tf.dispose([w.filter, w.bias])),
-    async detect(img, options = {}) {
-      const threshold = options.adjustThreshold ?? 0;
-      const pyr = tiledPyramid(img, MMOD_PYRAMID_N);
-      if (pyr.rects.length === 0) return [];
-      const input = new Float32Array(pyr.data.length);
-      for (let i = 0; i < input.length; i += 3) for (let k = 0; k < 3; k++) input[i + k] = (pyr.data[i + k] - model.mean[k]) / 256;
+    async run(input, height, width) {
       const out = tf.tidy(() => {
-        let x: Tf.Tensor4D = tf.tensor4d(input, [1, pyr.height, pyr.width, 3]);
+        let x: Tf.Tensor4D = tf.tensor4d(input, [1, height, width, 3]);
         for (const [i, l] of model.layers.entries()) {
           const pad = l.padY === l.padX ? (l.padY === 0 ? 'valid' : l.padY) : [[0, 0], [l.padY, l.padY], [l.padX, l.padX], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]];
           x = tf.fused.conv2d({ x, filter: weights[i].filter, strides: [l.strideY, l.strideX], pad, bias: weights[i].bias, activation: l.relu ? 'relu' : 'linear' });
@@ -236,12 +235,31 @@ export function createMmodDetector(tf: typeof Tf, model: MmodModel): MmodDetecto
         return x;
       });
       const [, rows, cols] = out.shape;
-      let scores: Float32Array;
       try {
-        scores = (await out.data()) as Float32Array;
+        return { scores: (await out.data()) as Float32Array, rows, cols };
       } finally {
         out.dispose();
       }
+    },
+  };
+}
+
+/** The detector on TensorFlow.js, or on `net` when given (then `dispose` does nothing). */
+export function createMmodDetector(tf: typeof Tf, model: MmodModel, net?: MmodNet): MmodDetector {
+  const tfNet = net ? null : tfMmodNet(tf, model);
+  const run = net ?? tfNet!.run;
+  const mapX = outputToInput(model.layers, 'x'), mapY = outputToInput(model.layers, 'y');
+  const [w0] = model.windows;
+  return {
+    model,
+    dispose: () => tfNet?.dispose(),
+    async detect(img, options = {}) {
+      const threshold = options.adjustThreshold ?? 0;
+      const pyr = tiledPyramid(img, MMOD_PYRAMID_N);
+      if (pyr.rects.length === 0) return [];
+      const input = new Float32Array(pyr.data.length);
+      for (let i = 0; i < input.length; i += 3) for (let k = 0; k < 3; k++) input[i + k] = (pyr.data[i + k] - model.mean[k]) / 256;
+      const { scores, rows, cols } = await run(input, pyr.height, pyr.width);
       const found: MmodDetection[] = [];
       for (let r = 0; r < rows; r++) {
         for (let c = 0; c < cols; c++) {

@@ -88,6 +88,9 @@ export function withFaults<T extends object>(target: T, plan: FaultPlan, options
 
   return new Proxy(target, {
     get(obj, prop, receiver) {
+      // `putVisible` is an optional `put` in two steps: with faults planned for `put`, hide it,
+      // so callers fall back to `put` and meet them.
+      if (prop === 'putVisible' && states.has('put')) return undefined;
       const value: unknown = Reflect.get(obj, prop, receiver);
       if (typeof prop !== 'string' || typeof value !== 'function') return value;
       const state = states.get(prop);

@@ -33,6 +33,14 @@ export interface BlobStore extends Closeable, Pingable {
    * throw InvalidKeyError.
    */
   put(key: string, body: Buffer, options?: BlobPutOptions): Promise<void>;
+  /**
+   * Optional: `put` in two steps. Resolves once every reader sees the value (atomic, as `put`),
+   * with `durable`, which settles once the value is on stable storage (when `put` would have
+   * resolved; it rejects with the store's error). A caller can overlap the flush with work that
+   * needs only the value visible, and must await `durable` before it reports the value stored.
+   * Stores whose writes are durable when visible (S3) leave it out.
+   */
+  putVisible?(key: string, body: Buffer, options?: BlobPutOptions): Promise<{ durable: Promise<void> }>;
   /** The bytes under `key`. Throws NotFoundError when absent. */
   get(key: string): Promise<Buffer>;
   /** Delete `key`; deleting an absent key succeeds. */

@@ -47,7 +47,8 @@ function unavailable(err: unknown, message: string, jobId?: string): ServiceUnav
 /**
  * Accept a validated upload as a job: store the blob, then take the job in with its message
  * through the intake (`JobRunner.submit`: one transaction on SQLite, create then send
- * elsewhere), and resolve only when both are done. On failure it throws a 503 and leaves
+ * elsewhere), and resolve only when both are done. With a store that has `putVisible`, the
+ * blob is visible before the job is taken in and durable before this resolves. On failure it throws a 503 and leaves
  * nothing half-written that would not heal:
  * - the blob failed: nothing was stored;
  * - the job was not created: the blob is deleted unless the job turns out to exist after all
@@ -66,8 +67,17 @@ export async function submitJob(
   const key = inputKey(id);
   const log = request.log.child({ jobId: id });
   const pending: { write?: Promise<void> } = {};
+  // Where the store can, the blob's flush to disk overlaps the job's create and enqueue (and,
+  // for a waiting request, its first moments on the worker); it is awaited before answering.
+  let durable: Promise<void> | undefined;
+  const putOptions = { contentType: request.image.contentType };
   try {
-    await deps.guard(() => (pending.write = deps.blobs.put(key, request.image.buffer, { contentType: request.image.contentType })));
+    await deps.guard(
+      () =>
+        (pending.write = deps.blobs.putVisible
+          ? deps.blobs.putVisible(key, request.image.buffer, putOptions).then((r) => void (durable = r.durable))
+          : deps.blobs.put(key, request.image.buffer, putOptions)),
+    );
   } catch (err) {
     // The write may still land after its deadline: delete it once it settles, so "nothing was kept" holds.
     if (pending.write) void discardLateWrite(deps.blobs, key, pending.write, log);
@@ -100,6 +110,16 @@ export async function submitJob(
     throw unavailable(err, 'the job could not be created; retry later', exists ? id : undefined);
   }
 
+  if (durable) {
+    try {
+      await deps.guard(() => durable!);
+    } catch (err) {
+      // The job is queued and its image readable; only the flush failed. Same as a failed
+      // enqueue: a 503 that names the job, which a client may poll instead of uploading again.
+      log.warn({ err }, 'job queued but its image was not flushed to disk');
+      throw unavailable(err, 'the job was queued but its image could not be flushed to disk; poll it by its id', id);
+    }
+  }
   log.info({ kind: request.kind, bytes: request.image.buffer.length }, 'job accepted');
   return { record, log };
 }

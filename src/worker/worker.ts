@@ -270,10 +270,10 @@ export function createWorker(deps: WorkerDeps): Worker {
     heartbeat.unref();
     try {
       const result = await processJob(started.record);
-      const done = await runner.dispatch(jobId, { type: 'SUCCEED', workerId, result, receipt: message.receipt });
+      // The web tier hears of the job as soon as it is saved done, not after its message's delete.
+      const done = await runner.dispatch(jobId, { type: 'SUCCEED', workerId, result, receipt: message.receipt }, { onSaved: (r) => r.state === 'done' && settled(jobId, 'done') });
       if (done.changed) {
         jobsDone += 1;
-        settled(jobId, 'done');
         jlog.info({ faces: result.faces.length, ms: Date.now() - startedAt }, 'job done');
       } else {
         jlog.warn({ state: done.record?.state }, 'result not stored: this worker no longer holds the job');

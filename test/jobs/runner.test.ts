@@ -98,6 +98,27 @@ describe('job runner', () => {
     ]);
   });
 
+  it('calls onSaved with the saved record before the effects, and not for a refused event; a throwing onSaved changes nothing', async () => {
+    const r = runner();
+    const { id } = await r.create(newJob({ id: 'j' }));
+    await r.dispatch(id, { type: 'ENQUEUE' });
+    await r.dispatch(id, { type: 'START', workerId: 'w1', leaseSeconds: 30, receipt: 'r1' });
+    const seen: Array<{ state: string; version: number; effectsBefore: number }> = [];
+    const res = await r.dispatch(id, { type: 'SUCCEED', workerId: 'w1', result: aResult(), receipt: 'r1' }, {
+      onSaved: (rec) => {
+        seen.push({ state: rec.state, version: rec.version, effectsBefore: effects.calls.length });
+        throw new Error('a hint that fails');
+      },
+    });
+    expect(res).toMatchObject({ changed: true, record: { state: 'done', version: 3 } });
+    // The enqueue ran before (START has no effect); the acknowledge came after.
+    expect(seen).toEqual([{ state: 'done', version: 3, effectsBefore: 1 }]);
+    expect(effects.calls.at(-1)).toEqual({ type: 'acknowledge', params: { jobId: 'j', receipt: 'r1' } });
+    const again = await r.dispatch(id, { type: 'SUCCEED', workerId: 'w1', result: aResult(), receipt: 'r1' }, { onSaved: () => seen.push({ state: 'x', version: -1, effectsBefore: -1 }) });
+    expect(again.changed).toBe(false);
+    expect(seen).toHaveLength(1);
+  });
+
   it('reports changed: false, saves nothing and runs no effect for an event the state refuses', async () => {
     store.seed(makeJobRecord({ id: 'j', state: 'done', version: 4 }));
     const res = await runner().dispatch('j', { type: 'SUCCEED', workerId: 'w1', result: aResult(), receipt: 'r9' });

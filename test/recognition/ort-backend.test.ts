@@ -6,8 +6,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEngine, type LoadedEngine } from '../../src/recognition/engine.js';
+import { decodeImage } from '../../src/recognition/decode.js';
 import { EngineError } from '../../src/recognition/errors.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import { distinctCse546 } from '../helpers/cse546.js';
@@ -53,7 +55,7 @@ describe('ORT backend', () => {
     expect(wasm.backend).toBe('wasm');
     expect(ort.backend).toBe('ort');
     const files = (await fs.readdir(tmp)).sort();
-    expect(files).toEqual(['face-landmark-68.onnx', 'face-landmark-68.onnx.json', 'face-recognition-face-api.onnx', 'face-recognition-face-api.onnx.json', 'tiny-face-detector.onnx', 'tiny-face-detector.onnx.json']);
+    expect(files).toEqual(['face-landmark-68.onnx', 'face-landmark-68.onnx.json', 'face-recognition-face-api.onnx', 'face-recognition-face-api.onnx.json', 'ssd-mobilenetv1.onnx', 'ssd-mobilenetv1.onnx.json', 'tiny-face-detector.onnx', 'tiny-face-detector.onnx.json']);
   });
 
   it('gives the same faces as wasm on the fixtures: boxes within 1 px, descriptors within 1e-4', async () => {
@@ -77,6 +79,52 @@ describe('ORT backend', () => {
     expect(worst).toBeGreaterThan(0); // two real backends, not one engine twice
   }, 600_000);
 
+  it('runs SSD on ONNX Runtime with the boxes and scores of face-api on wasm, down to a low threshold', async () => {
+    expect(ort.runtime.faceapi.nets.ssdMobilenetv1).not.toBe(wasm.runtime.faceapi.nets.ssdMobilenetv1);
+    const { tf, faceapi } = wasm.runtime;
+    let compared = 0;
+    // A group shot as it is, and a crop on a padded canvas (the small-image fallback pass); the
+    // pipeline comparison above runs SSD on all five group shots.
+    // face-api's own suppression reads every box back per pair, so low thresholds cost wasm seconds.
+    const inputs = [];
+    for (const i of [1]) inputs.push(await fs.readFile(path.join(dataDir('bbt'), `bbt${i}.jpg`)));
+    const crop = (await fixtures())[0].buffer;
+    for (const buffer of [...inputs, crop]) {
+      const img = await decodeImage(buffer);
+      let t = tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32');
+      if (buffer === crop) t = tf.pad(t, [[32, 32], [32, 32], [0, 0]], 128);
+      try {
+        for (const minConfidence of [0.5, 0.2]) {
+          const options = new faceapi.SsdMobilenetv1Options({ minConfidence, maxResults: 100 });
+          const a = await wasm.runtime.faceapi.nets.ssdMobilenetv1.locateFaces(t as never, options);
+          const b = await ort.runtime.faceapi.nets.ssdMobilenetv1.locateFaces(t as never, options);
+          expect(b.length).toBe(a.length);
+          a.forEach((d, i) => {
+            for (const k of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(d.box[k] - b[i].box[k])).toBeLessThanOrEqual(1);
+            expect(Math.abs(d.score - b[i].score)).toBeLessThan(1e-3);
+          });
+          compared += a.length;
+        }
+      } finally {
+        t.dispose();
+      }
+    }
+    expect(compared).toBeGreaterThan(5);
+  }, 300_000);
+
+  it("runs dlib's MMOD net on ONNX Runtime with wasm's rectangles and scores", async () => {
+    const a = await wasm.runtime.mmodDetector();
+    const b = await ort.runtime.mmodDetector();
+    expect(b).not.toBe(a);
+    const img = await decodeImage(await fs.readFile(path.join(dataDir('bbt'), 'bbt2.jpg')));
+    const da = await a.detect(img);
+    const db = await b.detect(img);
+    expect(da.length).toBeGreaterThan(0);
+    expect(db.map((d) => d.rect)).toEqual(da.map((d) => d.rect));
+    da.forEach((d, i) => expect(Math.abs(d.confidence - db[i].confidence)).toBeLessThan(1e-3));
+    expect((await fs.readdir(tmp)).filter((f) => f.startsWith('dlib-mmod'))).toEqual(['dlib-mmod.onnx', 'dlib-mmod.onnx.json']);
+  }, 120_000);
+
   it('refuses poison images exactly as wasm does', async () => {
     const bad = [await truncatedJpeg(), Buffer.from(TEXT_FILE), svgImage(), await pngBomb(), Buffer.alloc(0)];
     for (const buffer of bad) {
@@ -86,7 +134,11 @@ describe('ORT backend', () => {
       expect(e2?.constructor).toBe(e1?.constructor);
       expect((e2 as { code?: string }).code).toBe((e1 as { code?: string }).code);
     }
-  });
+    // The 49 MP flat PNG that once aborted the wasm engine (test/e2e/poison-image.test.ts): no face on either.
+    const huge = await sharp({ create: { width: 7000, height: 7000, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toBuffer();
+    expect((await wasm.analyze(huge)).faces).toEqual([]);
+    expect((await ort.analyze(huge)).faces).toEqual([]);
+  }, 120_000);
 });
 
 describe('ORT unavailable', () => {

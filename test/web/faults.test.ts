@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FacefleetError } from '../../src/errors.js';
+import { StoreUnavailableError } from '../../src/store/errors.js';
 import { withFaults } from '../../src/store/faults.js';
 import { inputKey } from '../../src/web/submit.js';
 import { request, uploadFile } from '../helpers/http.js';
@@ -54,6 +55,31 @@ describe('store failures on submit', () => {
       expect503(res);
       expect(res.json.jobId).toBeUndefined();
       await nothingStored(h);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('image visible but its flush to disk fails: 503 naming the job, which stays queued with its image', async () => {
+    const h = await startHarness({
+      wrap: ({ blobs }) => ({
+        blobs: Object.assign(Object.create(blobs) as typeof blobs, {
+          async putVisible(...args: Parameters<NonNullable<typeof blobs.putVisible>>) {
+            await blobs.putVisible!(...args);
+            const durable = Promise.reject(new StoreUnavailableError('disk flush failed'));
+            durable.catch(() => undefined); // awaited later by the web tier
+            return { durable };
+          },
+        }),
+      }),
+    });
+    try {
+      const res = await uploadFile(`${h.url}/v1/jobs`, { data: await validJpeg() });
+      expect503(res);
+      const id = res.json.jobId as string;
+      expect(id, JSON.stringify(res.json)).toEqual(expect.any(String));
+      expect(await h.stores.blobs.exists(inputKey(id))).toBe(true);
+      expect((await h.stores.jobs.get(id))?.state).toBe('queued');
     } finally {
       await h.close();
     }

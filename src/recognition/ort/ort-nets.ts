@@ -1,8 +1,7 @@
 /**
  * The engine's nets on ONNX Runtime (`onnxruntime-node`, an optional dependency): the graphs
  * are built from the weights face-api has loaded (./descriptor-graph.ts, ./landmark-graph.ts,
- * ./tiny-graph.ts),
- * kept in the graph store (./graph-store.ts), and run on the CPU with one intra-op thread by
+ * ./tiny-graph.ts, ./ssd-graph.ts), kept in the graph store (./graph-store.ts), and run on the CPU with one intra-op thread by
  * default: the fleet runs one worker per core.
  */
 import { createRequire } from 'node:module';
@@ -12,6 +11,9 @@ import { EngineError } from '../errors.js';
 import { buildDescriptorGraph, DESCRIPTOR_IO, type ReadWeight, type RecognitionParams, type Weight } from './descriptor-graph.js';
 import { loadGraph, weightsFingerprint, type GraphOrigin } from './graph-store.js';
 import { buildLandmarkGraph, LANDMARK_IO } from './landmark-graph.js';
+import type { MmodModel, MmodNet } from '../mmod.js';
+import { buildMmodGraph, MMOD_IO } from './mmod-graph.js';
+import { buildSsdGraph, SSD_IO, type SsdParams } from './ssd-graph.js';
 import { buildTinyGraph, TINY_IO } from './tiny-graph.js';
 
 const require = createRequire(import.meta.url);
@@ -41,6 +43,10 @@ export interface OrtNets {
   landmarks(batch: Float32Array, n: number): Promise<Float32Array>;
   /** The tiny detector's output grid (NHWC) for `n` h x w RGB images packed in `batch`. */
   tiny(batch: Float32Array, n: number, h: number, w: number): Promise<{ data: Float32Array; dims: number[] }>;
+  /** dlib's MMOD net for `model` (the `dlib-ensemble` pipeline); its graph is built or read on first use. */
+  mmod(model: MmodModel): Promise<MmodNet>;
+  /** The SSD detector's raw predictions `[n * 5118 * 7]` for `n` 512x512 RGB images packed in `batch`. */
+  ssd(batch: Float32Array, n: number): Promise<Float32Array>;
 }
 
 export interface OrtOptions {
@@ -115,9 +121,9 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
   const sessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
   const graphs: Record<string, GraphOrigin> = {};
 
-  async function session(name: string, params: unknown, build: (read: ReadWeight) => Uint8Array): Promise<OrtSession> {
+  async function session(name: string, params: unknown, build: (read: ReadWeight) => Uint8Array, weights?: Weight[]): Promise<OrtSession> {
     const { read, all } = collectWeights(params);
-    const stored = await loadGraph({ dir: options.dir, name, source: weightsFingerprint(all), build: () => build(read), log });
+    const stored = await loadGraph({ dir: options.dir, name, source: weightsFingerprint(weights ?? all), build: () => build(read), log });
     graphs[name] = stored.origin;
     try {
       return await ort.InferenceSession.create(stored.bytes, sessionOptions);
@@ -131,6 +137,8 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
   const landmarkSession = await session('face-landmark-68', landmarkParams, (read) => buildLandmarkGraph(landmarkParams.extractor, landmarkParams.fc, read));
   const tinyParams = (rt.faceapi.nets.tinyFaceDetector as unknown as { params: Record<string, unknown> }).params;
   const tinySession = await session('tiny-face-detector', tinyParams, (read) => buildTinyGraph(tinyParams, read));
+  const ssdParams = (rt.faceapi.nets.ssdMobilenetv1 as unknown as { params: SsdParams }).params;
+  const ssdSession = await session('ssd-mobilenetv1', ssdParams, (read) => buildSsdGraph(ssdParams, read));
   const descriptorSessions = new Map<RecognitionWeights, Promise<OrtSession>>();
   const descriptorSession = (weights: RecognitionWeights): Promise<OrtSession> => {
     let s = descriptorSessions.get(weights);
@@ -146,17 +154,37 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
   };
   await descriptorSession('face-api');
 
+  const mmodNets = new Map<MmodModel, Promise<MmodNet>>();
+  const mmodNet = (model: MmodModel): Promise<MmodNet> => {
+    let net = mmodNets.get(model);
+    if (!net) {
+      net = (async () => {
+        const weights = model.layers.flatMap((l) => [{ data: l.weights, shape: [l.rows, l.cols, l.inputs, l.filters] }, { data: l.bias, shape: [l.filters] }]);
+        const s = await session('dlib-mmod', null, () => buildMmodGraph(model), weights);
+        return async (input: Float32Array, height: number, width: number) => {
+          const out = (await s.run({ [MMOD_IO.input]: new ort.Tensor('float32', input, [1, height, width, 3]) }))[MMOD_IO.output];
+          return { scores: out.data as Float32Array, rows: out.dims[2], cols: out.dims[3] };
+        };
+      })();
+      mmodNets.set(model, net);
+      net.catch(() => mmodNets.delete(model));
+    }
+    return net;
+  };
+
   async function run(s: OrtSession, input: string, output: string, batch: Float32Array, n: number, side: number): Promise<Float32Array> {
     if (batch.length !== n * side * side * 3) throw new RangeError(`expected ${n} images of ${side}x${side}x3, got ${batch.length} values`);
     const out = await s.run({ [input]: new ort.Tensor('float32', batch, [n, side, side, 3]) });
     return out[output].data as Float32Array;
   }
 
-  log.info({ threads, graphs, dir: options.dir }, 'ONNX Runtime nets ready (descriptor, landmarks, tiny detector)');
+  log.info({ threads, graphs, dir: options.dir }, 'ONNX Runtime nets ready (descriptor, landmarks, tiny and SSD detectors)');
   return {
     threads,
     graphs,
     describe: async (batch, n, weights) => run(await descriptorSession(weights), DESCRIPTOR_IO.input, DESCRIPTOR_IO.output, batch, n, DESCRIPTOR_IO.side),
+    mmod: mmodNet,
+    ssd: (batch, n) => run(ssdSession, SSD_IO.input, SSD_IO.output, batch, n, SSD_IO.side),
     landmarks: (batch, n) => run(landmarkSession, LANDMARK_IO.input, LANDMARK_IO.output, batch, n, LANDMARK_IO.side),
     async tiny(batch, n, h, w) {
       if (batch.length !== n * h * w * 3) throw new RangeError(`expected ${n} images of ${w}x${h}x3, got ${batch.length} values`);

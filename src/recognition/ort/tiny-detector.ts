@@ -9,6 +9,7 @@
 import type * as Tf from '@tensorflow/tfjs';
 import type { FaceRuntime } from '../backend.js';
 import type { OrtNets } from './ort-nets.js';
+import { ortSsdDetector } from './ssd-detector.js';
 
 interface NetInputLike {
   toBatchTensor(inputSize: number, isCenterInputs: boolean): Tf.Tensor4D;
@@ -36,8 +37,12 @@ export function ortTinyFaceDetector(rt: FaceRuntime, nets: OrtNets): FaceRuntime
   return tiny;
 }
 
-/** `rt` with face-api's `nets.tinyFaceDetector` swapped for the ORT one (detect.ts finds it there). */
-export function withOrtTiny(rt: FaceRuntime, nets: OrtNets): FaceRuntime {
-  const faceapi = { ...rt.faceapi, nets: { ...rt.faceapi.nets, tinyFaceDetector: ortTinyFaceDetector(rt, nets) } } as FaceRuntime['faceapi'];
+/**
+ * `rt` with face-api's `nets.tinyFaceDetector` and `nets.ssdMobilenetv1` swapped for the ORT
+ * ones (detect.ts finds them there).
+ */
+export function withOrtDetectors(rt: FaceRuntime, nets: OrtNets): FaceRuntime {
+  const ssdMobilenetv1 = ortSsdDetector(rt, nets);
+  const faceapi = { ...rt.faceapi, nets: { ...rt.faceapi.nets, tinyFaceDetector: ortTinyFaceDetector(rt, nets), ssdMobilenetv1 } } as FaceRuntime['faceapi'];
   return { ...rt, faceapi };
 }

@@ -2,7 +2,7 @@
  * The conv net of face-api's Tiny Face Detector (TinyYolov2 `runMobilenet`, first layer a plain
  * convolution) as an ONNX graph, for any input side: mean subtraction and /255, a 3x3 valid
  * convolution, five 2x2 max pools between depthwise-separable 3x3 convolutions (leaky ReLU,
- * written as face-api writes it: `relu(x - 0.1x) + 0.1x`), and the 1x1 box layer. The output is
+ * slope 0.1), and the 1x1 box layer. The output is
  * NHWC, as face-api's `extractBoxes` reads it; resizing before and decoding after stay face-api's.
  */
 import { OnnxGraph, convFilter, depthwiseFilter } from './onnx-graph.js';
@@ -23,9 +23,13 @@ interface Conv {
 
 export const TINY_IO = { input: 'image', output: 'grid' } as const;
 
+/**
+ * face-api's `relu(x - 0.1x) + 0.1x` is a leaky ReLU with slope 0.1 (equal to within a float
+ * rounding for x > 0); as ONNX's LeakyRelu, ONNX Runtime fuses it into the convolution
+ * instead of four passes over each feature map.
+ */
 function leaky(g: OnnxGraph, x: string): string {
-  const min = g.op('Mul', [x, g.constant('leak', new Float32Array([0.10000000149011612]), [])]);
-  return g.op('Add', [g.op('Relu', [g.op('Sub', [x, min])]), min]);
+  return g.op('LeakyRelu', [x], { alpha: { float: 0.10000000149011612 } });
 }
 
 function conv(g: OnnxGraph, read: ReadWeight, x: string, p: Conv, pads: number[]): string {

@@ -62,18 +62,38 @@ export class FileBlobStore implements BlobStore {
   }
 
   async put(key: string, body: Buffer, _options?: BlobPutOptions): Promise<void> {
+    await this.write(key, body, true);
+  }
+
+  /**
+   * Written and renamed into place without waiting for the disk; `durable` is the fsync of the
+   * file that follows (a few ms, and tens on a busy disk, that the web tier overlaps with
+   * creating and queueing the job).
+   */
+  async putVisible(key: string, body: Buffer, _options?: BlobPutOptions): Promise<{ durable: Promise<void> }> {
+    const file = await this.write(key, body, false);
+    const durable = flushFile(file).catch((err: unknown) => {
+      throw translateFsError(err, `flush blob ${key}`, StoreUnavailableError);
+    });
+    // The caller awaits it later; a rejection meanwhile is not unhandled.
+    durable.catch(() => undefined);
+    return { durable };
+  }
+
+  /** Write through a temp file renamed into place; `flush` fsyncs it first. Returns the final path. */
+  private async write(key: string, body: Buffer, flush: boolean): Promise<string> {
     const file = this.pathFor(key);
     // Unique within this process by the counter, across processes by the pid (which the
     // cleanup on open reads back) and the per-store random part.
     const temp = path.join(this.tempDir, `${process.pid}-${this.tempPrefix}${(this.tempCounter++).toString(36)}`);
     try {
-      // The callback API: open, write, fsync and close run as one chain of libuv requests,
+      // The callback API: open, write, (fsync,) close run as one chain of libuv requests,
       // without the FileHandle objects and promise per step of fs/promises.
-      await writeDurably(temp, body).catch(async (err: NodeJS.ErrnoException) => {
+      await writeFile(temp, body, flush).catch(async (err: NodeJS.ErrnoException) => {
         // Someone removed the temp dir (an operator cleaning up): make it again, once.
         if (err.code !== 'ENOENT') throw err;
         await fsp.mkdir(this.tempDir, { recursive: true, mode: DIR_MODE });
-        await writeDurably(temp, body);
+        await writeFile(temp, body, flush);
       });
       const dir = path.dirname(file);
       if (!this.knownDirs.has(dir)) {
@@ -92,6 +112,7 @@ export class FileBlobStore implements BlobStore {
         this.knownDirs.add(dir);
         await rename(temp, file);
       }
+      return file;
     } catch (err) {
       await fsp.rm(temp, { force: true }).catch(() => undefined);
       if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
@@ -207,10 +228,20 @@ export class FileBlobStore implements BlobStore {
   }
 }
 
-/** Write `body` to a new file at `file` (mode 0600) and fsync it before closing: durable once resolved. */
-function writeDurably(file: string, body: Buffer): Promise<void> {
+/** Write `body` to a new file at `file` (mode 0600); with `flush`, fsync it before closing: durable once resolved. */
+function writeFile(file: string, body: Buffer, flush: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
-    fs.writeFile(file, body, { mode: FILE_MODE, flush: true }, (err) => (err ? reject(err) : resolve()));
+    fs.writeFile(file, body, { mode: FILE_MODE, flush }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** fsync an existing file. */
+function flushFile(file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.open(file, 'r', (err, fd) => {
+      if (err) return reject(err);
+      fs.fsync(fd, (syncErr) => fs.close(fd, (closeErr) => (syncErr ?? closeErr ? reject(syncErr ?? closeErr) : resolve())));
+    });
   });
 }
 

@@ -27,6 +27,14 @@ describe('FileBlobStore on disk', () => {
     expect(await fs.readdir(path.join(root, '~tmp'))).toEqual([]);
   });
 
+  it('putVisible: the value is readable when it resolves, and durable settles once flushed', async () => {
+    const blobs = new FileBlobStore(root);
+    const { durable } = await blobs.putVisible('inputs/ab/j1', Buffer.from('hello'));
+    expect((await blobs.get('inputs/ab/j1')).toString()).toBe('hello');
+    await expect(durable).resolves.toBeUndefined();
+    expect(await fs.readdir(path.join(root, '~tmp'))).toEqual([]);
+  });
+
   it('removes temp files of dead writers on open, keeping those of live ones', async () => {
     await fs.mkdir(path.join(root, '~tmp'), { recursive: true });
     const dead = path.join(root, '~tmp', `${DEAD_PID}-0123abcd`);

@@ -1,0 +1,64 @@
+/**
+ * SSD post-processing as face-api does it: box decoding against the anchors, the class-1
+ * sigmoid, and suppression (strictly over the IoU threshold, ties in anchor order, capped).
+ */
+import { describe, expect, it } from 'vitest';
+import { decodeSsd, ssdNonMaxSuppression } from '../../src/recognition/ort/ssd-postprocess.js';
+
+/** `[ymin, xmin, ymax, xmax]` boxes packed flat. */
+const flat = (boxes: number[][]): Float32Array => Float32Array.from(boxes.flat());
+
+describe('decodeSsd', () => {
+  it('returns the anchor itself for zero encodings, and the sigmoid of class logit 1', () => {
+    const anchors = flat([[0.1, 0.2, 0.5, 0.6]]);
+    const { boxes, scores } = decodeSsd(Float32Array.from([0, 0, 0, 0, 9, 0, -9]), anchors);
+    expect(Array.from(boxes).map((v) => +v.toFixed(6))).toEqual([0.1, 0.2, 0.5, 0.6]);
+    expect(scores[0]).toBeCloseTo(0.5, 6);
+  });
+
+  it('shifts by a tenth of the size and scales by exp(e / 5)', () => {
+    const anchors = flat([[0, 0, 1, 2]]); // size 1 x 2, centre (0.5, 1)
+    const { boxes } = decodeSsd(Float32Array.from([10, 5, 5, 0, 0, 2, 0]), anchors);
+    // centre y 0.5 + 1 * 1 = 1.5, half height e * 1 / 2; centre x 1 + 0.5 * 2 = 2, half width 1.
+    expect(boxes[0]).toBeCloseTo(1.5 - Math.E / 2, 5);
+    expect(boxes[2]).toBeCloseTo(1.5 + Math.E / 2, 5);
+    expect(boxes[1]).toBeCloseTo(1, 6);
+    expect(boxes[3]).toBeCloseTo(3, 6);
+  });
+
+  it('refuses predictions that do not match the anchors', () => {
+    expect(() => decodeSsd(new Float32Array(13), new Float32Array(8))).toThrow(RangeError);
+  });
+});
+
+describe('ssdNonMaxSuppression', () => {
+  const boxes = flat([
+    [0, 0, 1, 1],
+    [0, 0, 1, 0.9], // IoU 0.9 with box 0
+    [0, 0.5, 1, 1.5], // IoU 1/3 with box 0
+    [2, 2, 3, 3], // apart
+  ]);
+
+  it('keeps the best box and drops those overlapping it by more than the threshold', () => {
+    expect(ssdNonMaxSuppression(boxes, [0.9, 0.8, 0.7, 0.6], 100, 0.5, 0.3)).toEqual([0, 2, 3]);
+  });
+
+  it('keeps an overlap at exactly the threshold, and drops only what is strictly over it', () => {
+    // Boxes 0 and 2 overlap by exactly 0.5 / 1.5.
+    expect(ssdNonMaxSuppression(boxes, [0.9, 0.8, 0.7, 0.6], 100, 1 / 3, 0.3)).toEqual([0, 2, 3]);
+    expect(ssdNonMaxSuppression(boxes, [0.9, 0.8, 0.7, 0.6], 100, 0.3, 0.3)).toEqual([0, 3]);
+  });
+
+  it('takes scores strictly over the threshold, best first, ties in anchor order', () => {
+    expect(ssdNonMaxSuppression(boxes, [0.3, 0.2, 0.5, 0.5], 100, 0.5, 0.3)).toEqual([2, 3]);
+  });
+
+  it('stops at maxOutputSize', () => {
+    expect(ssdNonMaxSuppression(boxes, [0.9, 0.8, 0.7, 0.6], 2, 0.5, 0.3)).toEqual([0, 2]);
+  });
+
+  it('never suppresses against a box without area', () => {
+    const degenerate = flat([[0, 0, 0, 1], [0, 0, 1, 1]]);
+    expect(ssdNonMaxSuppression(degenerate, [0.9, 0.8], 100, 0.5, 0.1)).toEqual([0, 1]);
+  });
+});
