@@ -36,9 +36,10 @@ const opts = new Command()
   .option('--quality <file>', 'quality cache (JSON Lines; default <cache>/lfw-quality.jsonl)')
   .option('--dev <range>', 'development folds, whose measurements choose the defaults', '1-5')
   .option('--limit <n>', 'stop computing after this many new images (the report covers pairs with both images done)')
+  .option('--engine-backend <name>', 'where the landmark net runs: ort | wasm (same landmarks to ~1e-6, docs/engine.md)', 'ort')
   .option('--json', 'print the report as JSON')
   .parse()
-  .opts<{ lfw?: string; cache: string; quality?: string; dev: string; limit?: string; json?: boolean }>();
+  .opts<{ lfw?: string; cache: string; quality?: string; dev: string; limit?: string; engineBackend: 'ort' | 'wasm'; json?: boolean }>();
 
 interface QualityLine {
   image: string;
@@ -53,7 +54,10 @@ const lfw = lfwDirOrExit(opts.lfw);
 const qualityFile = opts.quality ?? path.join(opts.cache, 'lfw-quality.jsonl');
 const folds = await readPairs(lfw);
 const rel = (p: string): string => path.relative(path.join(lfw, 'images'), p).split(path.sep).join('/');
-const images = [...new Set(folds.flat().flatMap((p) => [rel(p.a), rel(p.b)]))].sort();
+// Images in the order of pairs taken round-robin over the folds: a partial run (`--limit`, or one
+// stopped early) covers complete pairs from every fold, same and different alike.
+const roundRobin = Array.from({ length: Math.max(...folds.map((f) => f.length)) }, (_, k) => folds.map((f) => f[k]).filter(Boolean)).flat();
+const images = [...new Set(roundRobin.flatMap((p) => [rel(p.a), rel(p.b)]))];
 const descriptors = await readCache(opts.cache, 'standard');
 
 const done = new Map<string, QualityLine>();
@@ -70,7 +74,7 @@ if (fs.existsSync(qualityFile)) {
 
 const todo = images.filter((i) => !done.has(i)).slice(0, opts.limit ? Number(opts.limit) : undefined);
 if (todo.length > 0) {
-  const engine = await loadEngine({ engineBackend: 'wasm' });
+  const engine = await loadEngine({ engineBackend: opts.engineBackend });
   fs.mkdirSync(path.dirname(qualityFile), { recursive: true });
   const out = fs.openSync(qualityFile, 'a');
   const started = Date.now();

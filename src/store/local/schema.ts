@@ -135,4 +135,9 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX gallery_changes_by_collection ON gallery_changes (collection, seq);
   `,
+  // 5: a collection's quality gates (src/recognition/quality.ts); NULL is the service default.
+  `
+  ALTER TABLE collections ADD COLUMN min_quality REAL;
+  ALTER TABLE collections ADD COLUMN min_enroll_quality REAL;
+  `,
 ];
