@@ -8,6 +8,7 @@ import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
 import { sendAccepted, withCursor, type RouteContext } from '../route-context.js';
+import { recognizeQualityOptions } from '../quality-options.js';
 import { collectionOfRequest, requireCollection, requireJobAccess } from '../collection-access.js';
 import { submitJob } from '../submit.js';
 import { receivedImage } from '../upload.js';
@@ -71,9 +72,14 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
       topK: parseTopK(field(req, 'topK'), config.recognition.topK),
       threshold: parseThreshold(field(req, 'threshold'), collection.threshold ?? config.recognition.threshold),
       margin: parseMargin(field(req, 'margin'), config.recognition.margin),
+      ...recognizeQualityOptions((name) => field(req, name), collection),
       ...jobOwnership(res, collection.name),
     };
-    const options = limitForClient(ctx(res).principal, asked, { ...config.recognition, threshold: collection.threshold ?? config.recognition.threshold });
+    const options = limitForClient(ctx(res).principal, asked, {
+      ...config.recognition,
+      threshold: collection.threshold ?? config.recognition.threshold,
+      minQuality: recognizeQualityOptions(() => undefined, collection).minQuality,
+    });
     const record = await submitAndWait(rc, req, res, { kind: 'recognize', field: 'image', options, waitSeconds });
     if (isTerminal(record)) res.status(200).json(jobView(record));
     else sendAccepted(res, record);
