@@ -127,12 +127,13 @@ function blurAlong(gray: Float32Array, side: number, horizontal: boolean): numbe
       sumV += Math.max(0, dF - dB);
     }
   }
-  return sumF > 0 ? (sumF - sumV) / sumF : 1;
+  return sumF > 0 ? (sumF - sumV) / sumF : null;
 }
 
-/** Sharpness (0..1) of a square gray image: 1 minus the larger of its two axes' blur. */
+/** Sharpness (0..1) of a square gray image: 1 minus the larger of its two axes' blur (an axis without any change has none); 0 when flat. */
 export function sharpnessOf(gray: Float32Array, side: number): number {
-  return 1 - Math.max(blurAlong(gray, side, true), blurAlong(gray, side, false));
+  const blur = [blurAlong(gray, side, true), blurAlong(gray, side, false)].filter((b): b is number => b !== null);
+  return blur.length === 0 ? 0 : 1 - Math.max(...blur);
 }
 
 /** The face crop the measures read: dlib's mean-face square, upright, {@link QUALITY_SIDE} px a side, as luma. */
