@@ -5,7 +5,7 @@
  * - `size`: the face's side in image pixels: the side of dlib's mean-face square (outer eyebrow
  *   ends to chin) under the similarity fit of the landmarks (`./align.ts`).
  * - `sharpness` (0..1): 1 minus the no-reference blur of Crété-Roffet et al. (2007), on the face
- *   resampled to {@link QUALITY_SIDE} px: how much of the face's edge contrast survives a 9-tap
+ *   at its own size, at most {@link QUALITY_SIDE} px: how much of the face's edge contrast survives a 9-tap
  *   box blur is blur; a sharp face loses most of it. A ratio, so it does not move with brightness
  *   or contrast.
  * - `brightness` (0..1): mean luma (Rec. 601) of the same face crop over 255.
@@ -28,16 +28,24 @@ export interface FaceQuality {
 /** Why a face's quality is low: the measure whose factor is lowest. */
 export type QualityReason = 'too-small' | 'too-blurry' | 'too-dark' | 'too-bright' | 'profile';
 
-/** Side (px) of the face crop the measures use: the face's size in the descriptor net's 150 px chip (25% padding each side). */
+/**
+ * Largest side (px) of the face crop the measures use: the face's size in the descriptor net's
+ * 150 px chip (25% padding each side). A smaller face is measured at its own size (at least
+ * {@link QUALITY_MIN_SIDE}), so that upsampling does not count as blur: small is `size`'s to judge.
+ */
 export const QUALITY_SIDE = 100;
+export const QUALITY_MIN_SIDE = 24;
 
 /**
  * The ramps of the score's factors. Fixed bounds (docs/face-quality.md), not fitted: each says
  * where a measure starts to cost (`good`) and where it makes a face useless (`bad`).
  */
 export const QUALITY_RAMPS = {
-  /** Face side in px: a 150 px chip from a face under ~16 px is mostly interpolation. */
-  size: { bad: 16, good: 48 },
+  /**
+   * Face side in px. The committed CSE546 workload (faces of 17-22 px) is recognised correctly, so
+   * ~20 px still works; under ~10 px a 150 px chip is nearly all interpolation.
+   */
+  size: { bad: 10, good: 24 },
   sharpness: { bad: 0.2, good: 0.5 },
   /** Dark side of brightness. */
   dark: { bad: 0.08, good: 0.25 },
@@ -109,7 +117,7 @@ function luma(rgb: Float32Array, n: number): Float32Array {
  * Crété-Roffet's blur along one axis of a `side` x `side` gray image: the share of the absolute
  * neighbour differences that a 9-tap box blur does not remove. 0 = sharp, 1 = flat or fully blurred.
  */
-function blurAlong(gray: Float32Array, side: number, horizontal: boolean): number {
+function blurAlong(gray: Float32Array, side: number, horizontal: boolean): number | null {
   const at = (u: number, v: number): number => (horizontal ? gray[v * side + u] : gray[u * side + v]);
   let sumF = 0, sumV = 0;
   const row = new Float32Array(side);
@@ -136,21 +144,27 @@ export function sharpnessOf(gray: Float32Array, side: number): number {
   return blur.length === 0 ? 0 : 1 - Math.max(...blur);
 }
 
-/** The face crop the measures read: dlib's mean-face square, upright, {@link QUALITY_SIDE} px a side, as luma. */
-export function qualityCrop(img: RgbImage, landmarks: Point[]): { gray: Float32Array; size: number } {
-  const t = chipTransform(landmarks, QUALITY_SIDE, 0);
+/**
+ * The face crop the measures read: dlib's mean-face square, upright, as luma, `side` px a side:
+ * the face's own size within [{@link QUALITY_MIN_SIDE}, {@link QUALITY_SIDE}].
+ */
+export function qualityCrop(img: RgbImage, landmarks: Point[]): { gray: Float32Array; side: number; size: number } {
+  const unit = chipTransform(landmarks, 1, 0);
+  const size = Math.hypot(unit.a, unit.b);
+  const side = Math.max(QUALITY_MIN_SIDE, Math.min(QUALITY_SIDE, Math.round(size)));
+  const t = chipTransform(landmarks, side, 0);
   // 3 x 3 taps keep a large face's crop to a millisecond; a little aliasing only flatters sharpness
   // on faces far larger than the crop, which are sharp enough at the descriptor's resolution anyway.
-  const rgb = warpAffine(img, t, QUALITY_SIDE, QUALITY_SIDE, 3);
-  return { gray: luma(rgb, QUALITY_SIDE * QUALITY_SIDE), size: Math.hypot(t.a, t.b) * QUALITY_SIDE };
+  const rgb = warpAffine(img, t, side, side, 3);
+  return { gray: luma(rgb, side * side), side, size };
 }
 
 /** Quality and pose of one face, from its 68 landmarks in `img`'s pixels. A few hundred microseconds a face. */
 export function assessFace(img: RgbImage, landmarks: Point[]): { quality: FaceQuality; pose: HeadPose } {
-  const { gray, size } = qualityCrop(img, landmarks);
+  const { gray, side, size } = qualityCrop(img, landmarks);
   let sum = 0;
   for (const v of gray) sum += v;
-  const measures = { sharpness: sharpnessOf(gray, QUALITY_SIDE), brightness: sum / gray.length / 255, size };
+  const measures = { sharpness: sharpnessOf(gray, side), brightness: sum / gray.length / 255, size };
   const pose = headPose(landmarks);
   return { quality: { ...round(measures), score: round4(qualityScore(measures, pose)) }, pose };
 }
