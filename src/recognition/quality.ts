@@ -118,19 +118,22 @@ function luma(rgb: Float32Array, n: number): Float32Array {
  * neighbour differences that a 9-tap box blur does not remove. 0 = sharp, 1 = flat or fully blurred.
  */
 function blurAlong(gray: Float32Array, side: number, horizontal: boolean): number | null {
-  const at = (u: number, v: number): number => (horizontal ? gray[v * side + u] : gray[u * side + v]);
+  const step = horizontal ? 1 : side, lineStep = horizontal ? side : 1;
   let sumF = 0, sumV = 0;
-  const row = new Float32Array(side);
+  const line = new Float32Array(side);
+  const blurred = new Float32Array(side);
   for (let v = 0; v < side; v++) {
-    // Box blur of the line, edges clamped.
+    for (let u = 0, o = v * lineStep; u < side; u++, o += step) line[u] = gray[o];
+    // 9-tap box blur of the line as a running sum, edges clamped.
+    let s = 0;
+    for (let k = -4; k <= 4; k++) s += line[Math.min(side - 1, Math.max(0, k))];
     for (let u = 0; u < side; u++) {
-      let s = 0;
-      for (let k = -4; k <= 4; k++) s += at(Math.min(side - 1, Math.max(0, u + k)), v);
-      row[u] = s / 9;
+      blurred[u] = s / 9;
+      s += line[Math.min(side - 1, u + 5)] - line[Math.max(0, u - 4)];
     }
     for (let u = 1; u < side; u++) {
-      const dF = Math.abs(at(u, v) - at(u - 1, v));
-      const dB = Math.abs(row[u] - row[u - 1]);
+      const dF = Math.abs(line[u] - line[u - 1]);
+      const dB = Math.abs(blurred[u] - blurred[u - 1]);
       sumF += dF;
       sumV += Math.max(0, dF - dB);
     }
