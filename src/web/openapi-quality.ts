@@ -43,7 +43,7 @@ export const qualitySchemas: Json = {
 
 /** Form fields of a recognition request. */
 export const recognizeQualityFields: Json = {
-  minQuality: { type: 'number', minimum: 0, maximum: 1, description: 'Faces scoring under this are not matched (`reason: "low-quality"`). Default: the collection’s minQuality, else 0.2. A client key may only raise it.' },
+  minQuality: { type: 'number', minimum: 0, maximum: 1, description: 'Faces scoring under this are not matched (`reason: "low-quality"`). Default: the collection’s minQuality, else 0 (no gate). A client key may only raise it.' },
   landmarks: { enum: [5, 68], description: 'Landmarks per face in the result; default 5.' },
 };
 
@@ -55,8 +55,8 @@ export const enrollQualityFields: Json = {
 
 /** The collection settings, as create and PATCH bodies take them. */
 export const collectionQualitySettings: Json = {
-  minQuality: { type: ['number', 'null'], minimum: 0, maximum: 1, description: 'Recognition: faces scoring under this are `low-quality`, not matched. Absent or null: the service default 0.2.' },
-  minEnrollQuality: { type: ['number', 'null'], minimum: 0, maximum: 1, description: 'Enrollment: faces scoring under this are refused (422, `low-quality`) unless `force=true`. Absent or null: the service default 0.4.' },
+  minQuality: { type: ['number', 'null'], minimum: 0, maximum: 1, description: 'Recognition: faces scoring under this are `low-quality`, not matched. Absent or null: the service default 0 (no gate).' },
+  minEnrollQuality: { type: ['number', 'null'], minimum: 0, maximum: 1, description: 'Enrollment: faces scoring under this are refused (422, `low-quality`) unless `force=true`. Absent or null: the service default 0.35.' },
 };
 
 export const enrollRefusal = 'No face; several faces (without `largest`); or a face under the collection’s minEnrollQuality (code `low-quality`, `reason` one of too-small, too-blurry, too-dark, too-bright, profile; `force=true` overrides). The job itself is `done`, with `result.refused`.';
