@@ -104,7 +104,7 @@ function compare(base: AnalyzedImage[], other: AnalyzedImage[], against: string)
   return a;
 }
 
-const stages = ['decode', 'detect', 'landmarks', 'descriptor'] as const;
+const stages = ['decode', 'detect', 'landmarks', 'descriptor', 'quality'] as const;
 const rows: Row[] = [];
 const log = createLogger({ level: 'warn', name: 'bench-engine' });
 for (const detector of opts.detectors.split(',')) {
@@ -112,7 +112,7 @@ for (const detector of opts.detectors.split(',')) {
   for (const engineBackend of backends) analyzers.push(await createAnalyzer({ variant: opts.variant as Variant, detector, tfBackend: opts.tfBackend, engineBackend, log }));
   for (const set of sets) {
     for (const analyzer of analyzers) for (const img of set.images) await analyzer.analyze(img);
-    const totals = analyzers.map(() => ({ stages: { decode: 0, detect: 0, landmarks: 0, descriptor: 0 } as StageTimings, faces: 0, ms: 0 }));
+    const totals = analyzers.map(() => ({ stages: { decode: 0, detect: 0, landmarks: 0, descriptor: 0, quality: 0 } as StageTimings, faces: 0, ms: 0 }));
     const firstRun: AnalyzedImage[][] = analyzers.map(() => []);
     for (let r = 0; r < runs; r++) {
       for (let b = 0; b < analyzers.length; b++) {

@@ -82,7 +82,7 @@ function naiveAnalyzer(engine: LoadedEngine): Analyzer {
         const faces = found
           .map((f) => ({ box: { x: f.detection.box.x, y: f.detection.box.y, width: f.detection.box.width, height: f.detection.box.height }, score: f.detection.score, descriptor: f.descriptor }))
           .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
-        return { analyzed: { width: img.width, height: img.height, faces }, timings: { decode: t1 - t0, detect: t2 - t1, landmarks: 0, descriptor: 0 } };
+        return { analyzed: { width: img.width, height: img.height, faces }, timings: { decode: t1 - t0, detect: t2 - t1, landmarks: 0, descriptor: 0, quality: 0 } };
       } finally {
         input.dispose();
       }

@@ -7,7 +7,11 @@ const KEY_STORAGE = 'facefleet.apiKey';
 
 export interface Box { x: number; y: number; width: number; height: number }
 export interface Candidate { identity: string; distance: number }
-export interface Face { box: Box; score: number; match: Candidate | null; candidates: Candidate[]; unknown?: { id: string; reason?: string } }
+export interface FaceQuality { sharpness: number; brightness: number; size: number; score: number }
+export interface Face {
+  box: Box; score: number; match: Candidate | null; reason?: string; candidates: Candidate[]; unknown?: { id: string; reason?: string };
+  quality?: FaceQuality; pose?: { yaw: number; pitch: number; roll: number };
+}
 export interface JobResult { width: number; height: number; faces: Face[]; enrolled?: { identity: string; faceId: string } }
 export interface ErrorInfo { code: string; message: string; retryable?: boolean }
 export interface HistoryEntry { at: string; from: string | null; to: string; event: string; attempt: number; workerId?: string; error?: ErrorInfo }

@@ -4,18 +4,24 @@ import { h } from './dom.js';
 /** The label of a face: its identity, or `unknown` (with its unknown id when it has one). */
 export function faceLabel(face: Face): string {
   if (face.match) return face.match.identity;
+  // Not judged: too poor a face to name, which is not the same as a stranger.
+  if (face.reason === 'low-quality') return 'low quality';
   return face.unknown?.id ? `unknown ${face.unknown.id}` : 'unknown';
 }
 
 function describe(face: Face): string {
   const lines = [faceLabel(face)];
   if (face.match) lines.push(`distance ${face.match.distance.toFixed(3)}`);
-  if (face.unknown?.reason) lines.push(`reason: ${face.unknown.reason}`);
+  const reason = face.unknown?.reason ?? face.reason;
+  if (reason) lines.push(`reason: ${reason}`);
   if (face.candidates.length > 0) {
     lines.push('candidates:');
     for (const c of face.candidates) lines.push(`  ${c.identity}  ${c.distance.toFixed(3)}`);
   }
   lines.push(`detection score ${face.score.toFixed(2)}`);
+  const q = face.quality;
+  if (q) lines.push(`quality ${q.score.toFixed(2)} (sharpness ${q.sharpness.toFixed(2)}, brightness ${q.brightness.toFixed(2)}, ${Math.round(q.size)} px)`);
+  if (face.pose) lines.push(`pose yaw ${face.pose.yaw.toFixed(0)}°, pitch ${face.pose.pitch.toFixed(0)}°, roll ${face.pose.roll.toFixed(0)}°`);
   return lines.join('\n');
 }
 

@@ -1,4 +1,5 @@
 import type { ErrorInfo } from '../errors.js';
+import type { FaceQuality, QualityReason } from '../recognition/quality.js';
 import type { RecognitionResult } from '../recognition/types.js';
 
 /**
@@ -60,12 +61,19 @@ export interface WebhookDeliveryResult {
   skipped?: 'endpoint-removed';
 }
 
-/** Why an enroll job added no face: the image has none, or several (without `largest`). */
+/**
+ * Why an enroll job added no face: the image has none, or several (without `largest`), or its
+ * face scores under the collection's `minEnrollQuality` (without `force`), named by the measure
+ * that costs it most (`src/recognition/quality.ts`).
+ */
 export interface EnrollRefusal {
-  reason: 'no-face' | 'several-faces';
+  reason: 'no-face' | 'several-faces' | QualityReason;
   /** Faces found in the image. */
   faces: number;
   message: string;
+  /** Quality refusals: the face's quality and the minimum it missed. */
+  quality?: FaceQuality;
+  minEnrollQuality?: number;
 }
 
 /** Everything the job machine remembers; persisted inside the snapshot. */
@@ -135,6 +143,14 @@ export interface JobOptions {
   callback?: { url: string; secret: string };
   /** webhook: the delivery. */
   webhook?: WebhookJobOptions;
+  /** recognize: faces whose quality score is under this are not matched (`reason: "low-quality"`). Absent: 0. */
+  minQuality?: number;
+  /** enroll: a face whose quality score is under this is refused, unless `force`. Absent: 0. */
+  minEnrollQuality?: number;
+  /** enroll: enroll even a face under `minEnrollQuality`. */
+  force?: boolean;
+  /** Landmarks per face in the result: 5 (absent) or 68. */
+  landmarks?: 5 | 68;
 }
 
 export interface JobInput {

@@ -103,6 +103,22 @@ const TEMPLATE_5: readonly Point[] = [
 /** The 68-point landmarks nearest the 5-point model's, in its order: 45, 42, 36, 39 (eye corners), 33 (nose base). */
 export const FIVE_FROM_68 = [45, 42, 36, 39, 33] as const;
 
+/**
+ * The 5 landmarks results show, from the 68: the centre of the eye on the image's left (points
+ * 36-41), of the eye on its right (42-47), the nose tip (30), and the mouth corners on the image's
+ * left (48) and right (54).
+ */
+export function fiveLandmarks(lm: Point[]): Point[] {
+  const centre = (from: number): Point => {
+    let x = 0, y = 0;
+    for (let i = from; i < from + 6; i++) {
+      x += lm[i].x; y += lm[i].y;
+    }
+    return { x: x / 6, y: y / 6 };
+  };
+  return [centre(36), centre(42), lm[30], lm[48], lm[54]].map((p) => ({ x: Math.round(p.x * 10) / 10, y: Math.round(p.y * 10) / 10 }));
+}
+
 /** The chip-to-image transform for a face from dlib's 5 landmarks (see {@link TEMPLATE_5}). */
 export function chipTransform5(points: Point[], size = CHIP_SIZE, padding = CHIP_PADDING): Similarity {
   if (points.length !== 5) throw new RangeError(`expected 5 landmarks, got ${points.length}`);
@@ -135,12 +151,12 @@ export function meanFacePoints(size = CHIP_SIZE, padding = CHIP_PADDING, subset:
  * Sample `out` (w x h, RGB float 0..255) from `img` through `t` (output pixel -> image pixel),
  * bilinearly; pixels outside the image are black, as in dlib. When one output pixel covers
  * several image pixels (a large face), it averages k x k bilinear taps across its footprint
- * so the chip is not aliased, much as dlib's pyramid does.
+ * so the chip is not aliased, much as dlib's pyramid does (k at most `maxTaps`, default 8).
  */
-export function warpAffine(img: RgbImage, t: Similarity, width: number, height: number): Float32Array {
+export function warpAffine(img: RgbImage, t: Similarity, width: number, height: number, maxTaps = 8): Float32Array {
   const out = new Float32Array(width * height * 3);
   const scale = Math.hypot(t.a, t.b);
-  const k = Math.max(1, Math.min(8, Math.round(scale)));
+  const k = Math.max(1, Math.min(maxTaps, Math.round(scale)));
   const { data, width: iw, height: ih } = img;
   const rgb = [0, 0, 0];
   const sample = (x: number, y: number): void => {

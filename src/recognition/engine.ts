@@ -10,6 +10,7 @@ import { detectionImage, scaleDetections } from './detect-scale.js';
 import { EngineCrashedError, ImageError, MultipleFacesError, NoFaceError, type MissingModelsError } from './errors.js';
 import { DEFAULT_VERIFY_THRESHOLD } from './decision.js';
 import { euclidean } from './matcher.js';
+import { assessFace } from './quality.js';
 import type { MmodDetector } from './mmod.js';
 import { selectEngineBackend, type EngineBackendChoice } from './ort/engine-backend.js';
 import type { AnalyzedImage, DetectedFace, Engine, RecognitionPipeline } from './types.js';
@@ -56,6 +57,8 @@ export interface StageTimings {
   detect: number;
   landmarks: number;
   descriptor: number;
+  /** Quality and pose of every face (`./quality.ts`). */
+  quality: number;
 }
 
 /** The engine with its runtime exposed, for benchmarks and tools. */
@@ -95,7 +98,7 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
   let closed = false;
 
   async function run(image: Buffer) {
-    const timings: StageTimings = { decode: 0, detect: 0, landmarks: 0, descriptor: 0 };
+    const timings: StageTimings = { decode: 0, detect: 0, landmarks: 0, descriptor: 0, quality: 0 };
     let t = performance.now();
     const lap = (stage: keyof StageTimings): void => {
       const now = performance.now();
@@ -137,7 +140,8 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     lap('landmarks');
     const descriptors = five ? await ensembleDescriptors(runtime, img, landmarks, five, describe) : await computeDescriptors(runtime, img, landmarks, describe);
     lap('descriptor');
-    const faces: DetectedFace[] = found.map((d, i) => ({ box: d.box, score: d.score, descriptor: descriptors[i] }));
+    const faces: DetectedFace[] = found.map((d, i) => ({ box: d.box, score: d.score, descriptor: descriptors[i], landmarks: located[i], ...assessFace(img, located[i]) }));
+    lap('quality');
     faces.sort((a, b) => area(b) - area(a));
     return { analyzed: { width: img.width, height: img.height, faces }, timings, pass: detections[0]?.pass ?? null };
   }

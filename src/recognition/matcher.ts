@@ -1,6 +1,8 @@
 import { buildGalleryIndex, type GalleryIndexKernel } from './gallery-index.js';
 import { decide, DEFAULT_RULE, RULE_CANDIDATES, type UnknownReason } from './decision.js';
-import { toPipeline, type AnalyzedImage, type Candidate, type GalleryFace, type MatchOptions, type RecognitionPipeline, type RecognitionResult } from './types.js';
+import { fiveLandmarks } from './align.js';
+import { isLowQuality } from './quality.js';
+import { toPipeline, type AnalyzedImage, type Candidate, type DetectedFace, type GalleryFace, type MatchOptions, type RecognitionPipeline, type RecognitionResult, type RecognizedFace } from './types.js';
 
 /** Defaults of {@link MatchOptions}: top 3 candidates and the 1:N rule of `./decision.ts`. */
 export const DEFAULT_MATCH: MatchOptions = { topK: 3, ...DEFAULT_RULE };
@@ -64,13 +66,25 @@ export function galleryIndexOver(kernel: GalleryIndexKernel): GalleryIndex {
  * without descriptors: this is the shape the API, the CLI and job results show.
  */
 export function recognizeFaces(analyzed: AnalyzedImage, index: GalleryIndex, options: Partial<MatchOptions> = {}): RecognitionResult {
+  const minQuality = options.minQuality ?? 0;
   const faces = [...analyzed.faces]
     .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height)
     .map((f) => {
-      const { match, reason, candidates } = index.match(f.descriptor, options);
-      return { box: { ...f.box }, score: f.score, match, ...(reason ? { reason } : {}), candidates };
+      const found = index.match(f.descriptor, options);
+      // A face too poor to judge is not named, and not called a stranger either; its candidates still show.
+      const { match, reason } = isLowQuality(f, minQuality) ? { match: null, reason: 'low-quality' as const } : found;
+      return { box: { ...f.box }, score: f.score, match, ...(reason ? { reason } : {}), candidates: found.candidates, ...faceDetail(f, options.landmarks ?? 5) };
     });
   return { width: analyzed.width, height: analyzed.height, faces };
+}
+
+/** The landmarks (5 or all 68), pose and quality a result shows of a face, when the engine gave them. */
+export function faceDetail(f: DetectedFace, landmarks: 5 | 68): Pick<RecognizedFace, 'landmarks' | 'pose' | 'quality'> {
+  const out: Pick<RecognizedFace, 'landmarks' | 'pose' | 'quality'> = {};
+  if (f.landmarks) out.landmarks = landmarks === 68 ? f.landmarks.map((p) => ({ x: Math.round(p.x * 10) / 10, y: Math.round(p.y * 10) / 10 })) : fiveLandmarks(f.landmarks);
+  if (f.pose) out.pose = { ...f.pose };
+  if (f.quality) out.quality = { ...f.quality };
+  return out;
 }
 
 /**

@@ -1,3 +1,7 @@
+import type { Point } from './align.js';
+import type { HeadPose } from './pose.js';
+import type { FaceQuality } from './quality.js';
+
 /**
  * Terminology
  * - face: one detected face in an image: its box, detection score and descriptor.
@@ -28,6 +32,8 @@ export function toPipeline(stored: string | null | undefined): RecognitionPipeli
   return (stored ?? 'standard') as RecognitionPipeline;
 }
 
+export type { Point };
+
 /** A box in original-image pixels (after EXIF rotation). */
 export interface Box {
   x: number;
@@ -45,6 +51,12 @@ export interface DetectedFace {
   box: Box;
   score: number;
   descriptor: Float32Array;
+  /** face-api's 68 landmarks (refined), in image pixels; absent from test doubles. */
+  landmarks?: Point[];
+  /** Yaw, pitch and roll in degrees, from the landmarks (`./pose.ts`). */
+  pose?: HeadPose;
+  /** How usable the face is (`./quality.ts`); the one field quality gates read (`isLowQuality`). */
+  quality?: FaceQuality;
 }
 
 /** A recognised face as the API, the CLI and job results show it (no descriptor). */
@@ -52,9 +64,16 @@ export interface RecognizedFace {
   box: Box;
   score: number;
   match: Candidate | null;
-  /** Present exactly when `match` is null: nobody close enough, or two identities too close to call. */
-  reason?: 'no-close-identity' | 'ambiguous';
+  /**
+   * Present exactly when `match` is null: nobody close enough, two identities too close to call,
+   * or a face whose quality score is under the request's `minQuality` (not matched at all).
+   */
+  reason?: 'no-close-identity' | 'ambiguous' | 'low-quality';
   candidates: Candidate[];
+  /** 5 points (eye centres, nose tip, mouth corners; see `fiveLandmarks`), or all 68 when asked. */
+  landmarks?: Point[];
+  pose?: HeadPose;
+  quality?: FaceQuality;
 }
 
 /** A recognised face with its descriptor, as the engine returns it. */
@@ -72,6 +91,10 @@ export interface RecognitionResult {
 export interface MatchOptions {
   /** How many candidates to return. Default 3. */
   topK: number;
+  /** Faces whose quality score is below this are not matched (`reason: "low-quality"`). Default 0: every face is. */
+  minQuality?: number;
+  /** Landmarks per face in the result: 5 (default) or 68. */
+  landmarks?: 5 | 68;
   /** Largest distance to the nearest identity that can still match (the rule's threshold). */
   threshold: number;
   /** Smallest gap to the second-nearest identity (the rule's margin); 0 turns it off. */

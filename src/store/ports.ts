@@ -213,11 +213,35 @@ export interface NewFace {
   contentHash?: string;
 }
 
-/** A named, isolated gallery with its own identities, faces and default threshold. */
-export interface Collection {
-  name: string;
-  /** The distance threshold recognition uses when a request names none; absent means the service default. */
+/** A collection's own settings; each absent means the service default. */
+export interface CollectionSettings {
+  /** The distance threshold recognition uses when a request names none. */
   threshold?: number;
+  /** Recognition: faces whose quality score is under this are not matched (`low-quality`), unless a request names its own. 0..1. */
+  minQuality?: number;
+  /** Enrollment: faces whose quality score is under this are refused unless forced. 0..1. */
+  minEnrollQuality?: number;
+}
+
+/** A change to {@link CollectionSettings}: a number sets the setting, `null` clears it back to the service default, absent leaves it. */
+export type CollectionSettingsPatch = { [K in keyof CollectionSettings]?: number | null };
+
+/** The names of every {@link CollectionSettings} field, for adapters that copy them. */
+export const COLLECTION_SETTINGS = ['threshold', 'minQuality', 'minEnrollQuality'] as const satisfies readonly (keyof CollectionSettings)[];
+
+/** The settings that are set (neither null nor undefined) in `raw`, as {@link CollectionSettings}. */
+export function settingsOf(raw: CollectionSettingsPatch): CollectionSettings {
+  const out: CollectionSettings = {};
+  for (const k of COLLECTION_SETTINGS) {
+    const v = raw[k];
+    if (v !== null && v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** A named, isolated gallery with its own identities, faces and settings. */
+export interface Collection extends CollectionSettings {
+  name: string;
   identityCount: number;
   faceCount: number;
   createdAt: string;
@@ -284,8 +308,10 @@ export interface Gallery extends CollectionGallery, Closeable, Pingable {
   /** One collection's view; cheap, no I/O. */
   in(collection: string): CollectionGallery;
   /** Throws AlreadyExistsError. Names are validated above the port. */
-  createCollection(name: string, options?: { threshold?: number }): Promise<Collection>;
+  createCollection(name: string, options?: CollectionSettings): Promise<Collection>;
   getCollection(name: string): Promise<Collection | null>;
+  /** Change a collection's settings (see {@link CollectionSettingsPatch}). Null when the collection does not exist. */
+  updateCollection(name: string, patch: CollectionSettingsPatch): Promise<Collection | null>;
   /** Every collection, by name. */
   listCollections(): Promise<Collection[]>;
   /** Remove the collection and every identity and face in it. False when absent. `default` is refused above the port. */

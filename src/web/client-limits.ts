@@ -10,14 +10,20 @@ export const CLIENT_MAX_TOP_K = 5;
 
 /**
  * A client key may only tighten the match rule: its `threshold` is at most the configured
- * default (a larger one would name any stranger instead of `unknown`), its `margin` at least the
- * default, and its `topK` at most
+ * default (a larger one would name any stranger instead of `unknown`), its `margin` and
+ * `minQuality` at least the defaults, and its `topK` at most
  * {@link CLIENT_MAX_TOP_K} (or the configured default topK, when an operator set that higher).
  * Beyond either it gets a 400 rather than a silent clamp. Operators
  * (and every request when auth is off, which acts as an operator) are not limited.
  */
-export function limitForClient(principal: Principal | undefined, options: JobOptions, defaults: { threshold: number; topK: number; margin?: number }): JobOptions {
+export function limitForClient(principal: Principal | undefined, options: JobOptions, defaults: { threshold: number; topK: number; margin?: number; minQuality?: number }): JobOptions {
   if (principal?.role !== 'client') return options;
+  // A lower quality minimum names faces the collection judged too poor to name.
+  if (defaults.minQuality !== undefined && options.minQuality !== undefined && options.minQuality < defaults.minQuality) {
+    throw new BadRequestError(`a client key's minQuality may be no less than ${defaults.minQuality} (the collection's); larger values are stricter`, {
+      code: 'min-quality-below-default',
+    });
+  }
   // A smaller margin names more ambiguous faces, so it loosens the rule as a larger threshold does.
   if (defaults.margin !== undefined && options.margin !== undefined && options.margin < defaults.margin) {
     throw new BadRequestError(`a client key's margin may be no less than ${defaults.margin} (the configured default); larger values are stricter`, {

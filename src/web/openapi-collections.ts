@@ -1,4 +1,6 @@
 /** The collection routes' part of the OpenAPI document (merged by `openapi.ts`). */
+import { collectionQualitySettings, enrollQualityFields, enrollRefusal } from './openapi-quality.js';
+
 type Json = Record<string, unknown>;
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
@@ -22,6 +24,8 @@ export const collectionSchemas: Json = {
     properties: {
       name: { type: 'string' },
       threshold: { type: 'number', description: 'Default distance threshold of recognition in this collection.' },
+      minQuality: { type: 'number', description: 'Recognition’s quality minimum here; absent: the service default.' },
+      minEnrollQuality: { type: 'number', description: 'Enrollment’s quality minimum here; absent: the service default.' },
       identityCount: { type: 'integer' },
       faceCount: { type: 'integer' },
       createdAt: { type: 'string', format: 'date-time' },
@@ -52,12 +56,22 @@ export const collectionPaths: Json = {
     post: {
       summary: 'Create a collection (operator).',
       security,
-      requestBody: { required: true, content: json({ type: 'object', required: ['name'], properties: { name: { type: 'string' }, threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 } } }) },
-      responses: { '201': { description: 'Created.', content: json(ref('Collection')) }, '400': problem('Bad name or threshold.'), '409': problem('Exists.'), '415': problem('Not JSON.'), ...errors },
+      requestBody: {
+        required: true,
+        content: json({ type: 'object', required: ['name'], properties: { name: { type: 'string' }, threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 }, ...collectionQualitySettings } }),
+      },
+      responses: { '201': { description: 'Created.', content: json(ref('Collection')) }, '400': problem('Bad name, threshold or quality setting.'), '409': problem('Exists.'), '415': problem('Not JSON.'), ...errors },
     },
   },
   '/v1/collections/{c}': {
     get: { summary: 'One collection with its counts (operator).', security, parameters: [c], responses: { '200': { description: 'The collection.', content: json(ref('Collection')) }, ...errors } },
+    patch: {
+      summary: 'Change a collection’s settings (operator): a number sets one, null returns it to the service default, an absent field is left as it is.',
+      security,
+      parameters: [c],
+      requestBody: { required: true, content: json({ type: 'object', additionalProperties: false, properties: { threshold: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: 2 }, ...collectionQualitySettings } }) },
+      responses: { '200': { description: 'The collection as changed.', content: json(ref('Collection')) }, '400': problem('Unknown field or bad value.'), '415': problem('Not JSON.'), ...errors },
+    },
     delete: {
       summary: 'Remove a collection with its identities, faces, descriptors and stored face images (operator). `default` cannot be removed.',
       security,
@@ -87,13 +101,13 @@ export const collectionPaths: Json = {
       parameters: [c, name, { name: 'create', in: 'query', required: false, schema: { type: 'boolean' } }],
       requestBody: {
         required: true,
-        content: { 'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'string', format: 'binary' }, create: { type: 'boolean' }, largest: { type: 'boolean' }, wait: { type: 'number' } } } } },
+        content: { 'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'string', format: 'binary' }, create: { type: 'boolean' }, largest: { type: 'boolean' }, wait: { type: 'number' }, ...enrollQualityFields } } } },
       },
       responses: {
         '200': { description: 'These bytes were already enrolled for the identity.', content: json(ref('FaceEnrolled')) },
         '201': { description: 'Enrolled.', content: json(ref('FaceEnrolled')) },
         '202': { description: 'Still running after the wait.', content: json(ref('Accepted')) },
-        '422': problem('No face, or several faces without `largest`.'),
+        '422': problem(enrollRefusal),
         ...errors,
       },
     },

@@ -5,6 +5,7 @@
  */
 import { collectionPaths, collectionSchemas } from './openapi-collections.js';
 import { webhookPaths, webhookSchemas } from './openapi-webhooks.js';
+import { enrollQualityFields, enrollRefusal, qualitySchemas, recognizeQualityFields } from './openapi-quality.js';
 import { withConsolePaths } from './openapi-console.js';
 
 type Json = Record<string, unknown>;
@@ -64,7 +65,11 @@ const schemas: Json = {
       updatedAt: { type: 'string', format: 'date-time' },
       attempts: { type: 'integer' },
       maxAttempts: { type: 'integer' },
-      result: { type: 'object', description: '{width, height, faces: [{box, score, match, reason?, candidates}], enrolled?}; `reason` (`no-close-identity` or `ambiguous`) says why `match` is null' },
+      result: {
+        type: 'object',
+        description: '{width, height, faces, enrolled?, refused?}; each face a RecognizedFace, whose `reason` says why `match` is null. `refused` (enroll): `{reason, faces, message, quality?, minEnrollQuality?}`.',
+        properties: { width: { type: 'integer' }, height: { type: 'integer' }, faces: { type: 'array', items: ref('RecognizedFace') }, enrolled: { type: 'object' }, refused: { type: 'object' } },
+      },
       error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, retryable: { type: 'boolean' } } },
       deadLetterReason: { type: 'string' },
       history: { type: 'array', items: { type: 'object' } },
@@ -137,6 +142,7 @@ const paths: Json = {
           format: 'uri',
           description: 'Called with `job.done` or `job.dead-lettered` when the job ends (Standard Webhooks); the host must be in FACEFLEET_WEBHOOK_ALLOW. The answer carries `callback.secret`, once.',
         },
+        ...recognizeQualityFields,
       }),
       responses: {
         '200': { description: 'The job reached a terminal state within the wait.', content: json(ref('JobView')) },
@@ -194,11 +200,11 @@ const paths: Json = {
       summary: 'Enroll a face from an image (operator); runs an `enroll` job and waits for it.',
       security: client,
       parameters: [identityName, waitParam],
-      requestBody: multipart('image', { largest: { type: 'boolean' }, wait: { type: 'number', minimum: 0, maximum: 60 } }),
+      requestBody: multipart('image', { largest: { type: 'boolean' }, wait: { type: 'number', minimum: 0, maximum: 60 }, ...enrollQualityFields }),
       responses: {
         '201': { description: 'Enrolled.', content: json(ref('Enrolled')) },
         '202': { description: 'Still running after the wait.', content: json(ref('Accepted')) },
-        '422': problem('No face, several faces (without `largest`), or a truncated image.'),
+        '422': problem(`${enrollRefusal} Or a truncated image.`),
         '502': problem('The job failed.'),
         ...uploadErrors,
         ...commonErrors,
@@ -245,7 +251,7 @@ export function openApiDocument(): Json {
     },
     paths: structuredClone(withConsolePaths({ ...paths, ...collectionPaths, ...webhookPaths })),
     components: {
-      schemas: structuredClone({ ...schemas, ...collectionSchemas, ...webhookSchemas }),
+      schemas: structuredClone({ ...schemas, ...collectionSchemas, ...webhookSchemas, ...qualitySchemas }),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
     },
   };

@@ -142,3 +142,20 @@ export function basenameWithoutExtension(filename: string): string {
   const dot = filename.lastIndexOf('.');
   return dot > 0 ? filename.slice(0, dot) : filename;
 }
+
+/** A quality minimum (`minQuality`, `minEnrollQuality`): a number in [0, 1], default `fallback`. */
+export function parseQuality(raw: unknown, name: string, fallback: number): number {
+  const value = single(raw);
+  if (value === undefined || value === '') return fallback;
+  const n = NUMBER.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 1)) throw new BadRequestError(`${name} must be a number in [0, 1]`, { code: `bad-${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` });
+  return n;
+}
+
+/** `landmarks`: 5 (the default) or 68 points per face in the result. */
+export function parseLandmarks(raw: unknown): 5 | 68 {
+  const value = single(raw);
+  if (value === undefined || value === '' || value.trim() === '5') return 5;
+  if (value.trim() === '68') return 68;
+  throw new BadRequestError('landmarks must be 5 or 68', { code: 'bad-landmarks' });
+}

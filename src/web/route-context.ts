@@ -66,7 +66,8 @@ export function unfinishedJobError(record: JobRecord | null, jobId: string): Err
 
 /**
  * The enrollment result of a finished enroll job: its `enrolled` face, or a 422 when the image
- * was refused (no face, or several without `largest`). The refusal is the job's answer, so the
+ * was refused (no face, several without `largest`, or a face under `minEnrollQuality` without
+ * `force`: code `low-quality`, with the measure to blame as `reason`). The refusal is the job's answer, so the
  * job is `done`; the client still hears it as its mistake. The problem codes are those a
  * dead-lettered enrollment used to answer with.
  */
@@ -74,8 +75,9 @@ export function enrollmentOf(record: JobRecord): NonNullable<JobResult['enrolled
   const result = jobView(record).result;
   const refused = result?.refused;
   if (refused) {
-    const code = refused.reason === 'no-face' ? 'no-face' : 'multiple-faces';
-    throw new UnprocessableError(refused.message, { code, extensions: { jobId: record.id, reason: refused.reason, faces: refused.faces } });
+    const code = refused.reason === 'no-face' ? 'no-face' : refused.reason === 'several-faces' ? 'multiple-faces' : 'low-quality';
+    const quality = refused.quality ? { quality: refused.quality, minEnrollQuality: refused.minEnrollQuality } : {};
+    throw new UnprocessableError(refused.message, { code, extensions: { jobId: record.id, reason: refused.reason, faces: refused.faces, ...quality } });
   }
   return result?.enrolled;
 }

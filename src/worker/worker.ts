@@ -20,6 +20,8 @@ import type { Logger } from '../log.js';
 import { pickEnrollmentFace } from '../recognition/engine.js';
 import { MultipleFacesError, NoFaceError } from '../recognition/errors.js';
 import { recognizeFaces } from '../recognition/matcher.js';
+import { isLowQuality } from '../recognition/quality.js';
+import { qualityRefusal } from './quality-refusal.js';
 import type { Engine } from '../recognition/types.js';
 import type { WebhookDeliverer } from '../webhooks/deliver.js';
 import type { WebhookPublisher } from '../webhooks/publish.js';
@@ -189,6 +191,10 @@ export function createWorker(deps: WorkerDeps): Worker {
         if (!(err instanceof NoFaceError || err instanceof MultipleFacesError)) throw err;
         const reason = err instanceof NoFaceError ? 'no-face' : 'several-faces';
         return { width: analyzed.width, height: analyzed.height, faces: [], refused: { reason, faces: analyzed.faces.length, message: err.message }, collection };
+      }
+      const minEnrollQuality = record.options.minEnrollQuality ?? 0;
+      if (!record.options.force && isLowQuality(face, minEnrollQuality)) {
+        return { width: analyzed.width, height: analyzed.height, faces: [], refused: qualityRefusal(face, analyzed.faces.length, minEnrollQuality), collection };
       }
       // The same image bytes for the same identity are one face: a retried job (a crash between
       // addFace and SUCCEED) and a second upload of the same file both get the existing face.

@@ -54,6 +54,23 @@ export function galleryCollectionsContract(name: string, make: () => Promise<Gal
       expect(await h.gallery.getCollection('nope')).toBeNull();
     });
 
+    it('stores quality gates with a collection, and changes or clears its settings, touching no other', async () => {
+      const made = await h.gallery.createCollection('gates', { minQuality: 0.25, minEnrollQuality: 0.5 });
+      expect(made).toMatchObject({ name: 'gates', minQuality: 0.25, minEnrollQuality: 0.5 });
+      expect(made.threshold).toBeUndefined();
+      await h.gallery.createCollection('other', { minQuality: 0.1 });
+      expect(await h.gallery.updateCollection('gates', { minEnrollQuality: 0.7, threshold: 0.45 })).toMatchObject({ minQuality: 0.25, minEnrollQuality: 0.7, threshold: 0.45 });
+      const cleared = await h.gallery.updateCollection('gates', { minQuality: null });
+      expect(cleared).toMatchObject({ minEnrollQuality: 0.7, threshold: 0.45 });
+      expect(cleared?.minQuality).toBeUndefined();
+      expect(await h.gallery.getCollection('gates')).toEqual(cleared);
+      expect(await h.gallery.updateCollection('gates', {})).toEqual(cleared);
+      expect(await h.gallery.getCollection('other')).toMatchObject({ minQuality: 0.1 });
+      expect(await h.gallery.updateCollection('absent', { minQuality: 0.3 })).toBeNull();
+      expect(await h.gallery.getCollection('absent')).toBeNull();
+      expect(await h.gallery.updateCollection('default', { minEnrollQuality: 0.6 })).toMatchObject({ name: 'default', minEnrollQuality: 0.6 });
+    });
+
     it('keeps collections isolated: same identity name, separate faces', async () => {
       await h.gallery.createCollection('a');
       await h.gallery.createCollection('b');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { toPipeline } from '../../recognition/types.js';
-import type { CollectionGallery, EnrolledFace, GalleryChange, GalleryChanges, Identity, NewFace } from '../ports.js';
+import type { CollectionGallery, CollectionSettings, EnrolledFace, GalleryChange, GalleryChanges, Identity, NewFace } from '../ports.js';
 import { AlreadyExistsError, NotFoundError, StoreUnavailableError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
 import { decodeDescriptor, deleteKeys, encodeDescriptor, lastItem, queryAll, type Item } from './dynamo-items.js';
@@ -41,10 +41,9 @@ export interface FaceItem extends Item {
   ord?: string;
 }
 
-export interface CollectionItem extends Item {
+export interface CollectionItem extends Item, CollectionSettings {
   name: string;
   uid: string;
-  threshold?: number;
   createdAt: string;
 }
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '../../log.js';
-import type { Collection, CollectionGallery, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
-import { DEFAULT_COLLECTION } from '../ports.js';
+import type { Collection, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
+import { COLLECTION_SETTINGS, DEFAULT_COLLECTION, settingsOf } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
 import { COLLECTIONS_PK, DynamoCollectionGallery, facesPk, identitiesPk, logPk, type CollectionItem } from './dynamo-collection-gallery.js';
@@ -56,18 +56,46 @@ export class DynamoGallery implements Gallery {
     return view;
   }
 
-  async createCollection(name: string, options: { threshold?: number } = {}): Promise<Collection> {
+  async createCollection(name: string, options: CollectionSettings = {}): Promise<Collection> {
     await this.ready();
-    const item: CollectionItem = {
-      pk: COLLECTIONS_PK,
-      sk: name,
-      name,
-      uid: randomUUID(),
-      createdAt: new Date().toISOString(),
-      ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
-    };
+    const item: CollectionItem = { pk: COLLECTIONS_PK, sk: name, name, uid: randomUUID(), createdAt: new Date().toISOString(), ...settingsOf(options) };
     await this.putCollection(item, `collection ${name} already exists`);
-    return { name, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), identityCount: 0, faceCount: 0, createdAt: item.createdAt };
+    return { name, ...settingsOf(options), identityCount: 0, faceCount: 0, createdAt: item.createdAt };
+  }
+
+  async updateCollection(name: string, patch: CollectionSettingsPatch): Promise<Collection | null> {
+    await this.ready();
+    const set: string[] = [], remove: string[] = [];
+    const values: Record<string, number> = {};
+    const names: Record<string, string> = {};
+    for (const k of COLLECTION_SETTINGS) {
+      const v = patch[k];
+      if (v === undefined) continue;
+      names[`#${k}`] = k;
+      if (v === null) remove.push(`#${k}`);
+      else {
+        set.push(`#${k} = :${k}`);
+        values[`:${k}`] = v;
+      }
+    }
+    if (set.length + remove.length === 0) return this.getCollection(name);
+    try {
+      // One conditional write: it never makes a record for a collection that is not there.
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: COLLECTIONS_PK, sk: name },
+          UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : ''].join(' ').trim(),
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ...(set.length ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+    } catch (err) {
+      if (awsErrorCode(err) === 'ConditionalCheckFailedException') return null;
+      throw classifyAwsError(err, `update collection ${name}`);
+    }
+    return this.getCollection(name);
   }
 
   async getCollection(name: string): Promise<Collection | null> {
@@ -104,7 +132,7 @@ export class DynamoGallery implements Gallery {
     const identities = await this.in(item.name).listIdentities();
     return {
       name: item.name,
-      ...(item.threshold !== undefined ? { threshold: item.threshold } : {}),
+      ...settingsOf(item),
       identityCount: identities.length,
       faceCount: identities.reduce((n, i) => n + i.faceCount, 0),
       createdAt: item.createdAt,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Collection, CollectionGallery, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
-import { DEFAULT_COLLECTION } from '../ports.js';
+import type { Collection, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
+import { DEFAULT_COLLECTION, settingsOf } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { prepareCollectionStatements, scrubbed, SqliteCollectionGallery, type CollectionStatements } from './collection-gallery.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
@@ -10,12 +10,14 @@ export { blobToDescriptor, descriptorToBlob } from './collection-gallery.js';
 interface CollectionRow {
   name: string;
   threshold: number | null;
+  min_quality: number | null;
+  min_enroll_quality: number | null;
   created_at: string;
   identity_count: number;
   face_count: number;
 }
 
-const COLLECTION_SELECT = `SELECT c.name, c.threshold, c.created_at,
+const COLLECTION_SELECT = `SELECT c.name, c.threshold, c.min_quality, c.min_enroll_quality, c.created_at,
     (SELECT COUNT(*) FROM collection_identities i WHERE i.collection = c.name) AS identity_count,
     (SELECT COUNT(*) FROM collection_faces f WHERE f.collection = c.name) AS face_count
   FROM collections c`;
@@ -40,7 +42,10 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
     const db = this.db;
     this.shared = prepareCollectionStatements(db);
     this.stmts = {
-      insert: db.prepare<[string, string, number | null, string]>('INSERT INTO collections (name, uid, threshold, created_at) VALUES (?, ?, ?, ?)'),
+      insert: db.prepare<[string, string, number | null, number | null, number | null, string]>(
+        'INSERT INTO collections (name, uid, threshold, min_quality, min_enroll_quality, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      update: db.prepare<[number | null, number | null, number | null, string]>('UPDATE collections SET threshold = ?, min_quality = ?, min_enroll_quality = ? WHERE name = ?'),
       get: db.prepare<[string], CollectionRow>(`${COLLECTION_SELECT} WHERE c.name = ?`),
       list: db.prepare<[], CollectionRow>(`${COLLECTION_SELECT} ORDER BY c.name`),
       deleteFaces: db.prepare<[string]>('DELETE FROM collection_faces WHERE collection = ?'),
@@ -49,6 +54,13 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
       delete: db.prepare<[string]>('DELETE FROM collections WHERE name = ?'),
     };
     this.tx = {
+      update: db.transaction((name: string, patch: CollectionSettingsPatch): Collection | null => {
+        const row = this.stmts.get.get(name);
+        if (!row) return null;
+        const next = { ...toCollection(row), ...patch };
+        this.stmts.update.run(next.threshold ?? null, next.minQuality ?? null, next.minEnrollQuality ?? null, name);
+        return toCollection(this.stmts.get.get(name)!);
+      }),
       remove: db.transaction((name: string): boolean => {
         this.stmts.deleteFaces.run(name);
         this.stmts.deleteIdentities.run(name);
@@ -67,19 +79,23 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
     return view;
   }
 
-  createCollection(name: string, options: { threshold?: number } = {}): Promise<Collection> {
+  createCollection(name: string, options: CollectionSettings = {}): Promise<Collection> {
     return this.run(`create collection ${name}`, () => {
       const createdAt = new Date(this.now()).toISOString();
       try {
-        this.stmts.insert.run(name, randomBytes(8).toString('hex'), options.threshold ?? null, createdAt);
+        this.stmts.insert.run(name, randomBytes(8).toString('hex'), options.threshold ?? null, options.minQuality ?? null, options.minEnrollQuality ?? null, createdAt);
       } catch (err) {
         if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
           throw new AlreadyExistsError(`collection ${name} already exists`, { cause: err });
         }
         throw err;
       }
-      return { name, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), identityCount: 0, faceCount: 0, createdAt };
+      return { name, ...settingsOf(options), identityCount: 0, faceCount: 0, createdAt };
     });
+  }
+
+  updateCollection(name: string, patch: CollectionSettingsPatch): Promise<Collection | null> {
+    return this.run(`update collection ${name}`, () => this.tx.update.immediate(name, patch));
   }
 
   getCollection(name: string): Promise<Collection | null> {
@@ -136,7 +152,7 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
 function toCollection(row: CollectionRow): Collection {
   return {
     name: row.name,
-    ...(row.threshold !== null ? { threshold: row.threshold } : {}),
+    ...settingsOf({ threshold: row.threshold, minQuality: row.min_quality, minEnrollQuality: row.min_enroll_quality }),
     identityCount: row.identity_count,
     faceCount: row.face_count,
     createdAt: row.created_at,

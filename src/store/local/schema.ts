@@ -145,4 +145,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (collection, id)
   ) STRICT;
   `,
+  // 6: a collection's quality gates (src/recognition/quality.ts); NULL is the service default.
+  `
+  ALTER TABLE collections ADD COLUMN min_quality REAL;
+  ALTER TABLE collections ADD COLUMN min_enroll_quality REAL;
+  `,
 ];

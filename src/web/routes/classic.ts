@@ -3,6 +3,7 @@ import type { JobResult } from '../../jobs/types.js';
 import { jobContext } from '../../jobs/view.js';
 import { basenameWithoutExtension, sanitizeFilename } from '../params.js';
 import { unfinishedJobError, type RouteContext } from '../route-context.js';
+import { DEFAULT_MIN_QUALITY } from '../../recognition/quality.js';
 import { collectionOfRequest, requireCollection } from '../collection-access.js';
 import { jobOwnership, submitAndWait } from './jobs.js';
 
@@ -29,7 +30,13 @@ export function registerClassicRoutes(app: Express, rc: RouteContext): void {
     const record = await submitAndWait(rc, req, res, {
       kind: 'recognize',
       field: 'inputFile',
-      options: { topK: config.recognition.topK, threshold: collection.threshold ?? config.recognition.threshold, margin: config.recognition.margin, ...jobOwnership(res, collection.name) },
+      options: {
+        topK: config.recognition.topK,
+        threshold: collection.threshold ?? config.recognition.threshold,
+        margin: config.recognition.margin,
+        minQuality: collection.minQuality ?? DEFAULT_MIN_QUALITY,
+        ...jobOwnership(res, collection.name),
+      },
       waitSeconds: config.web.classicTimeoutSeconds,
     });
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);

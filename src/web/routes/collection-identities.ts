@@ -1,5 +1,6 @@
 import type { Express, RequestHandler } from 'express';
-import type { EnrolledFace } from '../../store/ports.js';
+import type { Collection, EnrolledFace } from '../../store/ports.js';
+import { enrollQualityOptions } from '../quality-options.js';
 import { parseCollectionName, requireCollection } from '../collection-access.js';
 import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
@@ -113,7 +114,7 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
     next();
   };
   app.post(`${base}/:name/faces`, operator, rc.rateLimit, before, rc.multipart('image'), async (req, res) => {
-    const c = res.locals.collection as { name: string; threshold?: number };
+    const c = res.locals.collection as Collection;
     const name = parseIdentityName(req.params.name);
     const form = req.body as Record<string, unknown>;
     const create = parseFlag(form.create ?? req.query.create, 'create');
@@ -123,7 +124,14 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
     const record = await submitAndWait(rc, req, res, {
       kind: 'enroll',
       field: 'image',
-      options: { topK: config.recognition.topK, threshold: c.threshold ?? config.recognition.threshold, identity: name, largest, ...jobOwnership(res, c.name) },
+      options: {
+        topK: config.recognition.topK,
+        threshold: c.threshold ?? config.recognition.threshold,
+        identity: name,
+        largest,
+        ...enrollQualityOptions((f) => form[f] ?? req.query[f], c),
+        ...jobOwnership(res, c.name),
+      },
       waitSeconds,
     });
     if (!isTerminal(record)) {

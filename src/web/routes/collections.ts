@@ -1,8 +1,9 @@
 import { forgetFaces } from '../../jobs/forget-faces.js';
 import type { Express, Response } from 'express';
 import { validateCollectionThreshold } from '../../jobs/collection-name.js';
-import type { Collection } from '../../store/ports.js';
-import { DEFAULT_COLLECTION } from '../../store/ports.js';
+import { checkQualitySetting } from '../../recognition/quality.js';
+import type { Collection, CollectionSettingsPatch } from '../../store/ports.js';
+import { COLLECTION_SETTINGS, DEFAULT_COLLECTION, settingsOf } from '../../store/ports.js';
 import { ctx } from '../context.js';
 import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js';
 import { mayUse, parseCollectionName, requireAccess, requireCollection } from '../collection-access.js';
@@ -27,6 +28,27 @@ function parseBodyThreshold(raw: unknown): number | undefined {
   }
 }
 
+/**
+ * The settings a create (`null` = absent) or PATCH (`null` = back to the service default) body
+ * gives; 400 for a bad value, and with `allowed` for any field not in it.
+ */
+function parseSettings(body: Record<string, unknown>, allowed?: readonly string[]): CollectionSettingsPatch {
+  const unknown = allowed ? Object.keys(body).filter((k) => !allowed.includes(k)) : [];
+  if (unknown.length > 0) throw new BadRequestError(`unknown field ${JSON.stringify(unknown[0])}; the settings are ${COLLECTION_SETTINGS.join(', ')}`, { code: 'bad-body' });
+  const patch: CollectionSettingsPatch = {};
+  if (body.threshold !== undefined) patch.threshold = body.threshold === null ? null : parseBodyThreshold(body.threshold)!;
+  for (const k of ['minQuality', 'minEnrollQuality'] as const) {
+    const raw = body[k];
+    if (raw === undefined) continue;
+    try {
+      patch[k] = raw === null ? null : checkQualitySetting(raw, k);
+    } catch (err) {
+      throw new BadRequestError(`${k} must be a JSON number in [0, 1]`, { code: `bad-${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, cause: err });
+    }
+  }
+  return patch;
+}
+
 /** `/v1/collections`: create, list, show and remove collections (operator role). */
 export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
   const { gallery } = rc.deps;
@@ -34,14 +56,14 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
 
   app.post('/v1/collections', operator, rc.rateLimit, ...jsonBody(), async (req, res) => {
     const body = req.body as unknown;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('send {"name": "...", "threshold"?: 0.6}', { code: 'bad-body' });
-    const { name: rawName, threshold: rawThreshold } = body as { name?: unknown; threshold?: unknown };
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('send {"name": "...", "threshold"?: 0.6, "minQuality"?: 0.2, "minEnrollQuality"?: 0.4}', { code: 'bad-body' });
+    const { name: rawName } = body as { name?: unknown };
     if (rawName === undefined) throw new BadRequestError('name is required', { code: 'bad-collection' });
     const name = parseCollectionName(rawName);
-    const threshold = parseBodyThreshold(rawThreshold);
+    const settings = settingsOf(parseSettings(body as Record<string, unknown>));
     requireAccess(res, name);
     try {
-      const made = await rc.guard(() => gallery.createCollection(name, threshold !== undefined ? { threshold } : {}));
+      const made = await rc.guard(() => gallery.createCollection(name, settings));
       res.status(201).location(collectionPath(name)).json(collectionBody(made));
     } catch (err) {
       if ((err as { code?: string }).code === 'already-exists') throw new ConflictError(`collection ${JSON.stringify(name)} already exists`);
@@ -58,6 +80,18 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
   app.get('/v1/collections/:c', operator, rc.rateLimit, async (req, res) => {
     const collection = await requireCollection(rc, res, parseCollectionName(req.params.c));
     res.json(collectionBody(collection));
+  });
+
+  // Change settings: a number sets one, null returns it to the service default, absent leaves it.
+  app.patch('/v1/collections/:c', operator, rc.rateLimit, ...jsonBody(), async (req, res) => {
+    const name = parseCollectionName(req.params.c);
+    requireAccess(res, name);
+    const body = req.body as unknown;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('send {"minQuality"?: 0.2, "minEnrollQuality"?: 0.4, "threshold"?: 0.6}', { code: 'bad-body' });
+    const patch = parseSettings(body as Record<string, unknown>, COLLECTION_SETTINGS);
+    const updated = await rc.guard(() => gallery.updateCollection(name, patch));
+    if (!updated) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
+    res.json(collectionBody(updated));
   });
 
   app.delete('/v1/collections/:c', operator, rc.rateLimit, async (req, res) => {

@@ -5,6 +5,7 @@ import { DEFAULT_COLLECTION } from '../../store/ports.js';
 import { requireAccess } from '../collection-access.js';
 import { BadRequestError, ConflictError, HttpNotFoundError, UnsupportedMediaTypeError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
+import { enrollQualityOptions } from '../quality-options.js';
 import { acceptedBody, enrollmentOf, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
 import { submitAndWait } from './jobs.js';
@@ -87,10 +88,18 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
     const form = req.body as Record<string, unknown>;
     const largest = parseFlag(form.largest ?? req.query.largest, 'largest');
     const waitSeconds = parseWait(form.wait ?? req.query.wait, config.web.maxWaitSeconds, Math.min(config.web.maxWaitSeconds, rc.tuning.enrollWaitSeconds));
+    const settings = (await rc.guard(() => gallery.getCollection(DEFAULT_COLLECTION))) ?? {};
     const record = await submitAndWait(rc, req, res, {
       kind: 'enroll',
       field: 'image',
-      options: { topK: config.recognition.topK, threshold: config.recognition.threshold, margin: config.recognition.margin, identity: name, largest },
+      options: {
+        topK: config.recognition.topK,
+        threshold: config.recognition.threshold,
+        margin: config.recognition.margin,
+        identity: name,
+        largest,
+        ...enrollQualityOptions((f) => form[f] ?? req.query[f], settings),
+      },
       waitSeconds,
     });
     if (!isTerminal(record)) {

@@ -8,6 +8,7 @@ import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
 import { acceptedBody, jobLink, withCursor, type RouteContext } from '../route-context.js';
+import { recognizeQualityOptions } from '../quality-options.js';
 import { collectionOfRequest, requireCollection, requireJobAccess } from '../collection-access.js';
 import { submitJob } from '../submit.js';
 import { newWebhookSecret } from '../../webhooks/signature.js';
@@ -74,12 +75,17 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
       topK: parseTopK(field(req, 'topK'), config.recognition.topK),
       threshold: parseThreshold(field(req, 'threshold'), collection.threshold ?? config.recognition.threshold),
       margin: parseMargin(field(req, 'margin'), config.recognition.margin),
+      ...recognizeQualityOptions((name) => field(req, name), collection),
       ...jobOwnership(res, collection.name),
     };
     // The job's own webhook: checked against the allowlist now and again at every attempt.
     const rawCallback = field(req, 'callbackUrl');
     const callback = rawCallback === undefined || rawCallback === '' ? undefined : { url: parseWebhookUrl(policy, rawCallback, 'callbackUrl'), secret: newWebhookSecret() };
-    const limited = limitForClient(ctx(res).principal, asked, { ...config.recognition, threshold: collection.threshold ?? config.recognition.threshold });
+    const limited = limitForClient(ctx(res).principal, asked, {
+      ...config.recognition,
+      threshold: collection.threshold ?? config.recognition.threshold,
+      minQuality: recognizeQualityOptions(() => undefined, collection).minQuality,
+    });
     const options: JobOptions = callback ? { ...limited, callback } : limited;
     const record = await submitAndWait(rc, req, res, { kind: 'recognize', field: 'image', options, waitSeconds });
     // The callback's signing secret is shown here, once; job views never show it.
