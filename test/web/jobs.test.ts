@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobView } from '../../src/jobs/view.js';
 import { inputKey } from '../../src/web/submit.js';
+import { DEFAULT_MIN_QUALITY } from '../../src/recognition/quality.js';
 import { request, uploadFile } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
 import { allJobs, face, failJob, finishJob, jobIds, newQueuedJob, startHarness, type Harness } from './harness.js';
@@ -35,7 +36,7 @@ describe('POST /v1/jobs', () => {
     expect(record?.state).toBe('queued');
     expect(record?.kind).toBe('recognize');
     expect(record?.input).toMatchObject({ key: inputKey(id), contentType: 'image/jpeg', bytes: jpeg.length, filename: 'me.jpg' });
-    expect(record?.options).toEqual({ topK: h.config.recognition.topK, threshold: h.config.recognition.threshold, margin: h.config.recognition.margin });
+    expect(record?.options).toEqual({ topK: h.config.recognition.topK, threshold: h.config.recognition.threshold, margin: h.config.recognition.margin, minQuality: DEFAULT_MIN_QUALITY });
     expect(Buffer.compare(await h.blobs.get(inputKey(id)), jpeg)).toBe(0);
     expect(await drainQueue()).toEqual([id]);
   });
@@ -43,7 +44,7 @@ describe('POST /v1/jobs', () => {
   it('keeps the validated topK, threshold and margin on the job', async () => {
     const res = await uploadFile(`${h.url}/v1/jobs`, { data: jpeg }, { topK: '5', threshold: '0.45', margin: '0' });
     expect(res.status).toBe(202);
-    expect((await h.jobs.get(res.json.id))?.options).toEqual({ topK: 5, threshold: 0.45, margin: 0 });
+    expect((await h.jobs.get(res.json.id))?.options).toEqual({ topK: 5, threshold: 0.45, margin: 0, minQuality: DEFAULT_MIN_QUALITY });
     await drainQueue();
   });
 
