@@ -7,7 +7,7 @@
  * Every method may throw StoreUnavailableError when the backend does not answer.
  */
 import type { JobMessage, JobRecord, JobState } from '../jobs/types.js';
-import type { RecognitionPipeline } from '../recognition/types.js';
+import type { Box, RecognitionPipeline } from '../recognition/types.js';
 
 export interface Closeable {
   /** Release clients, handles and timers. Idempotent. */
@@ -206,10 +206,24 @@ export interface Collection {
   name: string;
   /** The distance threshold recognition uses when a request names none; absent means the service default. */
   threshold?: number;
+  /** Remember unknown faces as anonymous clusters (docs/unknowns.md). Default false: a privacy decision. */
+  trackUnknowns: boolean;
+  /** Clusters not seen for this many days are deleted by the sweeper. Default {@link DEFAULT_UNKNOWN_RETENTION_DAYS}. */
+  unknownRetentionDays: number;
   identityCount: number;
   faceCount: number;
   createdAt: string;
 }
+
+/** What {@link Gallery.createCollection} and {@link Gallery.updateCollection} set. */
+export interface CollectionSettings {
+  threshold?: number;
+  trackUnknowns?: boolean;
+  unknownRetentionDays?: number;
+}
+
+/** Days an unknown cluster is kept after it was last seen, when the collection sets none. */
+export const DEFAULT_UNKNOWN_RETENTION_DAYS = 30;
 
 /**
  * One entry of a collection's change feed. `add` carries the face; `remove` names one face;
@@ -272,12 +286,83 @@ export interface Gallery extends CollectionGallery, Closeable, Pingable {
   /** One collection's view; cheap, no I/O. */
   in(collection: string): CollectionGallery;
   /** Throws AlreadyExistsError. Names are validated above the port. */
-  createCollection(name: string, options?: { threshold?: number }): Promise<Collection>;
+  createCollection(name: string, options?: CollectionSettings): Promise<Collection>;
+  /** Change the settings given (the others stay). Returns the collection; null when absent. */
+  updateCollection(name: string, settings: CollectionSettings): Promise<Collection | null>;
+  /** One collection's unknown clusters; cheap, no I/O. */
+  unknowns(collection: string): UnknownClusterStore;
   getCollection(name: string): Promise<Collection | null>;
   /** Every collection, by name. */
   listCollections(): Promise<Collection[]>;
-  /** Remove the collection and every identity and face in it. False when absent. `default` is refused above the port. */
+  /** Remove the collection and every identity, face and unknown cluster in it. False when absent. `default` is refused above the port. */
   removeCollection(name: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- Unknown clusters
+
+/**
+ * Terminology
+ * - unknown cluster: the faces of one person nobody enrolled, remembered under an anonymous id
+ *   (`unk_...`) in a collection that tracks unknowns.
+ * - representative: one of a cluster's bounded set of descriptors, each with a thumbnail; a new
+ *   face joins the cluster when it is within the radius of one of them.
+ * - sighting: one unknown face matched to (or starting) a cluster: its job, time and box.
+ */
+export interface UnknownRepresentative {
+  /** Random; names the thumbnail (`unknownThumbnailKey`). */
+  id: string;
+  descriptor: Float32Array;
+  /** The job whose image it came from, and when. */
+  jobId: string;
+  at: string;
+}
+
+export interface UnknownSighting {
+  jobId: string;
+  at: string;
+  box: Box;
+}
+
+export interface UnknownCluster {
+  /** `unk_` and 20 lowercase letters and digits. */
+  id: string;
+  /** Incremented by every save; saves are conditional on it. A new cluster has version 0. */
+  version: number;
+  /** `open` while it collects faces; `named` once promoted to an identity (it then keeps nothing biometric). */
+  state: 'open' | 'named';
+  /** Set when named: the identity the cluster became. */
+  identity?: string;
+  firstSeen: string;
+  lastSeen: string;
+  /** Every sighting counted, including those no longer in `recent`. */
+  sightings: number;
+  representatives: UnknownRepresentative[];
+  /** The most recent sightings, newest first, bounded. */
+  recent: UnknownSighting[];
+  /** Digests of clusters merged into this one (never their ids), so a repeated merge counts nothing twice. */
+  absorbed: string[];
+  pipeline: RecognitionPipeline;
+}
+
+/**
+ * One collection's unknown clusters. Writes on a collection that does not exist throw
+ * NotFoundError; reads answer empty/null. The rules (radius, representatives, merging) live
+ * above the port, in `src/unknowns`.
+ */
+export interface UnknownClusterStore {
+  readonly collection: string;
+  /** Create-if-absent; `cluster.version` must be 0. Returns it at version 1. Throws AlreadyExistsError. */
+  create(cluster: UnknownCluster): Promise<UnknownCluster>;
+  get(id: string): Promise<UnknownCluster | null>;
+  /**
+   * Save-if-version: writes with `version = expectedVersion + 1` only if the stored version is
+   * still `expectedVersion`. Throws VersionConflictError, or NotFoundError when it is gone.
+   */
+  save(cluster: UnknownCluster, expectedVersion: number): Promise<UnknownCluster>;
+  /** Delete for good (rows and, on SQLite, the bytes in the log). False when absent. */
+  delete(id: string): Promise<boolean>;
+  /** Every cluster of the collection, oldest `firstSeen` first (ties by id). */
+  list(): Promise<UnknownCluster[]>;
 }
 
 // ---------------------------------------------------------------- API keys

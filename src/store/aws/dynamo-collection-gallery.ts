@@ -45,6 +45,8 @@ export interface CollectionItem extends Item {
   name: string;
   uid: string;
   threshold?: number;
+  trackUnknowns?: boolean;
+  unknownRetentionDays?: number;
   createdAt: string;
 }
 

@@ -1,21 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import type { Collection, CollectionGallery, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
-import { DEFAULT_COLLECTION } from '../ports.js';
+import type { Collection, CollectionGallery, CollectionSettings, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
+import { DEFAULT_COLLECTION, DEFAULT_UNKNOWN_RETENTION_DAYS } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { prepareCollectionStatements, scrubbed, SqliteCollectionGallery, type CollectionStatements } from './collection-gallery.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
+import { prepareUnknownStatements, SqliteUnknownClusters, type UnknownStatements } from './unknown-clusters.js';
 
 export { blobToDescriptor, descriptorToBlob } from './collection-gallery.js';
 
 interface CollectionRow {
   name: string;
   threshold: number | null;
+  track_unknowns: number;
+  unknown_retention_days: number | null;
   created_at: string;
   identity_count: number;
   face_count: number;
 }
 
-const COLLECTION_SELECT = `SELECT c.name, c.threshold, c.created_at,
+const COLLECTION_SELECT = `SELECT c.name, c.threshold, c.track_unknowns, c.unknown_retention_days, c.created_at,
     (SELECT COUNT(*) FROM collection_identities i WHERE i.collection = c.name) AS identity_count,
     (SELECT COUNT(*) FROM collection_faces f WHERE f.collection = c.name) AS face_count
   FROM collections c`;
@@ -33,14 +36,20 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
   private readonly stmts;
   private readonly tx;
   private readonly views = new Map<string, SqliteCollectionGallery>();
+  private readonly unknownStmts: UnknownStatements;
+  private readonly unknownViews = new Map<string, SqliteUnknownClusters>();
 
   constructor(lease: SqliteLease, options: { now?: () => number } = {}) {
     super(lease);
     this.now = options.now ?? Date.now;
     const db = this.db;
     this.shared = prepareCollectionStatements(db);
+    this.unknownStmts = prepareUnknownStatements(db);
     this.stmts = {
-      insert: db.prepare<[string, string, number | null, string]>('INSERT INTO collections (name, uid, threshold, created_at) VALUES (?, ?, ?, ?)'),
+      insert: db.prepare<[string, string, number | null, number, number | null, string]>(
+        'INSERT INTO collections (name, uid, threshold, track_unknowns, unknown_retention_days, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      update: db.prepare<[number | null, number, number | null, string]>('UPDATE collections SET threshold = ?, track_unknowns = ?, unknown_retention_days = ? WHERE name = ?'),
       get: db.prepare<[string], CollectionRow>(`${COLLECTION_SELECT} WHERE c.name = ?`),
       list: db.prepare<[], CollectionRow>(`${COLLECTION_SELECT} ORDER BY c.name`),
       deleteFaces: db.prepare<[string]>('DELETE FROM collection_faces WHERE collection = ?'),
@@ -53,6 +62,7 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
         this.stmts.deleteFaces.run(name);
         this.stmts.deleteIdentities.run(name);
         this.stmts.deleteChanges.run(name);
+        this.unknownStmts.deleteAll.run(name);
         return this.stmts.delete.run(name).changes > 0;
       }),
     };
@@ -67,18 +77,47 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
     return view;
   }
 
-  createCollection(name: string, options: { threshold?: number } = {}): Promise<Collection> {
+  unknowns(collection: string): UnknownClusterStore {
+    let view = this.unknownViews.get(collection);
+    if (!view) {
+      view = new SqliteUnknownClusters(collection, this.db, this.unknownStmts, (what, fn) => this.run(what, fn));
+      this.unknownViews.set(collection, view);
+    }
+    return view;
+  }
+
+  updateCollection(name: string, settings: CollectionSettings): Promise<Collection | null> {
+    return this.run(`update collection ${name}`, () => {
+      const row = this.stmts.get.get(name);
+      if (!row) return null;
+      const threshold = settings.threshold !== undefined ? settings.threshold : row.threshold;
+      const track = settings.trackUnknowns !== undefined ? Number(settings.trackUnknowns) : row.track_unknowns;
+      const days = settings.unknownRetentionDays !== undefined ? settings.unknownRetentionDays : row.unknown_retention_days;
+      this.stmts.update.run(threshold, track, days, name);
+      return toCollection(this.stmts.get.get(name)!);
+    });
+  }
+
+  createCollection(name: string, options: CollectionSettings = {}): Promise<Collection> {
     return this.run(`create collection ${name}`, () => {
       const createdAt = new Date(this.now()).toISOString();
       try {
-        this.stmts.insert.run(name, randomBytes(8).toString('hex'), options.threshold ?? null, createdAt);
+        this.stmts.insert.run(name, randomBytes(8).toString('hex'), options.threshold ?? null, options.trackUnknowns ? 1 : 0, options.unknownRetentionDays ?? null, createdAt);
       } catch (err) {
         if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
           throw new AlreadyExistsError(`collection ${name} already exists`, { cause: err });
         }
         throw err;
       }
-      return { name, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), identityCount: 0, faceCount: 0, createdAt };
+      return {
+        name,
+        ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
+        trackUnknowns: options.trackUnknowns ?? false,
+        unknownRetentionDays: options.unknownRetentionDays ?? DEFAULT_UNKNOWN_RETENTION_DAYS,
+        identityCount: 0,
+        faceCount: 0,
+        createdAt,
+      };
     });
   }
 
@@ -137,6 +176,8 @@ function toCollection(row: CollectionRow): Collection {
   return {
     name: row.name,
     ...(row.threshold !== null ? { threshold: row.threshold } : {}),
+    trackUnknowns: row.track_unknowns === 1,
+    unknownRetentionDays: row.unknown_retention_days ?? DEFAULT_UNKNOWN_RETENTION_DAYS,
     identityCount: row.identity_count,
     faceCount: row.face_count,
     createdAt: row.created_at,
