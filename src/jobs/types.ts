@@ -43,6 +43,8 @@ export interface JobResult extends RecognitionResult {
    * (it ends `done`), not a failure: retrying the same image would refuse it again.
    */
   refused?: EnrollRefusal;
+  /** recluster: clusters merged away, and open clusters left. */
+  recluster?: { merged: number; clusters: number };
 }
 
 /** Why an enroll job added no face: the image has none, or several (without `largest`). */
@@ -75,9 +77,11 @@ export interface JobContext {
 /**
  * What a job does. `recognize` finds and names the faces in the image. `enroll` adds the
  * image's face to `options.identity` in the gallery (refusing no face or several faces
- * unless `options.largest`), so the web tier never needs the model.
+ * unless `options.largest`), so the web tier never needs the model. `recluster` merges the
+ * collection's unknown clusters that drifted together (src/unknowns); its input is a small JSON
+ * blob naming the collection, so it is stored, retried and expired like any job.
  */
-export type JobKind = 'recognize' | 'enroll';
+export type JobKind = 'recognize' | 'enroll' | 'recluster';
 
 /** What the client asked for. */
 export interface JobOptions {

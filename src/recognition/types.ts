@@ -55,6 +55,8 @@ export interface RecognizedFace {
   /** Present exactly when `match` is null: nobody close enough, or two identities too close to call. */
   reason?: 'no-close-identity' | 'ambiguous';
   candidates: Candidate[];
+  /** In a collection that tracks unknowns: the anonymous cluster this unknown face belongs to (docs/unknowns.md). */
+  unknown?: { id: string; sightings: number; firstSeen: string };
 }
 
 /** A recognised face with its descriptor, as the engine returns it. */

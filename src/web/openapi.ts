@@ -57,7 +57,7 @@ const schemas: Json = {
     required: ['id', 'kind', 'state', 'createdAt', 'updatedAt', 'attempts', 'maxAttempts', 'history'],
     properties: {
       id: { type: 'string', format: 'uuid' },
-      kind: { enum: ['recognize', 'enroll'] },
+      kind: { enum: ['recognize', 'enroll', 'recluster'] },
       state: { enum: ['uploaded', 'queued', 'processing', 'done', 'dead-lettered'] },
       createdAt: { type: 'string', format: 'date-time' },
       updatedAt: { type: 'string', format: 'date-time' },

@@ -24,6 +24,8 @@ import { DEFAULT_COLLECTION } from '../store/ports.js';
 import { isEngineCrash, storeFailureCounter } from './crash.js';
 import { BlobMissingError, InvalidJobError } from './errors.js';
 import { createGalleryCache } from './gallery-cache.js';
+import { trackUnknownsIn } from './unknown-faces.js';
+import { recluster } from '../unknowns/operations.js';
 
 export interface WorkerDeps {
   config: Pick<Config, 'queue' | 'worker'>;
@@ -82,6 +84,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   const log = deps.log.child({ workerId });
   const pipeline = engine.pipeline ?? 'standard';
   const galleryCache = createGalleryCache(gallery, { pipeline, log });
+  const unknowns = trackUnknownsIn({ gallery, blobs, runner, log, pipeline, maxAttempts: config.queue.maxReceiveCount });
   const abort = new AbortController();
   let stopping = false;
   let retiring = false;
@@ -140,6 +143,11 @@ export function createWorker(deps: WorkerDeps): Worker {
   }
 
   async function processJob(record: JobRecord): Promise<JobResult> {
+    if (record.kind === 'recluster') {
+      const collection = record.options.collection ?? DEFAULT_COLLECTION;
+      const outcome = await recluster({ blobs, log: log.child({ jobId: record.id }) }, gallery.unknowns(collection));
+      return { width: 0, height: 0, faces: [], collection, recluster: outcome };
+    }
     let image: Buffer;
     try {
       image = await blobs.get(record.input.key);
@@ -153,7 +161,11 @@ export function createWorker(deps: WorkerDeps): Worker {
     const collection = record.options.collection ?? DEFAULT_COLLECTION;
     if (record.kind === 'recognize') {
       const index = await galleryCache.get(collection);
-      return { ...recognizeFaces(analyzed, index, record.options), collection, galleryVersion: index.version };
+      // Largest first, as recognizeFaces orders them, so each result face pairs with its descriptor.
+      const sorted = { ...analyzed, faces: [...analyzed.faces].sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height) };
+      const result = recognizeFaces(sorted, index, record.options);
+      const faces = await unknowns.annotate({ collection, jobId: record.id, image, detected: sorted.faces, recognized: result.faces });
+      return { ...result, faces, collection, galleryVersion: index.version };
     }
     if (record.kind === 'enroll') {
       const identity = record.options.identity;
