@@ -23,6 +23,7 @@ import { registerCollectionRoutes } from './routes/collections.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerOpsRoutes } from './routes/ops.js';
+import { registerUnknownRoutes } from './routes/unknowns.js';
 import type { Guard } from './submit.js';
 import type { WebBreaker, WebDeps, WebTuning } from './types.js';
 import { createMultipart, multipartFile } from './upload.js';
@@ -172,6 +173,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   registerIdentityRoutes(app, rc);
   registerCollectionRoutes(app, rc);
   registerCollectionIdentityRoutes(app, rc);
+  registerUnknownRoutes(app, rc);
   registerOperatorRoutes(app, rc);
   registerConsoleRoutes(app, rc);
   app.use((req) => {

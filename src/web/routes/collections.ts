@@ -1,7 +1,8 @@
 import { forgetFaces } from '../../jobs/forget-faces.js';
 import type { Express, Response } from 'express';
 import { validateCollectionThreshold } from '../../jobs/collection-name.js';
-import type { Collection } from '../../store/ports.js';
+import type { Collection, CollectionSettings } from '../../store/ports.js';
+import { deleteUnknownThumbnails } from '../../unknowns/thumbnails.js';
 import { DEFAULT_COLLECTION } from '../../store/ports.js';
 import { ctx } from '../context.js';
 import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js';
@@ -13,8 +14,8 @@ export function collectionPath(name: string): string {
   return `/v1/collections/${encodeURIComponent(name)}`;
 }
 
-function collectionBody(c: Collection): Collection & { links: { self: string; identities: string } } {
-  return { ...c, links: { self: collectionPath(c.name), identities: `${collectionPath(c.name)}/identities` } };
+function collectionBody(c: Collection): Collection & { links: { self: string; identities: string; unknowns: string } } {
+  return { ...c, links: { self: collectionPath(c.name), identities: `${collectionPath(c.name)}/identities`, unknowns: `${collectionPath(c.name)}/unknowns` } };
 }
 
 /** The optional `threshold` of a create request: a JSON number in (0, 2]. */
@@ -27,7 +28,24 @@ function parseBodyThreshold(raw: unknown): number | undefined {
   }
 }
 
-/** `/v1/collections`: create, list, show and remove collections (operator role). */
+/** The optional unknown-tracking settings of a create or change request. */
+function parseUnknownSettings(body: { trackUnknowns?: unknown; unknownRetentionDays?: unknown }): CollectionSettings {
+  const out: CollectionSettings = {};
+  if (body.trackUnknowns !== undefined) {
+    if (typeof body.trackUnknowns !== 'boolean') throw new BadRequestError('trackUnknowns must be true or false', { code: 'bad-track-unknowns' });
+    out.trackUnknowns = body.trackUnknowns;
+  }
+  if (body.unknownRetentionDays !== undefined) {
+    const days = body.unknownRetentionDays;
+    if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 3650) {
+      throw new BadRequestError('unknownRetentionDays must be a whole number of days from 1 to 3650', { code: 'bad-unknown-retention' });
+    }
+    out.unknownRetentionDays = days;
+  }
+  return out;
+}
+
+/** `/v1/collections`: create, list, show, change and remove collections (operator role). */
 export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
   const { gallery } = rc.deps;
   const operator = rc.auth.requireRole('operator');
@@ -39,9 +57,10 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
     if (rawName === undefined) throw new BadRequestError('name is required', { code: 'bad-collection' });
     const name = parseCollectionName(rawName);
     const threshold = parseBodyThreshold(rawThreshold);
+    const settings = { ...parseUnknownSettings(body as Record<string, unknown>), ...(threshold !== undefined ? { threshold } : {}) };
     requireAccess(res, name);
     try {
-      const made = await rc.guard(() => gallery.createCollection(name, threshold !== undefined ? { threshold } : {}));
+      const made = await rc.guard(() => gallery.createCollection(name, settings));
       res.status(201).location(collectionPath(name)).json(collectionBody(made));
     } catch (err) {
       if ((err as { code?: string }).code === 'already-exists') throw new ConflictError(`collection ${JSON.stringify(name)} already exists`);
@@ -60,6 +79,21 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
     res.json(collectionBody(collection));
   });
 
+  app.patch('/v1/collections/:c', operator, rc.rateLimit, ...jsonBody(), async (req, res) => {
+    const name = parseCollectionName(req.params.c);
+    requireAccess(res, name);
+    const body = req.body as unknown;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('send {"trackUnknowns"?: true, "unknownRetentionDays"?: 30, "threshold"?: 0.5}', { code: 'bad-body' });
+    const known = new Set(['threshold', 'trackUnknowns', 'unknownRetentionDays']);
+    const extra = Object.keys(body).filter((k) => !known.has(k));
+    if (extra.length > 0) throw new BadRequestError(`cannot change ${extra.join(', ')}`, { code: 'bad-body' });
+    const threshold = parseBodyThreshold((body as { threshold?: unknown }).threshold);
+    const settings = { ...parseUnknownSettings(body as Record<string, unknown>), ...(threshold !== undefined ? { threshold } : {}) };
+    const changed = await rc.guard(() => gallery.updateCollection(name, settings));
+    if (!changed) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
+    res.json(collectionBody(changed));
+  });
+
   app.delete('/v1/collections/:c', operator, rc.rateLimit, async (req, res) => {
     const name = parseCollectionName(req.params.c);
     requireAccess(res, name);
@@ -67,9 +101,11 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
     const view = gallery.in(name);
     // Read the faces' sources before the collection goes, to delete their stored images after.
     const faces = await rc.guard(() => view.listFaces());
+    const clusters = await rc.guard(() => gallery.unknowns(name).list());
     const removed = await rc.guard(() => gallery.removeCollection(name));
     if (!removed) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
     await forgetFaces({ ...rc.deps, log: ctx(res).log }, faces);
+    await deleteUnknownThumbnails(rc.deps.blobs, clusters.flatMap((c) => c.representatives));
     res.status(204).end();
   });
 }
