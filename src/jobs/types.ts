@@ -132,4 +132,9 @@ export interface JobRecord {
 /** The message a JobQueue carries. */
 export interface JobMessage {
   jobId: string;
+  /**
+   * Set on a read-only search ("seen before?", src/unknowns/search.ts): there is no job record;
+   * `jobId` names the search's blobs, and the worker answers through the blob store.
+   */
+  search?: { collection: string; topK: number };
 }

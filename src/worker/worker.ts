@@ -26,6 +26,7 @@ import { BlobMissingError, InvalidJobError } from './errors.js';
 import { createGalleryCache } from './gallery-cache.js';
 import { trackUnknownsIn } from './unknown-faces.js';
 import { recluster } from '../unknowns/operations.js';
+import { searchAnswerKey, searchFaces, searchInputKey, type SearchAnswer } from '../unknowns/search.js';
 
 export interface WorkerDeps {
   config: Pick<Config, 'queue' | 'worker'>;
@@ -201,7 +202,40 @@ export function createWorker(deps: WorkerDeps): Worker {
     throw new InvalidJobError(`unknown job kind ${JSON.stringify(record.kind)}`);
   }
 
+  /** A read-only search (src/unknowns/search.ts): no record, no lease; answered once, then acknowledged. */
+  async function handleSearch(message: ReceivedMessage, search: { collection: string; topK: number }): Promise<void> {
+    const id = message.body.jobId;
+    const slog = log.child({ searchId: id });
+    let image: Buffer | null = null;
+    try {
+      image = await blobs.get(searchInputKey(id));
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    // The web tier gave up and deleted the image: nobody waits for an answer.
+    if (image) {
+      let answer: SearchAnswer;
+      try {
+        const analyzed = await engine.analyze(image);
+        const index = await galleryCache.get(search.collection);
+        answer = searchFaces(analyzed, index, await gallery.unknowns(search.collection).list(), search.topK);
+      } catch (err) {
+        const failure = toFacefleetError(err);
+        if (isEngineCrash(failure)) giveUp(failure);
+        answer = { width: 0, height: 0, faces: [], error: { code: failure.code, message: failure.message } };
+      }
+      await blobs.put(searchAnswerKey(id), Buffer.from(JSON.stringify(answer)), { contentType: 'application/json' });
+      slog.info({ faces: answer.faces.length }, 'search answered');
+    }
+    await queue.delete(message.receipt);
+  }
+
   async function handle(message: ReceivedMessage): Promise<void> {
+    const search = message.body?.search;
+    if (search && typeof message.body.jobId === 'string' && typeof search.collection === 'string') {
+      await handleSearch(message, search);
+      return;
+    }
     const jobId = message.body?.jobId;
     const jlog = log.child({ jobId, messageId: message.messageId, receiveCount: message.receiveCount });
     if (typeof jobId !== 'string' || jobId.length === 0) {

@@ -15,7 +15,7 @@ import { createWorker, type Worker } from '../../src/worker/worker.js';
 import { aCluster } from '../contract/builders.js';
 import { postJson, request, uploadFile } from '../helpers/http.js';
 import { dataDir } from '../helpers/images.js';
-import { filesUnder, startHarness, type Harness } from '../web/harness.js';
+import { filesUnder, jobIds, startHarness, type Harness } from '../web/harness.js';
 
 const PEOPLE = ['amy', 'howard'] as const;
 const images = new Map<string, Buffer>();
@@ -115,6 +115,21 @@ describe('unknown faces remembered', () => {
     const next = await request(`${unknownsUrl('cam')}?limit=1&cursor=${paged.json.cursor}`);
     expect(next.json.items[0].id).not.toBe(paged.json.items[0].id);
     expect((await request(`${unknownsUrl('cam')}?since=2999-01-01T00:00:00Z`)).json.items).toEqual([]);
+  });
+
+  it('search answers "seen before?" with the nearest identities and clusters, and keeps nothing', async () => {
+    const jobsBefore = (await jobIds(h.jobs)).size;
+    const clustersBefore = JSON.stringify(await h.stores.gallery.unknowns('cam').list());
+    const r = await uploadFile(`${h.url}/v1/collections/cam/search`, { data: images.get('amy3')!, type: 'image/png' }, { wait: '10' });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    const [f] = r.json.faces;
+    expect(f.unknowns[0].id).toBe(amyId);
+    expect(f.unknowns[0].distance).toBeLessThan(0.42);
+    expect(f.unknowns.find((u: { id: string }) => u.id === howardId).distance).toBeGreaterThan(0.42);
+    expect(f.identities).toEqual([]);
+    expect((await jobIds(h.jobs)).size).toBe(jobsBefore);
+    expect(JSON.stringify(await h.stores.gallery.unknowns('cam').list())).toBe(clustersBefore);
+    expect(await filesUnder(path.join(h.dataDir, 'blobs', 'searches'))).toEqual([]);
   });
 
   it('bad input is a clear 4xx and changes nothing', async () => {
