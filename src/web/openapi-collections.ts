@@ -22,6 +22,8 @@ export const collectionSchemas: Json = {
     properties: {
       name: { type: 'string' },
       threshold: { type: 'number', description: 'Default distance threshold of recognition in this collection.' },
+      trackUnknowns: { type: 'boolean', description: 'Remember unknown faces as anonymous clusters (docs/unknowns.md). Default false.' },
+      unknownRetentionDays: { type: 'integer', description: 'Days a cluster is kept after it was last seen. Default 30.' },
       identityCount: { type: 'integer' },
       faceCount: { type: 'integer' },
       createdAt: { type: 'string', format: 'date-time' },
@@ -52,14 +54,24 @@ export const collectionPaths: Json = {
     post: {
       summary: 'Create a collection (operator).',
       security,
-      requestBody: { required: true, content: json({ type: 'object', required: ['name'], properties: { name: { type: 'string' }, threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 } } }) },
+      requestBody: {
+        required: true,
+        content: json({ type: 'object', required: ['name'], properties: { name: { type: 'string' }, threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 }, trackUnknowns: { type: 'boolean' }, unknownRetentionDays: { type: 'integer', minimum: 1, maximum: 3650 } } }),
+      },
       responses: { '201': { description: 'Created.', content: json(ref('Collection')) }, '400': problem('Bad name or threshold.'), '409': problem('Exists.'), '415': problem('Not JSON.'), ...errors },
     },
   },
   '/v1/collections/{c}': {
     get: { summary: 'One collection with its counts (operator).', security, parameters: [c], responses: { '200': { description: 'The collection.', content: json(ref('Collection')) }, ...errors } },
+    patch: {
+      summary: 'Change a collection\'s threshold, trackUnknowns or unknownRetentionDays (operator).',
+      security,
+      parameters: [c],
+      requestBody: { required: true, content: json({ type: 'object', properties: { threshold: { type: 'number' }, trackUnknowns: { type: 'boolean' }, unknownRetentionDays: { type: 'integer', minimum: 1, maximum: 3650 } } }) },
+      responses: { '200': { description: 'The collection.', content: json(ref('Collection')) }, '400': problem('A bad setting.'), ...errors },
+    },
     delete: {
-      summary: 'Remove a collection with its identities, faces, descriptors and stored face images (operator). `default` cannot be removed.',
+      summary: 'Remove a collection with its identities, faces, descriptors, unknown clusters and stored face images (operator). `default` cannot be removed.',
       security,
       parameters: [c],
       responses: { '204': { description: 'Removed.' }, '409': problem('The default collection.'), ...errors },

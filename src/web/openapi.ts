@@ -4,6 +4,7 @@
  * them in step.
  */
 import { collectionPaths, collectionSchemas } from './openapi-collections.js';
+import { unknownPaths, unknownSchemas } from './openapi-unknowns.js';
 import { withConsolePaths } from './openapi-console.js';
 
 type Json = Record<string, unknown>;
@@ -237,9 +238,9 @@ export function openApiDocument(): Json {
       description:
         'Face recognition as durable jobs. Errors are application/problem+json. Roles: `client` submits, polls and uses the classic protocol; `operator` may also manage identities, dead letters and job listings. Health, readiness, metrics and this document need no key.',
     },
-    paths: structuredClone(withConsolePaths({ ...paths, ...collectionPaths })),
+    paths: structuredClone(withConsolePaths({ ...paths, ...collectionPaths, ...unknownPaths })),
     components: {
-      schemas: structuredClone({ ...schemas, ...collectionSchemas }),
+      schemas: structuredClone({ ...schemas, ...collectionSchemas, ...unknownSchemas }),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
     },
   };
