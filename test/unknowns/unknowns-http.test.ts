@@ -192,4 +192,17 @@ describe('unknown faces remembered', () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect((await recognize('quiet', 'amy2')).unknown?.id).toMatch(/^unk_/);
   });
+
+  it('POST .../recluster queues a recluster job the worker runs; deleting a collection deletes its clusters and thumbnails', async () => {
+    const r = await request(`${unknownsUrl('cam')}/recluster`, { method: 'POST' });
+    expect(r.status).toBe(202);
+    const job = await request(`${h.url}${r.json.links.self}?wait=10`);
+    expect(job.json).toMatchObject({ kind: 'recluster', state: 'done', result: { recluster: { merged: expect.any(Number), clusters: expect.any(Number) } } });
+    const keys = (await h.stores.gallery.unknowns('quiet').list()).flatMap((c) => c.representatives.map((rep) => rep.id));
+    expect(keys.length).toBeGreaterThan(0);
+    const before = await thumbnailFiles();
+    expect((await request(`${h.url}/v1/collections/quiet`, { method: 'DELETE' })).status).toBe(204);
+    expect(await thumbnailFiles()).toBe(before - keys.length);
+    expect(await h.stores.gallery.unknowns('quiet').list()).toEqual([]);
+  });
 });
