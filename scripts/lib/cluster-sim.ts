@@ -18,6 +18,8 @@ export interface SimFace {
 
 export interface SimOptions {
   radius: number;
+  /** Recluster's merge radius; default `radius`. */
+  mergeRadius?: number;
   /** Run recluster after every this many faces, and once at the end; 0 = never. */
   reclusterEvery: number;
 }
@@ -39,7 +41,7 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
   const t0 = performance.now();
   const recluster = () => {
     const r0 = performance.now();
-    for (const { survivor, others } of planRecluster(clusters, options.radius)) {
+    for (const { survivor, others } of planRecluster(clusters, options.mergeRadius ?? options.radius)) {
       const merged = mergeInto(survivor, others).cluster;
       const gone = new Set(others.map((o) => o.id));
       const list = members.get(survivor.id)!;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { euclidean } from '../recognition/matcher.js';
 import type { UnknownCluster, UnknownRepresentative, UnknownSighting } from '../store/ports.js';
-import { CLUSTER_RADIUS, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, REPRESENTATIVE_SPACING } from './rules.js';
+import { MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, REPRESENTATIVE_SPACING } from './rules.js';
 
 /** Distance from a descriptor to a cluster: to its nearest representative. */
 export function distanceToCluster(descriptor: Float32Array, cluster: Pick<UnknownCluster, 'representatives'>): number {
@@ -124,7 +124,7 @@ export function clusterDistance(a: UnknownCluster, b: UnknownCluster): number {
  * `radius` (the join rule applied between clusters), each group merged into its oldest member
  * (first seen, then id). A second plan over the merged result is empty: recluster is idempotent.
  */
-export function planRecluster(clusters: readonly UnknownCluster[], radius = CLUSTER_RADIUS): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
+export function planRecluster(clusters: readonly UnknownCluster[], radius = MERGE_RADIUS): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
   const open = clusters.filter((c) => c.state === 'open' && c.representatives.length > 0);
   const parent = open.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));

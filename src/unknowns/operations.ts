@@ -11,7 +11,7 @@ import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, CollectionGallery, UnknownCluster, UnknownClusterStore } from '../store/ports.js';
 import { mergeInto, planRecluster } from './clusters.js';
 import { ClusterNotFoundError, IdentityMissingError, InvalidClusterRequestError } from './errors.js';
-import { CLUSTER_RADIUS } from './rules.js';
+import { MERGE_RADIUS } from './rules.js';
 import { deleteUnknownThumbnails, unknownThumbnailKey } from './thumbnails.js';
 
 export interface ClusterOpsDeps {
@@ -60,7 +60,7 @@ export async function mergeClusters(deps: ClusterOpsDeps, store: UnknownClusterS
  * that started the same person's cluster at once; clusters that grew towards each other). Run
  * again, it finds nothing more to merge: idempotent.
  */
-export async function recluster(deps: ClusterOpsDeps, store: UnknownClusterStore, radius = CLUSTER_RADIUS): Promise<{ merged: number; clusters: number }> {
+export async function recluster(deps: ClusterOpsDeps, store: UnknownClusterStore, radius = MERGE_RADIUS): Promise<{ merged: number; clusters: number }> {
   let merged = 0;
   for (const group of planRecluster(await store.list(), radius)) {
     try {

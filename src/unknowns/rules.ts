@@ -16,6 +16,13 @@ import type { Box } from '../recognition/types.js';
  */
 export const CLUSTER_RADIUS = 0.42;
 
+/**
+ * Largest distance between two clusters (their nearest two representatives) at which `recluster`
+ * merges them. Separate from the join radius: a join risks one face, a merge a whole cluster.
+ * Chosen with the join radius on the tuning half (`bench:clusters -- --choose`).
+ */
+export const MERGE_RADIUS = 0.42;
+
 /** Representatives a cluster keeps: bounded so that matching costs the same for old and new clusters. */
 export const MAX_REPRESENTATIVES = 6;
 

@@ -10,7 +10,7 @@ import type { Box, RecognitionPipeline } from '../recognition/types.js';
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, UnknownCluster, UnknownClusterStore, UnknownRepresentative } from '../store/ports.js';
 import { clusterDistance, joinCluster, nearestCluster } from './clusters.js';
-import { CLUSTER_RADIUS, mayStartCluster } from './rules.js';
+import { CLUSTER_RADIUS, MERGE_RADIUS, mayStartCluster } from './rules.js';
 import { deleteUnknownThumbnails, storeUnknownThumbnail } from './thumbnails.js';
 
 /** What a face in a job result says about its cluster. */
@@ -25,6 +25,8 @@ export interface TrackerDeps {
   log: Logger;
   now?: () => Date;
   radius?: number;
+  /** Two clusters this near are the same person (recluster's rule); default {@link MERGE_RADIUS}. */
+  mergeRadius?: number;
 }
 
 export interface TrackRequest {
@@ -121,7 +123,7 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
         const made = await createUnknownCluster(store, { rep, box: face.box, pipeline: request.pipeline });
         // Another worker may have started the same person's cluster at the same moment.
         clusters = await store.list();
-        if (clusters.some((c) => c.id !== made.id && c.state === 'open' && clusterDistance(made, c) <= radius)) reclusterWanted = true;
+        if (clusters.some((c) => c.id !== made.id && c.state === 'open' && clusterDistance(made, c) <= (deps.mergeRadius ?? MERGE_RADIUS))) reclusterWanted = true;
         ref = { id: made.id, sightings: made.sightings, firstSeen: made.firstSeen };
       } else {
         break;

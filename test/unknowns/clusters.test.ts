@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chooseRepresentatives, joinCluster, mergeInto, nearestCluster, planRecluster } from '../../src/unknowns/clusters.js';
-import { CLUSTER_RADIUS, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, mayStartCluster } from '../../src/unknowns/rules.js';
+import { MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, mayStartCluster } from '../../src/unknowns/rules.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import { aCluster, aDescriptor } from '../contract/builders.js';
 import { near } from '../helpers/unknowns.js';
@@ -61,9 +61,9 @@ describe('unknown cluster rules', () => {
 
   it('plans recluster over clusters that came within the radius, into the oldest, and plans nothing the second time', () => {
     const old = aCluster(1, { firstSeen: '2026-01-01T00:00:00.000Z', representatives: [rep('x', near(5, 1, 0))] });
-    const twin = aCluster(2, { firstSeen: '2026-01-02T00:00:00.000Z', representatives: [rep('y', near(5, 2, CLUSTER_RADIUS * 0.8))] });
+    const twin = aCluster(2, { firstSeen: '2026-01-02T00:00:00.000Z', representatives: [rep('y', near(5, 2, MERGE_RADIUS * 0.8))] });
     const other = aCluster(3, { representatives: [rep('z', aDescriptor(9))] });
-    expect(euclidean(old.representatives[0]!.descriptor, twin.representatives[0]!.descriptor)).toBeLessThan(CLUSTER_RADIUS);
+    expect(euclidean(old.representatives[0]!.descriptor, twin.representatives[0]!.descriptor)).toBeLessThan(MERGE_RADIUS);
     const plan = planRecluster([twin, other, old]);
     expect(plan.map((g) => [g.survivor.id, g.others.map((o) => o.id)])).toEqual([[old.id, [twin.id]]]);
     const merged = mergeInto(plan[0]!.survivor, plan[0]!.others).cluster;
