@@ -101,6 +101,13 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
       if (thumbnail || !rep || !request.image) return;
       thumbnail = await storeUnknownThumbnail(deps, { id: rep.id, image: request.image, box: face.box, maxInputPixels: request.maxInputPixels });
     };
+    // A retried job (a worker died between tracking and storing the result) finds its own
+    // sighting and counts nothing twice: tracking is idempotent per job and face box.
+    const seen = clusters.find((c) => c.recent.some((s) => s.jobId === request.jobId && sameBox(s.box, face.box)));
+    if (seen) {
+      refs.push({ id: seen.id, sightings: seen.sightings, firstSeen: seen.firstSeen });
+      continue;
+    }
     let ref: UnknownRef | null = null;
     for (let attempt = 0; attempt < ATTEMPTS && !ref; attempt++) {
       const near = nearestCluster(face.descriptor, clusters);
@@ -134,4 +141,8 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
     refs.push(ref);
   }
   return { refs, reclusterWanted };
+}
+
+function sameBox(a: Box, b: Box): boolean {
+  return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
 }

@@ -87,6 +87,14 @@ describe('unknown clusters: merge, forget, races and retention', () => {
     expect(await filesContaining(dir, secrets)).toEqual([]);
   });
 
+  it('a retried job counts its sighting once', async () => {
+    await stores.gallery.createCollection('retry', { trackUnknowns: true });
+    const first = (await track('retry', 'job-x', near(51, 0, 0))).ref!;
+    const again = (await track('retry', 'job-x', near(51, 0, 0))).ref!;
+    expect(again).toEqual(first);
+    expect((await stores.gallery.unknowns('retry').list()).map((c) => c.sightings)).toEqual([1]);
+  });
+
   it('two workers racing on a new person make two clusters; the recluster job makes them one, and again changes nothing', async () => {
     await stores.gallery.createCollection('race', { trackUnknowns: true });
     const store = stores.gallery.unknowns('race');
