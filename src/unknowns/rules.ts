@@ -9,19 +9,18 @@ import type { Box } from '../recognition/types.js';
 
 /**
  * Largest distance from a face to a cluster's nearest representative at which it joins the
- * cluster. Chosen with `npm run bench:clusters -- --choose` on the tuning half of LFW's people
- * (the split `bench:identify` tunes the 1:N rule on): the largest radius on a 0.02 grid whose
- * BCubed precision there, recluster on, is at least 0.98 (0.42: P 0.981, R 0.869; 0.44: P 0.964).
- * Reported on the other half (docs/unknowns.md).
+ * cluster. Chosen with {@link MERGE_RADIUS} by `npm run bench:clusters -- --choose` on the tuning
+ * half of LFW's people (the split `bench:identify` tunes the 1:N rule on): of joins 0.42-0.46
+ * and merges 0.36-0.40, the pair with the highest BCubed recall whose precision there, recluster
+ * on, is at least 0.98 (P 0.982, R 0.906). Reported on the other half (docs/unknowns.md).
  */
-export const CLUSTER_RADIUS = 0.42;
+export const CLUSTER_RADIUS = 0.46;
 
 /**
  * Largest distance between two clusters (their nearest two representatives) at which `recluster`
- * merges them. Separate from the join radius: a join risks one face, a merge a whole cluster.
- * Chosen with the join radius on the tuning half (`bench:clusters -- --choose`).
+ * merges them. Tighter than the join radius: a join risks one face, a merge a whole cluster.
  */
-export const MERGE_RADIUS = 0.42;
+export const MERGE_RADIUS = 0.4;
 
 /** Representatives a cluster keeps: bounded so that matching costs the same for old and new clusters. */
 export const MAX_REPRESENTATIVES = 6;
