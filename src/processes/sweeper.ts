@@ -27,6 +27,12 @@ export function startSweeper(
     retention?: { inputRetentionSeconds: number; jobRetentionSeconds: number };
     /** Attempt budget of the recluster jobs the sweep asks for. Default 3. */
     maxAttempts?: number;
+    /**
+     * Seconds between unknown-cluster sweeps (expiry, nightly recluster). Default 600: retention
+     * is counted in days, and listing collections reads every collection's counts (a Query per
+     * collection on DynamoDB), so it need not run at every sweep.
+     */
+    unknownSweepSeconds?: number;
   },
 ): Sweeper {
   const { log } = deps;
@@ -34,6 +40,13 @@ export function startSweeper(
   const memory: RetentionState = {};
   const unknownMemory: UnknownSweepState = new Map();
   const { gallery } = deps;
+  const unknownEveryMs = (options.unknownSweepSeconds ?? 600) * 1000;
+  let lastUnknownSweep = -Infinity;
+  const unknownSweepDue = () => {
+    if (!gallery || Date.now() - lastUnknownSweep < unknownEveryMs) return false;
+    lastUnknownSweep = Date.now();
+    return true;
+  };
   const { retention } = options;
   const timer = setInterval(() => {
     if (sweeping) return;
@@ -42,7 +55,9 @@ export function startSweeper(
       .then((n) => n > 0 && log.info({ swept: n }, 'stuck jobs re-enqueued'))
       .then(() => sweepOrphanInputs(deps, { graceSeconds: options.orphanGraceSeconds }))
       .then(() => retention && sweepRetention(deps, retention, memory))
-      .then(() => gallery && sweepUnknowns({ ...deps, gallery }, { maxAttempts: options.maxAttempts ?? 3 }, unknownMemory))
+      .then(async () => {
+        if (gallery && unknownSweepDue()) await sweepUnknowns({ ...deps, gallery }, { maxAttempts: options.maxAttempts ?? 3 }, unknownMemory);
+      })
       .catch((err: unknown) => log.warn({ err }, 'sweep failed'))
       .finally(() => (sweeping = false));
   }, options.intervalSeconds * 1000);

@@ -16,6 +16,7 @@ import { openLocalStores, type LocalStores } from '../../src/store/local/index.j
 import { forgetCluster, mergeClusters } from '../../src/unknowns/operations.js';
 import { submitRecluster } from '../../src/unknowns/recluster-job.js';
 import { sweepUnknowns } from '../../src/unknowns/sweep.js';
+import { startSweeper } from '../../src/processes/sweeper.js';
 import { unknownThumbnailKey } from '../../src/unknowns/thumbnails.js';
 import { trackUnknownFaces, type TrackFace } from '../../src/unknowns/tracker.js';
 import { createWorker } from '../../src/worker/worker.js';
@@ -147,5 +148,21 @@ describe('unknown clusters: merge, forget, races and retention', () => {
     const gone = await sweepUnknowns(deps, { now: new Date(t0.getTime() + 3.6 * day), maxAttempts: 3, nightlyRecluster: false });
     expect(gone.expired).toBe(1);
     expect(await stores.gallery.unknowns('kept-short').list()).toEqual([]);
+  });
+
+  it('the sweeper as the web tier starts it expires old clusters and asks for the nightly recluster', async () => {
+    await stores.gallery.createCollection('swept', { trackUnknowns: true, unknownRetentionDays: 1 });
+    const old = (await track('swept', 'job-s', near(61, 0, 0), new Date('2020-01-01T00:00:00.000Z'))).ref!;
+    const sweeper = startSweeper({ jobs: stores.jobs, blobs: stores.blobs, runner, log, gallery: stores.gallery }, { intervalSeconds: 0.05, staleSeconds: 600 });
+    try {
+      await eventually(async () => (await stores.gallery.unknowns('swept').get(old.id)) === null, 5_000, 'the old cluster expired');
+      await eventually(
+        async () => (await stores.jobs.listByState('queued', { limit: 1000 })).items.some((j) => j.kind === 'recluster' && j.options.collection === 'swept'),
+        5_000,
+        'the nightly recluster job queued',
+      );
+    } finally {
+      sweeper.stop();
+    }
   });
 });
