@@ -22,7 +22,7 @@ import type { StageTimings } from '../src/recognition/engine.js';
 import { euclidean } from '../src/recognition/matcher.js';
 import { ENGINE_BACKENDS, type EngineBackendChoice } from '../src/recognition/ort/engine-backend.js';
 import type { AnalyzedImage } from '../src/recognition/types.js';
-import { distinctCse546, loadCse546 } from '../test/helpers/cse546.js';
+import { distinctCse546, loadCse546 } from './lib/cse546.js';
 import { lfwDirOrExit, readPairs } from './lib/lfw.js';
 import { createAnalyzer, DETECTORS, VARIANTS, type Analyzer, type Variant } from './lib/variants.js';
 

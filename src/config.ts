@@ -131,6 +131,27 @@ export interface Config {
     reconcileSeconds: number;
   };
 
+  webhooks: {
+    /**
+     * Hosts (`hooks.example.com`), suffixes (`.example.com`), addresses and CIDR blocks
+     * (`127.0.0.1`, `10.0.0.0/8`) webhooks may be sent to; see `src/webhooks/address-policy.ts`.
+     * Env FACEFLEET_WEBHOOK_ALLOW, comma-separated. Default empty: webhooks are off.
+     */
+    allow: string[];
+    /** Deadline of one delivery attempt, whole exchange, ms. Env FACEFLEET_WEBHOOK_TIMEOUT (a duration). Default 10 s. */
+    timeoutMs: number;
+    /** Most bytes of a receiver's answer read. Default 64 KiB. */
+    maxResponseBytes: number;
+    /** First retry's backoff ceiling, seconds; doubles per attempt, with full jitter. Env FACEFLEET_WEBHOOK_RETRY_BASE. Default 5. */
+    retryBaseSeconds: number;
+    /** Largest backoff between two attempts, seconds. Env FACEFLEET_WEBHOOK_MAX_BACKOFF (a duration). Default 6 h. */
+    maxBackoffSeconds: number;
+    /** No attempt is scheduled later than this after the event. Env FACEFLEET_WEBHOOK_RETRY_WINDOW (a duration). Default 24 h. */
+    retryWindowSeconds: number;
+    /** Attempt budget of one delivery. Env FACEFLEET_WEBHOOK_MAX_ATTEMPTS. Default 30. */
+    maxAttempts: number;
+  };
+
   aws: {
     /** From AWS_REGION / AWS_DEFAULT_REGION. Default us-east-1. */
     region: string;
@@ -284,6 +305,18 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
       workers: num(pick('workers', 'FACEFLEET_WORKERS'), 'workers', cores),
       reconcileSeconds: num(pick('reconcileInterval', 'FACEFLEET_RECONCILE_INTERVAL'), 'reconcile interval', 60),
     },
+    webhooks: {
+      allow: String(pick('webhookAllow', 'FACEFLEET_WEBHOOK_ALLOW') ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== ''),
+      timeoutMs: parseDuration(pick('webhookTimeout', 'FACEFLEET_WEBHOOK_TIMEOUT'), 'webhook timeout', 10) * 1000,
+      maxResponseBytes: 64 * 1024,
+      retryBaseSeconds: num(pick('webhookRetryBase', 'FACEFLEET_WEBHOOK_RETRY_BASE'), 'webhook retry base', 5),
+      maxBackoffSeconds: parseDuration(pick('webhookMaxBackoff', 'FACEFLEET_WEBHOOK_MAX_BACKOFF'), 'webhook max backoff', 6 * 3600),
+      retryWindowSeconds: parseDuration(pick('webhookRetryWindow', 'FACEFLEET_WEBHOOK_RETRY_WINDOW'), 'webhook retry window', 24 * 3600),
+      maxAttempts: num(pick('webhookMaxAttempts', 'FACEFLEET_WEBHOOK_MAX_ATTEMPTS'), 'webhook max attempts', 30),
+    },
     aws: {
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
       requestTimeoutMs: num(env.FACEFLEET_AWS_TIMEOUT_MS, 'aws timeout', 10_000),
@@ -296,6 +329,8 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
     throw new ConfigError(`workers: need 0 <= min-workers (${config.fleet.minWorkers}) <= max-workers (${config.fleet.maxWorkers})`);
   }
   if (config.queue.maxReceiveCount < 1) throw new ConfigError('max receives must be at least 1');
+  if (!Number.isInteger(config.webhooks.maxAttempts) || config.webhooks.maxAttempts < 1) throw new ConfigError('webhook max attempts must be a whole number >= 1');
+  if (config.webhooks.timeoutMs <= 0) throw new ConfigError('webhook timeout must be more than 0');
   return config;
 }
 
@@ -325,6 +360,12 @@ export function configToEnv(config: Config): Record<string, string> {
     FACEFLEET_HEARTBEAT: String(config.worker.heartbeatSeconds),
     FACEFLEET_SHUTDOWN_TIMEOUT: String(config.worker.shutdownTimeoutSeconds),
     FACEFLEET_RETRY_BASE: String(config.worker.retryBaseSeconds),
+    FACEFLEET_WEBHOOK_ALLOW: config.webhooks.allow.join(','),
+    FACEFLEET_WEBHOOK_TIMEOUT: `${config.webhooks.timeoutMs / 1000}s`,
+    FACEFLEET_WEBHOOK_RETRY_BASE: String(config.webhooks.retryBaseSeconds),
+    FACEFLEET_WEBHOOK_MAX_BACKOFF: String(config.webhooks.maxBackoffSeconds),
+    FACEFLEET_WEBHOOK_RETRY_WINDOW: String(config.webhooks.retryWindowSeconds),
+    FACEFLEET_WEBHOOK_MAX_ATTEMPTS: String(config.webhooks.maxAttempts),
     AWS_REGION: config.aws.region,
     ...(config.aws.kmsKeyId ? { FACEFLEET_AWS_KMS_KEY_ID: config.aws.kmsKeyId } : {}),
     FACEFLEET_FLEET_MODE: config.aws.fleetMode,

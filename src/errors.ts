@@ -60,6 +60,8 @@ export interface ErrorInfo {
   code: string;
   message: string;
   retryable: boolean;
+  /** The HTTP status a webhook receiver answered, on a failed delivery attempt. */
+  status?: number;
 }
 
 export function errorInfo(err: unknown): ErrorInfo {

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadCse546 } from '../../test/helpers/cse546.js';
+import { loadCse546 } from './cse546.js';
 import { resolveLfwDir, readPairs } from './lfw.js';
 
 export type ImageSetName = 'cse546' | 'lfw';

@@ -63,6 +63,7 @@ export async function runProvisionCli(options: ProvisionCliOptions): Promise<Pro
 export function printProvisionReport(report: ProvisionReport, out: Print = stdout): void {
   out(`${report.dryRun ? 'Plan' : 'Provisioned'} for prefix ${report.prefix} in ${report.region}:`);
   for (const r of report.resources) out(`  ${r.action.padEnd(9)} ${r.kind.padEnd(15)} ${r.name}${r.detail ? `  (${r.detail})` : ''}`);
+  if (report.workerPackage) out(`Workers install ${report.workerPackage}.`);
   if (!report.changed) out('Nothing to change: every resource is as it should be.');
   else if (report.dryRun) out('Dry run: nothing was changed. Run again without --dry-run to apply.');
 }

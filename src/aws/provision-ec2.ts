@@ -9,18 +9,22 @@ import {
 import { awsCall, awsErrorCode, classifyAwsError } from '../store/aws/errors.js';
 import { workerName, TAG_PREFIX, TAG_ROLE, WORKER_ROLE } from './names.js';
 import { type LaunchTemplateOptions, type ProvisionContext, type ProvisionOptions, type ProvisionedResource } from './provision-types.js';
-import { workerUserData } from './user-data.js';
+import { workerUserData, type WorkerInstall } from './user-data.js';
 
 export const DEFAULT_WORKER_AMI = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
 
-/** The launch template data provision wants; exported for tests and `--dry-run` output. */
-export function launchTemplateData(ctx: Pick<ProvisionOptions, 'prefix' | 'region' | 'visibilitySeconds' | 'maxReceiveCount'>, lt: LaunchTemplateOptions): RequestLaunchTemplateData {
+/** The launch template data provision wants, for workers that install `install`; exported for tests and `--dry-run` output. */
+export function launchTemplateData(
+  ctx: Pick<ProvisionOptions, 'prefix' | 'region' | 'visibilitySeconds' | 'maxReceiveCount'>,
+  lt: LaunchTemplateOptions,
+  install: WorkerInstall,
+): RequestLaunchTemplateData {
   const env: Record<string, string> = {
     ...(ctx.visibilitySeconds !== undefined ? { FACEFLEET_VISIBILITY: String(ctx.visibilitySeconds) } : {}),
     ...(ctx.maxReceiveCount !== undefined ? { FACEFLEET_MAX_RECEIVES: String(ctx.maxReceiveCount) } : {}),
     ...lt.env,
   };
-  const userData = workerUserData({ prefix: ctx.prefix, region: ctx.region, env, ...(lt.packageSpec ? { packageSpec: lt.packageSpec } : {}) });
+  const userData = workerUserData({ prefix: ctx.prefix, region: ctx.region, env, install });
   return {
     ImageId: lt.imageId ?? DEFAULT_WORKER_AMI,
     InstanceType: (lt.instanceType ?? 't3.medium') as RequestLaunchTemplateData['InstanceType'],
@@ -44,11 +48,11 @@ export function launchTemplateData(ctx: Pick<ProvisionOptions, 'prefix' | 'regio
   };
 }
 
-export async function ensureLaunchTemplate(ctx: ProvisionContext, lt: LaunchTemplateOptions): Promise<ProvisionedResource> {
+export async function ensureLaunchTemplate(ctx: ProvisionContext, lt: LaunchTemplateOptions, install: WorkerInstall): Promise<ProvisionedResource> {
   const { ec2 } = ctx.clients;
   const name = ctx.names.launchTemplate;
   const base = { kind: 'launch-template' as const, name };
-  const want = launchTemplateData(ctx, lt);
+  const want = launchTemplateData(ctx, lt, install);
   const latest = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: name, Versions: ['$Latest'] })).then(
     (o) => o.LaunchTemplateVersions?.[0],
     (err) => {

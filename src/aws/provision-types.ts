@@ -8,7 +8,7 @@ import type { ResourceNames } from './names.js';
 export type ProvisionAction = 'created' | 'unchanged' | 'updated' | 'planned';
 
 export interface ProvisionedResource {
-  kind: 's3-bucket' | 'sqs-queue' | 'dynamodb-table' | 'launch-template';
+  kind: 's3-bucket' | 's3-object' | 'sqs-queue' | 'dynamodb-table' | 'launch-template';
   name: string;
   action: ProvisionAction;
   /** What was (or would be) created or changed. */
@@ -22,7 +22,16 @@ export interface ProvisionReport {
   resources: ProvisionedResource[];
   /** True when anything was created or updated (or, in a dry run, would be). */
   changed: boolean;
+  /** What the workers install, in words (absent when the launch template is skipped). */
+  workerPackage?: string;
 }
+
+/**
+ * Where the workers' facefleet comes from. `pack` (the default): `npm pack` of the checkout in
+ * `dir` (default: the one provision runs from). `tarball`: a file the operator built. Both are
+ * uploaded to the bucket with their SHA-256. `spec`: an npm spec the operator names, installed as given.
+ */
+export type WorkerPackage = { kind: 'pack'; dir?: string } | { kind: 'tarball'; path: string } | { kind: 'spec'; spec: string };
 
 export interface LaunchTemplateOptions {
   /** AMI id, or an SSM parameter as `resolve:ssm:NAME`. Default: latest Amazon Linux 2023 x86_64. */
@@ -32,8 +41,8 @@ export interface LaunchTemplateOptions {
   /** Name of the worker role's instance profile (see `iamPolicies().worker`). */
   instanceProfileName?: string;
   securityGroupIds?: string[];
-  /** What the user data installs with npm (see `workerUserData`). Default `facefleet`. */
-  packageSpec?: string;
+  /** What the workers install (see {@link WorkerPackage}). Default: pack this checkout and upload it. */
+  package?: WorkerPackage;
   /** Extra worker environment (e.g. FACEFLEET_VISIBILITY). */
   env?: Record<string, string>;
 }

@@ -9,10 +9,12 @@ import { ensureBucket } from './provision-s3.js';
 import { ensureQueue } from './provision-sqs.js';
 import { ensureTable } from './provision-dynamodb.js';
 import { ensureLaunchTemplate } from './provision-ec2.js';
+import { ensureRelease } from './provision-release.js';
 import { deadLetterQueueAttributes, queueAttributes, tableDefinitions } from './resources.js';
 import type { ProvisionedResource, ProvisionOptions, ProvisionReport } from './provision-types.js';
 
-export type { LaunchTemplateOptions, ProvisionAction, ProvisionedResource, ProvisionOptions, ProvisionReport } from './provision-types.js';
+export type { LaunchTemplateOptions, ProvisionAction, ProvisionedResource, ProvisionOptions, ProvisionReport, WorkerPackage } from './provision-types.js';
+export type { WorkerInstall } from './user-data.js';
 export { DEFAULT_WORKER_AMI, launchTemplateData } from './provision-ec2.js';
 
 /** Create or check every resource for `prefix`; see the module comment. */
@@ -39,8 +41,23 @@ export async function provision(options: ProvisionOptions): Promise<ProvisionRep
     );
     add(main.resource);
     for (const table of tableDefinitions(names)) add(await ensureTable(ctx, table));
-    if (options.launchTemplate !== false) add(await ensureLaunchTemplate(ctx, options.launchTemplate ?? {}));
-    return { prefix: options.prefix, region: options.region, dryRun: ctx.dryRun, resources, changed: resources.some((r) => r.action !== 'unchanged') };
+    let workerPackage: string | undefined;
+    if (options.launchTemplate !== false) {
+      const lt = options.launchTemplate ?? {};
+      const release = await ensureRelease(ctx, lt.package);
+      if (release.resource) add(release.resource);
+      workerPackage = release.describe;
+      options.log.info({ workerPackage }, `workers install ${workerPackage}`);
+      add(await ensureLaunchTemplate(ctx, lt, release.install));
+    }
+    return {
+      prefix: options.prefix,
+      region: options.region,
+      dryRun: ctx.dryRun,
+      resources,
+      changed: resources.some((r) => r.action !== 'unchanged'),
+      ...(workerPackage ? { workerPackage } : {}),
+    };
   } finally {
     if (!options.clients) clients.destroy();
   }

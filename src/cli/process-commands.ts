@@ -6,6 +6,7 @@ import os from 'node:os';
 import readline from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
+import { ConfigError } from '../errors.js';
 import type { LaunchTemplateOptions } from '../aws/provision-types.js';
 import { CONTROLLER_STATUS_KEY } from '../processes/controller.js';
 import { openServices } from '../services.js';
@@ -50,16 +51,18 @@ export function upConfig(opts: Record<string, unknown>): Config {
  * the gallery was enrolled with.
  */
 export function launchTemplateFromFlags(
-  flags: { instanceType?: unknown; ami?: unknown; instanceProfile?: unknown; securityGroup?: unknown; packageSpec?: unknown },
+  flags: { instanceType?: unknown; ami?: unknown; instanceProfile?: unknown; securityGroup?: unknown; packageSpec?: unknown; tarball?: unknown },
   config: Config,
 ): LaunchTemplateOptions {
-  const { instanceType, ami, instanceProfile, securityGroup, packageSpec } = flags;
+  const { instanceType, ami, instanceProfile, securityGroup, packageSpec, tarball } = flags;
+  if (packageSpec && tarball) throw new ConfigError('give --package or --tarball, not both');
   return {
     ...(instanceType ? { instanceType: String(instanceType) } : {}),
     ...(ami ? { imageId: String(ami) } : {}),
     ...(instanceProfile ? { instanceProfileName: String(instanceProfile) } : {}),
     ...(securityGroup ? { securityGroupIds: String(securityGroup).split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-    ...(packageSpec ? { packageSpec: String(packageSpec) } : {}),
+    ...(packageSpec ? { package: { kind: 'spec' as const, spec: String(packageSpec) } } : {}),
+    ...(tarball ? { package: { kind: 'tarball' as const, path: String(tarball) } } : {}),
     ...(config.recognition.pipeline !== 'standard' ? { env: { FACEFLEET_PIPELINE: config.recognition.pipeline } } : {}),
   };
 }
@@ -136,14 +139,15 @@ export function registerProcessCommands(program: Command): void {
       .option('--ami <id>', 'worker AMI id, or resolve:ssm:NAME (default: latest Amazon Linux 2023 x86_64)')
       .option('--instance-profile <name>', 'worker instance profile (default <prefix>-worker)')
       .option('--security-group <ids>', 'worker security groups, comma-separated (sg-1,sg-2)')
-      .option('--package <spec>', 'what workers install with npm: a name, a URL or s3://bucket/facefleet-x.y.z.tgz (default facefleet)')
+      .option('--package <spec>', 'what workers install with npm, as given: a name, a URL or s3://bucket/facefleet-x.y.z.tgz (default: npm pack of this checkout, uploaded to the bucket and hash-checked)')
+      .option('--tarball <file>', 'upload this tarball (from npm pack) for the workers instead of packing this checkout; hash-checked like it')
       .option('--visibility <s>', 'queue visibility timeout in seconds (env FACEFLEET_VISIBILITY, default 30)', parseNumber('--visibility', { integer: true, min: 0, max: 43_200 }))
       .option('--max-receives <n>', 'deliveries before a message is dead-lettered (env FACEFLEET_MAX_RECEIVES, default 3)', parseNumber('--max-receives', { integer: true, min: 1, max: 1000 }))
       .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION),
   ).action(async (opts) => {
     // Only the options loadConfig knows (visibility, maxReceives, prefix...) reach it; the
     // launch-template ones are this command's own.
-    const { ec2, instanceType, ami, instanceProfile, securityGroup, package: packageSpec, region, accountId, dryRun, printIam, ...rest } = opts;
+    const { ec2, instanceType, ami, instanceProfile, securityGroup, package: packageSpec, tarball, region, accountId, dryRun, printIam, ...rest } = opts;
     const config = configFrom({ ...rest, backend: 'aws' }, { logLevel: 'warn' });
     if (region) config.aws.region = String(region);
     const log = loggerFor(config, 'facefleet-provision');
@@ -155,7 +159,7 @@ export function registerProcessCommands(program: Command): void {
       printIam: Boolean(printIam),
       ec2: ec2 !== false,
       ...(accountId ? { accountId: String(accountId) } : {}),
-      launchTemplate: launchTemplateFromFlags({ instanceType, ami, instanceProfile, securityGroup, packageSpec }, config),
+      launchTemplate: launchTemplateFromFlags({ instanceType, ami, instanceProfile, securityGroup, packageSpec, tarball }, config),
     });
   });
 

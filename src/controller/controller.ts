@@ -24,7 +24,6 @@ import {
 import type { JobQueue, QueueDepth, WorkerRegistry } from '../store/ports.js';
 import { createBreaker, type Breaker } from './breaker.js';
 import type { Fleet, Instance } from './fleet.js';
-import type { LocalFleet } from './local-fleet.js';
 import { DEFAULT_SILENT_AFTER_SECONDS, silentInstances } from './silent-workers.js';
 import type { ControllerMetrics } from './metrics.js';
 
@@ -35,7 +34,7 @@ export interface ControllerOptions {
   registry: Pick<WorkerRegistry, 'list'> & Partial<Pick<WorkerRegistry, 'retire'>>;
   /**
    * Bounds and timing from `Config['fleet']` (min/max workers, idle seconds, interval), plus
-   * optional scaler knobs; e.g. a local fleet passes `policy: { defaultBootSeconds: 1 }`.
+   * optional scaler knobs, e.g. `policy: { targetUtilization: 0.6 }`. The boot time assumed first comes from `fleet.typicalBootSeconds`.
    */
   config: Pick<Config['fleet'], 'minWorkers' | 'maxWorkers' | 'idleSeconds' | 'intervalSeconds'> & {
     policy?: Partial<ScalerPolicy>;
@@ -89,7 +88,7 @@ export function createController(options: ControllerOptions): Controller {
     createBreaker({ name: 'controller', failureThreshold: 5, failureRateThreshold: 0.5, windowSize: 10, cooldownMs: 30_000, now, log });
   // A fleet may say how long its instances typically take to boot (the local fleet does);
   // otherwise the scaler assumes EC2's ~30 s until it has measured a boot.
-  const hint = (fleet as Partial<Pick<LocalFleet, 'typicalBootSeconds'>>).typicalBootSeconds;
+  const hint = fleet.typicalBootSeconds;
   let snapshot: ScalerSnapshot = initialScaler({
     // Scale-in is held for two ticks after a stop, so a fleet listing that still shows the
     // stopped instances cannot trigger a second stop of the same capacity.

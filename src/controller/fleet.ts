@@ -29,6 +29,11 @@ export interface LaunchOptions {
 export const RETIRED_EXIT_CODE = 75;
 
 export interface Fleet {
+  /**
+   * Seconds from launch to a ready worker that the scaler assumes until it has measured a boot
+   * (it learns the real figure from its ticks). Absent: the scaler's default, EC2's ~30 s.
+   */
+  readonly typicalBootSeconds?: number;
   /** Every instance the fleet owns that is not terminated. */
   list(): Promise<Instance[]>;
   /** Start `count` more workers. Returns what was started (possibly fewer on partial failure). */

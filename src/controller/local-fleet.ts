@@ -46,11 +46,7 @@ interface Child {
 }
 
 export interface LocalFleet extends Fleet {
-  /**
-   * Seconds from spawn to ready that the controller may assume before it has measured one
-   * (the scaler learns the real figure from its ticks). A child process starts in well under
-   * a second; loading the model takes a few more.
-   */
+  /** A child process starts in well under a second; loading the model takes a few more. */
   readonly typicalBootSeconds: number;
   /** Children that exited without being asked to, since the fleet was created. */
   crashes(): number;

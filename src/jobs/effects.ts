@@ -8,17 +8,25 @@ import type { Logger } from '../log.js';
 import type { JobActionParams, JobActionType } from '../machines/job.js';
 import { NotFoundError } from '../store/errors.js';
 import type { JobQueue } from '../store/ports.js';
-import type { JobMessage } from './types.js';
-
-/** One handler per effect action of the job machine. */
-export type JobEffectHandlers = { [K in JobActionType]: (params: JobActionParams[K]) => Promise<void> };
+import type { JobMessage, JobRecord } from './types.js';
 
 /**
- * The handlers, and the queue `enqueue` sends on: a job store that can write a new job and its
- * messages in one transaction (`JobStore.sendsWith(queue)`) lets the runner do so
- * (`JobRunner.createAndDispatch`). Without it the runner always creates, then runs the effects.
+ * One handler per effect action of the job machine. The runner passes `record`, the job as the
+ * transition saved it; `announce` needs it, the others go by their params alone.
  */
-export type JobEffects = JobEffectHandlers & { readonly queue?: JobQueue };
+export type JobEffectHandlers = { [K in JobActionType]: (params: JobActionParams[K], record?: JobRecord) => Promise<void> };
+
+/** The longest a queue message can be delayed (SQS's limit; the SQLite queue keeps it too). */
+export const MAX_MESSAGE_DELAY_SECONDS = 900;
+
+/**
+ * What a finished job is announced to (the webhooks, `src/webhooks/publish.ts`). Idempotent:
+ * a crash between the save and this effect makes the job's next delivery repeat it.
+ */
+export type AnnounceJob = (record: JobRecord, state: JobActionParams['announce']['state']) => Promise<void>;
+
+/** The handlers the runner runs. A new job's first message is not one of them: it goes with the record, through the intake. */
+export type JobEffects = JobEffectHandlers;
 
 /** The message `enqueue` sends for a job. */
 export function enqueueMessage(params: JobActionParams['enqueue']): JobMessage {
@@ -53,13 +61,17 @@ export interface JobEffectsDeps {
   retryBaseSeconds: number;
   /** Random source for the jitter; default Math.random. */
   random?: () => number;
+  /** Where `announce` goes. Absent: finished jobs are announced to nobody. */
+  announce?: AnnounceJob;
+  /** Clock for `retryAt` delays. Default: the system clock. */
+  now?: () => Date;
 }
 
 export function createJobEffects(deps: JobEffectsDeps): JobEffects {
   const { queue, log, retryBaseSeconds } = deps;
   const random = deps.random ?? Math.random;
+  const now = deps.now ?? (() => new Date());
   return {
-    queue,
     async enqueue(params) {
       const { jobId } = params;
       const messageId = await queue.send(enqueueMessage(params));
@@ -81,7 +93,22 @@ export function createJobEffects(deps: JobEffectsDeps): JobEffects {
       log.debug({ jobId }, 'job message acknowledged');
     },
 
-    async scheduleRetry({ jobId, receipt, attempt }) {
+    async scheduleRetry({ jobId, receipt, attempt, retryAt }) {
+      if (retryAt !== undefined) {
+        // A new message, so each attempt is a first receive (the queue's maxReceiveCount counts
+        // crashes, not retries). It can wait at most 900 s; a later retryAt sends it on again
+        // (the worker does, on a message that comes before the job is due).
+        const wait = Math.ceil((Date.parse(retryAt) - now().getTime()) / 1000);
+        const delaySeconds = Math.min(MAX_MESSAGE_DELAY_SECONDS, Math.max(0, wait));
+        await queue.send({ jobId }, { delaySeconds });
+        if (receipt !== undefined) {
+          await queue.delete(receipt).catch((err: unknown) => {
+            if (!(err instanceof NotFoundError)) throw err;
+          });
+        }
+        log.info({ jobId, attempt, retryAt, delaySeconds }, 'job retry scheduled for a set time');
+        return;
+      }
       const seconds = retryBackoffSeconds(attempt, retryBaseSeconds, random);
       if (receipt === undefined) {
         // No delivery to hold back: send a fresh, delayed message instead.
@@ -100,6 +127,15 @@ export function createJobEffects(deps: JobEffectsDeps): JobEffects {
         return;
       }
       log.info({ jobId, attempt, backoffSeconds: seconds }, 'job retry scheduled');
+    },
+
+    async announce({ jobId, state }, record) {
+      if (!deps.announce) return;
+      if (!record) {
+        log.warn({ jobId }, 'announce without the saved record; nothing announced');
+        return;
+      }
+      await deps.announce(record, state);
     },
 
     async removeDeadLetters({ jobId }) {

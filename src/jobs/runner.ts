@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { initialTransition, transition } from 'xstate';
 import type { Logger } from '../log.js';
 import { jobMachine, JOB_ACTION_TYPES, type JobAction, type JobEvent } from '../machines/job.js';
-import { NotFoundError, VersionConflictError } from '../store/errors.js';
-import type { JobStore } from '../store/ports.js';
+import { NotFoundError, StorePermanentError, VersionConflictError } from '../store/errors.js';
+import type { JobIntake, JobStore } from '../store/ports.js';
 import { toFacefleetError } from '../errors.js';
 import { enqueueMessage, type JobEffects } from './effects.js';
 import { InvalidJobRequestError, JobEffectError } from './errors.js';
@@ -50,22 +50,19 @@ export interface JobRunner {
    */
   dispatch(jobId: string, command: JobCommand): Promise<DispatchResult>;
   /**
-   * create(), then dispatch(command), as one atomic write where the store allows it: the machine
-   * decides both steps as those two calls would (same snapshot, history and actions), and when
-   * the store can send on the effects' queue within its create (`JobStore.sendsWith`) and
-   * `enqueue` is the only effect of `command`, the record is created past `command` together with
-   * its messages: both are stored, or neither.
-   *
-   * Decides at once and writes nothing itself: returns the write to run (it throws as create()
-   * does), or null where one write is not possible (another backend, a wrapped queue, other
-   * effects, or `command` not accepted); then call create() and dispatch() instead.
+   * Take a new job in: the record as create() then dispatch(ENQUEUE) would leave it (same
+   * snapshot and history, `queued`, version 0) goes to the intake with its message, in one
+   * operation (see `JobIntake`). Throws as the intake does: AlreadyExistsError, JobNotSentError
+   * (stored, not sent), or the store's own errors. Throws StorePermanentError without an intake.
    */
-  createAndDispatch(job: NewJob, command: JobCommand): (() => Promise<JobRecord>) | null;
+  submit(job: NewJob): Promise<JobRecord>;
 }
 
 export interface JobRunnerDeps {
   store: JobStore;
   effects: JobEffects;
+  /** Where submit() sends new jobs; only the web tier submits. */
+  intake?: JobIntake;
   log: Logger;
   /** Clock for the events' `at` and records' timestamps. Default: the system clock. */
   now?: () => Date;
@@ -86,8 +83,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     for (const action of actions) {
       try {
         // The union of handler types does not narrow by `action.type`; the map guarantees the pairing.
-        const handler = effects[action.type] as (params: JobAction['params']) => Promise<void>;
-        await handler(action.params);
+        const handler = effects[action.type] as (params: JobAction['params'], saved: JobRecord) => Promise<void>;
+        await handler(action.params, record);
       } catch (err) {
         const cause = toFacefleetError(err);
         log.warn({ jobId: record.id, action: action.type, err: cause }, 'job effect failed after the transition was saved');
@@ -147,27 +144,26 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       return record;
     },
 
-    createAndDispatch(job, command) {
-      const queue = effects.queue;
-      if (!queue || !store.sendsWith?.(queue)) return null;
+    async submit(job) {
+      const { intake } = deps;
+      if (!intake) throw new StorePermanentError('this job runner has no intake: it cannot submit jobs');
       const { base, snapshot } = newJob(job);
       const at = now().toISOString();
+      const command: JobCommand = { type: 'ENQUEUE' };
       const [next, actions] = transition(jobMachine, snapshot, { ...command, at } as JobEvent);
-      if (next === snapshot) return null;
       const messages: JobMessage[] = [];
       for (const action of actions) {
-        // assign() never comes back (see dispatch); any effect but enqueue cannot go in the write.
-        if (!isJobAction(action) || action.type !== 'enqueue') return null;
+        // assign() never comes back (see dispatch); the only effect of a new job's ENQUEUE is its message.
+        if (!isJobAction(action)) continue;
+        if (action.type !== 'enqueue') throw new StorePermanentError(`a new job's ENQUEUE asked for ${action.type}`);
         messages.push(enqueueMessage(action.params));
       }
       // Version 0: this is the record's first write, even though it is past its first transition.
       const record: JobRecord = { ...base, state: next.value, updatedAt: at, snapshot: persistJobSnapshot(next) };
-      return async () => {
-        await store.create(record, { send: { queue, messages } });
-        log.debug({ jobId: record.id, kind: job.kind, messages: messages.length }, 'job created with its messages');
-        logTransition(record.id, command, base.state, record.state);
-        return record;
-      };
+      await intake.accept({ record, messages });
+      log.debug({ jobId: record.id, kind: job.kind, messages: messages.length }, 'job created with its messages');
+      logTransition(record.id, command, base.state, record.state);
+      return record;
     },
 
     async dispatch(jobId, command) {

@@ -45,6 +45,21 @@ export interface JobResult extends RecognitionResult {
   refused?: EnrollRefusal;
   /** recluster: clusters merged away, and open clusters left. */
   recluster?: { merged: number; clusters: number };
+  /**
+   * webhook: the attempt that the receiver took (a 2xx), or why there was nothing to send. A
+   * delivery has no image, so `width`, `height` are 0 and `faces` is empty.
+   */
+  delivery?: WebhookDeliveryResult;
+}
+
+/** What a finished webhook delivery job stores. */
+export interface WebhookDeliveryResult {
+  /** The receiver's status; absent when the delivery was skipped. */
+  status?: number;
+  /** How long the successful attempt took, ms. */
+  ms?: number;
+  /** Set when nothing was sent: the endpoint was removed before the delivery ran. */
+  skipped?: 'endpoint-removed';
 }
 
 /** Why an enroll job added no face: the image has none, or several (without `largest`). */
@@ -68,6 +83,8 @@ export interface JobContext {
   leaseUntil?: string;
   /** The last error, if any. */
   error?: ErrorInfo;
+  /** Set by a failure that asked for a later retry (webhook deliveries): no attempt starts before it. */
+  retryAt?: string;
   /** Why the job is dead-lettered, for operators. */
   deadLetterReason?: string;
   result?: JobResult;
@@ -77,11 +94,26 @@ export interface JobContext {
 /**
  * What a job does. `recognize` finds and names the faces in the image. `enroll` adds the
  * image's face to `options.identity` in the gallery (refusing no face or several faces
- * unless `options.largest`), so the web tier never needs the model. `recluster` merges the
- * collection's unknown clusters that drifted together (src/unknowns); its input is a small JSON
- * blob naming the collection, so it is stored, retried and expired like any job.
+ * unless `options.largest`), so the web tier never needs the model. `webhook` delivers one
+ * event to one receiver: its input is the JSON body, its attempts are the delivery attempts.
+ * `recluster` merges the collection's unknown clusters that drifted together (src/unknowns); its
+ * input is a small JSON blob naming the collection, so it is stored, retried and expired like any job.
  */
-export type JobKind = 'recognize' | 'enroll' | 'recluster';
+export type JobKind = 'recognize' | 'enroll' | 'webhook' | 'recluster';
+
+/** Options of a `webhook` job: one event to one receiver (see `src/webhooks/publish.ts`). */
+export interface WebhookJobOptions {
+  /** The Standard Webhooks `webhook-id`, the same on every attempt: receivers dedupe on it. */
+  messageId: string;
+  /** The event type, e.g. `job.done`. */
+  type: string;
+  /** A registered endpoint: its URL and secret are read at each attempt, so removing it stops the delivery. */
+  endpointId?: string;
+  /** A job's own callback: where and how to sign (the endpoint has no record of its own). */
+  callback?: { url: string; secret: string };
+  /** The job the event is about, when it is about one. */
+  sourceJobId?: string;
+}
 
 /** What the client asked for. */
 export interface JobOptions {
@@ -100,6 +132,13 @@ export interface JobOptions {
   identity?: string;
   /** enroll: take the largest face when there are several. */
   largest?: boolean;
+  /**
+   * recognize/enroll: the job's own webhook, called with `job.done` or `job.dead-lettered`; the
+   * secret signs it (given to the client once, in the 202). Never shown in a job view.
+   */
+  callback?: { url: string; secret: string };
+  /** webhook: the delivery. */
+  webhook?: WebhookJobOptions;
 }
 
 export interface JobInput {

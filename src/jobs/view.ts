@@ -14,6 +14,8 @@ export interface JobView {
   result?: JobResult;
   error?: ErrorInfo;
   deadLetterReason?: string;
+  /** A queued retry that may not start before this time (webhook deliveries). */
+  retryAt?: string;
   history: HistoryEntry[];
 }
 
@@ -30,6 +32,7 @@ export function jobContext(record: JobRecord): JobContext {
   if (context.leaseUntil !== undefined) out.leaseUntil = context.leaseUntil;
   if (context.error !== undefined) out.error = context.error;
   if (context.deadLetterReason !== undefined) out.deadLetterReason = context.deadLetterReason;
+  if (context.retryAt !== undefined) out.retryAt = context.retryAt;
   if (context.result !== undefined) out.result = context.result;
   return out;
 }
@@ -50,5 +53,6 @@ export function jobView(record: JobRecord): JobView {
   if (context.result !== undefined) view.result = context.result;
   if (context.error !== undefined) view.error = context.error;
   if (context.deadLetterReason !== undefined) view.deadLetterReason = context.deadLetterReason;
+  if (context.retryAt !== undefined && record.state === 'queued') view.retryAt = context.retryAt;
   return view;
 }

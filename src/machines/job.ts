@@ -13,7 +13,7 @@
  * No I/O happens here and nothing is delayed: the runner feeds events (each stamped with
  * `at`) through xstate's pure `transition()`, saves the next snapshot conditionally and only
  * then runs the returned actions (`enqueue`, `acknowledge`, `scheduleRetry`,
- * `removeDeadLetters`) through the job effects. Lease expiry is decided by comparing the
+ * `removeDeadLetters`, `announce`) through the job effects. Lease expiry is decided by comparing the
  * event's `at` with `leaseUntil`, so time is always supplied from outside.
  */
 import { and, assign, setup } from 'xstate';
@@ -47,7 +47,12 @@ export type JobEvent =
   | { type: 'START'; at: string; workerId: string; leaseSeconds: number; receipt?: string }
   | { type: 'HEARTBEAT'; at: string; workerId: string; leaseSeconds: number }
   | { type: 'SUCCEED'; at: string; workerId: string; result: JobResult; receipt?: string }
-  | { type: 'FAIL'; at: string; workerId: string; error: ErrorInfo; receipt?: string }
+  /**
+   * `retryAt` (ISO): the retry may not start before then. The job's message is then sent anew
+   * (see `scheduleRetry`), and START and SWEEP are refused until that time; used by webhook
+   * deliveries, whose backoff outgrows what one message can wait.
+   */
+  | { type: 'FAIL'; at: string; workerId: string; error: ErrorInfo; receipt?: string; retryAt?: string }
   /**
    * The queue gave up on the job's message. `sentAt` (the message's send time) lets the
    * machine ignore a dead letter that predates a replay of the job.
@@ -71,9 +76,16 @@ export interface ScheduleRetryParams {
   receipt?: string;
   /** The attempt that just failed (from 1); the backoff grows with it. */
   attempt: number;
+  /** The retry's earliest start, when the failure set one: send a new message instead of hiding this one. */
+  retryAt?: string;
 }
 export interface RemoveDeadLettersParams {
   jobId: string;
+}
+export interface AnnounceParams {
+  jobId: string;
+  /** The state the job just reached. */
+  state: 'done' | 'dead-lettered';
 }
 
 /** The effect actions by name, with their params. */
@@ -82,9 +94,11 @@ export interface JobActionParams {
   acknowledge: AcknowledgeParams;
   scheduleRetry: ScheduleRetryParams;
   removeDeadLetters: RemoveDeadLettersParams;
+  /** The job finished (done or dead-lettered): tell its webhooks. Runs before `acknowledge`, so a crash repeats it. */
+  announce: AnnounceParams;
 }
 export type JobActionType = keyof JobActionParams;
-export const JOB_ACTION_TYPES: readonly JobActionType[] = ['enqueue', 'acknowledge', 'scheduleRetry', 'removeDeadLetters'];
+export const JOB_ACTION_TYPES: readonly JobActionType[] = ['enqueue', 'acknowledge', 'scheduleRetry', 'removeDeadLetters', 'announce'];
 
 /** A returned effect action, as the runner hands it to the effects. */
 export type JobAction = { [K in JobActionType]: { type: K; params: JobActionParams[K] } }[JobActionType];
@@ -110,6 +124,10 @@ function deadLetterReason(error: ErrorInfo, attempts: number): string {
 }
 
 const record = (from: JobState, to: JobState) => ({ type: 'recordHistory' as const, params: { from, to } });
+const announce = (state: AnnounceParams['state']) => ({
+  type: 'announce' as const,
+  params: ({ context }: { context: JobMachineContext }) => ({ jobId: context.id, state }),
+});
 
 export const jobMachine = setup({
   types: {
@@ -123,6 +141,7 @@ export const jobMachine = setup({
     acknowledge: (_, _params: AcknowledgeParams) => {},
     scheduleRetry: (_, _params: ScheduleRetryParams) => {},
     removeDeadLetters: (_, _params: RemoveDeadLettersParams) => {},
+    announce: (_, _params: AnnounceParams) => {},
 
     // Context updates: applied inside transition(), never returned to the runner.
     recordHistory: assign(({ context, event }, params: RecordParams) => {
@@ -144,6 +163,7 @@ export const jobMachine = setup({
         attempts: context.attempts + 1,
         workerId: event.workerId,
         leaseUntil: leaseUntil(event.at, event.leaseSeconds),
+        retryAt: undefined,
       };
     }),
     extendLease: assign(({ event }) => {
@@ -158,7 +178,7 @@ export const jobMachine = setup({
     }),
     storeRetryableError: assign(({ event }) => {
       if (event.type !== 'FAIL') return {};
-      return { workerId: undefined, leaseUntil: undefined, error: event.error };
+      return { workerId: undefined, leaseUntil: undefined, error: event.error, retryAt: event.retryAt };
     }),
     storeFatalError: assign(({ context, event }) => {
       if (event.type !== 'FAIL') return {};
@@ -177,6 +197,7 @@ export const jobMachine = setup({
       leaseUntil: undefined,
       error: undefined,
       deadLetterReason: undefined,
+      retryAt: undefined,
       // A replay grants a fresh budget on top of what was spent, so attempts keep counting.
       maxAttempts: context.attempts + (context.budget ?? context.maxAttempts),
     })),
@@ -185,6 +206,8 @@ export const jobMachine = setup({
     /** The lease ran out (at >= leaseUntil), or nobody holds one. */
     leaseExpired: ({ context, event }) =>
       context.leaseUntil === undefined || Date.parse(event.at) >= Date.parse(context.leaseUntil),
+    /** No retry time is set, or it has come. */
+    due: ({ context, event }) => context.retryAt === undefined || Date.parse(event.at) >= Date.parse(context.retryAt),
     /** The event comes from the worker holding the job. */
     isCurrentWorker: ({ context, event }) =>
       'workerId' in event && context.workerId !== undefined && event.workerId === context.workerId,
@@ -229,18 +252,21 @@ export const jobMachine = setup({
         // The message may have been lost: send another. A duplicate is harmless because only
         // one START is accepted while the job is queued.
         SWEEP: {
+          // A job waiting for its retry time has its message on the way; sweep it only once due.
+          guard: 'due',
           target: 'queued',
           reenter: true,
           actions: [record('queued', 'queued'), { type: 'enqueue', params: ({ context }) => ({ jobId: context.id }) }],
         },
         START: {
+          guard: 'due',
           target: 'processing',
           actions: ['startAttempt', record('queued', 'processing')],
         },
         ABANDON: {
           guard: 'abandonApplies',
           target: 'dead-lettered',
-          actions: ['storeAbandonReason', record('queued', 'dead-lettered')],
+          actions: ['storeAbandonReason', record('queued', 'dead-lettered'), announce('dead-lettered')],
         },
       },
     },
@@ -263,6 +289,7 @@ export const jobMachine = setup({
           actions: [
             'storeResult',
             record('processing', 'done'),
+            announce('done'),
             { type: 'acknowledge', params: ({ context, event }) => ({ jobId: context.id, receipt: event.receipt }) },
           ],
         },
@@ -275,7 +302,12 @@ export const jobMachine = setup({
               record('processing', 'queued'),
               {
                 type: 'scheduleRetry',
-                params: ({ context, event }) => ({ jobId: context.id, receipt: event.receipt, attempt: context.attempts }),
+                params: ({ context, event }) => ({
+                  jobId: context.id,
+                  receipt: event.receipt,
+                  attempt: context.attempts,
+                  ...(event.type === 'FAIL' && event.retryAt !== undefined ? { retryAt: event.retryAt } : {}),
+                }),
               },
             ],
           },
@@ -285,6 +317,7 @@ export const jobMachine = setup({
             actions: [
               'storeFatalError',
               record('processing', 'dead-lettered'),
+              announce('dead-lettered'),
               { type: 'acknowledge', params: ({ context, event }) => ({ jobId: context.id, receipt: event.receipt }) },
             ],
           },
@@ -294,7 +327,7 @@ export const jobMachine = setup({
         ABANDON: {
           guard: and(['abandonApplies', 'leaseExpired']),
           target: 'dead-lettered',
-          actions: ['storeAbandonReason', record('processing', 'dead-lettered')],
+          actions: ['storeAbandonReason', record('processing', 'dead-lettered'), announce('dead-lettered')],
         },
       },
     },

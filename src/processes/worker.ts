@@ -22,7 +22,7 @@ export async function runWorker(config: Config): Promise<void> {
   // Under a parent that listens (the local fleet of `facefleet up`), report finished jobs so
   // the web tier's long-polls answer at once.
   const onSettled = process.send ? (jobId: string) => sendToParent({ type: 'job-settled', jobId }) : undefined;
-  const worker = createWorker({ config, log, engine, ...services, onSettled });
+  const worker = createWorker({ config, log, engine, ...services, onSettled, announce: services.publisher.jobSettled, publishEvent: services.publisher.publishEvent });
   const release = async () => {
     await services.close();
     await engine.close();

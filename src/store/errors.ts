@@ -18,6 +18,15 @@ export class AlreadyExistsError extends FacefleetError {
   readonly retryable = false;
 }
 
+/**
+ * The intake created the job but could not send its message (see `JobIntake`): the job stands
+ * `queued` without it, and the sweeper sends it. Retryable; the cause says why.
+ */
+export class JobNotSentError extends FacefleetError {
+  readonly code = 'job-not-sent';
+  readonly retryable = true;
+}
+
 /** The backing store or queue did not answer (down, throttled, 5xx). Retry with backoff. */
 export class StoreUnavailableError extends FacefleetError {
   readonly code = 'store-unavailable';

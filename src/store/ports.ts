@@ -60,27 +60,9 @@ export interface ListOptions {
   cursor?: string;
 }
 
-/** Options of {@link JobStore.create}. */
-export interface JobCreateOptions {
-  /**
-   * Send these messages on `queue` in the same atomic write as the record: the record and every
-   * message are stored, or none of them. Pass this only when `sendsWith(queue)` returned true;
-   * a store without that capability ignores it.
-   */
-  send?: { queue: JobQueue; messages: JobMessage[] };
-}
-
 export interface JobStore extends Closeable, Pingable {
-  /** Create-if-absent. `record.version` must be 0. Throws AlreadyExistsError (and then sends nothing). */
-  create(record: JobRecord, options?: JobCreateOptions): Promise<void>;
-  /**
-   * Optional capability: true when `create` can send messages on `queue` in the same atomic
-   * write as the record (`JobCreateOptions.send`). The local backend can, for its own queue: both
-   * live in one SQLite database. Absent, or false (AWS; a queue wrapped by something that must
-   * see each send): create the record, then send, and let the sweeper repair a job left without
-   * its message.
-   */
-  sendsWith?(queue: JobQueue): boolean;
+  /** Create-if-absent. `record.version` must be 0. Throws AlreadyExistsError. New jobs come in through {@link JobIntake}. */
+  create(record: JobRecord): Promise<void>;
   /** The record, or null. */
   get(id: string): Promise<JobRecord | null>;
   /**
@@ -101,6 +83,28 @@ export interface JobStore extends Closeable, Pingable {
   countByState(): Promise<Record<JobState, number>>;
   /** Delete a job record (used by retention and tests). Absent is fine. */
   delete(id: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- JobIntake
+
+/** A new job as it comes in: its first record (version 0, already `queued`) and the messages that go with it. */
+export interface IncomingJob {
+  record: JobRecord;
+  messages: JobMessage[];
+}
+
+/**
+ * How a new job enters the system: its record and its messages in one operation.
+ *
+ * - The SQLite intake writes both in one transaction: both are stored, or neither.
+ * - Elsewhere (`createThenSend`, the AWS backend, or stores wrapped for fault injection) the
+ *   record is created, then the messages are sent. A send that fails after the create throws
+ *   JobNotSentError: the job stands `queued` without its message, and the sweeper sends it.
+ *
+ * Either way a job that exists already (AlreadyExistsError) sends nothing.
+ */
+export interface JobIntake {
+  accept(job: IncomingJob): Promise<void>;
 }
 
 // ---------------------------------------------------------------- JobQueue
@@ -393,6 +397,35 @@ export interface KeyStore extends Closeable {
   revoke(id: string, at: string): Promise<boolean>;
 }
 
+// ---------------------------------------------------------------- Webhook endpoints
+
+/**
+ * A registered webhook endpoint of one collection. `secret` is the Standard Webhooks signing
+ * secret (`whsec_...`): kept as is, because every delivery is signed with it; the API shows it
+ * once, when the endpoint is made, and never lists it.
+ */
+export interface WebhookEndpoint {
+  /** `wh_` and 24 hex characters. */
+  id: string;
+  collection: string;
+  url: string;
+  /** The event types it receives, e.g. `job.done`. */
+  events: string[];
+  secret: string;
+  createdAt: string;
+}
+
+/** The webhook endpoints of every collection. */
+export interface WebhookStore extends Closeable {
+  /** Throws AlreadyExistsError on a duplicate id. */
+  create(endpoint: WebhookEndpoint): Promise<void>;
+  get(collection: string, id: string): Promise<WebhookEndpoint | null>;
+  /** The collection's endpoints, oldest first. */
+  list(collection: string): Promise<WebhookEndpoint[]>;
+  /** False when there was no such endpoint. */
+  delete(collection: string, id: string): Promise<boolean>;
+}
+
 // ---------------------------------------------------------------- Worker registry
 
 export interface WorkerHeartbeat {
@@ -434,9 +467,12 @@ export interface Stores {
   blobs: BlobStore;
   jobs: JobStore;
   queue: JobQueue;
+  /** New jobs: `jobs` and `queue` together (see {@link JobIntake}). */
+  intake: JobIntake;
   gallery: Gallery;
   keys: KeyStore;
   registry: WorkerRegistry;
+  webhooks: WebhookStore;
   /** Close every store. Idempotent. */
   close(): Promise<void>;
 }

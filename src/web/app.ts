@@ -23,6 +23,7 @@ import { registerCollectionRoutes } from './routes/collections.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerOpsRoutes } from './routes/ops.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerUnknownRoutes } from './routes/unknowns.js';
 import { registerUnknownSearchRoute } from './routes/unknown-search.js';
 import type { Guard } from './submit.js';
@@ -174,6 +175,7 @@ export function createWebApp(deps: WebDeps): WebApp {
   registerIdentityRoutes(app, rc);
   registerCollectionRoutes(app, rc);
   registerCollectionIdentityRoutes(app, rc);
+  registerWebhookRoutes(app, rc);
   registerUnknownRoutes(app, rc);
   registerUnknownSearchRoute(app, rc);
   registerOperatorRoutes(app, rc);

@@ -64,10 +64,14 @@ export class HttpNotFoundError extends HttpError {
 
 /** 409: the resource exists already, or is not in a state that allows this. */
 export class ConflictError extends HttpError {
-  readonly code = 'conflict';
+  readonly code: string = 'conflict';
   readonly retryable = false;
   readonly status = 409;
   readonly title = 'Conflict';
+  constructor(message: string, options: HttpErrorOptions & { code?: string } = {}) {
+    super(message, options);
+    if (options.code) this.code = options.code;
+  }
 }
 
 /** 413: the upload, or the image it decodes to, is larger than allowed. */

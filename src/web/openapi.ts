@@ -4,6 +4,7 @@
  * them in step.
  */
 import { collectionPaths, collectionSchemas } from './openapi-collections.js';
+import { webhookPaths, webhookSchemas } from './openapi-webhooks.js';
 import { unknownPaths, unknownSchemas } from './openapi-unknowns.js';
 import { withConsolePaths } from './openapi-console.js';
 
@@ -132,6 +133,11 @@ const paths: Json = {
         threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 },
         collection: { type: 'string', description: 'The collection to match against (the query parameter works too); default `default`.' },
         margin: { type: 'number', minimum: 0, exclusiveMaximum: 2 },
+        callbackUrl: {
+          type: 'string',
+          format: 'uri',
+          description: 'Called with `job.done` or `job.dead-lettered` when the job ends (Standard Webhooks); the host must be in FACEFLEET_WEBHOOK_ALLOW. The answer carries `callback.secret`, once.',
+        },
       }),
       responses: {
         '200': { description: 'The job reached a terminal state within the wait.', content: json(ref('JobView')) },
@@ -238,9 +244,9 @@ export function openApiDocument(): Json {
       description:
         'Face recognition as durable jobs. Errors are application/problem+json. Roles: `client` submits, polls and uses the classic protocol; `operator` may also manage identities, dead letters and job listings. Health, readiness, metrics and this document need no key.',
     },
-    paths: structuredClone(withConsolePaths({ ...paths, ...collectionPaths, ...unknownPaths })),
+    paths: structuredClone(withConsolePaths({ ...paths, ...collectionPaths, ...webhookPaths, ...unknownPaths })),
     components: {
-      schemas: structuredClone({ ...schemas, ...collectionSchemas, ...unknownSchemas }),
+      schemas: structuredClone({ ...schemas, ...collectionSchemas, ...webhookSchemas, ...unknownSchemas }),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
     },
   };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobRunner } from '../jobs/runner.js';
 import type { JobKind, JobOptions, JobRecord } from '../jobs/types.js';
 import type { Logger } from '../log.js';
+import { JobNotSentError } from '../store/errors.js';
 import type { BlobStore, JobStore } from '../store/ports.js';
 import { ServiceUnavailableError } from './errors.js';
 import { discardLateWrite } from './late-writes.js';
@@ -44,17 +45,16 @@ function unavailable(err: unknown, message: string, jobId?: string): ServiceUnav
 }
 
 /**
- * Accept a validated upload as a job: store the blob, create the job, enqueue it, in that
- * order, and resolve only when all three are done. Where the job store can write the job and
- * its message in one transaction (the local backend, `JobRunner.createAndDispatch`), the last
- * two are that one write. On failure it throws a 503 and leaves nothing half-written that
- * would not heal:
+ * Accept a validated upload as a job: store the blob, then take the job in with its message
+ * through the intake (`JobRunner.submit`: one transaction on SQLite, create then send
+ * elsewhere), and resolve only when both are done. On failure it throws a 503 and leaves
+ * nothing half-written that would not heal:
  * - the blob failed: nothing was stored;
- * - the job create failed (or the one write of job and message): the blob is deleted unless the
- *   job turns out to exist after all (an ambiguous write), in which case the sweeper queues it;
- * - the enqueue failed: the job exists in `uploaded` (or `queued` without a message), and the
- *   sweeper (`sweepStuckJobs`) re-sends it, so the job still ends up processed. The 503 names
- *   its `jobId` so a client may poll it instead of uploading again.
+ * - the job was not created: the blob is deleted unless the job turns out to exist after all
+ *   (an ambiguous write), in which case the sweeper queues it;
+ * - the job was created but its message not sent (JobNotSentError): the job stands `queued`,
+ *   and the sweeper (`sweepStuckJobs`) sends it, so the job still ends up processed. The 503
+ *   names its `jobId` so a client may poll it instead of uploading again.
  *
  * Returns the record and `request.log` bound to the job's id (one child logger per request).
  */
@@ -82,12 +82,14 @@ export async function submitJob(
     options: request.options,
     maxAttempts: deps.maxAttempts,
   };
-  // Decided here, outside the breaker: only the store write itself is a call through it.
-  const createQueued = deps.runner.createAndDispatch(job, { type: 'ENQUEUE' });
   let record: JobRecord;
   try {
-    record = await deps.guard(createQueued ?? (() => deps.runner.create(job)));
+    record = await deps.guard(() => deps.runner.submit(job));
   } catch (err) {
+    if (err instanceof JobNotSentError) {
+      log.warn({ err }, 'job created but not enqueued; the sweeper will queue it');
+      throw unavailable(err, 'the job was stored but could not be queued yet; it will be queued shortly, poll it by its id', id);
+    }
     // Not through the breaker: cleanup must run even while it is open.
     const exists = await deps.jobs.get(id).then(
       (r) => r !== null,
@@ -98,15 +100,6 @@ export async function submitJob(
     throw unavailable(err, 'the job could not be created; retry later', exists ? id : undefined);
   }
 
-  if (!createQueued) {
-    try {
-      const result = await deps.guard(() => deps.runner.dispatch(id, { type: 'ENQUEUE' }));
-      if (result.record) record = result.record;
-    } catch (err) {
-      log.warn({ err }, 'job created but not enqueued; the sweeper will queue it');
-      throw unavailable(err, 'the job was stored but could not be queued yet; it will be queued shortly, poll it by its id', id);
-    }
-  }
   log.info({ kind: request.kind, bytes: request.image.buffer.length }, 'job accepted');
   return { record, log };
 }

@@ -3,8 +3,9 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { Logger } from '../log.js';
-import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore, WorkerRegistry } from '../store/ports.js';
+import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore, WebhookStore, WorkerRegistry } from '../store/ports.js';
 import type { PollOptions } from './wait.js';
+import type { WebhookPublisher } from '../webhooks/publish.js';
 
 /** The part of a circuit breaker the web tier uses (`controller/breaker.ts` provides one). */
 export interface WebBreaker {
@@ -23,6 +24,10 @@ export interface WebDeps {
   queue: JobQueue;
   gallery: Gallery;
   keys: KeyStore;
+  /** Webhook endpoints per collection. */
+  webhooks: WebhookStore;
+  /** Finds a finished job's webhook deliveries (`GET /v1/jobs/:id/webhooks`); absent, that route answers 404. */
+  publisher?: Pick<WebhookPublisher, 'deliveriesOf'>;
   runner: JobRunner;
   /** Guards every store/queue call on the request path. Default: a breaker of its own (5 failures, 10 s cool-down). */
   breaker?: WebBreaker;

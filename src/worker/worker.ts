@@ -9,7 +9,10 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { errorInfo, toFacefleetError, type FacefleetError } from '../errors.js';
+import type { AnnounceJob } from '../jobs/effects.js';
+import { MAX_MESSAGE_DELAY_SECONDS } from '../jobs/effects.js';
 import type { JobRunner } from '../jobs/runner.js';
+import { jobContext } from '../jobs/view.js';
 import type { JobRecord, JobResult, JobState } from '../jobs/types.js';
 import { TERMINAL_STATES } from '../jobs/types.js';
 import { storeFaceThumbnail } from '../jobs/thumbnails.js';
@@ -18,6 +21,8 @@ import { pickEnrollmentFace } from '../recognition/engine.js';
 import { MultipleFacesError, NoFaceError } from '../recognition/errors.js';
 import { recognizeFaces } from '../recognition/matcher.js';
 import type { Engine } from '../recognition/types.js';
+import type { WebhookDeliverer } from '../webhooks/deliver.js';
+import type { WebhookPublisher } from '../webhooks/publish.js';
 import { NotFoundError } from '../store/errors.js';
 import type { BlobStore, Gallery, JobQueue, ReceivedMessage, WorkerRegistry } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
@@ -46,6 +51,20 @@ export interface WorkerDeps {
   onSettled?: (jobId: string, state: JobState) => void;
   /** Consecutive store failures (receive, START, FAIL) after which the worker stops (see crash.ts). Default 5. */
   maxStoreFailures?: number;
+  /** Sends `webhook` jobs. Absent: such a job fails for good (`invalid-job`). */
+  deliveries?: WebhookDeliverer;
+  /**
+   * The runner's `announce` effect, repeated for a duplicate message of a finished job: a crash
+   * between the job's save and its announce leaves the message undeleted, and its next delivery
+   * lands here. Idempotent.
+   */
+  announce?: AnnounceJob;
+  /**
+   * Publish a collection event to its webhooks (`WebhookPublisher.publishEvent`), e.g.
+   * `unknown.created` when a job starts an unknown cluster. Idempotent per `key`: call it again
+   * on a retried attempt and no second delivery is made.
+   */
+  publishEvent?: WebhookPublisher['publishEvent'];
 }
 
 export interface WorkerStats {
@@ -144,6 +163,10 @@ export function createWorker(deps: WorkerDeps): Worker {
   }
 
   async function processJob(record: JobRecord): Promise<JobResult> {
+    if (record.kind === 'webhook') {
+      if (!deps.deliveries) throw new InvalidJobError('this worker cannot send webhook deliveries');
+      return deps.deliveries.deliver(record);
+    }
     if (record.kind === 'recluster') {
       const collection = record.options.collection ?? DEFAULT_COLLECTION;
       const outcome = await recluster({ blobs, log: log.child({ jobId: record.id }) }, gallery.unknowns(collection));
@@ -255,9 +278,19 @@ export function createWorker(deps: WorkerDeps): Worker {
     }
     if (!started.changed) {
       const { state } = started.record;
+      const retryAt = state === 'queued' ? jobContext(started.record).retryAt : undefined;
       if (TERMINAL_STATES.includes(state)) {
+        await deps.announce?.(started.record, state as 'done' | 'dead-lettered');
         jlog.info({ state }, 'duplicate message for a finished job; acknowledged and ignored');
         await queue.delete(message.receipt);
+      } else if (retryAt !== undefined) {
+        // Early: the job's retry is not due (a wait longer than a message can be delayed). Send
+        // the message on, delayed again, then drop this copy; a crash in between leaves two
+        // copies, and the second is refused the same way or finds the job taken.
+        const seconds = Math.min(MAX_MESSAGE_DELAY_SECONDS, Math.max(0, Math.ceil((Date.parse(retryAt) - Date.now()) / 1000)));
+        await queue.send({ jobId }, { delaySeconds: seconds });
+        await queue.delete(message.receipt);
+        jlog.debug({ retryAt, delaySeconds: seconds }, 'message came before the retry time; sent on');
       } else {
         // Another worker holds a live lease. Hide this copy until that lease could have run
         // out; if that worker dies, this copy brings the job back.
@@ -294,7 +327,11 @@ export function createWorker(deps: WorkerDeps): Worker {
     } catch (err) {
       const failure = toFacefleetError(err);
       jobsFailed += 1;
-      const failed = await runner.dispatch(jobId, { type: 'FAIL', workerId, error: failure.toJSON(), receipt: message.receipt });
+      let error = failure.toJSON();
+      let retryAt: string | undefined;
+      // A delivery decides its own retry time: hours of backoff, within its retry window.
+      if (started.record.kind === 'webhook' && deps.deliveries) ({ error, retryAt } = deps.deliveries.plan(started.record, error, attempt ?? 1));
+      const failed = await runner.dispatch(jobId, { type: 'FAIL', workerId, error, receipt: message.receipt, ...(retryAt ? { retryAt } : {}) });
       if (failed.changed && failed.record?.state === 'dead-lettered') settled(jobId, 'dead-lettered');
       jlog.warn({ err: failure.toJSON(), state: failed.record?.state }, 'job attempt failed');
       // A failure stored through FAIL proves the stores writable: the job's attempt budget

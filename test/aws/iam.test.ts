@@ -14,7 +14,7 @@ import { Ec2Fleet } from '../../src/store/aws/ec2-fleet.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { openAwsStores } from '../../src/store/aws/index.js';
-import { aDescriptor, aJob, sleep } from '../contract/builders.js';
+import { aDescriptor, aJob, sleep } from '../helpers/builders.js';
 import { startEmulators, testPrefix, type Emulators } from '../helpers/emulators.js';
 
 const log = silentLogger();

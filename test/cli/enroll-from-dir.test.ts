@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enrollFromDir } from '../../src/cli/enroll-from-dir.js';
 import type { Engine } from '../../src/recognition/types.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
-import { aDescriptor } from '../contract/builders.js';
+import { aDescriptor } from '../helpers/builders.js';
 
 let dir: string;
 let stores: LocalStores;

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalStores } from '../../src/store/local/index.js';
-import { aJob } from '../contract/builders.js';
+import { aJob } from '../helpers/builders.js';
 import { CLI } from '../helpers/stack.js';
 
 let dir: string;

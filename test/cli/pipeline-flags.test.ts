@@ -6,7 +6,7 @@ import { buildProgram } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config.js';
 
 const userData = (lt: ReturnType<typeof launchTemplateFromFlags>): string =>
-  Buffer.from(launchTemplateData({ prefix: 'ff', region: 'us-east-1' }, lt).UserData!, 'base64').toString('utf8');
+  Buffer.from(launchTemplateData({ prefix: 'ff', region: 'us-east-1' }, lt, { kind: 'spec', spec: 's3://b/facefleet.tgz' }).UserData!, 'base64').toString('utf8');
 
 describe('pipeline flags', () => {
   it('puts a non-default pipeline into the EC2 workers\' environment, and leaves the default template as it was', () => {
@@ -16,7 +16,7 @@ describe('pipeline flags', () => {
     // From the environment too, as `provision` reads it.
     expect(launchTemplateFromFlags({}, loadConfig({}, { FACEFLEET_PIPELINE: 'dlib-ensemble' })).env).toEqual({ FACEFLEET_PIPELINE: 'dlib-ensemble' });
     const standard = launchTemplateFromFlags({ securityGroup: 'sg-1, sg-2', packageSpec: 's3://b/facefleet.tgz' }, loadConfig({}, {}));
-    expect(standard).toEqual({ securityGroupIds: ['sg-1', 'sg-2'], packageSpec: 's3://b/facefleet.tgz' });
+    expect(standard).toEqual({ securityGroupIds: ['sg-1', 'sg-2'], package: { kind: 'spec', spec: 's3://b/facefleet.tgz' } });
     expect(userData(standard)).not.toContain('FACEFLEET_PIPELINE');
   });
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
 import { openLocalStores } from '../../src/store/local/index.js';
-import { aCluster } from '../contract/builders.js';
+import { aCluster } from '../helpers/builders.js';
 import { near } from '../helpers/unknowns.js';
 
 let dir: string;

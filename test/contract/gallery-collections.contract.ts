@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EnrolledFace, GalleryChange } from '../../src/store/ports.js';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../src/store/errors.js';
-import { aCluster, aDescriptor } from './builders.js';
+import { aCluster, aDescriptor } from '../helpers/builders.js';
 import type { GalleryHarness } from './gallery.contract.js';
 
 /** Apply a feed to a map of face id -> identity, the way an index does. */

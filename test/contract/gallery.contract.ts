@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Gallery } from '../../src/store/ports.js';
 import { AlreadyExistsError } from '../../src/store/errors.js';
-import { aDescriptor } from './builders.js';
+import { aDescriptor } from '../helpers/builders.js';
 
 export interface GalleryHarness {
   gallery: Gallery;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobQueue, ReceivedMessage } from '../../src/store/ports.js';
-import { eventually, sleep } from './builders.js';
+import { eventually, sleep } from '../helpers/builders.js';
 
 export interface JobQueueHarness {
   queue: JobQueue;

@@ -2,20 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../src/jobs/types.js';
 import { JOB_STATES } from '../../src/jobs/types.js';
-import { withFaults } from '../../src/store/faults.js';
-import type { JobQueue, JobStore } from '../../src/store/ports.js';
+import type { JobStore } from '../../src/store/ports.js';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../src/store/errors.js';
 import { filesContaining } from '../helpers/residue.js';
-import { aJob, isoAt } from './builders.js';
+import { aJob, at } from '../helpers/builders.js';
 
 export interface JobStoreHarness {
   jobs: JobStore;
-  /**
-   * The queue of the same backend, for the optional create-and-send capability
-   * (`JobStore.sendsWith`). Absent: the store is only checked not to claim the capability for a
-   * queue it cannot know.
-   */
-  queue?: JobQueue;
   /**
    * The directory the store keeps its files in, for a local backend: the deletion test then also
    * searches every file under it for the deleted job's bytes. Absent (AWS): gone means not found.
@@ -60,11 +53,11 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
     it('saves when the version matches, bumping it by one', async () => {
       const job = aJob({ state: 'queued' });
       await h.jobs.create(job);
-      const saved = await h.jobs.save({ ...job, state: 'processing', updatedAt: isoAt(10) }, 0);
+      const saved = await h.jobs.save({ ...job, state: 'processing', updatedAt: at(10) }, 0);
       expect(saved.version).toBe(1);
       expect(saved.state).toBe('processing');
       expect(await h.jobs.get(job.id)).toEqual(saved);
-      const again = await h.jobs.save({ ...saved, state: 'done', updatedAt: isoAt(20) }, 1);
+      const again = await h.jobs.save({ ...saved, state: 'done', updatedAt: at(20) }, 1);
       expect(again.version).toBe(2);
       expect((await h.jobs.get(job.id))?.version).toBe(2);
     });
@@ -98,9 +91,9 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
 
     it('lists a state oldest updatedAt first, paging with a cursor', async () => {
       const times = [50, 10, 40, 20, 30];
-      const queued = times.map((t) => aJob({ state: 'queued', updatedAt: isoAt(t) }));
+      const queued = times.map((t) => aJob({ state: 'queued', updatedAt: at(t) }));
       for (const job of queued) await h.jobs.create(job);
-      await h.jobs.create(aJob({ state: 'done', updatedAt: isoAt(5) }));
+      await h.jobs.create(aJob({ state: 'done', updatedAt: at(5) }));
 
       const seen: JobRecord[] = [];
       let cursor: string | undefined;
@@ -113,7 +106,7 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
         pages += 1;
         expect(pages).toBeLessThan(10);
       } while (cursor);
-      expect(seen.map((j) => j.updatedAt)).toEqual([10, 20, 30, 40, 50].map(isoAt));
+      expect(seen.map((j) => j.updatedAt)).toEqual([10, 20, 30, 40, 50].map(at));
       expect(new Set(seen.map((j) => j.id)).size).toBe(5);
       expect(seen.every((j) => j.state === 'queued')).toBe(true);
     });
@@ -144,30 +137,13 @@ export function jobStoreContract(name: string, make: () => Promise<JobStoreHarne
       expect(await h.jobs.countByState()).toEqual({ uploaded: 0, queued: 2, processing: 0, done: 1, 'dead-lettered': 0 });
     });
 
-    it('sends messages in its create only where it says it can (sendsWith), and then both or neither', async () => {
-      const stranger = withFaults({ send: () => Promise.resolve('m') } as unknown as JobQueue, {});
-      expect(h.jobs.sendsWith?.(stranger) ?? false).toBe(false);
-      const queue = h.queue;
-      if (!queue || !h.jobs.sendsWith?.(queue)) return; // optional: such a store is used create-then-send
-      // A wrapper (fault injection) must see every send: the store declines it.
-      expect(h.jobs.sendsWith(withFaults(queue, {}))).toBe(false);
-      const job = aJob({ state: 'queued' });
-      await h.jobs.create(job, { send: { queue, messages: [{ jobId: job.id }] } });
-      expect(await h.jobs.get(job.id)).toEqual(job);
-      const got = await queue.receive({ max: 10, waitSeconds: 0, visibilitySeconds: 30 });
-      expect(got.map((m) => m.body)).toEqual([{ jobId: job.id }]);
-      // A create that fails sends nothing.
-      await expect(h.jobs.create({ ...job }, { send: { queue, messages: [{ jobId: job.id }] } })).rejects.toBeInstanceOf(AlreadyExistsError);
-      expect(await queue.depth()).toMatchObject({ visible: 0, delayed: 0 });
-    });
-
     it('a deleted job leaves neither its id nor its result behind, in any file of the store', async () => {
       const secret = `result-of-${randomUUID()}`;
       const job = aJob({ state: 'done', snapshot: { value: 'done', context: { result: { note: secret } } } });
       const kept = aJob();
       await h.jobs.create(job);
       await h.jobs.create(kept);
-      const saved = await h.jobs.save({ ...job, updatedAt: isoAt(5), snapshot: { value: 'done', context: { result: { note: `${secret}-v2` } } } }, 0);
+      const saved = await h.jobs.save({ ...job, updatedAt: at(5), snapshot: { value: 'done', context: { result: { note: `${secret}-v2` } } } }, 0);
       await h.jobs.delete(saved.id);
       expect(await h.jobs.get(job.id)).toBeNull();
       expect(await h.jobs.get(kept.id)).not.toBeNull();

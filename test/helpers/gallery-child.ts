@@ -4,7 +4,7 @@
  * Adds one face (the contract builder's descriptor for `seed`) and prints its id.
  */
 import { openLocalStores } from '../../src/store/local/index.js';
-import { aDescriptor } from '../contract/builders.js';
+import { aDescriptor } from './builders.js';
 
 const [dataDir, collection, identity, seed] = process.argv.slice(2);
 if (!dataDir || !collection || !identity || !seed) throw new Error('usage: gallery-child.ts <dataDir> <collection> <identity> <seed>');

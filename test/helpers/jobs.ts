@@ -20,11 +20,8 @@ import type {
   QueueDepth,
   ReceivedMessage,
 } from '../../src/store/ports.js';
+import { at } from './builders.js';
 
-/** An ISO time `seconds` after a fixed base (2026-01-01T00:00:00Z). */
-export function at(seconds: number): string {
-  return new Date(Date.UTC(2026, 0, 1) + seconds * 1000).toISOString();
-}
 
 export const aResult = (): JobResult => ({ width: 64, height: 64, faces: [] });
 export const retryable = (message = 'engine hiccup'): ErrorInfo => ({ code: 'unexpected', message, retryable: true });
@@ -239,6 +236,7 @@ export function recordingEffects(): JobEffects & { calls: JobAction[] } {
     acknowledge: handler('acknowledge'),
     scheduleRetry: handler('scheduleRetry'),
     removeDeadLetters: handler('removeDeadLetters'),
+    announce: handler('announce'),
   };
 }
 

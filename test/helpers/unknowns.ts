@@ -1,4 +1,4 @@
-import { aDescriptor } from '../contract/builders.js';
+import { aDescriptor } from './builders.js';
 
 /** `aDescriptor(seed)` moved by `eps` along a direction picked by `k`: the same person, another photo. */
 export function near(seed: number, k: number, eps: number): Float32Array {

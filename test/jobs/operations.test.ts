@@ -15,7 +15,8 @@ import { createJobRunner, type JobRunner } from '../../src/jobs/runner.js';
 import { jobContext } from '../../src/jobs/view.js';
 import type { JobCommand } from '../../src/jobs/runner.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
-import { InMemoryJobStore, RecordingJobQueue, TO_STATE, at, makeJobRecord, permanent } from '../helpers/jobs.js';
+import { InMemoryJobStore, RecordingJobQueue, TO_STATE, makeJobRecord, permanent } from '../helpers/jobs.js';
+import { at } from '../helpers/builders.js';
 
 const failWith = (error = permanent()): JobCommand[] => [
   { type: 'ENQUEUE' },

@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/errors.js';
 import { sweepRetention, type RetentionState } from '../../src/jobs/retention.js';
 import type { JobRecord, JobState } from '../../src/jobs/types.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
-import { aJob } from '../contract/builders.js';
+import { aJob } from '../helpers/builders.js';
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;

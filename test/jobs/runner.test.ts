@@ -6,12 +6,14 @@ import { silentLogger } from '../../src/log.js';
 import { createJobRunner, type NewJob } from '../../src/jobs/runner.js';
 import { JobEffectError, InvalidJobRequestError, CorruptJobSnapshotError } from '../../src/jobs/errors.js';
 import { jobContext } from '../../src/jobs/view.js';
-import { StoreUnavailableError, VersionConflictError, AlreadyExistsError } from '../../src/store/errors.js';
-import type { JobQueue, JobStore } from '../../src/store/ports.js';
+import { StoreUnavailableError, StorePermanentError, VersionConflictError, AlreadyExistsError, JobNotSentError } from '../../src/store/errors.js';
+import { createThenSendIntake } from '../../src/store/intake.js';
+import type { JobIntake, JobQueue, JobStore, Stores } from '../../src/store/ports.js';
 import { createJobEffects } from '../../src/jobs/effects.js';
 import { withFaults } from '../../src/store/faults.js';
 import type { JobRecord } from '../../src/jobs/types.js';
-import { InMemoryJobStore, aResult, at, deferred, makeJobRecord, permanent, recordingEffects, retryable } from '../helpers/jobs.js';
+import { InMemoryJobStore, aResult, deferred, makeJobRecord, permanent, recordingEffects, retryable } from '../helpers/jobs.js';
+import { at } from '../helpers/builders.js';
 
 const newJob = (overrides: Partial<NewJob> = {}): NewJob => ({
   kind: 'recognize',
@@ -91,6 +93,7 @@ describe('job runner', () => {
     expect(res).toMatchObject({ changed: true, record: { state: 'done', version: 3 } });
     expect(effects.calls).toEqual([
       { type: 'enqueue', params: { jobId: 'j' } },
+      { type: 'announce', params: { jobId: 'j', state: 'done' } },
       { type: 'acknowledge', params: { jobId: 'j', receipt: 'r1' } },
     ]);
   });
@@ -198,6 +201,7 @@ describe('job runner', () => {
     expect(record?.state).toBe('dead-lettered');
     expect(effects.calls).toEqual([
       { type: 'scheduleRetry', params: { jobId: 'j', receipt: 'r1', attempt: 1 } },
+      { type: 'announce', params: { jobId: 'j', state: 'dead-lettered' } },
       { type: 'acknowledge', params: { jobId: 'j', receipt: 'r2' } },
     ]);
   });
@@ -208,37 +212,34 @@ describe('job runner on the local SQLite store', () => {
   let close: () => Promise<void>;
   let jobs: JobStore;
   let queue: JobQueue;
+  let stores: Stores;
 
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
     const { openLocalStores } = await import('../../src/store/local/index.js');
-    const stores = openLocalStores({ dataDir: dir, log: silentLogger() });
+    stores = openLocalStores({ dataDir: dir, log: silentLogger() });
     jobs = stores.jobs;
     queue = stores.queue;
     close = () => stores.close();
   });
 
-  const localRunner = (q: JobQueue = queue, now = clockFrom(0).now) =>
-    createJobRunner({ store: jobs, effects: createJobEffects({ queue: q, log: silentLogger(), retryBaseSeconds: 1 }), log: silentLogger(), now });
+  const localRunner = (intake: JobIntake | null = stores.intake, now = clockFrom(0).now) =>
+    createJobRunner({ store: jobs, effects: createJobEffects({ queue, log: silentLogger(), retryBaseSeconds: 1 }), ...(intake ? { intake } : {}), log: silentLogger(), now });
 
-  it('createAndDispatch(ENQUEUE) stores the job queued with its message in one write: the same record create + dispatch make', async () => {
+  it('submit stores the job queued with its message in one write: the same record create + dispatch make', async () => {
     const clock = clockFrom(0);
     let t = 0;
     const ticking = () => {
       clock.set(t++);
       return clock.now();
     };
-    const write = localRunner(queue, ticking).createAndDispatch(newJob({ id: 'one' }), { type: 'ENQUEUE' });
-    expect(write).not.toBeNull();
-    // Deciding writes nothing.
-    expect(await jobs.get('one')).toBeNull();
-    const record = await write!();
+    const record = await localRunner(stores.intake, ticking).submit(newJob({ id: 'one' }));
     expect(await jobs.get('one')).toEqual(record);
     const messages = await queue.receive({ max: 10, waitSeconds: 0, visibilitySeconds: 30 });
     expect(messages.map((m) => m.body)).toEqual([{ jobId: 'one' }]);
 
     t = 0;
-    const twoStep = localRunner(queue, ticking);
+    const twoStep = localRunner(stores.intake, ticking);
     await twoStep.create(newJob({ id: 'two' }));
     const { record: queued } = await twoStep.dispatch('two', { type: 'ENQUEUE' });
     // Identical but for the id and the version (one write instead of two).
@@ -248,22 +249,25 @@ describe('job runner on the local SQLite store', () => {
     expect(jobContext(record).history.map((h) => h.event)).toEqual(['CREATE', 'ENQUEUE']);
   });
 
-  it('createAndDispatch writes neither the job nor the message when the job exists', async () => {
+  it('submit writes neither the job nor the message when the job exists', async () => {
     const r = localRunner();
     await r.create(newJob({ id: 'dup' }));
-    await expect(r.createAndDispatch(newJob({ id: 'dup' }), { type: 'ENQUEUE' })!()).rejects.toBeInstanceOf(AlreadyExistsError);
+    await expect(r.submit(newJob({ id: 'dup' }))).rejects.toBeInstanceOf(AlreadyExistsError);
     expect((await jobs.get('dup'))?.state).toBe('uploaded');
     expect((await queue.depth()).visible).toBe(0);
   });
 
-  it('createAndDispatch declines (null) for a wrapped queue, a store without the capability, or a command with other effects', async () => {
-    expect(localRunner(withFaults(queue, { send: { times: 1 } })).createAndDispatch(newJob(), { type: 'ENQUEUE' })).toBeNull();
-    const other = new InMemoryJobStore();
-    const effects = createJobEffects({ queue, log: silentLogger(), retryBaseSeconds: 1 });
-    expect(createJobRunner({ store: other, effects, log: silentLogger() }).createAndDispatch(newJob(), { type: 'ENQUEUE' })).toBeNull();
-    // Not accepted in uploaded: nothing to write as one.
-    expect(localRunner().createAndDispatch(newJob(), { type: 'START', workerId: 'w', leaseSeconds: 30 })).toBeNull();
-    expect(await jobs.countByState()).toMatchObject({ uploaded: 0, queued: 0 });
+  it('submit goes through the intake it is given: create-then-send over a failing queue leaves the job queued and says JobNotSentError', async () => {
+    const r = localRunner(createThenSendIntake(jobs, withFaults(queue, { send: { times: 1 } })));
+    const err = await r.submit(newJob({ id: 'unsent' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobNotSentError);
+    expect((await jobs.get('unsent'))?.state).toBe('queued');
+    expect((await queue.depth()).visible).toBe(0);
+  });
+
+  it('submit refuses without an intake, and writes nothing', async () => {
+    await expect(localRunner(null).submit(newJob({ id: 'nowhere' }))).rejects.toBeInstanceOf(StorePermanentError);
+    expect(await jobs.get('nowhere')).toBeNull();
   });
 
   afterEach(async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CorruptJobSnapshotError } from '../../src/jobs/errors.js';
 import { jobContext, jobView } from '../../src/jobs/view.js';
-import { TO_STATE, aResult, at, makeJobRecord, permanent } from '../helpers/jobs.js';
+import { TO_STATE, aResult, makeJobRecord, permanent } from '../helpers/jobs.js';
+import { at } from '../helpers/builders.js';
 
 describe('job views', () => {
   it('shows a done job with its result and history, and no error fields', () => {

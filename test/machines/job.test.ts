@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import { HISTORY_LIMIT, boundHistory, jobMachine } from '../../src/machines/job.js';
 import type { JobCommand } from '../../src/jobs/runner.js';
-import { TO_STATE, aResult, at, effectsOf, ev, permanent, retryable, snapshotAfter } from '../helpers/jobs.js';
+import { TO_STATE, aResult, effectsOf, ev, permanent, retryable, snapshotAfter } from '../helpers/jobs.js';
+import { at } from '../helpers/builders.js';
 import type { HistoryEntry } from '../../src/jobs/types.js';
 
 const start = (workerId = 'w1', leaseSeconds = 30, receipt?: string): JobCommand =>
@@ -44,7 +45,11 @@ describe('job machine', () => {
     expect(next.status).toBe('done');
     expect(next.context.result).toEqual(result);
     expect(next.context.leaseUntil).toBeUndefined();
-    expect(effectsOf(actions)).toEqual([{ type: 'acknowledge', params: { jobId: 'j', receipt: 'r1' } }]);
+    // Announced before the message is deleted: a crash in between repeats both.
+    expect(effectsOf(actions)).toEqual([
+      { type: 'announce', params: { jobId: 'j', state: 'done' } },
+      { type: 'acknowledge', params: { jobId: 'j', receipt: 'r1' } },
+    ]);
     expect(next.context.history.map((h) => [h.from, h.to, h.event, h.attempt, h.workerId])).toEqual([
       [null, 'uploaded', 'CREATE', 0, undefined],
       ['uploaded', 'queued', 'ENQUEUE', 0, undefined],
@@ -117,7 +122,10 @@ describe('job machine', () => {
       expect(after.context.attempts).toBe(2);
       expect(after.context.deadLetterReason).toMatch(/out of attempts after 2/);
       expect(after.context.deadLetterReason).toContain('again');
-      expect(actions).toEqual([{ type: 'acknowledge', params: { jobId: 'job-1', receipt: 'r2' } }]);
+      expect(actions).toEqual([
+        { type: 'announce', params: { jobId: 'job-1', state: 'dead-lettered' } },
+        { type: 'acknowledge', params: { jobId: 'job-1', receipt: 'r2' } },
+      ]);
     });
 
     it('dead-letters a permanent error at once, whatever attempts remain', () => {
@@ -126,7 +134,10 @@ describe('job machine', () => {
       expect(after.context.attempts).toBe(1);
       expect(after.context.deadLetterReason).toMatch(/permanent error on attempt 1: bad-image: not an image/);
       expect(after.context.error).toEqual(permanent());
-      expect(actions).toEqual([{ type: 'acknowledge', params: { jobId: 'job-1', receipt: 'r1' } }]);
+      expect(actions).toEqual([
+        { type: 'announce', params: { jobId: 'job-1', state: 'dead-lettered' } },
+        { type: 'acknowledge', params: { jobId: 'job-1', receipt: 'r1' } },
+      ]);
     });
 
     it('counts attempts across retries', () => {
@@ -200,11 +211,11 @@ describe('job machine', () => {
   });
 
   describe('ABANDON', () => {
-    it('dead-letters a queued job with the reason and no queue action', () => {
+    it('dead-letters a queued job with the reason and no queue action, and announces it', () => {
       const { after, actions } = step(TO_STATE.queued, { type: 'ABANDON', reason: 'gave up after 4 deliveries' }, 5);
       expect(after.value).toBe('dead-lettered');
       expect(after.context.deadLetterReason).toBe('gave up after 4 deliveries');
-      expect(actions).toEqual([]);
+      expect(actions).toEqual([{ type: 'announce', params: { jobId: 'job-1', state: 'dead-lettered' } }]);
     });
 
     it('dead-letters a processing job only once its lease has run out', () => {
@@ -286,6 +297,38 @@ describe('job machine', () => {
       expect(s.context.history).toHaveLength(4);
       const [same] = transition(jobMachine, s, ev({ type: 'REPLAY' }, 9));
       expect(same.context.history).toHaveLength(4);
+    });
+  });
+
+  describe('retryAt (a failure that sets its retry time)', () => {
+    // Created at 0, ENQUEUE at 1, START at 2, FAIL at 3 asking for no retry before 100.
+    const failed: JobCommand[] = [{ type: 'ENQUEUE' }, start('w1', 30, 'r1'), { type: 'FAIL', workerId: 'w1', error: retryable(), receipt: 'r1', retryAt: at(100) }];
+
+    it('goes back to queued, stores retryAt and passes it to scheduleRetry', () => {
+      const s = snapshotAfter(failed);
+      expect(s.value).toBe('queued');
+      expect(s.context.retryAt).toBe(at(100));
+      const { actions } = step(failed.slice(0, 2), failed[2]!, 3);
+      expect(actions).toEqual([{ type: 'scheduleRetry', params: { jobId: 'job-1', receipt: 'r1', attempt: 1, retryAt: at(100) } }]);
+    });
+
+    it('refuses START and SWEEP before retryAt, accepts them from then on, and START clears it', () => {
+      expect(step(failed, start('w2'), 99).accepted).toBe(false);
+      expect(step(failed, { type: 'SWEEP' }, 99).accepted).toBe(false);
+      expect(step(failed, { type: 'SWEEP' }, 100).accepted).toBe(true);
+      const { after, accepted } = step(failed, start('w2'), 100);
+      expect(accepted).toBe(true);
+      expect(after.context.retryAt).toBeUndefined();
+      expect(after.context.attempts).toBe(2);
+    });
+
+    it('a replay clears it', () => {
+      const dead = [...failed, { type: 'ABANDON', reason: 'gave up' } as JobCommand];
+      const s = snapshotAfter(dead);
+      expect(s.value).toBe('dead-lettered');
+      const [replayed] = transition(jobMachine, s, ev({ type: 'REPLAY' }, 10));
+      expect(replayed.context.retryAt).toBeUndefined();
+      expect(transition(jobMachine, replayed, ev(start('w3'), 11))[0].value).toBe('processing');
     });
   });
 });

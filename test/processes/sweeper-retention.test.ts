@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { startSweeper, type Sweeper } from '../../src/processes/sweeper.js';
 import { openServices, type Services } from '../../src/services.js';
-import { aJob } from '../contract/builders.js';
+import { aJob } from '../helpers/builders.js';
 
 async function until(check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
   const end = Date.now() + timeoutMs;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chooseRepresentatives, joinCluster, mergeInto, nearestCluster, planRecluster } from '../../src/unknowns/clusters.js';
 import { MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, mayStartCluster } from '../../src/unknowns/rules.js';
 import { euclidean } from '../../src/recognition/matcher.js';
-import { aCluster, aDescriptor } from '../contract/builders.js';
+import { aCluster, aDescriptor } from '../helpers/builders.js';
 import { near } from '../helpers/unknowns.js';
 
 const rep = (id: string, descriptor: Float32Array) => ({ id, descriptor, jobId: `j-${id}`, at: '2026-01-01T00:00:00.000Z' });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/web/keys.js';
-import { aDescriptor } from '../contract/builders.js';
+import { aDescriptor } from '../helpers/builders.js';
 import { postJson, request, uploadFile } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
 import { finishJob, jobIds, newQueuedJob, startWithAuth, type Harness } from './harness.js';

@@ -16,6 +16,7 @@ import type { Logger } from '../../src/log.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
 import type { BlobStore, Gallery, JobQueue, JobStore, KeyStore } from '../../src/store/ports.js';
 import { startSweeper } from '../../src/processes/sweeper.js';
+import { createThenSendIntake } from '../../src/store/intake.js';
 import { createWebApp, type WebApp, type WebBreaker, type WebTuning } from '../../src/web/app.js';
 
 export interface HarnessOptions {
@@ -82,11 +83,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const wrapped = { blobs: stores.blobs, jobs: stores.jobs, queue: stores.queue, gallery: stores.gallery, keys: stores.keys };
   Object.assign(wrapped, options.wrap?.(wrapped));
   const effects = createJobEffects({ queue: wrapped.queue, log, retryBaseSeconds: 1 });
-  const runner = createJobRunner({ store: wrapped.jobs, effects, log });
+  // A wrapped job store or queue must see submits too: then new jobs go create-then-send through them.
+  const intake = wrapped.jobs !== stores.jobs || wrapped.queue !== stores.queue ? createThenSendIntake(wrapped.jobs, wrapped.queue) : stores.intake;
+  const runner = createJobRunner({ store: wrapped.jobs, effects, intake, log });
   const web = createWebApp({
     config,
     log,
     ...wrapped,
+    webhooks: stores.webhooks,
     runner,
     breaker: options.breaker,
     extraMetrics: options.extraMetrics,

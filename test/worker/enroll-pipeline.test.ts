@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import type { AnalyzedImage, Engine, RecognitionPipeline } from '../../src/recognition/types.js';
 import { createWorker } from '../../src/worker/worker.js';
-import { aDescriptor } from '../contract/builders.js';
+import { aDescriptor } from '../helpers/builders.js';
 import { eventually } from '../helpers/stack.js';
 import { workerScope } from '../helpers/worker-scope.js';
 

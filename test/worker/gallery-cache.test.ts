@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { otherPipelineWarning } from '../../src/recognition/matcher.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
 import { createGalleryCache } from '../../src/worker/gallery-cache.js';
-import { aDescriptor } from '../contract/builders.js';
+import { aDescriptor } from '../helpers/builders.js';
 
 let dir: string;
 let stores: LocalStores;

@@ -8,10 +8,12 @@ import type { Logger } from '../../log.js';
 import { createAwsClients, type AwsClientOptions, type AwsClients } from '../../aws/clients.js';
 import { resourceNames } from '../../aws/names.js';
 import type { Stores } from '../ports.js';
+import { createThenSendIntake } from '../intake.js';
 import { DynamoGallery } from './dynamo-gallery.js';
 import { DynamoJobStore } from './dynamo-job-store.js';
 import { DynamoKeyStore } from './dynamo-key-store.js';
 import { DynamoWorkerRegistry } from './dynamo-worker-registry.js';
+import { DynamoWebhookStore } from './dynamo-webhook-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 import { SqsJobQueue } from './sqs-job-queue.js';
 
@@ -70,10 +72,13 @@ export async function openAwsStores(config: Config, log: Logger, overrides: Open
     gallery: new DynamoGallery({ doc: clients.doc, table: names.galleryTable, log: alog }),
     keys: new DynamoKeyStore({ doc: clients.doc, table: names.keysTable }),
     registry: new DynamoWorkerRegistry({ doc: clients.doc, table: names.workersTable }),
+    webhooks: new DynamoWebhookStore({ doc: clients.doc, table: names.galleryTable }),
   };
   let closed: Promise<void> | undefined;
   return {
     ...stores,
+    // DynamoDB and SQS share no transaction: create the record, then send.
+    intake: createThenSendIntake(stores.jobs, stores.queue),
     close() {
       closed ??= (async () => {
         await Promise.allSettled(Object.values(stores).map((s) => s.close()));

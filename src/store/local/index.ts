@@ -7,6 +7,7 @@ import { SqliteJobQueue } from './job-queue.js';
 import { SqliteJobStore } from './job-store.js';
 import { SqliteKeyStore } from './key-store.js';
 import { acquireDatabase } from './sqlite.js';
+import { SqliteWebhookStore } from './webhook-store.js';
 import { SqliteWorkerRegistry } from './worker-registry.js';
 
 export { FileBlobStore } from './blob-store.js';
@@ -15,6 +16,7 @@ export { SqliteGallery } from './gallery.js';
 export { SqliteJobQueue, type SqliteJobQueueOptions } from './job-queue.js';
 export { SqliteJobStore } from './job-store.js';
 export { SqliteKeyStore } from './key-store.js';
+export { SqliteWebhookStore } from './webhook-store.js';
 export { SqliteWorkerRegistry } from './worker-registry.js';
 export { acquireDatabase, translateSqliteError, DATABASE_FILE, type SqliteLease } from './sqlite.js';
 
@@ -53,19 +55,25 @@ export function openLocalStores(options: LocalStoresOptions): LocalStores {
       log,
     });
     opened.push(queue);
+    // One transaction for a new job's record and its message: both live in this database.
+    const intake = jobs.intakeWith(queue);
     const gallery = new SqliteGallery(acquireDatabase(dataDir, log), { now: options.now });
     opened.push(gallery);
     const keys = new SqliteKeyStore(acquireDatabase(dataDir, log));
     opened.push(keys);
     const registry = new SqliteWorkerRegistry(acquireDatabase(dataDir, log));
     opened.push(registry);
+    const webhooks = new SqliteWebhookStore(acquireDatabase(dataDir, log));
+    opened.push(webhooks);
     return {
       blobs,
       jobs,
       queue,
+      intake,
       gallery,
       keys,
       registry,
+      webhooks,
       async close() {
         for (const store of opened) await store.close();
       },

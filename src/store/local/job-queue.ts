@@ -11,7 +11,7 @@ import type {
   ReceivedMessage,
   ReceiveOptions,
 } from '../ports.js';
-import { NotFoundError, StorePermanentError } from '../errors.js';
+import { NotFoundError, StorePermanentError, StoreUnavailableError } from '../errors.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../cursor.js';
 import { changeFeedFor, type ChangeFeed } from './change-feed.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
@@ -93,7 +93,6 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
     this.pollIntervalMs = options.pollIntervalMs;
     this.log = options.log;
     this.feed = changeFeedFor(lease.file);
-    REAL_QUEUES.add(this);
     const db = this.db;
     this.stmts = {
       insert: db.prepare<[string, string, string, number, number]>(
@@ -183,7 +182,7 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
 
   /**
    * The row of a send, on this connection and inside the caller's transaction if one is open.
-   * Not part of the port: `send` and {@link sqliteQueueOn} use it.
+   * Not part of the port: `send` and {@link transactionalSend} use it.
    */
   insertMessage(body: JobMessage, delaySeconds: number): string {
     const now = this.now();
@@ -310,9 +309,20 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
     return this.run('dead-letter depth', () => this.stmts.dlqCount.get()?.n ?? 0);
   }
 
-  /** True while open on the connection `db`. Not part of the port (see {@link sqliteQueueOn}). */
-  usesConnection(db: Database.Database): boolean {
-    return this.db === db && !this.closing.signal.aborted;
+  /**
+   * Sending inside a transaction of another adapter on the connection `db` (the job intake, see
+   * `SqliteJobStore.intakeWith`). Not part of the port. Throws StorePermanentError when this
+   * queue is on another connection.
+   */
+  transactionalSend(db: Database.Database): TransactionalSend {
+    if (this.db !== db) throw new StorePermanentError('the job store and the queue are on different SQLite connections: they cannot share a transaction');
+    return {
+      insert: (body) => {
+        if (this.closing.signal.aborted) throw new StoreUnavailableError('queue is closed');
+        return this.insertMessage(body, 0);
+      },
+      committed: () => this.notifySent(),
+    };
   }
 
   /** Wake this process's waiting receivers after a commit that sent messages. Not part of the port. */
@@ -329,23 +339,7 @@ export class SqliteJobQueue extends SqliteAdapter implements JobQueue {
   }
 }
 
-/**
- * Sending from another adapter's transaction (the job store's create, see
- * `JobStore.sendsWith`): the queue behind `queue` when it is a SqliteJobQueue of this module,
- * itself and not a wrapper around one (a fault-injecting Proxy must see every send), open, on
- * the connection `db`. Otherwise undefined, and the caller must send through `queue.send`.
- */
-export function sqliteQueueOn(queue: JobQueue, db: Database.Database): TransactionalSend | undefined {
-  if (!REAL_QUEUES.has(queue)) return undefined;
-  const real = queue as SqliteJobQueue;
-  if (!real.usesConnection(db)) return undefined;
-  return {
-    insert: (body) => real.insertMessage(body, 0),
-    committed: () => real.notifySent(),
-  };
-}
-
-/** What {@link sqliteQueueOn} hands out: a send inside the caller's transaction, and the after-commit wake-up. */
+/** What {@link SqliteJobQueue.transactionalSend} hands out: a send inside the caller's transaction, and the after-commit wake-up. */
 export interface TransactionalSend {
   /** Insert the message (visible at once); run inside the caller's transaction. Returns its id. */
   insert(body: JobMessage): string;
@@ -355,9 +349,6 @@ export interface TransactionalSend {
 
 /** The spacing of the look-agains after a wake-up that found nothing (see `receive`). */
 const SETTLE_MS = [10, 50, 250];
-
-/** Every SqliteJobQueue constructed, by identity: a Proxy of one is not in here. */
-const REAL_QUEUES = new WeakSet<object>();
 
 /** A receipt is `<messageId>~<delivery handle>`; the handle alone is what must match. */
 function splitReceipt(receipt: string): [string | undefined, string | undefined] {

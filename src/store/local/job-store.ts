@@ -1,10 +1,10 @@
 import type { JobMessage, JobRecord, JobState } from '../../jobs/types.js';
 import { JOB_STATES } from '../../jobs/types.js';
-import type { JobCreateOptions, JobQueue, JobStore, ListOptions, Page } from '../ports.js';
+import type { IncomingJob, JobIntake, JobStore, ListOptions, Page } from '../ports.js';
 import { AlreadyExistsError, NotFoundError, StorePermanentError, StoreUnavailableError, VersionConflictError } from '../errors.js';
 import { TurnBatch } from '../../turn-batch.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../cursor.js';
-import { sqliteQueueOn, type TransactionalSend } from './job-queue.js';
+import type { SqliteJobQueue, TransactionalSend } from './job-queue.js';
 import { SqliteAdapter, translateSqliteError, truncateWal, type SqliteLease } from './sqlite.js';
 
 interface JobRow {
@@ -73,24 +73,25 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
 
   /**
    * Create-if-absent. Throws AlreadyExistsError, or StorePermanentError when `version` is not 0.
-   * With `options.send` (only when `sendsWith(queue)`), the messages go into the queue's table
-   * in the same transaction: the record and its messages commit together or not at all.
    * Resolves once committed (with the other creates of this event-loop turn, see the class).
    */
-  create(record: JobRecord, options?: JobCreateOptions): Promise<void> {
+  create(record: JobRecord): Promise<void> {
+    return this.enqueueCreate(record, undefined, []);
+  }
+
+  /**
+   * The job intake of this store and `queue` (on the same connection): each job's record and its
+   * messages go into one transaction, with the other creates of the turn, and commit together or not at all.
+   */
+  intakeWith(queue: SqliteJobQueue): JobIntake {
+    const sender = queue.transactionalSend(this.db);
+    return { accept: ({ record, messages }: IncomingJob) => this.enqueueCreate(record, messages.length > 0 ? sender : undefined, messages) };
+  }
+
+  private enqueueCreate(record: JobRecord, sender: TransactionalSend | undefined, messages: JobMessage[]): Promise<void> {
     const context = `create job ${record.id}`;
     if (!this.isOpen) return this.run(context, () => undefined);
     if (record.version !== 0) return Promise.reject(new StorePermanentError(`a new job must have version 0, got ${record.version}`));
-    const messages = options?.send?.messages ?? [];
-    let sender: TransactionalSend | undefined;
-    if (options?.send && messages.length > 0) {
-      sender = sqliteQueueOn(options.send.queue, this.db);
-      if (!sender) {
-        return Promise.reject(
-          new StorePermanentError(`${context}: this job store cannot send on that queue in its transaction (check sendsWith first)`),
-        );
-      }
-    }
     return new Promise<void>((resolve, reject) => {
       this.pending.add({ record, sender, messages, resolve, reject });
     });
@@ -141,11 +142,6 @@ export class SqliteJobStore extends SqliteAdapter implements JobStore {
   private write(item: PendingCreate): void {
     this.insert(item.record);
     for (const body of item.messages) item.sender!.insert(body);
-  }
-
-  /** True for the SqliteJobQueue on this store's own connection (not a wrapper of it). */
-  sendsWith(queue: JobQueue): boolean {
-    return sqliteQueueOn(queue, this.db) !== undefined;
   }
 
   private insert(record: JobRecord): void {

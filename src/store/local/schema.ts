@@ -135,7 +135,17 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX gallery_changes_by_collection ON gallery_changes (collection, seq);
   `,
-  // 5: unknown clusters (docs/unknowns.md). A collection opts in with track_unknowns; each
+  // 5: webhook endpoints per collection (the signing secret is in the record: deliveries need it).
+  `
+  CREATE TABLE webhook_endpoints (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+  ) STRICT;
+  `,
+  // 6: unknown clusters (docs/unknowns.md). A collection opts in with track_unknowns; each
   // cluster is one row: its representatives' descriptors as one BLOB of little-endian Float32
   // (in the order of the record's representatives), the rest of it as JSON.
   `

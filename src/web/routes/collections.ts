@@ -104,6 +104,8 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
     const clusters = await rc.guard(() => gallery.unknowns(name).list());
     const removed = await rc.guard(() => gallery.removeCollection(name));
     if (!removed) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
+    // Its webhook endpoints go with it (and their pending deliveries then end with nothing to send).
+    for (const endpoint of await rc.guard(() => rc.deps.webhooks.list(name))) await rc.guard(() => rc.deps.webhooks.delete(name, endpoint.id));
     await forgetFaces({ ...rc.deps, log: ctx(res).log }, faces);
     await deleteUnknownThumbnails(rc.deps.blobs, clusters.flatMap((c) => c.representatives));
     res.status(204).end();

@@ -7,9 +7,11 @@ import { limitForClient } from '../client-limits.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
-import { sendAccepted, withCursor, type RouteContext } from '../route-context.js';
+import { acceptedBody, jobLink, withCursor, type RouteContext } from '../route-context.js';
 import { collectionOfRequest, requireCollection, requireJobAccess } from '../collection-access.js';
 import { submitJob } from '../submit.js';
+import { newWebhookSecret } from '../../webhooks/signature.js';
+import { parseWebhookUrl, webhookPolicy } from '../webhook-url.js';
 import { receivedImage } from '../upload.js';
 import { isTerminal, waitForJob } from '../wait.js';
 
@@ -63,6 +65,7 @@ function field(req: Request, name: string): unknown {
  */
 export function registerJobRoutes(app: Express, rc: RouteContext): void {
   const { config } = rc.deps;
+  const policy = webhookPolicy(config.webhooks.allow);
 
   app.post('/v1/jobs', rc.auth.requireRole('client'), rc.rateLimit, rc.multipart('image'), async (req, res) => {
     const waitSeconds = parseWait(field(req, 'wait'), config.web.maxWaitSeconds, 0);
@@ -73,10 +76,18 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
       margin: parseMargin(field(req, 'margin'), config.recognition.margin),
       ...jobOwnership(res, collection.name),
     };
-    const options = limitForClient(ctx(res).principal, asked, { ...config.recognition, threshold: collection.threshold ?? config.recognition.threshold });
+    // The job's own webhook: checked against the allowlist now and again at every attempt.
+    const rawCallback = field(req, 'callbackUrl');
+    const callback = rawCallback === undefined || rawCallback === '' ? undefined : { url: parseWebhookUrl(policy, rawCallback, 'callbackUrl'), secret: newWebhookSecret() };
+    const limited = limitForClient(ctx(res).principal, asked, { ...config.recognition, threshold: collection.threshold ?? config.recognition.threshold });
+    const options: JobOptions = callback ? { ...limited, callback } : limited;
     const record = await submitAndWait(rc, req, res, { kind: 'recognize', field: 'image', options, waitSeconds });
-    if (isTerminal(record)) res.status(200).json(jobView(record));
-    else sendAccepted(res, record);
+    // The callback's signing secret is shown here, once; job views never show it.
+    const extra = callback ? { callback } : {};
+    if (isTerminal(record)) res.status(200).json({ ...jobView(record), ...extra });
+    else {
+      res.status(202).location(jobLink(record.id)).json({ ...acceptedBody(record), ...extra });
+    }
   });
 
   app.get('/v1/jobs/:id', rc.auth.requireRole('client'), rc.rateLimit, async (req, res) => {

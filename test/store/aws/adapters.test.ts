@@ -17,7 +17,7 @@ import { DynamoJobStore } from '../../../src/store/aws/dynamo-job-store.js';
 import { S3BlobStore } from '../../../src/store/aws/s3-blob-store.js';
 import { SqsJobQueue } from '../../../src/store/aws/sqs-job-queue.js';
 import { NotFoundError, StoreUnavailableError } from '../../../src/store/errors.js';
-import { aJob, sleep } from '../../contract/builders.js';
+import { aJob, sleep } from '../../helpers/builders.js';
 import { testPrefix } from '../../helpers/emulators.js';
 import { createBucket, createQueues, createTables, freshNames, useEmulators } from './harness.js';
 

@@ -10,7 +10,7 @@ import { S3BlobStore } from '../../../src/store/aws/s3-blob-store.js';
 import { SqsJobQueue } from '../../../src/store/aws/sqs-job-queue.js';
 import { NotFoundError, StorePermanentError, StoreUnavailableError, VersionConflictError } from '../../../src/store/errors.js';
 import { TimeoutError } from '../../../src/errors.js';
-import { aJob } from '../../contract/builders.js';
+import { aJob } from '../../helpers/builders.js';
 
 const creds = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
 

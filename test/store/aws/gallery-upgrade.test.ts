@@ -6,7 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoGallery, encodeDescriptor } from '../../../src/store/aws/dynamo-gallery.js';
-import { aDescriptor } from '../../contract/builders.js';
+import { aDescriptor } from '../../helpers/builders.js';
 import { createTables, freshNames, useEmulators } from './harness.js';
 
 const env = useEmulators();

@@ -4,9 +4,11 @@ import path from 'node:path';
 import { blobStoreContract } from '../../contract/blob-store.contract.js';
 import { galleryCollectionsContract } from '../../contract/gallery-collections.contract.js';
 import { galleryContract } from '../../contract/gallery.contract.js';
+import { jobIntakeContract } from '../../contract/job-intake.contract.js';
 import { jobQueueContract } from '../../contract/job-queue.contract.js';
 import { jobStoreContract } from '../../contract/job-store.contract.js';
 import { keyStoreContract } from '../../contract/key-store.contract.js';
+import { webhookStoreContract } from '../../contract/webhook-store.contract.js';
 import { workerRegistryContract } from '../../contract/worker-registry.contract.js';
 import {
   FileBlobStore,
@@ -14,9 +16,12 @@ import {
   SqliteJobQueue,
   SqliteJobStore,
   SqliteKeyStore,
+  SqliteWebhookStore,
   SqliteWorkerRegistry,
   acquireDatabase,
 } from '../../../src/store/local/index.js';
+import { withFaults } from '../../../src/store/faults.js';
+import { createThenSendIntake } from '../../../src/store/intake.js';
 
 async function tempDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
@@ -30,13 +35,42 @@ blobStoreContract('FileBlobStore', async () => {
 
 jobStoreContract('SqliteJobStore', async () => {
   const { dir, cleanup } = await tempDir();
-  const queue = new SqliteJobQueue(acquireDatabase(dir));
+  return { jobs: new SqliteJobStore(acquireDatabase(dir)), dataDir: dir, cleanup };
+});
+
+jobIntakeContract('SqliteJobStore.intakeWith: one transaction', async ({ failSends }) => {
+  const { dir, cleanup } = await tempDir();
+  const lease = acquireDatabase(dir);
   const jobs = new SqliteJobStore(acquireDatabase(dir));
+  const queue = new SqliteJobQueue(acquireDatabase(dir));
+  // A temporary trigger on the stores' shared connection refuses every message.
+  if (failSends) lease.db.exec(`CREATE TEMP TRIGGER refuse_send BEFORE INSERT ON queue_messages BEGIN SELECT RAISE(ABORT, 'refused'); END`);
   return {
+    intake: jobs.intakeWith(queue),
     jobs,
     queue,
-    dataDir: dir,
+    atomic: true,
     cleanup: async () => {
+      await jobs.close();
+      await queue.close();
+      lease.release();
+      await cleanup();
+    },
+  };
+});
+
+jobIntakeContract('createThenSendIntake on SQLite (as under fault injection)', async ({ failSends }) => {
+  const { dir, cleanup } = await tempDir();
+  const jobs = new SqliteJobStore(acquireDatabase(dir));
+  const queue = new SqliteJobQueue(acquireDatabase(dir));
+  const sending = failSends ? withFaults(queue, { send: { times: 1_000 } }) : queue;
+  return {
+    intake: createThenSendIntake(jobs, sending),
+    jobs,
+    queue,
+    atomic: false,
+    cleanup: async () => {
+      await jobs.close();
       await queue.close();
       await cleanup();
     },
@@ -66,4 +100,9 @@ keyStoreContract('SqliteKeyStore', async () => {
 workerRegistryContract('SqliteWorkerRegistry', async () => {
   const { dir, cleanup } = await tempDir();
   return { registry: new SqliteWorkerRegistry(acquireDatabase(dir)), cleanup };
+});
+
+webhookStoreContract('SqliteWebhookStore', async () => {
+  const { dir, cleanup } = await tempDir();
+  return { webhooks: new SqliteWebhookStore(acquireDatabase(dir)), cleanup };
 });

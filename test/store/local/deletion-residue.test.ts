@@ -8,7 +8,7 @@ import { deleteJobData } from '../../../src/jobs/retention.js';
 import { thumbnailKey } from '../../../src/jobs/thumbnails.js';
 import { silentLogger } from '../../../src/log.js';
 import { openLocalStores, type LocalStores } from '../../../src/store/local/index.js';
-import { aDescriptor, aJob } from '../../contract/builders.js';
+import { aDescriptor, aJob } from '../../helpers/builders.js';
 import { filesContaining } from '../../helpers/residue.js';
 
 /**

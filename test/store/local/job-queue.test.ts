@@ -252,20 +252,19 @@ describe('SqliteJobQueue across processes', () => {
   });
 });
 
-describe('SqliteJobStore.sendsWith', () => {
-  it('is true only for the open SqliteJobQueue on its own connection', async () => {
+describe('SqliteJobStore.intakeWith', () => {
+  it('takes the queue on its own connection, and refuses one on another', async () => {
     const a = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
     const b = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-'));
     const jobs = new SqliteJobStore(acquireDatabase(a));
     const own = new SqliteJobQueue(acquireDatabase(a));
     const other = new SqliteJobQueue(acquireDatabase(b));
     try {
-      expect(jobs.sendsWith(own)).toBe(true);
-      expect(jobs.sendsWith(other)).toBe(false);
-      await own.close();
-      expect(jobs.sendsWith(own)).toBe(false);
+      expect(jobs.intakeWith(own)).toBeDefined();
+      expect(() => jobs.intakeWith(other)).toThrow(StorePermanentError);
     } finally {
       await jobs.close();
+      await own.close();
       await other.close();
       await fs.rm(a, { recursive: true, force: true });
       await fs.rm(b, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * SqliteJobStore's group commit: the creates of one event-loop turn go into one transaction,
+ * SqliteJobStore's group commit: the creates (and intake accepts) of one event-loop turn go into one transaction,
  * each in its own savepoint, and each caller learns its own outcome only after the commit.
  */
 import fs from 'node:fs/promises';
@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteJobQueue, SqliteJobStore, acquireDatabase, type SqliteLease } from '../../../src/store/local/index.js';
 import { AlreadyExistsError, StorePermanentError, StoreUnavailableError } from '../../../src/store/errors.js';
+import type { JobRecord } from '../../../src/jobs/types.js';
 import { makeJobRecord } from '../../helpers/jobs.js';
 
 let dir: string;
@@ -36,7 +37,8 @@ afterEach(async () => {
 
 const count = (table: string) => (other.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
 const ids = (table: string, column: string) => (other.prepare(`SELECT ${column} AS id FROM ${table} ORDER BY 1`).all() as { id: string }[]).map((r) => r.id);
-const sendOne = (id: string) => ({ send: { queue, messages: [{ jobId: id }] } });
+/** A new job through the intake of these stores: its record and one message, in one transaction. */
+const acceptOne = (record: JobRecord) => jobs.intakeWith(queue).accept({ record, messages: [{ jobId: record.id }] });
 
 /** Frames in the WAL: each commit appends the pages it changed, so fewer commits write fewer frames. */
 function walFrames(): number {
@@ -48,7 +50,7 @@ describe('SqliteJobStore group commit', () => {
   it('settles each create only after its commit, visible to other connections by then', async () => {
     const records = [1, 2, 3].map((n) => makeJobRecord({ id: `job-${n}` }));
     const settled: string[] = [];
-    const all = records.map((r) => jobs.create(r, sendOne(r.id)).then(() => settled.push(r.id)));
+    const all = records.map((r) => acceptOne(r).then(() => settled.push(r.id)));
     // Nothing is written, and nothing has resolved, within the turn that asked.
     expect(count('jobs')).toBe(0);
     await Promise.resolve();
@@ -61,10 +63,10 @@ describe('SqliteJobStore group commit', () => {
   it('gives each create its own error: a duplicate id fails alone, the others commit', async () => {
     await jobs.create(makeJobRecord({ id: 'job-old' }));
     const results = await Promise.allSettled([
-      jobs.create(makeJobRecord({ id: 'job-a' }), sendOne('job-a')),
-      jobs.create(makeJobRecord({ id: 'job-old' }), sendOne('job-old')),
-      jobs.create(makeJobRecord({ id: 'job-b' }), sendOne('job-b')),
-      jobs.create(makeJobRecord({ id: 'job-b' }), sendOne('job-b')),
+      acceptOne(makeJobRecord({ id: 'job-a' })),
+      acceptOne(makeJobRecord({ id: 'job-old' })),
+      acceptOne(makeJobRecord({ id: 'job-b' })),
+      acceptOne(makeJobRecord({ id: 'job-b' })),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(AlreadyExistsError);
@@ -78,7 +80,7 @@ describe('SqliteJobStore group commit', () => {
     // A temporary trigger on the store's own connection refuses one job's message.
     lease.db.exec(`CREATE TEMP TRIGGER refuse_send BEFORE INSERT ON queue_messages WHEN NEW.job_id = 'job-bad'
                    BEGIN SELECT RAISE(ABORT, 'refused'); END`);
-    const results = await Promise.allSettled(['job-1', 'job-bad', 'job-2'].map((id) => jobs.create(makeJobRecord({ id }), sendOne(id))));
+    const results = await Promise.allSettled(['job-1', 'job-bad', 'job-2'].map((id) => acceptOne(makeJobRecord({ id }))));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     const err = (results[1] as PromiseRejectedResult).reason as Error;
     expect(err).toBeInstanceOf(StorePermanentError);
@@ -94,7 +96,7 @@ describe('SqliteJobStore group commit', () => {
     lease.db.pragma('busy_timeout = 0');
     writer.exec('BEGIN IMMEDIATE');
     try {
-      const results = await Promise.allSettled(['job-1', 'job-2'].map((id) => jobs.create(makeJobRecord({ id }), sendOne(id))));
+      const results = await Promise.allSettled(['job-1', 'job-2'].map((id) => acceptOne(makeJobRecord({ id }))));
       for (const r of results) {
         expect(r.status).toBe('rejected');
         expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
@@ -107,23 +109,23 @@ describe('SqliteJobStore group commit', () => {
     expect(count('jobs')).toBe(0);
     expect(count('queue_messages')).toBe(0);
     // The store works again once the lock is free.
-    await jobs.create(makeJobRecord({ id: 'job-3' }), sendOne('job-3'));
+    await acceptOne(makeJobRecord({ id: 'job-3' }));
     expect(ids('jobs', 'id')).toEqual(['job-3']);
   });
 
   it('writes the creates of one turn in one commit: far fewer WAL frames than one commit each', async () => {
     lease.db.pragma('wal_checkpoint(TRUNCATE)');
-    await Promise.all(Array.from({ length: 20 }, (_, n) => jobs.create(makeJobRecord({ id: `job-g${n}` }), sendOne(`job-g${n}`))));
+    await Promise.all(Array.from({ length: 20 }, (_, n) => acceptOne(makeJobRecord({ id: `job-g${n}` }))));
     const grouped = walFrames();
     lease.db.pragma('wal_checkpoint(TRUNCATE)');
-    for (let n = 0; n < 20; n++) await jobs.create(makeJobRecord({ id: `job-s${n}` }), sendOne(`job-s${n}`));
+    for (let n = 0; n < 20; n++) await acceptOne(makeJobRecord({ id: `job-s${n}` }));
     const separate = walFrames();
     expect(count('jobs')).toBe(40);
     expect(grouped * 4).toBeLessThan(separate);
   });
 
   it('commits creates still pending when the store closes, and refuses new ones after', async () => {
-    const pending = jobs.create(makeJobRecord({ id: 'job-last' }), sendOne('job-last'));
+    const pending = acceptOne(makeJobRecord({ id: 'job-last' }));
     await jobs.close();
     await expect(pending).resolves.toBeUndefined();
     expect(ids('jobs', 'id')).toEqual(['job-last']);

@@ -10,7 +10,7 @@ import {
   StorePermanentError,
   StoreUnavailableError,
 } from '../../../src/store/errors.js';
-import { aJob } from '../../contract/builders.js';
+import { aJob } from '../../helpers/builders.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,3 +1,8 @@
+/**
+ * Builders shared by the tests: job records for the store contracts, descriptors, ISO times
+ * from a fixed base, and waiting helpers. (Job records with real machine snapshots, and the
+ * in-memory fakes, are in `jobs.ts`.)
+ */
 import { randomUUID } from 'node:crypto';
 import type { JobRecord, JobState } from '../../src/jobs/types.js';
 import type { UnknownCluster } from '../../src/store/ports.js';
@@ -23,8 +28,8 @@ export function aJob(overrides: Partial<JobRecord> = {}): JobRecord {
   };
 }
 
-/** An ISO time `seconds` after a fixed base, so list order is under the test's control. */
-export function isoAt(seconds: number): string {
+/** An ISO time `seconds` after a fixed base (2026-01-01T00:00:00Z), so times and list order are under the test's control. */
+export function at(seconds: number): string {
   return new Date(Date.UTC(2026, 0, 1) + seconds * 1000).toISOString();
 }
 
@@ -55,16 +60,16 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, 
 
 /** An open unknown cluster at version 0 with one representative (descriptor `aDescriptor(seed)`). */
 export function aCluster(seed: number, overrides: Partial<UnknownCluster> = {}): UnknownCluster {
-  const at = overrides.firstSeen ?? isoAt(seed);
+  const when = overrides.firstSeen ?? at(seed);
   return {
     id: `unk_${String(seed).padStart(20, '0')}`,
     version: 0,
     state: 'open',
-    firstSeen: at,
-    lastSeen: at,
+    firstSeen: when,
+    lastSeen: when,
     sightings: 1,
-    representatives: [{ id: `rep${seed}`, descriptor: aDescriptor(seed), jobId: `job-${seed}`, at }],
-    recent: [{ jobId: `job-${seed}`, at, box: { x: 1, y: 2, width: 30, height: 30 } }],
+    representatives: [{ id: `rep${seed}`, descriptor: aDescriptor(seed), jobId: `job-${seed}`, at: when }],
+    recent: [{ jobId: `job-${seed}`, at: when, box: { x: 1, y: 2, width: 30, height: 30 } }],
     absorbed: [],
     pipeline: 'standard',
     ...overrides,

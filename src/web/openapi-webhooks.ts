@@ -1,0 +1,62 @@
+/** The webhook routes' part of the OpenAPI document (merged by `openapi.ts`). */
+type Json = Record<string, unknown>;
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Json): Json => ({ 'application/json': { schema } });
+const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const security = [{ bearer: [] }, { apiKey: [] }];
+const errors: Json = {
+  '401': problem('No key, or a key that does not verify.'),
+  '403': problem('The key lacks the operator role, or is scoped to other collections.'),
+  '404': problem('No such collection or webhook.'),
+};
+const c: Json = { name: 'c', in: 'path', required: true, schema: { type: 'string' } };
+const id: Json = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^wh_[0-9a-f]{24}$' } };
+
+export const webhookSchemas: Json = {
+  Webhook: {
+    type: 'object',
+    required: ['id', 'collection', 'url', 'events', 'createdAt'],
+    properties: {
+      id: { type: 'string' },
+      collection: { type: 'string' },
+      url: { type: 'string', format: 'uri' },
+      events: { type: 'array', items: { enum: ['job.done', 'job.dead-lettered', 'unknown.created'] } },
+      createdAt: { type: 'string', format: 'date-time' },
+      secret: { type: 'string', description: 'The Standard Webhooks signing secret (`whsec_...`). Only in the answer to the registration.' },
+      links: { type: 'object' },
+    },
+  },
+};
+
+export const webhookPaths: Json = {
+  '/v1/collections/{c}/webhooks': {
+    get: { summary: 'Webhook endpoints of a collection, without their secrets (operator).', security, parameters: [c], responses: { '200': { description: 'Endpoints.', content: json({ type: 'object', properties: { items: { type: 'array', items: ref('Webhook') } } }) }, ...errors } },
+    post: {
+      summary: 'Register a webhook endpoint (operator). The answer carries the signing secret, once. The host must be in FACEFLEET_WEBHOOK_ALLOW.',
+      security,
+      parameters: [c],
+      requestBody: { required: true, content: json({ type: 'object', required: ['url', 'events'], properties: { url: { type: 'string', format: 'uri' }, events: { type: 'array', minItems: 1, items: { enum: ['job.done', 'job.dead-lettered', 'unknown.created'] } } } }) },
+      responses: {
+        '201': { description: 'Registered.', content: json(ref('Webhook')) },
+        '400': problem('Bad url or events.'),
+        '409': problem('Webhooks are disabled (FACEFLEET_WEBHOOK_ALLOW is empty).'),
+        '415': problem('Not JSON.'),
+        '422': problem('The host or address is not allowed.'),
+        ...errors,
+      },
+    },
+  },
+  '/v1/jobs/{id}/webhooks': {
+    get: {
+      summary: "A finished job's webhook deliveries, each a job of kind `webhook` with its attempts in `history` (operator).",
+      security,
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+      responses: { '200': { description: 'Deliveries.', content: json({ type: 'object', properties: { items: { type: 'array', items: ref('JobView') } } }) }, ...errors },
+    },
+  },
+  '/v1/collections/{c}/webhooks/{id}': {
+    get: { summary: 'One webhook endpoint, without its secret (operator).', security, parameters: [c, id], responses: { '200': { description: 'The endpoint.', content: json(ref('Webhook')) }, ...errors } },
+    delete: { summary: 'Remove a webhook endpoint; its pending deliveries end with nothing sent (operator).', security, parameters: [c, id], responses: { '204': { description: 'Removed.' }, ...errors } },
+  },
+};
