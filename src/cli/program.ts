@@ -7,6 +7,7 @@ import { registerCollectionCommands } from './collection-commands.js';
 import { registerEngineCommands } from './engine-commands.js';
 import { registerOpsCommands } from './ops-commands.js';
 import { registerProcessCommands } from './process-commands.js';
+import { registerUnknownCommands } from './unknown-commands.js';
 import { registerWorkerCommand } from './worker-command.js';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerEngineCommands(program);
   registerOpsCommands(program);
   registerCollectionCommands(program);
+  registerUnknownCommands(program);
   return program;
 }
 

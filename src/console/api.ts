@@ -165,6 +165,26 @@ export class Api {
     return this.json(`${this.gallery(collection)}/identities/${encodeURIComponent(name)}/faces`);
   }
 
+  /** Open unknown clusters of a collection (docs/unknowns.md). */
+  unknowns(collection: string): Promise<{ items: UnknownSummary[] }> {
+    return this.json(`${this.gallery(collection)}/unknowns`);
+  }
+
+  /** A cluster thumbnail by its link (from `links.thumbnails`), as a blob. */
+  async unknownThumbnail(link: string): Promise<Blob> {
+    return (await this.raw(link, { headers: { Accept: 'image/jpeg' } })).blob();
+  }
+
+  /** Promote a cluster's faces to `identity` (made when it does not exist); the cluster ends. */
+  nameUnknown(collection: string, id: string, identity: string): Promise<UnknownSummary> {
+    return this.send('POST', `${this.gallery(collection)}/unknowns/${encodeURIComponent(id)}/name`, { identity, create: true });
+  }
+
+  /** Forget a cluster: descriptors, thumbnails, sightings. */
+  forgetUnknown(collection: string, id: string): Promise<void> {
+    return this.json(`${this.gallery(collection)}/unknowns/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
   /** A thumbnail as a blob (an `<img src>` could not send the key). */
   async thumbnail(collection: string, name: string, faceId: string): Promise<Blob> {
     const res = await this.raw(`${this.gallery(collection)}/identities/${encodeURIComponent(name)}/faces/${encodeURIComponent(faceId)}/thumbnail`, { headers: { Accept: 'image/jpeg' } });
@@ -266,4 +286,15 @@ export function plainError(err: unknown): string {
     default:
       return `The server answered ${err.status}${detail}.`;
   }
+}
+
+/** An unknown cluster as `GET /v1/collections/:c/unknowns` lists it. */
+export interface UnknownSummary {
+  id: string;
+  state: 'open' | 'named';
+  identity?: string;
+  sightings: number;
+  firstSeen: string;
+  lastSeen: string;
+  links: { self: string; thumbnails: string[] };
 }

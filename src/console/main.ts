@@ -7,14 +7,15 @@ import { galleryPage } from './pages/gallery.js';
 import { jobsPage } from './pages/jobs.js';
 import { keysPage } from './pages/keys.js';
 import { tryItPage } from './pages/try-it.js';
+import { unknownsPage } from './pages/unknowns.js';
 
 interface Route { path: string; title: string; page: Page; operator: boolean; hidden?: boolean }
 
-/** The pages in nav order. Unknowns waits for the unknown-clusters API: its entry stays hidden. */
+/** The pages in nav order. */
 const ROUTES: Route[] = [
   { path: 'try', title: 'Try it', page: tryItPage, operator: false },
   { path: 'gallery', title: 'Gallery', page: galleryPage, operator: true },
-  { path: 'unknowns', title: 'Unknowns', page: (root) => replace(root, h('h1', {}, 'Unknowns'), h('p', {}, 'Not available on this server yet.')), operator: true, hidden: true },
+  { path: 'unknowns', title: 'Unknowns', page: unknownsPage, operator: true },
   { path: 'jobs', title: 'Jobs', page: jobsPage, operator: true },
   { path: 'dead-letters', title: 'Dead letters', page: deadLettersPage, operator: true },
   { path: 'fleet', title: 'Fleet', page: fleetPage, operator: true },

@@ -44,6 +44,8 @@ export interface JobResult extends RecognitionResult {
    * (it ends `done`), not a failure: retrying the same image would refuse it again.
    */
   refused?: EnrollRefusal;
+  /** recluster: clusters merged away, and open clusters left. */
+  recluster?: { merged: number; clusters: number };
   /**
    * webhook: the attempt that the receiver took (a 2xx), or why there was nothing to send. A
    * delivery has no image, so `width`, `height` are 0 and `faces` is empty.
@@ -102,8 +104,10 @@ export interface JobContext {
  * image's face to `options.identity` in the gallery (refusing no face or several faces
  * unless `options.largest`), so the web tier never needs the model. `webhook` delivers one
  * event to one receiver: its input is the JSON body, its attempts are the delivery attempts.
+ * `recluster` merges the collection's unknown clusters that drifted together (src/unknowns); its
+ * input is a small JSON blob naming the collection, so it is stored, retried and expired like any job.
  */
-export type JobKind = 'recognize' | 'enroll' | 'webhook';
+export type JobKind = 'recognize' | 'enroll' | 'webhook' | 'recluster';
 
 /** Options of a `webhook` job: one event to one receiver (see `src/webhooks/publish.ts`). */
 export interface WebhookJobOptions {
@@ -183,4 +187,9 @@ export interface JobRecord {
 /** The message a JobQueue carries. */
 export interface JobMessage {
   jobId: string;
+  /**
+   * Set on a read-only search ("seen before?", src/unknowns/search.ts): there is no job record;
+   * `jobId` names the search's blobs, and the worker answers through the blob store.
+   */
+  search?: { collection: string; topK: number };
 }

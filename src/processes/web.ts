@@ -24,10 +24,11 @@ export async function startWebTier(
   const sweeps = options.sweeps ?? true;
   const sweeper = sweeps
     ? startSweeper(
-        { jobs: services.jobs, blobs: services.blobs, queue: services.queue, runner: services.runner, log },
+        { jobs: services.jobs, blobs: services.blobs, queue: services.queue, runner: services.runner, gallery: services.gallery, log },
         {
           intervalSeconds: config.web.sweepIntervalSeconds,
           staleSeconds: config.web.sweepStaleSeconds,
+          maxAttempts: config.queue.maxReceiveCount,
           retention: { inputRetentionSeconds: config.web.inputRetentionSeconds, jobRetentionSeconds: config.web.jobRetentionSeconds },
         },
       )

@@ -74,6 +74,8 @@ export interface RecognizedFace {
   landmarks?: Point[];
   pose?: HeadPose;
   quality?: FaceQuality;
+  /** In a collection that tracks unknowns: the anonymous cluster this unknown face belongs to (docs/unknowns.md). */
+  unknown?: { id: string; sightings: number; firstSeen: string };
 }
 
 /** A recognised face with its descriptor, as the engine returns it. */

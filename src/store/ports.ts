@@ -7,7 +7,7 @@
  * Every method may throw StoreUnavailableError when the backend does not answer.
  */
 import type { JobMessage, JobRecord, JobState } from '../jobs/types.js';
-import type { RecognitionPipeline } from '../recognition/types.js';
+import type { Box, RecognitionPipeline } from '../recognition/types.js';
 
 export interface Closeable {
   /** Release clients, handles and timers. Idempotent. */
@@ -221,27 +221,38 @@ export interface CollectionSettings {
   minQuality?: number;
   /** Enrollment: faces whose quality score is under this are refused unless forced. 0..1. */
   minEnrollQuality?: number;
+  /** Remember unknown faces as anonymous clusters (docs/unknowns.md). Default false: a privacy decision. */
+  trackUnknowns?: boolean;
+  /** Clusters not seen for this many days are deleted by the sweeper. Default {@link DEFAULT_UNKNOWN_RETENTION_DAYS}. */
+  unknownRetentionDays?: number;
 }
 
-/** A change to {@link CollectionSettings}: a number sets the setting, `null` clears it back to the service default, absent leaves it. */
-export type CollectionSettingsPatch = { [K in keyof CollectionSettings]?: number | null };
+/** Days an unknown cluster is kept after it was last seen, when the collection sets none. */
+export const DEFAULT_UNKNOWN_RETENTION_DAYS = 30;
+
+/** A change to {@link CollectionSettings}: a value sets the setting, `null` clears it back to the service default, absent leaves it. */
+export type CollectionSettingsPatch = { [K in keyof CollectionSettings]?: CollectionSettings[K] | null };
 
 /** The names of every {@link CollectionSettings} field, for adapters that copy them. */
-export const COLLECTION_SETTINGS = ['threshold', 'minQuality', 'minEnrollQuality'] as const satisfies readonly (keyof CollectionSettings)[];
+export const COLLECTION_SETTINGS = ['threshold', 'minQuality', 'minEnrollQuality', 'trackUnknowns', 'unknownRetentionDays'] as const satisfies readonly (keyof CollectionSettings)[];
 
 /** The settings that are set (neither null nor undefined) in `raw`, as {@link CollectionSettings}. */
 export function settingsOf(raw: CollectionSettingsPatch): CollectionSettings {
-  const out: CollectionSettings = {};
+  const out: Record<string, unknown> = {};
   for (const k of COLLECTION_SETTINGS) {
     const v = raw[k];
     if (v !== null && v !== undefined) out[k] = v;
   }
-  return out;
+  return out as CollectionSettings;
 }
 
 /** A named, isolated gallery with its own identities, faces and settings. */
-export interface Collection extends CollectionSettings {
+export interface Collection extends Omit<CollectionSettings, 'trackUnknowns' | 'unknownRetentionDays'> {
   name: string;
+  /** Whether unknown faces are remembered (false unless the collection turned it on). */
+  trackUnknowns: boolean;
+  /** Days an unknown cluster is kept after it was last seen. */
+  unknownRetentionDays: number;
   identityCount: number;
   faceCount: number;
   createdAt: string;
@@ -309,13 +320,82 @@ export interface Gallery extends CollectionGallery, Closeable, Pingable {
   in(collection: string): CollectionGallery;
   /** Throws AlreadyExistsError. Names are validated above the port. */
   createCollection(name: string, options?: CollectionSettings): Promise<Collection>;
+  /** One collection's unknown clusters; cheap, no I/O. */
+  unknowns(collection: string): UnknownClusterStore;
   getCollection(name: string): Promise<Collection | null>;
   /** Change a collection's settings (see {@link CollectionSettingsPatch}). Null when the collection does not exist. */
   updateCollection(name: string, patch: CollectionSettingsPatch): Promise<Collection | null>;
   /** Every collection, by name. */
   listCollections(): Promise<Collection[]>;
-  /** Remove the collection and every identity and face in it. False when absent. `default` is refused above the port. */
+  /** Remove the collection and every identity, face and unknown cluster in it. False when absent. `default` is refused above the port. */
   removeCollection(name: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- Unknown clusters
+
+/**
+ * Terminology
+ * - unknown cluster: the faces of one person nobody enrolled, remembered under an anonymous id
+ *   (`unk_...`) in a collection that tracks unknowns.
+ * - representative: one of a cluster's bounded set of descriptors, each with a thumbnail; a new
+ *   face joins the cluster when it is within the radius of one of them.
+ * - sighting: one unknown face matched to (or starting) a cluster: its job, time and box.
+ */
+export interface UnknownRepresentative {
+  /** Random; names the thumbnail (`unknownThumbnailKey`). */
+  id: string;
+  descriptor: Float32Array;
+  /** The job whose image it came from, and when. */
+  jobId: string;
+  at: string;
+}
+
+export interface UnknownSighting {
+  jobId: string;
+  at: string;
+  box: Box;
+}
+
+export interface UnknownCluster {
+  /** `unk_` and 20 lowercase letters and digits. */
+  id: string;
+  /** Incremented by every save; saves are conditional on it. A new cluster has version 0. */
+  version: number;
+  /** `open` while it collects faces; `named` once promoted to an identity (it then keeps nothing biometric). */
+  state: 'open' | 'named';
+  /** Set when named: the identity the cluster became. */
+  identity?: string;
+  firstSeen: string;
+  lastSeen: string;
+  /** Every sighting counted, including those no longer in `recent`. */
+  sightings: number;
+  representatives: UnknownRepresentative[];
+  /** The most recent sightings, newest first, bounded. */
+  recent: UnknownSighting[];
+  /** Digests of clusters merged into this one (never their ids), so a repeated merge counts nothing twice. */
+  absorbed: string[];
+  pipeline: RecognitionPipeline;
+}
+
+/**
+ * One collection's unknown clusters. Writes on a collection that does not exist throw
+ * NotFoundError; reads answer empty/null. The rules (radius, representatives, merging) live
+ * above the port, in `src/unknowns`.
+ */
+export interface UnknownClusterStore {
+  readonly collection: string;
+  /** Create-if-absent; `cluster.version` must be 0. Returns it at version 1. Throws AlreadyExistsError. */
+  create(cluster: UnknownCluster): Promise<UnknownCluster>;
+  get(id: string): Promise<UnknownCluster | null>;
+  /**
+   * Save-if-version: writes with `version = expectedVersion + 1` only if the stored version is
+   * still `expectedVersion`. Throws VersionConflictError, or NotFoundError when it is gone.
+   */
+  save(cluster: UnknownCluster, expectedVersion: number): Promise<UnknownCluster>;
+  /** Delete for good (rows and, on SQLite, the bytes in the log). False when absent. */
+  delete(id: string): Promise<boolean>;
+  /** Every cluster of the collection, oldest `firstSeen` first (ties by id). */
+  list(): Promise<UnknownCluster[]>;
 }
 
 // ---------------------------------------------------------------- API keys

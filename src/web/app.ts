@@ -24,6 +24,8 @@ import { registerJobRoutes } from './routes/jobs.js';
 import { registerOperatorRoutes } from './routes/operators.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerUnknownRoutes } from './routes/unknowns.js';
+import { registerUnknownSearchRoute } from './routes/unknown-search.js';
 import type { Guard } from './submit.js';
 import type { WebBreaker, WebDeps, WebTuning } from './types.js';
 import { createMultipart, multipartFile } from './upload.js';
@@ -174,6 +176,8 @@ export function createWebApp(deps: WebDeps): WebApp {
   registerCollectionRoutes(app, rc);
   registerCollectionIdentityRoutes(app, rc);
   registerWebhookRoutes(app, rc);
+  registerUnknownRoutes(app, rc);
+  registerUnknownSearchRoute(app, rc);
   registerOperatorRoutes(app, rc);
   registerConsoleRoutes(app, rc);
   app.use((req) => {

@@ -6,6 +6,7 @@
 import { collectionPaths, collectionSchemas } from './openapi-collections.js';
 import { webhookPaths, webhookSchemas } from './openapi-webhooks.js';
 import { enrollQualityFields, enrollRefusal, qualitySchemas, recognizeQualityFields } from './openapi-quality.js';
+import { unknownPaths, unknownSchemas } from './openapi-unknowns.js';
 import { withConsolePaths } from './openapi-console.js';
 
 type Json = Record<string, unknown>;
@@ -59,7 +60,7 @@ const schemas: Json = {
     required: ['id', 'kind', 'state', 'createdAt', 'updatedAt', 'attempts', 'maxAttempts', 'history'],
     properties: {
       id: { type: 'string', format: 'uuid' },
-      kind: { enum: ['recognize', 'enroll'] },
+      kind: { enum: ['recognize', 'enroll', 'recluster'] },
       state: { enum: ['uploaded', 'queued', 'processing', 'done', 'dead-lettered'] },
       createdAt: { type: 'string', format: 'date-time' },
       updatedAt: { type: 'string', format: 'date-time' },
@@ -249,9 +250,9 @@ export function openApiDocument(): Json {
       description:
         'Face recognition as durable jobs. Errors are application/problem+json. Roles: `client` submits, polls and uses the classic protocol; `operator` may also manage identities, dead letters and job listings. Health, readiness, metrics and this document need no key.',
     },
-    paths: structuredClone(withConsolePaths({ ...paths, ...collectionPaths, ...webhookPaths })),
+    paths: structuredClone(withConsolePaths({ ...paths, ...collectionPaths, ...webhookPaths, ...unknownPaths })),
     components: {
-      schemas: structuredClone({ ...schemas, ...collectionSchemas, ...webhookSchemas, ...qualitySchemas }),
+      schemas: structuredClone({ ...schemas, ...collectionSchemas, ...webhookSchemas, ...qualitySchemas, ...unknownSchemas }),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
     },
   };

@@ -31,6 +31,9 @@ import { DEFAULT_COLLECTION } from '../store/ports.js';
 import { isEngineCrash, storeFailureCounter } from './crash.js';
 import { BlobMissingError, InvalidJobError } from './errors.js';
 import { createGalleryCache } from './gallery-cache.js';
+import { trackUnknownsIn } from './unknown-faces.js';
+import { recluster } from '../unknowns/operations.js';
+import { searchAnswerKey, searchFaces, searchInputKey, type SearchAnswer } from '../unknowns/search.js';
 
 export interface WorkerDeps {
   config: Pick<Config, 'queue' | 'worker'>;
@@ -103,6 +106,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   const log = deps.log.child({ workerId });
   const pipeline = engine.pipeline ?? 'standard';
   const galleryCache = createGalleryCache(gallery, { pipeline, log });
+  const unknowns = trackUnknownsIn({ gallery, blobs, runner, log, pipeline, maxAttempts: config.queue.maxReceiveCount });
   const abort = new AbortController();
   let stopping = false;
   let retiring = false;
@@ -165,6 +169,11 @@ export function createWorker(deps: WorkerDeps): Worker {
       if (!deps.deliveries) throw new InvalidJobError('this worker cannot send webhook deliveries');
       return deps.deliveries.deliver(record);
     }
+    if (record.kind === 'recluster') {
+      const collection = record.options.collection ?? DEFAULT_COLLECTION;
+      const outcome = await recluster({ blobs, log: log.child({ jobId: record.id }) }, gallery.unknowns(collection));
+      return { width: 0, height: 0, faces: [], collection, recluster: outcome };
+    }
     let image: Buffer;
     try {
       image = await blobs.get(record.input.key);
@@ -178,7 +187,11 @@ export function createWorker(deps: WorkerDeps): Worker {
     const collection = record.options.collection ?? DEFAULT_COLLECTION;
     if (record.kind === 'recognize') {
       const index = await galleryCache.get(collection);
-      return { ...recognizeFaces(analyzed, index, record.options), collection, galleryVersion: index.version };
+      // Largest first, as recognizeFaces orders them, so each result face pairs with its descriptor.
+      const sorted = { ...analyzed, faces: [...analyzed.faces].sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height) };
+      const result = recognizeFaces(sorted, index, record.options);
+      const faces = await unknowns.annotate({ collection, jobId: record.id, image, detected: sorted.faces, recognized: result.faces });
+      return { ...result, faces, collection, galleryVersion: index.version };
     }
     if (record.kind === 'enroll') {
       const identity = record.options.identity;
@@ -218,7 +231,40 @@ export function createWorker(deps: WorkerDeps): Worker {
     throw new InvalidJobError(`unknown job kind ${JSON.stringify(record.kind)}`);
   }
 
+  /** A read-only search (src/unknowns/search.ts): no record, no lease; answered once, then acknowledged. */
+  async function handleSearch(message: ReceivedMessage, search: { collection: string; topK: number }): Promise<void> {
+    const id = message.body.jobId;
+    const slog = log.child({ searchId: id });
+    let image: Buffer | null = null;
+    try {
+      image = await blobs.get(searchInputKey(id));
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    // The web tier gave up and deleted the image: nobody waits for an answer.
+    if (image) {
+      let answer: SearchAnswer;
+      try {
+        const analyzed = await engine.analyze(image);
+        const index = await galleryCache.get(search.collection);
+        answer = searchFaces(analyzed, index, await gallery.unknowns(search.collection).list(), search.topK);
+      } catch (err) {
+        const failure = toFacefleetError(err);
+        if (isEngineCrash(failure)) giveUp(failure);
+        answer = { width: 0, height: 0, faces: [], error: { code: failure.code, message: failure.message } };
+      }
+      await blobs.put(searchAnswerKey(id), Buffer.from(JSON.stringify(answer)), { contentType: 'application/json' });
+      slog.info({ faces: answer.faces.length }, 'search answered');
+    }
+    await queue.delete(message.receipt);
+  }
+
   async function handle(message: ReceivedMessage): Promise<void> {
+    const search = message.body?.search;
+    if (search && typeof message.body.jobId === 'string' && typeof search.collection === 'string') {
+      await handleSearch(message, search);
+      return;
+    }
     const jobId = message.body?.jobId;
     const jlog = log.child({ jobId, messageId: message.messageId, receiveCount: message.receiveCount });
     if (typeof jobId !== 'string' || jobId.length === 0) {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EnrolledFace, GalleryChange } from '../../src/store/ports.js';
-import { AlreadyExistsError, NotFoundError } from '../../src/store/errors.js';
-import { aDescriptor } from '../helpers/builders.js';
+import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../src/store/errors.js';
+import { aCluster, aDescriptor } from '../helpers/builders.js';
 import type { GalleryHarness } from './gallery.contract.js';
 
 /** Apply a feed to a map of face id -> identity, the way an index does. */
@@ -159,6 +159,55 @@ export function galleryCollectionsContract(name: string, make: () => Promise<Gal
 
     it('answers null for a version it cannot follow', async () => {
       expect(await h.gallery.changesSince('not-a-version')).toBeNull();
+    });
+    it('keeps unknown-tracking settings: off and 30 days by default, changed by updateCollection', async () => {
+      expect(await h.gallery.createCollection('cam', { trackUnknowns: true, unknownRetentionDays: 7 })).toMatchObject({ trackUnknowns: true, unknownRetentionDays: 7 });
+      expect(await h.gallery.getCollection('default')).toMatchObject({ trackUnknowns: false, unknownRetentionDays: 30 });
+      const changed = await h.gallery.updateCollection('cam', { trackUnknowns: false });
+      expect(changed).toMatchObject({ name: 'cam', trackUnknowns: false, unknownRetentionDays: 7 });
+      expect(await h.gallery.updateCollection('cam', { threshold: 0.5, unknownRetentionDays: 1 })).toMatchObject({ threshold: 0.5, trackUnknowns: false, unknownRetentionDays: 1 });
+      expect(await h.gallery.getCollection('cam')).toMatchObject({ threshold: 0.5, trackUnknowns: false, unknownRetentionDays: 1 });
+      expect(await h.gallery.updateCollection('ghost', { trackUnknowns: true })).toBeNull();
+    });
+
+    it('stores unknown clusters per collection: create-if-absent, conditional saves, delete, list oldest first', async () => {
+      await h.gallery.createCollection('cam');
+      await h.gallery.createCollection('other');
+      const store = h.gallery.unknowns('cam');
+      const made = await store.create(aCluster(2));
+      expect(made.version).toBe(1);
+      await expect(store.create(aCluster(2))).rejects.toBeInstanceOf(AlreadyExistsError);
+      await store.create(aCluster(1));
+      await h.gallery.unknowns('other').create(aCluster(3));
+      const got = await store.get(made.id);
+      expect(got).toMatchObject({ id: made.id, version: 1, state: 'open', sightings: 1, recent: [{ jobId: 'job-2', box: { width: 30 } }] });
+      expect(Array.from(got!.representatives[0]!.descriptor)).toEqual(Array.from(aDescriptor(2)));
+      expect((await store.list()).map((c) => c.id)).toEqual([aCluster(1).id, aCluster(2).id]);
+
+      const two = { ...got!, sightings: 2, representatives: [...got!.representatives, { id: 'rep-b', descriptor: aDescriptor(5), jobId: 'j5', at: got!.lastSeen }] };
+      const saved = await store.save(two, 1);
+      expect(saved.version).toBe(2);
+      await expect(store.save(two, 1)).rejects.toBeInstanceOf(VersionConflictError);
+      const reread = await store.get(made.id);
+      expect(reread?.representatives.map((r) => r.id)).toEqual(['rep2', 'rep-b']);
+      expect(Array.from(reread!.representatives[1]!.descriptor)).toEqual(Array.from(aDescriptor(5)));
+
+      expect(await store.delete(made.id)).toBe(true);
+      expect(await store.delete(made.id)).toBe(false);
+      expect(await store.get(made.id)).toBeNull();
+      await expect(store.save(two, 2)).rejects.toBeInstanceOf(NotFoundError);
+      expect((await h.gallery.unknowns('other').list()).map((c) => c.id)).toEqual([aCluster(3).id]);
+    });
+
+    it('unknown clusters of a missing collection: writes throw NotFoundError, reads are empty; removing a collection removes its clusters', async () => {
+      await expect(h.gallery.unknowns('ghost').create(aCluster(1))).rejects.toBeInstanceOf(NotFoundError);
+      expect(await h.gallery.unknowns('ghost').list()).toEqual([]);
+      expect(await h.gallery.unknowns('ghost').get(aCluster(1).id)).toBeNull();
+      await h.gallery.createCollection('gone');
+      await h.gallery.unknowns('gone').create(aCluster(1));
+      expect(await h.gallery.removeCollection('gone')).toBe(true);
+      await h.gallery.createCollection('gone');
+      expect(await h.gallery.unknowns('gone').list()).toEqual([]);
     });
   });
 }

@@ -272,6 +272,37 @@ describe.skipIf(!chromiumPath)(`console in Chromium${chromiumPath ? '' : ` (skip
     expect(await page.locator('input').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))).not.toContain(key);
   });
 
+  it('the same stranger twice: the Unknowns page shows one cluster with two sightings and its thumbnails, and naming it ends it', async () => {
+    const made = await fetch(`${stack.url}/v1/collections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'door', trackUnknowns: true }) });
+    expect(made.status).toBe(201);
+    const ids: string[] = [];
+    for (const n of [1, 2]) {
+      const form = new FormData();
+      form.append('collection', 'door');
+      form.append('wait', '60');
+      form.append('image', new Blob([await fs.readFile(dataDir('bbt', 'amy', `amy${n}.png`))], { type: 'image/png' }), `amy${n}.png`);
+      const job = (await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', body: form })).json()) as { id: string; state: string };
+      const done = await eventually(async () => {
+        const r = (await (await fetch(`${stack.url}/v1/jobs/${job.id}?wait=20`)).json()) as { state: string; result?: { faces: Array<{ unknown?: { id: string } }> } };
+        return r.state === 'done' ? r : null;
+      }, 120_000, `job ${n} done`);
+      ids.push(done.result!.faces[0]!.unknown!.id);
+    }
+    expect(ids[1]).toBe(ids[0]);
+    await page.goto(`${stack.url}/console/#/unknowns`);
+    await page.locator('#unknowns-collection').selectOption('door');
+    const cards = page.getByTestId('unknown-card');
+    await expect.poll(() => cards.count(), { timeout: 20_000 }).toBe(1);
+    expect(await cards.first().getAttribute('data-id')).toBe(ids[0]);
+    expect(await cards.first().getByTestId('sightings').textContent()).toBe('2 sightings');
+    await expect.poll(() => cards.first().locator('img').evaluateAll((imgs) => imgs.filter((i) => (i as unknown as Sized).naturalWidth === 112).length), { timeout: 20_000 }).toBeGreaterThan(0);
+    await cards.first().getByLabel(`Name ${ids[0]}`).fill('Amy');
+    await cards.first().getByRole('button', { name: 'Name', exact: true }).click();
+    await expect.poll(() => cards.count(), { timeout: 20_000 }).toBe(0);
+    const faces = (await (await fetch(`${stack.url}/v1/collections/door/identities/Amy/faces`)).json()) as { items: unknown[] };
+    expect(faces.items.length).toBeGreaterThan(0);
+  }, 240_000);
+
   it('sent the CSP with every console response the browser loaded', async () => {
     await page.goto(`${stack.url}/console/#/fleet`);
     await expect.poll(() => page.getByTestId('workers-total').textContent(), { timeout: 10_000 }).toMatch(/\d/);

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { JobRecord, JobState } from '../../src/jobs/types.js';
+import type { UnknownCluster } from '../../src/store/ports.js';
 
 /**
  * A minimal valid job record for store contracts. `updatedAt` defaults to now; pass one to
@@ -55,4 +56,22 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000, 
       await sleep(everyMs);
     }
   }
+}
+
+/** An open unknown cluster at version 0 with one representative (descriptor `aDescriptor(seed)`). */
+export function aCluster(seed: number, overrides: Partial<UnknownCluster> = {}): UnknownCluster {
+  const when = overrides.firstSeen ?? at(seed);
+  return {
+    id: `unk_${String(seed).padStart(20, '0')}`,
+    version: 0,
+    state: 'open',
+    firstSeen: when,
+    lastSeen: when,
+    sightings: 1,
+    representatives: [{ id: `rep${seed}`, descriptor: aDescriptor(seed), jobId: `job-${seed}`, at: when }],
+    recent: [{ jobId: `job-${seed}`, at: when, box: { x: 1, y: 2, width: 30, height: 30 } }],
+    absorbed: [],
+    pipeline: 'standard',
+    ...overrides,
+  };
 }

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '../../log.js';
-import type { Collection, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
-import { COLLECTION_SETTINGS, DEFAULT_COLLECTION, settingsOf } from '../ports.js';
+import type { Collection, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
+import { COLLECTION_SETTINGS, DEFAULT_COLLECTION, DEFAULT_UNKNOWN_RETENTION_DAYS, settingsOf } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
 import { COLLECTIONS_PK, DynamoCollectionGallery, facesPk, identitiesPk, logPk, type CollectionItem } from './dynamo-collection-gallery.js';
 import { deleteKeys, queryAll, type Item } from './dynamo-items.js';
+import { DynamoUnknownClusters, unknownsPk } from './dynamo-unknown-clusters.js';
 
 export { decodeDescriptor, encodeDescriptor } from './dynamo-items.js';
 
@@ -40,6 +41,7 @@ export class DynamoGallery implements Gallery {
   private readonly log?: Logger;
   private readyPromise: Promise<void> | undefined;
   private readonly views = new Map<string, DynamoCollectionGallery>();
+  private readonly unknownViews = new Map<string, DynamoUnknownClusters>();
 
   constructor(options: DynamoGalleryOptions) {
     this.doc = options.doc;
@@ -56,17 +58,26 @@ export class DynamoGallery implements Gallery {
     return view;
   }
 
+  unknowns(collection: string): UnknownClusterStore {
+    let view = this.unknownViews.get(collection);
+    if (!view) {
+      view = new DynamoUnknownClusters(collection, this.doc, this.table, async () => (await this.collectionItem(collection))?.uid ?? null);
+      this.unknownViews.set(collection, view);
+    }
+    return view;
+  }
+
   async createCollection(name: string, options: CollectionSettings = {}): Promise<Collection> {
     await this.ready();
     const item: CollectionItem = { pk: COLLECTIONS_PK, sk: name, name, uid: randomUUID(), createdAt: new Date().toISOString(), ...settingsOf(options) };
     await this.putCollection(item, `collection ${name} already exists`);
-    return { name, ...settingsOf(options), identityCount: 0, faceCount: 0, createdAt: item.createdAt };
+    return { ...toCollection(item), identityCount: 0, faceCount: 0 };
   }
 
   async updateCollection(name: string, patch: CollectionSettingsPatch): Promise<Collection | null> {
     await this.ready();
     const set: string[] = [], remove: string[] = [];
-    const values: Record<string, number> = {};
+    const values: Record<string, number | boolean> = {};
     const names: Record<string, string> = {};
     for (const k of COLLECTION_SETTINGS) {
       const v = patch[k];
@@ -98,12 +109,16 @@ export class DynamoGallery implements Gallery {
     return this.getCollection(name);
   }
 
-  async getCollection(name: string): Promise<Collection | null> {
+  private async collectionItem(name: string): Promise<CollectionItem | null> {
     await this.ready();
     const out = await awsCall(`read collection ${name}`, () =>
       this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: COLLECTIONS_PK, sk: name }, ConsistentRead: true })),
     );
-    const item = out.Item as CollectionItem | undefined;
+    return (out.Item as CollectionItem | undefined) ?? null;
+  }
+
+  async getCollection(name: string): Promise<Collection | null> {
+    const item = await this.collectionItem(name);
     return item ? this.withCounts(item) : null;
   }
 
@@ -121,7 +136,7 @@ export class DynamoGallery implements Gallery {
     const removed = out.Attributes as CollectionItem | undefined;
     if (!removed) return false;
     // The record is gone first, so nothing reads the partitions while they are emptied.
-    for (const pk of [facesPk(removed.uid), identitiesPk(removed.uid), logPk(removed.uid)]) {
+    for (const pk of [facesPk(removed.uid), identitiesPk(removed.uid), logPk(removed.uid), unknownsPk(removed.uid)]) {
       const items = await queryAll(this.doc, this.table, pk);
       await deleteKeys(this.doc, this.table, items.map((i) => ({ pk: i.pk, sk: i.sk })));
     }
@@ -130,13 +145,7 @@ export class DynamoGallery implements Gallery {
 
   private async withCounts(item: CollectionItem): Promise<Collection> {
     const identities = await this.in(item.name).listIdentities();
-    return {
-      name: item.name,
-      ...settingsOf(item),
-      identityCount: identities.length,
-      faceCount: identities.reduce((n, i) => n + i.faceCount, 0),
-      createdAt: item.createdAt,
-    };
+    return { ...toCollection(item), identityCount: identities.length, faceCount: identities.reduce((n, i) => n + i.faceCount, 0) };
   }
 
   private async putCollection(item: CollectionItem, exists: string): Promise<void> {
@@ -239,4 +248,14 @@ export class DynamoGallery implements Gallery {
   changesSince(version: string): Promise<GalleryChanges | null> {
     return this.in(DEFAULT_COLLECTION).changesSince(version);
   }
+}
+
+function toCollection(item: CollectionItem): Omit<Collection, 'identityCount' | 'faceCount'> {
+  return {
+    name: item.name,
+    ...settingsOf(item),
+    trackUnknowns: item.trackUnknowns === true,
+    unknownRetentionDays: item.unknownRetentionDays ?? DEFAULT_UNKNOWN_RETENTION_DAYS,
+    createdAt: item.createdAt,
+  };
 }

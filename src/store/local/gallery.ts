@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Collection, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace } from '../ports.js';
-import { DEFAULT_COLLECTION, settingsOf } from '../ports.js';
+import type { Collection, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
+import { DEFAULT_COLLECTION, DEFAULT_UNKNOWN_RETENTION_DAYS, settingsOf } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { prepareCollectionStatements, scrubbed, SqliteCollectionGallery, type CollectionStatements } from './collection-gallery.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
+import { prepareUnknownStatements, SqliteUnknownClusters, type UnknownStatements } from './unknown-clusters.js';
 
 export { blobToDescriptor, descriptorToBlob } from './collection-gallery.js';
 
@@ -12,12 +13,14 @@ interface CollectionRow {
   threshold: number | null;
   min_quality: number | null;
   min_enroll_quality: number | null;
+  track_unknowns: number;
+  unknown_retention_days: number | null;
   created_at: string;
   identity_count: number;
   face_count: number;
 }
 
-const COLLECTION_SELECT = `SELECT c.name, c.threshold, c.min_quality, c.min_enroll_quality, c.created_at,
+const COLLECTION_SELECT = `SELECT c.name, c.threshold, c.min_quality, c.min_enroll_quality, c.track_unknowns, c.unknown_retention_days, c.created_at,
     (SELECT COUNT(*) FROM collection_identities i WHERE i.collection = c.name) AS identity_count,
     (SELECT COUNT(*) FROM collection_faces f WHERE f.collection = c.name) AS face_count
   FROM collections c`;
@@ -35,17 +38,22 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
   private readonly stmts;
   private readonly tx;
   private readonly views = new Map<string, SqliteCollectionGallery>();
+  private readonly unknownStmts: UnknownStatements;
+  private readonly unknownViews = new Map<string, SqliteUnknownClusters>();
 
   constructor(lease: SqliteLease, options: { now?: () => number } = {}) {
     super(lease);
     this.now = options.now ?? Date.now;
     const db = this.db;
     this.shared = prepareCollectionStatements(db);
+    this.unknownStmts = prepareUnknownStatements(db);
     this.stmts = {
-      insert: db.prepare<[string, string, number | null, number | null, number | null, string]>(
-        'INSERT INTO collections (name, uid, threshold, min_quality, min_enroll_quality, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      insert: db.prepare<[string, string, number | null, number | null, number | null, number, number | null, string]>(
+        'INSERT INTO collections (name, uid, threshold, min_quality, min_enroll_quality, track_unknowns, unknown_retention_days, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      update: db.prepare<[number | null, number | null, number | null, string]>('UPDATE collections SET threshold = ?, min_quality = ?, min_enroll_quality = ? WHERE name = ?'),
+      update: db.prepare<[number | null, number | null, number | null, number, number | null, string]>(
+        'UPDATE collections SET threshold = ?, min_quality = ?, min_enroll_quality = ?, track_unknowns = ?, unknown_retention_days = ? WHERE name = ?',
+      ),
       get: db.prepare<[string], CollectionRow>(`${COLLECTION_SELECT} WHERE c.name = ?`),
       list: db.prepare<[], CollectionRow>(`${COLLECTION_SELECT} ORDER BY c.name`),
       deleteFaces: db.prepare<[string]>('DELETE FROM collection_faces WHERE collection = ?'),
@@ -58,13 +66,15 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
         const row = this.stmts.get.get(name);
         if (!row) return null;
         const next = { ...toCollection(row), ...patch };
-        this.stmts.update.run(next.threshold ?? null, next.minQuality ?? null, next.minEnrollQuality ?? null, name);
+        const days = patch.unknownRetentionDays !== undefined ? patch.unknownRetentionDays : row.unknown_retention_days;
+        this.stmts.update.run(next.threshold ?? null, next.minQuality ?? null, next.minEnrollQuality ?? null, next.trackUnknowns ? 1 : 0, days ?? null, name);
         return toCollection(this.stmts.get.get(name)!);
       }),
       remove: db.transaction((name: string): boolean => {
         this.stmts.deleteFaces.run(name);
         this.stmts.deleteIdentities.run(name);
         this.stmts.deleteChanges.run(name);
+        this.unknownStmts.deleteAll.run(name);
         return this.stmts.delete.run(name).changes > 0;
       }),
     };
@@ -79,18 +89,44 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
     return view;
   }
 
+  unknowns(collection: string): UnknownClusterStore {
+    let view = this.unknownViews.get(collection);
+    if (!view) {
+      view = new SqliteUnknownClusters(collection, this.db, this.unknownStmts, (what, fn) => this.run(what, fn));
+      this.unknownViews.set(collection, view);
+    }
+    return view;
+  }
+
   createCollection(name: string, options: CollectionSettings = {}): Promise<Collection> {
     return this.run(`create collection ${name}`, () => {
       const createdAt = new Date(this.now()).toISOString();
       try {
-        this.stmts.insert.run(name, randomBytes(8).toString('hex'), options.threshold ?? null, options.minQuality ?? null, options.minEnrollQuality ?? null, createdAt);
+        this.stmts.insert.run(
+          name,
+          randomBytes(8).toString('hex'),
+          options.threshold ?? null,
+          options.minQuality ?? null,
+          options.minEnrollQuality ?? null,
+          options.trackUnknowns ? 1 : 0,
+          options.unknownRetentionDays ?? null,
+          createdAt,
+        );
       } catch (err) {
         if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
           throw new AlreadyExistsError(`collection ${name} already exists`, { cause: err });
         }
         throw err;
       }
-      return { name, ...settingsOf(options), identityCount: 0, faceCount: 0, createdAt };
+      return {
+        name,
+        ...settingsOf(options),
+        trackUnknowns: options.trackUnknowns ?? false,
+        unknownRetentionDays: options.unknownRetentionDays ?? DEFAULT_UNKNOWN_RETENTION_DAYS,
+        identityCount: 0,
+        faceCount: 0,
+        createdAt,
+      };
     });
   }
 
@@ -153,6 +189,8 @@ function toCollection(row: CollectionRow): Collection {
   return {
     name: row.name,
     ...settingsOf({ threshold: row.threshold, minQuality: row.min_quality, minEnrollQuality: row.min_enroll_quality }),
+    trackUnknowns: row.track_unknowns === 1,
+    unknownRetentionDays: row.unknown_retention_days ?? DEFAULT_UNKNOWN_RETENTION_DAYS,
     identityCount: row.identity_count,
     faceCount: row.face_count,
     createdAt: row.created_at,

@@ -150,4 +150,21 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE collections ADD COLUMN min_quality REAL;
   ALTER TABLE collections ADD COLUMN min_enroll_quality REAL;
   `,
+  // 7: unknown clusters (docs/unknowns.md). A collection opts in with track_unknowns; each
+  // cluster is one row: its representatives' descriptors as one BLOB of little-endian Float32
+  // (in the order of the record's representatives), the rest of it as JSON.
+  `
+  ALTER TABLE collections ADD COLUMN track_unknowns INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE collections ADD COLUMN unknown_retention_days INTEGER;
+  CREATE TABLE unknown_clusters (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    descriptors BLOB NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+  ) STRICT;
+  CREATE INDEX unknown_clusters_by_first_seen ON unknown_clusters (collection, first_seen, id);
+  `,
 ];

@@ -4,6 +4,7 @@ import { validateCollectionThreshold } from '../../jobs/collection-name.js';
 import { checkQualitySetting } from '../../recognition/quality.js';
 import type { Collection, CollectionSettingsPatch } from '../../store/ports.js';
 import { COLLECTION_SETTINGS, DEFAULT_COLLECTION, settingsOf } from '../../store/ports.js';
+import { deleteUnknownThumbnails } from '../../unknowns/thumbnails.js';
 import { ctx } from '../context.js';
 import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js';
 import { mayUse, parseCollectionName, requireAccess, requireCollection } from '../collection-access.js';
@@ -14,8 +15,8 @@ export function collectionPath(name: string): string {
   return `/v1/collections/${encodeURIComponent(name)}`;
 }
 
-function collectionBody(c: Collection): Collection & { links: { self: string; identities: string } } {
-  return { ...c, links: { self: collectionPath(c.name), identities: `${collectionPath(c.name)}/identities` } };
+function collectionBody(c: Collection): Collection & { links: { self: string; identities: string; unknowns: string } } {
+  return { ...c, links: { self: collectionPath(c.name), identities: `${collectionPath(c.name)}/identities`, unknowns: `${collectionPath(c.name)}/unknowns` } };
 }
 
 /** The optional `threshold` of a create request: a JSON number in (0, 2]. */
@@ -46,10 +47,22 @@ function parseSettings(body: Record<string, unknown>, allowed?: readonly string[
       throw new BadRequestError(`${k} must be a JSON number in [0, 1]`, { code: `bad-${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, cause: err });
     }
   }
+  const track = body.trackUnknowns;
+  if (track !== undefined) {
+    if (track !== null && typeof track !== 'boolean') throw new BadRequestError('trackUnknowns must be true or false', { code: 'bad-track-unknowns' });
+    patch.trackUnknowns = track;
+  }
+  const days = body.unknownRetentionDays;
+  if (days !== undefined) {
+    if (days !== null && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 3650)) {
+      throw new BadRequestError('unknownRetentionDays must be a whole number of days from 1 to 3650', { code: 'bad-unknown-retention' });
+    }
+    patch.unknownRetentionDays = days;
+  }
   return patch;
 }
 
-/** `/v1/collections`: create, list, show and remove collections (operator role). */
+/** `/v1/collections`: create, list, show, change and remove collections (operator role). */
 export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
   const { gallery } = rc.deps;
   const operator = rc.auth.requireRole('operator');
@@ -87,7 +100,7 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
     const name = parseCollectionName(req.params.c);
     requireAccess(res, name);
     const body = req.body as unknown;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('send {"minQuality"?: 0.2, "minEnrollQuality"?: 0.4, "threshold"?: 0.6}', { code: 'bad-body' });
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('send {"threshold"?: 0.6, "minQuality"?: 0.2, "minEnrollQuality"?: 0.4, "trackUnknowns"?: true, "unknownRetentionDays"?: 30}', { code: 'bad-body' });
     const patch = parseSettings(body as Record<string, unknown>, COLLECTION_SETTINGS);
     const updated = await rc.guard(() => gallery.updateCollection(name, patch));
     if (!updated) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
@@ -101,11 +114,13 @@ export function registerCollectionRoutes(app: Express, rc: RouteContext): void {
     const view = gallery.in(name);
     // Read the faces' sources before the collection goes, to delete their stored images after.
     const faces = await rc.guard(() => view.listFaces());
+    const clusters = await rc.guard(() => gallery.unknowns(name).list());
     const removed = await rc.guard(() => gallery.removeCollection(name));
     if (!removed) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
     // Its webhook endpoints go with it (and their pending deliveries then end with nothing to send).
     for (const endpoint of await rc.guard(() => rc.deps.webhooks.list(name))) await rc.guard(() => rc.deps.webhooks.delete(name, endpoint.id));
     await forgetFaces({ ...rc.deps, log: ctx(res).log }, faces);
+    await deleteUnknownThumbnails(rc.deps.blobs, clusters.flatMap((c) => c.representatives));
     res.status(204).end();
   });
 }

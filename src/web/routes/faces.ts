@@ -16,14 +16,14 @@ function parseFaceId(raw: unknown): string {
 }
 
 /** Image bytes with a type the browser must not second-guess, private to whoever asked. */
-function sendImage(res: Response, body: Buffer, type: string): void {
+export function sendImage(res: Response, body: Buffer, type: string): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Cache-Control', 'private, max-age=300');
   res.setHeader('Content-Disposition', 'inline');
   res.type(type).send(body);
 }
 
-async function blobOrNull(rc: RouteContext, key: string): Promise<Buffer | null> {
+export async function blobOrNull(rc: RouteContext, key: string): Promise<Buffer | null> {
   try {
     return await rc.guard(() => rc.deps.blobs.get(key));
   } catch (err) {

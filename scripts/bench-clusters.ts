@@ -1,0 +1,135 @@
+/**
+ * Unknown-face clustering on LFW (not a test). The people of LFW with 5 or more images, each
+ * image's subject face as one sighting, streamed in seeded random order through an empty
+ * collection's clustering rules (src/unknowns: nearest cluster within the radius, coverage-chosen
+ * representatives, the "too poor to start a cluster" rule, and recluster).
+ *
+ *   npm run bench:clusters -- [--lfw DIR] [--cache DIR] [--people N] [--seed S] [--radius R]
+ *                             [--recluster-every N] [--store-faces N] [--choose] [--json]
+ *
+ * People are split in two halves as bench:identify splits them (seed 15): `--choose` sweeps the
+ * radius on the tuning half and prints the largest one with BCubed precision >= 0.98; the report
+ * is always on the other half. Descriptors come from bench:identify's cache (./lib/lfw-cache.ts),
+ * so no engine runs. Each figure is printed without recluster, with recluster (every
+ * --recluster-every faces and at the end), and for a one-shot offline agglomerative clustering
+ * (average linkage cut at the same radius).
+ *
+ * msPerFace in memory is the rules alone. `--store-faces N` (default 300) also runs the first N
+ * faces through the worker's own tracker on a real SQLite collection (src/unknowns/tracker.ts:
+ * clusters read, joined and written, thumbnails left out since the cache holds no images), the
+ * cost a job pays. JSON last line: {people, images, clusters, bcubedPrecision, bcubedRecall,
+ * msPerFace} with recluster, and the rest of the figures beside them.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { seededRandom } from '../src/random.js';
+import { CLUSTER_RADIUS, MERGE_RADIUS } from '../src/unknowns/rules.js';
+import { splitPeople, type Person } from './lib/identify-protocol.js';
+import { lfwDirOrExit } from './lib/lfw.js';
+import { completePeople, listLfwImages, readCache } from './lib/lfw-cache.js';
+import { agglomerative, bcubed, simulate, type SimFace } from './lib/cluster-sim.js';
+import { storeRun } from './lib/cluster-store-run.js';
+
+const opts = new Command()
+  .option('--lfw <dir>', 'the LFW folder (default: $FACEFLEET_LFW_DIR, then ../shared/data/lfw when it exists)')
+  .option('--cache <dir>', 'descriptor cache folder (bench:identify\'s)', path.join(os.tmpdir(), 'facefleet-lfw-cache'))
+  .option('--people <n>', 'people of the report half to use (seeded sample); default all with 5+ images')
+  .option('--seed <n>', 'seed of the stream order and of the --people sample', '1')
+  .option('--split-seed <n>', 'seed of the split of people into halves (bench:identify\'s)', '15')
+  .option('--radius <r>', `cluster radius (default ${CLUSTER_RADIUS})`)
+  .option('--merge-radius <r>', `recluster's merge radius (default ${MERGE_RADIUS})`)
+  .option('--recluster-every <n>', 'faces between recluster runs', '500')
+  .option('--store-faces <n>', 'faces also run through the tracker on a real SQLite collection for msPerFace', '300')
+  .option('--choose', 'sweep the radius on the tuning half first')
+  .option('--json', 'print only the JSON line')
+  .parse()
+  .opts<{ lfw?: string; cache: string; people?: string; seed: string; splitSeed: string; radius?: string; mergeRadius?: string; reclusterEvery: string; storeFaces: string; choose?: boolean; json?: boolean }>();
+
+const say = (s: string) => {
+  if (!opts.json) console.log(s);
+};
+const lfwRoot = lfwDirOrExit(opts.lfw);
+const images = await listLfwImages(lfwRoot);
+const cache = await readCache(opts.cache, 'standard');
+const complete = completePeople(images, cache);
+const facesOf = new Map<string, SimFace[]>();
+for (const c of cache.values()) {
+  if (!complete.has(c.person) || c.subject === null) continue;
+  const f = c.faces[c.subject]!;
+  facesOf.set(c.person, [...(facesOf.get(c.person) ?? []), { person: c.person, descriptor: f.descriptor, box: f.box, score: f.score }]);
+}
+// Split every person as bench:identify does, then keep those with 5+ images (with a face) in each half.
+const everyone: Person[] = [...complete].sort().map((name) => ({ name, images: [] }));
+const halves = splitPeople(everyone, Number(opts.splitSeed));
+const fivePlus = (half: Person[]) => half.map((p) => p.name).filter((n) => (facesOf.get(n)?.length ?? 0) >= 5);
+
+function stream(people: string[], seed: number): SimFace[] {
+  const faces = people.flatMap((p) => facesOf.get(p)!);
+  const rnd = seededRandom(seed);
+  for (let i = faces.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [faces[i], faces[j]] = [faces[j]!, faces[i]!];
+  }
+  return faces;
+}
+
+const every = Number(opts.reclusterEvery);
+const seed = Number(opts.seed);
+const f3 = (x: number) => x.toFixed(4);
+let radius = opts.radius ? Number(opts.radius) : CLUSTER_RADIUS;
+let mergeRadius = opts.mergeRadius ? Number(opts.mergeRadius) : MERGE_RADIUS;
+
+if (opts.choose) {
+  const tune = stream(fivePlus(halves.tune), seed);
+  say(`choosing the radii on the tuning half: ${fivePlus(halves.tune).length} people, ${tune.length} faces`);
+  let chosen: { r: number; m: number; recall: number } | undefined;
+  for (const r of [0.42, 0.44, 0.46]) {
+    for (const m of [0.36, 0.38, 0.4]) {
+      const sim = simulate(tune, { radius: r, mergeRadius: m, reclusterEvery: every });
+      const b = bcubed(sim.labels, tune.map((f) => f.person));
+      say(`  join ${r.toFixed(2)} merge ${m.toFixed(2)}: clusters ${sim.clusters}, BCubed P ${f3(b.precision)} R ${f3(b.recall)}`);
+      if (b.precision >= 0.98 && b.recall > (chosen?.recall ?? -1)) chosen = { r, m, recall: b.recall };
+    }
+  }
+  say(chosen === undefined ? 'no radii on the grid keep precision >= 0.98' : `chosen: join ${chosen.r}, merge ${chosen.m} (highest BCubed recall with precision >= 0.98, recluster on)`);
+  if (chosen && !opts.radius) radius = chosen.r;
+  if (chosen && !opts.mergeRadius) mergeRadius = chosen.m;
+}
+
+let report = fivePlus(halves.test).sort();
+if (opts.people) {
+  const rnd = seededRandom(seed + 1);
+  report = report.map((p) => [rnd(), p] as const).sort((a, b) => a[0] - b[0]).slice(0, Number(opts.people)).map(([, p]) => p).sort();
+}
+const faces = stream(report, seed);
+const truth = faces.map((f) => f.person);
+say(`report half: ${report.length} people with 5+ images, ${faces.length} faces, seed ${seed}, join radius ${radius}, merge radius ${mergeRadius}`);
+const plain = simulate(faces, { radius, reclusterEvery: 0 });
+const bPlain = bcubed(plain.labels, truth);
+say(`incremental, no recluster:   ${plain.clusters} clusters for ${report.length} people, BCubed P ${f3(bPlain.precision)} R ${f3(bPlain.recall)}, ${plain.msPerFace.toFixed(3)} ms/face (rules in memory)`);
+const withRe = simulate(faces, { radius, mergeRadius, reclusterEvery: every });
+const bRe = bcubed(withRe.labels, truth);
+say(`incremental + recluster/${every}: ${withRe.clusters} clusters, BCubed P ${f3(bRe.precision)} R ${f3(bRe.recall)}, ${withRe.msPerFace.toFixed(3)} ms/face (recluster ${withRe.reclusterMs.toFixed(0)} ms in all)`);
+const offline = agglomerative(faces, radius);
+const bOff = bcubed(offline.labels, truth);
+say(`offline average-linkage at ${radius}: ${offline.clusters} clusters, BCubed P ${f3(bOff.precision)} R ${f3(bOff.recall)}, ${offline.ms.toFixed(0)} ms for all`);
+const storeFaces = Math.min(Number(opts.storeFaces), faces.length);
+const stored = storeFaces > 0 ? await storeRun(faces.slice(0, storeFaces), radius, mergeRadius) : null;
+if (stored) say(`tracker on a SQLite collection, first ${storeFaces} faces: ${stored.msPerFace.toFixed(2)} ms/face, ${stored.clusters} clusters; recluster job over them ${stored.reclusterMs.toFixed(0)} ms`);
+console.log(
+  JSON.stringify({
+    people: report.length,
+    images: faces.length,
+    clusters: withRe.clusters,
+    bcubedPrecision: Number(f3(bRe.precision)),
+    bcubedRecall: Number(f3(bRe.recall)),
+    msPerFace: Number(withRe.msPerFace.toFixed(3)),
+    radius,
+    mergeRadius,
+    seed,
+    noRecluster: { clusters: plain.clusters, bcubedPrecision: Number(f3(bPlain.precision)), bcubedRecall: Number(f3(bPlain.recall)), msPerFace: Number(plain.msPerFace.toFixed(3)) },
+    offline: { clusters: offline.clusters, bcubedPrecision: Number(f3(bOff.precision)), bcubedRecall: Number(f3(bOff.recall)), ms: Math.round(offline.ms) },
+    ...(stored ? { store: { faces: storeFaces, msPerFace: Number(stored.msPerFace.toFixed(2)), clusters: stored.clusters, reclusterMs: Math.round(stored.reclusterMs) } } : {}),
+  }),
+);

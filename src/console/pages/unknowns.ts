@@ -1,0 +1,85 @@
+import { DEFAULT_COLLECTION, plainError, type UnknownSummary } from '../api.js';
+import { confirmDialog, h, replace, statusLine, timeEl } from '../dom.js';
+import { collectionPicker } from './collection-picker.js';
+import { UrlBag, type Page } from './context.js';
+
+const NAME = /^[A-Za-z0-9 ._'-]{1,64}$/;
+
+/** Unknowns (operators): a collection's anonymous clusters with thumbnails; name one, or forget it. */
+export const unknownsPage: Page = (root, { api }) => {
+  const urls = new UrlBag();
+  let collection = DEFAULT_COLLECTION;
+  const list = h('div', { class: 'identities', 'data-testid': 'unknowns' });
+  const status = statusLine();
+
+  async function load(): Promise<void> {
+    status.textContent = 'Loading…';
+    try {
+      const { items } = await api.unknowns(collection);
+      urls.revoke();
+      status.textContent = items.length === 0 ? 'No unknown faces remembered here (is trackUnknowns on for this collection?).' : `${items.length} unknown cluster(s).`;
+      replace(list, ...items.map(card));
+    } catch (err) {
+      status.textContent = plainError(err);
+    }
+  }
+
+  function card(u: UnknownSummary): HTMLElement {
+    const thumbs = h('ul', { class: 'thumbs', 'aria-label': `Faces of ${u.id}` });
+    for (const link of u.links.thumbnails.slice(0, 4)) {
+      const img = h('img', { alt: `A face of ${u.id}`, width: 56, height: 56 });
+      thumbs.append(h('li', {}, img));
+      api.unknownThumbnail(link).then(
+        (blob) => (img.src = urls.add(blob)),
+        () => img.setAttribute('alt', 'no thumbnail'),
+      );
+    }
+    const name = h('input', { maxlength: 64, placeholder: 'Name', 'aria-label': `Name ${u.id}`, autocomplete: 'off' });
+    const named = h('button', { type: 'button', class: 'small' }, 'Name');
+    named.addEventListener('click', async () => {
+      const value = name.value.trim();
+      if (!NAME.test(value)) {
+        status.textContent = "Names are 1-64 letters, digits, spaces and . _ ' -";
+        return;
+      }
+      try {
+        await api.nameUnknown(collection, u.id, value);
+        status.textContent = `${u.id} is now ${value}.`;
+        await load();
+      } catch (err) {
+        status.textContent = plainError(err);
+      }
+    });
+    const forget = h('button', { type: 'button', class: 'danger small', 'aria-label': `Forget ${u.id}` }, 'Forget');
+    forget.addEventListener('click', async () => {
+      if (!(await confirmDialog(`Forget ${u.id}? Its faces, thumbnails and sightings are deleted.`, 'Forget'))) return;
+      try {
+        await api.forgetUnknown(collection, u.id);
+        await load();
+      } catch (err) {
+        status.textContent = plainError(err);
+      }
+    });
+    return h(
+      'section',
+      { class: 'identity', 'data-testid': 'unknown-card', 'data-id': u.id },
+      h('h2', { class: 'mono' }, u.id),
+      h('p', {}, h('span', { 'data-testid': 'sightings' }, `${u.sightings} sighting${u.sightings === 1 ? '' : 's'}`), ', first ', timeEl(u.firstSeen), ', last ', timeEl(u.lastSeen)),
+      thumbs,
+      h('div', { class: 'toolbar' }, name, named, forget),
+    );
+  }
+
+  replace(
+    root,
+    h('h1', {}, 'Unknowns'),
+    h('p', { class: 'hint' }, 'Faces nobody enrolled, remembered under anonymous ids in collections with trackUnknowns on. Name a cluster to recognise that person from now on.'),
+    h('div', { class: 'toolbar' }, collectionPicker(api, 'unknowns-collection', (c) => {
+      collection = c;
+      void load();
+    })),
+    status,
+    list,
+  );
+  return () => urls.revoke();
+};

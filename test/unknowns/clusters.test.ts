@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { chooseRepresentatives, joinCluster, mergeInto, nearestCluster, planRecluster } from '../../src/unknowns/clusters.js';
+import { MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, mayStartCluster } from '../../src/unknowns/rules.js';
+import { euclidean } from '../../src/recognition/matcher.js';
+import { aCluster, aDescriptor } from '../helpers/builders.js';
+import { near } from '../helpers/unknowns.js';
+
+const rep = (id: string, descriptor: Float32Array) => ({ id, descriptor, jobId: `j-${id}`, at: '2026-01-01T00:00:00.000Z' });
+const sighting = (n: number) => ({ jobId: `job-${n}`, at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(), box: { x: 0, y: 0, width: 80, height: 80 } });
+
+describe('unknown cluster rules', () => {
+  it('a face too small or too unsure does not start a cluster', () => {
+    expect(mayStartCluster({ box: { x: 0, y: 0, width: 80, height: 90 }, score: 0.9 })).toBe(true);
+    expect(mayStartCluster({ box: { x: 0, y: 0, width: 30, height: 90 }, score: 0.9 })).toBe(false);
+    expect(mayStartCluster({ box: { x: 0, y: 0, width: 80, height: 90 }, score: 0.3 })).toBe(false);
+  });
+
+  it('picks representatives for coverage: a far face is kept over near-duplicates of the first', () => {
+    const reps = [rep('a', near(1, 0, 0)), ...[1, 2, 3, 4, 5, 6].map((k) => rep(`dup${k}`, near(1, k, 0.01))), rep('far', near(1, 9, 0.4))];
+    const chosen = chooseRepresentatives(reps, 3);
+    expect(chosen.map((r) => r.id)).toContain('a');
+    expect(chosen.map((r) => r.id)).toContain('far');
+    expect(chosen).toHaveLength(3);
+    expect(chooseRepresentatives(reps.slice(0, 2), 3)).toHaveLength(2);
+  });
+
+  it('joining counts the sighting, bounds recent sightings and representatives, and skips a redundant representative', () => {
+    let c = aCluster(1, { representatives: [rep('r0', aDescriptor(1))] });
+    const dropped: string[] = [];
+    for (let n = 1; n <= 30; n++) {
+      const change = joinCluster(c, sighting(n), rep(`r${n}`, near(1, n, 0.3)));
+      dropped.push(...change.dropped.map((r) => r.id));
+      c = change.cluster;
+    }
+    expect(c.sightings).toBe(31);
+    expect(c.recent).toHaveLength(MAX_RECENT_SIGHTINGS);
+    expect(c.recent[0]!.jobId).toBe('job-30');
+    expect(c.representatives.length).toBe(MAX_REPRESENTATIVES);
+    expect(c.representatives[0]!.id).toBe('r0');
+    expect(dropped.length + c.representatives.length).toBe(31);
+    const redundant = joinCluster(c, sighting(31), rep('same', Float32Array.from(c.representatives[1]!.descriptor)));
+    expect(redundant.cluster.representatives.map((r) => r.id)).not.toContain('same');
+  });
+
+  it('finds the nearest open cluster and ignores named ones', () => {
+    const a = aCluster(1);
+    const b = aCluster(2, { state: 'named', identity: 'Bo' });
+    expect(nearestCluster(near(1, 3, 0.1), [a, b])?.cluster.id).toBe(a.id);
+    expect(nearestCluster(aDescriptor(2), [b])).toBeNull();
+  });
+
+  it('merges into the survivor once: repeating the merge counts nothing twice', () => {
+    const a = aCluster(1, { sightings: 3 });
+    const b = aCluster(2, { sightings: 2, firstSeen: '2025-12-31T00:00:00.000Z' });
+    const once = mergeInto(a, [b]).cluster;
+    expect(once.sightings).toBe(5);
+    expect(once.firstSeen).toBe('2025-12-31T00:00:00.000Z');
+    expect(JSON.stringify(once.absorbed)).not.toContain(b.id);
+    expect(mergeInto(once, [b]).cluster.sightings).toBe(5);
+  });
+
+  it('plans recluster over clusters that came within the radius, into the oldest, and plans nothing the second time', () => {
+    const old = aCluster(1, { firstSeen: '2026-01-01T00:00:00.000Z', representatives: [rep('x', near(5, 1, 0))] });
+    const twin = aCluster(2, { firstSeen: '2026-01-02T00:00:00.000Z', representatives: [rep('y', near(5, 2, MERGE_RADIUS * 0.8))] });
+    const other = aCluster(3, { representatives: [rep('z', aDescriptor(9))] });
+    expect(euclidean(old.representatives[0]!.descriptor, twin.representatives[0]!.descriptor)).toBeLessThan(MERGE_RADIUS);
+    const plan = planRecluster([twin, other, old]);
+    expect(plan.map((g) => [g.survivor.id, g.others.map((o) => o.id)])).toEqual([[old.id, [twin.id]]]);
+    const merged = mergeInto(plan[0]!.survivor, plan[0]!.others).cluster;
+    expect(planRecluster([merged, other])).toEqual([]);
+  });
+});
