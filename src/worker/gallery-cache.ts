@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { EnrolledFace, Gallery, GalleryChange } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
-import { buildGalleryIndex, type GalleryIndexKernel } from '../recognition/gallery-index.js';
+import { buildGalleryIndex, type GalleryIndexKernel, type GalleryIndexOptions } from '../recognition/gallery-index.js';
 import { galleryIndexOver, otherPipelineWarning, type GalleryIndex } from '../recognition/matcher.js';
 import type { RecognitionPipeline } from '../recognition/types.js';
 
@@ -36,7 +36,7 @@ interface Entry {
  */
 export function createGalleryCache(
   gallery: Gallery,
-  options: { checkIntervalMs?: number; now?: () => number; pipeline?: RecognitionPipeline; log?: Pick<Logger, 'warn'> } = {},
+  options: { checkIntervalMs?: number; now?: () => number; pipeline?: RecognitionPipeline; log?: Pick<Logger, 'warn'>; index?: Partial<GalleryIndexOptions> } = {},
 ) {
   const checkIntervalMs = options.checkIntervalMs ?? 250;
   const now = options.now ?? Date.now;
@@ -74,7 +74,7 @@ export function createGalleryCache(
     const faces = await view.listFaces();
     stats.fullLoads += 1;
     warn(collection, version, faces);
-    return makeEntry(collection, buildGalleryIndex(faces), version);
+    return makeEntry(collection, buildGalleryIndex(faces, faces[0]?.descriptor.length ?? 128, options.index), version);
   }
 
   function apply(kernel: GalleryIndexKernel, changes: GalleryChange[]): EnrolledFace[] {
