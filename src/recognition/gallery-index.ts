@@ -35,13 +35,14 @@ const MAX_BEAM = 1024;
  * identity's distance is that of its nearest face, and results are distinct identities.
  *
  * Rows live in one contiguous Float32Array of slots (grown by doubling). A removed face leaves a
- * tombstone; when tombstones reach a quarter of the slots (half once a graph is built) the rows
- * are compacted and the graph, if any, rebuilt.
+ * tombstone; when tombstones reach a quarter of the slots (half while there is a graph) the rows
+ * are compacted and the graph dropped, to be built again by {@link GalleryIndexKernel.buildGraph}.
  * - Small galleries are scanned exactly: one pass over memory, squared distances folded into a
  *   per-identity minimum, the k nearest picked by insertion into a k-slot list.
- * - Above `graphAbove` faces an HNSW graph finds the nearest faces; each identity found is then
- *   scored exactly over all of its faces, so its distance is the same as exact search would give.
- *   When the beam finds fewer identities than asked for, it is widened, up to an exact scan.
+ * - Above `graphAbove` faces, once {@link GalleryIndexKernel.buildGraph} has built it, an HNSW
+ *   graph finds the `efSearch` nearest faces (distances exact), folded into identities. When the
+ *   beam holds fewer identities than asked for (one person with many faces), it is widened, up
+ *   to an exact scan.
  */
 export class GalleryIndexKernel {
   readonly dim: number;
@@ -62,6 +63,8 @@ export class GalleryIndexKernel {
   private seen = new Uint32Array(64);
   private seenMark = 0;
   private graph: HnswGraph | null = null;
+  /** Distances the graph has computed for queries since the index was made (rebuilds included). */
+  private graphEvaluations = 0;
 
   constructor(dim = 128, capacity = INITIAL_CAPACITY, options: Partial<GalleryIndexOptions> = {}) {
     this.dim = dim;
@@ -83,7 +86,17 @@ export class GalleryIndexKernel {
 
   /** True when queries go through the graph rather than an exact scan. */
   get approximate(): boolean {
-    return this.graph !== null;
+    return this.graph !== null && this.graph.size === this.slots;
+  }
+
+  /** True while the index is large enough for a graph but has none complete: see {@link buildGraph}. */
+  get needsGraph(): boolean {
+    return this.live > this.options.graphAbove && !this.approximate;
+  }
+
+  /** Distances computed by graph queries so far: the work they cost, whatever the machine. */
+  get evaluations(): number {
+    return this.graphEvaluations + (this.graph?.evaluations ?? 0);
   }
 
   /** True when a face of this id is indexed. */
@@ -108,8 +121,8 @@ export class GalleryIndexKernel {
     if (mine.length === 0) this.liveIdentities += 1;
     mine.push(slot);
     this.live += 1;
-    if (this.graph) this.graph.insert(this.rows);
-    else if (this.live > this.options.graphAbove) this.buildGraph();
+    // A complete graph takes the face at once; a partial one is caught up by buildGraph.
+    if (this.graph && this.graph.size === slot) this.graph.insert(this.rows);
   }
 
   /** Remove one face. False when it is not indexed. */
@@ -124,7 +137,7 @@ export class GalleryIndexKernel {
     this.slotFace[slot] = undefined;
     this.faceSlot.delete(faceId);
     this.live -= 1;
-    this.graph?.markDeleted(slot);
+    if (this.graph && slot < this.graph.size) this.graph.markDeleted(slot);
     const dead = this.slots - this.live;
     if (dead >= 64 && dead > this.slots * (this.graph ? 0.5 : 0.25)) this.compact();
     return true;
@@ -147,7 +160,7 @@ export class GalleryIndexKernel {
     if (this.live === 0 || k <= 0) return [];
     if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
     const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
-    return this.graph ? this.viaGraph(q, k) : this.exact(q, k);
+    return this.approximate ? this.viaGraph(q, k) : this.exact(q, k);
   }
 
   /** {@link nearest} by an exact scan whatever the size: the reference the graph is measured against. */
@@ -268,15 +281,26 @@ export class GalleryIndexKernel {
     }
     this.slots = to;
     this.slotFace.length = to;
+    this.graphEvaluations += this.graph?.evaluations ?? 0;
     this.graph = null;
-    if (this.live > this.options.graphAbove) this.buildGraph();
   }
 
-  private buildGraph(): void {
-    if (this.slots !== this.live) return this.compact();
-    const graph = new HnswGraph(this.dim, this.options.hnsw, this.slotIdentity.length);
-    for (let s = 0; s < this.slots; s++) graph.insert(this.rows);
-    this.graph = graph;
+  /**
+   * Insert faces into the graph, starting it when the index has grown past `graphAbove`, for at
+   * most about `budgetMs`; true when the graph is complete (or not wanted). Until then queries
+   * are answered by the exact scan, so a caller can build in slices between other work.
+   */
+  buildGraph(budgetMs = Infinity): boolean {
+    if (this.live <= this.options.graphAbove) return true;
+    const start = performance.now();
+    if (!this.graph) this.graph = new HnswGraph(this.dim, this.options.hnsw, this.slotIdentity.length);
+    const graph = this.graph;
+    while (graph.size < this.slots) {
+      const node = graph.insert(this.rows);
+      if (this.slotIdentity[node]! < 0) graph.markDeleted(node);
+      if (node % 32 === 0 && performance.now() - start > budgetMs) break;
+    }
+    return graph.size === this.slots;
   }
 }
 
@@ -284,13 +308,18 @@ function before(d: number, name: string, otherD: number, otherName: string): boo
   return d < otherD || (d === otherD && name.localeCompare(otherName) < 0);
 }
 
-/** An index over `faces`, sized for them. */
+/**
+ * An index over `faces`, sized for them. Its graph, when it is large enough for one, is built
+ * before it returns unless `graph` is false (the caller then builds it with `buildGraph`).
+ */
 export function buildGalleryIndex(
   faces: readonly IndexedFace[],
   dim = faces[0]?.descriptor.length ?? 128,
   options: Partial<GalleryIndexOptions> = {},
+  graph = true,
 ): GalleryIndexKernel {
   const index = new GalleryIndexKernel(dim, faces.length, options);
   for (const f of faces) index.add(f);
+  if (graph) index.buildGraph();
   return index;
 }

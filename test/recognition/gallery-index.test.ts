@@ -35,10 +35,12 @@ function expectSame(got: Candidate[], want: Candidate[]): void {
   got.forEach((c, i) => expect(c.distance).toBeCloseTo(want[i]!.distance, 5));
 }
 
-describe('GalleryIndexKernel', () => {
+describe('GalleryIndexKernel, exact', () => {
   it('gives the same top-k distinct identities as brute force on 20,000 synthetic faces', () => {
     const faces = syntheticFaces(20_000, 4_000);
-    const index = buildGalleryIndex(faces);
+    // The exact scan at a size the default would hand to the graph: ./gallery-graph.test.ts tests that.
+    const index = buildGalleryIndex(faces, 128, { graphAbove: Infinity });
+    expect(index.approximate).toBe(false);
     expect(index.size).toBe(20_000);
     expect(index.identities).toBe(4_000);
     const r = rng(7);
