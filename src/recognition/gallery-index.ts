@@ -60,6 +60,8 @@ export class GalleryIndexKernel {
   private identitySlots: number[][] = [];
   private liveIdentities = 0;
   private best = new Float64Array(64);
+  /** Each identity's template: the mean of its live faces (row `ordinal`). */
+  private templates: Float32Array;
   private seen = new Uint32Array(64);
   private seenMark = 0;
   private graph: HnswGraph | null = null;
@@ -72,6 +74,7 @@ export class GalleryIndexKernel {
     const cap = Math.max(1, capacity);
     this.rows = new Float32Array(cap * dim);
     this.slotIdentity = new Int32Array(cap);
+    this.templates = new Float32Array(64 * dim);
   }
 
   /** Faces indexed. */
@@ -120,6 +123,7 @@ export class GalleryIndexKernel {
     const mine = this.identitySlots[ord]!;
     if (mine.length === 0) this.liveIdentities += 1;
     mine.push(slot);
+    this.updateTemplate(ord);
     this.live += 1;
     // A complete graph takes the face at once; a partial one is caught up by buildGraph.
     if (this.graph && this.graph.size === slot) this.graph.insert(this.rows);
@@ -133,6 +137,7 @@ export class GalleryIndexKernel {
     const mine = this.identitySlots[ord]!;
     mine.splice(mine.indexOf(slot), 1);
     if (mine.length === 0) this.liveIdentities -= 1;
+    else this.updateTemplate(ord);
     this.slotIdentity[slot] = -1;
     this.slotFace[slot] = undefined;
     this.faceSlot.delete(faceId);
@@ -168,6 +173,35 @@ export class GalleryIndexKernel {
     if (this.live === 0 || k <= 0) return [];
     if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
     return this.exact(descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor), k);
+  }
+
+  /**
+   * The `k` identities whose templates (the mean of each identity's faces) are nearest, nearest
+   * first (ties by name): an exact scan over identities, one row each. With one face an identity's
+   * template is that face.
+   */
+  nearestTemplates(descriptor: ArrayLike<number>, k: number): Candidate[] {
+    if (this.live === 0 || k <= 0) return [];
+    if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
+    const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
+    const found: number[] = [];
+    for (let ord = 0; ord < this.identityNames.length; ord++) {
+      if (this.identitySlots[ord]!.length === 0) continue;
+      this.best[ord] = squaredDistance(q, 0, this.templates, ord * this.dim, this.dim);
+      found.push(ord);
+    }
+    return this.selectK(found, Math.min(k, found.length));
+  }
+
+  private updateTemplate(ord: number): void {
+    const slots = this.identitySlots[ord]!;
+    const dim = this.dim;
+    const o = ord * dim;
+    for (let j = 0; j < dim; j++) {
+      let s = 0;
+      for (const slot of slots) s += this.rows[slot * dim + j]!;
+      this.templates[o + j] = s / slots.length;
+    }
   }
 
   private exact(q: Float32Array, k: number): Candidate[] {
@@ -243,6 +277,9 @@ export class GalleryIndexKernel {
     if (ord === this.best.length) {
       this.best = new Float64Array(ord * 2);
       this.seen = new Uint32Array(ord * 2);
+      const templates = new Float32Array(ord * 2 * this.dim);
+      templates.set(this.templates);
+      this.templates = templates;
       this.seenMark = 0;
     }
     return ord;
