@@ -11,7 +11,8 @@
  *   busy machine inflates less;
  * - exactP50Ms / exactP99Ms and speedup: the same queries by an exact scan of the same faces
  *   (GalleryIndexKernel.nearestExact) in the same run, and exact p50 / index p50;
- * - agreement (rank-1 identity equal to exact search's), recallAt5 (share of exact search's top
+ * - agreement (rank-1 identity equal to exact search's; also apart for the queries whose identity
+ *   is enrolled and for strangers), recallAt5 (share of exact search's top
  *   5 identities in the index's top 5), decisionAgreement (the 1:N rule of decision.ts names
  *   the same identity, or gives the same reason for unknown);
  * - rssMB: the process's resident set after the load;
@@ -65,6 +66,8 @@ interface Data {
   /** Calls `put` for every gallery face. */
   gallery(put: (identity: string, d: Float32Array) => void): void;
   probes: Float32Array[];
+  /** Per probe: its identity is enrolled. */
+  mated: boolean[];
 }
 
 function synthetic(n: number, identities: number): Data {
@@ -75,14 +78,19 @@ function synthetic(n: number, identities: number): Data {
   const gallery = (put: (identity: string, d: Float32Array) => void) => {
     for (let i = 0; i < n; i++) put(`id-${i % identities}`, s.face(centres[i % identities]!));
   };
-  return { gallery, probes };
+  return { gallery, probes, mated: probes.map((_, i) => i % 2 === 0) };
 }
 
 function lfwData(n: number): Data {
   const all = [...lfw.values()].filter((c) => c.subject !== null).sort((a, b) => a.image.localeCompare(b.image));
-  const probes = all.filter((_, i) => i % 10 === 0).slice(0, queries).map((c) => c.faces[c.subject!]!.descriptor);
+  const held = all.filter((_, i) => i % 10 === 0).slice(0, queries);
   const enrolled = all.filter((_, i) => i % 10 !== 0).slice(0, n);
-  return { gallery: (put) => enrolled.forEach((c) => put(c.person, c.faces[c.subject!]!.descriptor)), probes };
+  const names = new Set(enrolled.map((c) => c.person));
+  return {
+    gallery: (put) => enrolled.forEach((c) => put(c.person, c.faces[c.subject!]!.descriptor)),
+    probes: held.map((c) => c.faces[c.subject!]!.descriptor),
+    mated: held.map((c) => names.has(c.person)),
+  };
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -139,10 +147,13 @@ async function measure(n: number): Promise<Record<string, number | null>> {
     }
     const got = probes.map((q) => timed(() => index.match(q, { topK: 5 }).candidates));
     const want = probes.map((q) => timed(() => exact.nearestExact(q, 5)));
-    let rank1 = 0, recalled = 0, recallable = 0, decisions = 0;
+    let rank1 = 0, recalled = 0, recallable = 0, decisions = 0, rank1Mated = 0;
     probes.forEach((_, i) => {
       const a = got[i]!.value, b = want[i]!.value;
-      if (a[0]?.identity === b[0]?.identity) rank1 += 1;
+      if (a[0]?.identity === b[0]?.identity) {
+        rank1 += 1;
+        if (data.mated[i]) rank1Mated += 1;
+      }
       const mine = new Set(a.map((c) => c.identity));
       recalled += b.filter((c) => mine.has(c.identity)).length;
       recallable += b.length;
@@ -178,6 +189,8 @@ async function measure(n: number): Promise<Record<string, number | null>> {
       rssMB: Math.round(rssMB),
       visibleAfterMs: visibleAt ? visibleAt - committedAt : null,
       agreement: rank1 / probes.length,
+      agreementMated: rank1Mated / data.mated.filter(Boolean).length,
+      agreementStrangers: (rank1 - rank1Mated) / data.mated.filter((m) => !m).length,
       recallAt5: +(recalled / recallable).toFixed(4),
       decisionAgreement: decisions / probes.length,
       fullLoads,
