@@ -1,28 +1,45 @@
 /**
- * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--json]`
+ * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--json]`
  *
  * For each size: writes N faces into one collection of a fresh SQLite data dir (setup, not
  * timed), then measures what a worker pays:
- * - loadSeconds: the worker's first use of the collection (version, listFaces, index build);
- * - matchP50Ms / matchP99Ms: one query face against the index, on this one thread;
+ * - loadSeconds: the worker's first use of the collection (version, listFaces, the exact index);
+ *   graphSeconds: until the HNSW graph the cache builds in the background (above 10,000 faces)
+ *   is complete and answers instead (null when none is built);
+ * - matchP50Ms / matchP99Ms: one query face against the worker's index (`match`, top 5), wall
+ *   time on this one thread; cpuP50Ms / cpuP99Ms the same in this process's CPU time, which a
+ *   busy machine inflates less;
+ * - exactP50Ms / exactP99Ms and speedup: the same queries by an exact scan of the same faces
+ *   (GalleryIndexKernel.nearestExact) in the same run, and exact p50 / index p50;
+ * - agreement (rank-1 identity equal to exact search's; also apart for the queries whose identity
+ *   is enrolled and for strangers), recallAt5 (share of exact search's top
+ *   5 identities in the index's top 5), decisionAgreement (the 1:N rule of decision.ts names
+ *   the same identity, or gives the same reason for unknown);
  * - rssMB: the process's resident set after the load;
  * - visibleAfterMs: another process enrolls a face; time until this process's index matches it
- *   (the cache's 250 ms check interval included);
- * - agreement: share of queries whose top-5 identities equal a naive brute-force search's.
- * Descriptors are synthetic (a centre per identity plus noise) unless `--real`, which uses the
- * cached LFW descriptors (`lfw-standard-descriptors.*.jsonl` under `--cache`, default
- * <os tmp>/facefleet-lfw-cache, which `bench:identify` fills) as the gallery and as queries. The last line of output is `{rows:[...]}`.
+ *   (the cache's 250 ms check interval included).
+ * Queries: half are new faces of enrolled identities, half faces of identities never enrolled.
+ * Descriptors are synthetic, drawn from a Gaussian model fitted to the cached LFW descriptors
+ * (./lib/synthetic-faces.ts; `lfw-standard-descriptors.*.jsonl` under `--cache`, default
+ * <os tmp>/facefleet-lfw-cache, which `bench:identify` fills). `--real` instead enrolls LFW's
+ * images themselves except every 10th, whose images are the queries (13,233 at most).
+ * The last line of output is `{rows:[...]}`.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { decide, DEFAULT_RULE } from '../src/recognition/decision.js';
+import { buildGalleryIndex, DEFAULT_INDEX_OPTIONS } from '../src/recognition/gallery-index.js';
+import type { Candidate } from '../src/recognition/types.js';
 import { seededRandom as rng } from '../src/random.js';
 import { openLocalStores } from '../src/store/local/index.js';
 import { acquireDatabase } from '../src/store/local/sqlite.js';
 import { descriptorToBlob } from '../src/store/local/gallery.js';
 import { createGalleryCache } from '../src/worker/gallery-cache.js';
+import { readCache } from './lib/lfw-cache.js';
+import { faceSampler, fitFaceModel } from './lib/synthetic-faces.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -30,47 +47,72 @@ const value = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const sizes = (value('--faces') ?? '10000,100000').split(',').map(Number);
+const sizes = (value('--faces') ?? '10000,100000,1000000').split(',').map(Number);
 const queries = Number(value('--queries') ?? 200);
 const real = flag('--real');
+// Infinity measures the exact scan alone; the default is the index's own (graph above 10,000 faces).
+const graphAbove = value('--graph-above') === undefined ? undefined : Number(value('--graph-above'));
 // The same default as bench:identify, which fills the cache.
 const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache');
 
-function realDescriptors(): { identity: string; descriptor: Float32Array }[] {
-  const files = fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).filter((f) => /^lfw-standard-descriptors\.shard-\d+-of-\d+\.jsonl$/.test(f)) : [];
-  if (files.length === 0) throw new Error(`--real: no lfw-standard-descriptors.*.jsonl under ${cacheDir}`);
-  const out: { identity: string; descriptor: Float32Array }[] = [];
-  for (const f of files) {
-    for (const line of fs.readFileSync(path.join(cacheDir, f), 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const row = JSON.parse(line) as { person: string; faces?: { descriptor: string }[] };
-      const d = row.faces?.[0]?.descriptor;
-      if (d) out.push({ identity: row.person, descriptor: new Float32Array(new Uint8Array(Buffer.from(d, 'base64')).buffer) });
-    }
-  }
-  return out;
+const lfw = await readCache(cacheDir, 'standard');
+if (lfw.size === 0) throw new Error(`no lfw-standard-descriptors.*.jsonl under ${cacheDir}: run bench:identify first, or pass --cache`);
+const people = new Map<string, Float32Array[]>();
+for (const c of lfw.values()) if (c.subject !== null) people.set(c.person, [...(people.get(c.person) ?? []), c.faces[c.subject]!.descriptor]);
+const model = fitFaceModel(people);
+process.stderr.write(`face model fitted on ${people.size} LFW people: typical distance ${model.typicalWithin.toFixed(3)} within an identity, ${model.typicalBetween.toFixed(3)} between\n`);
+
+interface Data {
+  /** Calls `put` for every gallery face. */
+  gallery(put: (identity: string, d: Float32Array) => void): void;
+  probes: Float32Array[];
+  /** Per probe: its identity is enrolled. */
+  mated: boolean[];
 }
 
-function synthetic(n: number, identities: number): { identity: string; descriptor: Float32Array }[] {
-  const r = rng(1);
-  const centres = Array.from({ length: identities }, () => Float32Array.from({ length: 128 }, () => (r() - 0.5) * 0.2));
-  return Array.from({ length: n }, (_, i) => ({ identity: `id-${i % identities}`, descriptor: Float32Array.from(centres[i % identities]!, (v) => v + (r() - 0.5) * 0.05) }));
+function synthetic(n: number, identities: number): Data {
+  const s = faceSampler(model, 1);
+  const centres = Array.from({ length: identities }, () => s.centre());
+  const r = rng(7);
+  const probes = Array.from({ length: queries }, (_, i) => (i % 2 === 0 ? s.face(centres[Math.floor(r() * identities)]!) : s.face(s.centre())));
+  const gallery = (put: (identity: string, d: Float32Array) => void) => {
+    for (let i = 0; i < n; i++) put(`id-${i % identities}`, s.face(centres[i % identities]!));
+  };
+  return { gallery, probes, mated: probes.map((_, i) => i % 2 === 0) };
 }
 
-function bruteTop(faces: { identity: string; descriptor: Float32Array }[], q: Float32Array, k: number): string[] {
-  const best = new Map<string, number>();
-  for (const f of faces) {
-    let s = 0;
-    for (let i = 0; i < 128; i++) s += (q[i]! - f.descriptor[i]!) ** 2;
-    if (s < (best.get(f.identity) ?? Infinity)) best.set(f.identity, s);
-  }
-  return [...best].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])).slice(0, k).map(([n]) => n);
+function lfwData(n: number): Data {
+  const all = [...lfw.values()].filter((c) => c.subject !== null).sort((a, b) => a.image.localeCompare(b.image));
+  const held = all.filter((_, i) => i % 10 === 0).slice(0, queries);
+  const enrolled = all.filter((_, i) => i % 10 !== 0).slice(0, n);
+  const names = new Set(enrolled.map((c) => c.person));
+  return {
+    gallery: (put) => enrolled.forEach((c) => put(c.person, c.faces[c.subject!]!.descriptor)),
+    probes: held.map((c) => c.faces[c.subject!]!.descriptor),
+    mated: held.map((c) => names.has(c.person)),
+  };
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const ms = (x: number) => +x.toFixed(3);
 
-async function measure(n: number): Promise<Record<string, number>> {
-  const faces = real ? realDescriptors().slice(0, n) : synthetic(n, Number(value('--identities') ?? Math.max(1, Math.round(n / 5))));
+function timed<T>(f: () => T): { value: T; wall: number; cpu: number } {
+  const c = process.cpuUsage();
+  const s = performance.now();
+  const value = f();
+  const wall = performance.now() - s;
+  const u = process.cpuUsage(c);
+  return { value, wall, cpu: (u.user + u.system) / 1000 };
+}
+
+const sameDecision = (a: Candidate[], b: Candidate[]) => {
+  const x = decide(a, DEFAULT_RULE);
+  const y = decide(b, DEFAULT_RULE);
+  return x.reason === y.reason && x.match?.identity === y.match?.identity;
+};
+
+async function measure(n: number): Promise<Record<string, number | null>> {
+  const data = real ? lfwData(n) : synthetic(n, Number(value('--identities') ?? Math.max(1, Math.round(n / 5))));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gallery-'));
   try {
     const stores = openLocalStores({ dataDir: dir });
@@ -80,47 +122,77 @@ async function measure(n: number): Promise<Record<string, number>> {
     const insertI = lease.db.prepare("INSERT OR IGNORE INTO collection_identities (collection, name, created_at) VALUES ('bench', ?, ?)");
     const insertF = lease.db.prepare("INSERT INTO collection_faces (id, collection, identity, descriptor, pipeline, created_at) VALUES (?, 'bench', ?, ?, 'standard', ?)");
     const at = new Date().toISOString();
-    lease.db.transaction(() => faces.forEach((f, i) => (insertI.run(f.identity, at), insertF.run(`f${i}`, f.identity, descriptorToBlob(f.descriptor), at))))();
+    let faces = 0;
+    lease.db.transaction(() => data.gallery((identity, d) => (insertI.run(identity, at), insertF.run(`f${faces++}`, identity, descriptorToBlob(d), at))))();
     lease.release();
 
-    const cache = createGalleryCache(stores.gallery, { checkIntervalMs: 250 });
+    const cache = createGalleryCache(stores.gallery, { checkIntervalMs: 250, ...(graphAbove === undefined ? {} : { index: { graphAbove } }) });
     const t0 = performance.now();
     const index = await cache.get('bench');
     const loadSeconds = (performance.now() - t0) / 1000;
+    // Above the size for a graph, the cache builds it in the background; until then matching is exact.
+    while (faces > (graphAbove ?? DEFAULT_INDEX_OPTIONS.graphAbove) && !index.approximate) await new Promise((res) => setTimeout(res, 50));
+    const graphSeconds = (performance.now() - t0) / 1000;
     const rssMB = process.memoryUsage().rss / 2 ** 20;
 
-    const r = rng(7);
-    const probes = Array.from({ length: queries }, () => Float32Array.from(faces[Math.floor(r() * faces.length)]!.descriptor, (v) => v + (r() - 0.5) * 0.04));
-    for (const q of probes.slice(0, 10)) index.match(q);
-    const times = probes.map((q) => {
-      const s = performance.now();
-      index.match(q, { topK: 5 });
-      return performance.now() - s;
+    // The reference, exact at any size, over the same faces.
+    const listed = await stores.gallery.in('bench').listFaces();
+    const exact = buildGalleryIndex(listed, 128, { graphAbove: Infinity });
+    listed.length = 0;
+
+    const probes = data.probes;
+    for (const q of probes.slice(0, 10)) {
+      index.match(q);
+      exact.nearestExact(q, 5);
+    }
+    const got = probes.map((q) => timed(() => index.match(q, { topK: 5 }).candidates));
+    const want = probes.map((q) => timed(() => exact.nearestExact(q, 5)));
+    let rank1 = 0, recalled = 0, recallable = 0, decisions = 0, rank1Mated = 0;
+    probes.forEach((_, i) => {
+      const a = got[i]!.value, b = want[i]!.value;
+      if (a[0]?.identity === b[0]?.identity) {
+        rank1 += 1;
+        if (data.mated[i]) rank1Mated += 1;
+      }
+      const mine = new Set(a.map((c) => c.identity));
+      recalled += b.filter((c) => mine.has(c.identity)).length;
+      recallable += b.length;
+      if (sameDecision(a, b)) decisions += 1;
     });
-    const checked = probes.slice(0, Math.min(probes.length, n >= 500_000 ? 10 : 50));
-    const agree = checked.filter((q) => JSON.stringify(index.match(q, { topK: 5 }).candidates.map((c) => c.identity)) === JSON.stringify(bruteTop(faces, q, 5))).length;
 
     const child = promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/lib/gallery-enroll-child.ts', dir, 'bench', 'newcomer']);
     const { stdout } = await child;
     const committedAt = Number(stdout.trim());
     const marker = Float32Array.from({ length: 128 }, () => 0.9);
     let visibleAt = 0;
-    while (!visibleAt) {
+    while (!visibleAt && Date.now() - committedAt < 30_000) {
       const now = await cache.get('bench');
       if (now.match(marker, { topK: 1 }).candidates[0]?.identity === 'newcomer') visibleAt = Date.now();
       else await new Promise((res) => setTimeout(res, 10));
     }
     const fullLoads = cache.stats().fullLoads;
     await stores.close();
+    const wall = got.map((t) => t.wall), cpu = got.map((t) => t.cpu), exactWall = want.map((t) => t.wall);
     return {
-      faces: faces.length,
-      identities: new Set(faces.map((f) => f.identity)).size,
+      faces,
+      identities: exact.identities,
       loadSeconds: +loadSeconds.toFixed(3),
-      matchP50Ms: +pct(times, 50).toFixed(3),
-      matchP99Ms: +pct(times, 99).toFixed(3),
+      graphSeconds: index.approximate ? +graphSeconds.toFixed(1) : null,
+      approximate: index.approximate ? 1 : 0,
+      matchP50Ms: ms(pct(wall, 50)),
+      matchP99Ms: ms(pct(wall, 99)),
+      cpuP50Ms: ms(pct(cpu, 50)),
+      cpuP99Ms: ms(pct(cpu, 99)),
+      exactP50Ms: ms(pct(exactWall, 50)),
+      exactP99Ms: ms(pct(exactWall, 99)),
+      speedup: +(pct(exactWall, 50) / pct(wall, 50)).toFixed(1),
       rssMB: Math.round(rssMB),
-      visibleAfterMs: visibleAt - committedAt,
-      agreement: agree / checked.length,
+      visibleAfterMs: visibleAt ? visibleAt - committedAt : null,
+      agreement: rank1 / probes.length,
+      agreementMated: rank1Mated / data.mated.filter(Boolean).length,
+      agreementStrangers: (rank1 - rank1Mated) / data.mated.filter((m) => !m).length,
+      recallAt5: +(recalled / recallable).toFixed(4),
+      decisionAgreement: decisions / probes.length,
       fullLoads,
     };
   } finally {
@@ -128,10 +200,10 @@ async function measure(n: number): Promise<Record<string, number>> {
   }
 }
 
-const rows: Record<string, number>[] = [];
+const rows: Record<string, number | null>[] = [];
 for (const n of sizes) {
   const row = await measure(n);
   rows.push(row);
   if (!flag('--json')) process.stdout.write(`${JSON.stringify(row)}\n`);
 }
-process.stdout.write(`${JSON.stringify({ rows, queries, real, node: process.version, cpus: os.cpus().length })}\n`);
+process.stdout.write(`${JSON.stringify({ rows, queries, real, model: real ? 'lfw' : 'lfw-fitted-gaussian', node: process.version, cpus: os.cpus().length })}\n`);

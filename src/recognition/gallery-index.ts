@@ -1,4 +1,5 @@
 import type { Candidate } from './types.js';
+import { DEFAULT_HNSW, HnswGraph, squaredDistance, type HnswOptions } from './hnsw.js';
 
 /** What the index needs of a face. */
 export interface IndexedFace {
@@ -7,53 +8,102 @@ export interface IndexedFace {
   descriptor: ArrayLike<number>;
 }
 
-const INITIAL_CAPACITY = 1024;
+export interface GalleryIndexOptions {
+  /**
+   * Above this many faces, queries walk an HNSW graph (./hnsw.ts); at or below it they scan every
+   * face exactly. `Infinity` keeps the index exact at any size.
+   */
+  graphAbove: number;
+  /** The graph search's beam width: larger is slower and nearer to exact. */
+  efSearch: number;
+  hnsw: Partial<HnswOptions>;
+}
 
 /**
- * An exact nearest-identity index over face descriptors, kept current by `add` and `remove`.
+ * Exact up to 10,000 faces (a few ms a query), the graph above, searched with a beam of 64 faces:
+ * its agreement with exact search is measured by `npm run bench:gallery` (docs/collections.md).
+ */
+export const DEFAULT_INDEX_OPTIONS: GalleryIndexOptions = { graphAbove: 10_000, efSearch: 64, hnsw: DEFAULT_HNSW };
+
+const INITIAL_CAPACITY = 1024;
+/** Widest beam tried before an exact scan answers instead. */
+const MAX_BEAM = 1024;
+
+/**
+ * A nearest-identity index over face descriptors, kept current by `add` and `remove`. An
+ * identity's distance is that of its nearest face, and results are distinct identities.
  *
- * Rows live in one contiguous Float32Array (grown by doubling), so a query is one pass over
- * memory with no allocation per face: squared distances are folded into a per-identity minimum
- * (an identity's distance is that of its nearest face), and the k nearest identities are picked
- * by insertion into a k-slot list, not by sorting every identity. A removed row is filled with
- * the last row, so removal is O(dimensions).
+ * Rows live in one contiguous Float32Array of slots (grown by doubling). A removed face leaves a
+ * tombstone; when tombstones reach a quarter of the slots (half while there is a graph) the rows
+ * are compacted and the graph dropped, to be built again by {@link GalleryIndexKernel.buildGraph}.
+ * - Small galleries are scanned exactly: one pass over memory, squared distances folded into a
+ *   per-identity minimum, the k nearest picked by insertion into a k-slot list.
+ * - Above `graphAbove` faces, once {@link GalleryIndexKernel.buildGraph} has built it, an HNSW
+ *   graph finds the `efSearch` nearest faces (distances exact), folded into identities. When the
+ *   beam holds fewer identities than asked for (one person with many faces), it is widened, up
+ *   to an exact scan.
  */
 export class GalleryIndexKernel {
   readonly dim: number;
+  private readonly options: GalleryIndexOptions;
   private rows: Float32Array;
-  private rowIdentity: Int32Array;
-  private rowFace: string[] = [];
-  private readonly rowOf = new Map<string, number>();
-  private count = 0;
+  /** Identity ordinal of each slot; -1 for a tombstone. */
+  private slotIdentity: Int32Array;
+  private slotFace: (string | undefined)[] = [];
+  private readonly faceSlot = new Map<string, number>();
+  private slots = 0;
+  private live = 0;
   private readonly identityIndex = new Map<string, number>();
   private identityNames: string[] = [];
-  private identityFaces: Int32Array;
-  private best: Float64Array;
+  /** Live slots of each identity ordinal. */
+  private identitySlots: number[][] = [];
+  private liveIdentities = 0;
+  private best = new Float64Array(64);
+  /** Each identity's template: the mean of its live faces (row `ordinal`). */
+  private templates: Float32Array;
+  private seen = new Uint32Array(64);
+  private seenMark = 0;
+  private graph: HnswGraph | null = null;
+  /** Distances the graph has computed for queries since the index was made (rebuilds included). */
+  private graphEvaluations = 0;
 
-  constructor(dim = 128, capacity = INITIAL_CAPACITY) {
+  constructor(dim = 128, capacity = INITIAL_CAPACITY, options: Partial<GalleryIndexOptions> = {}) {
     this.dim = dim;
+    this.options = { ...DEFAULT_INDEX_OPTIONS, ...options };
     const cap = Math.max(1, capacity);
     this.rows = new Float32Array(cap * dim);
-    this.rowIdentity = new Int32Array(cap);
-    this.identityFaces = new Int32Array(64);
-    this.best = new Float64Array(64);
+    this.slotIdentity = new Int32Array(cap);
+    this.templates = new Float32Array(64 * dim);
   }
 
   /** Faces indexed. */
   get size(): number {
-    return this.count;
+    return this.live;
   }
 
   /** Identities with at least one face. */
   get identities(): number {
-    let n = 0;
-    for (let i = 0; i < this.identityNames.length; i++) if (this.identityFaces[i]! > 0) n += 1;
-    return n;
+    return this.liveIdentities;
+  }
+
+  /** True when queries go through the graph rather than an exact scan. */
+  get approximate(): boolean {
+    return this.graph !== null && this.graph.size === this.slots;
+  }
+
+  /** True while the index is large enough for a graph but has none complete: see {@link buildGraph}. */
+  get needsGraph(): boolean {
+    return this.live > this.options.graphAbove && !this.approximate;
+  }
+
+  /** Distances computed by graph queries so far: the work they cost, whatever the machine. */
+  get evaluations(): number {
+    return this.graphEvaluations + (this.graph?.evaluations ?? 0);
   }
 
   /** True when a face of this id is indexed. */
   has(faceId: string): boolean {
-    return this.rowOf.has(faceId);
+    return this.faceSlot.has(faceId);
   }
 
   /** Add a face; a face id already present is replaced. Throws RangeError on a wrong length. */
@@ -61,43 +111,47 @@ export class GalleryIndexKernel {
     if (face.descriptor.length !== this.dim) {
       throw new RangeError(`face ${face.id} of ${face.identity} has ${face.descriptor.length} dimensions, expected ${this.dim}`);
     }
-    if (this.rowOf.has(face.id)) this.remove(face.id);
-    if (this.count === this.rowIdentity.length) this.grow();
-    const row = this.count++;
-    this.rows.set(face.descriptor, row * this.dim);
+    if (this.faceSlot.has(face.id)) this.remove(face.id);
+    if (this.slots === this.slotIdentity.length) this.grow();
+    const slot = this.slots++;
+    this.rows.set(face.descriptor, slot * this.dim);
     const ord = this.identityOrdinal(face.identity);
-    this.rowIdentity[row] = ord;
-    this.identityFaces[ord] = this.identityFaces[ord]! + 1;
-    this.rowFace[row] = face.id;
-    this.rowOf.set(face.id, row);
+    this.slotIdentity[slot] = ord;
+    this.slotFace[slot] = face.id;
+    this.faceSlot.set(face.id, slot);
+    const mine = this.identitySlots[ord]!;
+    if (mine.length === 0) this.liveIdentities += 1;
+    mine.push(slot);
+    this.updateTemplate(ord);
+    this.live += 1;
+    // A complete graph takes the face at once; a partial one is caught up by buildGraph.
+    if (this.graph && this.graph.size === slot) this.graph.insert(this.rows);
   }
 
   /** Remove one face. False when it is not indexed. */
   remove(faceId: string): boolean {
-    const row = this.rowOf.get(faceId);
-    if (row === undefined) return false;
-    const last = this.count - 1;
-    const ord = this.rowIdentity[row]!;
-    this.identityFaces[ord] = this.identityFaces[ord]! - 1;
-    if (row !== last) {
-      this.rows.copyWithin(row * this.dim, last * this.dim, (last + 1) * this.dim);
-      this.rowIdentity[row] = this.rowIdentity[last]!;
-      const moved = this.rowFace[last]!;
-      this.rowFace[row] = moved;
-      this.rowOf.set(moved, row);
-    }
-    this.rowFace.length = last;
-    this.rowOf.delete(faceId);
-    this.count = last;
+    const slot = this.faceSlot.get(faceId);
+    if (slot === undefined) return false;
+    const ord = this.slotIdentity[slot]!;
+    const mine = this.identitySlots[ord]!;
+    mine.splice(mine.indexOf(slot), 1);
+    if (mine.length === 0) this.liveIdentities -= 1;
+    else this.updateTemplate(ord);
+    this.slotIdentity[slot] = -1;
+    this.slotFace[slot] = undefined;
+    this.faceSlot.delete(faceId);
+    this.live -= 1;
+    if (this.graph && slot < this.graph.size) this.graph.markDeleted(slot);
+    const dead = this.slots - this.live;
+    if (dead >= 64 && dead > this.slots * (this.graph ? 0.5 : 0.25)) this.compact();
     return true;
   }
 
   /** Remove every face of an identity. Returns how many were removed. */
   removeIdentity(identity: string): number {
     const ord = this.identityIndex.get(identity);
-    if (ord === undefined || this.identityFaces[ord] === 0) return 0;
-    const ids: string[] = [];
-    for (let r = 0; r < this.count; r++) if (this.rowIdentity[r] === ord) ids.push(this.rowFace[r]!);
+    if (ord === undefined) return 0;
+    const ids = this.identitySlots[ord]!.map((s) => this.slotFace[s]!);
     for (const id of ids) this.remove(id);
     return ids.length;
   }
@@ -107,53 +161,101 @@ export class GalleryIndexKernel {
    * distances. Throws RangeError when the descriptor's length is not the index's.
    */
   nearest(descriptor: ArrayLike<number>, k: number): Candidate[] {
-    if (this.count === 0 || k <= 0) return [];
+    if (this.live === 0 || k <= 0) return [];
     if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
+    const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
+    return this.approximate ? this.viaGraph(q, k) : this.exact(q, k);
+  }
+
+  /** {@link nearest} by an exact scan whatever the size: the reference the graph is measured against. */
+  nearestExact(descriptor: ArrayLike<number>, k: number): Candidate[] {
+    if (this.live === 0 || k <= 0) return [];
+    if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
+    return this.exact(descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor), k);
+  }
+
+  /**
+   * The `k` identities whose templates (the mean of each identity's faces) are nearest, nearest
+   * first (ties by name): an exact scan over identities, one row each. With one face an identity's
+   * template is that face.
+   */
+  nearestTemplates(descriptor: ArrayLike<number>, k: number): Candidate[] {
+    if (this.live === 0 || k <= 0) return [];
+    if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
+    const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
+    const found: number[] = [];
+    for (let ord = 0; ord < this.identityNames.length; ord++) {
+      if (this.identitySlots[ord]!.length === 0) continue;
+      this.best[ord] = squaredDistance(q, 0, this.templates, ord * this.dim, this.dim);
+      found.push(ord);
+    }
+    return this.selectK(found, Math.min(k, found.length));
+  }
+
+  private updateTemplate(ord: number): void {
+    const slots = this.identitySlots[ord]!;
+    const dim = this.dim;
+    const o = ord * dim;
+    for (let j = 0; j < dim; j++) {
+      let s = 0;
+      for (const slot of slots) s += this.rows[slot * dim + j]!;
+      this.templates[o + j] = s / slots.length;
+    }
+  }
+
+  private exact(q: Float32Array, k: number): Candidate[] {
     const dim = this.dim;
     const rows = this.rows;
-    const ids = this.rowIdentity;
+    const ids = this.slotIdentity;
     const best = this.best;
     const identities = this.identityNames.length;
     best.fill(Infinity, 0, identities);
-    const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
-    const tail = dim - (dim % 4);
-    for (let r = 0, o = 0; r < this.count; r++, o += dim) {
-      // Four running sums let the engine pipeline the multiply-adds.
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let j = 0;
-      for (; j < tail; j += 4) {
-        const d0 = q[j]! - rows[o + j]!;
-        const d1 = q[j + 1]! - rows[o + j + 1]!;
-        const d2 = q[j + 2]! - rows[o + j + 2]!;
-        const d3 = q[j + 3]! - rows[o + j + 3]!;
-        s0 += d0 * d0;
-        s1 += d1 * d1;
-        s2 += d2 * d2;
-        s3 += d3 * d3;
-      }
-      for (; j < dim; j++) {
-        const d = q[j]! - rows[o + j]!;
-        s0 += d * d;
-      }
-      const s = s0 + s1 + s2 + s3;
+    for (let r = 0, o = 0; r < this.slots; r++, o += dim) {
       const id = ids[r]!;
+      if (id < 0) continue;
+      const s = squaredDistance(q, 0, rows, o, dim);
       if (s < best[id]!) best[id] = s;
     }
-    return this.selectK(Math.min(k, identities));
+    const found: number[] = [];
+    for (let id = 0; id < identities; id++) if (best[id]! !== Infinity) found.push(id);
+    return this.selectK(found, Math.min(k, found.length));
   }
 
-  private selectK(k: number): Candidate[] {
+  private viaGraph(q: Float32Array, k: number): Candidate[] {
+    const want = Math.min(k, this.liveIdentities);
+    const best = this.best;
+    const seen = this.seen;
+    for (let ef = Math.max(this.options.efSearch, 2 * k); ; ef *= 2) {
+      if (ef > MAX_BEAM || ef >= this.live) return this.exact(q, k);
+      const { nodes, distances } = this.graph!.search(this.rows, q, ef);
+      this.seenMark = (this.seenMark + 1) >>> 0;
+      if (this.seenMark === 0) {
+        seen.fill(0);
+        this.seenMark = 1;
+      }
+      const mark = this.seenMark;
+      const found: number[] = [];
+      // Nearest first, so an identity's first node is its nearest found face.
+      for (let i = 0; i < nodes.length; i++) {
+        const ord = this.slotIdentity[nodes[i]!]!;
+        if (ord < 0 || seen[ord] === mark) continue;
+        seen[ord] = mark;
+        best[ord] = distances[i]!;
+        found.push(ord);
+      }
+      if (found.length >= want) return this.selectK(found, want);
+    }
+  }
+
+  /** The k nearest of `found` identity ordinals by `best`, ties by name. */
+  private selectK(found: readonly number[], k: number): Candidate[] {
     const best = this.best;
     const names = this.identityNames;
     const topD = new Float64Array(k);
     const topI = new Int32Array(k);
     let filled = 0;
-    for (let id = 0; id < names.length; id++) {
+    for (const id of found) {
       const d = best[id]!;
-      if (d === Infinity) continue;
       if (filled === k && !before(d, names[id]!, topD[k - 1]!, names[topI[k - 1]!]!)) continue;
       let p = filled < k ? filled++ : k - 1;
       while (p > 0 && before(d, names[id]!, topD[p - 1]!, names[topI[p - 1]!]!)) {
@@ -174,24 +276,72 @@ export class GalleryIndexKernel {
     if (ord !== undefined) return ord;
     ord = this.identityNames.length;
     this.identityNames.push(identity);
+    this.identitySlots.push([]);
     this.identityIndex.set(identity, ord);
-    if (ord === this.identityFaces.length) {
-      const faces = new Int32Array(ord * 2);
-      faces.set(this.identityFaces);
-      this.identityFaces = faces;
+    if (ord === this.best.length) {
       this.best = new Float64Array(ord * 2);
+      this.seen = new Uint32Array(ord * 2);
+      const templates = new Float32Array(ord * 2 * this.dim);
+      templates.set(this.templates);
+      this.templates = templates;
+      this.seenMark = 0;
     }
     return ord;
   }
 
   private grow(): void {
-    const cap = this.rowIdentity.length * 2;
+    // Room made by dropping tombstones is as good as new room, and keeps the graph's slots dense.
+    if (this.slots - this.live > this.slots / 4) {
+      this.compact();
+      if (this.slots < this.slotIdentity.length) return;
+    }
+    const cap = this.slotIdentity.length * 2;
     const rows = new Float32Array(cap * this.dim);
-    rows.set(this.rows.subarray(0, this.count * this.dim));
+    rows.set(this.rows.subarray(0, this.slots * this.dim));
     this.rows = rows;
     const ids = new Int32Array(cap);
-    ids.set(this.rowIdentity.subarray(0, this.count));
-    this.rowIdentity = ids;
+    ids.set(this.slotIdentity.subarray(0, this.slots));
+    this.slotIdentity = ids;
+  }
+
+  /** Drop tombstones: live rows move down in order; the graph, if still wanted, is rebuilt. */
+  private compact(): void {
+    let to = 0;
+    for (const list of this.identitySlots) list.length = 0;
+    for (let from = 0; from < this.slots; from++) {
+      const ord = this.slotIdentity[from]!;
+      if (ord < 0) continue;
+      if (from !== to) {
+        this.rows.copyWithin(to * this.dim, from * this.dim, (from + 1) * this.dim);
+        this.slotIdentity[to] = ord;
+        this.slotFace[to] = this.slotFace[from];
+        this.faceSlot.set(this.slotFace[to]!, to);
+      }
+      this.identitySlots[ord]!.push(to);
+      to += 1;
+    }
+    this.slots = to;
+    this.slotFace.length = to;
+    this.graphEvaluations += this.graph?.evaluations ?? 0;
+    this.graph = null;
+  }
+
+  /**
+   * Insert faces into the graph, starting it when the index has grown past `graphAbove`, for at
+   * most about `budgetMs`; true when the graph is complete (or not wanted). Until then queries
+   * are answered by the exact scan, so a caller can build in slices between other work.
+   */
+  buildGraph(budgetMs = Infinity): boolean {
+    if (this.live <= this.options.graphAbove) return true;
+    const start = performance.now();
+    if (!this.graph) this.graph = new HnswGraph(this.dim, this.options.hnsw, this.slotIdentity.length);
+    const graph = this.graph;
+    while (graph.size < this.slots) {
+      const node = graph.insert(this.rows);
+      if (this.slotIdentity[node]! < 0) graph.markDeleted(node);
+      if (node % 32 === 0 && performance.now() - start > budgetMs) break;
+    }
+    return graph.size === this.slots;
   }
 }
 
@@ -199,9 +349,18 @@ function before(d: number, name: string, otherD: number, otherName: string): boo
   return d < otherD || (d === otherD && name.localeCompare(otherName) < 0);
 }
 
-/** An index over `faces`, sized for them. */
-export function buildGalleryIndex(faces: readonly IndexedFace[], dim = faces[0]?.descriptor.length ?? 128): GalleryIndexKernel {
-  const index = new GalleryIndexKernel(dim, faces.length);
+/**
+ * An index over `faces`, sized for them. Its graph, when it is large enough for one, is built
+ * before it returns unless `graph` is false (the caller then builds it with `buildGraph`).
+ */
+export function buildGalleryIndex(
+  faces: readonly IndexedFace[],
+  dim = faces[0]?.descriptor.length ?? 128,
+  options: Partial<GalleryIndexOptions> = {},
+  graph = true,
+): GalleryIndexKernel {
+  const index = new GalleryIndexKernel(dim, faces.length, options);
   for (const f of faces) index.add(f);
+  if (graph) index.buildGraph();
   return index;
 }

@@ -1,5 +1,5 @@
 import { buildGalleryIndex, type GalleryIndexKernel } from './gallery-index.js';
-import { decide, DEFAULT_RULE, RULE_CANDIDATES, type UnknownReason } from './decision.js';
+import { decide, DEFAULT_RULE, RULE_CANDIDATES, TEMPLATE_RULE, type UnknownReason } from './decision.js';
 import { fiveLandmarks } from './align.js';
 import { isLowQuality } from './quality.js';
 import { toPipeline, type AnalyzedImage, type Candidate, type DetectedFace, type GalleryFace, type MatchOptions, type RecognitionPipeline, type RecognitionResult, type RecognizedFace } from './types.js';
@@ -49,12 +49,15 @@ export function galleryIndexOver(kernel: GalleryIndexKernel): GalleryIndex {
       return kernel.size;
     },
     match(descriptor, options = {}) {
+      const templates = options.scoring === 'template';
+      const rule = templates ? TEMPLATE_RULE : DEFAULT_RULE;
       const topK = options.topK ?? DEFAULT_MATCH.topK;
-      const threshold = options.threshold ?? DEFAULT_MATCH.threshold;
-      const margin = options.margin ?? DEFAULT_MATCH.margin;
+      const threshold = options.threshold ?? rule.threshold;
+      const margin = options.margin ?? rule.margin;
       if (kernel.size === 0) return { match: null, reason: 'no-close-identity', candidates: [] };
       // The rule needs the second identity for its margin even when fewer are returned.
-      const ranked = kernel.nearest(descriptor, Math.max(RULE_CANDIDATES, topK));
+      const k = Math.max(RULE_CANDIDATES, topK);
+      const ranked = templates ? kernel.nearestTemplates(descriptor, k) : kernel.nearest(descriptor, k);
       const { match, reason } = decide(ranked, { threshold, margin });
       return { match, reason, candidates: ranked.slice(0, Math.max(0, topK)) };
     },

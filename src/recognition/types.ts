@@ -101,6 +101,12 @@ export interface MatchOptions {
   threshold: number;
   /** Smallest gap to the second-nearest identity (the rule's margin); 0 turns it off. */
   margin: number;
+  /**
+   * How an identity is scored: `face`, the distance to its nearest face (the default), or
+   * `template`, the distance to the mean of its faces (an exact scan over identities, whose
+   * rule defaults are TEMPLATE_RULE in ./decision.ts).
+   */
+  scoring?: 'face' | 'template';
 }
 
 /** One enrolled face as the matcher sees it. */

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { EnrolledFace, Gallery, GalleryChange } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
-import { buildGalleryIndex, type GalleryIndexKernel } from '../recognition/gallery-index.js';
+import { buildGalleryIndex, type GalleryIndexKernel, type GalleryIndexOptions } from '../recognition/gallery-index.js';
 import { galleryIndexOver, otherPipelineWarning, type GalleryIndex } from '../recognition/matcher.js';
 import type { RecognitionPipeline } from '../recognition/types.js';
 
@@ -9,6 +9,8 @@ import type { RecognitionPipeline } from '../recognition/types.js';
 export interface CachedIndex extends GalleryIndex {
   readonly collection: string;
   readonly version: string;
+  /** True when a graph answers (a large collection whose graph is built), false for an exact scan. */
+  readonly approximate: boolean;
 }
 
 export interface GalleryCacheStats {
@@ -18,10 +20,14 @@ export interface GalleryCacheStats {
   incrementalSyncs: number;
   /** Changes applied from the feed. */
   changesApplied: number;
+  /** Time spent building graphs, in slices between other work. */
+  graphBuildMs: number;
 }
 
 interface Entry {
   kernel: GalleryIndexKernel;
+  /** A graph build is under way in slices (see schedule()). */
+  building: boolean;
   version: string;
   checkedAt: number;
   view: CachedIndex;
@@ -32,11 +38,12 @@ interface Entry {
  * `checkIntervalMs` (default 250 ms) a use asks the collection for the changes since the
  * version it holds and applies them to the index in place; only when the feed cannot answer
  * (the collection was removed and made again) is the collection loaded in full. Faces enrolled
- * with another pipeline than `pipeline` are warned about when they arrive.
+ * with another pipeline than `pipeline` are warned about when they arrive. A collection large
+ * enough for a graph (recognition/gallery-index.ts) gets it built in the background, in slices.
  */
 export function createGalleryCache(
   gallery: Gallery,
-  options: { checkIntervalMs?: number; now?: () => number; pipeline?: RecognitionPipeline; log?: Pick<Logger, 'warn'> } = {},
+  options: { checkIntervalMs?: number; now?: () => number; pipeline?: RecognitionPipeline; log?: Pick<Logger, 'warn'>; index?: Partial<GalleryIndexOptions>; graphSliceMs?: number } = {},
 ) {
   const checkIntervalMs = options.checkIntervalMs ?? 250;
   const now = options.now ?? Date.now;
@@ -44,7 +51,8 @@ export function createGalleryCache(
   const entries = new Map<string, Entry>();
   /** One sync per collection at a time; concurrent jobs share it. */
   const syncing = new Map<string, Promise<Entry>>();
-  const stats: GalleryCacheStats = { fullLoads: 0, incrementalSyncs: 0, changesApplied: 0 };
+  const stats: GalleryCacheStats = { fullLoads: 0, incrementalSyncs: 0, changesApplied: 0, graphBuildMs: 0 };
+  const graphSliceMs = options.graphSliceMs ?? 25;
 
   function warn(collection: string, version: string, faces: EnrolledFace[]): void {
     const warning = otherPipelineWarning(faces, pipeline);
@@ -53,7 +61,7 @@ export function createGalleryCache(
 
   function makeEntry(collection: string, kernel: GalleryIndexKernel, version: string): Entry {
     const matcher = galleryIndexOver(kernel);
-    const entry: Entry = { kernel, version, checkedAt: now(), view: undefined as unknown as CachedIndex };
+    const entry: Entry = { kernel, version, building: false, checkedAt: now(), view: undefined as unknown as CachedIndex };
     entry.view = {
       collection,
       get version() {
@@ -61,6 +69,9 @@ export function createGalleryCache(
       },
       get size() {
         return kernel.size;
+      },
+      get approximate() {
+        return kernel.approximate;
       },
       match: (descriptor, opts) => matcher.match(descriptor, opts),
     };
@@ -74,7 +85,35 @@ export function createGalleryCache(
     const faces = await view.listFaces();
     stats.fullLoads += 1;
     warn(collection, version, faces);
-    return makeEntry(collection, buildGalleryIndex(faces), version);
+    const entry = makeEntry(collection, buildGalleryIndex(faces, faces[0]?.descriptor.length ?? 128, options.index, false), version);
+    schedule(collection, entry);
+    return entry;
+  }
+
+  /**
+   * Build a collection's graph in slices of `graphSliceMs` between other work, so a large
+   * collection's first load, or its growth past the size for a graph, never holds the event loop
+   * for long. Matching is exact (and slower) until the graph is complete.
+   */
+  function schedule(collection: string, entry: Entry): void {
+    if (entry.building || !entry.kernel.needsGraph) return;
+    entry.building = true;
+    const step = () => {
+      // Forgotten or replaced by a full load: stop building for an index nobody uses.
+      if (entries.get(collection) !== entry) {
+        entry.building = false;
+        return;
+      }
+      const t0 = performance.now();
+      const done = entry.kernel.buildGraph(graphSliceMs);
+      stats.graphBuildMs += performance.now() - t0;
+      if (done || !entry.kernel.needsGraph) {
+        entry.building = false;
+        return;
+      }
+      setTimeout(step, 0).unref?.();
+    };
+    setTimeout(step, 0).unref?.();
   }
 
   function apply(kernel: GalleryIndexKernel, changes: GalleryChange[]): EnrolledFace[] {
@@ -107,6 +146,7 @@ export function createGalleryCache(
       warn(collection, feed.version, apply(entry.kernel, feed.changes));
       stats.incrementalSyncs += 1;
       stats.changesApplied += feed.changes.length;
+      schedule(collection, entry);
     }
     entry.version = feed.version;
     return entry;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildGalleryIndex, GalleryIndexKernel, type IndexedFace } from '../../src/recognition/gallery-index.js';
 import type { Candidate } from '../../src/recognition/types.js';
 import { seededRandom as rng } from '../../src/random.js';
+import { createGalleryIndex } from '../../src/recognition/matcher.js';
 
 /** Faces clustered by identity, like real descriptors: a centre per identity plus noise. */
 function syntheticFaces(faces: number, identities: number, seed = 1): IndexedFace[] {
@@ -35,10 +36,12 @@ function expectSame(got: Candidate[], want: Candidate[]): void {
   got.forEach((c, i) => expect(c.distance).toBeCloseTo(want[i]!.distance, 5));
 }
 
-describe('GalleryIndexKernel', () => {
+describe('GalleryIndexKernel, exact', () => {
   it('gives the same top-k distinct identities as brute force on 20,000 synthetic faces', () => {
     const faces = syntheticFaces(20_000, 4_000);
-    const index = buildGalleryIndex(faces);
+    // The exact scan at a size the default would hand to the graph: ./gallery-graph.test.ts tests that.
+    const index = buildGalleryIndex(faces, 128, { graphAbove: Infinity });
+    expect(index.approximate).toBe(false);
     expect(index.size).toBe(20_000);
     expect(index.identities).toBe(4_000);
     const r = rng(7);
@@ -90,5 +93,68 @@ describe('GalleryIndexKernel', () => {
     expect(() => index.add({ id: 'b', identity: 'Bob', descriptor: [1, 2] })).toThrow(RangeError);
     expect(() => index.nearest([1, 2], 1)).toThrow(RangeError);
     expect(index.nearest([0, 0, 0, 0], 0)).toEqual([]);
+  });
+});
+
+describe('GalleryIndexKernel, templates', () => {
+  /** The reference: each identity's mean face, and the k nearest of those. */
+  function bruteTemplates(faces: IndexedFace[], q: Float32Array, k: number): Candidate[] {
+    const sums = new Map<string, { sum: Float64Array; n: number }>();
+    for (const f of faces) {
+      const e = sums.get(f.identity) ?? { sum: new Float64Array(q.length), n: 0 };
+      for (let i = 0; i < q.length; i++) e.sum[i] += f.descriptor[i]!;
+      e.n += 1;
+      sums.set(f.identity, e);
+    }
+    return [...sums]
+      .map(([identity, { sum, n }]) => ({ identity, distance: Math.sqrt(q.reduce((s, v, i) => s + (v - sum[i]! / n) ** 2, 0)) }))
+      .sort((a, b) => a.distance - b.distance || a.identity.localeCompare(b.identity))
+      .slice(0, k);
+  }
+
+  it('scores each identity by the mean of its faces, kept current through adds and removals', () => {
+    const all = syntheticFaces(1_200, 150, 21);
+    const index = new GalleryIndexKernel(128, 8);
+    let live = new Map<string, IndexedFace>();
+    const r = rng(4);
+    for (const f of all) {
+      index.add(f);
+      live.set(f.id, f);
+      if (r() < 0.25) {
+        const victim = [...live.keys()][Math.floor(r() * live.size)]!;
+        index.remove(victim);
+        live.delete(victim);
+      }
+    }
+    index.removeIdentity('id-3');
+    live = new Map([...live].filter(([, f]) => f.identity !== 'id-3'));
+    for (let n = 0; n < 20; n++) {
+      const q = Float32Array.from(all[Math.floor(r() * all.length)]!.descriptor, (v) => v + (r() - 0.5) * 0.04);
+      expectSame(index.nearestTemplates(q, 4), bruteTemplates([...live.values()], q, 4));
+    }
+    // One face: the template is the face.
+    const one = new GalleryIndexKernel(4);
+    one.add({ id: 'a', identity: 'Ada', descriptor: [1, 0, 0, 0] });
+    expect(one.nearestTemplates([1, 0, 0, 0], 2)).toEqual([{ identity: 'Ada', distance: 0 }]);
+    one.add({ id: 'b', identity: 'Ada', descriptor: [0, 1, 0, 0] });
+    expect(one.nearestTemplates([0.5, 0.5, 0, 0], 2)).toEqual([{ identity: 'Ada', distance: 0 }]);
+    expect(() => one.nearestTemplates([1], 1)).toThrow(RangeError);
+  });
+
+  it('is the matcher\'s scoring when asked, with the template rule as its default', () => {
+    // Ada's two faces straddle the probe; Bob's one face is nearer than either of Ada's.
+    const gallery = createGalleryIndex([
+      { identity: 'Ada', descriptor: Float32Array.from([0.5, 0, 0, 0]) },
+      { identity: 'Ada', descriptor: Float32Array.from([-0.5, 0, 0, 0]) },
+      { identity: 'Bob', descriptor: Float32Array.from([0, 0.4, 0, 0]) },
+    ]);
+    const q = new Float32Array(4);
+    expect(gallery.match(q, { margin: 0 }).candidates.map((c) => c.identity)).toEqual(['Bob', 'Ada']);
+    const byTemplate = gallery.match(q, { scoring: 'template' });
+    expect(byTemplate.candidates).toEqual([{ identity: 'Ada', distance: 0 }, { identity: 'Bob', distance: expect.closeTo(0.4, 6) }]);
+    expect(byTemplate.match?.identity).toBe('Ada');
+    // 0.46 is beyond TEMPLATE_RULE's threshold (0.4475) but within DEFAULT_RULE's (0.4725).
+    const far = Float32Array.from([0, 0, 0.46, 0]);
+    expect(gallery.match(far, { scoring: 'template', margin: 0 }).reason).toBe('no-close-identity');
   });
 });

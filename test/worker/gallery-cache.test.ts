@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { otherPipelineWarning } from '../../src/recognition/matcher.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
 import { createGalleryCache } from '../../src/worker/gallery-cache.js';
-import { aDescriptor } from '../helpers/builders.js';
+import { aDescriptor, sleep } from '../helpers/builders.js';
 
 let dir: string;
 let stores: LocalStores;
@@ -79,7 +79,7 @@ describe('gallery cache', () => {
     expect(after.match(aDescriptor(2)).match).toMatchObject({ identity: 'bob', distance: 0 });
     expect(after.version).toBe(await site.version());
     // The new face came from the feed: still the one full load, one incremental sync.
-    expect(cache.stats()).toEqual({ fullLoads: 1, incrementalSyncs: 1, changesApplied: 2 });
+    expect(cache.stats()).toEqual({ fullLoads: 1, incrementalSyncs: 1, changesApplied: 2, graphBuildMs: 0 });
 
     await site.removeIdentity('ada');
     const removed = await cache.fresh('site');
@@ -88,6 +88,26 @@ describe('gallery cache', () => {
     expect(cache.stats().fullLoads).toBe(1);
     // The default collection's face never appears in site's index.
     expect(removed.match(aDescriptor(2), { topK: 5 }).candidates.map((c) => c.identity)).toEqual(['bob']);
+  });
+
+  it('builds a large collection\'s graph in the background, matching exactly until it is done, then follows the feed on the graph', async () => {
+    await stores.gallery.createCollection('big');
+    const big = stores.gallery.in('big');
+    for (let i = 0; i < 120; i++) await big.addFace(`p${i}`, { descriptor: aDescriptor(i + 1) });
+    const cache = createGalleryCache(stores.gallery, { checkIntervalMs: 0, index: { graphAbove: 100 }, graphSliceMs: 0 });
+    const first = await cache.get('big');
+    // Loaded, answering by the exact scan while the graph is built in slices.
+    expect(first.approximate).toBe(false);
+    expect(first.match(aDescriptor(7), { topK: 1 }).candidates).toEqual([{ identity: 'p6', distance: 0 }]);
+    for (let i = 0; i < 200 && !first.approximate; i++) await sleep(10);
+    expect(first.approximate).toBe(true);
+    expect(cache.stats().graphBuildMs).toBeGreaterThan(0);
+    expect(first.match(aDescriptor(7), { topK: 1 }).candidates).toEqual([{ identity: 'p6', distance: 0 }]);
+    await big.addFace('late', { descriptor: aDescriptor(500) });
+    const after = await cache.get('big');
+    expect(after.approximate).toBe(true);
+    expect(after.match(aDescriptor(500), { topK: 1 }).candidates).toEqual([{ identity: 'late', distance: 0 }]);
+    expect(cache.stats().fullLoads).toBe(1);
   });
 
   it('reloads in full when the collection was removed and made again', async () => {
