@@ -5,6 +5,7 @@
  * - a cluster keeps at most {@link MAX_REPRESENTATIVES} representatives, chosen for coverage;
  * - `recluster` merges clusters whose representatives came within the same radius.
  */
+import { DEFAULT_MIN_ENROLL_QUALITY, type FaceQuality } from '../recognition/quality.js';
 import type { Box } from '../recognition/types.js';
 
 /**
@@ -41,13 +42,21 @@ export const MIN_CLUSTER_FACE_SIDE = 40;
 export const MIN_CLUSTER_FACE_SCORE = 0.6;
 
 /**
- * Whether a face is good enough to start a cluster, or to be one of its representatives. Until
- * faces carry a quality score this is the detector's confidence and the face's size: a blurred,
- * distant or half-hidden face has a low score or few pixels, and its descriptor wanders far
- * enough to start clusters of nobody. A face that fails this may still join a cluster it is
- * near (it is counted as a sighting) but is never stored as a representative.
+ * The lowest quality score (`src/recognition/quality.ts`) for a face to start a cluster or
+ * represent one: the enrollment bar, because naming a cluster enrolls its representatives.
  */
-export function mayStartCluster(face: { box: Box; score: number }): boolean {
+export const MIN_CLUSTER_QUALITY = DEFAULT_MIN_ENROLL_QUALITY;
+
+/**
+ * Whether a face is good enough to start a cluster, or to be one of its representatives: its
+ * quality score is at least {@link MIN_CLUSTER_QUALITY}, and (for faces without a score, such as
+ * cached descriptors in benchmarks, and as a floor for every face) the detector's confidence and
+ * the face's size pass their minimums. A blurred, distant or half-hidden face's descriptor
+ * wanders far enough to start clusters of nobody. A face that fails this may still join a
+ * cluster it is near (it is counted as a sighting) but is never stored as a representative.
+ */
+export function mayStartCluster(face: { box: Box; score: number; quality?: FaceQuality }): boolean {
+  if (face.quality !== undefined && face.quality.score < MIN_CLUSTER_QUALITY) return false;
   return face.score >= MIN_CLUSTER_FACE_SCORE && Math.min(face.box.width, face.box.height) >= MIN_CLUSTER_FACE_SIDE;
 }
 

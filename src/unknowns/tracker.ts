@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
+import type { FaceQuality } from '../recognition/quality.js';
 import type { Box, RecognitionPipeline } from '../recognition/types.js';
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, UnknownCluster, UnknownClusterStore, UnknownRepresentative } from '../store/ports.js';
@@ -27,6 +28,12 @@ export interface TrackerDeps {
   radius?: number;
   /** Two clusters this near are the same person (recluster's rule); default {@link MERGE_RADIUS}. */
   mergeRadius?: number;
+  /**
+   * Called once a cluster this job started is stored, and again when a retried attempt of the
+   * same job finds it (the first attempt may have died before the call), so the `unknown.created`
+   * event it publishes is at least once; the event is keyed by the cluster id.
+   */
+  onCreated?: (cluster: UnknownCluster) => Promise<unknown>;
 }
 
 export interface TrackRequest {
@@ -42,6 +49,7 @@ export interface TrackFace {
   box: Box;
   score: number;
   descriptor: Float32Array;
+  quality?: FaceQuality;
 }
 
 /** How many times a face re-reads the clusters after losing a conditional save. */
@@ -105,6 +113,8 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
     // sighting and counts nothing twice: tracking is idempotent per job and face box.
     const seen = clusters.find((c) => c.recent.some((s) => s.jobId === request.jobId && sameBox(s.box, face.box)));
     if (seen) {
+      const startedHere = seen.recent.some((s) => s.jobId === request.jobId && s.at === seen.firstSeen);
+      if (startedHere) await deps.onCreated?.(seen);
       refs.push({ id: seen.id, sightings: seen.sightings, firstSeen: seen.firstSeen });
       continue;
     }
@@ -128,6 +138,7 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
       } else if (rep) {
         await ensureThumbnail();
         const made = await createUnknownCluster(store, { rep, box: face.box, pipeline: request.pipeline });
+        await deps.onCreated?.(made);
         // Another worker may have started the same person's cluster at the same moment.
         clusters = await store.list();
         if (clusters.some((c) => c.id !== made.id && c.state === 'open' && clusterDistance(made, c) <= (deps.mergeRadius ?? MERGE_RADIUS))) reclusterWanted = true;

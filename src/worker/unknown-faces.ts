@@ -12,6 +12,7 @@ import type { BlobStore, Gallery } from '../store/ports.js';
 import { bucketOf, submitRecluster } from '../unknowns/recluster-job.js';
 import { trackUnknownFaces } from '../unknowns/tracker.js';
 import { errorInfo } from '../errors.js';
+import type { WebhookPublisher } from '../webhooks/publish.js';
 
 export const SETTINGS_TTL_MS = 1000;
 /** Recluster requests from workers within this many seconds make one job per collection. */
@@ -25,6 +26,8 @@ export interface UnknownFacesDeps {
   pipeline: RecognitionPipeline;
   maxAttempts: number;
   now?: () => Date;
+  /** Publishes `unknown.created` to the collection's webhooks (`WebhookPublisher.publishEvent`). */
+  publishEvent?: WebhookPublisher['publishEvent'];
 }
 
 export function trackUnknownsIn(deps: UnknownFacesDeps) {
@@ -42,7 +45,13 @@ export function trackUnknownsIn(deps: UnknownFacesDeps) {
       if (picks.length === 0 || !(await tracking(job.collection))) return job.recognized;
       const log = deps.log.child({ jobId: job.jobId });
       const outcome = await trackUnknownFaces(
-        { blobs: deps.blobs, log, now: deps.now },
+        {
+          blobs: deps.blobs,
+          log,
+          now: deps.now,
+          onCreated: (cluster) =>
+            deps.publishEvent?.(job.collection, 'unknown.created', { collection: job.collection, unknownId: cluster.id, firstSeen: cluster.firstSeen, jobId: job.jobId }, { key: `unknown.created:${cluster.id}` }) ?? Promise.resolve(),
+        },
         { store: deps.gallery.unknowns(job.collection), jobId: job.jobId, pipeline: deps.pipeline, image: job.image },
         picks.map((i) => job.detected[i]!),
       );

@@ -106,7 +106,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   const log = deps.log.child({ workerId });
   const pipeline = engine.pipeline ?? 'standard';
   const galleryCache = createGalleryCache(gallery, { pipeline, log });
-  const unknowns = trackUnknownsIn({ gallery, blobs, runner, log, pipeline, maxAttempts: config.queue.maxReceiveCount });
+  const unknowns = trackUnknownsIn({ gallery, blobs, runner, log, pipeline, maxAttempts: config.queue.maxReceiveCount, publishEvent: deps.publishEvent });
   const abort = new AbortController();
   let stopping = false;
   let retiring = false;

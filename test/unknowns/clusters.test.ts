@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chooseRepresentatives, joinCluster, mergeInto, nearestCluster, planRecluster } from '../../src/unknowns/clusters.js';
-import { MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, mayStartCluster } from '../../src/unknowns/rules.js';
+import { MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, MIN_CLUSTER_QUALITY, mayStartCluster } from '../../src/unknowns/rules.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import { aCluster, aDescriptor } from '../helpers/builders.js';
 import { near } from '../helpers/unknowns.js';
@@ -13,6 +13,12 @@ describe('unknown cluster rules', () => {
     expect(mayStartCluster({ box: { x: 0, y: 0, width: 80, height: 90 }, score: 0.9 })).toBe(true);
     expect(mayStartCluster({ box: { x: 0, y: 0, width: 30, height: 90 }, score: 0.9 })).toBe(false);
     expect(mayStartCluster({ box: { x: 0, y: 0, width: 80, height: 90 }, score: 0.3 })).toBe(false);
+  });
+
+  it('a face under the enrollment quality bar does not start a cluster; one at it does', () => {
+    const q = (score: number) => ({ sharpness: 0.5, brightness: 0.5, size: 1, score });
+    expect(mayStartCluster({ box: { x: 0, y: 0, width: 80, height: 90 }, score: 0.9, quality: q(MIN_CLUSTER_QUALITY - 0.01) })).toBe(false);
+    expect(mayStartCluster({ box: { x: 0, y: 0, width: 80, height: 90 }, score: 0.9, quality: q(MIN_CLUSTER_QUALITY) })).toBe(true);
   });
 
   it('picks representatives for coverage: a far face is kept over near-duplicates of the first', () => {

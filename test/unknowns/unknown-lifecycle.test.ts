@@ -20,6 +20,8 @@ import { startSweeper } from '../../src/processes/sweeper.js';
 import { unknownThumbnailKey } from '../../src/unknowns/thumbnails.js';
 import { trackUnknownFaces, type TrackFace } from '../../src/unknowns/tracker.js';
 import { createWorker } from '../../src/worker/worker.js';
+import { trackUnknownsIn } from '../../src/worker/unknown-faces.js';
+import type { DetectedFace, RecognizedFace } from '../../src/recognition/types.js';
 import { validJpeg } from '../helpers/hostile.js';
 import { filesContaining } from '../helpers/residue.js';
 import { eventually } from '../helpers/stack.js';
@@ -94,6 +96,36 @@ describe('unknown clusters: merge, forget, races and retention', () => {
     const again = (await track('retry', 'job-x', near(51, 0, 0))).ref!;
     expect(again).toEqual(first);
     expect((await stores.gallery.unknowns('retry').list()).map((c) => c.sightings)).toEqual([1]);
+  });
+
+  it('announces unknown.created when a cluster starts, again when the job that started it is retried, never on a join', async () => {
+    await stores.gallery.createCollection('announce', { trackUnknowns: true });
+    const published: Array<{ collection: string; type: string; data: Record<string, unknown>; key: string }> = [];
+    const { annotate } = trackUnknownsIn({
+      gallery: stores.gallery,
+      blobs: stores.blobs,
+      runner,
+      log,
+      pipeline: 'standard',
+      maxAttempts: 3,
+      publishEvent: async (collection, type, data, options) => {
+        published.push({ collection, type, data, key: options.key });
+        return [];
+      },
+    });
+    const job = (jobId: string, descriptor: Float32Array) => {
+      const detected = [{ ...face(descriptor), landmarks: [] }] as unknown as DetectedFace[];
+      const recognized = [{ box: detected[0]!.box, score: 0.95, match: null, reason: 'no-close-identity', candidates: [] }] as unknown as RecognizedFace[];
+      return annotate({ collection: 'announce', jobId, image, detected, recognized });
+    };
+    const [started] = await job('job-a1', near(61, 0, 0));
+    const id = started!.unknown!.id;
+    expect(published).toEqual([{ collection: 'announce', type: 'unknown.created', data: expect.objectContaining({ unknownId: id, jobId: 'job-a1' }), key: `unknown.created:${id}` }]);
+    await job('job-a1', near(61, 0, 0)); // the same job, retried: announced again under the same key
+    expect(published.map((p) => p.key)).toEqual([`unknown.created:${id}`, `unknown.created:${id}`]);
+    const [joined] = await job('job-a2', near(61, 1, 0.1)); // another sighting of the same stranger
+    expect(joined!.unknown!.id).toBe(id);
+    expect(published).toHaveLength(2);
   });
 
   it('two workers racing on a new person make two clusters; the recluster job makes them one, and again changes nothing', async () => {
