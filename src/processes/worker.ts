@@ -18,6 +18,12 @@ export async function runWorker(config: Config): Promise<void> {
     import('../services.js'),
   ]);
   const engine = await loadEngine({ ...engineOptions(config), log });
+  // Each net's first run costs more than the rest; pay it before taking jobs, not on the first one.
+  const warmStart = performance.now();
+  await engine.warmUp().then(
+    () => log.debug({ ms: Math.round(performance.now() - warmStart) }, 'engine warmed up'),
+    (err: unknown) => log.warn({ err }, 'engine warm-up failed; the first job pays the first-run cost'),
+  );
   const services = await openServices(config, log);
   // Under a parent that listens (the local fleet of `facefleet up`), report finished jobs so
   // the web tier's long-polls answer at once.

@@ -67,6 +67,7 @@ export interface LoadedEngine extends Engine {
   readonly pipeline: RecognitionPipeline;
   /** {@link Engine.analyze} plus time per stage and the index of the cascade pass that found its first face (null when the cascade found none). */
   analyzeTimed(image: Buffer): Promise<{ analyzed: AnalyzedImage; timings: StageTimings; pass: number | null }>;
+  warmUp(): Promise<void>;
 }
 
 const area = (f: DetectedFace): number => f.box.width * f.box.height;
@@ -162,6 +163,30 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     }
   }
 
+  /**
+   * Run every net the engine uses once, on a flat grey image and a made-up face box in it, so
+   * the first real request does not pay for first-run costs (ONNX Runtime's and TensorFlow's
+   * kernel set-up, lazily built graphs). Changes nothing the engine answers.
+   */
+  async function warm(): Promise<void> {
+    const size = 160;
+    const img: RgbImage = { width: size, height: size, data: Buffer.alloc(size * size * 3, 128), format: 'png' };
+    const pixels: Tf.Tensor3D = tf.tensor3d(new Int32Array(img.data), [size, size, 3], 'int32');
+    try {
+      await detectFaces(runtime, img, pixels, strategy);
+    } finally {
+      pixels.dispose();
+    }
+    if (mmod) await mmod.detect(img);
+    const boxes = [{ x: 40, y: 40, width: 80, height: 80 }];
+    const located = await locateLandmarks(runtime, img, boxes, describe.refine);
+    const landmarks = await dlibLandmarks(runtime, img, located, describe.dlibShape);
+    const five = mmod ? await ensembleLandmarks(runtime, img, boxes, located, []) : null;
+    if (five) await ensembleDescriptors(runtime, img, landmarks, five, describe);
+    else await computeDescriptors(runtime, img, landmarks, describe);
+    assessFace(img, located[0]!);
+  }
+
   function analyzeTimed(image: Buffer) {
     if (closed) return Promise.reject(new Error('engine is closed'));
     const next = queue.then(() => guarded(image));
@@ -177,6 +202,12 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     pipeline,
     analyzeTimed,
     analyze: async (image) => (await analyzeTimed(image)).analyzed,
+    warmUp() {
+      if (closed) return Promise.reject(new Error('engine is closed'));
+      const next = queue.then(warm);
+      queue = next.catch(() => undefined);
+      return next;
+    },
     async close() {
       closed = true;
       await queue;

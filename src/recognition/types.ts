@@ -136,5 +136,7 @@ export interface Engine {
   readonly pipeline?: RecognitionPipeline;
   /** Decode, detect, align and describe. Throws ImageError subclasses (`./errors.ts`) for unusable input. */
   analyze(image: Buffer): Promise<AnalyzedImage>;
+  /** Run each net once on a blank image so the first request is not slower than the rest; absent on test doubles. */
+  warmUp?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -51,6 +51,18 @@ async function fixtures(): Promise<Array<{ name: string; buffer: Buffer }>> {
 }
 
 describe('ORT backend', () => {
+  it('warm-up runs on both backends and changes no answer', async () => {
+    const image = await fs.readFile(path.join(dataDir('bbt'), 'amy', 'amy1.png'));
+    for (const engine of [ort, wasm]) {
+      const before = await engine.analyze(image);
+      await engine.warmUp();
+      const after = await engine.analyze(image);
+      expect(after.faces.map((f) => f.box)).toEqual(before.faces.map((f) => f.box));
+      expect(after.faces.map((f) => Array.from(f.descriptor))).toEqual(before.faces.map((f) => Array.from(f.descriptor)));
+      expect(before.faces).toHaveLength(1);
+    }
+  });
+
   it('names its backend and stores its graphs with checksums', async () => {
     expect(wasm.backend).toBe('wasm');
     expect(ort.backend).toBe('ort');
