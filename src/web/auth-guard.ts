@@ -8,6 +8,9 @@
  *    {@link AuthGuardOptions.maxWaitMs}, the rest get 503 at once.
  * scrypt runs on libuv's thread pool (4 threads by default), which file and DNS work share:
  * two checks at a time leave it room for the blob store.
+ * A limited address's 429 is held back {@link AuthGuardOptions.limitedDelayMs} before it is sent
+ * (at most {@link AuthGuardOptions.maxHeld} at once per process): with its connections capped
+ * (`auth.ts`), that bounds how many requests a flood from one address makes the server parse.
  */
 import { AuthBusyError, RateLimitedError } from './errors.js';
 
@@ -22,6 +25,10 @@ export interface AuthGuardOptions {
   failureBurst?: number;
   /** Failed authentications per second an address earns back. Default 1. */
   failuresPerSecond?: number;
+  /** How long a limited address's 429 is held before it is sent, ms. Default 1 000. */
+  limitedDelayMs?: number;
+  /** 429s held at once in this process; beyond that they are sent at once. Default 1 024. */
+  maxHeld?: number;
   /** Milliseconds clock, for tests. Default `performance.now`. */
   now?: () => number;
 }
@@ -32,6 +39,8 @@ export const DEFAULT_AUTH_GUARD: Required<Omit<AuthGuardOptions, 'now'>> = {
   maxWaitMs: 500,
   failureBurst: 10,
   failuresPerSecond: 1,
+  limitedDelayMs: 1000,
+  maxHeld: 1024,
 };
 
 export interface AuthGuard {
@@ -39,12 +48,14 @@ export interface AuthGuard {
   admit(address: string): void;
   /** True while `address` has no failures left (its requests are answered 429). */
   limited(address: string): boolean;
+  /** Wait before answering a limited address (see the file comment); at once when too many wait. */
+  holdLimited(): Promise<void>;
   /** One failed authentication from `address`. */
   failed(address: string): void;
   /** Run one scrypt check within the concurrency bound; ServiceUnavailableError (503) when none is free in time. */
   hash<T>(fn: () => Promise<T>): Promise<T>;
   /** For tests and metrics: checks running and waiting, addresses tracked. */
-  stats(): { running: number; waiting: number; addresses: number };
+  stats(): { running: number; waiting: number; addresses: number; held: number };
 }
 
 interface Bucket {
@@ -58,6 +69,7 @@ export function createAuthGuard(options: AuthGuardOptions = {}): AuthGuard {
   const buckets = new Map<string, Bucket>();
   const waiters: Array<() => void> = [];
   let running = 0;
+  let held = 0;
   let lastSweep = now();
 
   /** The address's bucket, refilled to now; full buckets are forgotten once a minute. */
@@ -90,6 +102,15 @@ export function createAuthGuard(options: AuthGuardOptions = {}): AuthGuard {
       const b = buckets.get(address);
       return b !== undefined && bucket(address).tokens < 1;
     },
+    async holdLimited() {
+      if (o.limitedDelayMs <= 0 || held >= o.maxHeld) return;
+      held += 1;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, o.limitedDelayMs).unref());
+      } finally {
+        held -= 1;
+      }
+    },
     failed(address) {
       const b = bucket(address);
       b.tokens = Math.max(0, b.tokens - 1);
@@ -120,7 +141,7 @@ export function createAuthGuard(options: AuthGuardOptions = {}): AuthGuard {
         release();
       }
     },
-    stats: () => ({ running, waiting: waiters.length, addresses: buckets.size }),
+    stats: () => ({ running, waiting: waiters.length, addresses: buckets.size, held }),
   };
 }
 

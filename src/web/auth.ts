@@ -153,8 +153,12 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
         try {
           record = await verify(key, address);
         } catch (err) {
-          // A limited address: make every further request of the flood pay a new connection.
-          if ((err as { status?: number }).status === 429) res.set('Connection', 'close');
+          // A limited address: make every further request of the flood pay a new connection, and
+          // hold the answer, so its few allowed connections cannot keep the server busy.
+          if ((err as { status?: number }).status === 429) {
+            res.set('Connection', 'close');
+            await limits.holdLimited();
+          }
           throw err;
         }
         if (!record) throw new UnauthorizedError('the API key is not valid or was revoked');

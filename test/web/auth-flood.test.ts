@@ -84,6 +84,17 @@ describe('auth guard', () => {
     now = 2_000;
     guard.admit('1.2.3.4');
   });
+
+  it("holds a limited address's answers, but never more than maxHeld at once", async () => {
+    const guard = createAuthGuard({ limitedDelayMs: 200, maxHeld: 2 });
+    const t0 = performance.now();
+    const done: number[] = [];
+    await Promise.all([0, 1, 2].map((i) => guard.holdLimited().then(() => done.push(i))));
+    // The third found both places taken and went at once; the first two waited.
+    expect(done[0]).toBe(2);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(guard.stats().held).toBe(0);
+  });
 });
 
 describe('auth on, over HTTP', () => {
