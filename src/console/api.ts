@@ -180,6 +180,11 @@ export class Api {
     return this.send('POST', `${this.gallery(collection)}/unknowns/${encodeURIComponent(id)}/name`, { identity, create: true });
   }
 
+  /** Merge clusters into one (the first survives, the rest end). */
+  mergeUnknowns(collection: string, ids: string[]): Promise<UnknownSummary> {
+    return this.send('POST', `${this.gallery(collection)}/unknowns/merge`, { ids });
+  }
+
   /** Forget a cluster: descriptors, thumbnails, sightings. */
   forgetUnknown(collection: string, id: string): Promise<void> {
     return this.json(`${this.gallery(collection)}/unknowns/${encodeURIComponent(id)}`, { method: 'DELETE' });

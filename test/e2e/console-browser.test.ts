@@ -272,35 +272,52 @@ describe.skipIf(!chromiumPath)(`console in Chromium${chromiumPath ? '' : ` (skip
     expect(await page.locator('input').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))).not.toContain(key);
   });
 
-  it('the same stranger twice: the Unknowns page shows one cluster with two sightings and its thumbnails, and naming it ends it', async () => {
+  it('the same stranger twice: the Unknowns page shows one cluster with two sightings and its thumbnails; merging two clusters and naming the result ends it', async () => {
     const made = await fetch(`${stack.url}/v1/collections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'door', trackUnknowns: true }) });
     expect(made.status).toBe(201);
     const ids: string[] = [];
-    for (const n of [1, 2]) {
+    for (const file of ['amy/amy1.png', 'amy/amy2.png', 'howard/howard1.png']) {
       const form = new FormData();
       form.append('collection', 'door');
       form.append('wait', '60');
-      form.append('image', new Blob([await fs.readFile(dataDir('bbt', 'amy', `amy${n}.png`))], { type: 'image/png' }), `amy${n}.png`);
+      form.append('image', new Blob([await fs.readFile(dataDir('bbt', ...file.split('/')))], { type: 'image/png' }), file.split('/')[1]!);
       const job = (await (await fetch(`${stack.url}/v1/jobs`, { method: 'POST', body: form })).json()) as { id: string; state: string };
       const done = await eventually(async () => {
         const r = (await (await fetch(`${stack.url}/v1/jobs/${job.id}?wait=20`)).json()) as { state: string; result?: { faces: Array<{ unknown?: { id: string } }> } };
         return r.state === 'done' ? r : null;
-      }, 120_000, `job ${n} done`);
+      }, 120_000, `job ${file} done`);
       ids.push(done.result!.faces[0]!.unknown!.id);
     }
     expect(ids[1]).toBe(ids[0]);
+    expect(ids[2]).not.toBe(ids[0]);
     await page.goto(`${stack.url}/console/#/unknowns`);
     await page.locator('#unknowns-collection').selectOption('door');
     const cards = page.getByTestId('unknown-card');
+    await expect.poll(() => cards.count(), { timeout: 20_000 }).toBe(2);
+    const amy = page.locator(`[data-testid=unknown-card][data-id="${ids[0]}"]`);
+    expect(await amy.getByTestId('sightings').textContent()).toBe('2 sightings');
+    if (SCREENSHOTS) {
+      await expect.poll(() => page.locator('[data-testid=unknown-card] img').evaluateAll((imgs) => imgs.filter((i) => (i as unknown as Sized).naturalWidth === 112).length), { timeout: 20_000 }).toBeGreaterThan(1);
+      await docScreenshot(page, 'console-unknowns.png');
+    }
+    // Merge the two (an operator's call): select both, merge, confirm.
+    const mergeButton = page.getByRole('button', { name: /^Merge/ });
+    expect(await mergeButton.isDisabled()).toBe(true);
+    await page.getByLabel(`Select ${ids[0]}`).check();
+    await page.getByLabel(`Select ${ids[2]}`).check();
+    await mergeButton.click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Merge' }).click();
     await expect.poll(() => cards.count(), { timeout: 20_000 }).toBe(1);
-    expect(await cards.first().getAttribute('data-id')).toBe(ids[0]);
-    expect(await cards.first().getByTestId('sightings').textContent()).toBe('2 sightings');
+    expect(await cards.first().getByTestId('sightings').textContent()).toBe('3 sightings');
     await expect.poll(() => cards.first().locator('img').evaluateAll((imgs) => imgs.filter((i) => (i as unknown as Sized).naturalWidth === 112).length), { timeout: 20_000 }).toBeGreaterThan(0);
-    await cards.first().getByLabel(`Name ${ids[0]}`).fill('Amy');
+    const survivor = (await cards.first().getAttribute('data-id'))!;
+    await cards.first().getByLabel(`Name ${survivor}`).fill('Amy');
     await cards.first().getByRole('button', { name: 'Name', exact: true }).click();
     await expect.poll(() => cards.count(), { timeout: 20_000 }).toBe(0);
     const faces = (await (await fetch(`${stack.url}/v1/collections/door/identities/Amy/faces`)).json()) as { items: unknown[] };
     expect(faces.items.length).toBeGreaterThan(0);
+    // The name box offers the collection's identities.
+    await expect.poll(() => page.locator('#unknown-names option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value)), { timeout: 10_000 }).toContain('Amy');
   }, 240_000);
 
   it('sent the CSP with every console response the browser loaded', async () => {

@@ -5,18 +5,42 @@ import { UrlBag, type Page } from './context.js';
 
 const NAME = /^[A-Za-z0-9 ._'-]{1,64}$/;
 
-/** Unknowns (operators): a collection's anonymous clusters with thumbnails; name one, or forget it. */
+/**
+ * Unknowns (operators): a collection's anonymous clusters with thumbnails; name one (with the
+ * collection's identities offered as completions), merge the selected ones, or forget one.
+ */
 export const unknownsPage: Page = (root, { api }) => {
   const urls = new UrlBag();
   let collection = DEFAULT_COLLECTION;
   const list = h('div', { class: 'identities', 'data-testid': 'unknowns' });
   const status = statusLine();
+  const names = h('datalist', { id: 'unknown-names' });
+  const selected = new Set<string>();
+  const merge = h('button', { type: 'button', disabled: true }, 'Merge selected');
+  const syncMerge = () => {
+    merge.disabled = selected.size < 2;
+    merge.textContent = selected.size >= 2 ? `Merge ${selected.size} selected` : 'Merge selected';
+  };
+  merge.addEventListener('click', async () => {
+    const ids = [...selected];
+    if (ids.length < 2 || !(await confirmDialog(`Merge ${ids.length} clusters into one? Their faces and sightings are kept together.`, 'Merge'))) return;
+    try {
+      await api.mergeUnknowns(collection, ids);
+      status.textContent = `Merged ${ids.length} clusters.`;
+      await load();
+    } catch (err) {
+      status.textContent = plainError(err);
+    }
+  });
 
   async function load(): Promise<void> {
     status.textContent = 'Loading…';
+    selected.clear();
+    syncMerge();
     try {
-      const { items } = await api.unknowns(collection);
+      const [{ items }, known] = await Promise.all([api.unknowns(collection), api.identities(collection).catch(() => ({ items: [] }))]);
       urls.revoke();
+      replace(names, ...known.items.map((i) => h('option', { value: i.name })));
       status.textContent = items.length === 0 ? 'No unknown faces remembered here (is trackUnknowns on for this collection?).' : `${items.length} unknown cluster(s).`;
       replace(list, ...items.map(card));
     } catch (err) {
@@ -34,7 +58,13 @@ export const unknownsPage: Page = (root, { api }) => {
         () => img.setAttribute('alt', 'no thumbnail'),
       );
     }
-    const name = h('input', { maxlength: 64, placeholder: 'Name', 'aria-label': `Name ${u.id}`, autocomplete: 'off' });
+    const pick = h('input', { type: 'checkbox', 'aria-label': `Select ${u.id}` });
+    pick.addEventListener('change', () => {
+      if (pick.checked) selected.add(u.id);
+      else selected.delete(u.id);
+      syncMerge();
+    });
+    const name = h('input', { maxlength: 64, placeholder: 'Name', 'aria-label': `Name ${u.id}`, autocomplete: 'off', list: 'unknown-names' });
     const named = h('button', { type: 'button', class: 'small' }, 'Name');
     named.addEventListener('click', async () => {
       const value = name.value.trim();
@@ -63,7 +93,7 @@ export const unknownsPage: Page = (root, { api }) => {
     return h(
       'section',
       { class: 'identity', 'data-testid': 'unknown-card', 'data-id': u.id },
-      h('h2', { class: 'mono' }, u.id),
+      h('h2', { class: 'mono' }, h('label', {}, pick, ' ', u.id)),
       h('p', {}, h('span', { 'data-testid': 'sightings' }, `${u.sightings} sighting${u.sightings === 1 ? '' : 's'}`), ', first ', timeEl(u.firstSeen), ', last ', timeEl(u.lastSeen)),
       thumbs,
       h('div', { class: 'toolbar' }, name, named, forget),
@@ -77,8 +107,9 @@ export const unknownsPage: Page = (root, { api }) => {
     h('div', { class: 'toolbar' }, collectionPicker(api, 'unknowns-collection', (c) => {
       collection = c;
       void load();
-    })),
+    }), merge),
     status,
+    names,
     list,
   );
   return () => urls.revoke();
