@@ -1,12 +1,7 @@
 /** The collection routes' part of the OpenAPI document (merged by `openapi.ts`). */
 import { collectionQualitySettings, enrollQualityFields, enrollRefusal } from './openapi-quality.js';
+import { type Json, json, problem, ref, security } from './openapi-parts.js';
 
-type Json = Record<string, unknown>;
-
-const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Json): Json => ({ 'application/json': { schema } });
-const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-const security = [{ bearer: [] }, { apiKey: [] }];
 const errors: Json = {
   '401': problem('No key, or a key that does not verify.'),
   '403': problem('The key lacks the role, or is scoped to other collections.'),

@@ -2,11 +2,8 @@
  * The OpenAPI paths of the console and the routes it needs (`routes/console.ts`), kept apart
  * from `openapi.ts` and merged into it path by path.
  */
-type Json = Record<string, unknown>;
+import { type Json, json, problem, security } from './openapi-parts.js';
 
-const security = [{ bearer: [] }, { apiKey: [] }];
-const json = (schema: Json): Json => ({ 'application/json': { schema } });
-const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
 const errors: Json = { '401': problem('No or bad API key.'), '403': problem('The key’s role may not do this.') };
 const name: Json = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: "^[A-Za-z0-9 ._'-]{1,64}$" } };
 const image = (type: string): Json => ({ [type]: { schema: { type: 'string', format: 'binary' } } });

@@ -1,5 +1,5 @@
 /** OpenAPI pieces for face quality, landmarks and pose (src/recognition/quality.ts, docs/face-quality.md). */
-type Json = Record<string, unknown>;
+import { type Json } from './openapi-parts.js';
 
 const point: Json = { type: 'object', required: ['x', 'y'], properties: { x: { type: 'number' }, y: { type: 'number' } } };
 

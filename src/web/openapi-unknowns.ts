@@ -1,10 +1,6 @@
 /** The unknown-cluster routes' part of the OpenAPI document (merged by `openapi.ts`; docs/unknowns.md). */
-type Json = Record<string, unknown>;
+import { type Json, json, problem, ref, security } from './openapi-parts.js';
 
-const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Json): Json => ({ 'application/json': { schema } });
-const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-const security = [{ bearer: [] }, { apiKey: [] }];
 const errors: Json = {
   '400': problem('A malformed id or parameter.'),
   '401': problem('No key, or a key that does not verify.'),

@@ -8,12 +8,7 @@ import { webhookPaths, webhookSchemas } from './openapi-webhooks.js';
 import { enrollQualityFields, enrollRefusal, qualitySchemas, recognizeQualityFields } from './openapi-quality.js';
 import { unknownPaths, unknownSchemas } from './openapi-unknowns.js';
 import { withConsolePaths } from './openapi-console.js';
-
-type Json = Record<string, unknown>;
-
-const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Json): Json => ({ 'application/json': { schema } });
-const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+import { type Json, json, problem, ref } from './openapi-parts.js';
 
 const commonErrors: Json = {
   '401': problem('Missing or invalid API key.'),
