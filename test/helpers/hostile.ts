@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
+import { PNG_SIGNATURE, pngChunk as chunk } from '../../scripts/lib/png-chunk.js';
 
 /** A small valid JPEG (noise, so it is not trivially compressible). */
 export async function validJpeg(size = 64): Promise<Buffer> {
@@ -31,24 +32,6 @@ export async function animatedGif(): Promise<Buffer> {
   return sharp([await frame(255, 0), await frame(0, 255)], { join: { animated: true } }).gif().toBuffer();
 }
 
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-function chunk(type: string, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-  return Buffer.concat([head, data, crc]);
-}
-
 /**
  * A `side` x `side` 1-bit greyscale PNG whose rows are all zero: ~100 KB on the wire for
  * 30000x30000, 900 M pixels decoded. Zero rows are streamed through deflate, so memory stays small.
@@ -71,8 +54,7 @@ export async function pngBomb(side = 30000): Promise<Buffer> {
   const deflate = zlib.createDeflate({ level: 9 });
   deflate.on('data', (d: Buffer) => parts.push(d));
   await pipeline(Readable.from(rows()), deflate);
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 export const SVG_WITH_SCRIPT = `<?xml version="1.0"?>

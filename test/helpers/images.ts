@@ -2,6 +2,7 @@
 import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
+import { PNG_SIGNATURE, pngChunk as chunk } from '../../scripts/lib/png-chunk.js';
 
 /** The face data committed in the repository (`examples/`: the bbt and CSE546 sets). */
 export function dataDir(...parts: string[]): string {
@@ -58,31 +59,6 @@ export function faceApiDemo(n: number): string {
   return path.resolve(process.cwd(), 'node_modules', '@vladmandic', 'face-api', 'demo', `sample${n}.jpg`);
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
-
 /**
  * A valid PNG of `width` x `height` 1-bit greyscale black pixels, built by hand so it never
  * exists decoded: 30000x30000 is 900 M pixels in about 110 KB. A decompression bomb.
@@ -112,7 +88,7 @@ export async function pngBomb(width = 30_000, height = 30_000): Promise<Buffer> 
   deflate.end();
   await finished;
   const idat = Buffer.concat(out);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
 }
 
 /** The first `fraction` of a file: a truncated upload. */
