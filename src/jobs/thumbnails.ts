@@ -41,20 +41,27 @@ export async function faceThumbnail(image: Buffer, box: Box, options: { maxInput
 }
 
 /**
- * Make and store a face's thumbnail. Best effort: a face without a thumbnail is still enrolled
- * (the console shows a placeholder), so a failure is logged, not thrown. Idempotent: a repeated
- * enrollment writes the same key again.
+ * Make a face's thumbnail and store it under `key`. Best effort: a face without a thumbnail is
+ * still enrolled or tracked (the console shows a placeholder), so a failure is logged with
+ * `about`, not thrown. Idempotent: a repeat writes the same key again.
  */
-export async function storeFaceThumbnail(
+export async function storeThumbnail(
   deps: { blobs: BlobStore; log: Logger },
-  face: { faceId: string; image: Buffer; box: Box; maxInputPixels?: number },
+  key: string,
+  face: { image: Buffer; box: Box; maxInputPixels?: number },
+  about: Record<string, string>,
 ): Promise<boolean> {
   try {
     const jpeg = await faceThumbnail(face.image, face.box, { maxInputPixels: face.maxInputPixels });
-    await deps.blobs.put(thumbnailKey(face.faceId), jpeg, { contentType: 'image/jpeg' });
+    await deps.blobs.put(key, jpeg, { contentType: 'image/jpeg' });
     return true;
   } catch (err) {
-    deps.log.warn({ err: errorInfo(err), faceId: face.faceId }, 'face thumbnail not stored');
+    deps.log.warn({ err: errorInfo(err), ...about }, 'face thumbnail not stored');
     return false;
   }
+}
+
+/** An enrolled face's thumbnail (see {@link storeThumbnail}). */
+export function storeFaceThumbnail(deps: { blobs: BlobStore; log: Logger }, face: { faceId: string; image: Buffer; box: Box; maxInputPixels?: number }): Promise<boolean> {
+  return storeThumbnail(deps, thumbnailKey(face.faceId), face, { faceId: face.faceId });
 }

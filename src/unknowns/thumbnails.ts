@@ -1,5 +1,4 @@
-import { errorInfo } from '../errors.js';
-import { faceThumbnail } from '../jobs/thumbnails.js';
+import { storeThumbnail } from '../jobs/thumbnails.js';
 import type { Logger } from '../log.js';
 import type { Box } from '../recognition/types.js';
 import type { BlobStore, UnknownRepresentative } from '../store/ports.js';
@@ -14,15 +13,8 @@ export function unknownThumbnailKey(representativeId: string): string {
 }
 
 /** Store a representative's thumbnail. Best effort, as for enrolled faces: a failure is logged. */
-export async function storeUnknownThumbnail(deps: { blobs: BlobStore; log: Logger }, rep: { id: string; image: Buffer; box: Box; maxInputPixels?: number }): Promise<boolean> {
-  try {
-    const jpeg = await faceThumbnail(rep.image, rep.box, { maxInputPixels: rep.maxInputPixels });
-    await deps.blobs.put(unknownThumbnailKey(rep.id), jpeg, { contentType: 'image/jpeg' });
-    return true;
-  } catch (err) {
-    deps.log.warn({ err: errorInfo(err), representative: rep.id }, 'unknown face thumbnail not stored');
-    return false;
-  }
+export function storeUnknownThumbnail(deps: { blobs: BlobStore; log: Logger }, rep: { id: string; image: Buffer; box: Box; maxInputPixels?: number }): Promise<boolean> {
+  return storeThumbnail(deps, unknownThumbnailKey(rep.id), rep, { representative: rep.id });
 }
 
 /** Delete the thumbnails of representatives a cluster no longer has. */
