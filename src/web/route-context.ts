@@ -39,9 +39,9 @@ export function jobLink(id: string): string {
   return `/v1/jobs/${id}`;
 }
 
-/** Answer 202 with the job link and `Location`. */
-export function sendAccepted(res: Response, record: JobRecord): void {
-  res.status(202).location(jobLink(record.id)).json(acceptedBody(record));
+/** Answer 202 with the job link and `Location`, and any `extra` fields. */
+export function sendAccepted(res: Response, record: JobRecord, extra: Record<string, unknown> = {}): void {
+  res.status(202).location(jobLink(record.id)).json({ ...acceptedBody(record), ...extra });
 }
 
 /** Job error codes that say the input itself cannot be used: the client's problem, 422. */

@@ -4,7 +4,7 @@ import { enrollQualityOptions } from '../quality-options.js';
 import { parseCollectionName, requireCollection } from '../collection-access.js';
 import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
-import { acceptedBody, enrollmentOf, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
+import { enrollmentOf, jobLink, sendAccepted, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
 import { forgetFaces } from '../../jobs/forget-faces.js';
 import { ctx } from '../context.js';
@@ -135,7 +135,7 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
       waitSeconds,
     });
     if (!isTerminal(record)) {
-      res.status(202).location(jobLink(record.id)).json(acceptedBody(record));
+      sendAccepted(res, record);
       return;
     }
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);

@@ -6,7 +6,7 @@ import { requireAccess } from '../collection-access.js';
 import { BadRequestError, ConflictError, HttpNotFoundError, UnsupportedMediaTypeError } from '../errors.js';
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
 import { enrollQualityOptions } from '../quality-options.js';
-import { acceptedBody, enrollmentOf, jobLink, unfinishedJobError, type RouteContext } from '../route-context.js';
+import { enrollmentOf, jobLink, sendAccepted, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
 import { submitAndWait } from './jobs.js';
 
@@ -103,7 +103,7 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
       waitSeconds,
     });
     if (!isTerminal(record)) {
-      res.status(202).location(jobLink(record.id)).json(acceptedBody(record));
+      sendAccepted(res, record);
       return;
     }
     if (record.state !== 'done') throw unfinishedJobError(record, record.id);

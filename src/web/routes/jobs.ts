@@ -7,7 +7,7 @@ import { limitForClient } from '../client-limits.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
 import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
-import { acceptedBody, jobLink, withCursor, type RouteContext } from '../route-context.js';
+import { sendAccepted, withCursor, type RouteContext } from '../route-context.js';
 import { recognizeQualityOptions } from '../quality-options.js';
 import { collectionOfRequest, requireCollection, requireJobAccess } from '../collection-access.js';
 import { submitJob } from '../submit.js';
@@ -91,9 +91,7 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
     // The callback's signing secret is shown here, once; job views never show it.
     const extra = callback ? { callback } : {};
     if (isTerminal(record)) res.status(200).json({ ...jobView(record), ...extra });
-    else {
-      res.status(202).location(jobLink(record.id)).json({ ...acceptedBody(record), ...extra });
-    }
+    else sendAccepted(res, record, extra);
   });
 
   app.get('/v1/jobs/:id', rc.auth.requireRole('client'), rc.rateLimit, async (req, res) => {
