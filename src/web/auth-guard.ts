@@ -8,10 +8,12 @@
  *    {@link AuthGuardOptions.maxWaitMs}, the rest get 503 at once.
  * scrypt runs on libuv's thread pool (4 threads by default), which file and DNS work share:
  * two checks at a time leave it room for the blob store.
- * A limited address's 429 is held back {@link AuthGuardOptions.limitedDelayMs} before it is sent
- * (at most {@link AuthGuardOptions.maxHeld} at once per process): with its connections capped
- * (`auth.ts`), that bounds how many requests a flood from one address makes the server parse.
+ * A limited address's 429 is held back {@link AuthGuardOptions.limitedDelayMs} before it is sent,
+ * and a connection over its cap (`auth.ts`) is held unread as long, then closed (together at most
+ * {@link AuthGuardOptions.maxHeld} at once per process): that bounds how many requests a flood from
+ * one address makes the server parse, and how many connections a second it makes the server accept.
  */
+import type { Socket } from 'node:net';
 import { AuthBusyError, RateLimitedError } from './errors.js';
 
 export interface AuthGuardOptions {
@@ -50,6 +52,12 @@ export interface AuthGuard {
   limited(address: string): boolean;
   /** Wait before answering a limited address (see the file comment); at once when too many wait. */
   holdLimited(): Promise<void>;
+  /**
+   * A connection a limited address may not open: held unread for `limitedDelayMs`, then closed
+   * (at once when `maxHeld` things are held already). Closing at once makes a flood reconnect at
+   * once, and every accept costs the server; a held socket costs it nothing but a descriptor.
+   */
+  holdConnection(socket: Socket): void;
   /** One failed authentication from `address`. */
   failed(address: string): void;
   /** Run one scrypt check within the concurrency bound; ServiceUnavailableError (503) when none is free in time. */
@@ -110,6 +118,19 @@ export function createAuthGuard(options: AuthGuardOptions = {}): AuthGuard {
       } finally {
         held -= 1;
       }
+    },
+    holdConnection(socket) {
+      if (o.limitedDelayMs <= 0 || held >= o.maxHeld) {
+        socket.destroy();
+        return;
+      }
+      held += 1;
+      socket.pause();
+      const timer = setTimeout(() => socket.destroy(), o.limitedDelayMs).unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        held -= 1;
+      });
     },
     failed(address) {
       const b = bucket(address);

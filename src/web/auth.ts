@@ -116,8 +116,9 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
   return {
     /**
      * For the server's `connection` event: an address over its failure budget may keep at most
-     * {@link LIMITED_ADDRESS_CONNECTIONS} connections open; more are closed at once, before any
-     * HTTP parsing. Its requests are answered 429 with `Connection: close`, so a flood from it
+     * {@link LIMITED_ADDRESS_CONNECTIONS} connections open; more are held unread for a second,
+     * then closed, before any HTTP parsing (closed at once, a flood would reconnect at once and
+     * make the server accept thousands of connections a second). Its requests are answered 429 with `Connection: close`, so a flood from it
      * pays a handshake per request and cannot hold many requests in flight. Connections it had
      * already (a real client's keep-alive behind the same address) are left alone.
      */
@@ -125,7 +126,7 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
       const address = socket.remoteAddress ?? 'unknown';
       const open = connections.get(address) ?? 0;
       if (open >= LIMITED_ADDRESS_CONNECTIONS && limits.limited(address)) {
-        socket.destroy();
+        limits.holdConnection(socket);
         return false;
       }
       connections.set(address, open + 1);

@@ -5,6 +5,7 @@
  * process, and a revoked key stops working within a second.
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthGuard } from '../../src/web/auth-guard.js';
 import { createApiKey, parseApiKey, revokeApiKey, verifyApiKey } from '../../src/web/keys.js';
@@ -95,6 +96,30 @@ describe('auth guard', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
     expect(guard.stats().held).toBe(0);
   });
+  it('holds at most maxHeld connections; the rest are closed at once', async () => {
+    const guard = createAuthGuard({ limitedDelayMs: 5_000, maxHeld: 1 });
+    const server = net.createServer((socket) => guard.holdConnection(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const dial = () =>
+      new Promise<number>((resolve) => {
+        const t0 = performance.now();
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => {});
+        s.once('close', () => resolve(performance.now() - t0));
+        setTimeout(() => s.destroy(), 1_000).unref();
+      });
+    try {
+      const [first, second] = await Promise.all([dial(), new Promise<number>((r) => setTimeout(() => void dial().then(r), 100))]);
+      // The first is held until the client gives up; the second found the place taken.
+      expect(first).toBeGreaterThanOrEqual(900);
+      expect(second).toBeLessThan(900);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(guard.stats().held).toBe(0);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
 });
 
 describe('auth on, over HTTP', () => {
@@ -111,6 +136,38 @@ describe('auth on, over HTTP', () => {
       // The real client's key was verified before: served from the cache, not limited.
       expect((await probe(h, key)).status).toBe(404);
     } finally {
+      await h.close();
+    }
+  });
+
+  it("holds a limited address's connections over its cap unread for a while, then closes them unanswered", async () => {
+    const delay = 400;
+    const { h } = await authHarness({ tuning: { authLimits: { failureBurst: 2, failuresPerSecond: 0.01, limitedDelayMs: delay } } });
+    const open: net.Socket[] = [];
+    const connect = () =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(Number(new URL(h.url).port), '127.0.0.1', () => resolve(s));
+        s.once('error', reject);
+      });
+    try {
+      for (let i = 0; i < 3; i++) await probe(h, fakeKey());
+      expect((await probe(h, fakeKey())).status).toBe(429);
+      // Fill the address's allowance of open connections, then one more.
+      for (let i = 0; i < 8; i++) open.push(await connect());
+      const extra = await connect();
+      open.push(extra);
+      const t0 = performance.now();
+      let answered = '';
+      extra.on('data', (d: Buffer) => (answered += d.toString('latin1')));
+      const closed = new Promise<number>((resolve) => extra.once('close', () => resolve(performance.now() - t0)));
+      extra.on('error', () => {});
+      extra.write(`GET /v1/jobs/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${fakeKey()}\r\n\r\n`);
+      const after = await closed;
+      // Not closed at once (a flood would reconnect at once), and never parsed or answered.
+      expect(after).toBeGreaterThanOrEqual(delay - 50);
+      expect(answered).toBe('');
+    } finally {
+      for (const s of open) s.destroy();
       await h.close();
     }
   });
