@@ -30,7 +30,7 @@ async function collectionFrom(services: { gallery: import('../store/ports.js').G
     process.exitCode = 1;
     return null;
   }
-  if (!(await services.gallery.getCollection(name))) {
+  if (!(await services.gallery.findCollection(name))) {
     err(`error: no collection named ${JSON.stringify(name)}; create it with: facefleet collections create ${name}`);
     process.exitCode = 1;
     return null;

@@ -49,7 +49,7 @@ async function withStores<T>(opts: Record<string, unknown>, fn: (s: Awaited<Retu
   const log = loggerFor(config);
   const services = await openServices(config, log);
   try {
-    if (!(await services.gallery.getCollection(collection))) fail(`no collection named ${JSON.stringify(collection)}`);
+    if (!(await services.gallery.findCollection(collection))) fail(`no collection named ${JSON.stringify(collection)}`);
     return await fn({ ...services, log, collection });
   } catch (err) {
     const code = (err as { code?: string }).code;

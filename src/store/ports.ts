@@ -188,6 +188,9 @@ export interface Identity {
   createdAt: string;
 }
 
+/** A collection's name, settings and creation time: what {@link Gallery.findCollection} reads, without counting its contents. */
+export type CollectionInfo = Omit<Collection, 'identityCount' | 'faceCount'>;
+
 export interface EnrolledFace {
   id: string;
   identity: string;
@@ -322,7 +325,10 @@ export interface Gallery extends CollectionGallery, Closeable, Pingable {
   createCollection(name: string, options?: CollectionSettings): Promise<Collection>;
   /** One collection's unknown clusters; cheap, no I/O. */
   unknowns(collection: string): UnknownClusterStore;
+  /** The collection with its counts of identities and faces, which cost a scan of the collection: for listings, not for every request. */
   getCollection(name: string): Promise<Collection | null>;
+  /** The collection's settings in one read, with no counting: what a request or a job needs. Null when it does not exist. */
+  findCollection(name: string): Promise<CollectionInfo | null>;
   /** Change a collection's settings (see {@link CollectionSettingsPatch}). Null when the collection does not exist. */
   updateCollection(name: string, patch: CollectionSettingsPatch): Promise<Collection | null>;
   /** Every collection, by name. */

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { validateCollectionName } from '../jobs/collection-name.js';
 import type { JobRecord } from '../jobs/types.js';
-import type { Collection } from '../store/ports.js';
+import type { CollectionInfo } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
 import { ctx, type Principal } from './context.js';
 import { BadRequestError, ForbiddenError, HttpNotFoundError } from './errors.js';
@@ -36,10 +36,10 @@ export function requireAccess(res: Response, collection: string): void {
   }
 }
 
-/** The collection, after the access check; 404 when it does not exist. */
-export async function requireCollection(rc: RouteContext, res: Response, name: string): Promise<Collection> {
+/** The collection's settings (one read, no counting), after the access check; 404 when it does not exist. */
+export async function requireCollection(rc: RouteContext, res: Response, name: string): Promise<CollectionInfo> {
   requireAccess(res, name);
-  const collection = await rc.guard(() => rc.deps.gallery.getCollection(name));
+  const collection = await rc.guard(() => rc.deps.gallery.findCollection(name));
   if (!collection) throw new HttpNotFoundError(`no collection ${JSON.stringify(name)}`);
   return collection;
 }

@@ -35,7 +35,7 @@ export function trackUnknownsIn(deps: UnknownFacesDeps) {
   async function tracking(collection: string): Promise<boolean> {
     const cached = settings.get(collection);
     if (cached && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.track;
-    const track = (await deps.gallery.getCollection(collection))?.trackUnknowns === true;
+    const track = (await deps.gallery.findCollection(collection))?.trackUnknowns === true;
     settings.set(collection, { track, at: Date.now() });
     return track;
   }

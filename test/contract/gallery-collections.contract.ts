@@ -52,6 +52,10 @@ export function galleryCollectionsContract(name: string, make: () => Promise<Gal
       ]);
       expect(listed.find((c) => c.name === 'site-b')?.threshold).toBeUndefined();
       expect(await h.gallery.getCollection('nope')).toBeNull();
+      // The settings alone, as every request reads them: the same collection, without its counts.
+      const { identityCount: _i, faceCount: _f, ...settings } = (await h.gallery.getCollection('site-a'))!;
+      expect(await h.gallery.findCollection('site-a')).toEqual(settings);
+      expect(await h.gallery.findCollection('nope')).toBeNull();
     });
 
     it('stores quality gates with a collection, and changes or clears its settings, touching no other', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '../../log.js';
-import type { Collection, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
+import type { Collection, CollectionInfo, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
 import { COLLECTION_SETTINGS, DEFAULT_COLLECTION, DEFAULT_UNKNOWN_RETENTION_DAYS, settingsOf } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
@@ -120,6 +120,11 @@ export class DynamoGallery implements Gallery {
   async getCollection(name: string): Promise<Collection | null> {
     const item = await this.collectionItem(name);
     return item ? this.withCounts(item) : null;
+  }
+
+  async findCollection(name: string): Promise<CollectionInfo | null> {
+    const item = await this.collectionItem(name);
+    return item ? toCollection(item) : null;
   }
 
   async listCollections(): Promise<Collection[]> {
@@ -250,7 +255,7 @@ export class DynamoGallery implements Gallery {
   }
 }
 
-function toCollection(item: CollectionItem): Omit<Collection, 'identityCount' | 'faceCount'> {
+function toCollection(item: CollectionItem): CollectionInfo {
   return {
     name: item.name,
     ...settingsOf(item),

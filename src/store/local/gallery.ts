@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Collection, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
+import type { Collection, CollectionInfo, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
 import { DEFAULT_COLLECTION, DEFAULT_UNKNOWN_RETENTION_DAYS, settingsOf } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { prepareCollectionStatements, scrubbed, SqliteCollectionGallery, type CollectionStatements } from './collection-gallery.js';
@@ -20,7 +20,9 @@ interface CollectionRow {
   face_count: number;
 }
 
-const COLLECTION_SELECT = `SELECT c.name, c.threshold, c.min_quality, c.min_enroll_quality, c.track_unknowns, c.unknown_retention_days, c.created_at,
+const COLLECTION_COLUMNS = 'c.name, c.threshold, c.min_quality, c.min_enroll_quality, c.track_unknowns, c.unknown_retention_days, c.created_at';
+const COLLECTION_INFO_SELECT = `SELECT ${COLLECTION_COLUMNS} FROM collections c`;
+const COLLECTION_SELECT = `SELECT ${COLLECTION_COLUMNS},
     (SELECT COUNT(*) FROM collection_identities i WHERE i.collection = c.name) AS identity_count,
     (SELECT COUNT(*) FROM collection_faces f WHERE f.collection = c.name) AS face_count
   FROM collections c`;
@@ -55,6 +57,7 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
         'UPDATE collections SET threshold = ?, min_quality = ?, min_enroll_quality = ?, track_unknowns = ?, unknown_retention_days = ? WHERE name = ?',
       ),
       get: db.prepare<[string], CollectionRow>(`${COLLECTION_SELECT} WHERE c.name = ?`),
+      find: db.prepare<[string], Omit<CollectionRow, 'identity_count' | 'face_count'>>(`${COLLECTION_INFO_SELECT} WHERE c.name = ?`),
       list: db.prepare<[], CollectionRow>(`${COLLECTION_SELECT} ORDER BY c.name`),
       deleteFaces: db.prepare<[string]>('DELETE FROM collection_faces WHERE collection = ?'),
       deleteIdentities: db.prepare<[string]>('DELETE FROM collection_identities WHERE collection = ?'),
@@ -141,6 +144,13 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
     });
   }
 
+  findCollection(name: string): Promise<CollectionInfo | null> {
+    return this.run(`find collection ${name}`, () => {
+      const row = this.stmts.find.get(name);
+      return row ? toCollectionInfo(row) : null;
+    });
+  }
+
   listCollections(): Promise<Collection[]> {
     return this.run('list collections', () => this.stmts.list.all().map(toCollection));
   }
@@ -185,14 +195,16 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
   }
 }
 
-function toCollection(row: CollectionRow): Collection {
+function toCollectionInfo(row: Omit<CollectionRow, 'identity_count' | 'face_count'>): CollectionInfo {
   return {
     name: row.name,
     ...settingsOf({ threshold: row.threshold, minQuality: row.min_quality, minEnrollQuality: row.min_enroll_quality }),
     trackUnknowns: row.track_unknowns === 1,
     unknownRetentionDays: row.unknown_retention_days ?? DEFAULT_UNKNOWN_RETENTION_DAYS,
-    identityCount: row.identity_count,
-    faceCount: row.face_count,
     createdAt: row.created_at,
   };
+}
+
+function toCollection(row: CollectionRow): Collection {
+  return { ...toCollectionInfo(row), identityCount: row.identity_count, faceCount: row.face_count };
 }

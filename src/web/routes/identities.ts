@@ -88,7 +88,7 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
     const form = req.body as Record<string, unknown>;
     const largest = parseFlag(form.largest ?? req.query.largest, 'largest');
     const waitSeconds = parseWait(form.wait ?? req.query.wait, config.web.maxWaitSeconds, Math.min(config.web.maxWaitSeconds, rc.tuning.enrollWaitSeconds));
-    const settings = (await rc.guard(() => gallery.getCollection(DEFAULT_COLLECTION))) ?? {};
+    const settings = (await rc.guard(() => gallery.findCollection(DEFAULT_COLLECTION))) ?? {};
     const record = await submitAndWait(rc, req, res, {
       kind: 'enroll',
       field: 'image',

@@ -1,7 +1,7 @@
 import type { Express, Request, Response } from 'express';
 import { decodeCursor, encodeCursor } from '../../store/cursor.js';
 import { InvalidCursorError } from '../../store/errors.js';
-import type { Collection, UnknownCluster } from '../../store/ports.js';
+import type { CollectionInfo, UnknownCluster } from '../../store/ports.js';
 import { ClusterNotFoundError, IdentityMissingError, InvalidClusterRequestError } from '../../unknowns/errors.js';
 import { forgetCluster, mergeClusters, nameCluster } from '../../unknowns/operations.js';
 import { bucketOf, submitRecluster } from '../../unknowns/recluster-job.js';
@@ -60,7 +60,7 @@ export function registerUnknownRoutes(app: Express, rc: RouteContext): void {
   const { gallery } = rc.deps;
   const operator = rc.auth.requireRole('operator');
   const base = '/v1/collections/:c/unknowns';
-  const collectionOf = (req: Request, res: Response): Promise<Collection> => requireCollection(rc, res, parseCollectionName(req.params.c));
+  const collectionOf = (req: Request, res: Response): Promise<CollectionInfo> => requireCollection(rc, res, parseCollectionName(req.params.c));
   const deps = (res: Response) => ({ blobs: rc.deps.blobs, log: ctx(res).log });
 
   app.get(base, operator, rc.rateLimit, async (req, res) => {

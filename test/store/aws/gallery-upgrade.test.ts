@@ -91,4 +91,20 @@ describe('DynamoGallery upgrade and key design', () => {
       await cleanup();
     }
   });
+
+  it("reads a collection's settings, as each request does, with one GetItem however large it is", async () => {
+    const names = freshNames('find');
+    const cleanup = await createTables(env, names, [names.galleryTable]);
+    try {
+      const { doc, calls } = counting(env.clients.doc);
+      const gallery = new DynamoGallery({ doc, table: names.galleryTable });
+      await gallery.createCollection('big', { threshold: 0.4 });
+      for (let i = 0; i < 5; i++) await gallery.in('big').addFace(`P${i}`, { descriptor: aDescriptor(i) });
+      calls.length = 0;
+      expect(await gallery.findCollection('big')).toMatchObject({ name: 'big', threshold: 0.4 });
+      expect(calls).toEqual(['GetCommand']);
+    } finally {
+      await cleanup();
+    }
+  });
 });
