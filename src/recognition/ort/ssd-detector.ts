@@ -47,32 +47,34 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
     cols[2 * x + 1] = Math.min(square - 1, Math.ceil(src));
     colFrac[x] = src - cols[2 * x];
   }
-  // The four taps' channels, read once per output pixel (the arithmetic per channel is as before).
-  const tl = new Float64Array(3), tr = new Float64Array(3), bl = new Float64Array(3), br = new Float64Array(3);
-  const read = (into: Float64Array, y: number, x: number): void => {
-    if (y >= fh || x >= fw) {
-      into[0] = into[1] = into[2] = 0;
-      return;
-    }
-    const iy = y - margin, ix = x - margin;
-    if (iy < 0 || ix < 0 || iy >= height || ix >= width) {
-      into[0] = into[1] = into[2] = fill;
-      return;
-    }
-    const o = (iy * width + ix) * 3;
-    into[0] = data[o]; into[1] = data[o + 1]; into[2] = data[o + 2];
+  // Where each row and column of the framed square falls: 0 outside the framed image (face-api's
+  // zero padding), 1 in the frame (`fill`), 2 in the image (then its row or column there).
+  const kind = (i: number, framedSide: number, imageSide: number): number => (i >= framedSide ? 0 : i - margin < 0 || i - margin >= imageSide ? 1 : 2);
+  const colKind = new Uint8Array(side * 2);
+  const colOffset = new Int32Array(side * 2);
+  for (let i = 0; i < side * 2; i++) {
+    colKind[i] = kind(cols[i], fw, width);
+    colOffset[i] = (cols[i] - margin) * 3;
+  }
+  const value = (rowKind: number, rowOffset: number, k: number, c: number): number => {
+    const m = rowKind < colKind[k] ? rowKind : colKind[k];
+    return m === 0 ? 0 : m === 1 ? fill : data[rowOffset + colOffset[k] + c];
   };
   for (let y = 0; y < side; y++) {
     const src = ratio * y;
     const top = Math.max(0, Math.floor(src));
     const bottom = Math.min(square - 1, Math.ceil(src));
     const rowFrac = src - top;
+    const topKind = kind(top, fh, height), bottomKind = kind(bottom, fh, height);
+    const topOffset = (top - margin) * width * 3, bottomOffset = (bottom - margin) * width * 3;
     for (let x = 0; x < side; x++) {
-      const left = cols[2 * x], right = cols[2 * x + 1], fx = colFrac[x];
-      read(tl, top, left); read(tr, top, right); read(bl, bottom, left); read(br, bottom, right);
+      const fx = colFrac[x];
+      const l = 2 * x, r = 2 * x + 1;
       for (let c = 0; c < 3; c++) {
-        const t = tl[c] + (tr[c] - tl[c]) * fx;
-        const b = bl[c] + (br[c] - bl[c]) * fx;
+        const tl = value(topKind, topOffset, l, c), tr = value(topKind, topOffset, r, c);
+        const bl = value(bottomKind, bottomOffset, l, c), br = value(bottomKind, bottomOffset, r, c);
+        const t = tl + (tr - tl) * fx;
+        const b = bl + (br - bl) * fx;
         out[(y * side + x) * 3 + c] = t + (b - t) * rowFrac;
       }
     }
