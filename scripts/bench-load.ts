@@ -276,6 +276,9 @@ try {
   if (lone) {
     await loneUser();
   } else {
+  // Enrolling waits 60 s per image: on a loaded machine workers can take longer than that to
+  // load and warm the engine, so wait for one to report ready first.
+  if (workers > 0) await waitForWarmWorker();
   if (set === 'cse546' && workers > 0) await enrollCse546();
   const warmup = Number(opts.warmup ?? 4 * Math.max(1, workers));
   await runLanes(warmup, Math.max(1, Math.min(concurrency, Math.max(1, workers) * 2)), async (i) => void (await one(images[i % images.length])));

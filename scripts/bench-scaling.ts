@@ -23,6 +23,7 @@
  *   what waits, and its instance stops the moment it finds the queue empty, as the local fleet's
  *   workers do. Pass `--no-retire` to model a fleet that ignores retire (as the EC2 fleet does).
  * - Instance-seconds count from launch to stop, boot included: that is what a cloud bills.
+ *   `inst-s/1k` is the same per 1,000 jobs, to compare engines (`--service-seconds`) across traces.
  */
 import { performance } from 'node:perf_hooks';
 import type { Instance } from '../src/controller/fleet.js';
@@ -417,6 +418,11 @@ function measure(trace: Trace, makePolicy: () => Policy, o: Options): Row {
   };
 }
 
+/** Instance-seconds per 1,000 jobs (one image each): the fleet's cost per image. */
+function perThousand(r: { jobs: number; instanceSeconds: number }): number {
+  return round((r.instanceSeconds / r.jobs) * 1000);
+}
+
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
@@ -440,7 +446,7 @@ function main(): void {
   out.write(
     `boot ${o.bootSeconds}s, service ${o.serviceSeconds}s/job, tick ${o.interval}s, idle ${o.idleSeconds}s, max ${o.maxWorkers}, seed ${o.seed}, ${o.phases} tick phases\n`,
   );
-  const header = ['trace', 'policy', 'jobs', 'inst-s', 'p50 s', 'p95 s', 'drain s', 'actions', 'peak', 'goal'];
+  const header = ['trace', 'policy', 'jobs', 'inst-s', 'inst-s/1k', 'p50 s', 'p95 s', 'drain s', 'actions', 'peak', 'goal'];
   const lines = rows.map((r) => {
     let goal = '';
     if (r.policy === 'facefleet') {
@@ -449,23 +455,25 @@ function main(): void {
       const fastEnough = r.p95Seconds <= c.p95Seconds * 1.1;
       goal = cheaper && fastEnough ? 'met' : `MISSED${cheaper ? '' : ' cost'}${fastEnough ? '' : ' p95'}`;
     }
-    return [r.trace, r.policy, r.jobs, r.instanceSeconds, r.p50Seconds, r.p95Seconds, r.drainSeconds, r.scaleActions, r.peakWorkers, goal].map(String);
+    return [r.trace, r.policy, r.jobs, r.instanceSeconds, perThousand(r), r.p50Seconds, r.p95Seconds, r.drainSeconds, r.scaleActions, r.peakWorkers, goal].map(String);
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   for (const l of [header, ...lines]) out.write(l.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ') + '\n');
   out.write(`simulated in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   if (o.json) {
-    const slim = rows.map(({ trace, policy, instanceSeconds, p50Seconds, p95Seconds, drainSeconds, scaleActions, peakWorkers }) => ({
+    const slim = rows.map(({ trace, policy, jobs, instanceSeconds, p50Seconds, p95Seconds, drainSeconds, scaleActions, peakWorkers }) => ({
       trace,
       policy,
+      jobs,
       instanceSeconds,
+      instanceSecondsPerThousand: perThousand({ jobs, instanceSeconds }),
       p50Seconds,
       p95Seconds,
       drainSeconds,
       scaleActions,
       peakWorkers,
     }));
-    out.write(JSON.stringify({ rows: slim }) + '\n');
+    out.write(JSON.stringify({ serviceSeconds: o.serviceSeconds, bootSeconds: o.bootSeconds, rows: slim }) + '\n');
   }
 }
 

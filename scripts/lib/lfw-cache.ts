@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { seededRandom } from '../../src/random.js';
+import { readPairs } from './lfw.js';
 import type { AnalyzedImage, Box, DetectedFace } from '../../src/recognition/types.js';
 
 export interface CachedFace {
@@ -73,6 +74,14 @@ export async function listLfwImages(lfw: string): Promise<string[]> {
   const out: string[] = [];
   for (const p of people) for (const f of await fsp.readdir(path.join(root, p))) if (f.endsWith('.jpg')) out.push(`${p}/${f}`);
   return out.sort();
+}
+
+/** The images of LFW View 2's pairs (7,701), relative to `<lfw>/images`. */
+export async function view2Images(lfw: string): Promise<Set<string>> {
+  const root = path.join(lfw, 'images') + path.sep;
+  const out = new Set<string>();
+  for (const fold of await readPairs(lfw)) for (const p of fold) for (const f of [p.a, p.b]) out.add(f.slice(root.length).split(path.sep).join('/'));
+  return out;
 }
 
 /** People in the order they are described: sorted by name, then shuffled with a fixed seed. */
@@ -139,10 +148,12 @@ export async function fillShard(options: {
   lfw: string; dir: string; pipeline: string; k: number; n: number;
   analyze: (image: Buffer) => Promise<AnalyzedImage>;
   have: Set<string>;
+  /** Describe only these images (relative to `<lfw>/images`), e.g. View 2's ({@link view2Images}). */
+  only?: Set<string>;
   progress?: (done: number, total: number) => void;
 }): Promise<number> {
   const { lfw, dir, pipeline, k, n } = options;
-  const todo = describeOrder(await listLfwImages(lfw)).filter((_, i) => i % n === k).flat().filter((f) => !options.have.has(f));
+  const todo = describeOrder(await listLfwImages(lfw)).filter((_, i) => i % n === k).flat().filter((f) => !options.have.has(f) && (!options.only || options.only.has(f)));
   await fsp.mkdir(dir, { recursive: true });
   const file = shardFile(dir, pipeline, k, n);
   // Start on a fresh line if an earlier run was cut mid-line.

@@ -11,6 +11,7 @@
 import type * as Tf from '@tensorflow/tfjs';
 import type { FaceRuntime } from './backend.js';
 import type { RgbImage } from './decode.js';
+import type { SsdLocator } from './ort/ssd-detector.js';
 import type { Box } from './types.js';
 
 export interface DetectionPass {
@@ -128,32 +129,50 @@ export function sameFace(a: Box, b: Box): boolean {
 }
 
 /**
- * Run the strategy's passes on `pixels` (an int32 [h, w, 3] tensor of `img`): each pass runs
- * while no face is found, and a `join` pass runs regardless and adds the faces it alone found.
- * Returned boxes are in original-image pixels, clamped; the input tensor is not disposed.
+ * Run the strategy's passes on `img`: each pass runs while no face is found, and a `join` pass
+ * runs regardless and adds the faces it alone found. `pixels` is an int32 [h, w, 3] tensor of
+ * `img` (not disposed here), or null: then one is made only if a pass needs it, and disposed.
+ * ONNX Runtime's SSD reads `img`'s bytes directly (padded passes included) and needs none.
+ * Returned boxes are in original-image pixels, clamped.
  */
-export async function detectFaces(rt: FaceRuntime, img: RgbImage, pixels: Tf.Tensor3D, strategy: DetectionStrategy): Promise<RawDetection[]> {
+export async function detectFaces(rt: FaceRuntime, img: RgbImage, pixels: Tf.Tensor3D | null, strategy: DetectionStrategy): Promise<RawDetection[]> {
   const { faceapi, tf } = rt;
   const passes = Math.max(img.width, img.height) <= strategy.smallSide ? strategy.small : strategy.large;
   const out: RawDetection[] = [];
-  for (let p = 0; p < passes.length; p++) {
-    const pass = passes[p];
-    if (out.length > 0 && !pass.join) continue;
-    const margin = Math.round(pass.pad * Math.max(img.width, img.height));
-    const input = margin > 0 ? tf.pad(pixels, [[margin, margin], [margin, margin], [0, 0]], CANVAS_FILL) : pixels;
-    try {
-      const found =
-        pass.detector === 'ssd'
-          ? await faceapi.nets.ssdMobilenetv1.locateFaces(input as never, new faceapi.SsdMobilenetv1Options({ minConfidence: pass.minScore, maxResults: 100 }))
-          : await faceapi.nets.tinyFaceDetector.locateFaces(input as never, new faceapi.TinyFaceDetectorOptions({ inputSize: pass.inputSize ?? 416, scoreThreshold: pass.minScore }));
+  const made: Tf.Tensor3D[] = [];
+  const tensor = (): Tf.Tensor3D => {
+    if (pixels) return pixels;
+    if (made.length === 0) made.push(tf.tensor3d(new Int32Array(img.data), [img.height, img.width, 3], 'int32'));
+    return made[0];
+  };
+  const ssdRgb = (faceapi.nets.ssdMobilenetv1 as unknown as Partial<SsdLocator>).locateFacesRgb;
+  try {
+    for (let p = 0; p < passes.length; p++) {
+      const pass = passes[p];
+      if (out.length > 0 && !pass.join) continue;
+      const margin = Math.round(pass.pad * Math.max(img.width, img.height));
+      let found: Array<{ box: Box; score: number }>;
+      if (pass.detector === 'ssd' && ssdRgb) {
+        found = await ssdRgb(img, margin, CANVAS_FILL, { minConfidence: pass.minScore, maxResults: 100 });
+      } else {
+        const input = margin > 0 ? tf.pad(tensor(), [[margin, margin], [margin, margin], [0, 0]], CANVAS_FILL) : tensor();
+        try {
+          found =
+            pass.detector === 'ssd'
+              ? await faceapi.nets.ssdMobilenetv1.locateFaces(input as never, new faceapi.SsdMobilenetv1Options({ minConfidence: pass.minScore, maxResults: 100 }))
+              : await faceapi.nets.tinyFaceDetector.locateFaces(input as never, new faceapi.TinyFaceDetectorOptions({ inputSize: pass.inputSize ?? 416, scoreThreshold: pass.minScore }));
+        } finally {
+          if (margin > 0) input.dispose();
+        }
+      }
       const before = out.slice();
       for (const d of found) {
         const box = clampBox(d.box.x - margin, d.box.y - margin, d.box.width, d.box.height, img.width, img.height);
         if (box && !before.some((e) => sameFace(e.box, box))) out.push({ box, score: d.score, pass: p });
       }
-    } finally {
-      if (input !== pixels) input.dispose();
     }
+  } finally {
+    for (const t of made) t.dispose();
   }
   return out;
 }

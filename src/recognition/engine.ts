@@ -110,13 +110,8 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
     lap('decode');
     // Detect on at most MAX_DETECT_SIDE px a side (see detect-scale.ts), then map the boxes back.
     const det = await detectionImage(img);
-    const pixels: Tf.Tensor3D = tf.tensor3d(new Int32Array(det.image.data), [det.image.height, det.image.width, 3], 'int32');
-    let detections;
-    try {
-      detections = scaleDetections(await detectFaces(runtime, det.image, pixels, strategy), det.scale, img.width, img.height);
-    } finally {
-      pixels.dispose();
-    }
+    // The int32 tensor of the pixels is made only for a pass that needs one (see detectFaces).
+    const detections = scaleDetections(await detectFaces(runtime, det.image, null, strategy), det.scale, img.width, img.height);
     // Only where dlib's detector can work: it finds nothing in an image smaller than its window
     // (and its convolutions cannot even run under ~29 px), and over MMOD_MAX_PIXELS its
     // full-resolution pyramid would take gigabytes and seconds. Without detections every face
@@ -171,12 +166,7 @@ export async function loadEngine(options: EngineOptions = {}): Promise<LoadedEng
   async function warm(): Promise<void> {
     const size = 160;
     const img: RgbImage = { width: size, height: size, data: Buffer.alloc(size * size * 3, 128), format: 'png' };
-    const pixels: Tf.Tensor3D = tf.tensor3d(new Int32Array(img.data), [size, size, 3], 'int32');
-    try {
-      await detectFaces(runtime, img, pixels, strategy);
-    } finally {
-      pixels.dispose();
-    }
+    await detectFaces(runtime, img, null, strategy);
     if (mmod) await mmod.detect(img);
     const boxes = [{ x: 40, y: 40, width: 80, height: 80 }];
     const located = await locateLandmarks(runtime, img, boxes, describe.refine);

@@ -3,6 +3,7 @@
  * sigmoid, and suppression (strictly over the IoU threshold, ties in anchor order, capped).
  */
 import { describe, expect, it } from 'vitest';
+import { ssdInput } from '../../src/recognition/ort/ssd-detector.js';
 import { decodeSsd, ssdNonMaxSuppression } from '../../src/recognition/ort/ssd-postprocess.js';
 
 /** `[ymin, xmin, ymax, xmax]` boxes packed flat. */
@@ -60,5 +61,26 @@ describe('ssdNonMaxSuppression', () => {
   it('never suppresses against a box without area', () => {
     const degenerate = flat([[0, 0, 0, 1], [0, 0, 1, 1]]);
     expect(ssdNonMaxSuppression(degenerate, [0.9, 0.8], 100, 0.5, 0.1)).toEqual([0, 1]);
+  });
+});
+
+describe('ssdInput', () => {
+  /** The image framed by `m` pixels of `fill` on every side, as tf.pad frames it. */
+  function framed(data: Uint8Array, h: number, w: number, m: number, fill: number): Uint8Array {
+    const fw = w + 2 * m;
+    const out = new Uint8Array((h + 2 * m) * fw * 3).fill(fill);
+    for (let y = 0; y < h; y++) out.set(data.subarray(y * w * 3, (y + 1) * w * 3), ((y + m) * fw + m) * 3);
+    return out;
+  }
+
+  it('on a framed image gives what it gives on the image framed by hand', () => {
+    // Wider, taller, square, and a frame that makes the framed image exactly the input side.
+    for (const [h, w, m, side] of [[37, 61, 9, 64], [70, 23, 5, 48], [40, 40, 12, 32], [52, 40, 6, 64], [30, 50, 0, 50]]) {
+      const data = Uint8Array.from({ length: h * w * 3 }, (_, i) => (i * 37 + (i >> 3)) % 256);
+      const direct = ssdInput(data, h, w, side, m, 128);
+      const byHand = ssdInput(framed(data, h, w, m, 128), h + 2 * m, w + 2 * m, side);
+      expect(direct.length).toBe(side * side * 3);
+      expect(Array.from(direct)).toEqual(Array.from(byHand));
+    }
   });
 });

@@ -19,11 +19,21 @@ type FaceDetection = InstanceType<FaceApi['FaceDetection']>;
  * bottom or the right) then `resizeBilinear` to `side` (no corner alignment, no half-pixel
  * centres), as TensorFlow.js computes them, in one pass over the pixels it samples. On a large
  * photo this spares TensorFlow.js casting and padding every pixel to float first.
+ *
+ * `margin` > 0: the image as if first framed by `margin` pixels of `fill` on every side (what
+ * detect.ts's padded passes give face-api with `tf.pad`); `height` and `width` stay the
+ * unframed image's.
  */
-export function ssdInput(data: ArrayLike<number>, height: number, width: number, side: number = SSD_IO.side): Float32Array {
-  const square = Math.max(height, width);
+export function ssdInput(data: ArrayLike<number>, height: number, width: number, side: number = SSD_IO.side, margin = 0, fill = 0): Float32Array {
+  const fh = height + 2 * margin, fw = width + 2 * margin;
+  const square = Math.max(fh, fw);
   const out = new Float32Array(side * side * 3);
-  const at = (y: number, x: number, c: number): number => (y < height && x < width ? data[(y * width + x) * 3 + c] : 0);
+  // One pixel's channel c of the framed, square-padded image.
+  const at = (y: number, x: number, c: number): number => {
+    if (y >= fh || x >= fw) return 0;
+    const iy = y - margin, ix = x - margin;
+    return iy < 0 || ix < 0 || iy >= height || ix >= width ? fill : data[(iy * width + ix) * 3 + c];
+  };
   if (square === side) {
     for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[(y * side + x) * 3 + c] = at(y, x, c);
     return out;
@@ -37,15 +47,32 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
     cols[2 * x + 1] = Math.min(square - 1, Math.ceil(src));
     colFrac[x] = src - cols[2 * x];
   }
+  // Where each row and column of the framed square falls: 0 outside the framed image (face-api's
+  // zero padding), 1 in the frame (`fill`), 2 in the image (then its row or column there).
+  const kind = (i: number, framedSide: number, imageSide: number): number => (i >= framedSide ? 0 : i - margin < 0 || i - margin >= imageSide ? 1 : 2);
+  const colKind = new Uint8Array(side * 2);
+  const colOffset = new Int32Array(side * 2);
+  for (let i = 0; i < side * 2; i++) {
+    colKind[i] = kind(cols[i], fw, width);
+    colOffset[i] = (cols[i] - margin) * 3;
+  }
+  const value = (rowKind: number, rowOffset: number, k: number, c: number): number => {
+    const m = rowKind < colKind[k] ? rowKind : colKind[k];
+    return m === 0 ? 0 : m === 1 ? fill : data[rowOffset + colOffset[k] + c];
+  };
   for (let y = 0; y < side; y++) {
     const src = ratio * y;
     const top = Math.max(0, Math.floor(src));
     const bottom = Math.min(square - 1, Math.ceil(src));
     const rowFrac = src - top;
+    const topKind = kind(top, fh, height), bottomKind = kind(bottom, fh, height);
+    const topOffset = (top - margin) * width * 3, bottomOffset = (bottom - margin) * width * 3;
     for (let x = 0; x < side; x++) {
-      const left = cols[2 * x], right = cols[2 * x + 1], fx = colFrac[x];
+      const fx = colFrac[x];
+      const l = 2 * x, r = 2 * x + 1;
       for (let c = 0; c < 3; c++) {
-        const tl = at(top, left, c), tr = at(top, right, c), bl = at(bottom, left, c), br = at(bottom, right, c);
+        const tl = value(topKind, topOffset, l, c), tr = value(topKind, topOffset, r, c);
+        const bl = value(bottomKind, bottomOffset, l, c), br = value(bottomKind, bottomOffset, r, c);
         const t = tl + (tr - tl) * fx;
         const b = bl + (br - bl) * fx;
         out[(y * side + x) * 3 + c] = t + (b - t) * rowFrac;
@@ -58,6 +85,11 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
 /** The part of face-api's SsdMobilenetv1 that detect.ts calls. */
 export interface SsdLocator {
   locateFaces(input: unknown, options?: { minConfidence?: number; maxResults?: number }): Promise<FaceDetection[]>;
+  /**
+   * {@link locateFaces} on packed RGB pixels framed by `margin` pixels of `fill` (as `tf.pad`
+   * frames them), without making a tensor of them: the same detections, in framed-image pixels.
+   */
+  locateFacesRgb(img: { data: ArrayLike<number>; width: number; height: number }, margin: number, fill: number, options?: { minConfidence?: number; maxResults?: number }): Promise<FaceDetection[]>;
 }
 
 /** An SSD locator for `rt`'s face-api whose net runs on `nets` (the anchors are face-api's loaded `extra_dim`). */
@@ -65,27 +97,32 @@ export function ortSsdDetector(rt: FaceRuntime, nets: OrtNets): SsdLocator {
   const { faceapi, tf } = rt;
   const params = (faceapi.nets.ssdMobilenetv1 as unknown as { params: { output_layer: { extra_dim: Tf.Tensor } } }).params;
   const anchors = Float32Array.from(params.output_layer.extra_dim.dataSync());
+  async function locate(pixels: ArrayLike<number>, h: number, w: number, margin: number, fill: number, options: { minConfidence?: number; maxResults?: number }): Promise<FaceDetection[]> {
+    const { maxResults, minConfidence } = new faceapi.SsdMobilenetv1Options(options);
+    const predictions = await nets.ssd(ssdInput(pixels, h, w, SSD_IO.side, margin, fill), 1);
+    // face-api's locateFaces reads the first image of the batch only.
+    const { boxes, scores } = decodeSsd(predictions.subarray(0, SSD_IO.boxes * SSD_IO.values), anchors, SSD_IO.values);
+    const indices = ssdNonMaxSuppression(boxes, scores, maxResults, SSD_IOU_THRESHOLD, minConfidence);
+    // face-api's computeReshapedDimensions and padding factors, on the framed image.
+    const height = h + 2 * margin, width = w + 2 * margin;
+    const scale = SSD_IO.side / Math.max(height, width);
+    const padX = SSD_IO.side / Math.round(width * scale);
+    const padY = SSD_IO.side / Math.round(height * scale);
+    const imageDims = { height, width };
+    return indices.map((i) => {
+      const top = Math.max(0, boxes[i * 4]) * padY;
+      const bottom = Math.min(1, boxes[i * 4 + 2]) * padY;
+      const left = Math.max(0, boxes[i * 4 + 1]) * padX;
+      const right = Math.min(1, boxes[i * 4 + 3]) * padX;
+      return new faceapi.FaceDetection(scores[i], new faceapi.Rect(left, top, right - left, bottom - top), imageDims);
+    });
+  }
   return {
     async locateFaces(input, options = {}) {
-      const { maxResults, minConfidence } = new faceapi.SsdMobilenetv1Options(options);
       if (!(input instanceof tf.Tensor) || input.rank !== 3) throw new TypeError('the ORT SSD detector takes one [height, width, 3] tensor');
       const [height, width] = input.shape;
-      const predictions = await nets.ssd(ssdInput(await input.data(), height, width), 1);
-      // face-api's locateFaces reads the first image of the batch only.
-      const { boxes, scores } = decodeSsd(predictions.subarray(0, SSD_IO.boxes * SSD_IO.values), anchors, SSD_IO.values);
-      const indices = ssdNonMaxSuppression(boxes, scores, maxResults, SSD_IOU_THRESHOLD, minConfidence);
-      // face-api's computeReshapedDimensions and padding factors.
-      const scale = SSD_IO.side / Math.max(height, width);
-      const padX = SSD_IO.side / Math.round(width * scale);
-      const padY = SSD_IO.side / Math.round(height * scale);
-      const imageDims = { height, width };
-      return indices.map((i) => {
-        const top = Math.max(0, boxes[i * 4]) * padY;
-        const bottom = Math.min(1, boxes[i * 4 + 2]) * padY;
-        const left = Math.max(0, boxes[i * 4 + 1]) * padX;
-        const right = Math.min(1, boxes[i * 4 + 3]) * padX;
-        return new faceapi.FaceDetection(scores[i], new faceapi.Rect(left, top, right - left, bottom - top), imageDims);
-      });
+      return locate(await input.data(), height, width, 0, 0, options);
     },
+    locateFacesRgb: (img, margin, fill, options = {}) => locate(img.data, img.height, img.width, margin, fill, options),
   };
 }

@@ -43,6 +43,6 @@ export function ortTinyFaceDetector(rt: FaceRuntime, nets: OrtNets): FaceRuntime
  */
 export function withOrtDetectors(rt: FaceRuntime, nets: OrtNets): FaceRuntime {
   const ssdMobilenetv1 = ortSsdDetector(rt, nets);
-  const faceapi = { ...rt.faceapi, nets: { ...rt.faceapi.nets, tinyFaceDetector: ortTinyFaceDetector(rt, nets), ssdMobilenetv1 } } as FaceRuntime['faceapi'];
+  const faceapi = { ...rt.faceapi, nets: { ...rt.faceapi.nets, tinyFaceDetector: ortTinyFaceDetector(rt, nets), ssdMobilenetv1 } } as unknown as FaceRuntime['faceapi'];
   return { ...rt, faceapi };
 }
