@@ -16,7 +16,8 @@
  * A pair's quality is the lower score of its two faces. Each pair is judged at `verify`'s fixed
  * threshold (DEFAULT_VERIFY_THRESHOLD); a pair with a faceless image is an error. The report:
  * the error rate with its 95% interval, false rejects and false accepts, and the mean distance of
- * genuine pairs, by band of the pair's quality, on the development folds (`--dev`, default 1-5)
+ * genuine pairs and the share of them farther apart than the 1:N rule's threshold (DEFAULT_RULE:
+ * a face the recognition rule would leave unnamed), by band of the pair's quality, on the development folds (`--dev`, default 1-5)
  * and on the others, with `--bands` bands (default 3) at equal shares of the development pairs;
  * whether the error rate and the genuine distance fall band to band; the rank correlation of a
  * genuine pair's quality with its distance; then the thresholds the development folds pick
@@ -29,7 +30,7 @@ import { Command } from 'commander';
 import { decodeImage } from '../src/recognition/decode.js';
 import { DEFAULT_REFINE_MARGIN, detectLandmarks, landmarkBox } from '../src/recognition/describe.js';
 import type { Point } from '../src/recognition/align.js';
-import { DEFAULT_VERIFY_THRESHOLD } from '../src/recognition/decision.js';
+import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../src/recognition/decision.js';
 import { loadEngine } from '../src/recognition/engine.js';
 import { euclidean } from '../src/recognition/matcher.js';
 import { assessFace, qualityScore, type FaceQuality } from '../src/recognition/quality.js';
@@ -195,6 +196,8 @@ function bands(set: PairScore[], edges: number[]) {
     const [ciLo, ciHi] = wilson(errors, inBand.length);
     const same = inBand.filter((p) => p.same), different = inBand.filter((p) => !p.same);
     const genuine = inBand.flatMap((p) => (p.genuine === undefined ? [] : [p.genuine]));
+    // Genuine pairs (a faceless image counts) farther apart than the 1:N rule's threshold: a face the recognition rule would leave unnamed.
+    const unnamed = same.filter((p) => p.genuine === undefined || p.genuine > DEFAULT_RULE.threshold).length;
     return {
       band: `${lo.toFixed(3)}-${Math.min(1, hi).toFixed(3)}`,
       pairs: inBand.length,
@@ -206,6 +209,10 @@ function bands(set: PairScore[], edges: number[]) {
       /** Impostor pairs accepted (or with a faceless image), of the band's impostor pairs. */
       falseAccepts: `${different.filter((p) => p.error).length}/${different.length}`,
       meanGenuineDistance: genuine.length ? genuine.reduce((a, b) => a + b, 0) / genuine.length : null,
+      /** Genuine pairs farther apart than the 1:N rule's threshold (DEFAULT_RULE), of the band's genuine pairs. */
+      genuineOverRule: `${unnamed}/${same.length}`,
+      genuineOverRuleRate: same.length ? unnamed / same.length : null,
+      genuineOverRuleCi95: wilson(unnamed, same.length),
     };
   });
 }
@@ -223,6 +230,7 @@ function part(set: PairScore[], edges: number[], folds: string) {
     bands: b,
     errorRateFalls: falling(b.map((x) => x.errorRate)),
     genuineDistanceFalls: falling(b.map((x) => x.meanGenuineDistance)),
+    genuineOverRuleFalls: falling(b.map((x) => x.genuineOverRuleRate)),
     /** Rank correlation of a genuine pair's lower score with its distance (negative: poorer pairs lie farther apart). */
     genuineSpearman: spearman(genuine.map((p) => p.quality), genuine.map((p) => p.genuine!)),
   };
@@ -253,6 +261,7 @@ const report = {
   command: `npm run bench:quality -- ${process.argv.slice(2).join(' ')}`.trim(),
   data: `LFW View 2 (${lfw}), ${images.length} images in ${folds.flat().length} pairs; ${done.size} images measured`,
   threshold: DEFAULT_VERIFY_THRESHOLD,
+  ruleThreshold: DEFAULT_RULE.threshold,
   dev: part(dev, edges, opts.dev),
   test: part(test, edges, `the other ${folds.length - ((devTo ?? devFrom) - devFrom + 1)}`),
   chosenOnDev: { minQuality: choose(dev, 0.05, 1.5), minEnrollQuality: choose(dev, 0.15, 1.25) },
@@ -262,11 +271,11 @@ if (opts.json) {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } else {
   const pct = (v: number | null): string => (v === null ? '-' : `${(v * 100).toFixed(2)}%`);
-  process.stdout.write(`${report.command}\n${report.data}\nverify threshold ${report.threshold}; ${bandCount} bands at equal shares of folds ${opts.dev}'s pairs\n`);
+  process.stdout.write(`${report.command}\n${report.data}\nverify threshold ${report.threshold}, 1:N rule threshold ${report.ruleThreshold}; ${bandCount} bands at equal shares of folds ${opts.dev}'s pairs\n`);
   for (const p of [report.dev, report.test]) {
-    process.stdout.write(`\nfolds ${p.folds}: ${p.pairs} pairs, ${p.errors} errors (${pct(p.errors / Math.max(1, p.pairs))})\n| lower score of the pair | pairs | errors | error rate | 95% CI | false rejects | false accepts | mean genuine distance |\n|---|---|---|---|---|---|---|---|\n`);
-    for (const b of p.bands) process.stdout.write(`| ${b.band} | ${b.pairs} | ${b.errors} | ${pct(b.errorRate)} | ${pct(b.ci95[0])}-${pct(b.ci95[1])} | ${b.falseRejects} | ${b.falseAccepts} | ${b.meanGenuineDistance?.toFixed(3) ?? '-'} |\n`);
-    process.stdout.write(`error rate falls band to band as the score rises: ${p.errorRateFalls ? 'yes' : 'no'}; mean genuine distance falls: ${p.genuineDistanceFalls ? 'yes' : 'no'}; Spearman (genuine pairs, score vs distance) ${p.genuineSpearman.toFixed(3)}\n`);
+    process.stdout.write(`\nfolds ${p.folds}: ${p.pairs} pairs, ${p.errors} errors (${pct(p.errors / Math.max(1, p.pairs))})\n| lower score of the pair | pairs | errors | error rate | 95% CI | false rejects | false accepts | mean genuine distance | genuine over the 1:N threshold |\n|---|---|---|---|---|---|---|---|---|\n`);
+    for (const b of p.bands) process.stdout.write(`| ${b.band} | ${b.pairs} | ${b.errors} | ${pct(b.errorRate)} | ${pct(b.ci95[0])}-${pct(b.ci95[1])} | ${b.falseRejects} | ${b.falseAccepts} | ${b.meanGenuineDistance?.toFixed(3) ?? '-'} | ${b.genuineOverRule} (${pct(b.genuineOverRuleRate)}; ${pct(b.genuineOverRuleCi95[0])}-${pct(b.genuineOverRuleCi95[1])}) |\n`);
+    process.stdout.write(`error rate falls band to band as the score rises: ${p.errorRateFalls ? 'yes' : 'no'}; mean genuine distance falls: ${p.genuineDistanceFalls ? 'yes' : 'no'}; genuine over the 1:N threshold falls: ${p.genuineOverRuleFalls ? 'yes' : 'no'}; Spearman (genuine pairs, score vs distance) ${p.genuineSpearman.toFixed(3)}\n`);
   }
   process.stdout.write(`\nchosen on folds ${opts.dev}: minQuality ${report.chosenOnDev.minQuality}, minEnrollQuality ${report.chosenOnDev.minEnrollQuality}\n`);
 }
