@@ -1,29 +1,36 @@
 /**
  * Face quality against verification error on LFW View 2 (not a test).
  *
- *   npm run bench:quality -- [--lfw DIR] [--cache DIR] [--quality FILE] [--dev 1-5] [--limit N]
+ *   npm run bench:quality -- [--lfw DIR] [--cache DIR] [--quality FILE] [--dev 1-5] [--bands 3]
+ *                            [--limit N] [--cached-only]
  *
  * For every image of View 2's 6,000 pairs it needs the centre face's descriptor and its quality.
  * Descriptors come from the LFW descriptor cache (`./lib/lfw-cache.ts`, filled by bench:identify);
  * quality is computed by the engine's own code (`src/recognition/quality.ts`) on the engine's
  * landmarks (face-api's 68, refined), located on the cached face box: the same numbers the engine
  * gives, without running detection and the descriptor net again. An image missing from the
- * descriptor cache is analysed by the full engine. Results go to a JSON Lines cache (`--quality`),
- * so an interrupted run resumes.
+ * descriptor cache is analysed by the full engine, unless `--cached-only` (for use while the
+ * descriptor cache is being built: such images wait for a later run). Results go to a JSON Lines
+ * cache (`--quality`), with the landmarks the measures were taken on, so an interrupted run resumes.
  *
  * A pair's quality is the lower score of its two faces. Each pair is judged at `verify`'s fixed
  * threshold (DEFAULT_VERIFY_THRESHOLD); a pair with a faceless image is an error. The report:
- * the error rate (and the mean distance of genuine pairs) by band of the pair's quality, on the
- * development folds (`--dev`, default 1-5) and on the others, with band edges at fixed shares of
- * the development pairs, then the thresholds the development folds pick (docs/face-quality.md).
+ * the error rate with its 95% interval, false rejects and false accepts, and the mean distance of
+ * genuine pairs and the share of them farther apart than the 1:N rule's threshold (DEFAULT_RULE:
+ * a face the recognition rule would leave unnamed), by band of the pair's quality, on the development folds (`--dev`, default 1-5)
+ * and on the others, with `--bands` bands (default 3) at equal shares of the development pairs;
+ * whether the error rate and the genuine distance fall band to band; the rank correlation of a
+ * genuine pair's quality with its distance; then the thresholds the development folds pick
+ * (docs/face-quality.md).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { decodeImage } from '../src/recognition/decode.js';
-import { DEFAULT_REFINE_MARGIN, locateLandmarks } from '../src/recognition/describe.js';
-import { DEFAULT_VERIFY_THRESHOLD } from '../src/recognition/decision.js';
+import { DEFAULT_REFINE_MARGIN, detectLandmarks, landmarkBox } from '../src/recognition/describe.js';
+import type { Point } from '../src/recognition/align.js';
+import { DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../src/recognition/decision.js';
 import { loadEngine } from '../src/recognition/engine.js';
 import { euclidean } from '../src/recognition/matcher.js';
 import { assessFace, qualityScore, type FaceQuality } from '../src/recognition/quality.js';
@@ -37,15 +44,20 @@ const opts = new Command()
   .option('--quality <file>', 'quality cache (JSON Lines; default <cache>/lfw-quality.jsonl)')
   .option('--dev <range>', 'development folds, whose measurements choose the defaults', '1-5')
   .option('--limit <n>', 'stop computing after this many new images (the report covers pairs with both images done)')
+  .option('--cached-only', 'measure only images already in the descriptor cache (while it is being built); the report covers pairs with both images done')
   .option('--engine-backend <name>', 'where the landmark net runs: ort | wasm (same landmarks to ~1e-6, docs/engine.md)', 'ort')
+  .option('--bands <n>', 'quality bands, at equal shares of the development pairs', '3')
   .option('--json', 'print the report as JSON')
   .parse()
-  .opts<{ lfw?: string; cache: string; quality?: string; dev: string; limit?: string; engineBackend: 'ort' | 'wasm'; json?: boolean }>();
+  .opts<{ lfw?: string; cache: string; quality?: string; dev: string; limit?: string; engineBackend: 'ort' | 'wasm'; json?: boolean; cachedOnly?: boolean; bands: string }>();
 
 interface QualityLine {
   image: string;
   quality?: FaceQuality;
   pose?: HeadPose;
+  /** The 68 landmarks the measures were taken on, image pixels rounded to 0.01, and the first landmark pass's (before refinement). */
+  landmarks?: [number, number][];
+  first?: [number, number][];
   /** Base64 float32 descriptor, only for images the descriptor cache lacked. */
   descriptor?: string;
   error?: string;
@@ -73,7 +85,8 @@ if (fs.existsSync(qualityFile)) {
   }
 }
 
-const todo = images.filter((i) => !done.has(i)).slice(0, opts.limit ? Number(opts.limit) : undefined);
+const pts = (l: Point[]): [number, number][] => l.map((p) => [Math.round(p.x * 100) / 100, Math.round(p.y * 100) / 100]);
+const todo = images.filter((i) => !done.has(i) && (!opts.cachedOnly || descriptors.has(i))).slice(0, opts.limit ? Number(opts.limit) : undefined);
 if (todo.length > 0) {
   const engine = await loadEngine({ engineBackend: opts.engineBackend });
   fs.mkdirSync(path.dirname(qualityFile), { recursive: true });
@@ -87,14 +100,15 @@ if (todo.length > 0) {
     try {
       if (cached && cached.subject !== null) {
         const img = await decodeImage(bytes);
-        const [landmarks] = await locateLandmarks(engine.runtime, img, [cached.faces[cached.subject].box], DEFAULT_REFINE_MARGIN);
-        line = { image, ...assessFace(img, landmarks) };
+        const [first] = await detectLandmarks(engine.runtime, img, [cached.faces[cached.subject].box]);
+        const [landmarks] = await detectLandmarks(engine.runtime, img, [landmarkBox(first, DEFAULT_REFINE_MARGIN)]);
+        line = { image, ...assessFace(img, landmarks), landmarks: pts(landmarks), first: pts(first) };
       } else {
         full += 1;
         const analyzed = await engine.analyze(bytes);
         const i = centreFace(analyzed);
         const face = i === null ? undefined : analyzed.faces[i];
-        line = face ? { image, quality: face.quality, pose: face.pose, descriptor: encodeDescriptor(face.descriptor) } : { image, error: 'no face' };
+        line = face ? { image, quality: face.quality, pose: face.pose, ...(face.landmarks ? { landmarks: pts(face.landmarks) } : {}), descriptor: encodeDescriptor(face.descriptor) } : { image, error: 'no face' };
       }
     } catch (err) {
       line = { image, error: (err as Error).message };
@@ -117,6 +131,7 @@ function descriptorOf(image: string): Float32Array | null {
 interface PairScore {
   fold: number;
   quality: number;
+  same: boolean;
   error: boolean;
   /** Distance of a genuine pair (same person) with both faces found; a steadier signal than errors. */
   genuine?: number;
@@ -134,14 +149,14 @@ folds.forEach((fold, f) => {
     const quality = Math.min(score(qa), score(qb));
     const distance = da && db ? euclidean(da, db) : null;
     const error = distance === null ? true : (distance <= DEFAULT_VERIFY_THRESHOLD) !== p.same;
-    pairs.push({ fold: f + 1, quality, error, ...(p.same && distance !== null ? { genuine: distance } : {}) });
+    pairs.push({ fold: f + 1, quality, same: p.same, error, ...(p.same && distance !== null ? { genuine: distance } : {}) });
   }
 });
 
 const [devFrom, devTo] = opts.dev.split('-').map(Number);
 const isDev = (p: PairScore): boolean => p.fold >= devFrom && p.fold <= (devTo ?? devFrom);
-/** Band edges at these shares of the development pairs, lowest quality first: the bottom 5%, the next 10%, 20%, 30%, and the top 35%. */
-const BAND_SHARES = [0.05, 0.15, 0.35, 0.65];
+const bandCount = Number(opts.bands);
+if (!Number.isInteger(bandCount) || bandCount < 2) throw new RangeError('--bands must be an integer of at least 2');
 
 /** Wilson 95% interval of k errors in n. */
 function wilson(k: number, n: number): [number, number] {
@@ -151,22 +166,74 @@ function wilson(k: number, n: number): [number, number] {
   return [(c - h) / d, (c + h) / d];
 }
 
+/** Spearman's rank correlation (average ranks for ties). */
+function spearman(x: number[], y: number[]): number {
+  const ranks = (v: number[]): number[] => {
+    const order = v.map((_, i) => i).sort((a, b) => v[a] - v[b]);
+    const r = new Array<number>(v.length);
+    for (let i = 0; i < order.length; ) {
+      let j = i;
+      while (j + 1 < order.length && v[order[j + 1]] === v[order[i]]) j++;
+      for (let k = i; k <= j; k++) r[order[k]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const rx = ranks(x), ry = ranks(y), n = x.length;
+  const mx = rx.reduce((a, b) => a + b, 0) / n, my = ry.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (rx[i] - mx) * (ry[i] - my); sxx += (rx[i] - mx) ** 2; syy += (ry[i] - my) ** 2;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
 function bands(set: PairScore[], edges: number[]) {
   return edges.slice(0, -1).map((lo, i) => {
     const hi = edges[i + 1];
     const inBand = set.filter((p) => p.quality >= lo && p.quality < hi);
     const errors = inBand.filter((p) => p.error).length;
     const [ciLo, ciHi] = wilson(errors, inBand.length);
+    const same = inBand.filter((p) => p.same), different = inBand.filter((p) => !p.same);
     const genuine = inBand.flatMap((p) => (p.genuine === undefined ? [] : [p.genuine]));
+    // Genuine pairs (a faceless image counts) farther apart than the 1:N rule's threshold: a face the recognition rule would leave unnamed.
+    const unnamed = same.filter((p) => p.genuine === undefined || p.genuine > DEFAULT_RULE.threshold).length;
     return {
       band: `${lo.toFixed(3)}-${Math.min(1, hi).toFixed(3)}`,
       pairs: inBand.length,
       errors,
       errorRate: inBand.length ? errors / inBand.length : null,
       ci95: [ciLo, ciHi],
+      /** Genuine pairs rejected (or with a faceless image), of the band's genuine pairs. */
+      falseRejects: `${same.filter((p) => p.error).length}/${same.length}`,
+      /** Impostor pairs accepted (or with a faceless image), of the band's impostor pairs. */
+      falseAccepts: `${different.filter((p) => p.error).length}/${different.length}`,
       meanGenuineDistance: genuine.length ? genuine.reduce((a, b) => a + b, 0) / genuine.length : null,
+      /** Genuine pairs farther apart than the 1:N rule's threshold (DEFAULT_RULE), of the band's genuine pairs. */
+      genuineOverRule: `${unnamed}/${same.length}`,
+      genuineOverRuleRate: same.length ? unnamed / same.length : null,
+      genuineOverRuleCi95: wilson(unnamed, same.length),
     };
   });
+}
+
+/** True when `v` (poorest band first) never rises from one band to the next. */
+const falling = (v: Array<number | null>): boolean => v.every((x, i) => i === 0 || x === null || v[i - 1] === null || x <= v[i - 1]!);
+
+function part(set: PairScore[], edges: number[], folds: string) {
+  const b = bands(set, edges);
+  const genuine = set.filter((p) => p.genuine !== undefined);
+  return {
+    folds,
+    pairs: set.length,
+    errors: set.filter((p) => p.error).length,
+    bands: b,
+    errorRateFalls: falling(b.map((x) => x.errorRate)),
+    genuineDistanceFalls: falling(b.map((x) => x.meanGenuineDistance)),
+    genuineOverRuleFalls: falling(b.map((x) => x.genuineOverRuleRate)),
+    /** Rank correlation of a genuine pair's lower score with its distance (negative: poorer pairs lie farther apart). */
+    genuineSpearman: spearman(genuine.map((p) => p.quality), genuine.map((p) => p.genuine!)),
+  };
 }
 
 /**
@@ -188,13 +255,15 @@ function choose(set: PairScore[], maxGated: number, ratio: number): number {
 
 const dev = pairs.filter(isDev), test = pairs.filter((p) => !isDev(p));
 const sortedDev = dev.map((p) => p.quality).sort((a, b) => a - b);
-const edges = [0, ...BAND_SHARES.map((s) => sortedDev[Math.floor(s * sortedDev.length)] ?? 0), 1.0001];
+// Band edges at equal shares of the development pairs (terciles for 3 bands), applied to both halves.
+const edges = [0, ...Array.from({ length: bandCount - 1 }, (_, i) => sortedDev[Math.floor(((i + 1) / bandCount) * sortedDev.length)] ?? 0), 1.0001];
 const report = {
   command: `npm run bench:quality -- ${process.argv.slice(2).join(' ')}`.trim(),
   data: `LFW View 2 (${lfw}), ${images.length} images in ${folds.flat().length} pairs; ${done.size} images measured`,
   threshold: DEFAULT_VERIFY_THRESHOLD,
-  dev: { folds: opts.dev, pairs: dev.length, errors: dev.filter((p) => p.error).length, bands: bands(dev, edges) },
-  test: { folds: `the other ${folds.length - ((devTo ?? devFrom) - devFrom + 1)}`, pairs: test.length, errors: test.filter((p) => p.error).length, bands: bands(test, edges) },
+  ruleThreshold: DEFAULT_RULE.threshold,
+  dev: part(dev, edges, opts.dev),
+  test: part(test, edges, `the other ${folds.length - ((devTo ?? devFrom) - devFrom + 1)}`),
   chosenOnDev: { minQuality: choose(dev, 0.05, 1.5), minEnrollQuality: choose(dev, 0.15, 1.25) },
 };
 
@@ -202,10 +271,11 @@ if (opts.json) {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } else {
   const pct = (v: number | null): string => (v === null ? '-' : `${(v * 100).toFixed(2)}%`);
-  process.stdout.write(`${report.command}\n${report.data}\nverify threshold ${report.threshold}\n`);
-  for (const part of [report.dev, report.test]) {
-    process.stdout.write(`\nfolds ${part.folds}: ${part.pairs} pairs, ${part.errors} errors (${pct(part.errors / Math.max(1, part.pairs))})\n| lower score of the pair | pairs | errors | error rate | 95% CI | mean genuine distance |\n|---|---|---|---|---|---|\n`);
-    for (const b of part.bands) process.stdout.write(`| ${b.band} | ${b.pairs} | ${b.errors} | ${pct(b.errorRate)} | ${pct(b.ci95[0])}-${pct(b.ci95[1])} | ${b.meanGenuineDistance?.toFixed(3) ?? '-'} |\n`);
+  process.stdout.write(`${report.command}\n${report.data}\nverify threshold ${report.threshold}, 1:N rule threshold ${report.ruleThreshold}; ${bandCount} bands at equal shares of folds ${opts.dev}'s pairs\n`);
+  for (const p of [report.dev, report.test]) {
+    process.stdout.write(`\nfolds ${p.folds}: ${p.pairs} pairs, ${p.errors} errors (${pct(p.errors / Math.max(1, p.pairs))})\n| lower score of the pair | pairs | errors | error rate | 95% CI | false rejects | false accepts | mean genuine distance | genuine over the 1:N threshold |\n|---|---|---|---|---|---|---|---|---|\n`);
+    for (const b of p.bands) process.stdout.write(`| ${b.band} | ${b.pairs} | ${b.errors} | ${pct(b.errorRate)} | ${pct(b.ci95[0])}-${pct(b.ci95[1])} | ${b.falseRejects} | ${b.falseAccepts} | ${b.meanGenuineDistance?.toFixed(3) ?? '-'} | ${b.genuineOverRule} (${pct(b.genuineOverRuleRate)}; ${pct(b.genuineOverRuleCi95[0])}-${pct(b.genuineOverRuleCi95[1])}) |\n`);
+    process.stdout.write(`error rate falls band to band as the score rises: ${p.errorRateFalls ? 'yes' : 'no'}; mean genuine distance falls: ${p.genuineDistanceFalls ? 'yes' : 'no'}; genuine over the 1:N threshold falls: ${p.genuineOverRuleFalls ? 'yes' : 'no'}; Spearman (genuine pairs, score vs distance) ${p.genuineSpearman.toFixed(3)}\n`);
   }
   process.stdout.write(`\nchosen on folds ${opts.dev}: minQuality ${report.chosenOnDev.minQuality}, minEnrollQuality ${report.chosenOnDev.minEnrollQuality}\n`);
 }

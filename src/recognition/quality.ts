@@ -59,8 +59,8 @@ export const QUALITY_RAMPS = {
  * Service defaults of the collection settings (docs/face-quality.md). Chosen on LFW View 2 folds
  * 1-5 (`npm run bench:quality`; folds 6-10 are reported), then held at or under the lowest score
  * of the committed fixtures the service recognises correctly (bbt crops 0.40, CSE546 0.51), one
- * 0.05 step below it: the development folds' rule picked 0 for recognition (the poorest 5% of
- * pairs erred no more than the rest) and 0.55 for enrollment. Recognition: a face scoring under
+ * 0.05 step below it: the development folds' rule picked 0 for recognition (no gate of at most 5%
+ * of pairs had the pairs under it erring 1.5 times as often) and 0.55 for enrollment. Recognition: a face scoring under
  * `minQuality` is not matched (`reason: "low-quality"`). Enrollment: a face scoring under
  * `minEnrollQuality` is refused unless forced.
  */
