@@ -52,6 +52,14 @@ export interface BlobStore extends Closeable, Pingable {
    * order: the orphan sweep's listing. Optional: a store without it is not swept.
    */
   listOlderThan?(prefix: string, before: Date, limit: number): Promise<string[]>;
+  /**
+   * Optional: mark `key` as the input of a job that ended `done`, so that a store-side expiry
+   * rule may delete it once input retention has passed (S3: the object tag
+   * `facefleet-finished=done`, matched by the lifecycle rule `provision` creates). Never called
+   * for a dead-lettered job's input, which must stay for a replay. An absent key is ignored. The
+   * local store leaves it out: its retention sweep is the only mechanism there.
+   */
+  markFinished?(key: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- JobStore
