@@ -450,6 +450,22 @@ export interface WebhookEndpoint {
   events: string[];
   secret: string;
   createdAt: string;
+  /**
+   * Set when the endpoint is disabled: no delivery is made for it, and pending ones are skipped.
+   * A receiver that answers 410 Gone disables it (Standard Webhooks); an operator re-enables it.
+   */
+  disabled?: WebhookDisabled;
+}
+
+/** Why and when an endpoint was disabled. */
+export interface WebhookDisabled {
+  at: string;
+  /** `gone`: the receiver answered 410; `operator`: disabled through the API. */
+  reason: 'gone' | 'operator';
+  /** The receiver's status, for `gone`. */
+  status?: number;
+  /** The delivery job that got the answer, for `gone`. */
+  deliveryId?: string;
 }
 
 /** The webhook endpoints of every collection. */
@@ -461,6 +477,11 @@ export interface WebhookStore extends Closeable {
   list(collection: string): Promise<WebhookEndpoint[]>;
   /** False when there was no such endpoint. */
   delete(collection: string, id: string): Promise<boolean>;
+  /**
+   * Disable the endpoint (`disabled`) or enable it again (`null`). Returns the endpoint as it
+   * now is, or null when there is no such endpoint (nothing is created).
+   */
+  setDisabled(collection: string, id: string, disabled: WebhookDisabled | null): Promise<WebhookEndpoint | null>;
 }
 
 // ---------------------------------------------------------------- Worker registry
