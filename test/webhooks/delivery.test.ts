@@ -142,6 +142,31 @@ describe('webhook deliveries', () => {
     expect(JSON.stringify(found)).not.toContain('whsec_');
   });
 
+  it('an enrollment job carries its own callbackUrl too, on the collection and the default routes; a host outside the allowlist is refused at submit', async () => {
+    const calls = await receiver();
+    const name = `wh${++collections}`;
+    expect((await postJson(`${stack.web.url}/v1/collections`, { name })).status).toBe(201);
+    const image = { data: await oneFaceCut('bbt1@927,16'), type: 'image/png', filename: 'face.png' };
+    const routes = [`${stack.web.url}/v1/collections/${name}/identities/ann/faces?create=true`, `${stack.web.url}/v1/identities/ann/faces`];
+    for (const url of routes) {
+      const refused = await uploadFile(url, image, { callbackUrl: 'http://evil.example/hook' });
+      expect(refused.status, url).toBe(422);
+      expect(refused.json.type).toContain('webhook-url-refused');
+    }
+    for (const [i, url] of routes.entries()) {
+      const sent = await uploadFile(url, image, { callbackUrl: `${calls.url}?route=${i}` });
+      // This stack's engine finds no face, so the enrollment is refused; it is announced all the same.
+      expect(sent.json.callback, url).toEqual({ url: `${calls.url}?route=${i}`, secret: expect.stringMatching(/^whsec_/) });
+      const jobId = sent.json.jobId ?? sent.json.id;
+      await until(() => calls.requests.some((r) => r.path.endsWith(`route=${i}`)), 15_000, `the callback of route ${i}`);
+      const got = calls.requests.find((r) => r.path.endsWith(`route=${i}`))!;
+      const headers = { id: String(got.headers['webhook-id']), timestamp: String(got.headers['webhook-timestamp']), signature: String(got.headers['webhook-signature']) };
+      expect(verifyWebhook(sent.json.callback.secret as string, headers, got.body)).toBe(true);
+      expect(JSON.parse(got.body)).toMatchObject({ data: { kind: 'enroll', ...(jobId ? { jobId } : {}) } });
+      if (jobId) expect((await request(`${stack.web.url}/v1/jobs/${jobId}`)).text).not.toContain('whsec_');
+    }
+  });
+
   it('a receiver down, then up, gets exactly one successful delivery; the retries are in its history, all with one webhook-id', async () => {
     const port = await freePort();
     const { collection } = await endpoint(`http://127.0.0.1:${port}/hook`);
