@@ -41,6 +41,7 @@ export function buildRunner(config: Pick<Config, 'webhooks' | 'worker'>, stores:
     log,
     retryBaseSeconds: config.worker.retryBaseSeconds,
     announce: (record, state) => publisher.jobSettled(record, state),
+    blobs: stores.blobs,
   });
   runner = createJobRunner({ store: stores.jobs, effects, ...(stores.intake ? { intake: stores.intake } : {}), log });
   return { runner, publisher, effects };

@@ -52,6 +52,7 @@ export async function runProvisionCli(options: ProvisionCliOptions): Promise<Pro
     log: options.log,
     visibilitySeconds: config.queue.visibilitySeconds,
     maxReceiveCount: config.queue.maxReceiveCount,
+    inputRetentionSeconds: config.web.inputRetentionSeconds,
     ...(config.aws.kmsKeyId ? { kmsKeyId: config.aws.kmsKeyId } : {}),
     launchTemplate: options.ec2 === false ? false : { instanceProfileName: resourceNames(config.prefix).workerRole, ...options.launchTemplate },
     ...(options.clients ? { clients: options.clients } : {}),

@@ -19,6 +19,7 @@ export const COMMAND_ACTIONS: Record<string, string> = {
   HeadObject: 's3:GetObject',
   PutObject: 's3:PutObject',
   DeleteObject: 's3:DeleteObject',
+  PutObjectTagging: 's3:PutObjectTagging',
   // SQS
   GetQueueUrl: 'sqs:GetQueueUrl',
   GetQueueAttributes: 'sqs:GetQueueAttributes',
@@ -45,7 +46,8 @@ export const COMMAND_ACTIONS: Record<string, string> = {
   TerminateInstances: 'ec2:TerminateInstances',
 };
 
-const BLOBS = { bucket: ['HeadBucket'], objects: ['GetObject', 'HeadObject', 'PutObject', 'DeleteObject'] } as const;
+// PutObjectTagging: a job that ends done has its input tagged for the bucket's lifecycle rule.
+const BLOBS = { bucket: ['HeadBucket'], objects: ['GetObject', 'HeadObject', 'PutObject', 'DeleteObject', 'PutObjectTagging'] } as const;
 const JOB_RW = { jobsTable: ['GetItem', 'PutItem', 'DeleteItem'], jobsIndex: ['Query'] } as const;
 const GALLERY_RW = { galleryTable: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'Scan', 'BatchWriteItem'] } as const;
 /** Every JobQueue method resolves both queue URLs first. */

@@ -8,7 +8,7 @@ import type { ResourceNames } from './names.js';
 export type ProvisionAction = 'created' | 'unchanged' | 'updated' | 'planned';
 
 export interface ProvisionedResource {
-  kind: 's3-bucket' | 's3-object' | 'sqs-queue' | 'dynamodb-table' | 'launch-template';
+  kind: 's3-bucket' | 's3-lifecycle' | 's3-object' | 'sqs-queue' | 'dynamodb-table' | 'launch-template';
   name: string;
   action: ProvisionAction;
   /** What was (or would be) created or changed. */
@@ -58,6 +58,11 @@ export interface ProvisionOptions {
   visibilitySeconds?: number;
   /** Receives before SQS moves a message to the DLQ. Default 3 (config `queue.maxReceiveCount`). */
   maxReceiveCount?: number;
+  /**
+   * Input retention, seconds (config `web.inputRetentionSeconds`): the bucket's lifecycle rule
+   * for finished inputs expires them after this many days, rounded up, at least 1. Default 24 h.
+   */
+  inputRetentionSeconds?: number;
   /** S3 default encryption: SSE-KMS with this key; default SSE-S3 (AES256). */
   kmsKeyId?: string;
   /** The worker launch template; `false` skips it (emulators have no EC2). */

@@ -6,6 +6,7 @@
 import { createAwsClients } from './clients.js';
 import { resourceNames } from './names.js';
 import { ensureBucket } from './provision-s3.js';
+import { ensureLifecycleRules } from './provision-lifecycle.js';
 import { ensureQueue } from './provision-sqs.js';
 import { ensureTable } from './provision-dynamodb.js';
 import { ensureLaunchTemplate } from './provision-ec2.js';
@@ -28,7 +29,10 @@ export async function provision(options: ProvisionOptions): Promise<ProvisionRep
       options.log.info({ resource: r.name, kind: r.kind, action: r.action, detail: r.detail }, `${r.kind} ${r.name}: ${r.action}`);
       resources.push(r);
     };
-    add(await ensureBucket(ctx));
+    const bucket = await ensureBucket(ctx);
+    add(bucket);
+    // A bucket made just now (or, in a dry run, to be made) has no rules to read.
+    add(await ensureLifecycleRules(ctx, bucket.action === 'created' || (bucket.action === 'planned' && !!bucket.detail?.startsWith('create'))));
     const dlq = await ensureQueue(ctx, names.deadLetterQueue, () => Promise.resolve(deadLetterQueueAttributes()));
     add(dlq.resource);
     const main = await ensureQueue(ctx, names.queue, async () =>

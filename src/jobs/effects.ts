@@ -7,7 +7,7 @@
 import type { Logger } from '../log.js';
 import type { JobActionParams, JobActionType } from '../machines/job.js';
 import { NotFoundError } from '../store/errors.js';
-import type { JobQueue } from '../store/ports.js';
+import type { BlobStore, JobQueue } from '../store/ports.js';
 import type { JobMessage, JobRecord } from './types.js';
 
 /**
@@ -63,6 +63,11 @@ export interface JobEffectsDeps {
   random?: () => number;
   /** Where `announce` goes. Absent: finished jobs are announced to nobody. */
   announce?: AnnounceJob;
+  /**
+   * With `markFinished` (S3), a job that ends `done` has its input marked for the bucket's
+   * lifecycle rule; a dead-lettered one's is left unmarked, for a replay.
+   */
+  blobs?: Pick<BlobStore, 'markFinished'>;
   /** Clock for `retryAt` delays. Default: the system clock. */
   now?: () => Date;
 }
@@ -130,6 +135,11 @@ export function createJobEffects(deps: JobEffectsDeps): JobEffects {
     },
 
     async announce({ jobId, state }, record) {
+      // Best effort: the retention sweep deletes the input on time anyway; the tag only lets S3
+      // do it too. Done is terminal, so a marked input never has to be unmarked.
+      if (state === 'done' && record && deps.blobs?.markFinished) {
+        await deps.blobs.markFinished(record.input.key).catch((err: unknown) => log.warn({ jobId, err }, 'input not marked finished; the retention sweep deletes it'));
+      }
       if (!deps.announce) return;
       if (!record) {
         log.warn({ jobId }, 'announce without the saved record; nothing announced');

@@ -59,8 +59,8 @@ export interface WebhookDeliveryResult {
   status?: number;
   /** How long the successful attempt took, ms. */
   ms?: number;
-  /** Set when nothing was sent: the endpoint was removed before the delivery ran. */
-  skipped?: 'endpoint-removed';
+  /** Set when nothing was sent: the endpoint was removed, or disabled, before the delivery ran. */
+  skipped?: 'endpoint-removed' | 'endpoint-disabled';
 }
 
 /**

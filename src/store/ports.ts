@@ -52,6 +52,14 @@ export interface BlobStore extends Closeable, Pingable {
    * order: the orphan sweep's listing. Optional: a store without it is not swept.
    */
   listOlderThan?(prefix: string, before: Date, limit: number): Promise<string[]>;
+  /**
+   * Optional: mark `key` as the input of a job that ended `done`, so that a store-side expiry
+   * rule may delete it once input retention has passed (S3: the object tag
+   * `facefleet-finished=done`, matched by the lifecycle rule `provision` creates). Never called
+   * for a dead-lettered job's input, which must stay for a replay. An absent key is ignored. The
+   * local store leaves it out: its retention sweep is the only mechanism there.
+   */
+  markFinished?(key: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- JobStore
@@ -448,6 +456,22 @@ export interface WebhookEndpoint {
   events: string[];
   secret: string;
   createdAt: string;
+  /**
+   * Set when the endpoint is disabled: no delivery is made for it, and pending ones are skipped.
+   * A receiver that answers 410 Gone disables it (Standard Webhooks); an operator re-enables it.
+   */
+  disabled?: WebhookDisabled;
+}
+
+/** Why and when an endpoint was disabled. */
+export interface WebhookDisabled {
+  at: string;
+  /** `gone`: the receiver answered 410; `operator`: disabled through the API. */
+  reason: 'gone' | 'operator';
+  /** The receiver's status, for `gone`. */
+  status?: number;
+  /** The delivery job that got the answer, for `gone`. */
+  deliveryId?: string;
 }
 
 /** The webhook endpoints of every collection. */
@@ -459,6 +483,11 @@ export interface WebhookStore extends Closeable {
   list(collection: string): Promise<WebhookEndpoint[]>;
   /** False when there was no such endpoint. */
   delete(collection: string, id: string): Promise<boolean>;
+  /**
+   * Disable the endpoint (`disabled`) or enable it again (`null`). Returns the endpoint as it
+   * now is, or null when there is no such endpoint (nothing is created).
+   */
+  setDisabled(collection: string, id: string, disabled: WebhookDisabled | null): Promise<WebhookEndpoint | null>;
 }
 
 // ---------------------------------------------------------------- Worker registry

@@ -1,6 +1,6 @@
 /** The collection routes' part of the OpenAPI document (merged by `openapi.ts`). */
 import { collectionQualitySettings, enrollQualityFields, enrollRefusal } from './openapi-quality.js';
-import { type Json, json, problem, ref, security } from './openapi-parts.js';
+import { type Json, callbackAnswer, callbackUrlField, json, problem, ref, security } from './openapi-parts.js';
 
 const errors: Json = {
   '401': problem('No key, or a key that does not verify.'),
@@ -43,7 +43,7 @@ export const collectionSchemas: Json = {
   },
   FaceEnrolled: {
     type: 'object',
-    properties: { face: ref('Face'), existing: { type: 'boolean' }, jobId: { type: 'string' }, links: { type: 'object' } },
+    properties: { face: ref('Face'), existing: { type: 'boolean' }, jobId: { type: 'string' }, links: { type: 'object' }, callback: callbackAnswer },
   },
 };
 
@@ -98,7 +98,7 @@ export const collectionPaths: Json = {
       parameters: [c, name, { name: 'create', in: 'query', required: false, schema: { type: 'boolean' } }],
       requestBody: {
         required: true,
-        content: { 'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'string', format: 'binary' }, create: { type: 'boolean' }, largest: { type: 'boolean' }, wait: { type: 'number' }, ...enrollQualityFields } } } },
+        content: { 'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'string', format: 'binary' }, create: { type: 'boolean' }, largest: { type: 'boolean' }, wait: { type: 'number' }, ...callbackUrlField, ...enrollQualityFields } } } },
       },
       responses: {
         '200': { description: 'These bytes were already enrolled for the identity.', content: json(ref('FaceEnrolled')) },

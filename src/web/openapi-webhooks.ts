@@ -12,13 +12,25 @@ const id: Json = { name: 'id', in: 'path', required: true, schema: { type: 'stri
 export const webhookSchemas: Json = {
   Webhook: {
     type: 'object',
-    required: ['id', 'collection', 'url', 'events', 'createdAt'],
+    required: ['id', 'collection', 'url', 'events', 'createdAt', 'state'],
     properties: {
       id: { type: 'string' },
       collection: { type: 'string' },
       url: { type: 'string', format: 'uri' },
       events: { type: 'array', items: { enum: ['job.done', 'job.dead-lettered', 'unknown.created'] } },
       createdAt: { type: 'string', format: 'date-time' },
+      state: { enum: ['enabled', 'disabled'], description: 'A disabled endpoint gets no new deliveries, and its pending ones are skipped, until it is enabled with PATCH.' },
+      disabled: {
+        type: 'object',
+        description: 'Why and when it was disabled (only when `state` is `disabled`).',
+        required: ['at', 'reason'],
+        properties: {
+          at: { type: 'string', format: 'date-time' },
+          reason: { enum: ['gone', 'operator'], description: '`gone`: the receiver answered 410 Gone to a delivery; `operator`: disabled with PATCH.' },
+          status: { type: 'integer', description: 'The receiver’s status, for `gone`.' },
+          deliveryId: { type: 'string', format: 'uuid', description: 'The delivery job that got the 410, for `gone`.' },
+        },
+      },
       secret: { type: 'string', description: 'The Standard Webhooks signing secret (`whsec_...`). Only in the answer to the registration.' },
       links: { type: 'object' },
     },
@@ -53,6 +65,13 @@ export const webhookPaths: Json = {
   },
   '/v1/collections/{c}/webhooks/{id}': {
     get: { summary: 'One webhook endpoint, without its secret (operator).', security, parameters: [c, id], responses: { '200': { description: 'The endpoint.', content: json(ref('Webhook')) }, ...errors } },
+    patch: {
+      summary: 'Enable a disabled webhook endpoint (after a 410 Gone, once the receiver is back), or disable one (operator). Dead-lettered deliveries are replayed with the dead-letter tools.',
+      security,
+      parameters: [c, id],
+      requestBody: { required: true, content: json({ type: 'object', required: ['enabled'], properties: { enabled: { type: 'boolean' } } }) },
+      responses: { '200': { description: 'The endpoint as it now is.', content: json(ref('Webhook')) }, '400': problem('No boolean `enabled`.'), '415': problem('Not JSON.'), ...errors },
+    },
     delete: { summary: 'Remove a webhook endpoint; its pending deliveries end with nothing sent (operator).', security, parameters: [c, id], responses: { '204': { description: 'Removed.' }, ...errors } },
   },
 };

@@ -8,7 +8,7 @@ import { webhookPaths, webhookSchemas } from './openapi-webhooks.js';
 import { enrollQualityFields, enrollRefusal, qualitySchemas, recognizeQualityFields } from './openapi-quality.js';
 import { unknownPaths, unknownSchemas } from './openapi-unknowns.js';
 import { withConsolePaths } from './openapi-console.js';
-import { type Json, json, problem, ref } from './openapi-parts.js';
+import { type Json, callbackAnswer, callbackUrlField, json, problem, ref } from './openapi-parts.js';
 
 const commonErrors: Json = {
   '401': problem('Missing or invalid API key.'),
@@ -48,7 +48,7 @@ const schemas: Json = {
   Accepted: {
     type: 'object',
     required: ['id', 'state', 'links'],
-    properties: { id: { type: 'string', format: 'uuid' }, state: { type: 'string' }, links: { type: 'object', properties: { self: { type: 'string' } } } },
+    properties: { id: { type: 'string', format: 'uuid' }, state: { type: 'string' }, links: { type: 'object', properties: { self: { type: 'string' } } }, callback: callbackAnswer },
   },
   JobView: {
     type: 'object',
@@ -79,7 +79,7 @@ const schemas: Json = {
   },
   Enrolled: {
     type: 'object',
-    properties: { identity: { type: 'string' }, faceId: { type: 'string' }, jobId: { type: 'string', format: 'uuid' }, links: { type: 'object' } },
+    properties: { identity: { type: 'string' }, faceId: { type: 'string' }, jobId: { type: 'string', format: 'uuid' }, links: { type: 'object' }, callback: callbackAnswer },
   },
   DeadLetter: {
     type: 'object',
@@ -110,7 +110,7 @@ const schemas: Json = {
 const paths: Json = {
   '/': {
     post: {
-      summary: 'Classic protocol: upload and wait; answers `<basename>:<name>` (name, `unknown` or `no-face`).',
+      summary: 'Classic protocol: upload and wait; answers `<basename>:<name>` (name, `unknown` or `no-face`). It takes no `callbackUrl`: the caller waits for the answer, and a plain-text line has no room for the signing secret.',
       security: client,
       requestBody: multipart('inputFile'),
       responses: {
@@ -133,11 +133,7 @@ const paths: Json = {
         threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 },
         collection: { type: 'string', description: 'The collection to match against (the query parameter works too); default `default`.' },
         margin: { type: 'number', minimum: 0, exclusiveMaximum: 2 },
-        callbackUrl: {
-          type: 'string',
-          format: 'uri',
-          description: 'Called with `job.done` or `job.dead-lettered` when the job ends (Standard Webhooks); the host must be in FACEFLEET_WEBHOOK_ALLOW. The answer carries `callback.secret`, once.',
-        },
+        ...callbackUrlField,
         ...recognizeQualityFields,
       }),
       responses: {
@@ -196,7 +192,7 @@ const paths: Json = {
       summary: 'Enroll a face from an image (operator); runs an `enroll` job and waits for it.',
       security: client,
       parameters: [identityName, waitParam],
-      requestBody: multipart('image', { largest: { type: 'boolean' }, wait: { type: 'number', minimum: 0, maximum: 60 }, ...enrollQualityFields }),
+      requestBody: multipart('image', { largest: { type: 'boolean' }, wait: { type: 'number', minimum: 0, maximum: 60 }, ...callbackUrlField, ...enrollQualityFields }),
       responses: {
         '201': { description: 'Enrolled.', content: json(ref('Enrolled')) },
         '202': { description: 'Still running after the wait.', content: json(ref('Accepted')) },

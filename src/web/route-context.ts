@@ -51,13 +51,13 @@ const INPUT_ERROR_CODES = new Set([...Object.keys(IMAGE_ERROR_STATUS), 'no-face'
  * The error for a job that was submitted and waited for but did not finish `done`:
  * dead-lettered on its input is 422, dead-lettered otherwise 502, still running 504.
  */
-export function unfinishedJobError(record: JobRecord | null, jobId: string): Error {
+export function unfinishedJobError(record: JobRecord | null, jobId: string, extra: Record<string, unknown> = {}): Error {
   if (!record || record.state !== 'dead-lettered') {
-    return new GatewayTimeoutError('the job did not finish in time; poll it by its id', { extensions: { jobId, links: { self: jobLink(jobId) } } });
+    return new GatewayTimeoutError('the job did not finish in time; poll it by its id', { extensions: { jobId, links: { self: jobLink(jobId) }, ...extra } });
   }
   const view = jobView(record);
   const code = view.error?.code;
-  const extensions = { jobId, reason: view.deadLetterReason, error: view.error };
+  const extensions = { jobId, reason: view.deadLetterReason, error: view.error, ...extra };
   if (code && INPUT_ERROR_CODES.has(code)) {
     return new UnprocessableError(view.error?.message ?? view.deadLetterReason ?? 'the image cannot be used', { code, extensions });
   }
@@ -69,15 +69,16 @@ export function unfinishedJobError(record: JobRecord | null, jobId: string): Err
  * was refused (no face, several without `largest`, or a face under `minEnrollQuality` without
  * `force`: code `low-quality`, with the measure to blame as `reason`). The refusal is the job's answer, so the
  * job is `done`; the client still hears it as its mistake. The problem codes are those a
- * dead-lettered enrollment used to answer with.
+ * dead-lettered enrollment used to answer with. `extra` goes into the problem (e.g. the job's
+ * `callback`, whose secret the submit answer must show whatever the outcome).
  */
-export function enrollmentOf(record: JobRecord): NonNullable<JobResult['enrolled']> | undefined {
+export function enrollmentOf(record: JobRecord, extra: Record<string, unknown> = {}): NonNullable<JobResult['enrolled']> | undefined {
   const result = jobView(record).result;
   const refused = result?.refused;
   if (refused) {
     const code = refused.reason === 'no-face' ? 'no-face' : refused.reason === 'several-faces' ? 'multiple-faces' : 'low-quality';
     const quality = refused.quality ? { quality: refused.quality, minEnrollQuality: refused.minEnrollQuality } : {};
-    throw new UnprocessableError(refused.message, { code, extensions: { jobId: record.id, reason: refused.reason, faces: refused.faces, ...quality } });
+    throw new UnprocessableError(refused.message, { code, extensions: { jobId: record.id, reason: refused.reason, faces: refused.faces, ...quality, ...extra } });
   }
   return result?.enrolled;
 }

@@ -1,5 +1,6 @@
 import { createAddressPolicy, type AddressPolicy } from '../webhooks/address-policy.js';
 import { WebhooksDisabledError, WebhookUrlRefusedError } from '../webhooks/errors.js';
+import { newWebhookSecret } from '../webhooks/signature.js';
 import { BadRequestError, ConflictError, UnprocessableError } from './errors.js';
 
 /** The longest webhook URL accepted. */
@@ -26,4 +27,14 @@ export function parseWebhookUrl(policy: AddressPolicy, raw: unknown, name = 'url
     if (err instanceof WebhookUrlRefusedError) throw new UnprocessableError(err.message, { code: 'webhook-url-refused', cause: err });
     throw err;
   }
+}
+
+/**
+ * A job's own webhook (`callbackUrl`, a form field or query parameter of a job-submitting route):
+ * absent or empty means none; otherwise the URL is checked as {@link parseWebhookUrl} does (and
+ * again at every attempt) and gets a fresh signing secret, which the submit answer shows once.
+ */
+export function parseCallback(policy: AddressPolicy, raw: unknown): { url: string; secret: string } | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return { url: parseWebhookUrl(policy, raw, 'callbackUrl'), secret: newWebhookSecret() };
 }

@@ -3,6 +3,8 @@
  * signed afresh (the `webhook-timestamp` is the attempt's; the `webhook-id` never changes), and
  * a failed attempt is planned: retried after an exponential backoff with full jitter, unless the
  * failure is permanent (410, a refused address) or the next try would fall past the retry window.
+ * A 410 from an endpoint also disables the endpoint: no further deliveries are made for it until
+ * an operator enables it again (`PATCH /v1/collections/:c/webhooks/:id`).
  */
 import type { Config } from '../config.js';
 import type { ErrorInfo } from '../errors.js';
@@ -12,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { BlobStore, WebhookStore } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
 import { createAddressPolicy } from './address-policy.js';
-import { WebhookTargetGoneError } from './errors.js';
+import { WebhookDeliveryError, WebhookTargetGoneError } from './errors.js';
 import { sendWebhook, type Resolver } from './send.js';
 import { webhookHeaders } from './signature.js';
 
@@ -52,6 +54,9 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
         const endpoint = await deps.webhooks.get(record.options.collection ?? DEFAULT_COLLECTION, options.endpointId);
         // Removed since the event: the operator no longer wants it, so there is nothing to send.
         if (!endpoint) return { width: 0, height: 0, faces: [], delivery: { skipped: 'endpoint-removed' } };
+        // Disabled after this delivery was made (a 410 to another one): nothing is sent until an
+        // operator enables it again; a replay of this delivery then sends it.
+        if (endpoint.disabled) return { width: 0, height: 0, faces: [], delivery: { skipped: 'endpoint-disabled' } };
         target = endpoint;
       } else if (options.callback) {
         target = options.callback;
@@ -66,6 +71,16 @@ export function createWebhookDeliverer(deps: WebhookDelivererDeps): WebhookDeliv
         timeoutMs: settings.timeoutMs,
         maxResponseBytes: settings.maxResponseBytes,
         resolver: deps.resolver,
+      }).catch(async (err: unknown) => {
+        // 410 Gone: the receiver wants no more deliveries (Standard Webhooks), so the endpoint is
+        // disabled before the attempt is stored as failed; a crash in between repeats the attempt,
+        // which gets the 410 again. A job's own callback is one delivery: nothing to disable.
+        if (err instanceof WebhookDeliveryError && err.status === 410 && options.endpointId !== undefined) {
+          const collection = record.options.collection ?? DEFAULT_COLLECTION;
+          await deps.webhooks.setDisabled(collection, options.endpointId, { at: now().toISOString(), reason: 'gone', status: 410, deliveryId: record.id });
+          deps.log.warn({ jobId: record.id, webhookId: options.endpointId, collection }, 'webhook endpoint disabled: the receiver answered 410 Gone');
+        }
+        throw err;
       });
       deps.log.info({ jobId: record.id, messageId: options.messageId, type: options.type, status: sent.status, ms: sent.ms }, 'webhook delivered');
       return { width: 0, height: 0, faces: [], delivery: { status: sent.status, ms: sent.ms } };

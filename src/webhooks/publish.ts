@@ -118,7 +118,8 @@ export function createWebhookPublisher(deps: WebhookPublisherDeps): WebhookPubli
 
   async function publish(collection: string, type: WebhookEventType, data: Record<string, unknown>, options: { key: string; at?: string; extra?: Target[]; sourceJobId?: string }): Promise<string[]> {
     if (policy.disabled) return [];
-    const endpoints = (await webhooks.list(collection)).filter((e) => e.events.includes(type));
+    // A disabled endpoint (a 410, or the operator) gets no new deliveries until it is enabled.
+    const endpoints = (await webhooks.list(collection)).filter((e) => !e.disabled && e.events.includes(type));
     const targets: Target[] = [...endpoints.map((e) => ({ ref: `endpoint:${e.id}`, endpointId: e.id })), ...(options.extra ?? [])];
     if (targets.length === 0) return [];
     const payload: WebhookPayload = { type, timestamp: options.at ?? new Date().toISOString(), data };

@@ -94,7 +94,7 @@ describe('provision against the emulators (EC2 mocked)', () => {
     expect(first.changed).toBe(true);
     expect(Object.values(actions(first))).toEqual(Array(first.resources.length).fill('created'));
     expect(first.resources.map((r) => r.kind).sort()).toEqual(
-      ['dynamodb-table', 'dynamodb-table', 'dynamodb-table', 'dynamodb-table', 'launch-template', 's3-bucket', 's3-object', 'sqs-queue', 'sqs-queue'].sort(),
+      ['dynamodb-table', 'dynamodb-table', 'dynamodb-table', 'dynamodb-table', 'launch-template', 's3-bucket', 's3-lifecycle', 's3-object', 'sqs-queue', 'sqs-queue'].sort(),
     );
 
     // What was created is what the adapters expect.
@@ -206,7 +206,7 @@ describe('provision against the emulators (EC2 mocked)', () => {
     lines.length = 0;
     await runProvisionCli({ config, log, clients, launchTemplate: lt, out: (l) => lines.push(l) });
     expect(lines.at(-1)).toMatch(/Nothing to change/);
-    expect(lines.filter((l) => l.includes('unchanged'))).toHaveLength(9);
+    expect(lines.filter((l) => l.includes('unchanged'))).toHaveLength(10);
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^Workers install s3://.*${tarballSha}.*checked before install`)));
     await teardown({ prefix, region: emulators.region, yes: true, log, clients });
   });

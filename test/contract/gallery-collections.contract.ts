@@ -161,6 +161,41 @@ export function galleryCollectionsContract(name: string, make: () => Promise<Gal
       expect(other?.changes.filter((c) => c.op === 'add').map((c) => c.op === 'add' && c.face.identity)).toEqual(['Zed']);
     });
 
+    it("forgets a removed identity's name and a removed face's descriptor, change log included; a reader of the feed still drops every face", async () => {
+      await h.gallery.createCollection('residue');
+      const g = h.gallery.in('residue');
+      const v0 = await g.version();
+      const name = 'Grace Residue';
+      const d1 = aDescriptor(71);
+      const bytes = (d: Float32Array) => Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      const f1 = await g.addFace(name, { descriptor: d1 });
+      await g.addFace(name, { descriptor: aDescriptor(72) });
+      const kept = await g.addFace('Kept Residue', { descriptor: aDescriptor(73) });
+      const copy = byIdentity([]);
+      const first = (await g.changesSince(v0))!;
+      apply(copy, first.changes);
+      if (h.contains) {
+        const before = await h.contains({ name: Buffer.from(name), descriptor: bytes(d1) });
+        for (const label of ['name', 'descriptor']) expect(before.some((f) => f.endsWith(`: ${label}`)), label).toBe(true);
+      }
+      // One face removed on its own, then the identity: the reader sees neither removal until now.
+      expect(await g.removeFace(name, f1.id)).toBe(true);
+      if (h.contains) expect(await h.contains({ descriptor: bytes(d1) })).toEqual([]);
+      expect(await g.removeIdentity(name)).toBe(true);
+      apply(copy, (await g.changesSince(first.version))!.changes);
+      expect(copy).toEqual(new Map([[kept.id, 'Kept Residue']]));
+      // A reader from the start never sees her either, and the feed does not name her.
+      const all = (await g.changesSince(v0))!;
+      const fresh = byIdentity([]);
+      apply(fresh, all.changes);
+      expect(fresh).toEqual(new Map([[kept.id, 'Kept Residue']]));
+      expect(JSON.stringify(all.changes)).not.toContain(name);
+      if (h.contains) {
+        expect(await h.contains({ name: Buffer.from(name), descriptor: bytes(d1), second: bytes(aDescriptor(72)) })).toEqual([]);
+        expect(await h.contains({ kept: Buffer.from('Kept Residue') })).not.toEqual([]);
+      }
+    });
+
     it('answers null for a version it cannot follow', async () => {
       expect(await h.gallery.changesSince('not-a-version')).toBeNull();
     });

@@ -6,6 +6,11 @@ import { aDescriptor } from '../helpers/builders.js';
 export interface GalleryHarness {
   gallery: Gallery;
   cleanup(): Promise<void>;
+  /**
+   * Optional: where the store keeps its rows, searched raw for each needle (the SQLite files, or
+   * every item of the DynamoDB table); answers `where: label` for each hit. For the residue checks.
+   */
+  contains?(needles: Record<string, Buffer>): Promise<string[]>;
 }
 
 /** The Gallery contract. `make` gives a fresh, empty gallery. */

@@ -142,6 +142,31 @@ describe('webhook deliveries', () => {
     expect(JSON.stringify(found)).not.toContain('whsec_');
   });
 
+  it('an enrollment job carries its own callbackUrl too, on the collection and the default routes; a host outside the allowlist is refused at submit', async () => {
+    const calls = await receiver();
+    const name = `wh${++collections}`;
+    expect((await postJson(`${stack.web.url}/v1/collections`, { name })).status).toBe(201);
+    const image = { data: await oneFaceCut('bbt1@927,16'), type: 'image/png', filename: 'face.png' };
+    const routes = [`${stack.web.url}/v1/collections/${name}/identities/ann/faces?create=true`, `${stack.web.url}/v1/identities/ann/faces`];
+    for (const url of routes) {
+      const refused = await uploadFile(url, image, { callbackUrl: 'http://evil.example/hook' });
+      expect(refused.status, url).toBe(422);
+      expect(refused.json.type).toContain('webhook-url-refused');
+    }
+    for (const [i, url] of routes.entries()) {
+      const sent = await uploadFile(url, image, { callbackUrl: `${calls.url}?route=${i}` });
+      // This stack's engine finds no face, so the enrollment is refused; it is announced all the same.
+      expect(sent.json.callback, url).toEqual({ url: `${calls.url}?route=${i}`, secret: expect.stringMatching(/^whsec_/) });
+      const jobId = sent.json.jobId ?? sent.json.id;
+      await until(() => calls.requests.some((r) => r.path.endsWith(`route=${i}`)), 15_000, `the callback of route ${i}`);
+      const got = calls.requests.find((r) => r.path.endsWith(`route=${i}`))!;
+      const headers = { id: String(got.headers['webhook-id']), timestamp: String(got.headers['webhook-timestamp']), signature: String(got.headers['webhook-signature']) };
+      expect(verifyWebhook(sent.json.callback.secret as string, headers, got.body)).toBe(true);
+      expect(JSON.parse(got.body)).toMatchObject({ data: { kind: 'enroll', ...(jobId ? { jobId } : {}) } });
+      if (jobId) expect((await request(`${stack.web.url}/v1/jobs/${jobId}`)).text).not.toContain('whsec_');
+    }
+  });
+
   it('a receiver down, then up, gets exactly one successful delivery; the retries are in its history, all with one webhook-id', async () => {
     const port = await freePort();
     const { collection } = await endpoint(`http://127.0.0.1:${port}/hook`);
@@ -175,26 +200,49 @@ describe('webhook deliveries', () => {
     expect(slow.requests[1]!.headers['webhook-id']).toBe(slow.requests[0]!.headers['webhook-id']);
   });
 
-  it('a 410 is not retried: dead-lettered with the status, listed and replayed by the dead-letter tools', async () => {
+  it('a 410 is not retried and disables the endpoint: no new deliveries, GET shows why; enabled again, a replay and new events are delivered', async () => {
     let gone = true;
     const r = await receiver(() => ({ status: gone ? 410 : 200 }));
-    const { collection } = await endpoint(r.url);
+    const { collection, id: endpointId } = await endpoint(r.url);
+    const hook = `${stack.web.url}/v1/collections/${collection}/webhooks/${endpointId}`;
+    expect((await request(hook)).json.state).toBe('enabled');
     const [id] = await publish(collection, 'gone');
     const dead = await settled(id!);
     expect(dead.state).toBe('dead-lettered');
     expect(dead.attempts).toBe(1);
     expect(dead.error).toMatchObject({ code: 'webhook-status', status: 410, retryable: false });
     expect(dead.deadLetterReason).toMatch(/410/);
-    await new Promise((res) => setTimeout(res, 1_500));
+    const listedHooks = await request(`${stack.web.url}/v1/collections/${collection}/webhooks`);
+    expect(listedHooks.json.items).toEqual([expect.objectContaining({ id: endpointId, state: 'disabled', disabled: expect.objectContaining({ reason: 'gone', status: 410, deliveryId: id }) })]);
+    // A disabled endpoint gets no delivery for a new event.
+    expect(await publish(collection, 'gone-2')).toEqual([]);
+    await new Promise((res) => setTimeout(res, 1_000));
     expect(r.requests).toHaveLength(1);
     const listed = await request(`${stack.web.url}/v1/dead-letters`);
     expect(listed.json.items).toContainEqual(expect.objectContaining({ id, lastError: expect.objectContaining({ status: 410 }) }));
+
+    // The operator enables it (bad bodies are refused), then replays the dead letter.
     gone = false;
+    const patch = (body: unknown) => request(hook, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await patch({ enabled: 'yes' })).status).toBe(400);
+    expect((await request(`${stack.web.url}/v1/collections/${collection}/webhooks/wh_${'0'.repeat(24)}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"enabled":true}' })).status).toBe(404);
+    const enabled = await patch({ enabled: true });
+    expect(enabled.status).toBe(200);
+    expect(enabled.json).toMatchObject({ id: endpointId, state: 'enabled' });
+    expect(enabled.json.disabled).toBeUndefined();
     expect((await postJson(`${stack.web.url}/v1/dead-letters/replay`, { ids: [id] })).status).toBe(200);
     const replayed = await settled(id!);
     expect(replayed.state).toBe('done');
     expect(r.requests).toHaveLength(2);
     expect(r.requests[1]!.headers['webhook-id']).toBe(r.requests[0]!.headers['webhook-id']);
+    const [next] = await publish(collection, 'gone-3');
+    expect((await settled(next!)).state).toBe('done');
+    expect(r.requests).toHaveLength(3);
+
+    // Disabled by the operator: no delivery for new events either.
+    expect((await patch({ enabled: false })).json).toMatchObject({ state: 'disabled', disabled: { reason: 'operator' } });
+    expect(await publish(collection, 'gone-4')).toEqual([]);
+    expect(r.requests).toHaveLength(3);
   });
 
   it('a redirect is not followed; the attempt fails with its status', async () => {

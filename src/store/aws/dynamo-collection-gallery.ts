@@ -15,7 +15,8 @@ import { decodeDescriptor, deleteKeys, encodeDescriptor, lastItem, queryAll, typ
  * - `c#<uid>#identities` / `<identity>`: identities, with a `generation` faces carry.
  * - `c#<uid>#faces` / `<identity>/<faceId>`: faces (identity names hold no `/`).
  * - `c#<uid>#log` / `<seq, 15 digits>`: the change feed, appended with a conditional Put on the
- *   next sequence number, so it has no gaps; an `add` carries the whole face.
+ *   next sequence number, so it has no gaps; an `add` carries the whole face. Removing a face or
+ *   an identity rewrites the entries that carry it as `forgotten` (see `forgetIdentityInLog`).
  * Every read is a Query or GetItem inside one collection's partitions: nothing scans.
  */
 export const COLLECTIONS_PK = '#collections';
@@ -123,8 +124,31 @@ export class DynamoCollectionGallery implements CollectionGallery {
     const faces = await queryAll(this.doc, this.table, facesPk(meta.uid), { prefix: `${name}/` });
     await deleteKeys(this.doc, this.table, faces.map((f) => ({ pk: f.pk, sk: f.sk })));
     const existed = out.Attributes !== undefined;
-    if (existed || faces.length > 0) await this.append(meta.uid, { op: 'remove-identity', identity: name });
+    if (existed || faces.length > 0) await this.forgetIdentityInLog(meta.uid, name, faces.map((f) => f.faceId as string));
     return existed;
+  }
+
+  /**
+   * The change log forgets a removed identity (a removed person's name and descriptors must not
+   * stay in the table): every entry that names it becomes `forgotten`, and one `remove-faces`
+   * entry, without the name, drops by id every face it ever had. A reader past the old entries
+   * drops the faces; one before them never sees them added. The log has no index by identity,
+   * so this reads the collection's whole log once (a Query, paged): removals are rare, the feed
+   * is read on every enrollment. A crash part-way is repaired by removing the identity again.
+   */
+  private async forgetIdentityInLog(uid: string, name: string, current: string[]): Promise<void> {
+    const entries = (await queryAll(this.doc, this.table, logPk(uid), { what: `read the change log of ${this.collection}` })).filter((e) => e.identity === name);
+    // A face removed on its own earlier has a named `remove` entry (its `add` is forgotten already).
+    const faceIds = [...new Set([...current, ...entries.filter((e) => e.op === 'add' || e.op === 'remove').map((e) => e.faceId as string)])];
+    if (faceIds.length > 0) await this.append(uid, { op: 'remove-faces', faceIds });
+    await this.forget(entries);
+  }
+
+  /** Replace log entries with `forgotten` ones at the same sequence numbers (no gap in the feed). */
+  private async forget(entries: Item[]): Promise<void> {
+    for (const e of entries) {
+      await awsCall('scrub the change log', () => this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: e.pk, sk: e.sk, op: 'forgotten', at: e.at } })));
+    }
   }
 
   async addFace(name: string, face: NewFace): Promise<EnrolledFace> {
@@ -169,6 +193,9 @@ export class DynamoCollectionGallery implements CollectionGallery {
     );
     if (out.Attributes === undefined) return false;
     await this.append(meta.uid, { op: 'remove', identity, faceId });
+    // The face's `add` entry carries its descriptor: forget it too (one read of the log, as for identities).
+    const log = await queryAll(this.doc, this.table, logPk(meta.uid), { what: `read the change log of ${this.collection}` });
+    await this.forget(log.filter((e) => e.op === 'add' && e.faceId === faceId));
     return true;
   }
 
@@ -202,7 +229,7 @@ export class DynamoCollectionGallery implements CollectionGallery {
     const meta = await this.meta();
     if (!meta || uid !== meta.uid || !Number.isSafeInteger(from) || from < 0) return null;
     const items = await queryAll(this.doc, this.table, logPk(meta.uid), { after: seqKey(from), what: `read the change log of ${this.collection}` });
-    const changes = items.map(toChange);
+    const changes = items.flatMap(toChanges);
     const last = items.length > 0 ? Number(items[items.length - 1]!.sk) : from;
     return { version: `${meta.uid}.${last}`, changes };
   }
@@ -250,12 +277,15 @@ function byCreated(a: FaceItem, b: FaceItem): number {
   return (a.ord ?? a.createdAt).localeCompare(b.ord ?? b.createdAt) || a.faceId.localeCompare(b.faceId);
 }
 
-function toChange(item: Item): GalleryChange {
+/** The changes one log entry stands for: none for a `forgotten` one, one per face for `remove-faces`. */
+function toChanges(item: Item): GalleryChange[] {
   const identity = item.identity as string;
-  if (item.op === 'add') return { op: 'add', face: toFace(item as FaceItem) };
-  if (item.op === 'remove') return { op: 'remove', identity, faceId: item.faceId as string };
-  if (item.op === 'remove-identity') return { op: 'remove-identity', identity };
-  return { op: 'create-identity', identity };
+  if (item.op === 'forgotten') return [];
+  if (item.op === 'remove-faces') return ((item.faceIds as string[] | undefined) ?? []).map((faceId) => ({ op: 'remove', identity: '', faceId }));
+  if (item.op === 'add') return [{ op: 'add', face: toFace(item as FaceItem) }];
+  if (item.op === 'remove') return [{ op: 'remove', identity, faceId: item.faceId as string }];
+  if (item.op === 'remove-identity') return [{ op: 'remove-identity', identity }];
+  return [{ op: 'create-identity', identity }];
 }
 
 export function toFace(item: FaceItem): EnrolledFace {

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { WebhookEndpoint, WebhookStore } from '../ports.js';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { WebhookDisabled, WebhookEndpoint, WebhookStore } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
 import { queryAll } from './dynamo-items.js';
@@ -61,6 +61,27 @@ export class DynamoWebhookStore implements WebhookStore {
     return out.Attributes !== undefined;
   }
 
+  async setDisabled(collection: string, id: string, disabled: WebhookDisabled | null): Promise<WebhookEndpoint | null> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pkOf(collection), sk: id },
+          // The condition keeps an update from making an endpoint that was removed.
+          ConditionExpression: 'attribute_exists(pk)',
+          ...(disabled
+            ? { UpdateExpression: 'SET disabled = :d', ExpressionAttributeValues: { ':d': disabled } }
+            : { UpdateExpression: 'REMOVE disabled' }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes ? toEndpoint(out.Attributes) : null;
+    } catch (err) {
+      if (awsErrorCode(err) === 'ConditionalCheckFailedException') return null;
+      throw classifyAwsError(err, `${disabled ? 'disable' : 'enable'} webhook ${id}`);
+    }
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -72,5 +93,6 @@ function toEndpoint(item: Record<string, unknown>): WebhookEndpoint {
     events: [...((item.events as string[] | undefined) ?? [])],
     secret: item.secret as string,
     createdAt: item.createdAt as string,
+    ...(item.disabled ? { disabled: { ...(item.disabled as WebhookDisabled) } } : {}),
   };
 }

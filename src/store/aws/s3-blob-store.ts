@@ -1,10 +1,17 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import type { Logger } from '../../log.js';
 import type { BlobPutOptions, BlobStore } from '../ports.js';
 import { NotFoundError } from '../errors.js';
 import { validateBlobKey } from '../blob-key.js';
 import { awsCall, classifyAwsError } from './errors.js';
+
+/**
+ * The object tag a finished (`done`) job's input carries; the bucket's lifecycle rule
+ * `facefleet-finished-inputs` (see `src/aws/provision-s3.ts`) expires objects under `inputs/`
+ * that have it. A dead-lettered job's input never gets it, so a replay still finds its image.
+ */
+export const FINISHED_TAG = { Key: 'facefleet-finished', Value: 'done' } as const;
 
 export interface S3BlobStoreOptions {
   s3: S3Client;
@@ -75,6 +82,19 @@ export class S3BlobStore implements BlobStore {
     } catch (err) {
       const e = classifyAwsError(err, `delete blob ${key}`);
       // S3 answers 204 for an absent key; an emulator's 404 means the same.
+      if (e instanceof NotFoundError && (err as { name?: string }).name !== 'NoSuchBucket') return;
+      throw e;
+    }
+  }
+
+  /** Tag the object with {@link FINISHED_TAG} (replacing its tag set: facefleet sets no other tags). */
+  async markFinished(key: string): Promise<void> {
+    validateBlobKey(key);
+    try {
+      await this.s3.send(new PutObjectTaggingCommand({ Bucket: this.bucket, Key: key, Tagging: { TagSet: [{ ...FINISHED_TAG }] } }));
+    } catch (err) {
+      const e = classifyAwsError(err, `tag blob ${key}`);
+      // Already deleted (a retention sweep, DELETE /v1/jobs/:id): nothing left to expire.
       if (e instanceof NotFoundError && (err as { name?: string }).name !== 'NoSuchBucket') return;
       throw e;
     }

@@ -52,6 +52,7 @@ export function prepareCollectionStatements(db: Database.Database) {
     deleteFaces: db.prepare<[string, string]>('DELETE FROM collection_faces WHERE collection = ? AND identity = ?'),
     faceIdsOf: db.prepare<[string, string], { id: string }>('SELECT id FROM collection_faces WHERE collection = ? AND identity = ?'),
     deleteChangesOf: db.prepare<[string, string]>('DELETE FROM gallery_changes WHERE collection = ? AND identity = ?'),
+    addedFaceIdsOf: db.prepare<[string, string], { face_id: string }>("SELECT face_id FROM gallery_changes WHERE collection = ? AND identity = ? AND op = 'add' AND face_id IS NOT NULL"),
     deleteIdentity: db.prepare<[string, string]>('DELETE FROM collection_identities WHERE collection = ? AND name = ?'),
     deleteFace: db.prepare<[string, string, string]>('DELETE FROM collection_faces WHERE collection = ? AND identity = ? AND id = ?'),
     insertFace: db.prepare<[string, string, string, Buffer, string | null, string, string | null, string]>(
@@ -102,15 +103,18 @@ export class SqliteCollectionGallery implements CollectionGallery {
         this.stmts.change.run(c, 'create-identity', name, null);
       }),
       remove: db.transaction((name: string): boolean => {
-        const faceIds = this.stmts.faceIdsOf.all(c, name).map((r) => r.id);
+        const current = this.stmts.faceIdsOf.all(c, name).map((r) => r.id);
         this.stmts.deleteFaces.run(c, name);
         const removed = this.stmts.deleteIdentity.run(c, name).changes > 0;
         if (removed) {
           // Forget the name in the feed too (a removed person's name must not linger on disk):
-          // drop the identity's earlier rows and say the removal face by face, without the name.
-          // A reader past those rows drops the faces by id; one before them never sees them added.
+          // drop the identity's earlier rows and say the removal face by face, without the name,
+          // for every face it ever had (one removed on its own earlier loses its named `remove`
+          // row here). A reader past those rows drops the faces by id; one before them never
+          // sees them added.
+          const ever = this.stmts.addedFaceIdsOf.all(c, name).map((r) => r.face_id);
           this.stmts.deleteChangesOf.run(c, name);
-          for (const id of faceIds) this.stmts.change.run(c, 'remove', '', id);
+          for (const id of new Set([...current, ...ever])) this.stmts.change.run(c, 'remove', '', id);
         }
         return removed;
       }),

@@ -1,10 +1,11 @@
-import type { WebhookEndpoint, WebhookStore } from '../ports.js';
+import type { WebhookDisabled, WebhookEndpoint, WebhookStore } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { SqliteAdapter, type SqliteLease } from './sqlite.js';
 
 /** WebhookStore on SQLite: one JSON record per endpoint, keyed by collection and id. */
 export class SqliteWebhookStore extends SqliteAdapter implements WebhookStore {
   private readonly stmts;
+  private readonly setTx;
 
   constructor(lease: SqliteLease) {
     super(lease);
@@ -14,7 +15,16 @@ export class SqliteWebhookStore extends SqliteAdapter implements WebhookStore {
       get: db.prepare<[string, string], { record: string }>('SELECT record FROM webhook_endpoints WHERE collection = ? AND id = ?'),
       list: db.prepare<[string], { record: string }>('SELECT record FROM webhook_endpoints WHERE collection = ? ORDER BY created_at, id'),
       delete: db.prepare<[string, string]>('DELETE FROM webhook_endpoints WHERE collection = ? AND id = ?'),
+      update: db.prepare<[string, string, string]>('UPDATE webhook_endpoints SET record = ? WHERE collection = ? AND id = ?'),
     };
+    this.setTx = db.transaction((collection: string, id: string, disabled: WebhookDisabled | null): WebhookEndpoint | null => {
+      const row = this.stmts.get.get(collection, id);
+      if (!row) return null;
+      const { disabled: _old, ...rest } = JSON.parse(row.record) as WebhookEndpoint;
+      const next: WebhookEndpoint = disabled ? { ...rest, disabled } : rest;
+      this.stmts.update.run(JSON.stringify(next), collection, id);
+      return next;
+    });
   }
 
   create(endpoint: WebhookEndpoint): Promise<void> {
@@ -41,5 +51,9 @@ export class SqliteWebhookStore extends SqliteAdapter implements WebhookStore {
 
   delete(collection: string, id: string): Promise<boolean> {
     return this.run(`delete webhook ${id}`, () => this.stmts.delete.run(collection, id).changes > 0);
+  }
+
+  setDisabled(collection: string, id: string, disabled: WebhookDisabled | null): Promise<WebhookEndpoint | null> {
+    return this.run(`${disabled ? 'disable' : 'enable'} webhook ${id}`, () => this.setTx.immediate(collection, id, disabled));
   }
 }

@@ -6,6 +6,7 @@ import { BadRequestError, ConflictError, HttpNotFoundError } from '../errors.js'
 import { parseFlag, parseIdentityName, parseWait } from '../params.js';
 import { enrollmentOf, jobLink, sendAccepted, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
+import { parseCallback, webhookPolicy } from '../webhook-url.js';
 import { forgetFaces } from '../../jobs/forget-faces.js';
 import { ctx } from '../context.js';
 import { collectionPath } from './collections.js';
@@ -38,6 +39,7 @@ function faceBody(collection: string, f: EnrolledFace) {
  */
 export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext): void {
   const { config, gallery } = rc.deps;
+  const policy = webhookPolicy(config.webhooks.allow);
   const operator = rc.auth.requireRole('operator');
   const base = '/v1/collections/:c/identities';
 
@@ -121,6 +123,8 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
     if (res.locals.identityMissing === true && !create) throw identityMissing(name, c.name);
     const largest = parseFlag(form.largest ?? req.query.largest, 'largest');
     const waitSeconds = parseWait(form.wait ?? req.query.wait, config.web.maxWaitSeconds, Math.min(config.web.maxWaitSeconds, rc.tuning.enrollWaitSeconds));
+    // The job's own webhook, as on POST /v1/jobs: checked now and at every delivery attempt.
+    const callback = parseCallback(policy, form.callbackUrl ?? req.query.callbackUrl);
     const record = await submitAndWait(rc, req, res, {
       kind: 'enroll',
       field: 'image',
@@ -131,15 +135,18 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
         largest,
         ...enrollQualityOptions((f) => form[f] ?? req.query[f], c),
         ...jobOwnership(res, c.name),
+        ...(callback ? { callback } : {}),
       },
       waitSeconds,
     });
+    // The callback's signing secret is shown here, once; job views never show it.
+    const extra = callback ? { callback } : {};
     if (!isTerminal(record)) {
-      sendAccepted(res, record);
+      sendAccepted(res, record, extra);
       return;
     }
-    if (record.state !== 'done') throw unfinishedJobError(record, record.id);
-    const enrolled = enrollmentOf(record);
+    if (record.state !== 'done') throw unfinishedJobError(record, record.id, extra);
+    const enrolled = enrollmentOf(record, extra);
     const face = enrolled ? (await rc.guard(() => gallery.in(c.name).listFacesOf(name))).find((f) => f.id === enrolled.faceId) : undefined;
     res
       .status(enrolled?.existing ? 200 : 201)
@@ -149,6 +156,7 @@ export function registerCollectionIdentityRoutes(app: Express, rc: RouteContext)
         existing: enrolled?.existing === true,
         jobId: record.id,
         links: { job: jobLink(record.id), identity: identityPath(c.name, name) },
+        ...extra,
       });
   });
 }

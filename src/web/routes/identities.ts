@@ -8,6 +8,7 @@ import { parseFlag, parseIdentityName, parseWait } from '../params.js';
 import { enrollQualityOptions } from '../quality-options.js';
 import { enrollmentOf, jobLink, sendAccepted, unfinishedJobError, type RouteContext } from '../route-context.js';
 import { isTerminal } from '../wait.js';
+import { parseCallback, webhookPolicy } from '../webhook-url.js';
 import { submitAndWait } from './jobs.js';
 
 /** Small JSON bodies only, and only when the client says it is JSON. */
@@ -28,6 +29,7 @@ function identityPath(name: string): string {
 /** Gallery management (operator role). Enrollment runs as an `enroll` job: the web tier has no model. */
 export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
   const { config, gallery } = rc.deps;
+  const policy = webhookPolicy(config.webhooks.allow);
   // These routes are the default collection's: a key scoped elsewhere may not use them.
   const requireOperator = rc.auth.requireRole('operator');
   const operator: express.RequestHandler = (req, res, next) => {
@@ -89,6 +91,8 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
     const largest = parseFlag(form.largest ?? req.query.largest, 'largest');
     const waitSeconds = parseWait(form.wait ?? req.query.wait, config.web.maxWaitSeconds, Math.min(config.web.maxWaitSeconds, rc.tuning.enrollWaitSeconds));
     const settings = (await rc.guard(() => gallery.findCollection(DEFAULT_COLLECTION))) ?? {};
+    // The job's own webhook, as on POST /v1/jobs: checked now and at every delivery attempt.
+    const callback = parseCallback(policy, form.callbackUrl ?? req.query.callbackUrl);
     const record = await submitAndWait(rc, req, res, {
       kind: 'enroll',
       field: 'image',
@@ -99,18 +103,21 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
         identity: name,
         largest,
         ...enrollQualityOptions((f) => form[f] ?? req.query[f], settings),
+        ...(callback ? { callback } : {}),
       },
       waitSeconds,
     });
+    // The callback's signing secret is shown here, once; job views never show it.
+    const extra = callback ? { callback } : {};
     if (!isTerminal(record)) {
-      sendAccepted(res, record);
+      sendAccepted(res, record, extra);
       return;
     }
-    if (record.state !== 'done') throw unfinishedJobError(record, record.id);
-    const enrolled = enrollmentOf(record);
+    if (record.state !== 'done') throw unfinishedJobError(record, record.id, extra);
+    const enrolled = enrollmentOf(record, extra);
     res
       .status(201)
       .location(identityPath(name))
-      .json({ identity: enrolled?.identity ?? name, faceId: enrolled?.faceId, jobId: record.id, links: { job: jobLink(record.id), identity: identityPath(name) } });
+      .json({ identity: enrolled?.identity ?? name, faceId: enrolled?.faceId, jobId: record.id, links: { job: jobLink(record.id), identity: identityPath(name) }, ...extra });
   });
 }

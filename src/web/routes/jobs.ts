@@ -11,8 +11,7 @@ import { sendAccepted, withCursor, type RouteContext } from '../route-context.js
 import { recognizeQualityOptions } from '../quality-options.js';
 import { collectionOfRequest, requireCollection, requireJobAccess } from '../collection-access.js';
 import { submitJob } from '../submit.js';
-import { newWebhookSecret } from '../../webhooks/signature.js';
-import { parseWebhookUrl, webhookPolicy } from '../webhook-url.js';
+import { parseCallback, webhookPolicy } from '../webhook-url.js';
 import { receivedImage } from '../upload.js';
 import { isTerminal, waitForJob } from '../wait.js';
 
@@ -79,8 +78,7 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
       ...jobOwnership(res, collection.name),
     };
     // The job's own webhook: checked against the allowlist now and again at every attempt.
-    const rawCallback = field(req, 'callbackUrl');
-    const callback = rawCallback === undefined || rawCallback === '' ? undefined : { url: parseWebhookUrl(policy, rawCallback, 'callbackUrl'), secret: newWebhookSecret() };
+    const callback = parseCallback(policy, field(req, 'callbackUrl'));
     const limited = limitForClient(ctx(res).principal, asked, {
       ...config.recognition,
       threshold: collection.threshold ?? config.recognition.threshold,

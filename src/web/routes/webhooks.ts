@@ -21,7 +21,16 @@ function webhookPath(e: Pick<WebhookEndpoint, 'collection' | 'id'>): string {
 
 /** An endpoint as the API shows it: never its secret. */
 function endpointView(e: WebhookEndpoint) {
-  return { id: e.id, collection: e.collection, url: e.url, events: e.events, createdAt: e.createdAt, links: { self: webhookPath(e) } };
+  return {
+    id: e.id,
+    collection: e.collection,
+    url: e.url,
+    events: e.events,
+    createdAt: e.createdAt,
+    state: e.disabled ? ('disabled' as const) : ('enabled' as const),
+    ...(e.disabled ? { disabled: e.disabled } : {}),
+    links: { self: webhookPath(e) },
+  };
 }
 
 function parseEvents(raw: unknown): string[] {
@@ -37,8 +46,8 @@ function parseEndpointId(raw: unknown): string {
 
 /**
  * `/v1/collections/:c/webhooks` (operator role): register an endpoint (`{url, events}`; the answer
- * carries the signing secret, once), list them, show one, remove one. Deliveries are jobs of kind
- * `webhook` (see docs/webhooks.md).
+ * carries the signing secret, once), list them, show one, enable or disable one (`PATCH
+ * {enabled}`), remove one. Deliveries are jobs of kind `webhook` (see docs/webhooks.md).
  */
 export function registerWebhookRoutes(app: Express, rc: RouteContext): void {
   const { webhooks } = rc.deps;
@@ -89,6 +98,23 @@ export function registerWebhookRoutes(app: Express, rc: RouteContext): void {
     requireJobAccess(res, record);
     const found = await rc.guard(() => rc.deps.publisher!.deliveriesOf(record));
     res.json({ items: found.map((f) => ({ ...jobView(f.delivery), ...(f.endpointId ? { endpointId: f.endpointId } : { callback: true }) })) });
+  });
+
+  // Enable a disabled endpoint (after a 410, once the receiver is back), or disable one.
+  // Dead-lettered deliveries are not replayed by this; the dead-letter tools do that.
+  app.patch(`${base}/:id`, operator, rc.rateLimit, ...jsonBody(), async (req, res) => {
+    const collection = await requireCollection(rc, res, parseCollectionName(req.params.c));
+    const id = parseEndpointId(req.params.id);
+    const body = req.body as { enabled?: unknown } | null;
+    if (!body || typeof body !== 'object' || typeof body.enabled !== 'boolean') throw new BadRequestError('send {"enabled": true} or {"enabled": false}', { code: 'bad-body' });
+    const current = await rc.guard(() => webhooks.get(collection.name, id));
+    if (!current) throw new HttpNotFoundError('no such webhook');
+    // Disabling a disabled endpoint keeps its first reason (a 410 stays visible).
+    const wanted = body.enabled ? null : (current.disabled ?? { at: new Date().toISOString(), reason: 'operator' as const });
+    const updated = await rc.guard(() => webhooks.setDisabled(collection.name, id, wanted));
+    if (!updated) throw new HttpNotFoundError('no such webhook');
+    ctx(res).log.info({ webhookId: id, collection: collection.name, enabled: body.enabled }, body.enabled ? 'webhook enabled' : 'webhook disabled');
+    res.json(endpointView(updated));
   });
 
   app.delete(`${base}/:id`, operator, rc.rateLimit, async (req, res) => {

@@ -20,7 +20,7 @@ import { S3BlobStore } from '../../../src/store/aws/s3-blob-store.js';
 import { SqsJobQueue } from '../../../src/store/aws/sqs-job-queue.js';
 import { withFaults } from '../../../src/store/faults.js';
 import { createThenSendIntake } from '../../../src/store/intake.js';
-import { createBucket, createQueues, createTables, freshNames, useEmulators } from './harness.js';
+import { createBucket, createQueues, createTables, freshNames, itemsContaining, useEmulators } from './harness.js';
 
 const env = useEmulators();
 
@@ -76,7 +76,7 @@ galleryContract('DynamoGallery on dynalite', async () => {
 galleryCollectionsContract('DynamoGallery on dynalite', async () => {
   const names = freshNames('gallery');
   const cleanup = await createTables(env, names, [names.galleryTable]);
-  return { gallery: new DynamoGallery({ doc: env.clients.doc, table: names.galleryTable }), cleanup };
+  return { gallery: new DynamoGallery({ doc: env.clients.doc, table: names.galleryTable }), cleanup, contains: (needles) => itemsContaining(env, names.galleryTable, needles) };
 });
 
 keyStoreContract('DynamoKeyStore on dynalite', async () => {

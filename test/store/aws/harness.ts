@@ -4,7 +4,7 @@
  */
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
 import { createAwsClients, type AwsClients } from '../../../src/aws/clients.js';
 import { resourceNames, type ResourceNames } from '../../../src/aws/names.js';
@@ -65,4 +65,36 @@ export async function createTables(env: AwsTestEnv, names: ResourceNames, which:
 
 export function freshNames(label: string): ResourceNames {
   return resourceNames(testPrefix(label));
+}
+
+/** The raw bytes of an item: every string (UTF-8) and binary value, keys and nested ones included. */
+function itemBytes(value: AttributeValue | Record<string, AttributeValue>): Buffer[] {
+  const v = value as AttributeValue;
+  if (v.S !== undefined) return [Buffer.from(v.S)];
+  if (v.N !== undefined) return [Buffer.from(v.N)];
+  if (v.B !== undefined) return [Buffer.from(v.B)];
+  if (v.SS) return v.SS.map((x) => Buffer.from(x));
+  if (v.BS) return v.BS.map((x) => Buffer.from(x));
+  if (v.L) return v.L.flatMap(itemBytes);
+  if (v.M) return Object.values(v.M).flatMap(itemBytes);
+  if (v.BOOL !== undefined || v.NULL !== undefined) return [];
+  return Object.values(value as Record<string, AttributeValue>).flatMap(itemBytes);
+}
+
+/**
+ * Every item of `table` (a full Scan: test tables are small) holding one of `needles` in any
+ * string or binary attribute, as `<pk>/<sk>: label`. The DynamoDB side of the residue checks.
+ */
+export async function itemsContaining(env: AwsTestEnv, table: string, needles: Record<string, Buffer>): Promise<string[]> {
+  const found: string[] = [];
+  let next: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await env.clients.dynamodb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(next ? { ExclusiveStartKey: next } : {}) }));
+    for (const item of page.Items ?? []) {
+      const bytes = Buffer.concat(itemBytes(item));
+      for (const [label, needle] of Object.entries(needles)) if (needle.length > 0 && bytes.includes(needle)) found.push(`${item.pk?.S}/${item.sk?.S}: ${label}`);
+    }
+    next = page.LastEvaluatedKey;
+  } while (next);
+  return found;
 }

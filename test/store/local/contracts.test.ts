@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { blobStoreContract } from '../../contract/blob-store.contract.js';
+import { filesContaining } from '../../helpers/residue.js';
 import { galleryCollectionsContract } from '../../contract/gallery-collections.contract.js';
 import { galleryContract } from '../../contract/gallery.contract.js';
 import { jobIntakeContract } from '../../contract/job-intake.contract.js';
@@ -89,7 +90,7 @@ galleryContract('SqliteGallery', async () => {
 
 galleryCollectionsContract('SqliteGallery', async () => {
   const { dir, cleanup } = await tempDir();
-  return { gallery: new SqliteGallery(acquireDatabase(dir)), cleanup };
+  return { gallery: new SqliteGallery(acquireDatabase(dir)), cleanup, contains: (needles) => filesContaining(dir, needles) };
 });
 
 keyStoreContract('SqliteKeyStore', async () => {

@@ -104,9 +104,17 @@ describe('local data dir after deletes', () => {
     const before = await filesContaining(dir, { image, thumb, id: Buffer.from(job.id) });
     for (const label of ['image', 'thumb', 'id']) expect(before.some((f) => f.endsWith(`: ${label}`))).toBe(true);
 
+    // The job.done delivery announcing the enrollment: its body is the job's result, with the name.
+    const delivery = aJob({ kind: 'webhook' });
+    await stores.blobs.put(delivery.input.key, Buffer.from(JSON.stringify({ type: 'job.done', data: { jobId: job.id, result: { enrolled: { identity: name } } } })));
+    await stores.jobs.create(delivery);
+    const publisher = { deliveriesOf: async (r: { id: string }) => (r.id === job.id ? [{ delivery }] : []) };
+    expect((await filesContaining(dir, { name: Buffer.from(name) })).length).toBeGreaterThan(0);
+
     expect(await stores.gallery.removeIdentity(name)).toBe(true);
-    await forgetFaces({ ...stores, log: silentLogger() }, faces);
+    await forgetFaces({ ...stores, log: silentLogger(), publisher }, faces);
     expect(await stores.jobs.get(job.id)).toBeNull();
+    expect(await stores.jobs.get(delivery.id)).toBeNull();
     expect(await filesContaining(dir, { image, thumb, id: Buffer.from(job.id), name: Buffer.from(name) })).toEqual([]);
   });
 });
