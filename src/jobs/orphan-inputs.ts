@@ -15,7 +15,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * Delete input blobs (`inputs/<shard>/<job id>`) older than `graceSeconds` whose job does not
  * exist: what a request left behind when it failed between storing the image and creating the
- * job, and could not clean up itself. Returns how many were deleted. A store without
+ * job, and could not clean up itself; and the blobs of a search (`searches/<id>/...`) as old,
+ * whose web tier gave up before the answer came. Returns how many were deleted. A store without
  * `listOlderThan` is not swept (returns 0).
  */
 export async function sweepOrphanInputs(
@@ -34,6 +35,13 @@ export async function sweepOrphanInputs(
     await blobs.delete(key);
     deleted++;
     log.info({ key, jobId: id }, 'orphan input deleted: no job has it');
+  }
+  // A "seen before?" search's blobs live seconds (src/unknowns/search.ts); older ones were left
+  // by a web tier that gave up before the worker answered. No record stands behind them.
+  for (const key of await blobs.listOlderThan('searches/', before, SWEEP_LIMIT)) {
+    await blobs.delete(key);
+    deleted++;
+    log.info({ key }, 'orphan search blob deleted');
   }
   return deleted;
 }

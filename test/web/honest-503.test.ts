@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sweepOrphanInputs } from '../../src/jobs/orphan-inputs.js';
 import type { BlobStore } from '../../src/store/ports.js';
+import { searchAnswerKey, searchInputKey } from '../../src/unknowns/search.js';
 import { inputKey } from '../../src/web/submit.js';
 import { uploadFile } from '../helpers/http.js';
 import { validJpeg } from '../helpers/hostile.js';
@@ -57,6 +58,22 @@ describe('honest 503s', () => {
       expect(await blobs.exists(orphan)).toBe(false);
       expect(await blobs.exists(fresh)).toBe(true);
       expect(await blobs.exists(owned)).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("deletes a search's blobs left behind by a web tier that gave up, and keeps a search in progress", async () => {
+    const h = await startHarness({ noStart: true });
+    try {
+      const blobs = h.stores.blobs;
+      const [left, running] = [searchAnswerKey('0a1b2c3d-0000-4000-8000-000000000005'), searchInputKey('0a1b2c3d-0000-4000-8000-000000000006')];
+      for (const key of [left, running]) await blobs.put(key, Buffer.from('x'));
+      const old = new Date(Date.now() - 3_600_000);
+      await fs.utimes(path.join(h.dataDir, 'blobs', left), old, old);
+      expect(await sweepOrphanInputs({ blobs, jobs: h.stores.jobs }, { graceSeconds: 900 })).toBe(1);
+      expect(await blobs.exists(left)).toBe(false);
+      expect(await blobs.exists(running)).toBe(true);
     } finally {
       await h.close();
     }
