@@ -54,11 +54,12 @@ export function galleryIndexOver(kernel: GalleryIndexKernel): GalleryIndex {
       const topK = options.topK ?? DEFAULT_MATCH.topK;
       const threshold = options.threshold ?? rule.threshold;
       const margin = options.margin ?? rule.margin;
+      const cohort = options.cohort ?? rule.cohort;
       if (kernel.size === 0) return { match: null, reason: 'no-close-identity', candidates: [] };
-      // The rule needs the second identity for its margin even when fewer are returned.
+      // The rule needs the second identity for its margin, and the cohort after it, even when fewer are returned.
       const k = Math.max(RULE_CANDIDATES, topK);
       const ranked = templates ? kernel.nearestTemplates(descriptor, k) : kernel.nearest(descriptor, k);
-      const { match, reason } = decide(ranked, { threshold, margin });
+      const { match, reason } = decide(ranked, { threshold, margin, cohort });
       return { match, reason, candidates: ranked.slice(0, Math.max(0, topK)) };
     },
   };
