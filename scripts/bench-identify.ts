@@ -10,7 +10,7 @@
  * --threshold / --margin are given).
  *
  *   npm run bench:identify -- [--lfw DIR] [--cache DIR] [--gallery-images K] [--all] [--out DIR]
- *                             [--threshold T] [--margin M] [--cohort Z] [--seed S] [--target-fpir F] [--cached-only]
+ *                             [--threshold T] [--margin M] [--cohort Z] [--seed S] [--target-fpir F] [--no-tune] [--cached-only]
  *
  * Descriptors come from the cache (format: ./lib/lfw-cache.ts); images missing from it are
  * described first with the `standard` pipeline (13,233 images: about half an hour per core on a
@@ -47,9 +47,10 @@ const opts = new Command()
   .option('--sizes <list>', 'gallery sizes to sample (identities), plus the full gallery', '100,1000')
   .option('--out <dir>', 'folder for the DET curve (CSV and PNG)')
   .option('--template', 'match against each identity\'s mean enrolled descriptor instead of its nearest face')
+  .option('--no-tune', 'skip tuning on the tune half (report the rule in use only)')
   .option('--cached-only', 'run on the people whose images are all cached; describe nothing')
   .parse()
-  .opts<{ lfw: string; cache: string; galleryImages: string; all?: boolean; threshold?: string; margin?: string; cohort?: string; seed: string; targetFpir: string; targetFpirAll: string; sizes: string; out?: string; cachedOnly?: boolean; template?: boolean }>();
+  .opts<{ lfw: string; cache: string; galleryImages: string; all?: boolean; threshold?: string; margin?: string; cohort?: string; seed: string; targetFpir: string; targetFpirAll: string; sizes: string; out?: string; cachedOnly?: boolean; template?: boolean; tune: boolean }>();
 const lfwRoot = lfwDirOrExit(opts.lfw);
 
 const k = Number(opts.galleryImages), seed = Number(opts.seed), targetFpir = Number(opts.targetFpir), targetFpirAll = Number(opts.targetFpirAll);
@@ -122,16 +123,16 @@ async function report(name: 'tune' | 'test', half: Person[]): Promise<HalfReport
 const tune = await report('tune', halves.tune);
 // Tuning, on the tune half only, for K = 1 and K = 3 together (one default rule serves both).
 const tuneProto = (kk: number, all: boolean) => (kk === k && !all ? tune.full : runProtocol(halves.tune, { ...proto, k: kk, all }));
-const tuneTargets = [1, 3].flatMap((kk) => [
+const tuneTargets = !opts.tune ? [] : [1, 3].flatMap((kk) => [
   { k: kk, all: false, protocol: tuneProto(kk, false), fpir: targetFpir },
   { k: kk, all: true, protocol: tuneProto(kk, true), fpir: targetFpirAll },
 ]);
-const tuned = tuneRule(tuneTargets.filter((t) => !t.all).map((t) => ({ protocol: t.protocol, enough: t.k > 1 })), tuneTargets);
+const tuned = !opts.tune ? null : tuneRule(tuneTargets.filter((t) => !t.all).map((t) => ({ protocol: t.protocol, enough: t.k > 1 })), tuneTargets);
 if (tuned) {
   console.log(`rule tuned on the tune half (lowest FNIR at K=1 + FNIR at K=3 with 4+ images, FPIR <= ${pct(targetFpir)} at both and <= ${pct(targetFpirAll)} with everyone enrolled): ${ruleText(tuned.rule)}`);
   for (const t of tuneTargets) console.log(`  tune half, K=${t.k}${t.all ? ', --all' : ''}: ${fmt(rates(t.protocol, tuned.rule), t.k)}`);
   console.log(`  same rule on the test half, K=${k}: ${fmt(rates(runProtocol(halves.test, proto), tuned.rule))}`);
-} else console.log('no rule on the grid meets the FPIR targets on the tune half');
+} else if (opts.tune) console.log('no rule on the grid meets the FPIR targets on the tune half');
 const test = await report('test', halves.test);
 
 // verify (1:1): LFW View 2, ten folds, each scored at the threshold best on the other nine (pairs with both images cached).

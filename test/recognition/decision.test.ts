@@ -95,6 +95,14 @@ describe('the gallery index applies the rule', () => {
     expect(out.faces[2].candidates.length).toBe(3);
   });
 
+  it('applies the cohort score: a nearest that does not stand out from the rest is ambiguous', () => {
+    // Distances 0.3, 0.4, 0.5, 0.7, 0.9 from the probe: clear of the second by 0.1, cohort score 1.47.
+    const spread = createGalleryIndex([0.3, 0.4, 0.5, 0.7, 0.9].map((x, i) => ({ identity: `p${i}`, descriptor: d(x) })));
+    expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 3 })).toMatchObject({ match: null, reason: 'ambiguous' });
+    expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 1 }).match?.identity).toBe('p0');
+    expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 0 }).match?.identity).toBe('p0');
+  });
+
   it('an empty gallery answers no-close-identity', () => {
     expect(createGalleryIndex([]).match(d(0))).toEqual({ match: null, reason: 'no-close-identity', candidates: [] });
   });
@@ -103,17 +111,18 @@ describe('the gallery index applies the rule', () => {
 describe('the rule in the configuration', () => {
   it('defaults to the documented rule and verify threshold', () => {
     const c = loadConfig({}, {});
-    expect(c.recognition).toMatchObject({ threshold: DEFAULT_RULE.threshold, margin: DEFAULT_RULE.margin, verifyThreshold: DEFAULT_VERIFY_THRESHOLD });
+    expect(c.recognition).toMatchObject({ threshold: DEFAULT_RULE.threshold, margin: DEFAULT_RULE.margin, cohort: DEFAULT_RULE.cohort ?? 0, verifyThreshold: DEFAULT_VERIFY_THRESHOLD });
   });
 
   it('reads FACEFLEET_MARGIN and FACEFLEET_VERIFY_THRESHOLD, flags first, and hands them to workers', () => {
-    const c = loadConfig({ margin: 0.1 }, { FACEFLEET_MARGIN: '0', FACEFLEET_THRESHOLD: '0.45', FACEFLEET_VERIFY_THRESHOLD: '0.55' });
-    expect(c.recognition).toMatchObject({ threshold: 0.45, margin: 0.1, verifyThreshold: 0.55 });
-    expect(loadConfig({}, configToEnv(c)).recognition).toMatchObject({ threshold: 0.45, margin: 0.1, verifyThreshold: 0.55 });
+    const c = loadConfig({ margin: 0.1 }, { FACEFLEET_MARGIN: '0', FACEFLEET_THRESHOLD: '0.45', FACEFLEET_VERIFY_THRESHOLD: '0.55', FACEFLEET_COHORT: '2.5' });
+    expect(c.recognition).toMatchObject({ threshold: 0.45, margin: 0.1, cohort: 2.5, verifyThreshold: 0.55 });
+    expect(loadConfig({}, configToEnv(c)).recognition).toMatchObject({ threshold: 0.45, margin: 0.1, cohort: 2.5, verifyThreshold: 0.55 });
   });
 
   it('refuses a margin or verify threshold out of range', () => {
     expect(() => loadConfig({}, { FACEFLEET_MARGIN: '-1' })).toThrow(/margin/);
+    expect(() => loadConfig({}, { FACEFLEET_COHORT: '-1' })).toThrow(/cohort/);
     expect(() => loadConfig({}, { FACEFLEET_VERIFY_THRESHOLD: '0' })).toThrow(/verify threshold/);
   });
 });
