@@ -72,12 +72,6 @@ export interface Config {
      */
     margin: number;
     /**
-     * The 1:N rule's cohort score: the nearest distance must lie this many standard deviations
-     * below the mean of the next identities' distances, else the face is `ambiguous`. 0 turns it
-     * off. Env FACEFLEET_COHORT, flag --cohort. Default `DEFAULT_RULE.cohort`.
-     */
-    cohort: number;
-    /**
      * `verify`'s 1:1 threshold (same person when the distance is at most this). Env
      * FACEFLEET_VERIFY_THRESHOLD, flag --threshold of `verify`. Default {@link DEFAULT_VERIFY_THRESHOLD}.
      */
@@ -256,8 +250,6 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
   if (threshold <= 0 || threshold > 2) throw new ConfigError(`threshold must be in (0, 2], got ${threshold}`);
   const margin = num(pick('margin', 'FACEFLEET_MARGIN'), 'margin', DEFAULT_RULE.margin);
   if (!(margin >= 0 && margin < 2)) throw new ConfigError(`margin must be in [0, 2), got ${margin}`);
-  const cohort = num(pick('cohort', 'FACEFLEET_COHORT'), 'cohort', DEFAULT_RULE.cohort ?? 0);
-  if (!(cohort >= 0 && cohort <= 100)) throw new ConfigError(`cohort must be in [0, 100], got ${cohort}`);
   const verifyThreshold = num(pick('verifyThreshold', 'FACEFLEET_VERIFY_THRESHOLD'), 'verify threshold', DEFAULT_VERIFY_THRESHOLD);
   if (verifyThreshold <= 0 || verifyThreshold > 2) throw new ConfigError(`verify threshold must be in (0, 2], got ${verifyThreshold}`);
   const topK = num(pick('topK', 'FACEFLEET_TOP_K'), 'top-k', 3);
@@ -286,7 +278,6 @@ export function loadConfig(flags: Flags = {}, env: Env = process.env, defaults: 
     recognition: {
       threshold,
       margin,
-      cohort,
       verifyThreshold,
       topK,
       maxInputPixels: num(pick('maxPixels', 'FACEFLEET_MAX_PIXELS'), 'max pixels', 50_000_000),
@@ -356,7 +347,6 @@ export function configToEnv(config: Config): Record<string, string> {
     ...(config.logFormat ? { FACEFLEET_LOG_FORMAT: config.logFormat } : {}),
     FACEFLEET_THRESHOLD: String(config.recognition.threshold),
     FACEFLEET_MARGIN: String(config.recognition.margin),
-    FACEFLEET_COHORT: String(config.recognition.cohort),
     FACEFLEET_VERIFY_THRESHOLD: String(config.recognition.verifyThreshold),
     FACEFLEET_TOP_K: String(config.recognition.topK),
     FACEFLEET_MAX_PIXELS: String(config.recognition.maxInputPixels),

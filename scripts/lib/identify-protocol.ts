@@ -11,7 +11,10 @@
  * An image without a face is a mated probe that fails, or a non-mated probe that names nobody.
  */
 import { seededRandom } from '../../src/random.js';
-import { cohortScore, decideDistances, RULE_CANDIDATES, type MatchRule } from '../../src/recognition/decision.js';
+import { cohortScore, COHORT_SIZE, decideDistances, type MatchRule } from '../../src/recognition/decision.js';
+
+/** Distances kept per probe: the nearest and its cohort, enough for any rule (`ruleCandidates`). */
+const KEEP = 1 + COHORT_SIZE;
 import type { CachedImage } from './lfw-cache.js';
 
 export interface Person {
@@ -49,7 +52,7 @@ export interface Scored {
   mated: boolean;
   /** Mated: the person has K + 1 or more images. */
   enough: boolean;
-  /** The {@link RULE_CANDIDATES} nearest identities' distances, nearest first; empty when the probe has no face or the gallery is empty. */
+  /** The {@link KEEP} nearest identities' distances, nearest first; empty when the probe has no face or the gallery is empty. */
   d: Float64Array;
   /** cohortScore(d) (src/recognition/decision.ts), computed once for the tuning grid. */
   z: number | null;
@@ -126,12 +129,12 @@ export function runProtocol(people: Person[], o: { k: number; all: boolean; iden
       }
       if (s < best[who]) best[who] = s;
     }
-    // The RULE_CANDIDATES nearest identities by insertion into a short sorted list.
+    // The KEEP nearest identities by insertion into a short sorted list.
     const topD: number[] = [], topI: number[] = [];
     for (const g of identities) {
       const v = best[g];
-      if (v === Infinity || (topD.length === RULE_CANDIDATES && v >= topD[RULE_CANDIDATES - 1])) continue;
-      let p = topD.length < RULE_CANDIDATES ? topD.length : RULE_CANDIDATES - 1;
+      if (v === Infinity || (topD.length === KEEP && v >= topD[KEEP - 1])) continue;
+      let p = topD.length < KEEP ? topD.length : KEEP - 1;
       topD[p] = v;
       topI[p] = g;
       while (p > 0 && topD[p - 1] > v) {
@@ -235,7 +238,7 @@ export const COHORTS = [0, ...Array.from({ length: 21 }, (_, i) => 1 + i * 0.25)
  * when it passes the margin and cohort checks and its nearest distance is at most T, so for each
  * margin and cohort the whole threshold sweep is one sort of the passing probes' distances.
  */
-export function tuneRule(objectives: Array<{ protocol: Protocol; enough?: boolean }>, constraints: Array<{ protocol: Protocol; fpir: number }>): { rule: MatchRule; fnir: number } | null {
+export function tuneRule(objectives: Array<{ protocol: Protocol; enough?: boolean }>, constraints: Array<{ protocol: Protocol; fpir: number }>, cohorts: readonly number[] = COHORTS): { rule: MatchRule; fnir: number } | null {
   const thresholds = THRESHOLDS.filter((t) => t >= 0.35);
   /** For each threshold, how many of the probes `pick` selects pass margin and cohort and lie within it. */
   const counts = (p: Protocol, rule: Omit<MatchRule, 'threshold'>, pick: (s: Scored) => boolean): Int32Array => {
@@ -255,7 +258,7 @@ export function tuneRule(objectives: Array<{ protocol: Protocol; enough?: boolea
   const hit = (enough: boolean) => (s: Scored) => s.correct && (!enough || s.enough);
   const mated = (enough: boolean) => (s: Scored) => s.mated && (!enough || s.enough);
   let best: { rule: MatchRule; fnir: number } | null = null;
-  for (const cohort of COHORTS) {
+  for (const cohort of cohorts) {
     for (let m = 0; m <= 30; m++) {
       const margin = Math.round(m * 0.005 * 1e4) / 1e4;
       const part = { margin, cohort };

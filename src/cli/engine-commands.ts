@@ -177,8 +177,7 @@ export function registerEngineCommands(program: Command): void {
       .option(...COLLECTION_OPTION)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
       .option('--threshold <t>', `largest distance to the nearest identity that can match (default ${DEFAULT_RULE.threshold})`, parseNumber('--threshold', { min: 0.01, max: 2 }))
-      .option('--margin <m>', `smallest gap to the second-nearest identity, else ambiguous (default ${DEFAULT_RULE.margin}; 0 = off)`, parseNumber('--margin', { min: 0, max: 1.99 }))
-      .option('--cohort <z>', `smallest cohort score of the nearest identity against the next ones, else ambiguous (default ${DEFAULT_RULE.cohort ?? 0}; 0 = off)`, parseNumber('--cohort', { min: 0, max: 100 })),
+      .option('--margin <m>', `smallest gap to the second-nearest identity, else ambiguous (default ${DEFAULT_RULE.margin}; 0 = off)`, parseNumber('--margin', { min: 0, max: 1.99 })),
   ).action(async (inputs: string[], opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);
     const { createGalleryIndex, otherPipelineWarning, recognizeFaces, readImageFile } = await recognition();
@@ -204,8 +203,8 @@ export function registerEngineCommands(program: Command): void {
         for (const file of files) {
           try {
             const analyzed = await engine.analyze(await readImageFile(file));
-            const { topK, threshold, margin, cohort } = config.recognition;
-            const result = recognizeFaces(analyzed, index, { topK, threshold, margin, cohort });
+            const { topK, threshold, margin } = config.recognition;
+            const result = recognizeFaces(analyzed, index, { topK, threshold, margin });
             printResult(file, result, Boolean(opts.json));
           } catch (e) {
             failed += 1;

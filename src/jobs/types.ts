@@ -136,8 +136,6 @@ export interface JobOptions {
    * jobs stored before the rule had one: those use the default.
    */
   margin?: number;
-  /** The 1:N rule's cohort score (src/recognition/decision.ts). Absent in jobs stored before the rule had one: those use the default. */
-  cohort?: number;
   /** enroll: the identity to add the face to. */
   identity?: string;
   /** enroll: take the largest face when there are several. */

@@ -66,11 +66,17 @@ export const DEFAULT_VERIFY_THRESHOLD = 0.61;
 export const COHORT_SIZE = 10;
 
 /**
- * How many identities {@link decide} needs to see: the nearest, and the cohort after it (the
- * second for the margin among them). An index answering the matcher must return this many when
- * the gallery holds them; fewer (a small gallery) make a smaller cohort.
+ * How many identities {@link decide} needs to see under `rule`: the nearest and the second (for
+ * the margin), or the nearest and its cohort when the rule has a cohort score. An index answering
+ * the matcher must return this many when the gallery holds them; fewer (a small gallery) make a
+ * smaller cohort.
  */
-export const RULE_CANDIDATES = 1 + COHORT_SIZE;
+export function ruleCandidates(rule: Pick<MatchRule, 'cohort'>): number {
+  return rule.cohort ? 1 + COHORT_SIZE : RULE_CANDIDATES;
+}
+
+/** How many identities the default rule needs: the nearest and, for the margin, the second. */
+export const RULE_CANDIDATES = 2;
 
 /**
  * The cohort score of a face whose distances to its nearest identities are `d` (nearest first):
@@ -78,7 +84,7 @@ export const RULE_CANDIDATES = 1 + COHORT_SIZE;
  * than two identities after the nearest (no spread to measure).
  */
 export function cohortScore(d: ArrayLike<number>): number | null {
-  const n = Math.min(d.length, RULE_CANDIDATES) - 1;
+  const n = Math.min(d.length - 1, COHORT_SIZE);
   if (n < 2) return null;
   let sum = 0;
   for (let i = 1; i <= n; i++) sum += d[i]!;

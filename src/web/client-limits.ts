@@ -10,13 +10,13 @@ export const CLIENT_MAX_TOP_K = 5;
 
 /**
  * A client key may only tighten the match rule: its `threshold` is at most the configured
- * default (a larger one would name any stranger instead of `unknown`), its `margin`, `cohort` and
+ * default (a larger one would name any stranger instead of `unknown`), its `margin` and
  * `minQuality` at least the defaults, and its `topK` at most
  * {@link CLIENT_MAX_TOP_K} (or the configured default topK, when an operator set that higher).
  * Beyond either it gets a 400 rather than a silent clamp. Operators
  * (and every request when auth is off, which acts as an operator) are not limited.
  */
-export function limitForClient(principal: Principal | undefined, options: JobOptions, defaults: { threshold: number; topK: number; margin?: number; cohort?: number; minQuality?: number }): JobOptions {
+export function limitForClient(principal: Principal | undefined, options: JobOptions, defaults: { threshold: number; topK: number; margin?: number; minQuality?: number }): JobOptions {
   if (principal?.role !== 'client') return options;
   // A lower quality minimum names faces the collection judged too poor to name.
   if (defaults.minQuality !== undefined && options.minQuality !== undefined && options.minQuality < defaults.minQuality) {
@@ -28,11 +28,6 @@ export function limitForClient(principal: Principal | undefined, options: JobOpt
   if (defaults.margin !== undefined && options.margin !== undefined && options.margin < defaults.margin) {
     throw new BadRequestError(`a client key's margin may be no less than ${defaults.margin} (the configured default); larger values are stricter`, {
       code: 'margin-below-default',
-    });
-  }
-  if (defaults.cohort !== undefined && options.cohort !== undefined && options.cohort < defaults.cohort) {
-    throw new BadRequestError(`a client key's cohort may be no less than ${defaults.cohort} (the configured default); larger values are stricter`, {
-      code: 'cohort-below-default',
     });
   }
   if (options.threshold > defaults.threshold) {

@@ -133,7 +133,6 @@ const paths: Json = {
         threshold: { type: 'number', exclusiveMinimum: 0, maximum: 2 },
         collection: { type: 'string', description: 'The collection to match against (the query parameter works too); default `default`.' },
         margin: { type: 'number', minimum: 0, exclusiveMaximum: 2 },
-        cohort: { type: 'number', minimum: 0, maximum: 100, description: 'The 1:N rule’s cohort score (docs/identification.md); 0 turns it off.' },
         callbackUrl: {
           type: 'string',
           format: 'uri',

@@ -75,15 +75,6 @@ export function parseMargin(raw: unknown, fallback: number): number {
   return n;
 }
 
-/** cohort: the 1:N rule's cohort score in [0, 100], default from config; 0 turns it off. */
-export function parseCohort(raw: unknown, fallback: number): number {
-  const value = single(raw);
-  if (value === undefined || value === '') return fallback;
-  const n = NUMBER.test(value) ? Number(value) : NaN;
-  if (!(n >= 0 && n <= 100)) throw new BadRequestError('cohort must be a number in [0, 100]', { code: 'bad-cohort' });
-  return n;
-}
-
 /** A boolean form field (`true/false/1/0/yes/no/on/off`), default false. */
 export function parseFlag(raw: unknown, name: string): boolean {
   const value = single(raw);

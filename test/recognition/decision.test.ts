@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configToEnv, loadConfig } from '../../src/config.js';
-import { checkRule, cohortScore, COHORT_SIZE, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD, RULE_CANDIDATES } from '../../src/recognition/decision.js';
+import { checkRule, cohortScore, COHORT_SIZE, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD, RULE_CANDIDATES, ruleCandidates } from '../../src/recognition/decision.js';
 import { createGalleryIndex, recognizeFaces } from '../../src/recognition/matcher.js';
 
 const rule = { threshold: 0.5, margin: 0.06 };
@@ -44,7 +44,8 @@ describe('decide', () => {
     // Only the first COHORT_SIZE after the nearest count.
     const far = [0.3, ...Array.from({ length: COHORT_SIZE }, (_, i) => 0.6 + 0.01 * i)];
     expect(cohortScore([...far, 0.0, 9])).toBeCloseTo(cohortScore(far)!, 9);
-    expect(RULE_CANDIDATES).toBe(COHORT_SIZE + 1);
+    expect(ruleCandidates({ cohort: 2 })).toBe(COHORT_SIZE + 1);
+    expect(ruleCandidates(DEFAULT_RULE)).toBe(RULE_CANDIDATES);
   });
 
   it('calls a close, clear nearest ambiguous when it does not stand out from the cohort', () => {
@@ -95,12 +96,12 @@ describe('the gallery index applies the rule', () => {
     expect(out.faces[2].candidates.length).toBe(3);
   });
 
-  it('applies the cohort score: a nearest that does not stand out from the rest is ambiguous', () => {
+  it('applies a cohort score when asked: a nearest that does not stand out from the rest is ambiguous', () => {
     // Distances 0.3, 0.4, 0.5, 0.7, 0.9 from the probe: clear of the second by 0.1, cohort score 1.47.
     const spread = createGalleryIndex([0.3, 0.4, 0.5, 0.7, 0.9].map((x, i) => ({ identity: `p${i}`, descriptor: d(x) })));
     expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 3 })).toMatchObject({ match: null, reason: 'ambiguous' });
     expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 1 }).match?.identity).toBe('p0');
-    expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 0 }).match?.identity).toBe('p0');
+    expect(spread.match(d(0), { threshold: 0.5, margin: 0.05 }).match?.identity).toBe('p0');
   });
 
   it('an empty gallery answers no-close-identity', () => {
@@ -111,18 +112,17 @@ describe('the gallery index applies the rule', () => {
 describe('the rule in the configuration', () => {
   it('defaults to the documented rule and verify threshold', () => {
     const c = loadConfig({}, {});
-    expect(c.recognition).toMatchObject({ threshold: DEFAULT_RULE.threshold, margin: DEFAULT_RULE.margin, cohort: DEFAULT_RULE.cohort ?? 0, verifyThreshold: DEFAULT_VERIFY_THRESHOLD });
+    expect(c.recognition).toMatchObject({ threshold: DEFAULT_RULE.threshold, margin: DEFAULT_RULE.margin, verifyThreshold: DEFAULT_VERIFY_THRESHOLD });
   });
 
   it('reads FACEFLEET_MARGIN and FACEFLEET_VERIFY_THRESHOLD, flags first, and hands them to workers', () => {
-    const c = loadConfig({ margin: 0.1 }, { FACEFLEET_MARGIN: '0', FACEFLEET_THRESHOLD: '0.45', FACEFLEET_VERIFY_THRESHOLD: '0.55', FACEFLEET_COHORT: '2.5' });
-    expect(c.recognition).toMatchObject({ threshold: 0.45, margin: 0.1, cohort: 2.5, verifyThreshold: 0.55 });
-    expect(loadConfig({}, configToEnv(c)).recognition).toMatchObject({ threshold: 0.45, margin: 0.1, cohort: 2.5, verifyThreshold: 0.55 });
+    const c = loadConfig({ margin: 0.1 }, { FACEFLEET_MARGIN: '0', FACEFLEET_THRESHOLD: '0.45', FACEFLEET_VERIFY_THRESHOLD: '0.55' });
+    expect(c.recognition).toMatchObject({ threshold: 0.45, margin: 0.1, verifyThreshold: 0.55 });
+    expect(loadConfig({}, configToEnv(c)).recognition).toMatchObject({ threshold: 0.45, margin: 0.1, verifyThreshold: 0.55 });
   });
 
   it('refuses a margin or verify threshold out of range', () => {
     expect(() => loadConfig({}, { FACEFLEET_MARGIN: '-1' })).toThrow(/margin/);
-    expect(() => loadConfig({}, { FACEFLEET_COHORT: '-1' })).toThrow(/cohort/);
     expect(() => loadConfig({}, { FACEFLEET_VERIFY_THRESHOLD: '0' })).toThrow(/verify threshold/);
   });
 });

@@ -34,7 +34,6 @@ export function registerClassicRoutes(app: Express, rc: RouteContext): void {
         topK: config.recognition.topK,
         threshold: collection.threshold ?? config.recognition.threshold,
         margin: config.recognition.margin,
-        cohort: config.recognition.cohort,
         minQuality: collection.minQuality ?? DEFAULT_MIN_QUALITY,
         ...jobOwnership(res, collection.name),
       },

@@ -96,7 +96,6 @@ export function registerIdentityRoutes(app: Express, rc: RouteContext): void {
         topK: config.recognition.topK,
         threshold: config.recognition.threshold,
         margin: config.recognition.margin,
-        cohort: config.recognition.cohort,
         identity: name,
         largest,
         ...enrollQualityOptions((f) => form[f] ?? req.query[f], settings),

@@ -6,7 +6,7 @@ import { DEFAULT_COLLECTION } from '../../store/ports.js';
 import { limitForClient } from '../client-limits.js';
 import { ctx } from '../context.js';
 import { BadRequestError, HttpNotFoundError } from '../errors.js';
-import { parseCohort, parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
+import { parseCursor, parseJobId, parseLimit, parseMargin, parseThreshold, parseTopK, parseWait } from '../params.js';
 import { sendAccepted, withCursor, type RouteContext } from '../route-context.js';
 import { recognizeQualityOptions } from '../quality-options.js';
 import { collectionOfRequest, requireCollection, requireJobAccess } from '../collection-access.js';
@@ -75,7 +75,6 @@ export function registerJobRoutes(app: Express, rc: RouteContext): void {
       topK: parseTopK(field(req, 'topK'), config.recognition.topK),
       threshold: parseThreshold(field(req, 'threshold'), collection.threshold ?? config.recognition.threshold),
       margin: parseMargin(field(req, 'margin'), config.recognition.margin),
-      cohort: parseCohort(field(req, 'cohort'), config.recognition.cohort),
       ...recognizeQualityOptions((name) => field(req, name), collection),
       ...jobOwnership(res, collection.name),
     };
