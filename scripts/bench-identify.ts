@@ -1,15 +1,16 @@
 /**
  * Open-set 1:N identification on LFW (not a test): the protocol of ./lib/identify-protocol.ts on
- * each half of LFW's people, split by name with a seed. The rule is tuned on the first half: the
- * lowest FNIR (at --gallery-images K) whose FPIR is at most --target-fpir (0.8%), and at most
- * --target-fpir-all (1.6%) with every person of the half enrolled (--all): the goals of 1% and 2%
- * less a fifth for the difference between halves.
+ * each half of LFW's people, split by name with a seed. The rule (threshold, margin, cohort score:
+ * src/recognition/decision.ts) is tuned on the first half: the lowest FNIR (at --gallery-images K)
+ * whose FPIR is at most --target-fpir (0.8%), and at most --target-fpir-all (1.6%) with every
+ * person of the half enrolled (--all): the goals of 1% and 2% less a fifth for the difference
+ * between halves.
  * Every figure is printed for both halves; the JSON
  * last line is the second (held-out) half at the rule in use (the code's default unless
  * --threshold / --margin are given).
  *
  *   npm run bench:identify -- [--lfw DIR] [--cache DIR] [--gallery-images K] [--all] [--out DIR]
- *                             [--threshold T] [--margin M] [--seed S] [--target-fpir F] [--cached-only]
+ *                             [--threshold T] [--margin M] [--cohort Z] [--seed S] [--target-fpir F] [--no-tune] [--cached-only]
  *
  * Descriptors come from the cache (format: ./lib/lfw-cache.ts); images missing from it are
  * described first with the `standard` pipeline (13,233 images: about half an hour per core on a
@@ -18,7 +19,7 @@
  * of LFW's people while the cache fills), and says how many.
  *
  * `--out DIR` writes det-<half>.csv and det-<half>.png: FNIR against FPIR as the threshold
- * sweeps 0.2-0.7, at the rule's margin and at margin 0, on the full gallery.
+ * sweeps 0.2-0.7, at the rule's margin and cohort score and with the threshold alone, on the full gallery.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -39,20 +40,26 @@ const opts = new Command()
   .option('--all', 'enroll every LFW person (non-mated probes answered with their own identity left out)')
   .option('--threshold <t>', `rule threshold (default ${DEFAULT_RULE.threshold})`)
   .option('--margin <m>', `rule margin (default ${DEFAULT_RULE.margin})`)
+  .option('--cohort <z>', `rule cohort score, 0 = off (default ${DEFAULT_RULE.cohort ?? 0})`)
   .option('--seed <n>', 'seed of the split by name and of the gallery-size samples', '15')
   .option('--target-fpir <f>', 'FPIR the tuned rule must keep on the tuning half', '0.008')
   .option('--target-fpir-all <f>', 'FPIR it must keep there with every person of the half enrolled (--all)', '0.016')
   .option('--sizes <list>', 'gallery sizes to sample (identities), plus the full gallery', '100,1000')
   .option('--out <dir>', 'folder for the DET curve (CSV and PNG)')
   .option('--template', 'match against each identity\'s mean enrolled descriptor instead of its nearest face')
+  .option('--no-tune', 'skip tuning on the tune half (report the rule in use only)')
   .option('--cached-only', 'run on the people whose images are all cached; describe nothing')
   .parse()
-  .opts<{ lfw: string; cache: string; galleryImages: string; all?: boolean; threshold?: string; margin?: string; seed: string; targetFpir: string; targetFpirAll: string; sizes: string; out?: string; cachedOnly?: boolean; template?: boolean }>();
+  .opts<{ lfw: string; cache: string; galleryImages: string; all?: boolean; threshold?: string; margin?: string; cohort?: string; seed: string; targetFpir: string; targetFpirAll: string; sizes: string; out?: string; cachedOnly?: boolean; template?: boolean; tune: boolean }>();
 const lfwRoot = lfwDirOrExit(opts.lfw);
 
 const k = Number(opts.galleryImages), seed = Number(opts.seed), targetFpir = Number(opts.targetFpir), targetFpirAll = Number(opts.targetFpirAll);
 if (!(Number.isInteger(k) && k >= 1)) throw new Error('--gallery-images is a whole number >= 1');
-const rule: MatchRule = checkRule({ threshold: opts.threshold ? Number(opts.threshold) : DEFAULT_RULE.threshold, margin: opts.margin ? Number(opts.margin) : DEFAULT_RULE.margin });
+const rule: MatchRule = checkRule({
+  threshold: opts.threshold ? Number(opts.threshold) : DEFAULT_RULE.threshold,
+  margin: opts.margin ? Number(opts.margin) : DEFAULT_RULE.margin,
+  cohort: opts.cohort ? Number(opts.cohort) : (DEFAULT_RULE.cohort ?? 0),
+});
 const sizes = opts.sizes.split(',').map(Number);
 
 const images = await listLfwImages(lfwRoot);
@@ -83,7 +90,7 @@ const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}
 const fmt = (r: Rates) =>
   `${r.identities} identities, ${r.matedProbes} mated / ${r.nonMatedProbes} non-mated probes: rank-1 ${pct(r.rank1)}, FNIR ${pct(r.fnir)}` +
   `${k > 1 ? ` (${pct(r.fnirEnough)} for people with ${k + 1}+ images)` : ''}, FPIR ${pct(r.fpir)}, wrong name ${pct(r.wrongName)}`;
-const ruleText = (r: MatchRule) => `threshold ${r.threshold}, margin ${r.margin}`;
+const ruleText = (r: MatchRule) => `threshold ${r.threshold}, margin ${r.margin}, cohort ${r.cohort ?? 0}`;
 
 interface HalfReport {
   people: number;
@@ -96,18 +103,18 @@ interface HalfReport {
 
 async function report(name: 'tune' | 'test', half: Person[]): Promise<HalfReport> {
   const full = runProtocol(half, proto);
-  const curve = detCurve(full, rule.margin);
+  const curve = detCurve(full, rule.margin, rule.cohort ?? 0);
   const bySize = [...sizes.filter((n) => n < full.identities).map((n) => rates(runProtocol(half, { ...proto, identities: n }), rule)), rates(full, rule)];
   const r = rates(full, rule);
   console.log(`[${name} half, ${half.length} people] K=${k}${opts.all ? ', --all' : ''}${opts.template ? ', templates' : ''}, rule ${ruleText(rule)}: ${fmt(r)}`);
-  console.log(`[${name} half] FNIR at FPIR 1%: ${pct(fnirAt(curve, 0.01))}, at 0.1%: ${pct(fnirAt(curve, 0.001))} (threshold swept at margin ${rule.margin}); threshold alone: ${pct(fnirAt(detCurve(full, 0), 0.01))} at 1%`);
+  console.log(`[${name} half] FNIR at FPIR 1%: ${pct(fnirAt(curve, 0.01))}, at 0.1%: ${pct(fnirAt(curve, 0.001))} (threshold swept at margin ${rule.margin}, cohort ${rule.cohort ?? 0}); threshold alone: ${pct(fnirAt(detCurve(full, 0), 0.01))} at 1%`);
   for (const s of bySize) console.log(`[${name} half]   gallery ${s.identities}: ${fmt(s)}`);
   if (opts.out) {
     await fs.mkdir(opts.out, { recursive: true });
     const base = `det-${name}${opts.all ? '-all' : ''}-k${k}${opts.template ? '-template' : ''}`;
     const flat = detCurve(full, 0);
-    const rows = [...curve, ...(rule.margin === 0 ? [] : flat)].map((c) => `${c.margin},${c.threshold},${c.fpir},${c.fnir}`);
-    await fs.writeFile(path.join(opts.out, `${base}.csv`), `margin,threshold,fpir,fnir\n${rows.join('\n')}\n`);
+    const rows = [...curve, ...(rule.margin === 0 && !rule.cohort ? [] : flat)].map((c) => `${c.margin},${c.cohort},${c.threshold},${c.fpir},${c.fnir}`);
+    await fs.writeFile(path.join(opts.out, `${base}.csv`), `margin,cohort,threshold,fpir,fnir\n${rows.join('\n')}\n`);
     await fs.writeFile(path.join(opts.out, `${base}.png`), detPng([{ points: curve }, { points: flat }]));
   }
   return { people: half.length, full, rates: r, fnirAtFpir1: fnirAt(curve, 0.01), fnirAtFpir01: fnirAt(curve, 0.001), bySize };
@@ -115,17 +122,16 @@ async function report(name: 'tune' | 'test', half: Person[]): Promise<HalfReport
 
 const tune = await report('tune', halves.tune);
 // Tuning, on the tune half only: lowest FNIR on its gallery with FPIR within the targets there and with everyone enrolled.
-const tuneTargets = [
-  { protocol: tune.full, fpir: targetFpir },
-  { protocol: runProtocol(halves.tune, { ...proto, all: true }), fpir: targetFpirAll },
+const tuneTargets = !opts.tune ? [] : [
+  { all: false, protocol: tune.full, fpir: targetFpir },
+  { all: true, protocol: runProtocol(halves.tune, { ...proto, all: true }), fpir: targetFpirAll },
 ];
-const tuned = tuneRule(tune.full, tuneTargets);
-const tunedText = (t: NonNullable<typeof tuned>) =>
-  `${ruleText(t.rule)}: ${fmt(t.rates)}; FPIR with everyone enrolled ${pct(rates(tuneTargets[1].protocol, t.rule).fpir)}`;
-console.log(tuned
-  ? `rule tuned on the tune half (lowest FNIR with FPIR <= ${pct(targetFpir)}, and <= ${pct(targetFpirAll)} with everyone enrolled): ${tunedText(tuned)}`
-  : `no rule on the grid meets the FPIR targets on the tune half`);
-if (tuned) console.log(`  same rule on the test half: ${fmt(rates(runProtocol(halves.test, proto), tuned.rule))}`);
+const tuned = !opts.tune ? null : tuneRule([{ protocol: tune.full, enough: false }], tuneTargets);
+if (tuned) {
+  console.log(`rule tuned on the tune half (lowest FNIR with FPIR <= ${pct(targetFpir)}, and <= ${pct(targetFpirAll)} with everyone enrolled): ${ruleText(tuned.rule)}`);
+  for (const t of tuneTargets) console.log(`  tune half${t.all ? ', --all' : ''}: ${fmt(rates(t.protocol, tuned.rule))}`);
+  console.log(`  same rule on the test half: ${fmt(rates(runProtocol(halves.test, proto), tuned.rule))}`);
+} else if (opts.tune) console.log('no rule on the grid meets the FPIR targets on the tune half');
 const test = await report('test', halves.test);
 
 // verify (1:1): LFW View 2, ten folds, each scored at the threshold best on the other nine (pairs with both images cached).

@@ -11,7 +11,10 @@
  * An image without a face is a mated probe that fails, or a non-mated probe that names nobody.
  */
 import { seededRandom } from '../../src/random.js';
-import type { MatchRule } from '../../src/recognition/decision.js';
+import { cohortScore, COHORT_SIZE, decideDistances, type MatchRule } from '../../src/recognition/decision.js';
+
+/** Distances kept per probe: the nearest and its cohort, enough for any rule (`ruleCandidates`). */
+const KEEP = 1 + COHORT_SIZE;
 import type { CachedImage } from './lfw-cache.js';
 
 export interface Person {
@@ -44,15 +47,15 @@ export function splitPeople(people: Person[], seed: number): { tune: Person[]; t
   return { tune: order.slice(0, half).sort(byName), test: order.slice(half).sort(byName) };
 }
 
-/** A probe's answer before any rule: its nearest two identities. */
+/** A probe's answer before any rule: the distances of its nearest identities. */
 export interface Scored {
   mated: boolean;
   /** Mated: the person has K + 1 or more images. */
   enough: boolean;
-  /** Null when the probe has no face or the gallery is empty. */
-  d1: number | null;
-  /** Infinity when the gallery holds one identity. */
-  d2: number;
+  /** The {@link KEEP} nearest identities' distances, nearest first; empty when the probe has no face or the gallery is empty. */
+  d: Float64Array;
+  /** cohortScore(d) (src/recognition/decision.ts), computed once for the tuning grid. */
+  z: number | null;
   /** The nearest identity is the probe's own. */
   correct: boolean;
 }
@@ -111,8 +114,9 @@ export function runProtocol(people: Person[], o: { k: number; all: boolean; iden
   gallery.forEach((g, i) => matrix.set(g.d, i * dim));
   const owner = Int32Array.from(gallery.map((g) => g.person));
   const best = new Float64Array(people.length);
+  const identities = [...new Set(owner)];
   const scored = probes.map((pr): Scored => {
-    if (!pr.d || gallery.length === 0) return { mated: pr.mated, enough: pr.enough, d1: null, d2: Infinity, correct: false };
+    if (!pr.d || gallery.length === 0) return { mated: pr.mated, enough: pr.enough, d: new Float64Array(0), z: null, correct: false };
     best.fill(Infinity);
     for (let g = 0; g < gallery.length; g++) {
       const who = owner[g];
@@ -125,16 +129,23 @@ export function runProtocol(people: Person[], o: { k: number; all: boolean; iden
       }
       if (s < best[who]) best[who] = s;
     }
-    let i1 = -1, i2 = -1;
-    for (const g of new Set(owner)) {
-      if (best[g] === Infinity) continue;
-      if (i1 < 0 || best[g] < best[i1]) {
-        i2 = i1;
-        i1 = g;
-      } else if (i2 < 0 || best[g] < best[i2]) i2 = g;
+    // The KEEP nearest identities by insertion into a short sorted list.
+    const topD: number[] = [], topI: number[] = [];
+    for (const g of identities) {
+      const v = best[g];
+      if (v === Infinity || (topD.length === KEEP && v >= topD[KEEP - 1])) continue;
+      let p = topD.length < KEEP ? topD.length : KEEP - 1;
+      topD[p] = v;
+      topI[p] = g;
+      while (p > 0 && topD[p - 1] > v) {
+        [topD[p], topD[p - 1]] = [topD[p - 1], topD[p]];
+        [topI[p], topI[p - 1]] = [topI[p - 1], topI[p]];
+        p--;
+      }
     }
-    if (i1 < 0) return { mated: pr.mated, enough: pr.enough, d1: null, d2: Infinity, correct: false };
-    return { mated: pr.mated, enough: pr.enough, d1: Math.sqrt(best[i1]), d2: i2 < 0 ? Infinity : Math.sqrt(best[i2]), correct: pr.mated && i1 === pr.person };
+    if (topD.length === 0) return { mated: pr.mated, enough: pr.enough, d: new Float64Array(0), z: null, correct: false };
+    const d = Float64Array.from(topD, Math.sqrt);
+    return { mated: pr.mated, enough: pr.enough, d, z: cohortScore(d), correct: pr.mated && topI[0] === pr.person };
   });
   return { identities: new Set(owner).size, faces: gallery.length, scored };
 }
@@ -155,13 +166,25 @@ export interface Rates {
   wrongName: number;
 }
 
-/** `decide` (src/recognition/decision.ts) on a probe's two nearest distances, inlined: the tuning grid calls it millions of times. */
-const named = (s: Scored, rule: MatchRule): boolean => s.d1 !== null && s.d1 <= rule.threshold && s.d2 - s.d1 >= rule.margin;
+/** The service's rule (`decideDistances`, src/recognition/decision.ts) on a probe's distances. */
+const named = (s: Scored, rule: MatchRule): boolean => decideDistances(s.d, rule) === null;
 
-export function rates(p: Protocol, rule: MatchRule): Rates {
+/**
+ * The same decision with the probe's cohort score precomputed (by the service's `cohortScore`):
+ * the tuning grid makes it hundreds of millions of times. `rates` checks it against {@link named}.
+ */
+const namedFast = (s: Scored, rule: MatchRule): boolean => {
+  const d = s.d;
+  if (d.length === 0 || !(d[0] <= rule.threshold)) return false;
+  if (d.length > 1 && d[1] - d[0] < rule.margin) return false;
+  return !rule.cohort || s.z === null || s.z >= rule.cohort;
+};
+
+export function rates(p: Protocol, rule: MatchRule, fast = false): Rates {
   let mated = 0, non = 0, enough = 0, rank1 = 0, hits = 0, hitsEnough = 0, falsePos = 0, wrong = 0;
   for (const s of p.scored) {
-    const n = named(s, rule);
+    const n = fast ? namedFast(s, rule) : named(s, rule);
+    if (!fast && n !== namedFast(s, rule)) throw new Error('namedFast disagrees with decideDistances');
     if (!s.mated) {
       non++;
       if (n) falsePos++;
@@ -191,11 +214,11 @@ export function rates(p: Protocol, rule: MatchRule): Rates {
 /** Thresholds 0.200-0.700 in steps of 0.0025. */
 export const THRESHOLDS = Array.from({ length: 201 }, (_, i) => Math.round((0.2 + i * 0.0025) * 1e4) / 1e4);
 
-/** FNIR and FPIR over {@link THRESHOLDS} at a fixed margin: one DET curve. */
-export function detCurve(p: Protocol, margin: number): Array<{ threshold: number; margin: number; fpir: number; fnir: number }> {
+/** FNIR and FPIR over {@link THRESHOLDS} at a fixed margin and cohort: one DET curve. */
+export function detCurve(p: Protocol, margin: number, cohort = 0): Array<{ threshold: number; margin: number; cohort: number; fpir: number; fnir: number }> {
   return THRESHOLDS.map((threshold) => {
-    const r = rates(p, { threshold, margin });
-    return { threshold, margin, fpir: r.fpir, fnir: r.fnir };
+    const r = rates(p, { threshold, margin, cohort }, true);
+    return { threshold, margin, cohort, fpir: r.fpir, fnir: r.fnir };
   });
 }
 
@@ -205,20 +228,47 @@ export function fnirAt(curve: Array<{ fpir: number; fnir: number }>, fpir: numbe
   return ok.length ? Math.min(...ok.map((c) => c.fnir)) : null;
 }
 
+/** Cohort scores tried by {@link tuneRule}: 0 (off) and 1-6 in steps of 0.25. */
+export const COHORTS = [0, ...Array.from({ length: 21 }, (_, i) => 1 + i * 0.25)];
+
 /**
- * The rule with the lowest FNIR on `objective` whose FPIR is at most each constraint's on its
- * protocol, over a grid of thresholds ({@link THRESHOLDS}) and margins 0-0.15 in steps of 0.005.
+ * The rule with the lowest summed FNIR over `objectives` whose FPIR is at most each
+ * constraint's on its protocol, over a grid of thresholds ({@link THRESHOLDS} from 0.35), margins
+ * 0-0.15 in steps of 0.005 and cohort scores ({@link COHORTS}). A probe is named at threshold T
+ * when it passes the margin and cohort checks and its nearest distance is at most T, so for each
+ * margin and cohort the whole threshold sweep is one sort of the passing probes' distances.
  */
-export function tuneRule(objective: Protocol, constraints: Array<{ protocol: Protocol; fpir: number }>): { rule: MatchRule; rates: Rates } | null {
-  let best: { rule: MatchRule; rates: Rates } | null = null;
-  for (let m = 0; m <= 30; m++) {
-    const margin = Math.round(m * 0.005 * 1e4) / 1e4;
-    for (const threshold of THRESHOLDS) {
-      const rule = { threshold, margin };
-      // FPIR only grows with the threshold: past the first violation, so are all larger ones.
-      if (constraints.some((c) => rates(c.protocol, rule).fpir > c.fpir)) break;
-      const r = rates(objective, rule);
-      if (!best || r.fnir < best.rates.fnir) best = { rule, rates: r };
+export function tuneRule(objectives: Array<{ protocol: Protocol; enough?: boolean }>, constraints: Array<{ protocol: Protocol; fpir: number }>, cohorts: readonly number[] = COHORTS): { rule: MatchRule; fnir: number } | null {
+  const thresholds = THRESHOLDS.filter((t) => t >= 0.35);
+  /** For each threshold, how many of the probes `pick` selects pass margin and cohort and lie within it. */
+  const counts = (p: Protocol, rule: Omit<MatchRule, 'threshold'>, pick: (s: Scored) => boolean): Int32Array => {
+    const ds: number[] = [];
+    for (const s of p.scored) if (pick(s) && namedFast(s, { ...rule, threshold: 2 })) ds.push(s.d[0]);
+    ds.sort((a, b) => a - b);
+    const out = new Int32Array(thresholds.length);
+    let j = 0;
+    thresholds.forEach((t, i) => {
+      while (j < ds.length && ds[j] <= t) j++;
+      out[i] = j;
+    });
+    return out;
+  };
+  const size = (p: Protocol, pick: (s: Scored) => boolean) => p.scored.filter(pick).length;
+  const stranger = (s: Scored) => !s.mated;
+  const hit = (enough: boolean) => (s: Scored) => s.correct && (!enough || s.enough);
+  const mated = (enough: boolean) => (s: Scored) => s.mated && (!enough || s.enough);
+  let best: { rule: MatchRule; fnir: number } | null = null;
+  for (const cohort of cohorts) {
+    for (let m = 0; m <= 30; m++) {
+      const margin = Math.round(m * 0.005 * 1e4) / 1e4;
+      const part = { margin, cohort };
+      const fp = constraints.map((c) => ({ c, named: counts(c.protocol, part, stranger), n: size(c.protocol, stranger) }));
+      const tp = objectives.map((o) => ({ named: counts(o.protocol, part, hit(Boolean(o.enough))), n: size(o.protocol, mated(Boolean(o.enough))) }));
+      thresholds.forEach((threshold, i) => {
+        if (fp.some(({ c, named, n }) => (n ? named[i] / n : 0) > c.fpir)) return;
+        const fnir = tp.reduce((sum, { named, n }) => sum + (n ? 1 - named[i] / n : 0), 0);
+        if (!best || fnir < best.fnir - 1e-12) best = { rule: { threshold, margin, cohort }, fnir };
+      });
     }
   }
   return best;

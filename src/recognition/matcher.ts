@@ -1,5 +1,5 @@
 import { buildGalleryIndex, type GalleryIndexKernel } from './gallery-index.js';
-import { decide, DEFAULT_RULE, RULE_CANDIDATES, TEMPLATE_RULE, type UnknownReason } from './decision.js';
+import { decide, DEFAULT_RULE, ruleCandidates, TEMPLATE_RULE, type UnknownReason } from './decision.js';
 import { fiveLandmarks } from './align.js';
 import { isLowQuality } from './quality.js';
 import { toPipeline, type AnalyzedImage, type Candidate, type DetectedFace, type GalleryFace, type MatchOptions, type RecognitionPipeline, type RecognitionResult, type RecognizedFace } from './types.js';
@@ -54,11 +54,12 @@ export function galleryIndexOver(kernel: GalleryIndexKernel): GalleryIndex {
       const topK = options.topK ?? DEFAULT_MATCH.topK;
       const threshold = options.threshold ?? rule.threshold;
       const margin = options.margin ?? rule.margin;
+      const cohort = options.cohort ?? rule.cohort;
       if (kernel.size === 0) return { match: null, reason: 'no-close-identity', candidates: [] };
-      // The rule needs the second identity for its margin even when fewer are returned.
-      const k = Math.max(RULE_CANDIDATES, topK);
+      // The rule needs the second identity for its margin, and the cohort after it, even when fewer are returned.
+      const k = Math.max(ruleCandidates({ cohort }), topK);
       const ranked = templates ? kernel.nearestTemplates(descriptor, k) : kernel.nearest(descriptor, k);
-      const { match, reason } = decide(ranked, { threshold, margin });
+      const { match, reason } = decide(ranked, { threshold, margin, cohort });
       return { match, reason, candidates: ranked.slice(0, Math.max(0, topK)) };
     },
   };

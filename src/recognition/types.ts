@@ -101,6 +101,8 @@ export interface MatchOptions {
   threshold: number;
   /** Smallest gap to the second-nearest identity (the rule's margin); 0 turns it off. */
   margin: number;
+  /** Smallest cohort score of the nearest identity against the next ones (the rule's cohort, ./decision.ts); 0 turns it off. */
+  cohort?: number;
   /**
    * How an identity is scored: `face`, the distance to its nearest face (the default), or
    * `template`, the distance to the mean of its faces (an exact scan over identities, whose

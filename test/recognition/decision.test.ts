@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configToEnv, loadConfig } from '../../src/config.js';
-import { checkRule, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD } from '../../src/recognition/decision.js';
+import { checkRule, cohortScore, COHORT_SIZE, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD, RULE_CANDIDATES, ruleCandidates } from '../../src/recognition/decision.js';
 import { createGalleryIndex, recognizeFaces } from '../../src/recognition/matcher.js';
 
 const rule = { threshold: 0.5, margin: 0.06 };
@@ -37,9 +37,34 @@ describe('decide', () => {
     expect(decide([{ identity: 'amy', distance: Number.NaN }], rule).reason).toBe('no-close-identity');
   });
 
+  it('cohort score: how many standard deviations the next identities lie above the nearest', () => {
+    // Next distances 0.6 and 0.7: mean 0.65, sample standard deviation 0.0707.
+    expect(cohortScore([0.5, 0.6, 0.7])).toBeCloseTo(0.15 / Math.SQRT1_2 / 0.1, 6);
+    expect(cohortScore([0.5, 0.6])).toBeNull();
+    // Only the first COHORT_SIZE after the nearest count.
+    const far = [0.3, ...Array.from({ length: COHORT_SIZE }, (_, i) => 0.6 + 0.01 * i)];
+    expect(cohortScore([...far, 0.0, 9])).toBeCloseTo(cohortScore(far)!, 9);
+    expect(ruleCandidates({ cohort: 2 })).toBe(COHORT_SIZE + 1);
+    expect(ruleCandidates(DEFAULT_RULE)).toBe(RULE_CANDIDATES);
+  });
+
+  it('calls a close, clear nearest ambiguous when it does not stand out from the cohort', () => {
+    const r = { threshold: 0.5, margin: 0.06, cohort: 3 };
+    // Clear of the second by 0.1, but the cohort spreads widely: z = (0.6 - 0.4) / 0.1 = 2 < 3.
+    const spread = [0.4, 0.5, 0.6, 0.7];
+    expect(decide(spread.map((distance, i) => ({ identity: `p${i}`, distance })), r)).toEqual({ match: null, reason: 'ambiguous' });
+    // The same nearest against a tight cohort: z = (0.7 - 0.4) / 0.01 = 30.
+    const tight = [0.4, 0.69, 0.7, 0.71];
+    expect(decide(tight.map((distance, i) => ({ identity: `p${i}`, distance })), r).match?.identity).toBe('p0');
+    // Cohort 0 is off; with too few identities for a spread only threshold and margin apply.
+    expect(decide(spread.map((distance, i) => ({ identity: `p${i}`, distance })), { ...r, cohort: 0 }).match?.identity).toBe('p0');
+    expect(decide([{ identity: 'amy', distance: 0.4 }, { identity: 'raj', distance: 0.5 }], r).match?.identity).toBe('amy');
+  });
+
   it('checkRule rejects out-of-range numbers', () => {
     expect(() => checkRule({ threshold: 0, margin: 0 })).toThrow(RangeError);
     expect(() => checkRule({ threshold: 0.5, margin: -0.1 })).toThrow(RangeError);
+    expect(() => checkRule({ threshold: 0.5, margin: 0.1, cohort: -1 })).toThrow(RangeError);
     expect(checkRule(DEFAULT_RULE)).toBe(DEFAULT_RULE);
   });
 });
@@ -69,6 +94,14 @@ describe('the gallery index applies the rule', () => {
     const out = recognizeFaces({ width: 100, height: 100, faces }, index, { threshold: 0.5, margin: 0.06 });
     expect(out.faces.map((f) => f.reason)).toEqual(['ambiguous', undefined, 'no-close-identity']);
     expect(out.faces[2].candidates.length).toBe(3);
+  });
+
+  it('applies a cohort score when asked: a nearest that does not stand out from the rest is ambiguous', () => {
+    // Distances 0.3, 0.4, 0.5, 0.7, 0.9 from the probe: clear of the second by 0.1, cohort score 1.47.
+    const spread = createGalleryIndex([0.3, 0.4, 0.5, 0.7, 0.9].map((x, i) => ({ identity: `p${i}`, descriptor: d(x) })));
+    expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 3 })).toMatchObject({ match: null, reason: 'ambiguous' });
+    expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 1 }).match?.identity).toBe('p0');
+    expect(spread.match(d(0), { threshold: 0.5, margin: 0.05 }).match?.identity).toBe('p0');
   });
 
   it('an empty gallery answers no-close-identity', () => {
