@@ -111,6 +111,7 @@ describe('end to end on the AWS adapters (emulators, real processes, real model)
     const names = resourceNames(prefix);
     const expected = [
       ['s3-bucket', names.bucket],
+      ['s3-lifecycle', names.bucket],
       ['sqs-queue', names.deadLetterQueue],
       ['sqs-queue', names.queue],
       ['dynamodb-table', names.jobsTable],
