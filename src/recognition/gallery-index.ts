@@ -1,5 +1,6 @@
 import type { Candidate } from './types.js';
 import { DEFAULT_HNSW, HnswGraph, squaredDistance, type HnswOptions } from './hnsw.js';
+import { loadUsearch, NativeGraph, type GraphLike } from './native-graph.js';
 
 /** What the index needs of a face. */
 export interface IndexedFace {
@@ -17,13 +18,29 @@ export interface GalleryIndexOptions {
   /** The graph search's beam width: larger is slower and nearer to exact. */
   efSearch: number;
   hnsw: Partial<HnswOptions>;
+  /**
+   * Which graph: `usearch` (the native addon, ./native-graph.ts), `typescript` (./hnsw.ts), or
+   * `auto`, usearch when it loads and the TypeScript graph otherwise.
+   */
+  graph: GraphKind | 'auto';
+}
+
+export type GraphKind = 'usearch' | 'typescript';
+
+/** The graph `auto` picks in this process, and why usearch is not it when it is not. */
+export function autoGraph(): { kind: GraphKind; reason: string | null } {
+  const { module, error } = loadUsearch();
+  return module ? { kind: 'usearch', reason: null } : { kind: 'typescript', reason: `usearch does not load (${error})` };
 }
 
 /**
  * Exact up to 10,000 faces (a few ms a query), the graph above, searched with a beam of 64 faces:
  * its agreement with exact search is measured by `npm run bench:gallery` (docs/collections.md).
  */
-export const DEFAULT_INDEX_OPTIONS: GalleryIndexOptions = { graphAbove: 10_000, efSearch: 64, hnsw: DEFAULT_HNSW };
+export const DEFAULT_INDEX_OPTIONS: GalleryIndexOptions = { graphAbove: 10_000, efSearch: 64, hnsw: DEFAULT_HNSW, graph: 'auto' };
+
+/** Rows a native graph takes per call while building: the addon's call cost spread over many. */
+const NATIVE_BATCH = 32;
 
 const INITIAL_CAPACITY = 1024;
 /** Widest beam tried before an exact scan answers instead. */
@@ -63,7 +80,8 @@ export class GalleryIndexKernel {
   private templates: Float32Array;
   private seen = new Uint32Array(64);
   private seenMark = 0;
-  private graph: HnswGraph | null = null;
+  private graph: GraphLike | null = null;
+  private graphKindUsed: GraphKind | null = null;
   /** Distances the graph has computed for queries since the index was made (rebuilds included). */
   private graphEvaluations = 0;
 
@@ -89,6 +107,11 @@ export class GalleryIndexKernel {
   /** True when queries go through the graph rather than an exact scan. */
   get approximate(): boolean {
     return this.graph !== null && this.graph.size === this.slots;
+  }
+
+  /** The graph that answers or is being built, or null when there is none. */
+  get graphKind(): GraphKind | null {
+    return this.graph ? this.graphKindUsed : null;
   }
 
   /** True while the index is large enough for a graph but has none complete: see {@link buildGraph}. */
@@ -334,14 +357,37 @@ export class GalleryIndexKernel {
   buildGraph(budgetMs = Infinity): boolean {
     if (this.live <= this.options.graphAbove) return true;
     const start = performance.now();
-    if (!this.graph) this.graph = new HnswGraph(this.dim, this.options.hnsw, this.slotIdentity.length);
+    if (!this.graph) this.graph = this.newGraph();
     const graph = this.graph;
+    if (graph instanceof NativeGraph) {
+      while (graph.size < this.slots) {
+        const from = graph.size;
+        graph.insertMany(this.rows, Math.min(NATIVE_BATCH, this.slots - from));
+        for (let node = from; node < graph.size; node++) if (this.slotIdentity[node]! < 0) graph.markDeleted(node);
+        if (performance.now() - start > budgetMs) break;
+      }
+      return graph.size === this.slots;
+    }
     while (graph.size < this.slots) {
       const node = graph.insert(this.rows);
       if (this.slotIdentity[node]! < 0) graph.markDeleted(node);
       if (node % 32 === 0 && performance.now() - start > budgetMs) break;
     }
     return graph.size === this.slots;
+  }
+
+  private newGraph(): GraphLike {
+    const hnsw = { ...DEFAULT_HNSW, ...this.options.hnsw };
+    let kind = this.options.graph === 'auto' ? autoGraph().kind : this.options.graph;
+    if (kind === 'usearch') {
+      const { module, error } = loadUsearch();
+      if (!module) throw new Error(`usearch does not load: ${error}`);
+      this.graphKindUsed = kind;
+      return new NativeGraph(module, this.dim, { m: hnsw.m, efConstruction: hnsw.efConstruction });
+    }
+    kind = 'typescript';
+    this.graphKindUsed = kind;
+    return new HnswGraph(this.dim, hnsw, this.slotIdentity.length);
   }
 }
 

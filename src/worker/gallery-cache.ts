@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { EnrolledFace, Gallery, GalleryChange } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
-import { buildGalleryIndex, type GalleryIndexKernel, type GalleryIndexOptions } from '../recognition/gallery-index.js';
+import { autoGraph, buildGalleryIndex, type GalleryIndexKernel, type GalleryIndexOptions, type GraphKind } from '../recognition/gallery-index.js';
 import { galleryIndexOver, otherPipelineWarning, type GalleryIndex } from '../recognition/matcher.js';
 import type { RecognitionPipeline } from '../recognition/types.js';
 
@@ -11,6 +11,8 @@ export interface CachedIndex extends GalleryIndex {
   readonly version: string;
   /** True when a graph answers (a large collection whose graph is built), false for an exact scan. */
   readonly approximate: boolean;
+  /** The graph that answers or is being built (usearch, or the TypeScript fallback), or null. */
+  readonly graphKind: GraphKind | null;
 }
 
 export interface GalleryCacheStats {
@@ -43,7 +45,7 @@ interface Entry {
  */
 export function createGalleryCache(
   gallery: Gallery,
-  options: { checkIntervalMs?: number; now?: () => number; pipeline?: RecognitionPipeline; log?: Pick<Logger, 'warn'>; index?: Partial<GalleryIndexOptions>; graphSliceMs?: number } = {},
+  options: { checkIntervalMs?: number; now?: () => number; pipeline?: RecognitionPipeline; log?: Pick<Logger, 'warn'> & Partial<Pick<Logger, 'info'>>; index?: Partial<GalleryIndexOptions>; graphSliceMs?: number } = {},
 ) {
   const checkIntervalMs = options.checkIntervalMs ?? 250;
   const now = options.now ?? Date.now;
@@ -73,6 +75,9 @@ export function createGalleryCache(
       get approximate() {
         return kernel.approximate;
       },
+      get graphKind() {
+        return kernel.graphKind;
+      },
       match: (descriptor, opts) => matcher.match(descriptor, opts),
     };
     return entry;
@@ -98,6 +103,13 @@ export function createGalleryCache(
   function schedule(collection: string, entry: Entry): void {
     if (entry.building || !entry.kernel.needsGraph) return;
     entry.building = true;
+    const started = performance.now();
+    let buildMs = 0;
+    if (options.index?.graph === undefined || options.index.graph === 'auto') {
+      const { kind, reason } = autoGraph();
+      // Said once per build, so an operator sees which graph a worker runs and why.
+      options.log?.info?.({ collection, faces: entry.kernel.size, graph: kind, ...(reason ? { reason } : {}) }, `building the ${kind} graph for collection ${collection}`);
+    }
     const step = () => {
       // Forgotten or replaced by a full load: stop building for an index nobody uses.
       if (entries.get(collection) !== entry) {
@@ -107,8 +119,10 @@ export function createGalleryCache(
       const t0 = performance.now();
       const done = entry.kernel.buildGraph(graphSliceMs);
       stats.graphBuildMs += performance.now() - t0;
+      buildMs += performance.now() - t0;
       if (done || !entry.kernel.needsGraph) {
         entry.building = false;
+        if (done && entry.kernel.graphKind) options.log?.info?.({ collection, faces: entry.kernel.size, graph: entry.kernel.graphKind, buildMs: Math.round(buildMs), wallMs: Math.round(performance.now() - started) }, `the ${entry.kernel.graphKind} graph of collection ${collection} answers`);
         return;
       }
       setTimeout(step, 0).unref?.();
