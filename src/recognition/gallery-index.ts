@@ -376,6 +376,46 @@ export class GalleryIndexKernel {
     return graph.size === this.slots;
   }
 
+  /**
+   * What a saved index holds: every slot's face (null for a tombstone) and the rows, in slot
+   * order, and the usearch graph written to `graphFile`. Null unless a complete usearch graph
+   * answers: only that graph is worth saving (the TypeScript one is rebuilt).
+   */
+  saveGraph(graphFile: string): { faces: ({ id: string; identity: string } | null)[]; rows: Float32Array } | null {
+    if (!this.approximate || !(this.graph instanceof NativeGraph)) return null;
+    this.graph.save(graphFile);
+    const faces = Array.from({ length: this.slots }, (_, s) => {
+      const id = this.slotFace[s];
+      return id === undefined ? null : { id, identity: this.identityNames[this.slotIdentity[s]!]! };
+    });
+    return { faces, rows: this.rows.subarray(0, this.slots * this.dim) };
+  }
+
+  /**
+   * An index over saved slots (see {@link saveGraph}) with its usearch graph read from
+   * `graphFile`, answering at once. Throws when usearch does not load or the file does not read.
+   */
+  static restore(dim: number, faces: readonly ({ id: string; identity: string } | null)[], rows: Float32Array, graphFile: string, options: Partial<GalleryIndexOptions> = {}): GalleryIndexKernel {
+    if (rows.length !== faces.length * dim) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${faces.length}`);
+    const { module, error } = loadUsearch();
+    if (!module) throw new Error(`usearch does not load: ${error}`);
+    const hnsw = { ...DEFAULT_HNSW, ...options.hnsw };
+    const kernel = new GalleryIndexKernel(dim, faces.length, { ...options, graph: 'usearch' });
+    faces.forEach((f, s) => {
+      if (f) kernel.add({ id: f.id, identity: f.identity, descriptor: rows.subarray(s * dim, (s + 1) * dim) });
+      else {
+        kernel.slotIdentity[kernel.slots] = -1;
+        kernel.slotFace[kernel.slots] = undefined;
+        kernel.slots += 1;
+      }
+    });
+    const graph = new NativeGraph(module, dim, { m: hnsw.m, efConstruction: hnsw.efConstruction });
+    graph.load(graphFile, faces.length);
+    kernel.graph = graph;
+    kernel.graphKindUsed = 'usearch';
+    return kernel;
+  }
+
   private newGraph(): GraphLike {
     const hnsw = { ...DEFAULT_HNSW, ...this.options.hnsw };
     let kind = this.options.graph === 'auto' ? autoGraph().kind : this.options.graph;
