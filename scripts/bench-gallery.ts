@@ -1,5 +1,5 @@
 /**
- * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--json]`
+ * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--graph usearch|typescript|auto] [--ef N] [--json]`
  *
  * For each size: writes N faces into one collection of a fresh SQLite data dir (setup, not
  * timed), then measures what a worker pays:
@@ -54,6 +54,8 @@ const real = flag('--real');
 const graphAbove = value('--graph-above') === undefined ? undefined : Number(value('--graph-above'));
 // usearch, typescript, or auto (usearch when it loads).
 const graphKind = (value('--graph') ?? 'auto') as GraphKind | 'auto';
+// The graph search's beam (default the index's own, DEFAULT_INDEX_OPTIONS.efSearch).
+const efSearch = value('--ef') === undefined ? undefined : Number(value('--ef'));
 // The same default as bench:identify, which fills the cache.
 const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache');
 
@@ -128,7 +130,9 @@ async function measure(n: number): Promise<Record<string, number | string | null
     lease.db.transaction(() => data.gallery((identity, d) => (insertI.run(identity, at), insertF.run(`f${faces++}`, identity, descriptorToBlob(d), at))))();
     lease.release();
 
-    const cache = createGalleryCache(stores.gallery, { checkIntervalMs: 250, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }) } });
+    const indexDir = path.join(dir, 'index-cache');
+    const cacheOptions = { checkIntervalMs: 250, indexDir, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }), ...(efSearch === undefined ? {} : { efSearch }) } };
+    const cache = createGalleryCache(stores.gallery, cacheOptions);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const index = await cache.get('bench');
@@ -139,6 +143,19 @@ async function measure(n: number): Promise<Record<string, number | string | null
     const cpuUsed = process.cpuUsage(cpu0);
     const graphCpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
     const rssMB = process.memoryUsage().rss / 2 ** 20;
+    // A usearch graph is saved once built; a second worker's first use then loads it (file read and checked, feed applied).
+    for (let i = 0; i < 600 && index.graphKind === 'usearch' && cache.stats().indexSaves === 0; i++) await new Promise((res) => setTimeout(res, 100));
+    let savedLoadSeconds: number | null = null;
+    let indexMB: number | null = null;
+    if (cache.stats().indexSaves > 0) {
+      indexMB = Math.round(fs.readdirSync(indexDir).reduce((n, f) => n + fs.statSync(path.join(indexDir, f)).size, 0) / 2 ** 20);
+      const second = createGalleryCache(stores.gallery, cacheOptions);
+      const t1 = performance.now();
+      const restored = await second.get('bench');
+      savedLoadSeconds = (performance.now() - t1) / 1000;
+      if (second.stats().indexLoads !== 1 || !restored.approximate) throw new Error(`the saved index did not load: ${JSON.stringify(second.stats())}`);
+      second.forget('bench');
+    }
 
     // The reference, exact at any size, over the same faces.
     const listed = await stores.gallery.in('bench').listFaces();
@@ -183,6 +200,8 @@ async function measure(n: number): Promise<Record<string, number | string | null
       identities: exact.identities,
       loadSeconds: +loadSeconds.toFixed(3),
       graphSeconds: index.approximate ? +graphSeconds.toFixed(1) : null,
+      savedLoadSeconds: savedLoadSeconds === null ? null : +savedLoadSeconds.toFixed(3),
+      indexMB,
       graphCpuSeconds: index.approximate ? +graphCpuSeconds.toFixed(1) : null,
       graphInsertMs: index.approximate ? +(cache.stats().graphBuildMs / faces).toFixed(4) : null,
       graph: index.graphKind,
