@@ -54,7 +54,7 @@ const real = flag('--real');
 const graphAbove = value('--graph-above') === undefined ? undefined : Number(value('--graph-above'));
 // usearch, typescript, or auto (usearch when it loads).
 const graphKind = (value('--graph') ?? 'auto') as GraphKind | 'auto';
-// The graph search's beam (default the index's own, DEFAULT_INDEX_OPTIONS.efSearch).
+// The graph search's beam (default each graph's own, DEFAULT_EF_SEARCH in gallery-index.ts).
 const efSearch = value('--ef') === undefined ? undefined : Number(value('--ef'));
 // The same default as bench:identify, which fills the cache.
 const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache');
