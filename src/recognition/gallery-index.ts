@@ -30,9 +30,9 @@ export interface GalleryIndexOptions {
 
 export type GraphKind = 'usearch' | 'typescript';
 
-/** The graph `auto` picks in this process, and why usearch is not it when it is not. */
-export function autoGraph(): { kind: GraphKind; reason: string | null } {
-  const { module, error } = loadUsearch();
+/** The graph `auto` picks in this process, and why usearch is not it when it is not (tests name a missing module). */
+export function autoGraph(moduleName = 'usearch'): { kind: GraphKind; reason: string | null } {
+  const { module, error } = loadUsearch(moduleName);
   return module ? { kind: 'usearch', reason: null } : { kind: 'typescript', reason: `usearch does not load (${error})` };
 }
 

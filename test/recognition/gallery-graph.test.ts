@@ -110,3 +110,11 @@ describe.each(kinds)('GalleryIndexKernel, %s graph', (kind) => {
     expect(got).toEqual(crowd.nearestExact(q, 4));
   });
 });
+
+describe('graph choice', () => {
+  it('falls back to the TypeScript graph, saying why, when usearch does not load', () => {
+    const missing = autoGraph('usearch-not-installed');
+    expect(missing.kind).toBe('typescript');
+    expect(missing.reason).toMatch(/usearch does not load \(.*usearch-not-installed/);
+  });
+});
