@@ -50,6 +50,14 @@ export const DEFAULT_EF_SEARCH: Record<GraphKind, number> = { usearch: 256, type
  */
 export const DEFAULT_INDEX_OPTIONS: GalleryIndexOptions = { graphAbove: 10_000, hnsw: DEFAULT_HNSW, graph: 'auto' };
 
+/**
+ * Faces added to a complete graph that every graph query also scans exactly: an HNSW graph can
+ * leave a face far from all others without links into it (usearch did, at 100,000 faces), and a
+ * new enrollment must be matched at once. Scanning 512 rows costs about as much as 512 of the
+ * beam's distances.
+ */
+const FRESH = 512;
+
 /** Rows a native graph takes per call while building: the addon's call cost spread over many. */
 const NATIVE_BATCH = 32;
 
@@ -93,6 +101,8 @@ export class GalleryIndexKernel {
   private seenMark = 0;
   private graph: GraphLike | null = null;
   private graphKindUsed: GraphKind | null = null;
+  /** The last {@link FRESH} slots added to the complete graph, oldest first. */
+  private fresh: number[] = [];
   /** Distances the graph has computed for queries since the index was made (rebuilds included). */
   private graphEvaluations = 0;
 
@@ -159,7 +169,11 @@ export class GalleryIndexKernel {
     this.updateTemplate(ord);
     this.live += 1;
     // A complete graph takes the face at once; a partial one is caught up by buildGraph.
-    if (this.graph && this.graph.size === slot) this.graph.insert(this.rows);
+    if (this.graph && this.graph.size === slot) {
+      this.graph.insert(this.rows);
+      this.fresh.push(slot);
+      if (this.fresh.length > FRESH) this.fresh.shift();
+    }
   }
 
   /** Remove one face. False when it is not indexed. */
@@ -278,6 +292,17 @@ export class GalleryIndexKernel {
         best[ord] = distances[i]!;
         found.push(ord);
       }
+      // The newest faces by an exact scan, whether or not the graph reached them.
+      for (const slot of this.fresh) {
+        const ord = this.slotIdentity[slot]!;
+        if (ord < 0) continue;
+        const d = squaredDistance(q, 0, this.rows, slot * this.dim, this.dim);
+        if (seen[ord] !== mark) {
+          seen[ord] = mark;
+          best[ord] = d;
+          found.push(ord);
+        } else if (d < best[ord]!) best[ord] = d;
+      }
       if (found.length >= want) return this.selectK(found, want);
     }
   }
@@ -359,6 +384,7 @@ export class GalleryIndexKernel {
     this.slotFace.length = to;
     this.graphEvaluations += this.graph?.evaluations ?? 0;
     this.graph = null;
+    this.fresh = [];
   }
 
   /**
