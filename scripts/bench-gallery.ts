@@ -1,5 +1,5 @@
 /**
- * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--json]`
+ * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--graph usearch|typescript|auto] [--ef N] [--json]`
  *
  * For each size: writes N faces into one collection of a fresh SQLite data dir (setup, not
  * timed), then measures what a worker pays:
@@ -31,7 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { decide, DEFAULT_RULE } from '../src/recognition/decision.js';
-import { buildGalleryIndex, DEFAULT_INDEX_OPTIONS } from '../src/recognition/gallery-index.js';
+import { buildGalleryIndex, DEFAULT_INDEX_OPTIONS, type GraphKind } from '../src/recognition/gallery-index.js';
 import type { Candidate } from '../src/recognition/types.js';
 import { seededRandom as rng } from '../src/random.js';
 import { openLocalStores } from '../src/store/local/index.js';
@@ -52,6 +52,10 @@ const queries = Number(value('--queries') ?? 200);
 const real = flag('--real');
 // Infinity measures the exact scan alone; the default is the index's own (graph above 10,000 faces).
 const graphAbove = value('--graph-above') === undefined ? undefined : Number(value('--graph-above'));
+// usearch, typescript, or auto (usearch when it loads).
+const graphKind = (value('--graph') ?? 'auto') as GraphKind | 'auto';
+// The graph search's beam (default each graph's own, DEFAULT_EF_SEARCH in gallery-index.ts).
+const efSearch = value('--ef') === undefined ? undefined : Number(value('--ef'));
 // The same default as bench:identify, which fills the cache.
 const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache');
 
@@ -111,7 +115,7 @@ const sameDecision = (a: Candidate[], b: Candidate[]) => {
   return x.reason === y.reason && x.match?.identity === y.match?.identity;
 };
 
-async function measure(n: number): Promise<Record<string, number | null>> {
+async function measure(n: number): Promise<Record<string, number | string | null>> {
   const data = real ? lfwData(n) : synthetic(n, Number(value('--identities') ?? Math.max(1, Math.round(n / 5))));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gallery-'));
   try {
@@ -126,14 +130,32 @@ async function measure(n: number): Promise<Record<string, number | null>> {
     lease.db.transaction(() => data.gallery((identity, d) => (insertI.run(identity, at), insertF.run(`f${faces++}`, identity, descriptorToBlob(d), at))))();
     lease.release();
 
-    const cache = createGalleryCache(stores.gallery, { checkIntervalMs: 250, ...(graphAbove === undefined ? {} : { index: { graphAbove } }) });
+    const indexDir = path.join(dir, 'index-cache');
+    const cacheOptions = { checkIntervalMs: 250, indexDir, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }), ...(efSearch === undefined ? {} : { efSearch }) } };
+    const cache = createGalleryCache(stores.gallery, cacheOptions);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const index = await cache.get('bench');
     const loadSeconds = (performance.now() - t0) / 1000;
     // Above the size for a graph, the cache builds it in the background; until then matching is exact.
     while (faces > (graphAbove ?? DEFAULT_INDEX_OPTIONS.graphAbove) && !index.approximate) await new Promise((res) => setTimeout(res, 50));
     const graphSeconds = (performance.now() - t0) / 1000;
+    const cpuUsed = process.cpuUsage(cpu0);
+    const graphCpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
     const rssMB = process.memoryUsage().rss / 2 ** 20;
+    // A usearch graph is saved once built; a second worker's first use then loads it (file read and checked, feed applied).
+    for (let i = 0; i < 600 && index.graphKind === 'usearch' && cache.stats().indexSaves === 0; i++) await new Promise((res) => setTimeout(res, 100));
+    let savedLoadSeconds: number | null = null;
+    let indexMB: number | null = null;
+    if (cache.stats().indexSaves > 0) {
+      indexMB = Math.round(fs.readdirSync(indexDir).reduce((n, f) => n + fs.statSync(path.join(indexDir, f)).size, 0) / 2 ** 20);
+      const second = createGalleryCache(stores.gallery, cacheOptions);
+      const t1 = performance.now();
+      const restored = await second.get('bench');
+      savedLoadSeconds = (performance.now() - t1) / 1000;
+      if (second.stats().indexLoads !== 1 || !restored.approximate) throw new Error(`the saved index did not load: ${JSON.stringify(second.stats())}`);
+      second.forget('bench');
+    }
 
     // The reference, exact at any size, over the same faces.
     const listed = await stores.gallery.in('bench').listFaces();
@@ -178,6 +200,11 @@ async function measure(n: number): Promise<Record<string, number | null>> {
       identities: exact.identities,
       loadSeconds: +loadSeconds.toFixed(3),
       graphSeconds: index.approximate ? +graphSeconds.toFixed(1) : null,
+      savedLoadSeconds: savedLoadSeconds === null ? null : +savedLoadSeconds.toFixed(3),
+      indexMB,
+      graphCpuSeconds: index.approximate ? +graphCpuSeconds.toFixed(1) : null,
+      graphInsertMs: index.approximate ? +(cache.stats().graphBuildMs / faces).toFixed(4) : null,
+      graph: index.graphKind,
       approximate: index.approximate ? 1 : 0,
       matchP50Ms: ms(pct(wall, 50)),
       matchP99Ms: ms(pct(wall, 99)),
@@ -200,7 +227,7 @@ async function measure(n: number): Promise<Record<string, number | null>> {
   }
 }
 
-const rows: Record<string, number | null>[] = [];
+const rows: Record<string, number | string | null>[] = [];
 for (const n of sizes) {
   const row = await measure(n);
   rows.push(row);

@@ -132,6 +132,25 @@ function progressBar(total: number, enabled: boolean) {
 }
 
 async function enrollDirectory(dir: string, opts: Record<string, unknown>): Promise<void> {
+  if (opts.url !== undefined) {
+    const { enrollFromDirOver } = await import('./enroll-from-dir.js');
+    const { readImageFile } = await import('../recognition/decode.js');
+    const key = opts.key !== undefined ? String(opts.key) : process.env.FACEFLEET_API_KEY;
+    const concurrency = opts.concurrency === undefined ? 4 : Number(opts.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+      err('error: --concurrency must be an integer from 1 to 64');
+      process.exitCode = 1;
+      return;
+    }
+    const report = await enrollFromDirOver(
+      dir,
+      { url: String(opts.url), ...(key ? { key } : {}), collection: opts.collection === undefined ? 'default' : String(opts.collection), largest: Boolean(opts.largest), concurrency },
+      { readImage: readImageFile, report: err, progress: process.stderr.isTTY === true },
+    );
+    out(`${report.added} added, ${report.skipped} already enrolled, ${report.refused.length} refused`);
+    if (report.refused.length > 0) process.exitCode = 1;
+    return;
+  }
   const config = configFrom(opts, CLI_DEFAULTS);
   const { readImageFile, pickEnrollmentFace } = await recognition();
   const { enrollFromDir } = await import('./enroll-from-dir.js');
@@ -254,6 +273,9 @@ export function registerEngineCommands(program: Command): void {
       .argument('[name]', `identity name (${IDENTITY_NAME_RULE})`)
       .argument('[images...]', 'image files, one face each')
       .option('--from-dir <dir>', 'enroll every sub-folder of DIR as an identity, its images as faces; resumable')
+      .option('--url <url>', 'with --from-dir: submit enroll jobs to the stack at URL, so its workers share the work (default: enroll in this process)')
+      .option('--key <key>', 'with --url: an operator API key (env FACEFLEET_API_KEY; see facefleet keys create --role operator)')
+      .option('--concurrency <n>', 'with --url: images in flight at once (default 4)')
       .option('--largest', 'when an image has several faces, enroll the largest instead of refusing it')
       .option(...COLLECTION_OPTION)
       .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION),

@@ -2,6 +2,7 @@
  * The worker process (`facefleet worker`): load the engine, open the stores, take jobs until
  * SIGTERM, or until the queue is empty after a retire request (see `./ipc.ts`).
  */
+import path from 'node:path';
 import { RETIRED_EXIT_CODE } from '../controller/fleet.js';
 import { engineOptions, type Config } from '../config.js';
 import { loggerFor } from '../log.js';
@@ -28,7 +29,8 @@ export async function runWorker(config: Config): Promise<void> {
   // Under a parent that listens (the local fleet of `facefleet up`), report finished jobs so
   // the web tier's long-polls answer at once.
   const onSettled = process.send ? (jobId: string) => sendToParent({ type: 'job-settled', jobId }) : undefined;
-  const worker = createWorker({ config, log, engine, ...services, onSettled, announce: services.publisher.jobSettled, publishEvent: services.publisher.publishEvent });
+  // Large collections' graphs are saved under the data dir, and the next worker there loads them.
+  const worker = createWorker({ config, log, engine, indexDir: path.join(config.dataDir, 'index-cache'), ...services, onSettled, announce: services.publisher.jobSettled, publishEvent: services.publisher.publishEvent });
   const release = async () => {
     await services.close();
     await engine.close();

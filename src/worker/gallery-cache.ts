@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import type { EnrolledFace, Gallery, GalleryChange } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
-import { buildGalleryIndex, type GalleryIndexKernel, type GalleryIndexOptions } from '../recognition/gallery-index.js';
+import { otherPipelines, readIndex, removeIndex, saveIndex } from './index-file.js';
+import { autoGraph, buildGalleryIndex, GalleryIndexKernel, type GalleryIndexOptions, type GraphKind } from '../recognition/gallery-index.js';
 import { galleryIndexOver, otherPipelineWarning, type GalleryIndex } from '../recognition/matcher.js';
 import type { RecognitionPipeline } from '../recognition/types.js';
 
@@ -11,6 +12,8 @@ export interface CachedIndex extends GalleryIndex {
   readonly version: string;
   /** True when a graph answers (a large collection whose graph is built), false for an exact scan. */
   readonly approximate: boolean;
+  /** The graph that answers or is being built (usearch, or the TypeScript fallback), or null. */
+  readonly graphKind: GraphKind | null;
 }
 
 export interface GalleryCacheStats {
@@ -22,6 +25,12 @@ export interface GalleryCacheStats {
   changesApplied: number;
   /** Time spent building graphs, in slices between other work. */
   graphBuildMs: number;
+  /** Collections loaded from a saved index (with `indexDir`), then brought up to date by the feed. */
+  indexLoads: number;
+  /** Saved indexes found corrupt or stale, and rebuilt. */
+  indexRejected: number;
+  /** Indexes saved. */
+  indexSaves: number;
 }
 
 interface Entry {
@@ -29,6 +38,8 @@ interface Entry {
   /** A graph build is under way in slices (see schedule()). */
   building: boolean;
   version: string;
+  /** Faces of another pipeline than the worker's, by id: kept for a save. */
+  otherPipelines: Map<string, RecognitionPipeline | undefined>;
   checkedAt: number;
   view: CachedIndex;
 }
@@ -43,7 +54,7 @@ interface Entry {
  */
 export function createGalleryCache(
   gallery: Gallery,
-  options: { checkIntervalMs?: number; now?: () => number; pipeline?: RecognitionPipeline; log?: Pick<Logger, 'warn'>; index?: Partial<GalleryIndexOptions>; graphSliceMs?: number } = {},
+  options: { checkIntervalMs?: number; now?: () => number; pipeline?: RecognitionPipeline; log?: Pick<Logger, 'warn'> & Partial<Pick<Logger, 'info'>>; index?: Partial<GalleryIndexOptions>; graphSliceMs?: number; indexDir?: string } = {},
 ) {
   const checkIntervalMs = options.checkIntervalMs ?? 250;
   const now = options.now ?? Date.now;
@@ -51,7 +62,8 @@ export function createGalleryCache(
   const entries = new Map<string, Entry>();
   /** One sync per collection at a time; concurrent jobs share it. */
   const syncing = new Map<string, Promise<Entry>>();
-  const stats: GalleryCacheStats = { fullLoads: 0, incrementalSyncs: 0, changesApplied: 0, graphBuildMs: 0 };
+  const stats: GalleryCacheStats = { fullLoads: 0, incrementalSyncs: 0, changesApplied: 0, graphBuildMs: 0, indexLoads: 0, indexRejected: 0, indexSaves: 0 };
+  const indexDir = options.indexDir;
   const graphSliceMs = options.graphSliceMs ?? 25;
 
   function warn(collection: string, version: string, faces: EnrolledFace[]): void {
@@ -59,9 +71,9 @@ export function createGalleryCache(
     if (warning) options.log?.warn({ collection, galleryVersion: version }, warning);
   }
 
-  function makeEntry(collection: string, kernel: GalleryIndexKernel, version: string): Entry {
+  function makeEntry(collection: string, kernel: GalleryIndexKernel, version: string, others: Map<string, RecognitionPipeline | undefined>): Entry {
     const matcher = galleryIndexOver(kernel);
-    const entry: Entry = { kernel, version, building: false, checkedAt: now(), view: undefined as unknown as CachedIndex };
+    const entry: Entry = { kernel, version, otherPipelines: others, building: false, checkedAt: now(), view: undefined as unknown as CachedIndex };
     entry.view = {
       collection,
       get version() {
@@ -73,19 +85,79 @@ export function createGalleryCache(
       get approximate() {
         return kernel.approximate;
       },
+      get graphKind() {
+        return kernel.graphKind;
+      },
       match: (descriptor, opts) => matcher.match(descriptor, opts),
     };
     return entry;
   }
 
+  /**
+   * The collection from its saved index brought up to date by the feed, or null when there is
+   * none, it does not check out (corrupt), or the feed cannot answer from its version (stale);
+   * a rejected file is removed, and saved again once the graph is rebuilt.
+   */
+  async function restore(collection: string, dir: string): Promise<Entry | null> {
+    let saved;
+    try {
+      saved = readIndex(dir, collection);
+    } catch (err) {
+      stats.indexRejected += 1;
+      options.log?.warn({ collection, err: (err as Error).message }, `saved index of collection ${collection} is corrupt; building it again`);
+      removeIndex(dir, collection);
+      return null;
+    }
+    if (!saved) return null;
+    const feed = await gallery.in(collection).changesSince(saved.version);
+    if (!feed) {
+      stats.indexRejected += 1;
+      options.log?.info?.({ collection, savedVersion: saved.version }, `saved index of collection ${collection} is stale; building it again`);
+      removeIndex(dir, collection);
+      return null;
+    }
+    let kernel: GalleryIndexKernel;
+    try {
+      kernel = GalleryIndexKernel.restore(saved.dim, saved.faces, saved.rows, saved.graphFile, options.index);
+    } catch (err) {
+      stats.indexRejected += 1;
+      options.log?.warn({ collection, err: (err as Error).message }, `saved index of collection ${collection} does not load; building it again`);
+      return null;
+    }
+    const restoredFaces = saved.faces.filter((f) => f !== null).map((f) => ({ ...f, pipeline: f.pipeline ?? pipeline }));
+    warn(collection, saved.version, restoredFaces as EnrolledFace[]);
+    const others = otherPipelines(restoredFaces, pipeline);
+    const added = apply(kernel, feed.changes);
+    otherPipelines(added, pipeline, others);
+    warn(collection, feed.version, added);
+    stats.indexLoads += 1;
+    stats.changesApplied += feed.changes.length;
+    const entry = makeEntry(collection, kernel, feed.version, others);
+    schedule(collection, entry);
+    return entry;
+  }
+
+  function save(collection: string, entry: Entry): void {
+    if (!indexDir || entry.kernel.graphKind !== 'usearch') return;
+    try {
+      if (saveIndex(indexDir, collection, entry.version, entry.kernel.dim, entry.otherPipelines, (file) => entry.kernel.saveGraph(file))) stats.indexSaves += 1;
+    } catch (err) {
+      options.log?.warn({ collection, err: (err as Error).message }, `could not save the index of collection ${collection}`);
+    }
+  }
+
   async function fullLoad(collection: string): Promise<Entry> {
+    if (indexDir) {
+      const restored = await restore(collection, indexDir);
+      if (restored) return restored;
+    }
     const view = gallery.in(collection);
     // Version first: a change landing during the read is then replayed by the next sync.
     const version = await view.version();
     const faces = await view.listFaces();
     stats.fullLoads += 1;
     warn(collection, version, faces);
-    const entry = makeEntry(collection, buildGalleryIndex(faces, faces[0]?.descriptor.length ?? 128, options.index, false), version);
+    const entry = makeEntry(collection, buildGalleryIndex(faces, faces[0]?.descriptor.length ?? 128, options.index, false), version, otherPipelines(faces, pipeline));
     schedule(collection, entry);
     return entry;
   }
@@ -98,6 +170,13 @@ export function createGalleryCache(
   function schedule(collection: string, entry: Entry): void {
     if (entry.building || !entry.kernel.needsGraph) return;
     entry.building = true;
+    const started = performance.now();
+    let buildMs = 0;
+    if (options.index?.graph === undefined || options.index.graph === 'auto') {
+      const { kind, reason } = autoGraph();
+      // Said once per build, so an operator sees which graph a worker runs and why.
+      options.log?.info?.({ collection, faces: entry.kernel.size, graph: kind, ...(reason ? { reason } : {}) }, `building the ${kind} graph for collection ${collection}`);
+    }
     const step = () => {
       // Forgotten or replaced by a full load: stop building for an index nobody uses.
       if (entries.get(collection) !== entry) {
@@ -107,8 +186,11 @@ export function createGalleryCache(
       const t0 = performance.now();
       const done = entry.kernel.buildGraph(graphSliceMs);
       stats.graphBuildMs += performance.now() - t0;
+      buildMs += performance.now() - t0;
       if (done || !entry.kernel.needsGraph) {
         entry.building = false;
+        if (done) save(collection, entry);
+        if (done && entry.kernel.graphKind) options.log?.info?.({ collection, faces: entry.kernel.size, graph: entry.kernel.graphKind, buildMs: Math.round(buildMs), wallMs: Math.round(performance.now() - started) }, `the ${entry.kernel.graphKind} graph of collection ${collection} answers`);
         return;
       }
       setTimeout(step, 0).unref?.();
@@ -143,7 +225,9 @@ export function createGalleryCache(
     }
     entry.checkedAt = now();
     if (feed.changes.length > 0) {
-      warn(collection, feed.version, apply(entry.kernel, feed.changes));
+      const added = apply(entry.kernel, feed.changes);
+      otherPipelines(added, pipeline, entry.otherPipelines);
+      warn(collection, feed.version, added);
       stats.incrementalSyncs += 1;
       stats.changesApplied += feed.changes.length;
       schedule(collection, entry);

@@ -36,6 +36,8 @@ import { recluster } from '../unknowns/operations.js';
 import { searchAnswerKey, searchFaces, searchInputKey, type SearchAnswer } from '../unknowns/search.js';
 
 export interface WorkerDeps {
+  /** Where large collections' graphs are saved and loaded from (./index-file.ts); none saved without it. */
+  indexDir?: string;
   config: Pick<Config, 'queue' | 'worker'>;
   log: Logger;
   blobs: BlobStore;
@@ -105,7 +107,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   const workerId = config.worker.id;
   const log = deps.log.child({ workerId });
   const pipeline = engine.pipeline ?? 'standard';
-  const galleryCache = createGalleryCache(gallery, { pipeline, log });
+  const galleryCache = createGalleryCache(gallery, { pipeline, log, ...(deps.indexDir ? { indexDir: deps.indexDir } : {}) });
   const unknowns = trackUnknownsIn({ gallery, blobs, runner, log, pipeline, maxAttempts: config.queue.maxReceiveCount, publishEvent: deps.publishEvent });
   const abort = new AbortController();
   let stopping = false;

@@ -7,7 +7,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distinctCse546, loadCse546 } from '../helpers/cse546.js';
 import { dataDir } from '../helpers/images.js';
-import { startUp, type Stack } from '../helpers/stack.js';
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import { promisify } from 'node:util';
+import { enrollFromDirOver } from '../../src/cli/enroll-from-dir.js';
+import { CLI, startUp, type Stack } from '../helpers/stack.js';
 
 const PEOPLE = ['amy', 'bernadette', 'howard', 'leonard', 'penny', 'raj', 'sheldon', 'stuart'];
 
@@ -56,6 +60,28 @@ describe('job pipeline over HTTP (facefleet up, real workers, real model)', () =
   afterAll(async () => {
     await stack?.stop();
     if (stack) await fs.rm(stack.dataDir, { recursive: true, force: true });
+  });
+
+  it('enroll --from-dir --url submits enroll jobs to the stack: refusals reported, a second run skips by content hash', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-fromdir-url-'));
+    try {
+      for (const [who, files] of [['amy', [3, 4]], ['raj', [3]]] as const) {
+        await fs.mkdir(path.join(root, who));
+        for (const n of files) await fs.copyFile(bbt(who, n), path.join(root, who, `${who}${n}.png`));
+      }
+      await fs.writeFile(path.join(root, 'raj', 'broken.jpg'), 'not an image');
+      expect((await fetch(`${stack.url}/v1/collections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bulk' }) })).status).toBe(201);
+      const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', CLI, 'enroll', '--from-dir', root, '--url', stack.url, '--collection', 'bulk'], { env: { ...process.env, FACEFLEET_LOG_LEVEL: 'silent' } }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+      expect(run.stdout.trim()).toBe('3 added, 0 already enrolled, 1 refused');
+      expect(run.stderr).toMatch(/refused .*broken\.jpg: .+/);
+      const listed = (await (await fetch(`${stack.url}/v1/collections/bulk/identities`)).json()) as { items: { name: string; faceCount: number }[] };
+      expect(listed.items.map((i) => [i.name, i.faceCount])).toEqual([['amy', 2], ['raj', 1]]);
+      const again = await enrollFromDirOver(root, { url: stack.url, collection: 'bulk' }, { readImage: (f) => fs.readFile(f), report: () => undefined, progress: false });
+      expect(again).toMatchObject({ added: 0, skipped: 3 });
+      expect(again.refused.map((r) => path.basename(r.file))).toEqual(['broken.jpg']);
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
   });
 
   it('lists the enrolled identities', async () => {

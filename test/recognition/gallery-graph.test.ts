@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, DEFAULT_RULE } from '../../src/recognition/decision.js';
-import { buildGalleryIndex, GalleryIndexKernel, type IndexedFace } from '../../src/recognition/gallery-index.js';
+import { autoGraph, buildGalleryIndex, GalleryIndexKernel, type GraphKind, type IndexedFace } from '../../src/recognition/gallery-index.js';
 import { seededRandom as rng } from '../../src/random.js';
 
 /**
@@ -23,9 +23,11 @@ function clusteredFaces(faces: number, identities: number, seed = 1): { faces: I
   return { faces: Array.from({ length: faces }, (_, i) => ({ id: `f${i}`, identity: `id-${i % identities}`, descriptor: near(centres[i % identities]!, 0.025) })), centres, near };
 }
 
-const GRAPH = { graphAbove: 500 };
+// usearch is an optional dependency: where it loads (it does from `npm ci` on linux-x64), both graphs are tested.
+const kinds: GraphKind[] = autoGraph().kind === 'usearch' ? ['typescript', 'usearch'] : ['typescript'];
 
-describe('GalleryIndexKernel, graph', () => {
+describe.each(kinds)('GalleryIndexKernel, %s graph', (kind) => {
+  const GRAPH = { graphAbove: 500, graph: kind };
   const { faces, centres, near } = clusteredFaces(3_000, 600);
   const index = buildGalleryIndex(faces, 128, GRAPH);
   const r = rng(5);
@@ -33,6 +35,7 @@ describe('GalleryIndexKernel, graph', () => {
 
   it('agrees with exact search on rank-1 and on the 1:N decision, for a fraction of the distances', () => {
     expect(index.approximate).toBe(true);
+    expect(index.graphKind).toBe(kind);
     let rank1 = 0;
     let decisions = 0;
     let recalled = 0;
@@ -52,8 +55,8 @@ describe('GalleryIndexKernel, graph', () => {
     expect(rank1 / probes.length).toBeGreaterThanOrEqual(0.99);
     expect(decisions / probes.length).toBeGreaterThanOrEqual(0.99);
     expect(recalled / (probes.length * 5)).toBeGreaterThanOrEqual(0.95);
-    // The point of the graph: far fewer distances than a scan of every face.
-    expect((index.evaluations - before) / probes.length).toBeLessThan(faces.length / 3);
+    // The point of the graph: far fewer distances than a scan of every face (counted by the TypeScript graph).
+    if (kind === 'typescript') expect((index.evaluations - before) / probes.length).toBeLessThan(faces.length / 3);
   });
 
   it('finds faces added after the graph was built, even one far from all others', () => {
@@ -97,7 +100,7 @@ describe('GalleryIndexKernel, graph', () => {
   });
 
   it('still gives k distinct identities when one identity crowds the beam', () => {
-    const crowd = new GalleryIndexKernel(128, 16, { graphAbove: 100, efSearch: 16 });
+    const crowd = new GalleryIndexKernel(128, 16, { graphAbove: 100, efSearch: 16, graph: kind });
     const { centres: cs, near: n2 } = clusteredFaces(0, 50, 13);
     for (let i = 0; i < 400; i++) crowd.add({ id: `b${i}`, identity: 'Crowd', descriptor: n2(cs[0]!, 0.02) });
     cs.slice(1).forEach((c, i) => crowd.add({ id: `o${i}`, identity: `other-${i}`, descriptor: n2(c, 0.02) }));
@@ -105,5 +108,13 @@ describe('GalleryIndexKernel, graph', () => {
     const got = crowd.nearest(q, 4);
     expect(got).toHaveLength(4);
     expect(got).toEqual(crowd.nearestExact(q, 4));
+  });
+});
+
+describe('graph choice', () => {
+  it('falls back to the TypeScript graph, saying why, when usearch does not load', () => {
+    const missing = autoGraph('usearch-not-installed');
+    expect(missing.kind).toBe('typescript');
+    expect(missing.reason).toMatch(/usearch does not load \(.*usearch-not-installed/);
   });
 });

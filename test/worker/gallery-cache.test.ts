@@ -79,7 +79,7 @@ describe('gallery cache', () => {
     expect(after.match(aDescriptor(2)).match).toMatchObject({ identity: 'bob', distance: 0 });
     expect(after.version).toBe(await site.version());
     // The new face came from the feed: still the one full load, one incremental sync.
-    expect(cache.stats()).toEqual({ fullLoads: 1, incrementalSyncs: 1, changesApplied: 2, graphBuildMs: 0 });
+    expect(cache.stats()).toEqual({ fullLoads: 1, incrementalSyncs: 1, changesApplied: 2, graphBuildMs: 0, indexLoads: 0, indexRejected: 0, indexSaves: 0 });
 
     await site.removeIdentity('ada');
     const removed = await cache.fresh('site');
@@ -108,6 +108,51 @@ describe('gallery cache', () => {
     expect(after.approximate).toBe(true);
     expect(after.match(aDescriptor(500), { topK: 1 }).candidates).toEqual([{ identity: 'late', distance: 0 }]);
     expect(cache.stats().fullLoads).toBe(1);
+  });
+
+  it('saves a built graph and loads it in another cache, following the feed from its version; a corrupt or stale file is rebuilt', async () => {
+    await stores.gallery.createCollection('kept');
+    const kept = stores.gallery.in('kept');
+    for (let i = 0; i < 120; i++) await kept.addFace(`p${i}`, { descriptor: aDescriptor(i + 1) });
+    await kept.removeFace('p3', (await kept.listFacesOf('p3'))[0]!.id);
+    const indexDir = path.join(dir, 'index-cache');
+    const opts = { checkIntervalMs: 0, index: { graphAbove: 100, graph: 'usearch' as const }, graphSliceMs: 0, indexDir };
+    const first = createGalleryCache(stores.gallery, opts);
+    const built = await first.get('kept');
+    for (let i = 0; i < 200 && first.stats().indexSaves === 0; i++) await sleep(10);
+    expect(built.graphKind).toBe('usearch');
+    expect(first.stats().indexSaves).toBe(1);
+    // Changes after the save reach the next worker through the feed (create-identity, add, remove-identity).
+    await kept.addFace('late', { descriptor: aDescriptor(500) });
+    await kept.removeIdentity('p9');
+    const second = createGalleryCache(stores.gallery, opts);
+    const loaded = await second.get('kept');
+    expect(second.stats()).toMatchObject({ indexLoads: 1, fullLoads: 0, changesApplied: 3 });
+    expect(loaded.approximate).toBe(true);
+    expect(loaded.size).toBe(119);
+    expect(loaded.match(aDescriptor(500), { topK: 1 }).candidates).toEqual([{ identity: 'late', distance: 0 }]);
+    expect(loaded.match(aDescriptor(8), { topK: 1 }).candidates).toEqual([{ identity: 'p7', distance: 0 }]);
+    expect(loaded.match(aDescriptor(10), { topK: 3 }).candidates.map((c) => c.identity)).not.toContain('p9');
+    expect(loaded.match(aDescriptor(4), { topK: 3 }).candidates.map((c) => c.identity)).not.toContain('p3');
+
+    // One flipped byte in the rows: detected, rebuilt from the store, saved again.
+    const file = (await fs.readdir(indexDir)).find((f) => f.endsWith('.index'))!;
+    const bytes = await fs.readFile(path.join(indexDir, file));
+    bytes[bytes.length - 5] ^= 0xff;
+    await fs.writeFile(path.join(indexDir, file), bytes);
+    const third = createGalleryCache(stores.gallery, opts);
+    expect((await third.get('kept')).match(aDescriptor(500), { topK: 1 }).candidates[0]!.identity).toBe('late');
+    expect(third.stats()).toMatchObject({ indexRejected: 1, indexLoads: 0, fullLoads: 1 });
+    for (let i = 0; i < 200 && third.stats().indexSaves === 0; i++) await sleep(10);
+    expect(third.stats().indexSaves).toBe(1);
+
+    // Another incarnation of the collection: the saved version is stale.
+    await stores.gallery.removeCollection('kept');
+    await stores.gallery.createCollection('kept');
+    await stores.gallery.in('kept').addFace('bob', { descriptor: aDescriptor(2) });
+    const fourth = createGalleryCache(stores.gallery, opts);
+    expect((await fourth.get('kept')).match(aDescriptor(2), { topK: 5 }).candidates.map((c) => c.identity)).toEqual(['bob']);
+    expect(fourth.stats()).toMatchObject({ indexRejected: 1, indexLoads: 0, fullLoads: 1 });
   });
 
   it('reloads in full when the collection was removed and made again', async () => {
