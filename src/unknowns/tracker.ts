@@ -1,8 +1,8 @@
 /**
  * The worker's side of unknown clusters: every face of a recognize job that nobody enrolled is
  * near (`no-close-identity`) joins the open cluster of the collection whose template is nearest,
- * within the radius (`clusterToJoin`), or starts one if it may (`mayStartCluster`). Saves are conditional on the cluster's version; a
- * lost race re-reads the clusters and decides again.
+ * within the radius (`clusterToJoin`), or starts one if it may (`mayStartCluster`). Saves are
+ * conditional on the cluster's version; a lost race re-reads the clusters and decides again.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
