@@ -18,6 +18,8 @@ export interface SimFace {
 
 export interface SimOptions {
   radius: number;
+  /** Join margin (`clusterToJoin`); default 0. */
+  margin?: number;
   /** Recluster's merge radius; default `radius`. */
   mergeRadius?: number;
   /** Run recluster after every this many faces, and once at the end; 0 = never. */
@@ -56,7 +58,7 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
     const sighting = { jobId, at, box: f.box };
     const good = mayStartCluster(f);
     const rep = good ? { id: `r${i}`, descriptor: f.descriptor, jobId, at } : undefined;
-    const near = clusterToJoin(f.descriptor, clusters, options.radius);
+    const near = clusterToJoin(f.descriptor, clusters, options.radius, options.margin ?? 0);
     if (near) {
       const joined = joinCluster(near.cluster, sighting, rep).cluster;
       clusters = clusters.map((c) => (c.id === joined.id ? joined : c));

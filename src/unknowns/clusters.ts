@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { euclidean } from '../recognition/matcher.js';
 import type { UnknownCluster, UnknownRepresentative, UnknownSighting, UnknownTemplate } from '../store/ports.js';
-import { CLUSTER_RADIUS, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, REPRESENTATIVE_SPACING } from './rules.js';
+import { CLUSTER_RADIUS, JOIN_MARGIN, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, REPRESENTATIVE_SPACING } from './rules.js';
 
 /**
  * A cluster's template: its stored one (the mean of every face good enough to represent it that
@@ -51,12 +51,28 @@ export function nearestCluster<C extends UnknownCluster>(descriptor: Float32Arra
 
 /**
  * The cluster a face joins: the open cluster whose template is nearest, when it is within
- * `radius`; null when there is none (the face starts a cluster, if it may). The one join rule,
- * for the worker's tracker and for bench:clusters.
+ * `radius` and at least `margin` nearer than the next cluster's template; null otherwise (the
+ * face starts a cluster, if it may). A face about as near two clusters would join one at random
+ * and, if they are two people, pull its template towards the other; starting a cluster of its
+ * own leaves that to recluster. The one join rule, for the worker's tracker and for bench:clusters.
  */
-export function clusterToJoin<C extends UnknownCluster>(descriptor: Float32Array, clusters: readonly C[], radius = CLUSTER_RADIUS): { cluster: C; distance: number } | null {
-  const near = nearestCluster(descriptor, clusters);
-  return near && near.distance <= radius ? near : null;
+export function clusterToJoin<C extends UnknownCluster>(
+  descriptor: Float32Array,
+  clusters: readonly C[],
+  radius = CLUSTER_RADIUS,
+  margin = JOIN_MARGIN,
+): { cluster: C; distance: number } | null {
+  let best: { cluster: C; distance: number } | null = null;
+  let second = Infinity;
+  for (const c of clusters) {
+    if (c.state !== 'open') continue;
+    const d = distanceToCluster(descriptor, c);
+    if (d < (best?.distance ?? Infinity)) {
+      second = best?.distance ?? Infinity;
+      best = { cluster: c, distance: d };
+    } else if (d < second) second = d;
+  }
+  return best && best.distance <= radius && second - best.distance >= margin ? best : null;
 }
 
 /** The mean of two templates, weighted by their faces. */

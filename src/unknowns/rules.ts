@@ -19,6 +19,12 @@ import type { Box } from '../recognition/types.js';
 export const CLUSTER_RADIUS = 0.46;
 
 /**
+ * How much nearer a face must be to the nearest cluster's template than to the next one's to
+ * join it; otherwise it starts a cluster of its own. Chosen with the radii (above).
+ */
+export const JOIN_MARGIN = 0;
+
+/**
  * Largest distance between two clusters' templates at which `recluster` merges them (centroid
  * linkage, nearest pair first). Tighter than the join radius: a template is a mean, so two
  * templates of one person lie nearer each other than a face lies to either; and a merge risks a

@@ -11,7 +11,7 @@ import type { Box, RecognitionPipeline } from '../recognition/types.js';
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, UnknownCluster, UnknownClusterStore, UnknownRepresentative } from '../store/ports.js';
 import { clusterDistance, clusterToJoin, joinCluster } from './clusters.js';
-import { CLUSTER_RADIUS, MERGE_RADIUS, mayStartCluster } from './rules.js';
+import { CLUSTER_RADIUS, JOIN_MARGIN, MERGE_RADIUS, mayStartCluster } from './rules.js';
 import { deleteUnknownThumbnails, storeUnknownThumbnail } from './thumbnails.js';
 
 /** What a face in a job result says about its cluster. */
@@ -26,6 +26,8 @@ export interface TrackerDeps {
   log: Logger;
   now?: () => Date;
   radius?: number;
+  /** Join margin (`clusterToJoin`); default {@link JOIN_MARGIN}. */
+  margin?: number;
   /** Two clusters this near are the same person (recluster's rule); default {@link MERGE_RADIUS}. */
   mergeRadius?: number;
   /**
@@ -120,7 +122,7 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
     }
     let ref: UnknownRef | null = null;
     for (let attempt = 0; attempt < ATTEMPTS && !ref; attempt++) {
-      const near = clusterToJoin(face.descriptor, clusters, radius);
+      const near = clusterToJoin(face.descriptor, clusters, radius, deps.margin ?? JOIN_MARGIN);
       if (near) {
         const change = joinCluster(near.cluster, sighting, rep);
         const kept = rep !== undefined && change.cluster.representatives.some((r) => r.id === rep.id);

@@ -113,4 +113,14 @@ describe('unknown cluster rules', () => {
     expect(plan).toHaveLength(1);
     expect(plan[0]!.others.map((o) => o.id)).toEqual([aCluster(2).id]);
   });
+
+  it('a face about as near two clusters joins neither when the join margin asks for more', () => {
+    const a = aCluster(1, { representatives: [rep('a', near(6, 1, 0.1))] });
+    const b = aCluster(2, { representatives: [rep('b', near(6, 2, 0.1))] });
+    const face = aDescriptor(6);
+    const gap = Math.abs(euclidean(face, near(6, 1, 0.1)) - euclidean(face, near(6, 2, 0.1)));
+    expect(clusterToJoin(face, [a, b], 0.5, 0)).not.toBeNull();
+    expect(clusterToJoin(face, [a, b], 0.5, gap + 0.01)).toBeNull();
+    expect(clusterToJoin(face, [a], 0.5, gap + 0.01)?.cluster.id).toBe(a.id);
+  });
 });
