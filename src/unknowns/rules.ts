@@ -12,17 +12,17 @@ import type { Box } from '../recognition/types.js';
  * Largest distance from a face to a cluster's template (the mean of its faces) at which it joins
  * the cluster. Chosen with {@link MERGE_RADIUS} by `npm run bench:clusters -- --choose` on the
  * tuning half of LFW's people (the split `bench:identify` tunes the 1:N rule on), stream seeds
- * 1-3: of joins 0.42-0.50 and merges 0.26-0.38, the pair whose mean BCubed precision and recall,
- * recluster on, clear the goals (0.98 and 0.90) by the widest margin (P 0.987, R 0.930).
- * Reported on the other half (docs/unknowns.md).
+ * 1-3, with {@link JOIN_MARGIN}: of joins 0.44-0.50, margins 0-0.06 and merges 0.26-0.34, the
+ * rule whose mean BCubed precision and recall, recluster on, clear the goals (0.98 and 0.90) by
+ * the widest margin (P 0.989, R 0.924). Reported on the other half (docs/unknowns.md).
  */
-export const CLUSTER_RADIUS = 0.46;
+export const CLUSTER_RADIUS = 0.48;
 
 /**
  * How much nearer a face must be to the nearest cluster's template than to the next one's to
  * join it; otherwise it starts a cluster of its own. Chosen with the radii (above).
  */
-export const JOIN_MARGIN = 0;
+export const JOIN_MARGIN = 0.04;
 
 /**
  * Largest distance between two clusters' templates at which `recluster` merges them (centroid
