@@ -3,7 +3,7 @@
  * with the same functions (src/unknowns/clusters.ts), BCubed scores, and a one-shot offline
  * agglomerative clustering (average linkage, cut at the same radius) to compare against.
  */
-import { joinCluster, mergeInto, nearestCluster, planRecluster } from '../../src/unknowns/clusters.js';
+import { clusterToJoin, joinCluster, mergeInto, planRecluster } from '../../src/unknowns/clusters.js';
 import { mayStartCluster } from '../../src/unknowns/rules.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import type { UnknownCluster } from '../../src/store/ports.js';
@@ -18,6 +18,8 @@ export interface SimFace {
 
 export interface SimOptions {
   radius: number;
+  /** Join margin (`clusterToJoin`); default 0. */
+  margin?: number;
   /** Recluster's merge radius; default `radius`. */
   mergeRadius?: number;
   /** Run recluster after every this many faces, and once at the end; 0 = never. */
@@ -56,8 +58,8 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
     const sighting = { jobId, at, box: f.box };
     const good = mayStartCluster(f);
     const rep = good ? { id: `r${i}`, descriptor: f.descriptor, jobId, at } : undefined;
-    const near = nearestCluster(f.descriptor, clusters);
-    if (near && near.distance <= options.radius) {
+    const near = clusterToJoin(f.descriptor, clusters, options.radius, options.margin ?? 0);
+    if (near) {
       const joined = joinCluster(near.cluster, sighting, rep).cluster;
       clusters = clusters.map((c) => (c.id === joined.id ? joined : c));
       members.get(joined.id)!.push(jobId);

@@ -11,13 +11,13 @@ import { recluster } from '../../src/unknowns/operations.js';
 import { trackUnknownFaces } from '../../src/unknowns/tracker.js';
 import type { SimFace } from './cluster-sim.js';
 
-export async function storeRun(faces: readonly SimFace[], radius: number, mergeRadius: number): Promise<{ msPerFace: number; clusters: number; reclusterMs: number }> {
+export async function storeRun(faces: readonly SimFace[], radius: number, mergeRadius: number, margin: number): Promise<{ msPerFace: number; clusters: number; reclusterMs: number }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ff-bench-clusters-'));
   const stores = openLocalStores({ dataDir: dir, log: silentLogger() });
   try {
     await stores.gallery.createCollection('bench', { trackUnknowns: true });
     const store = stores.gallery.unknowns('bench');
-    const deps = { blobs: stores.blobs, log: silentLogger(), radius, mergeRadius };
+    const deps = { blobs: stores.blobs, log: silentLogger(), radius, margin, mergeRadius };
     const t0 = performance.now();
     for (const [i, f] of faces.entries()) await trackUnknownFaces(deps, { store, jobId: `job-${i}`, pipeline: 'standard' }, [f]);
     const msPerFace = (performance.now() - t0) / Math.max(1, faces.length);

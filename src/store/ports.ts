@@ -364,6 +364,12 @@ export interface UnknownRepresentative {
   at: string;
 }
 
+/** The mean of `faces` descriptors. */
+export interface UnknownTemplate {
+  mean: Float32Array;
+  faces: number;
+}
+
 export interface UnknownSighting {
   jobId: string;
   at: string;
@@ -384,6 +390,13 @@ export interface UnknownCluster {
   /** Every sighting counted, including those no longer in `recent`. */
   sightings: number;
   representatives: UnknownRepresentative[];
+  /**
+   * The cluster's template: the mean descriptor of every face good enough to represent it that
+   * joined it (not only the representatives kept), and how many. Faces join by their distance to
+   * it. Absent on a cluster stored before templates (the mean of its representatives stands in)
+   * and on a named cluster.
+   */
+  template?: UnknownTemplate;
   /** The most recent sightings, newest first, bounded. */
   recent: UnknownSighting[];
   /** Digests of clusters merged into this one (never their ids), so a repeated merge counts nothing twice. */

@@ -4,11 +4,31 @@
  */
 import { createHash } from 'node:crypto';
 import { euclidean } from '../recognition/matcher.js';
-import type { UnknownCluster, UnknownRepresentative, UnknownSighting } from '../store/ports.js';
-import { MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, REPRESENTATIVE_SPACING } from './rules.js';
+import type { UnknownCluster, UnknownRepresentative, UnknownSighting, UnknownTemplate } from '../store/ports.js';
+import { CLUSTER_RADIUS, JOIN_MARGIN, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, REPRESENTATIVE_SPACING } from './rules.js';
 
-/** Distance from a descriptor to a cluster: to its nearest representative. */
-export function distanceToCluster(descriptor: Float32Array, cluster: Pick<UnknownCluster, 'representatives'>): number {
+/**
+ * A cluster's template: its stored one (the mean of every face good enough to represent it that
+ * joined it), or, for a cluster stored without one, the mean of its representatives. Null when
+ * it has no representatives (a named cluster).
+ */
+export function templateOf(cluster: Pick<UnknownCluster, 'representatives' | 'template'>): UnknownTemplate | null {
+  if (cluster.template) return cluster.template;
+  const reps = cluster.representatives;
+  if (reps.length === 0) return null;
+  const mean = new Float32Array(reps[0]!.descriptor.length);
+  for (const r of reps) for (let i = 0; i < mean.length; i++) mean[i]! += r.descriptor[i]! / reps.length;
+  return { mean, faces: reps.length };
+}
+
+/** Distance from a descriptor to a cluster: to its template (Infinity without one, or for another length). */
+export function distanceToCluster(descriptor: Float32Array, cluster: Pick<UnknownCluster, 'representatives' | 'template'>): number {
+  const t = templateOf(cluster);
+  return t && t.mean.length === descriptor.length ? euclidean(descriptor, t.mean) : Infinity;
+}
+
+/** Distance from a descriptor to a cluster's nearest representative. */
+export function distanceToRepresentatives(descriptor: Float32Array, cluster: Pick<UnknownCluster, 'representatives'>): number {
   let best = Infinity;
   for (const r of cluster.representatives) {
     if (r.descriptor.length !== descriptor.length) continue;
@@ -18,7 +38,7 @@ export function distanceToCluster(descriptor: Float32Array, cluster: Pick<Unknow
   return best;
 }
 
-/** The nearest open cluster and its distance, or null when there is none with representatives. */
+/** The nearest open cluster and its distance (to its template), or null when there is none with representatives. */
 export function nearestCluster<C extends UnknownCluster>(descriptor: Float32Array, clusters: readonly C[]): { cluster: C; distance: number } | null {
   let best: { cluster: C; distance: number } | null = null;
   for (const c of clusters) {
@@ -27,6 +47,39 @@ export function nearestCluster<C extends UnknownCluster>(descriptor: Float32Arra
     if (d < (best?.distance ?? Infinity)) best = { cluster: c, distance: d };
   }
   return best;
+}
+
+/**
+ * The cluster a face joins: the open cluster whose template is nearest, when it is within
+ * `radius` and at least `margin` nearer than the next cluster's template; null otherwise (the
+ * face starts a cluster, if it may). A face about as near two clusters would join one at random
+ * and, if they are two people, pull its template towards the other; starting a cluster of its
+ * own leaves that to recluster. The one join rule, for the worker's tracker and for bench:clusters.
+ */
+export function clusterToJoin<C extends UnknownCluster>(
+  descriptor: Float32Array,
+  clusters: readonly C[],
+  radius = CLUSTER_RADIUS,
+  margin = JOIN_MARGIN,
+): { cluster: C; distance: number } | null {
+  let best: { cluster: C; distance: number } | null = null;
+  let second = Infinity;
+  for (const c of clusters) {
+    if (c.state !== 'open') continue;
+    const d = distanceToCluster(descriptor, c);
+    if (d < (best?.distance ?? Infinity)) {
+      second = best?.distance ?? Infinity;
+      best = { cluster: c, distance: d };
+    } else if (d < second) second = d;
+  }
+  return best && best.distance <= radius && second - best.distance >= margin ? best : null;
+}
+
+/** The mean of two templates, weighted by their faces. */
+function combine(a: UnknownTemplate | null, b: UnknownTemplate | null): UnknownTemplate | undefined {
+  if (!a || !b || a.mean.length !== b.mean.length) return (a ?? b) || undefined;
+  const faces = a.faces + b.faces;
+  return { mean: Float32Array.from(a.mean, (v, i) => (v * a.faces + b.mean[i]! * b.faces) / faces), faces };
 }
 
 /**
@@ -58,14 +111,16 @@ export interface ClusterChange {
 }
 
 /**
- * A sighting joins `cluster`. `candidate`, when given (a face good enough to represent), becomes
- * a representative if it adds coverage: it is at least {@link REPRESENTATIVE_SPACING} from every
- * representative, and the farthest-point choice keeps it.
+ * A sighting joins `cluster`. `candidate`, when given (a face good enough to represent), moves
+ * the template (one more face in its mean), and becomes a representative if it adds coverage: it
+ * is at least {@link REPRESENTATIVE_SPACING} from every representative, and the farthest-point
+ * choice keeps it.
  */
 export function joinCluster(cluster: UnknownCluster, sighting: UnknownSighting, candidate?: UnknownRepresentative): ClusterChange {
   let representatives = cluster.representatives;
   let dropped: UnknownRepresentative[] = [];
-  if (candidate && distanceToCluster(candidate.descriptor, cluster) >= REPRESENTATIVE_SPACING) {
+  const template = candidate ? combine(templateOf(cluster), { mean: candidate.descriptor, faces: 1 }) : cluster.template;
+  if (candidate && distanceToRepresentatives(candidate.descriptor, cluster) >= REPRESENTATIVE_SPACING) {
     const all = [...representatives, candidate];
     representatives = chooseRepresentatives(all);
     const kept = new Set(representatives.map((r) => r.id));
@@ -77,6 +132,7 @@ export function joinCluster(cluster: UnknownCluster, sighting: UnknownSighting, 
     lastSeen: sighting.at > cluster.lastSeen ? sighting.at : cluster.lastSeen,
     recent: [sighting, ...cluster.recent].slice(0, MAX_RECENT_SIGHTINGS),
     representatives,
+    ...(template ? { template } : {}),
   };
   return { cluster: next, dropped };
 }
@@ -89,10 +145,11 @@ export function absorbedDigest(clusterId: string): string {
 /**
  * Merge `others` into `survivor`: every sighting counted once (an other already absorbed, by its
  * digest, adds nothing again), recent sightings newest first, representatives chosen for
- * coverage from all of them, first and last seen widened.
+ * coverage from all of them, templates averaged by their faces, first and last seen widened.
  */
 export function mergeInto(survivor: UnknownCluster, others: readonly UnknownCluster[]): ClusterChange {
-  let next = { ...survivor, absorbed: [...survivor.absorbed] };
+  let next: UnknownCluster = { ...survivor, absorbed: [...survivor.absorbed] };
+  let template = templateOf(survivor);
   const all = [...survivor.representatives];
   for (const o of others) {
     const digest = absorbedDigest(o.id);
@@ -105,41 +162,58 @@ export function mergeInto(survivor: UnknownCluster, others: readonly UnknownClus
       lastSeen: o.lastSeen > next.lastSeen ? o.lastSeen : next.lastSeen,
       recent: [...next.recent, ...o.recent].sort((a, b) => b.at.localeCompare(a.at)).slice(0, MAX_RECENT_SIGHTINGS),
     };
+    template = combine(template, templateOf(o)) ?? null;
     all.push(...o.representatives);
   }
   const representatives = chooseRepresentatives(all);
   const kept = new Set(representatives.map((r) => r.id));
-  return { cluster: { ...next, representatives }, dropped: all.filter((r) => !kept.has(r.id)) };
+  return { cluster: { ...next, representatives, ...(template ? { template } : {}) }, dropped: all.filter((r) => !kept.has(r.id)) };
 }
 
-/** Distance between two clusters: between their nearest two representatives. */
+/** Distance between two clusters: between their templates. */
 export function clusterDistance(a: UnknownCluster, b: UnknownCluster): number {
-  let best = Infinity;
-  for (const r of a.representatives) best = Math.min(best, distanceToCluster(r.descriptor, b));
-  return best;
+  const t = templateOf(a);
+  return t ? distanceToCluster(t.mean, b) : Infinity;
 }
 
 /**
- * Which open clusters `recluster` merges: groups of clusters linked by a distance within
- * `radius` (the join rule applied between clusters), each group merged into its oldest member
- * (first seen, then id). A second plan over the merged result is empty: recluster is idempotent.
+ * Which open clusters `recluster` merges, and into which: agglomerative clustering of the
+ * clusters' templates (centroid linkage). The two clusters whose templates are nearest are merged
+ * (their template the mean of both, weighted by faces), then the next nearest two, while the
+ * nearest two are within `radius`. Unlike single linkage it does not chain: a merge moves the
+ * template, so a third cluster must be near the pair's mean, not near either one's edge. Each
+ * group is merged into its oldest member (first seen, then id). A second plan over the merged
+ * result is empty: recluster is idempotent.
  */
 export function planRecluster(clusters: readonly UnknownCluster[], radius = MERGE_RADIUS): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
-  const open = clusters.filter((c) => c.state === 'open' && c.representatives.length > 0);
-  const parent = open.map((_, i) => i);
-  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
-  for (let i = 0; i < open.length; i++) {
-    for (let j = i + 1; j < open.length; j++) {
-      if (find(i) !== find(j) && clusterDistance(open[i]!, open[j]!) <= radius) parent[find(j)] = find(i);
+  const open = clusters.filter((c) => c.state === 'open' && templateOf(c) !== null);
+  const n = open.length;
+  const templates = open.map((c) => templateOf(c)!);
+  const members = open.map((c) => [c]);
+  const alive = new Uint8Array(n).fill(1);
+  const d = new Float64Array(n * n).fill(Infinity);
+  const dist = (i: number, j: number) => (templates[i]!.mean.length === templates[j]!.mean.length ? euclidean(templates[i]!.mean, templates[j]!.mean) : Infinity);
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) d[i * n + j] = d[j * n + i] = dist(i, j);
+  for (;;) {
+    let bi = -1;
+    let bj = -1;
+    let best = Infinity;
+    for (let i = 0; i < n; i++) {
+      if (!alive[i]) continue;
+      for (let j = i + 1; j < n; j++) if (alive[j] && d[i * n + j]! < best) (best = d[i * n + j]!), (bi = i), (bj = j);
     }
+    if (bi < 0 || best > radius) break;
+    templates[bi] = combine(templates[bi]!, templates[bj]!)!;
+    members[bi]!.push(...members[bj]!);
+    alive[bj] = 0;
+    for (let k = 0; k < n; k++) if (alive[k] && k !== bi) d[bi * n + k] = d[k * n + bi] = dist(bi, k);
   }
-  const groups = new Map<number, UnknownCluster[]>();
-  open.forEach((c, i) => groups.set(find(i), [...(groups.get(find(i)) ?? []), c]));
   const older = (a: UnknownCluster, b: UnknownCluster) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id);
-  return [...groups.values()]
-    .filter((g) => g.length > 1)
+  return members
+    .filter((g, i) => alive[i] && g.length > 1)
     .map((g) => {
       const [survivor, ...others] = [...g].sort(older);
       return { survivor: survivor!, others };
-    });
+    })
+    .sort((a, b) => older(a.survivor, b.survivor));
 }

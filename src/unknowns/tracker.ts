@@ -1,8 +1,8 @@
 /**
  * The worker's side of unknown clusters: every face of a recognize job that nobody enrolled is
- * near (`no-close-identity`) joins the nearest open cluster of the collection within the radius,
- * or starts one if it may (`mayStartCluster`). Saves are conditional on the cluster's version; a
- * lost race re-reads the clusters and decides again.
+ * near (`no-close-identity`) joins the open cluster of the collection whose template is nearest,
+ * within the radius (`clusterToJoin`), or starts one if it may (`mayStartCluster`). Saves are
+ * conditional on the cluster's version; a lost race re-reads the clusters and decides again.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -10,8 +10,8 @@ import type { FaceQuality } from '../recognition/quality.js';
 import type { Box, RecognitionPipeline } from '../recognition/types.js';
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, UnknownCluster, UnknownClusterStore, UnknownRepresentative } from '../store/ports.js';
-import { clusterDistance, joinCluster, nearestCluster } from './clusters.js';
-import { CLUSTER_RADIUS, MERGE_RADIUS, mayStartCluster } from './rules.js';
+import { clusterDistance, clusterToJoin, joinCluster } from './clusters.js';
+import { CLUSTER_RADIUS, JOIN_MARGIN, MERGE_RADIUS, mayStartCluster } from './rules.js';
 import { deleteUnknownThumbnails, storeUnknownThumbnail } from './thumbnails.js';
 
 /** What a face in a job result says about its cluster. */
@@ -26,6 +26,8 @@ export interface TrackerDeps {
   log: Logger;
   now?: () => Date;
   radius?: number;
+  /** Join margin (`clusterToJoin`); default {@link JOIN_MARGIN}. */
+  margin?: number;
   /** Two clusters this near are the same person (recluster's rule); default {@link MERGE_RADIUS}. */
   mergeRadius?: number;
   /**
@@ -120,8 +122,8 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
     }
     let ref: UnknownRef | null = null;
     for (let attempt = 0; attempt < ATTEMPTS && !ref; attempt++) {
-      const near = nearestCluster(face.descriptor, clusters);
-      if (near && near.distance <= radius) {
+      const near = clusterToJoin(face.descriptor, clusters, radius, deps.margin ?? JOIN_MARGIN);
+      if (near) {
         const change = joinCluster(near.cluster, sighting, rep);
         const kept = rep !== undefined && change.cluster.representatives.some((r) => r.id === rep.id);
         if (kept) await ensureThumbnail();

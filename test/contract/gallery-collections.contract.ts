@@ -223,13 +223,17 @@ export function galleryCollectionsContract(name: string, make: () => Promise<Gal
       expect(Array.from(got!.representatives[0]!.descriptor)).toEqual(Array.from(aDescriptor(2)));
       expect((await store.list()).map((c) => c.id)).toEqual([aCluster(1).id, aCluster(2).id]);
 
-      const two = { ...got!, sightings: 2, representatives: [...got!.representatives, { id: 'rep-b', descriptor: aDescriptor(5), jobId: 'j5', at: got!.lastSeen }] };
+      expect(got!.template).toBeUndefined();
+      const mean = Float32Array.from(aDescriptor(2), (v, i) => (v + aDescriptor(5)[i]!) / 2);
+      const two = { ...got!, sightings: 2, representatives: [...got!.representatives, { id: 'rep-b', descriptor: aDescriptor(5), jobId: 'j5', at: got!.lastSeen }], template: { mean, faces: 2 } };
       const saved = await store.save(two, 1);
       expect(saved.version).toBe(2);
       await expect(store.save(two, 1)).rejects.toBeInstanceOf(VersionConflictError);
       const reread = await store.get(made.id);
       expect(reread?.representatives.map((r) => r.id)).toEqual(['rep2', 'rep-b']);
       expect(Array.from(reread!.representatives[1]!.descriptor)).toEqual(Array.from(aDescriptor(5)));
+      expect(reread!.template?.faces).toBe(2);
+      expect(Array.from(reread!.template!.mean)).toEqual(Array.from(mean));
 
       expect(await store.delete(made.id)).toBe(true);
       expect(await store.delete(made.id)).toBe(false);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseRepresentatives, joinCluster, mergeInto, nearestCluster, planRecluster } from '../../src/unknowns/clusters.js';
-import { MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, MIN_CLUSTER_QUALITY, mayStartCluster } from '../../src/unknowns/rules.js';
+import { chooseRepresentatives, clusterToJoin, joinCluster, mergeInto, nearestCluster, planRecluster, templateOf } from '../../src/unknowns/clusters.js';
+import { CLUSTER_RADIUS, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, MIN_CLUSTER_QUALITY, mayStartCluster } from '../../src/unknowns/rules.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import { aCluster, aDescriptor } from '../helpers/builders.js';
 import { near } from '../helpers/unknowns.js';
@@ -74,5 +74,53 @@ describe('unknown cluster rules', () => {
     expect(plan.map((g) => [g.survivor.id, g.others.map((o) => o.id)])).toEqual([[old.id, [twin.id]]]);
     const merged = mergeInto(plan[0]!.survivor, plan[0]!.others).cluster;
     expect(planRecluster([merged, other])).toEqual([]);
+  });
+
+  it('a face joins by the template, the mean of every face that joined, not by the nearest representative', () => {
+    // Representatives at +-0.4 around a centre: a face at the centre is 0.4 from each of them but on the template.
+    let c = aCluster(1, { representatives: [rep('a', near(7, 1, 0.4))] });
+    c = joinCluster(c, sighting(1), rep('b', Float32Array.from(near(7, 1, 0.4), (v, i) => 2 * aDescriptor(7)[i]! - v))).cluster;
+    expect(c.template?.faces).toBe(2);
+    expect(euclidean(templateOf(c)!.mean, aDescriptor(7))).toBeLessThan(1e-5);
+    expect(clusterToJoin(aDescriptor(7), [c], 0.1)?.cluster.id).toBe(c.id);
+    // A face too poor to represent counts as a sighting but does not move the template.
+    const poor = joinCluster(c, sighting(2)).cluster;
+    expect(poor.sightings).toBe(3);
+    expect(poor.template).toEqual(c.template);
+    // Beyond the radius from the template, nothing to join.
+    expect(clusterToJoin(near(7, 3, CLUSTER_RADIUS + 0.05), [c])).toBeNull();
+    // A cluster stored without a template is matched by the mean of its representatives.
+    const old = aCluster(2, { representatives: [rep('x', near(9, 1, 0.2)), rep('y', Float32Array.from(near(9, 1, 0.2), (v, i) => 2 * aDescriptor(9)[i]! - v))] });
+    expect(euclidean(templateOf(old)!.mean, aDescriptor(9))).toBeLessThan(1e-5);
+  });
+
+  it('merging averages the templates by their faces', () => {
+    const a = aCluster(1, { template: { mean: Float32Array.from(aDescriptor(4)), faces: 3 } });
+    const b = aCluster(2, { template: { mean: Float32Array.from(near(4, 2, 0.2)), faces: 1 } });
+    const merged = mergeInto(a, [b]).cluster.template!;
+    expect(merged.faces).toBe(4);
+    expect(merged.mean[5]).toBeCloseTo((3 * aDescriptor(4)[5]! + near(4, 2, 0.2)[5]!) / 4, 5);
+  });
+
+  it('recluster does not chain: a cluster near the edge of a merged pair but not near its template stays apart', () => {
+    // Three clusters on a line, MERGE_RADIUS * 0.9 apart: single linkage would join all three.
+    const step = MERGE_RADIUS * 0.9;
+    const dir = Float32Array.from(aDescriptor(3), (_, i) => Math.cos(i * 7));
+    const norm = Math.hypot(...dir);
+    const at = (k: number) => Float32Array.from(aDescriptor(3), (v, i) => v + (k * step * dir[i]!) / norm);
+    const one = (seed: number, k: number, faces: number) => aCluster(seed, { representatives: [rep(`r${seed}`, at(k))], template: { mean: at(k), faces } });
+    const plan = planRecluster([one(1, 0, 5), one(2, 1, 5), one(3, 2.05, 1)]);
+    expect(plan).toHaveLength(1);
+    expect(plan[0]!.others.map((o) => o.id)).toEqual([aCluster(2).id]);
+  });
+
+  it('a face about as near two clusters joins neither when the join margin asks for more', () => {
+    const a = aCluster(1, { representatives: [rep('a', near(6, 1, 0.1))] });
+    const b = aCluster(2, { representatives: [rep('b', near(6, 2, 0.1))] });
+    const face = aDescriptor(6);
+    const gap = Math.abs(euclidean(face, near(6, 1, 0.1)) - euclidean(face, near(6, 2, 0.1)));
+    expect(clusterToJoin(face, [a, b], 0.5, 0)).not.toBeNull();
+    expect(clusterToJoin(face, [a, b], 0.5, gap + 0.01)).toBeNull();
+    expect(clusterToJoin(face, [a], 0.5, gap + 0.01)?.cluster.id).toBe(a.id);
   });
 });
