@@ -128,6 +128,7 @@ export function createGalleryCache(
     warn(collection, saved.version, restoredFaces as EnrolledFace[]);
     const others = otherPipelines(restoredFaces, pipeline);
     const added = apply(kernel, feed.changes);
+    dropSavedOnRemoval(collection, feed.changes);
     otherPipelines(added, pipeline, others);
     warn(collection, feed.version, added);
     stats.indexLoads += 1;
@@ -198,6 +199,15 @@ export function createGalleryCache(
     setTimeout(step, 0).unref?.();
   }
 
+  /**
+   * A saved index holds every face it was saved with: once one of them is removed, its file would
+   * keep a removed person's name and descriptor on disk. Delete it; the next graph build saves
+   * the index again without them.
+   */
+  function dropSavedOnRemoval(collection: string, changes: GalleryChange[]): void {
+    if (indexDir && changes.some((c) => c.op === 'remove' || c.op === 'remove-identity')) removeIndex(indexDir, collection);
+  }
+
   function apply(kernel: GalleryIndexKernel, changes: GalleryChange[]): EnrolledFace[] {
     const added: EnrolledFace[] = [];
     for (const c of changes) {
@@ -219,6 +229,8 @@ export function createGalleryCache(
     }
     const feed = await gallery.in(collection).changesSince(entry.version);
     if (!feed) {
+      // The collection was removed (or made again): its saved index is of what was removed.
+      if (indexDir) removeIndex(indexDir, collection);
       const loaded = await fullLoad(collection);
       entries.set(collection, loaded);
       return loaded;
@@ -226,6 +238,7 @@ export function createGalleryCache(
     entry.checkedAt = now();
     if (feed.changes.length > 0) {
       const added = apply(entry.kernel, feed.changes);
+      dropSavedOnRemoval(collection, feed.changes);
       otherPipelines(added, pipeline, entry.otherPipelines);
       warn(collection, feed.version, added);
       stats.incrementalSyncs += 1;

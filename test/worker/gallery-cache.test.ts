@@ -134,8 +134,14 @@ describe('gallery cache', () => {
     expect(loaded.match(aDescriptor(8), { topK: 1 }).candidates).toEqual([{ identity: 'p7', distance: 0 }]);
     expect(loaded.match(aDescriptor(10), { topK: 3 }).candidates.map((c) => c.identity)).not.toContain('p9');
     expect(loaded.match(aDescriptor(4), { topK: 3 }).candidates.map((c) => c.identity)).not.toContain('p3');
+    // The saved file held p9, whom the feed removed: it is gone from the disk, not kept.
+    expect(await fs.readdir(indexDir)).toEqual([]);
 
-    // One flipped byte in the rows: detected, rebuilt from the store, saved again.
+    // The next worker builds and saves again; one flipped byte in the rows is detected and rebuilt.
+    const rebuilt = createGalleryCache(stores.gallery, opts);
+    await rebuilt.get('kept');
+    for (let i = 0; i < 200 && rebuilt.stats().indexSaves === 0; i++) await sleep(10);
+    expect(rebuilt.stats()).toMatchObject({ indexSaves: 1, fullLoads: 1 });
     const file = (await fs.readdir(indexDir)).find((f) => f.endsWith('.index'))!;
     const bytes = await fs.readFile(path.join(indexDir, file));
     bytes[bytes.length - 5] ^= 0xff;
