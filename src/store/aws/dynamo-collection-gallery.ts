@@ -124,7 +124,9 @@ export class DynamoCollectionGallery implements CollectionGallery {
     const faces = await queryAll(this.doc, this.table, facesPk(meta.uid), { prefix: `${name}/` });
     await deleteKeys(this.doc, this.table, faces.map((f) => ({ pk: f.pk, sk: f.sk })));
     const existed = out.Attributes !== undefined;
-    if (existed || faces.length > 0) await this.forgetIdentityInLog(meta.uid, name, faces.map((f) => f.faceId as string));
+    // Always, so that removing again repairs a removal that stopped before its log was scrubbed
+    // (the identity and faces gone, the entries naming it still there). Nothing to do is a no-op.
+    await this.forgetIdentityInLog(meta.uid, name, faces.map((f) => f.faceId as string));
     return existed;
   }
 
