@@ -9,9 +9,10 @@
  * scrypt runs on libuv's thread pool (4 threads by default), which file and DNS work share:
  * two checks at a time leave it room for the blob store.
  * A limited address's 429 is held back {@link AuthGuardOptions.limitedDelayMs} before it is sent,
- * and a connection over its cap (`auth.ts`) is held unread as long, then closed (together at most
- * {@link AuthGuardOptions.maxHeld} at once per process): that bounds how many requests a flood from
- * one address makes the server parse, and how many connections a second it makes the server accept.
+ * with `Connection: close`, and a connection over its cap (`auth.ts`) is kept open until then
+ * rather than closed at once (at most {@link AuthGuardOptions.maxHeld} of each per process): that
+ * bounds how many requests a flood from one address makes the server parse, and how many
+ * connections a second it makes the server accept.
  */
 import type { Socket } from 'node:net';
 import { AuthBusyError, RateLimitedError } from './errors.js';
@@ -53,9 +54,10 @@ export interface AuthGuard {
   /** Wait before answering a limited address (see the file comment); at once when too many wait. */
   holdLimited(): Promise<void>;
   /**
-   * A connection a limited address may not open: held unread for `limitedDelayMs`, then closed
-   * (at once when `maxHeld` things are held already). Closing at once makes a flood reconnect at
-   * once, and every accept costs the server; a held socket costs it nothing but a descriptor.
+   * A connection beyond a limited address's cap: kept open, so that its request waits for its
+   * held 429 like the others, and closed after twice `limitedDelayMs` if that has not closed it
+   * (at once when `maxHeld` connections are kept already). Closing it at once makes a flood
+   * reconnect at once, and every accept costs the server.
    */
   holdConnection(socket: Socket): void;
   /** One failed authentication from `address`. */
@@ -125,8 +127,9 @@ export function createAuthGuard(options: AuthGuardOptions = {}): AuthGuard {
         return;
       }
       held += 1;
-      socket.pause();
-      const timer = setTimeout(() => socket.destroy(), o.limitedDelayMs).unref();
+      // Node's HTTP parser reads the socket natively, so it cannot be kept unread: its request is
+      // parsed, refused before any lookup, and answered 429 after the hold, with Connection: close.
+      const timer = setTimeout(() => socket.destroy(), 2 * o.limitedDelayMs).unref();
       socket.once('close', () => {
         clearTimeout(timer);
         held -= 1;

@@ -116,9 +116,9 @@ export function createAuth(options: AuthOptions): { requireRole(role: Role): Req
   return {
     /**
      * For the server's `connection` event: an address over its failure budget may keep at most
-     * {@link LIMITED_ADDRESS_CONNECTIONS} connections open; more are held unread for a second,
-     * then closed, before any HTTP parsing (closed at once, a flood would reconnect at once and
-     * make the server accept thousands of connections a second). Its requests are answered 429 with `Connection: close`, so a flood from it
+     * {@link LIMITED_ADDRESS_CONNECTIONS} connections open; more are kept open only until their
+     * held 429 is sent (see `AuthGuard.holdConnection`; closed at once, a flood would reconnect
+     * at once and make the server accept thousands of connections a second). Its requests are answered 429 with `Connection: close`, so a flood from it
      * pays a handshake per request and cannot hold many requests in flight. Connections it had
      * already (a real client's keep-alive behind the same address) are left alone.
      */

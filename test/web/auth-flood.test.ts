@@ -96,8 +96,8 @@ describe('auth guard', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
     expect(guard.stats().held).toBe(0);
   });
-  it('holds at most maxHeld connections; the rest are closed at once', async () => {
-    const guard = createAuthGuard({ limitedDelayMs: 5_000, maxHeld: 1 });
+  it('keeps at most maxHeld connections; the rest are closed at once', async () => {
+    const guard = createAuthGuard({ limitedDelayMs: 2_500, maxHeld: 1 });
     const server = net.createServer((socket) => guard.holdConnection(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
@@ -140,7 +140,7 @@ describe('auth on, over HTTP', () => {
     }
   });
 
-  it("holds a limited address's connections over its cap unread for a while, then closes them unanswered", async () => {
+  it("keeps a limited address's connections over its cap open until their held 429, then closes them", async () => {
     const delay = 400;
     const { h } = await authHarness({ tuning: { authLimits: { failureBurst: 2, failuresPerSecond: 0.01, limitedDelayMs: delay } } });
     const open: net.Socket[] = [];
@@ -163,9 +163,10 @@ describe('auth on, over HTTP', () => {
       extra.on('error', () => {});
       extra.write(`GET /v1/jobs/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${fakeKey()}\r\n\r\n`);
       const after = await closed;
-      // Not closed at once (a flood would reconnect at once), and never parsed or answered.
+      // Not closed at once (a flood would reconnect at once): answered 429 after the hold, and closed.
       expect(after).toBeGreaterThanOrEqual(delay - 50);
-      expect(answered).toBe('');
+      expect(answered).toMatch(/^HTTP\/1\.1 429 /);
+      expect(answered).toMatch(/\r\nconnection: close\r\n/i);
     } finally {
       for (const s of open) s.destroy();
       await h.close();
