@@ -17,14 +17,13 @@ import { teardown } from '../../../src/aws/teardown.js';
 import { loadConfig } from '../../../src/config.js';
 import { silentLogger } from '../../../src/log.js';
 import { openAwsStores } from '../../../src/store/aws/index.js';
-import { DynamoJobStore } from '../../../src/store/aws/dynamo-job-store.js';
 import { S3BlobStore } from '../../../src/store/aws/s3-blob-store.js';
 import { SqsJobQueue } from '../../../src/store/aws/sqs-job-queue.js';
 import { NotFoundError, StoreUnavailableError } from '../../../src/store/errors.js';
 import { aJob, sleep } from '../../helpers/builders.js';
 import { aResult, permanent, RecordingJobQueue } from '../../helpers/jobs.js';
 import { testPrefix } from '../../helpers/emulators.js';
-import { createBucket, createQueues, createTables, freshNames, useEmulators } from './harness.js';
+import { createBucket, createQueues, createTables, freshNames, jobStoreWithBlobs, useEmulators } from './harness.js';
 
 const env = useEmulators();
 const log = silentLogger();
@@ -90,11 +89,7 @@ describe('openAwsStores', () => {
 
 describe('DynamoJobStore with records larger than an item may hold', () => {
   it('keeps the body in S3 behind a pointer, replaces it on save and removes it on delete', async () => {
-    const names = freshNames('bigjob');
-    const dropTables = await createTables(env, names, [names.jobsTable]);
-    const dropBucket = await createBucket(env, names);
-    const blobs = new S3BlobStore({ s3: env.clients.s3, bucket: names.bucket });
-    const jobs = new DynamoJobStore({ doc: env.clients.doc, table: names.jobsTable, stateIndex: names.jobsStateIndex, blobs });
+    const { names, blobs, jobs, cleanup } = await jobStoreWithBlobs(env, 'bigjob');
     try {
       // ~450 KB of history: more than DynamoDB's 400 KB item limit.
       const history = Array.from({ length: 3000 }, (_, i) => ({ at: new Date(i).toISOString(), from: 'queued', to: 'processing', event: 'x'.repeat(100), attempt: i }));
@@ -126,19 +121,14 @@ describe('DynamoJobStore with records larger than an item may hold', () => {
       expect(await jobs.get(job.id)).toBeNull();
       expect(await blobs.exists(before.Item!.bodyRef!.S!)).toBe(false);
     } finally {
-      await dropTables();
-      await dropBucket();
+      await cleanup();
     }
   });
 });
 
 describe('S3 inputs and the lifecycle rule', () => {
   it('tags the input of a job that ends done, never that of a dead-lettered job, and tags a replayed one once it ends done', async () => {
-    const names = freshNames('tagdone');
-    const dropTables = await createTables(env, names, [names.jobsTable]);
-    const dropBucket = await createBucket(env, names);
-    const blobs = new S3BlobStore({ s3: env.clients.s3, bucket: names.bucket });
-    const jobs = new DynamoJobStore({ doc: env.clients.doc, table: names.jobsTable, stateIndex: names.jobsStateIndex, blobs });
+    const { names, blobs, jobs, cleanup } = await jobStoreWithBlobs(env, 'tagdone');
     const queue = new RecordingJobQueue();
     const runner = createJobRunner({ store: jobs, effects: createJobEffects({ queue, log, retryBaseSeconds: 1, blobs }), intake: createThenSendIntake(jobs, queue), log });
     const tags = async (key: string) =>
@@ -176,8 +166,7 @@ describe('S3 inputs and the lifecycle rule', () => {
       await blobs.delete(done);
       await expect(blobs.markFinished(done)).resolves.toBeUndefined();
     } finally {
-      await dropTables();
-      await dropBucket();
+      await cleanup();
     }
   });
 });

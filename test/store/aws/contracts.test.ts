@@ -20,7 +20,7 @@ import { S3BlobStore } from '../../../src/store/aws/s3-blob-store.js';
 import { SqsJobQueue } from '../../../src/store/aws/sqs-job-queue.js';
 import { withFaults } from '../../../src/store/faults.js';
 import { createThenSendIntake } from '../../../src/store/intake.js';
-import { createBucket, createQueues, createTables, freshNames, itemsContaining, useEmulators } from './harness.js';
+import { createBucket, createQueues, createTables, freshNames, itemsContaining, jobStoreWithBlobs, useEmulators } from './harness.js';
 
 const env = useEmulators();
 
@@ -31,18 +31,8 @@ blobStoreContract('S3BlobStore on fauxqs', async () => {
 });
 
 jobStoreContract('DynamoJobStore on dynalite', async () => {
-  const names = freshNames('jobs');
-  const dropTables = await createTables(env, names, [names.jobsTable]);
-  const dropBucket = await createBucket(env, names);
-  const blobs = new S3BlobStore({ s3: env.clients.s3, bucket: names.bucket });
-  const jobs = new DynamoJobStore({ doc: env.clients.doc, table: names.jobsTable, stateIndex: names.jobsStateIndex, blobs });
-  return {
-    jobs,
-    cleanup: async () => {
-      await dropTables();
-      await dropBucket();
-    },
-  };
+  const { jobs, cleanup } = await jobStoreWithBlobs(env, 'jobs');
+  return { jobs, cleanup };
 });
 
 jobIntakeContract('createThenSendIntake on dynalite and fauxqs (the AWS intake)', async ({ failSends }) => {

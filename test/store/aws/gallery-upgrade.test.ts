@@ -23,6 +23,14 @@ function counting(doc: DynamoDBDocumentClient): { doc: DynamoDBDocumentClient; c
   return { doc: wrapped, calls };
 }
 
+/** A fresh gallery table, and a gallery on it whose commands are counted. */
+async function countingGallery(label: string) {
+  const names = freshNames(label);
+  const cleanup = await createTables(env, names, [names.galleryTable]);
+  const { doc, calls } = counting(env.clients.doc);
+  return { names, gallery: new DynamoGallery({ doc, table: names.galleryTable }), calls, cleanup };
+}
+
 describe('DynamoGallery upgrade and key design', () => {
   it('moves a legacy gallery into default: every live identity and face, nothing orphaned', async () => {
     const names = freshNames('upgrade');
@@ -61,11 +69,8 @@ describe('DynamoGallery upgrade and key design', () => {
   });
 
   it('never scans once open: enrolling, following the feed and listing use Query and GetItem only', async () => {
-    const names = freshNames('noscan');
-    const cleanup = await createTables(env, names, [names.galleryTable]);
+    const { names, gallery, calls, cleanup } = await countingGallery('noscan');
     try {
-      const { doc, calls } = counting(env.clients.doc);
-      const gallery = new DynamoGallery({ doc, table: names.galleryTable });
       await gallery.ping();
       // Opening a table without the default collection looks once for a legacy gallery.
       expect(calls.filter((c) => c === 'ScanCommand')).toHaveLength(1);
@@ -93,11 +98,8 @@ describe('DynamoGallery upgrade and key design', () => {
   });
 
   it("reads a collection's settings, as each request does, with one GetItem however large it is", async () => {
-    const names = freshNames('find');
-    const cleanup = await createTables(env, names, [names.galleryTable]);
+    const { names, gallery, calls, cleanup } = await countingGallery('find');
     try {
-      const { doc, calls } = counting(env.clients.doc);
-      const gallery = new DynamoGallery({ doc, table: names.galleryTable });
       await gallery.createCollection('big', { threshold: 0.4 });
       for (let i = 0; i < 5; i++) await gallery.in('big').addFace(`P${i}`, { descriptor: aDescriptor(i) });
       calls.length = 0;

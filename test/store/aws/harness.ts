@@ -9,6 +9,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { createAwsClients, type AwsClients } from '../../../src/aws/clients.js';
 import { resourceNames, type ResourceNames } from '../../../src/aws/names.js';
 import { deadLetterQueueAttributes, queueAttributes, tableDefinitions } from '../../../src/aws/resources.js';
+import { DynamoJobStore } from '../../../src/store/aws/dynamo-job-store.js';
+import { S3BlobStore } from '../../../src/store/aws/s3-blob-store.js';
 import { startEmulators, testPrefix, type Emulators } from '../../helpers/emulators.js';
 
 export interface AwsTestEnv {
@@ -60,6 +62,24 @@ export async function createTables(env: AwsTestEnv, names: ResourceNames, which:
   await new Promise((r) => setTimeout(r, 20));
   return async () => {
     for (const def of defs) await env.clients.dynamodb.send(new DeleteTableCommand({ TableName: def.TableName }));
+  };
+}
+
+/** A fresh jobs table and bucket, with the job store that keeps large records in the bucket; `cleanup` drops both. */
+export async function jobStoreWithBlobs(env: AwsTestEnv, label: string): Promise<{ names: ResourceNames; blobs: S3BlobStore; jobs: DynamoJobStore; cleanup: () => Promise<void> }> {
+  const names = freshNames(label);
+  const dropTables = await createTables(env, names, [names.jobsTable]);
+  const dropBucket = await createBucket(env, names);
+  const blobs = new S3BlobStore({ s3: env.clients.s3, bucket: names.bucket });
+  const jobs = new DynamoJobStore({ doc: env.clients.doc, table: names.jobsTable, stateIndex: names.jobsStateIndex, blobs });
+  return {
+    names,
+    blobs,
+    jobs,
+    cleanup: async () => {
+      await dropTables();
+      await dropBucket();
+    },
   };
 }
 
