@@ -16,10 +16,18 @@ export function templateOf(cluster: Pick<UnknownCluster, 'representatives' | 'te
   if (cluster.template) return cluster.template;
   const reps = cluster.representatives;
   if (reps.length === 0) return null;
+  // Asked for each face against each cluster: the mean of the same representatives is made once.
+  const known = fallbackTemplates.get(reps);
+  if (known) return known;
   const mean = new Float32Array(reps[0]!.descriptor.length);
   for (const r of reps) for (let i = 0; i < mean.length; i++) mean[i]! += r.descriptor[i]! / reps.length;
-  return { mean, faces: reps.length };
+  const made = { mean, faces: reps.length };
+  fallbackTemplates.set(reps, made);
+  return made;
 }
+
+/** Templates of clusters stored without one, by their representatives array (replaced, never changed in place, when they change). */
+const fallbackTemplates = new WeakMap<object, UnknownTemplate>();
 
 /** Distance from a descriptor to a cluster: to its template (Infinity without one, or for another length). */
 export function distanceToCluster(descriptor: Float32Array, cluster: Pick<UnknownCluster, 'representatives' | 'template'>): number {
@@ -186,9 +194,16 @@ export function clusterDistance(a: UnknownCluster, b: UnknownCluster): number {
  * result is empty: recluster is idempotent.
  */
 export function planRecluster(clusters: readonly UnknownCluster[], radius = MERGE_RADIUS): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
-  const open = clusters.filter((c) => c.state === 'open' && templateOf(c) !== null);
+  const open: UnknownCluster[] = [];
+  const templates: UnknownTemplate[] = [];
+  for (const c of clusters) {
+    const t = c.state === 'open' ? templateOf(c) : null;
+    if (t) {
+      open.push(c);
+      templates.push(t);
+    }
+  }
   const n = open.length;
-  const templates = open.map((c) => templateOf(c)!);
   const members = open.map((c) => [c]);
   const alive = new Uint8Array(n).fill(1);
   const d = new Float64Array(n * n).fill(Infinity);
