@@ -122,6 +122,8 @@ export function createGalleryCache(
     } catch (err) {
       stats.indexRejected += 1;
       options.log?.warn({ collection, err: (err as Error).message }, `saved index of collection ${collection} does not load; building it again`);
+      // As a corrupt or stale one: removed, so the next start does not read and fail on it again.
+      removeIndex(dir, collection);
       return null;
     }
     const restoredFaces = saved.faces.filter((f) => f !== null).map((f) => ({ ...f, pipeline: f.pipeline ?? pipeline }));
