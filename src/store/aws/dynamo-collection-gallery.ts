@@ -25,6 +25,19 @@ export const facesPk = (uid: string) => `c#${uid}#faces`;
 export const logPk = (uid: string) => `c#${uid}#log`;
 const seqKey = (seq: number) => String(seq).padStart(15, '0');
 const APPEND_ATTEMPTS = 50;
+/**
+ * Face ids per `remove-faces` entry. A DynamoDB item holds at most 400 KB and an id is 36
+ * bytes plus a few of list overhead, so one entry for an identity of 10,000 or more faces would
+ * be refused and the removal could never finish; 4,000 ids stay near 160 KB.
+ */
+export const REMOVE_FACES_PER_ENTRY = 4000;
+
+/** The `remove-faces` entries that drop these faces, each small enough for one item. */
+export function removeFacesEntries(faceIds: readonly string[], perEntry = REMOVE_FACES_PER_ENTRY): { op: 'remove-faces'; faceIds: string[] }[] {
+  const out: { op: 'remove-faces'; faceIds: string[] }[] = [];
+  for (let i = 0; i < faceIds.length; i += perEntry) out.push({ op: 'remove-faces', faceIds: faceIds.slice(i, i + perEntry) });
+  return out;
+}
 /** Orders faces created in the same millisecond by this process. */
 let created = 0;
 const orderKey = (createdAt: string) => `${createdAt}#${String(++created % 1e9).padStart(9, '0')}`;
@@ -132,8 +145,8 @@ export class DynamoCollectionGallery implements CollectionGallery {
 
   /**
    * The change log forgets a removed identity (a removed person's name and descriptors must not
-   * stay in the table): every entry that names it becomes `forgotten`, and one `remove-faces`
-   * entry, without the name, drops by id every face it ever had. A reader past the old entries
+   * stay in the table): every entry that names it becomes `forgotten`, and `remove-faces`
+   * entries, without the name, drop by id every face it ever had (`removeFacesEntries`). A reader past the old entries
    * drops the faces; one before them never sees them added. The log has no index by identity,
    * so this reads the collection's whole log once (a Query, paged): removals are rare, the feed
    * is read on every enrollment. A crash part-way is repaired by removing the identity again.
@@ -142,7 +155,7 @@ export class DynamoCollectionGallery implements CollectionGallery {
     const entries = (await queryAll(this.doc, this.table, logPk(uid), { what: `read the change log of ${this.collection}` })).filter((e) => e.identity === name);
     // A face removed on its own earlier has a named `remove` entry (its `add` is forgotten already).
     const faceIds = [...new Set([...current, ...entries.filter((e) => e.op === 'add' || e.op === 'remove').map((e) => e.faceId as string)])];
-    if (faceIds.length > 0) await this.append(uid, { op: 'remove-faces', faceIds });
+    for (const entry of removeFacesEntries(faceIds)) await this.append(uid, entry);
     await this.forget(entries);
   }
 
