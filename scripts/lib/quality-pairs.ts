@@ -151,6 +151,7 @@ export interface BandRates {
   /** From the two Wilson intervals (MOVER), treating pairs as independent. */
   balancedCi95: [number, number];
   meanGenuineDistance: number | null;
+  meanImpostorDistance: number | null;
   /** Genuine pairs farther apart than `ruleThreshold` (or with a faceless image), of the band's genuine pairs. */
   genuineOverRule: number;
   genuineOverRuleRate: number | null;
@@ -159,7 +160,7 @@ export interface BandRates {
 /** False-reject, false-accept and balanced error rates per band. */
 export function bandRates(s: ScoredPairs, edges: number[], ruleThreshold: number): BandRates[] {
   const nb = edges.length - 1;
-  const g = new Float64Array(nb), fr = new Float64Array(nb), im = new Float64Array(nb), fa = new Float64Array(nb), over = new Float64Array(nb), dsum = new Float64Array(nb), dn = new Float64Array(nb);
+  const g = new Float64Array(nb), fr = new Float64Array(nb), im = new Float64Array(nb), fa = new Float64Array(nb), over = new Float64Array(nb), dsum = new Float64Array(nb), dn = new Float64Array(nb), isum = new Float64Array(nb), inn = new Float64Array(nb);
   for (let k = 0; k < s.quality.length; k++) {
     const b = bandOf(s.quality[k], edges);
     if (b < 0) continue;
@@ -170,6 +171,7 @@ export function bandRates(s: ScoredPairs, edges: number[], ruleThreshold: number
       if (!Number.isNaN(d)) { dsum[b] += d; dn[b]++; }
     } else {
       im[b]++; fa[b] += s.error[k];
+      if (!Number.isNaN(s.distance[k])) { isum[b] += s.distance[k]; inn[b]++; }
     }
   }
   return Array.from({ length: nb }, (_, b) => {
@@ -182,6 +184,7 @@ export function bandRates(s: ScoredPairs, edges: number[], ruleThreshold: number
       impostor: im[b], falseAccepts: fa[b], far, farCi95,
       balanced, balancedCi95: balanced === null ? [0, 1] : meanInterval(frr!, frrCi95, far!, farCi95),
       meanGenuineDistance: dn[b] ? dsum[b] / dn[b] : null,
+      meanImpostorDistance: inn[b] ? isum[b] / inn[b] : null,
       genuineOverRule: over[b], genuineOverRuleRate: g[b] ? over[b] / g[b] : null,
     };
   });

@@ -62,6 +62,7 @@ describe('quality pairs', () => {
     // High band: genuine 4-5 and 6-7 (faceless), impostors 4-6 (0), 5-6 (0.2), 5-7 (0.7), 4-7 (0.9).
     expect(high).toMatchObject({ genuine: 2, falseRejects: 1, frr: 0.5, impostor: 4, falseAccepts: 2, far: 0.5, balanced: 0.5, genuineOverRule: 1 });
     expect(high.meanGenuineDistance).toBeCloseTo(0.2);
+    expect(high.meanImpostorDistance).toBeCloseTo((0 + 0.2 + 0.7 + 0.9) / 4);
     expect(low.balancedCi95[0]).toBeLessThan(0.625);
     expect(low.balancedCi95[1]).toBeGreaterThan(0.625);
     const boot = personBootstrap(s, [0, 0.5, 1.0001], { replicates: 50, seed: 3 });
