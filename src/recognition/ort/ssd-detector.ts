@@ -60,22 +60,40 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
     const m = rowKind < colKind[k] ? rowKind : colKind[k];
     return m === 0 ? 0 : m === 1 ? fill : data[rowOffset + colOffset[k] + c];
   };
+  // Columns whose two source columns both lie in the image: read straight from `data` there.
+  const inner = new Uint8Array(side);
+  for (let x = 0; x < side; x++) inner[x] = colKind[2 * x] === 2 && colKind[2 * x + 1] === 2 ? 1 : 0;
   for (let y = 0; y < side; y++) {
     const src = ratio * y;
     const top = Math.max(0, Math.floor(src));
     const bottom = Math.min(square - 1, Math.ceil(src));
     const rowFrac = src - top;
     const topKind = kind(top, fh, height), bottomKind = kind(bottom, fh, height);
+    // Both rows in the zero padding: every value is 0, as `out` already holds.
+    if (topKind === 0 && bottomKind === 0) continue;
     const topOffset = (top - margin) * width * 3, bottomOffset = (bottom - margin) * width * 3;
-    for (let x = 0; x < side; x++) {
+    const rowsInner = topKind === 2 && bottomKind === 2;
+    for (let x = 0, o = y * side * 3; x < side; x++, o += 3) {
       const fx = colFrac[x];
       const l = 2 * x, r = 2 * x + 1;
+      if (rowsInner && inner[x] === 1) {
+        // The same arithmetic as below, on the four pixels themselves.
+        const tl0 = topOffset + colOffset[l], tr0 = topOffset + colOffset[r];
+        const bl0 = bottomOffset + colOffset[l], br0 = bottomOffset + colOffset[r];
+        for (let c = 0; c < 3; c++) {
+          const tl = data[tl0 + c], tr = data[tr0 + c], bl = data[bl0 + c], br = data[br0 + c];
+          const t = tl + (tr - tl) * fx;
+          const b = bl + (br - bl) * fx;
+          out[o + c] = t + (b - t) * rowFrac;
+        }
+        continue;
+      }
       for (let c = 0; c < 3; c++) {
         const tl = value(topKind, topOffset, l, c), tr = value(topKind, topOffset, r, c);
         const bl = value(bottomKind, bottomOffset, l, c), br = value(bottomKind, bottomOffset, r, c);
         const t = tl + (tr - tl) * fx;
         const b = bl + (br - bl) * fx;
-        out[(y * side + x) * 3 + c] = t + (b - t) * rowFrac;
+        out[o + c] = t + (b - t) * rowFrac;
       }
     }
   }
