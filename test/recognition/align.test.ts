@@ -87,6 +87,8 @@ describe('warpAffine and mirror', () => {
       { a: 2.2, b: 0.9, tx: 3.1, ty: -4.2 }, // rotated, 2 taps, over the top edge
       { a: 4.6, b: -1.3, tx: 20, ty: 30 }, // 5 taps, the chip runs off the right and bottom
       { a: 9.5, b: 0.4, tx: -40, ty: -12.5 }, // capped at 8 taps, mostly outside
+      { a: 3.4, b: 0, tx: -8.2, ty: 50.5 }, // upright (a landmark crop), 3 taps, over the left and bottom edges
+      { a: 2, b: 0, tx: 12, ty: 7 }, // upright, taps on whole pixels
       { a: 1, b: 0, tx: 200, ty: 0 }, // wholly outside: black
     ];
     for (const t of cases) {
