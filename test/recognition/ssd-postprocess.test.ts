@@ -75,7 +75,8 @@ describe('ssdInput', () => {
 
   /**
    * padToSquare (zeros at the bottom or right) and resizeBilinear of `data` written out pixel by
-   * pixel, with ssdInput's arithmetic: what its row and column shortcuts must give bit for bit.
+   * pixel, with ssdInput's arithmetic, in channel planes: what its row and column shortcuts must
+   * give bit for bit.
    */
   function reference(data: Uint8Array, h: number, w: number, side: number): Float32Array {
     const square = Math.max(h, w);
@@ -91,7 +92,7 @@ describe('ssdInput', () => {
         for (let c = 0; c < 3; c++) {
           const t = at(top, left, c) + (at(top, right, c) - at(top, left, c)) * fx;
           const b = at(bottom, left, c) + (at(bottom, right, c) - at(bottom, left, c)) * fx;
-          out[(y * side + x) * 3 + c] = t + (b - t) * fy;
+          out[(c * side + y) * side + x] = t + (b - t) * fy;
         }
       }
     }

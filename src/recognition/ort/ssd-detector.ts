@@ -18,7 +18,8 @@ type FaceDetection = InstanceType<FaceApi['FaceDetection']>;
  * face-api's SSD input for one `[height, width, 3]` image: `padToSquare` (zeros appended at the
  * bottom or the right) then `resizeBilinear` to `side` (no corner alignment, no half-pixel
  * centres), as TensorFlow.js computes them, in one pass over the pixels it samples. On a large
- * photo this spares TensorFlow.js casting and padding every pixel to float first.
+ * photo this spares TensorFlow.js casting and padding every pixel to float first. The result is
+ * `[3, side, side]`, one plane per channel, as the SSD graph takes it (no transpose in the graph).
  *
  * `margin` > 0: the image as if first framed by `margin` pixels of `fill` on every side (what
  * detect.ts's padded passes give face-api with `tf.pad`); `height` and `width` stay the
@@ -34,8 +35,9 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
     const iy = y - margin, ix = x - margin;
     return iy < 0 || ix < 0 || iy >= height || ix >= width ? fill : data[(iy * width + ix) * 3 + c];
   };
+  const plane = side * side;
   if (square === side) {
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[(y * side + x) * 3 + c] = at(y, x, c);
+    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[c * plane + y * side + x] = at(y, x, c);
     return out;
   }
   const ratio = square / side;
@@ -73,7 +75,7 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
     if (topKind === 0 && bottomKind === 0) continue;
     const topOffset = (top - margin) * width * 3, bottomOffset = (bottom - margin) * width * 3;
     const rowsInner = topKind === 2 && bottomKind === 2;
-    for (let x = 0, o = y * side * 3; x < side; x++, o += 3) {
+    for (let x = 0, o = y * side; x < side; x++, o++) {
       const fx = colFrac[x];
       const l = 2 * x, r = 2 * x + 1;
       if (rowsInner && inner[x] === 1) {
@@ -84,7 +86,7 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
           const tl = data[tl0 + c], tr = data[tr0 + c], bl = data[bl0 + c], br = data[br0 + c];
           const t = tl + (tr - tl) * fx;
           const b = bl + (br - bl) * fx;
-          out[o + c] = t + (b - t) * rowFrac;
+          out[o + c * plane] = t + (b - t) * rowFrac;
         }
         continue;
       }
@@ -93,7 +95,7 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
         const bl = value(bottomKind, bottomOffset, l, c), br = value(bottomKind, bottomOffset, r, c);
         const t = tl + (tr - tl) * fx;
         const b = bl + (br - bl) * fx;
-        out[o + c] = t + (b - t) * rowFrac;
+        out[o + c * plane] = t + (b - t) * rowFrac;
       }
     }
   }
