@@ -80,6 +80,12 @@ interface Row {
   variant: string;
   backend: string;
   imagesPerSecond: number;
+  /**
+   * Process CPU (user + system, all threads: sharp decodes on libuv's pool) per image over the
+   * timed runs. On a machine shared with other work, wall time stretches with the load; this
+   * does far less, so it is the steadier figure for comparing backends.
+   */
+  cpuMsPerImage: number;
   facesPerImage: number;
   msPerStage: StageTimings;
   agreement?: Agreement;
@@ -112,11 +118,12 @@ for (const detector of opts.detectors.split(',')) {
   for (const engineBackend of backends) analyzers.push(await createAnalyzer({ variant: opts.variant as Variant, detector, tfBackend: opts.tfBackend, engineBackend, log }));
   for (const set of sets) {
     for (const analyzer of analyzers) for (const img of set.images) await analyzer.analyze(img);
-    const totals = analyzers.map(() => ({ stages: { decode: 0, detect: 0, landmarks: 0, descriptor: 0, quality: 0 } as StageTimings, faces: 0, ms: 0 }));
+    const totals = analyzers.map(() => ({ stages: { decode: 0, detect: 0, landmarks: 0, descriptor: 0, quality: 0 } as StageTimings, faces: 0, ms: 0, cpuMs: 0 }));
     const firstRun: AnalyzedImage[][] = analyzers.map(() => []);
     for (let r = 0; r < runs; r++) {
       for (let b = 0; b < analyzers.length; b++) {
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         for (const img of set.images) {
           const { analyzed, timings } = await analyzers[b].analyze(img);
           totals[b].faces += analyzed.faces.length;
@@ -124,16 +131,18 @@ for (const detector of opts.detectors.split(',')) {
           if (r === 0) firstRun[b].push(analyzed);
         }
         totals[b].ms += performance.now() - t0;
+        const cpu = process.cpuUsage(c0);
+        totals[b].cpuMs += (cpu.user + cpu.system) / 1000;
       }
     }
     const n = set.images.length * runs;
     analyzers.forEach((analyzer, b) => {
       const msPerStage = Object.fromEntries(stages.map((k) => [k, Math.round((totals[b].stages[k] / n) * 10) / 10])) as unknown as StageTimings;
-      const row: Row = { set: set.name, images: set.images.length, runs, detector: analyzer.detector, variant: opts.variant, backend: analyzer.backend, imagesPerSecond: n / (totals[b].ms / 1000), facesPerImage: totals[b].faces / n, msPerStage };
+      const row: Row = { set: set.name, images: set.images.length, runs, detector: analyzer.detector, variant: opts.variant, backend: analyzer.backend, imagesPerSecond: n / (totals[b].ms / 1000), cpuMsPerImage: Math.round((totals[b].cpuMs / n) * 10) / 10, facesPerImage: totals[b].faces / n, msPerStage };
       if (b > 0) row.agreement = compare(firstRun[0], firstRun[b], analyzers[0].backend);
       rows.push(row);
       console.log(
-        `${row.set}, detector ${row.detector}, variant ${row.variant}, backend ${row.backend}: ${row.imagesPerSecond.toFixed(2)} images/s, ` +
+        `${row.set}, detector ${row.detector}, variant ${row.variant}, backend ${row.backend}: ${row.imagesPerSecond.toFixed(2)} images/s, ${row.cpuMsPerImage} CPU ms/image, ` +
           `${row.facesPerImage.toFixed(2)} faces/image; ms/image decode ${msPerStage.decode} detect ${msPerStage.detect} landmarks ${msPerStage.landmarks} descriptor ${msPerStage.descriptor}`,
       );
       if (row.agreement) {
@@ -141,7 +150,7 @@ for (const detector of opts.detectors.split(',')) {
         console.log(`  against ${a.against}: ${a.faces} faces compared, ${a.countMismatches} images with other face counts, descriptor L2 max ${a.maxDescriptorL2.toExponential(2)} mean ${a.meanDescriptorL2.toExponential(2)}, box max ${a.maxBoxPx.toFixed(3)} px`);
         const base = rows[rows.length - 1 - b];
         const ratio = (x: number, y: number) => (y > 0 ? (x / y).toFixed(2) : '-');
-        console.log(`  ${row.backend}/${base.backend}: ${ratio(row.imagesPerSecond, base.imagesPerSecond)}x images/s; per stage (time ${base.backend}/${row.backend}) ${stages.map((k) => `${k} ${ratio(base.msPerStage[k], row.msPerStage[k])}x`).join(', ')}`);
+        console.log(`  ${row.backend}/${base.backend}: ${ratio(row.imagesPerSecond, base.imagesPerSecond)}x images/s, CPU per image ${base.backend}/${row.backend} ${ratio(base.cpuMsPerImage, row.cpuMsPerImage)}x; per stage (time ${base.backend}/${row.backend}) ${stages.map((k) => `${k} ${ratio(base.msPerStage[k], row.msPerStage[k])}x`).join(', ')}`);
       }
     });
   }

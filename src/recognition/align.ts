@@ -160,22 +160,48 @@ export function warpAffine(img: RgbImage, t: Similarity, width: number, height: 
   const { data, width: iw, height: ih } = img;
   const { a, b: tb, tx, ty } = t;
   const taps = k * k;
+  const row = iw * 3;
   // Sub-cell centres, (s + 0.5) / k, and the arithmetic below in the order it always had, so
-  // chips are bit for bit what the straightforward loop gave (the descriptors are pinned to them).
+  // chips are bit for bit what the straightforward loop gave (the descriptors are pinned to them):
+  // a tap at chip (cx, cy) samples image (a*cx - tb*cy + tx, tb*cx + a*cy + ty), and the products
+  // of cx are the same for every row of the chip, those of cy for every column, so each is formed once.
   const sub = new Float64Array(k);
   for (let s = 0; s < k; s++) sub[s] = (s + 0.5) / k;
+  const acx = new Float64Array(width * k), bcx = new Float64Array(width * k);
+  for (let ox = 0, i = 0; ox < width; ox++) {
+    for (let sx = 0; sx < k; sx++, i++) {
+      const cx = ox + sub[sx] - 0.5;
+      acx[i] = a * cx;
+      bcx[i] = tb * cx;
+    }
+  }
+  const acy = new Float64Array(k), bcy = new Float64Array(k);
   for (let oy = 0; oy < height; oy++) {
+    for (let sy = 0; sy < k; sy++) {
+      const cy = oy + sub[sy] - 0.5;
+      acy[sy] = a * cy;
+      bcy[sy] = tb * cy;
+    }
     for (let ox = 0; ox < width; ox++) {
       let r = 0, g = 0, b = 0;
       for (let sy = 0; sy < k; sy++) {
-        const cy = oy + sub[sy] - 0.5;
-        for (let sx = 0; sx < k; sx++) {
+        const by = bcy[sy], ay = acy[sy];
+        for (let sx = 0, i = ox * k; sx < k; sx++, i++) {
           // Tap at the centre of each sub-cell of the output pixel's footprint: bilinear.
-          const cx = ox + sub[sx] - 0.5;
-          const x = a * cx - tb * cy + tx;
-          const y = tb * cx + a * cy + ty;
+          const x = acx[i] - by + tx;
+          const y = bcx[i] + ay + ty;
           const x0 = Math.floor(x), y0 = Math.floor(y);
           const dx = x - x0, dy = y - y0;
+          if (x0 >= 0 && y0 >= 0 && x0 < iw - 1 && y0 < ih - 1) {
+            // All four pixels inside: the sums of the general case below, without its checks.
+            const wy = 1 - dy;
+            const w00 = wy * (1 - dx), w01 = wy * dx, w10 = dy * (1 - dx), w11 = dy * dx;
+            const o = (y0 * iw + x0) * 3, p = o + row;
+            r += w00 * data[o] + w01 * data[o + 3] + w10 * data[p] + w11 * data[p + 3];
+            g += w00 * data[o + 1] + w01 * data[o + 4] + w10 * data[p + 1] + w11 * data[p + 4];
+            b += w00 * data[o + 2] + w01 * data[o + 5] + w10 * data[p + 2] + w11 * data[p + 5];
+            continue;
+          }
           let sr = 0, sg = 0, sb = 0;
           if (y0 >= 0 && y0 < ih) {
             const wy = 1 - dy;

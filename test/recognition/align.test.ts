@@ -51,7 +51,56 @@ describe('landmarkBox', () => {
   });
 });
 
+/**
+ * warpAffine written out tap by tap (k x k bilinear taps per output pixel, black outside the
+ * image), with its arithmetic in its order: what its shortcuts must give bit for bit.
+ */
+function referenceWarp(img: { data: Uint8Array; width: number; height: number }, t: { a: number; b: number; tx: number; ty: number }, width: number, height: number, maxTaps = 8): Float32Array {
+  const k = Math.max(1, Math.min(maxTaps, Math.round(Math.hypot(t.a, t.b))));
+  const px = (x: number, y: number, c: number): number => (x < 0 || y < 0 || x >= img.width || y >= img.height ? 0 : img.data[(y * img.width + x) * 3 + c]);
+  const out = new Float32Array(width * height * 3);
+  for (let oy = 0; oy < height; oy++) {
+    for (let ox = 0; ox < width; ox++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let sy = 0; sy < k; sy++) {
+          for (let sx = 0; sx < k; sx++) {
+            const cx = ox + (sx + 0.5) / k - 0.5, cy = oy + (sy + 0.5) / k - 0.5;
+            const x = t.a * cx - t.b * cy + t.tx, y = t.b * cx + t.a * cy + t.ty;
+            const x0 = Math.floor(x), y0 = Math.floor(y), dx = x - x0, dy = y - y0;
+            sum += (1 - dy) * (1 - dx) * px(x0, y0, c) + (1 - dy) * dx * px(x0 + 1, y0, c) + dy * (1 - dx) * px(x0, y0 + 1, c) + dy * dx * px(x0 + 1, y0 + 1, c);
+          }
+        }
+        out[(oy * width + ox) * 3 + c] = sum / (k * k);
+      }
+    }
+  }
+  return out;
+}
+
 describe('warpAffine and mirror', () => {
+  it('gives the tap-by-tap sampling bit for bit, inside the image, across its edges and outside it', () => {
+    const img = { data: new Uint8Array(90 * 70 * 3), width: 90, height: 70, format: 'png' as const };
+    for (let i = 0; i < img.data.length; i++) img.data[i] = (i * 53 + (i >> 4)) % 256;
+    const cases = [
+      { a: 0.6, b: 0, tx: 10.3, ty: 5.7 }, // upsampling, one tap, axis-aligned
+      { a: 2.2, b: 0.9, tx: 3.1, ty: -4.2 }, // rotated, 2 taps, over the top edge
+      { a: 4.6, b: -1.3, tx: 20, ty: 30 }, // 5 taps, the chip runs off the right and bottom
+      { a: 9.5, b: 0.4, tx: -40, ty: -12.5 }, // capped at 8 taps, mostly outside
+      { a: 3.4, b: 0, tx: -8.2, ty: 50.5 }, // upright (a landmark crop), 3 taps, over the left and bottom edges
+      { a: 2, b: 0, tx: 12, ty: 7 }, // upright, taps on whole pixels
+      { a: 1, b: 0, tx: 200, ty: 0 }, // wholly outside: black
+    ];
+    for (const t of cases) {
+      for (const maxTaps of [8, 3]) {
+        const got = warpAffine(img as never, t, 24, 20, maxTaps);
+        const want = referenceWarp(img, t, 24, 20, maxTaps);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+      }
+    }
+  });
+
+
   it('samples an identity transform exactly and mirrors left-right', () => {
     const data = Buffer.alloc(4 * 3 * 3);
     for (let i = 0; i < data.length; i++) data[i] = i;

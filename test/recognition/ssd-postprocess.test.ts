@@ -73,6 +73,45 @@ describe('ssdInput', () => {
     return out;
   }
 
+  /**
+   * padToSquare (zeros at the bottom or right) and resizeBilinear of `data` written out pixel by
+   * pixel, with ssdInput's arithmetic, in channel planes: what its row and column shortcuts must
+   * give bit for bit.
+   */
+  function reference(data: Uint8Array, h: number, w: number, side: number): Float32Array {
+    const square = Math.max(h, w);
+    const at = (y: number, x: number, c: number): number => (y >= h || x >= w ? 0 : data[(y * w + x) * 3 + c]);
+    const out = new Float32Array(side * side * 3);
+    const ratio = square / side;
+    for (let y = 0; y < side; y++) {
+      const top = Math.max(0, Math.floor(ratio * y)), bottom = Math.min(square - 1, Math.ceil(ratio * y));
+      const fy = ratio * y - top;
+      for (let x = 0; x < side; x++) {
+        const left = Math.max(0, Math.floor(ratio * x)), right = Math.min(square - 1, Math.ceil(ratio * x));
+        const fx = ratio * x - left;
+        for (let c = 0; c < 3; c++) {
+          const t = at(top, left, c) + (at(top, right, c) - at(top, left, c)) * fx;
+          const b = at(bottom, left, c) + (at(bottom, right, c) - at(bottom, left, c)) * fx;
+          out[(c * side + y) * side + x] = t + (b - t) * fy;
+        }
+      }
+    }
+    return out;
+  }
+
+  it('is padToSquare and resizeBilinear, bit for bit, framed or not', () => {
+    // Downscaled (wide, tall, by a ratio that is not a whole number), upscaled, and framed.
+    for (const [h, w, m, side] of [[1280, 1920, 0, 512], [150, 97, 0, 64], [61, 37, 9, 48], [20, 30, 0, 64], [70, 23, 5, 48], [44, 44, 10, 32]]) {
+      const data = new Uint8Array(h * w * 3);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 37 + (i >> 3)) % 256;
+      const want = reference(framed(data, h, w, m, 200), h + 2 * m, w + 2 * m, side);
+      const got = ssdInput(data, h, w, side, m, 200);
+      // Byte for byte (a deep equal of ~800k floats takes seconds).
+      expect(got.length).toBe(want.length);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+    }
+  });
+
   it('on a framed image gives what it gives on the image framed by hand', () => {
     // Wider, taller, square, and a frame that makes the framed image exactly the input side.
     for (const [h, w, m, side] of [[37, 61, 9, 64], [70, 23, 5, 48], [40, 40, 12, 32], [52, 40, 6, 64], [30, 50, 0, 50]]) {

@@ -36,12 +36,17 @@ interface Value {
   channels: number;
 }
 
-/** The NHWC float input `[N, side, side, 3]` (0..255), normalised as face-api does, as NCHW. */
+/**
+ * The NHWC float input `[N, side, side, 3]` (0..255), normalised as face-api does, as NCHW.
+ * Transposed first: the same values (a transpose only moves them), but the mean is then
+ * subtracted from whole channel planes, where on NHWC ONNX Runtime broadcast it three values
+ * at a time (a tenth of the descriptor net's time on 8 chips).
+ */
 export function normalisedInput(g: OnnxGraph, input: string): string {
-  const mean = g.constant('mean_rgb', new Float32Array(MEAN_RGB), [3]);
-  const centred = g.op('Sub', [input, mean]);
-  const scaled = g.op('Div', [centred, g.constant('scale_255', new Float32Array([255]), [])]);
-  return g.op('Transpose', [scaled], { perm: [0, 3, 1, 2] });
+  const nchw = g.op('Transpose', [input], { perm: [0, 3, 1, 2] });
+  const mean = g.constant('mean_rgb', new Float32Array(MEAN_RGB), [3, 1, 1]);
+  const centred = g.op('Sub', [nchw, mean]);
+  return g.op('Div', [centred, g.constant('scale_255', new Float32Array([255]), [])]);
 }
 
 function convLayer(g: OnnxGraph, read: ReadWeight, x: Value, p: ConvLayer, stride: number, relu: boolean, padding: 'same' | 'valid'): Value {

@@ -11,7 +11,7 @@ import type { Logger } from '../../log.js';
 import type { Weight } from './descriptor-graph.js';
 
 /** Bumped whenever a builder changes what it writes: old graphs then rebuild. */
-export const GRAPH_FORMAT = 2;
+export const GRAPH_FORMAT = 4;
 
 export interface GraphMeta {
   format: number;

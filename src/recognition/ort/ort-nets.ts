@@ -45,7 +45,7 @@ export interface OrtNets {
   tiny(batch: Float32Array, n: number, h: number, w: number): Promise<{ data: Float32Array; dims: number[] }>;
   /** dlib's MMOD net for `model` (the `dlib-ensemble` pipeline); its graph is built or read on first use. */
   mmod(model: MmodModel): Promise<MmodNet>;
-  /** The SSD detector's raw predictions `[n * 5118 * 7]` for `n` 512x512 RGB images packed in `batch`. */
+  /** The SSD detector's raw predictions `[n * 5118 * 7]` for `n` 512x512 RGB images packed in `batch`, each as three channel planes. */
   ssd(batch: Float32Array, n: number): Promise<Float32Array>;
 }
 
@@ -172,9 +172,9 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
     return net;
   };
 
-  async function run(s: OrtSession, input: string, output: string, batch: Float32Array, n: number, side: number): Promise<Float32Array> {
+  async function run(s: OrtSession, input: string, output: string, batch: Float32Array, n: number, side: number, planes = false): Promise<Float32Array> {
     if (batch.length !== n * side * side * 3) throw new RangeError(`expected ${n} images of ${side}x${side}x3, got ${batch.length} values`);
-    const out = await s.run({ [input]: new ort.Tensor('float32', batch, [n, side, side, 3]) });
+    const out = await s.run({ [input]: new ort.Tensor('float32', batch, planes ? [n, 3, side, side] : [n, side, side, 3]) });
     return out[output].data as Float32Array;
   }
 
@@ -184,7 +184,7 @@ async function createNets(rt: FaceRuntime, options: OrtOptions & { threads: numb
     graphs,
     describe: async (batch, n, weights) => run(await descriptorSession(weights), DESCRIPTOR_IO.input, DESCRIPTOR_IO.output, batch, n, DESCRIPTOR_IO.side),
     mmod: mmodNet,
-    ssd: (batch, n) => run(ssdSession, SSD_IO.input, SSD_IO.output, batch, n, SSD_IO.side),
+    ssd: (batch, n) => run(ssdSession, SSD_IO.input, SSD_IO.output, batch, n, SSD_IO.side, true),
     landmarks: (batch, n) => run(landmarkSession, LANDMARK_IO.input, LANDMARK_IO.output, batch, n, LANDMARK_IO.side),
     async tiny(batch, n, h, w) {
       if (batch.length !== n * h * w * 3) throw new RangeError(`expected ${n} images of ${w}x${h}x3, got ${batch.length} values`);

@@ -18,7 +18,8 @@ type FaceDetection = InstanceType<FaceApi['FaceDetection']>;
  * face-api's SSD input for one `[height, width, 3]` image: `padToSquare` (zeros appended at the
  * bottom or the right) then `resizeBilinear` to `side` (no corner alignment, no half-pixel
  * centres), as TensorFlow.js computes them, in one pass over the pixels it samples. On a large
- * photo this spares TensorFlow.js casting and padding every pixel to float first.
+ * photo this spares TensorFlow.js casting and padding every pixel to float first. The result is
+ * `[3, side, side]`, one plane per channel, as the SSD graph takes it (no transpose in the graph).
  *
  * `margin` > 0: the image as if first framed by `margin` pixels of `fill` on every side (what
  * detect.ts's padded passes give face-api with `tf.pad`); `height` and `width` stay the
@@ -34,8 +35,9 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
     const iy = y - margin, ix = x - margin;
     return iy < 0 || ix < 0 || iy >= height || ix >= width ? fill : data[(iy * width + ix) * 3 + c];
   };
+  const plane = side * side;
   if (square === side) {
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[(y * side + x) * 3 + c] = at(y, x, c);
+    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[c * plane + y * side + x] = at(y, x, c);
     return out;
   }
   const ratio = square / side;
@@ -60,22 +62,40 @@ export function ssdInput(data: ArrayLike<number>, height: number, width: number,
     const m = rowKind < colKind[k] ? rowKind : colKind[k];
     return m === 0 ? 0 : m === 1 ? fill : data[rowOffset + colOffset[k] + c];
   };
+  // Columns whose two source columns both lie in the image: read straight from `data` there.
+  const inner = new Uint8Array(side);
+  for (let x = 0; x < side; x++) inner[x] = colKind[2 * x] === 2 && colKind[2 * x + 1] === 2 ? 1 : 0;
   for (let y = 0; y < side; y++) {
     const src = ratio * y;
     const top = Math.max(0, Math.floor(src));
     const bottom = Math.min(square - 1, Math.ceil(src));
     const rowFrac = src - top;
     const topKind = kind(top, fh, height), bottomKind = kind(bottom, fh, height);
+    // Both rows in the zero padding: every value is 0, as `out` already holds.
+    if (topKind === 0 && bottomKind === 0) continue;
     const topOffset = (top - margin) * width * 3, bottomOffset = (bottom - margin) * width * 3;
-    for (let x = 0; x < side; x++) {
+    const rowsInner = topKind === 2 && bottomKind === 2;
+    for (let x = 0, o = y * side; x < side; x++, o++) {
       const fx = colFrac[x];
       const l = 2 * x, r = 2 * x + 1;
+      if (rowsInner && inner[x] === 1) {
+        // The same arithmetic as below, on the four pixels themselves.
+        const tl0 = topOffset + colOffset[l], tr0 = topOffset + colOffset[r];
+        const bl0 = bottomOffset + colOffset[l], br0 = bottomOffset + colOffset[r];
+        for (let c = 0; c < 3; c++) {
+          const tl = data[tl0 + c], tr = data[tr0 + c], bl = data[bl0 + c], br = data[br0 + c];
+          const t = tl + (tr - tl) * fx;
+          const b = bl + (br - bl) * fx;
+          out[o + c * plane] = t + (b - t) * rowFrac;
+        }
+        continue;
+      }
       for (let c = 0; c < 3; c++) {
         const tl = value(topKind, topOffset, l, c), tr = value(topKind, topOffset, r, c);
         const bl = value(bottomKind, bottomOffset, l, c), br = value(bottomKind, bottomOffset, r, c);
         const t = tl + (tr - tl) * fx;
         const b = bl + (br - bl) * fx;
-        out[(y * side + x) * 3 + c] = t + (b - t) * rowFrac;
+        out[o + c * plane] = t + (b - t) * rowFrac;
       }
     }
   }

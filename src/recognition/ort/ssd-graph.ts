@@ -97,15 +97,16 @@ function predictor(g: OnnxGraph, read: ReadWeight, x: Value, p: Conv, k: number)
 }
 
 /**
- * The ONNX bytes of the SSD net: `image` `[N, 512, 512, 3]` (face-api's square-padded, resized
- * batch, 0..255) in, `predictions` `[N, 5118, 7]` out: per anchor, face-api's box encoding
+ * The ONNX bytes of the SSD net: `image` `[N, 3, 512, 512]` (face-api's square-padded, resized
+ * batch, 0..255, in channel planes) in, `predictions` `[N, 5118, 7]` out: per anchor, face-api's box encoding
  * (4 values) and its class logits (3 values), in face-api's anchor order.
  */
 export function buildSsdGraph(params: SsdParams, read: ReadWeight): Uint8Array {
   const g = new OnnxGraph('ssd_mobilenetv1');
   const m = params.mobilenetv1;
+  // The input comes in channel planes (./ssd-detector.ts writes them so): no transpose.
   const scaled = g.op('Sub', [g.op('Div', [SSD_IO.input, g.constant('scale_127_5', new Float32Array([127.5]), [])]), g.constant('one', new Float32Array([1]), [])]);
-  let x: Value = { name: g.op('Transpose', [scaled], { perm: [0, 3, 1, 2] }), side: SSD_IO.side };
+  let x: Value = { name: scaled, side: SSD_IO.side };
   x = pointwise(g, read, x, m.conv_0 as Pointwise, 2);
   let conv11: Value | null = null;
   for (let layer = 1; layer <= 13; layer++) {
@@ -131,5 +132,5 @@ export function buildSsdGraph(params: SsdParams, read: ReadWeight): Uint8Array {
     classes.push(predictor(g, read, f, bp.class_predictor, 3));
   });
   const out = g.op('Concat', [g.op('Concat', boxes, { axis: 1 }), g.op('Concat', classes, { axis: 1 })], { axis: 2 });
-  return g.encode({ name: SSD_IO.input, dims: ['N', SSD_IO.side, SSD_IO.side, 3] }, { value: out, name: SSD_IO.output, dims: ['N', SSD_IO.boxes, SSD_IO.values] });
+  return g.encode({ name: SSD_IO.input, dims: ['N', 3, SSD_IO.side, SSD_IO.side] }, { value: out, name: SSD_IO.output, dims: ['N', SSD_IO.boxes, SSD_IO.values] });
 }
