@@ -62,7 +62,8 @@ export interface Config {
 
   recognition: {
     /**
-     * The 1:N rule's distance threshold: the nearest identity must be this close. Env
+     * The 1:N rule's threshold: the nearest identity's distance, less the rule's margin weight
+     * times its gap to the second (src/recognition/decision.ts), must be at most this. Env
      * FACEFLEET_THRESHOLD, flag --threshold. Default `DEFAULT_RULE.threshold` (src/recognition/decision.ts).
      */
     threshold: number;

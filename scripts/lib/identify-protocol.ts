@@ -11,10 +11,10 @@
  * An image without a face is a mated probe that fails, or a non-mated probe that names nobody.
  */
 import { seededRandom } from '../../src/random.js';
-import { cohortScore, COHORT_SIZE, decideDistances, type MatchRule } from '../../src/recognition/decision.js';
+import { BLEND_CANDIDATES, cohortScore, COHORT_SIZE, decideDistances, identityDistance, type MatchRule } from '../../src/recognition/decision.js';
 
-/** Distances kept per probe: the nearest and its cohort, enough for any rule (`ruleCandidates`). */
-const KEEP = 1 + COHORT_SIZE;
+/** Identities kept per probe (nearest by their nearest face): enough for any rule (`ruleCandidates`). */
+const KEEP = Math.max(1 + COHORT_SIZE, BLEND_CANDIDATES);
 import type { CachedImage } from './lfw-cache.js';
 
 export interface Person {
@@ -47,23 +47,53 @@ export function splitPeople(people: Person[], seed: number): { tune: Person[]; t
   return { tune: order.slice(0, half).sort(byName), test: order.slice(half).sort(byName) };
 }
 
-/** A probe's answer before any rule: the distances of its nearest identities. */
+/** A probe's answer before any rule: its nearest identities. */
 export interface Scored {
   mated: boolean;
   /** Mated: the person has K + 1 or more images. */
   enough: boolean;
-  /** The {@link KEEP} nearest identities' distances, nearest first; empty when the probe has no face or the gallery is empty. */
+  /** The {@link KEEP} nearest identities' nearest-face distances, nearest first; empty when the probe has no face or the gallery is empty. */
+  near: Float64Array;
+  /** The same identities' template distances (mean of each identity's enrolled faces). */
+  tmpl: Float64Array;
+  /** Where the probe's own identity is in `near`, or -1. */
+  own: number;
+}
+
+/** A probe as a rule with a given template weight sees it: identities re-ranked on their blended distance. */
+export interface View {
+  mated: boolean;
+  enough: boolean;
+  /** Distances the rule sees (`identityDistance`, src/recognition/decision.ts), nearest first. */
   d: Float64Array;
-  /** cohortScore(d) (src/recognition/decision.ts), computed once for the tuning grid. */
+  /** cohortScore(d), computed once for the tuning grid. */
   z: number | null;
   /** The nearest identity is the probe's own. */
   correct: boolean;
+}
+
+/** The matcher's re-ranking (src/recognition/matcher.ts) of a probe's identities at template weight `w`. */
+export function viewOf(s: Scored, w: number): View {
+  const order = Array.from(s.near, (_, i) => i);
+  const dist = Array.from(s.near, (n, i) => identityDistance(n, s.tmpl[i]!, w));
+  if (w) order.sort((a, b) => dist[a]! - dist[b]! || a - b);
+  const d = Float64Array.from(order, (i) => dist[i]!);
+  return { mated: s.mated, enough: s.enough, d, z: cohortScore(d), correct: s.mated && s.own >= 0 && order[0] === s.own };
 }
 
 export interface Protocol {
   identities: number;
   faces: number;
   scored: Scored[];
+  /** Views by template weight, made on first use. */
+  views: Map<number, View[]>;
+}
+
+/** The probes of `p` as a rule with template weight `w` sees them. */
+export function views(p: Protocol, w: number): View[] {
+  let v = p.views.get(w);
+  if (!v) p.views.set(w, (v = p.scored.map((s) => viewOf(s, w))));
+  return v;
 }
 
 /**
@@ -110,13 +140,26 @@ export function runProtocol(people: Person[], o: { k: number; all: boolean; iden
     for (const [person, ds] of byPerson) gallery.push({ person, d: ds[0].map((_, q) => ds.reduce((sum, d) => sum + d[q], 0) / ds.length) });
   }
   const dim = gallery[0]?.d.length ?? 128;
+  // Each identity's template: the mean of its enrolled faces (the gallery index keeps the same).
+  const tmplOf = new Map<number, Float32Array>();
+  {
+    const sums = new Map<number, { sum: Float64Array; n: number }>();
+    for (const g of gallery) {
+      const e = sums.get(g.person) ?? { sum: new Float64Array(dim), n: 0 };
+      for (let q = 0; q < dim; q++) e.sum[q] += g.d[q];
+      e.n++;
+      sums.set(g.person, e);
+    }
+    for (const [person, e] of sums) tmplOf.set(person, Float32Array.from(e.sum, (x) => x / e.n));
+  }
   const matrix = new Float32Array(gallery.length * dim);
   gallery.forEach((g, i) => matrix.set(g.d, i * dim));
   const owner = Int32Array.from(gallery.map((g) => g.person));
   const best = new Float64Array(people.length);
   const identities = [...new Set(owner)];
   const scored = probes.map((pr): Scored => {
-    if (!pr.d || gallery.length === 0) return { mated: pr.mated, enough: pr.enough, d: new Float64Array(0), z: null, correct: false };
+    const none: Scored = { mated: pr.mated, enough: pr.enough, near: new Float64Array(0), tmpl: new Float64Array(0), own: -1 };
+    if (!pr.d || gallery.length === 0) return none;
     best.fill(Infinity);
     for (let g = 0; g < gallery.length; g++) {
       const who = owner[g];
@@ -143,11 +186,17 @@ export function runProtocol(people: Person[], o: { k: number; all: boolean; iden
         p--;
       }
     }
-    if (topD.length === 0) return { mated: pr.mated, enough: pr.enough, d: new Float64Array(0), z: null, correct: false };
-    const d = Float64Array.from(topD, Math.sqrt);
-    return { mated: pr.mated, enough: pr.enough, d, z: cohortScore(d), correct: pr.mated && topI[0] === pr.person };
+    if (topD.length === 0) return none;
+    const probe = pr.d;
+    const tmpl = Float64Array.from(topI, (g) => {
+      const t = tmplOf.get(g)!;
+      let s = 0;
+      for (let q = 0; q < dim; q++) s += (probe[q] - t[q]) ** 2;
+      return Math.sqrt(s);
+    });
+    return { mated: pr.mated, enough: pr.enough, near: Float64Array.from(topD, Math.sqrt), tmpl, own: pr.mated ? topI.indexOf(pr.person) : -1 };
   });
-  return { identities: new Set(owner).size, faces: gallery.length, scored };
+  return { identities: new Set(owner).size, faces: gallery.length, scored, views: new Map() };
 }
 
 export interface Rates {
@@ -167,22 +216,25 @@ export interface Rates {
 }
 
 /** The service's rule (`decideDistances`, src/recognition/decision.ts) on a probe's distances. */
-const named = (s: Scored, rule: MatchRule): boolean => decideDistances(s.d, rule) === null;
+const named = (v: View, rule: MatchRule): boolean => decideDistances(v.d, rule) === null;
+
+/** A view's closeness score under margin weight `a`: d1 - a x (d2 - d1), as `decideDistances` computes it. */
+const closeness = (d: Float64Array, a: number): number => d[0]! - a * (d.length > 1 ? d[1]! - d[0]! : 0);
 
 /**
  * The same decision with the probe's cohort score precomputed (by the service's `cohortScore`):
  * the tuning grid makes it hundreds of millions of times. `rates` checks it against {@link named}.
  */
-const namedFast = (s: Scored, rule: MatchRule): boolean => {
-  const d = s.d;
-  if (d.length === 0 || !(d[0] <= rule.threshold)) return false;
+const namedFast = (v: View, rule: MatchRule): boolean => {
+  const d = v.d;
+  if (d.length === 0 || !(closeness(d, rule.marginWeight ?? 0) <= rule.threshold)) return false;
   if (d.length > 1 && d[1] - d[0] < rule.margin) return false;
-  return !rule.cohort || s.z === null || s.z >= rule.cohort;
+  return !rule.cohort || v.z === null || v.z >= rule.cohort;
 };
 
 export function rates(p: Protocol, rule: MatchRule, fast = false): Rates {
   let mated = 0, non = 0, enough = 0, rank1 = 0, hits = 0, hitsEnough = 0, falsePos = 0, wrong = 0;
-  for (const s of p.scored) {
+  for (const s of views(p, rule.templateWeight ?? 0)) {
     const n = fast ? namedFast(s, rule) : named(s, rule);
     if (!fast && n !== namedFast(s, rule)) throw new Error('namedFast disagrees with decideDistances');
     if (!s.mated) {
@@ -214,11 +266,13 @@ export function rates(p: Protocol, rule: MatchRule, fast = false): Rates {
 /** Thresholds 0.200-0.700 in steps of 0.0025. */
 export const THRESHOLDS = Array.from({ length: 201 }, (_, i) => Math.round((0.2 + i * 0.0025) * 1e4) / 1e4);
 
-/** FNIR and FPIR over {@link THRESHOLDS} at a fixed margin and cohort: one DET curve. */
-export function detCurve(p: Protocol, margin: number, cohort = 0): Array<{ threshold: number; margin: number; cohort: number; fpir: number; fnir: number }> {
+type Curve = Array<{ threshold: number; margin: number; cohort: number; fpir: number; fnir: number }>;
+
+/** FNIR and FPIR over {@link THRESHOLDS} at `rule`'s margin, cohort and weights: one DET curve. */
+export function detCurve(p: Protocol, rule: Omit<MatchRule, 'threshold'>): Curve {
   return THRESHOLDS.map((threshold) => {
-    const r = rates(p, { threshold, margin, cohort }, true);
-    return { threshold, margin, cohort, fpir: r.fpir, fnir: r.fnir };
+    const r = rates(p, { ...rule, threshold }, true);
+    return { threshold, margin: rule.margin, cohort: rule.cohort ?? 0, fpir: r.fpir, fnir: r.fnir };
   });
 }
 
@@ -228,22 +282,32 @@ export function fnirAt(curve: Array<{ fpir: number; fnir: number }>, fpir: numbe
   return ok.length ? Math.min(...ok.map((c) => c.fnir)) : null;
 }
 
-/** Cohort scores tried by {@link tuneRule}: 0 (off) and 1-6 in steps of 0.25. */
+/** Cohort scores {@link tuneRule} can try: 0 (off) and 1-6 in steps of 0.25. */
 export const COHORTS = [0, ...Array.from({ length: 21 }, (_, i) => 1 + i * 0.25)];
+
+/** The grid {@link tuneRule} searches besides thresholds and margins. */
+export interface TuneGrid {
+  cohorts: readonly number[];
+  marginWeights: readonly number[];
+  templateWeights: readonly number[];
+}
+
+/** Template weights 0-1 by 0.25, margin weights 0-1.5 by 0.25, cohort off. */
+export const DEFAULT_GRID: TuneGrid = { cohorts: [0], marginWeights: [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5], templateWeights: [0, 0.25, 0.5, 0.75, 1] };
 
 /**
  * The rule with the lowest summed FNIR over `objectives` whose FPIR is at most each
- * constraint's on its protocol, over a grid of thresholds ({@link THRESHOLDS} from 0.35), margins
- * 0-0.15 in steps of 0.005 and cohort scores ({@link COHORTS}). A probe is named at threshold T
- * when it passes the margin and cohort checks and its nearest distance is at most T, so for each
- * margin and cohort the whole threshold sweep is one sort of the passing probes' distances.
+ * constraint's on its protocol, over thresholds ({@link THRESHOLDS} from 0.3), margins 0-0.15 in
+ * steps of 0.005 and `grid`. A probe is named at threshold T when it passes the margin and cohort
+ * checks and its closeness score is at most T, so for each other setting the whole threshold sweep
+ * is one sort of the passing probes' scores.
  */
-export function tuneRule(objectives: Array<{ protocol: Protocol; enough?: boolean }>, constraints: Array<{ protocol: Protocol; fpir: number }>, cohorts: readonly number[] = COHORTS): { rule: MatchRule; fnir: number } | null {
-  const thresholds = THRESHOLDS.filter((t) => t >= 0.35);
-  /** For each threshold, how many of the probes `pick` selects pass margin and cohort and lie within it. */
-  const counts = (p: Protocol, rule: Omit<MatchRule, 'threshold'>, pick: (s: Scored) => boolean): Int32Array => {
+export function tuneRule(objectives: Array<{ protocol: Protocol; enough?: boolean }>, constraints: Array<{ protocol: Protocol; fpir: number }>, grid: TuneGrid = DEFAULT_GRID): { rule: MatchRule; fnir: number } | null {
+  const thresholds = THRESHOLDS.filter((t) => t >= 0.3);
+  /** For each threshold, how many of the probes `pick` selects pass margin and cohort and score within it. */
+  const counts = (vs: View[], rule: Omit<MatchRule, 'threshold'>, pick: (v: View) => boolean): Int32Array => {
     const ds: number[] = [];
-    for (const s of p.scored) if (pick(s) && namedFast(s, { ...rule, threshold: 2 })) ds.push(s.d[0]);
+    for (const v of vs) if (pick(v) && namedFast(v, { ...rule, threshold: Infinity })) ds.push(closeness(v.d, rule.marginWeight ?? 0));
     ds.sort((a, b) => a - b);
     const out = new Int32Array(thresholds.length);
     let j = 0;
@@ -253,23 +317,27 @@ export function tuneRule(objectives: Array<{ protocol: Protocol; enough?: boolea
     });
     return out;
   };
-  const size = (p: Protocol, pick: (s: Scored) => boolean) => p.scored.filter(pick).length;
-  const stranger = (s: Scored) => !s.mated;
-  const hit = (enough: boolean) => (s: Scored) => s.correct && (!enough || s.enough);
-  const mated = (enough: boolean) => (s: Scored) => s.mated && (!enough || s.enough);
+  const size = (vs: View[], pick: (v: View) => boolean) => vs.filter(pick).length;
+  const stranger = (v: View) => !v.mated;
+  const hit = (enough: boolean) => (v: View) => v.correct && (!enough || v.enough);
+  const mated = (enough: boolean) => (v: View) => v.mated && (!enough || v.enough);
   let best: { rule: MatchRule; fnir: number } | null = null;
-  for (const cohort of cohorts) {
-    for (let m = 0; m <= 30; m++) {
-      const margin = Math.round(m * 0.005 * 1e4) / 1e4;
-      const part = { margin, cohort };
-      const fp = constraints.map((c) => ({ c, named: counts(c.protocol, part, stranger), n: size(c.protocol, stranger) }));
-      const tp = objectives.map((o) => ({ named: counts(o.protocol, part, hit(Boolean(o.enough))), n: size(o.protocol, mated(Boolean(o.enough))) }));
-      thresholds.forEach((threshold, i) => {
-        if (fp.some(({ c, named, n }) => (n ? named[i] / n : 0) > c.fpir)) return;
-        const fnir = tp.reduce((sum, { named, n }) => sum + (n ? 1 - named[i] / n : 0), 0);
-        if (!best || fnir < best.fnir - 1e-12) best = { rule: { threshold, margin, cohort }, fnir };
-      });
-    }
+  for (const templateWeight of grid.templateWeights) {
+    const cv = constraints.map((c) => ({ c, vs: views(c.protocol, templateWeight) }));
+    const ov = objectives.map((o) => ({ o, vs: views(o.protocol, templateWeight) }));
+    for (const marginWeight of grid.marginWeights)
+      for (const cohort of grid.cohorts)
+        for (let m = 0; m <= 30; m++) {
+          const margin = Math.round(m * 0.005 * 1e4) / 1e4;
+          const part = { margin, cohort, marginWeight, templateWeight };
+          const fp = cv.map(({ c, vs }) => ({ c, named: counts(vs, part, stranger), n: size(vs, stranger) }));
+          const tp = ov.map(({ o, vs }) => ({ named: counts(vs, part, hit(Boolean(o.enough))), n: size(vs, mated(Boolean(o.enough))) }));
+          thresholds.forEach((threshold, i) => {
+            if (fp.some(({ c, named, n }) => (n ? named[i] / n : 0) > c.fpir)) return;
+            const fnir = tp.reduce((sum, { named, n }) => sum + (n ? 1 - named[i] / n : 0), 0);
+            if (!best || fnir < best.fnir - 1e-12) best = { rule: { threshold, ...part }, fnir };
+          });
+        }
   }
   return best;
 }

@@ -195,7 +195,7 @@ export function registerEngineCommands(program: Command): void {
       .option(...PIPELINE_OPTION).option(...ENGINE_BACKEND_OPTION)
       .option(...COLLECTION_OPTION)
       .option('--top-k <n>', 'candidates per face (default 3)', parseNumber('--top-k', { integer: true, min: 1, max: 100 }))
-      .option('--threshold <t>', `largest distance to the nearest identity that can match (default ${DEFAULT_RULE.threshold})`, parseNumber('--threshold', { min: 0.01, max: 2 }))
+      .option('--threshold <t>', `largest score of the nearest identity (distance less ${DEFAULT_RULE.marginWeight ?? 0} x its margin) that can match (default ${DEFAULT_RULE.threshold})`, parseNumber('--threshold', { min: 0.01, max: 2 }))
       .option('--margin <m>', `smallest gap to the second-nearest identity, else ambiguous (default ${DEFAULT_RULE.margin}; 0 = off)`, parseNumber('--margin', { min: 0, max: 1.99 })),
   ).action(async (inputs: string[], opts) => {
     const config = configFrom(opts, CLI_DEFAULTS);

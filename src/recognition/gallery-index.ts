@@ -240,6 +240,20 @@ export class GalleryIndexKernel {
     return this.selectK(found, Math.min(k, found.length));
   }
 
+  /**
+   * The distance from `descriptor` to each named identity's template (see {@link nearestTemplates}),
+   * in the same order; NaN for an identity with no face. Exact, one row per identity.
+   */
+  templateDistances(descriptor: ArrayLike<number>, identities: readonly string[]): number[] {
+    if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
+    const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
+    return identities.map((name) => {
+      const ord = this.identityIndex.get(name);
+      if (ord === undefined || this.identitySlots[ord]!.length === 0) return Number.NaN;
+      return Math.sqrt(squaredDistance(q, 0, this.templates, ord * this.dim, this.dim));
+    });
+  }
+
   private updateTemplate(ord: number): void {
     const slots = this.identitySlots[ord]!;
     const dim = this.dim;

@@ -1,5 +1,5 @@
 import { buildGalleryIndex, type GalleryIndexKernel } from './gallery-index.js';
-import { decide, DEFAULT_RULE, ruleCandidates, TEMPLATE_RULE, type UnknownReason } from './decision.js';
+import { decide, DEFAULT_RULE, identityDistance, ruleCandidates, TEMPLATE_RULE, type UnknownReason } from './decision.js';
 import { fiveLandmarks } from './align.js';
 import { isLowQuality } from './quality.js';
 import { toPipeline, type AnalyzedImage, type Candidate, type DetectedFace, type GalleryFace, type MatchOptions, type RecognitionPipeline, type RecognitionResult, type RecognizedFace } from './types.js';
@@ -55,11 +55,20 @@ export function galleryIndexOver(kernel: GalleryIndexKernel): GalleryIndex {
       const threshold = options.threshold ?? rule.threshold;
       const margin = options.margin ?? rule.margin;
       const cohort = options.cohort ?? rule.cohort;
+      const marginWeight = options.marginWeight ?? rule.marginWeight;
+      const templateWeight = templates ? 0 : (options.templateWeight ?? rule.templateWeight ?? 0);
       if (kernel.size === 0) return { match: null, reason: 'no-close-identity', candidates: [] };
-      // The rule needs the second identity for its margin, and the cohort after it, even when fewer are returned.
-      const k = Math.max(ruleCandidates({ cohort }), topK);
-      const ranked = templates ? kernel.nearestTemplates(descriptor, k) : kernel.nearest(descriptor, k);
-      const { match, reason } = decide(ranked, { threshold, margin, cohort });
+      // The rule needs the second identity for its margin, the cohort after it, and the identities to re-score with templates, even when fewer are returned.
+      const k = Math.max(ruleCandidates({ cohort, templateWeight }), topK);
+      let ranked = templates ? kernel.nearestTemplates(descriptor, k) : kernel.nearest(descriptor, k);
+      if (templateWeight) {
+        // Each identity's distance blends its nearest face with its template (./decision.ts, identityDistance); re-ranked on that.
+        const t = kernel.templateDistances(descriptor, ranked.map((c) => c.identity));
+        ranked = ranked
+          .map((c, i) => ({ identity: c.identity, distance: identityDistance(c.distance, t[i]!, templateWeight) }))
+          .sort((a, b) => a.distance - b.distance || (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0));
+      }
+      const { match, reason } = decide(ranked, { threshold, margin, cohort, marginWeight });
       return { match, reason, candidates: ranked.slice(0, Math.max(0, topK)) };
     },
   };

@@ -103,6 +103,10 @@ export interface MatchOptions {
   margin: number;
   /** Smallest cohort score of the nearest identity against the next ones (the rule's cohort, ./decision.ts); 0 turns it off. */
   cohort?: number;
+  /** Weight of the margin in the closeness score (the rule's marginWeight, ./decision.ts); default the rule's. */
+  marginWeight?: number;
+  /** Weight of an identity's template against its nearest face in its distance (the rule's templateWeight); default the rule's. Ignored with `scoring: 'template'`. */
+  templateWeight?: number;
   /**
    * How an identity is scored: `face`, the distance to its nearest face (the default), or
    * `template`, the distance to the mean of its faces (an exact scan over identities, whose

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configToEnv, loadConfig } from '../../src/config.js';
-import { checkRule, cohortScore, COHORT_SIZE, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD, RULE_CANDIDATES, ruleCandidates } from '../../src/recognition/decision.js';
+import { BLEND_CANDIDATES, checkRule, cohortScore, COHORT_SIZE, decide, DEFAULT_RULE, DEFAULT_VERIFY_THRESHOLD, identityDistance, RULE_CANDIDATES, ruleCandidates } from '../../src/recognition/decision.js';
 import { createGalleryIndex, recognizeFaces } from '../../src/recognition/matcher.js';
 
 const rule = { threshold: 0.5, margin: 0.06 };
@@ -45,7 +45,7 @@ describe('decide', () => {
     const far = [0.3, ...Array.from({ length: COHORT_SIZE }, (_, i) => 0.6 + 0.01 * i)];
     expect(cohortScore([...far, 0.0, 9])).toBeCloseTo(cohortScore(far)!, 9);
     expect(ruleCandidates({ cohort: 2 })).toBe(COHORT_SIZE + 1);
-    expect(ruleCandidates(DEFAULT_RULE)).toBe(RULE_CANDIDATES);
+    expect(ruleCandidates({})).toBe(RULE_CANDIDATES);
   });
 
   it('calls a close, clear nearest ambiguous when it does not stand out from the cohort', () => {
@@ -61,10 +61,33 @@ describe('decide', () => {
     expect(decide([{ identity: 'amy', distance: 0.4 }, { identity: 'raj', distance: 0.5 }], r).match?.identity).toBe('amy');
   });
 
+  it('margin weight: a nearest clear of the second may lie farther, by that weight of the gap', () => {
+    const r = { threshold: 0.4, margin: 0.07, marginWeight: 0.75 };
+    // 0.45 - 0.75 x 0.1 = 0.375 <= 0.4: named, though 0.45 is past the threshold.
+    expect(decide([{ identity: 'amy', distance: 0.45 }, { identity: 'raj', distance: 0.55 }], r).match?.identity).toBe('amy');
+    // 0.45 - 0.75 x 0.06 = 0.405 > 0.4: not close; with weight 0 the distance alone decides.
+    expect(decide([{ identity: 'amy', distance: 0.45 }, { identity: 'raj', distance: 0.51 }], r).reason).toBe('no-close-identity');
+    expect(decide([{ identity: 'amy', distance: 0.45 }, { identity: 'raj', distance: 0.55 }], { ...r, marginWeight: 0 }).reason).toBe('no-close-identity');
+    // Close by the score but within the margin of the second: ambiguous. One identity: the distance alone.
+    expect(decide([{ identity: 'amy', distance: 0.3 }, { identity: 'raj', distance: 0.36 }], r).reason).toBe('ambiguous');
+    expect(decide([{ identity: 'amy', distance: 0.41 }], r).reason).toBe('no-close-identity');
+  });
+
+  it('template weight blends an identity\'s nearest face with its template, and needs the identities to re-rank', () => {
+    expect(identityDistance(0.5, 0.3, 0.75)).toBeCloseTo(0.35, 9);
+    expect(identityDistance(0.5, 0.3, 0)).toBe(0.5);
+    // One face: template and face are the same, so the blend is the face's distance.
+    expect(identityDistance(0.42, 0.42, 0.75)).toBeCloseTo(0.42, 9);
+    expect(ruleCandidates({ templateWeight: 0.75 })).toBe(BLEND_CANDIDATES);
+    expect(ruleCandidates(DEFAULT_RULE)).toBe(DEFAULT_RULE.templateWeight ? BLEND_CANDIDATES : RULE_CANDIDATES);
+  });
+
   it('checkRule rejects out-of-range numbers', () => {
     expect(() => checkRule({ threshold: 0, margin: 0 })).toThrow(RangeError);
     expect(() => checkRule({ threshold: 0.5, margin: -0.1 })).toThrow(RangeError);
     expect(() => checkRule({ threshold: 0.5, margin: 0.1, cohort: -1 })).toThrow(RangeError);
+    expect(() => checkRule({ threshold: 0.5, margin: 0.1, templateWeight: 1.5 })).toThrow(RangeError);
+    expect(() => checkRule({ threshold: 0.5, margin: 0.1, marginWeight: -1 })).toThrow(RangeError);
     expect(checkRule(DEFAULT_RULE)).toBe(DEFAULT_RULE);
   });
 });
@@ -102,6 +125,21 @@ describe('the gallery index applies the rule', () => {
     expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 3 })).toMatchObject({ match: null, reason: 'ambiguous' });
     expect(spread.match(d(0), { threshold: 0.5, margin: 0.05, cohort: 1 }).match?.identity).toBe('p0');
     expect(spread.match(d(0), { threshold: 0.5, margin: 0.05 }).match?.identity).toBe('p0');
+  });
+
+  it('re-ranks identities on the blend of nearest face and template: a stranger near one face of a person is farther from the person', () => {
+    // amy's two faces lie 0.3 and 1.1 from the probe (template 0.7 away); raj's one face 0.4.
+    const two = createGalleryIndex([
+      { identity: 'amy', descriptor: d(0.3) },
+      { identity: 'amy', descriptor: d(1.1) },
+      { identity: 'raj', descriptor: d(0, 0.4) },
+    ]);
+    const rule = { threshold: 0.5, margin: 0.06, marginWeight: 0 };
+    expect(two.match(d(0), { ...rule, templateWeight: 0 }).match?.identity).toBe('amy');
+    // Blended: amy 0.25 x 0.3 + 0.75 x 0.7 = 0.6, raj 0.4 (one face).
+    const r = two.match(d(0), { ...rule, templateWeight: 0.75 });
+    expect(r.candidates).toEqual([{ identity: 'raj', distance: expect.closeTo(0.4, 6) }, { identity: 'amy', distance: expect.closeTo(0.6, 6) }]);
+    expect(r.match?.identity).toBe('raj');
   });
 
   it('an empty gallery answers no-close-identity', () => {

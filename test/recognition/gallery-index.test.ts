@@ -149,11 +149,13 @@ describe('GalleryIndexKernel, templates', () => {
       { identity: 'Bob', descriptor: Float32Array.from([0, 0.4, 0, 0]) },
     ]);
     const q = new Float32Array(4);
-    expect(gallery.match(q, { margin: 0 }).candidates.map((c) => c.identity)).toEqual(['Bob', 'Ada']);
+    expect(gallery.match(q, { margin: 0, templateWeight: 0 }).candidates.map((c) => c.identity)).toEqual(['Bob', 'Ada']);
+    // The default rule blends each identity's nearest face with its template: Ada 0.25 x 0.5 + 0.75 x 0 = 0.125, Bob 0.4.
+    expect(gallery.match(q, { margin: 0 }).candidates).toEqual([{ identity: 'Ada', distance: expect.closeTo(0.125, 6) }, { identity: 'Bob', distance: expect.closeTo(0.4, 6) }]);
     const byTemplate = gallery.match(q, { scoring: 'template' });
     expect(byTemplate.candidates).toEqual([{ identity: 'Ada', distance: 0 }, { identity: 'Bob', distance: expect.closeTo(0.4, 6) }]);
     expect(byTemplate.match?.identity).toBe('Ada');
-    // 0.46 is beyond TEMPLATE_RULE's threshold (0.4475) but within DEFAULT_RULE's (0.4725).
+    // 0.46 is beyond TEMPLATE_RULE's threshold (0.4475): template scoring keeps its own rule.
     const far = Float32Array.from([0, 0, 0.46, 0]);
     expect(gallery.match(far, { scoring: 'template', margin: 0 }).reason).toBe('no-close-identity');
   });

@@ -30,12 +30,20 @@ describe('createGalleryIndex', () => {
   const index = createGalleryIndex(gallery);
 
   it('ranks identities by their nearest face, nearest first, cut to topK', () => {
-    const r = index.match(origin, { topK: 3, threshold: 0.6 });
+    const r = index.match(origin, { topK: 3, threshold: 0.6, templateWeight: 0 });
     expect(index.size).toBe(5);
     expect(r.candidates.map((c) => c.identity)).toEqual(['ann', 'bob', 'dee']);
     expect(r.candidates[0].distance).toBeCloseTo(0.2, 6);
     expect(r.match).toEqual(r.candidates[0]);
-    expect(index.match(origin, { topK: 10, threshold: 0.6 }).candidates.map((c) => c.identity)).toEqual(['ann', 'bob', 'dee', 'cid']);
+    expect(index.match(origin, { topK: 10, threshold: 0.6, templateWeight: 0 }).candidates.map((c) => c.identity)).toEqual(['ann', 'bob', 'dee', 'cid']);
+  });
+
+  it('by default blends each identity\'s nearest face with its template', () => {
+    // ann's template (0.25, 0.1) lies 0.2693 from the origin: 0.25 x 0.2 + 0.75 x 0.2693 = 0.2520.
+    const r = index.match(origin, { topK: 2, threshold: 0.6 });
+    expect(r.candidates.map((c) => c.identity)).toEqual(['ann', 'bob']);
+    expect(r.candidates[0].distance).toBeCloseTo(0.05 + 0.75 * Math.hypot(0.25, 0.1), 6);
+    expect(r.candidates[1].distance).toBeCloseTo(0.3, 6);
   });
 
   it('matches at exactly the threshold and not beyond it', () => {
