@@ -58,6 +58,9 @@ const graphKind = (value('--graph') ?? 'auto') as GraphKind | 'auto';
 const efSearch = value('--ef') === undefined ? undefined : Number(value('--ef'));
 // The same default as bench:identify, which fills the cache.
 const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache');
+// A data dir kept between runs (one size only): filled on the first run, its saved index reused after.
+const keptDir = value('--data-dir');
+if (keptDir && sizes.length !== 1) throw new Error('--data-dir takes one size (--faces N)');
 
 const lfw = await readCache(cacheDir, 'standard');
 if (lfw.size === 0) throw new Error(`no lfw-standard-descriptors.*.jsonl under ${cacheDir}: run bench:identify first, or pass --cache`);
@@ -117,18 +120,21 @@ const sameDecision = (a: Candidate[], b: Candidate[]) => {
 
 async function measure(n: number): Promise<Record<string, number | string | null>> {
   const data = real ? lfwData(n) : synthetic(n, Number(value('--identities') ?? Math.max(1, Math.round(n / 5))));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gallery-'));
+  const dir = keptDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gallery-'));
   try {
     const stores = openLocalStores({ dataDir: dir });
-    await stores.gallery.createCollection('bench');
-    // Setup, not measured: one transaction of plain inserts (and their change rows).
-    const lease = acquireDatabase(dir);
-    const insertI = lease.db.prepare("INSERT OR IGNORE INTO collection_identities (collection, name, created_at) VALUES ('bench', ?, ?)");
-    const insertF = lease.db.prepare("INSERT INTO collection_faces (id, collection, identity, descriptor, pipeline, created_at) VALUES (?, 'bench', ?, ?, 'standard', ?)");
-    const at = new Date().toISOString();
     let faces = 0;
-    lease.db.transaction(() => data.gallery((identity, d) => (insertI.run(identity, at), insertF.run(`f${faces++}`, identity, descriptorToBlob(d), at))))();
-    lease.release();
+    if (keptDir && (await stores.gallery.findCollection('bench'))) faces = (await stores.gallery.getCollection('bench'))!.faceCount;
+    else {
+      await stores.gallery.createCollection('bench');
+      // Setup, not measured: one transaction of plain inserts (and their change rows).
+      const lease = acquireDatabase(dir);
+      const insertI = lease.db.prepare("INSERT OR IGNORE INTO collection_identities (collection, name, created_at) VALUES ('bench', ?, ?)");
+      const insertF = lease.db.prepare("INSERT INTO collection_faces (id, collection, identity, descriptor, pipeline, created_at) VALUES (?, 'bench', ?, ?, 'standard', ?)");
+      const at = new Date().toISOString();
+      lease.db.transaction(() => data.gallery((identity, d) => (insertI.run(identity, at), insertF.run(`f${faces++}`, identity, descriptorToBlob(d), at))))();
+      lease.release();
+    }
 
     const indexDir = path.join(dir, 'index-cache');
     const cacheOptions = { checkIntervalMs: 250, indexDir, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }), ...(efSearch === undefined ? {} : { efSearch }) } };
@@ -144,10 +150,11 @@ async function measure(n: number): Promise<Record<string, number | string | null
     const graphCpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
     const rssMB = process.memoryUsage().rss / 2 ** 20;
     // A usearch graph is saved once built; a second worker's first use then loads it (file read and checked, feed applied).
-    for (let i = 0; i < 600 && index.graphKind === 'usearch' && cache.stats().indexSaves === 0; i++) await new Promise((res) => setTimeout(res, 100));
+    const loadedFrom = cache.stats().indexLoads > 0 ? 'saved index' : 'store';
+    for (let i = 0; i < 600 && loadedFrom === 'store' && index.graphKind === 'usearch' && cache.stats().indexSaves === 0; i++) await new Promise((res) => setTimeout(res, 100));
     let savedLoadSeconds: number | null = null;
     let indexMB: number | null = null;
-    if (cache.stats().indexSaves > 0) {
+    if (cache.stats().indexSaves > 0 || loadedFrom === 'saved index') {
       indexMB = Math.round(fs.readdirSync(indexDir).reduce((n, f) => n + fs.statSync(path.join(indexDir, f)).size, 0) / 2 ** 20);
       const second = createGalleryCache(stores.gallery, cacheOptions);
       const t1 = performance.now();
@@ -182,14 +189,17 @@ async function measure(n: number): Promise<Record<string, number | string | null
       if (sameDecision(a, b)) decisions += 1;
     });
 
-    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/lib/gallery-enroll-child.ts', dir, 'bench', 'newcomer']);
+    // A kept data dir holds the newcomers of earlier runs: each run's is its own point.
+    const fill = keptDir ? 0.9 + (Date.now() % 1000) / 1e4 : 0.9;
+    const newcomer = keptDir ? `newcomer-${fill.toFixed(4)}` : 'newcomer';
+    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/lib/gallery-enroll-child.ts', dir, 'bench', newcomer, String(fill)]);
     const { stdout } = await child;
     const committedAt = Number(stdout.trim());
-    const marker = Float32Array.from({ length: 128 }, () => 0.9);
+    const marker = new Float32Array(128).fill(fill);
     let visibleAt = 0;
     while (!visibleAt && Date.now() - committedAt < 30_000) {
       const now = await cache.get('bench');
-      if (now.match(marker, { topK: 1 }).candidates[0]?.identity === 'newcomer') visibleAt = Date.now();
+      if (now.match(marker, { topK: 1 }).candidates[0]?.identity === newcomer) visibleAt = Date.now();
       else await new Promise((res) => setTimeout(res, 10));
     }
     const fullLoads = cache.stats().fullLoads;
@@ -198,6 +208,7 @@ async function measure(n: number): Promise<Record<string, number | string | null
     return {
       faces,
       identities: exact.identities,
+      loadedFrom,
       loadSeconds: +loadSeconds.toFixed(3),
       graphSeconds: index.approximate ? +graphSeconds.toFixed(1) : null,
       savedLoadSeconds: savedLoadSeconds === null ? null : +savedLoadSeconds.toFixed(3),
@@ -223,7 +234,7 @@ async function measure(n: number): Promise<Record<string, number | string | null
       fullLoads,
     };
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!keptDir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
