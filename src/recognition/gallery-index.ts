@@ -2,6 +2,13 @@ import type { Candidate } from './types.js';
 import { DEFAULT_HNSW, HnswGraph, squaredDistance, type HnswOptions } from './hnsw.js';
 import { loadUsearch, NativeGraph, type GraphLike } from './native-graph.js';
 
+/** What {@link GalleryIndexKernel.saveGraph} hands to be written: each slot's `[id, identity]` (null for a tombstone) and the rows. */
+export interface SavedSlots {
+  slots: number;
+  faceAt(slot: number): [string, string] | null;
+  rows: Float32Array;
+}
+
 /** What the index needs of a face. */
 export interface IndexedFace {
   id: string;
@@ -95,8 +102,12 @@ export class GalleryIndexKernel {
   private identitySlots: number[][] = [];
   private liveIdentities = 0;
   private best = new Float64Array(64);
-  /** Each identity's template: the mean of its live faces (row `ordinal`). */
-  private templates: Float32Array;
+  /**
+   * Each identity's template: the mean of its live faces (row `ordinal`). Made on the first
+   * template query and kept current from then on: most indexes are never asked (100 MB at
+   * 200,000 identities).
+   */
+  private templates: Float32Array | null = null;
   private seen = new Uint32Array(64);
   private seenMark = 0;
   private graph: GraphLike | null = null;
@@ -112,7 +123,6 @@ export class GalleryIndexKernel {
     const cap = Math.max(1, capacity);
     this.rows = new Float32Array(cap * dim);
     this.slotIdentity = new Int32Array(cap);
-    this.templates = new Float32Array(64 * dim);
   }
 
   /** Faces indexed. */
@@ -159,21 +169,26 @@ export class GalleryIndexKernel {
     if (this.slots === this.slotIdentity.length) this.grow();
     const slot = this.slots++;
     this.rows.set(face.descriptor, slot * this.dim);
-    const ord = this.identityOrdinal(face.identity);
-    this.slotIdentity[slot] = ord;
-    this.slotFace[slot] = face.id;
-    this.faceSlot.set(face.id, slot);
-    const mine = this.identitySlots[ord]!;
-    if (mine.length === 0) this.liveIdentities += 1;
-    mine.push(slot);
-    this.updateTemplate(ord);
-    this.live += 1;
+    this.place(slot, face.id, face.identity);
     // A complete graph takes the face at once; a partial one is caught up by buildGraph.
     if (this.graph && this.graph.size === slot) {
       this.graph.insert(this.rows);
       this.fresh.push(slot);
       if (this.fresh.length > FRESH) this.fresh.shift();
     }
+  }
+
+  /** Name slot `slot`, whose row is in place, as face `id` of `identity`. */
+  private place(slot: number, id: string, identity: string): void {
+    const ord = this.identityOrdinal(identity);
+    this.slotIdentity[slot] = ord;
+    this.slotFace[slot] = id;
+    this.faceSlot.set(id, slot);
+    const mine = this.identitySlots[ord]!;
+    if (mine.length === 0) this.liveIdentities += 1;
+    mine.push(slot);
+    this.updateTemplate(ord);
+    this.live += 1;
   }
 
   /** Remove one face. False when it is not indexed. */
@@ -231,16 +246,22 @@ export class GalleryIndexKernel {
     if (this.live === 0 || k <= 0) return [];
     if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
     const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
+    if (!this.templates) {
+      this.templates = new Float32Array(this.best.length * this.dim);
+      for (let ord = 0; ord < this.identityNames.length; ord++) if (this.identitySlots[ord]!.length > 0) this.updateTemplate(ord);
+    }
+    const templates = this.templates;
     const found: number[] = [];
     for (let ord = 0; ord < this.identityNames.length; ord++) {
       if (this.identitySlots[ord]!.length === 0) continue;
-      this.best[ord] = squaredDistance(q, 0, this.templates, ord * this.dim, this.dim);
+      this.best[ord] = squaredDistance(q, 0, templates, ord * this.dim, this.dim);
       found.push(ord);
     }
     return this.selectK(found, Math.min(k, found.length));
   }
 
   private updateTemplate(ord: number): void {
+    if (!this.templates) return;
     const slots = this.identitySlots[ord]!;
     const dim = this.dim;
     const o = ord * dim;
@@ -341,9 +362,11 @@ export class GalleryIndexKernel {
     if (ord === this.best.length) {
       this.best = new Float64Array(ord * 2);
       this.seen = new Uint32Array(ord * 2);
-      const templates = new Float32Array(ord * 2 * this.dim);
-      templates.set(this.templates);
-      this.templates = templates;
+      if (this.templates) {
+        const templates = new Float32Array(ord * 2 * this.dim);
+        templates.set(this.templates);
+        this.templates = templates;
+      }
       this.seenMark = 0;
     }
     return ord;
@@ -415,40 +438,50 @@ export class GalleryIndexKernel {
   }
 
   /**
-   * What a saved index holds: every slot's face (null for a tombstone) and the rows, in slot
+   * What a saved index holds: each slot's face (null for a tombstone) and the rows, in slot
    * order, and the usearch graph written to `graphFile`. Null unless a complete usearch graph
    * answers: only that graph is worth saving (the TypeScript one is rebuilt).
    */
-  saveGraph(graphFile: string): { faces: ({ id: string; identity: string } | null)[]; rows: Float32Array } | null {
+  saveGraph(graphFile: string): SavedSlots | null {
     if (!this.approximate || !(this.graph instanceof NativeGraph)) return null;
     this.graph.save(graphFile);
-    const faces = Array.from({ length: this.slots }, (_, s) => {
-      const id = this.slotFace[s];
-      return id === undefined ? null : { id, identity: this.identityNames[this.slotIdentity[s]!]! };
-    });
-    return { faces, rows: this.rows.subarray(0, this.slots * this.dim) };
+    return {
+      slots: this.slots,
+      faceAt: (s) => {
+        const id = this.slotFace[s];
+        return id === undefined ? null : [id, this.identityNames[this.slotIdentity[s]!]!];
+      },
+      rows: this.rows.subarray(0, this.slots * this.dim),
+    };
   }
 
   /**
-   * An index over saved slots (see {@link saveGraph}) with its usearch graph read from
-   * `graphFile`, answering at once. Throws when usearch does not load or the file does not read.
+   * An index over saved slots (see {@link saveGraph}), answering at once from its usearch graph
+   * read from `graphFile`. `faces[s]` is slot s's `[id, identity]` (null for a tombstone); `rows`
+   * is taken as the index's own storage, not copied (its length beyond the slots is room to
+   * grow). Throws when usearch does not load or the file does not read.
    */
-  static restore(dim: number, faces: readonly ({ id: string; identity: string } | null)[], rows: Float32Array, graphFile: string, options: Partial<GalleryIndexOptions> = {}): GalleryIndexKernel {
-    if (rows.length !== faces.length * dim) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${faces.length}`);
+  static restore(dim: number, faces: readonly (readonly [string, string, ...unknown[]] | null)[], rows: Float32Array, graphFile: string, options: Partial<GalleryIndexOptions> = {}): GalleryIndexKernel {
+    if (rows.length < faces.length * dim || rows.length % dim !== 0) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${faces.length}`);
     const { module, error } = loadUsearch();
     if (!module) throw new Error(`usearch does not load: ${error}`);
     const hnsw = { ...DEFAULT_HNSW, ...options.hnsw };
-    const kernel = new GalleryIndexKernel(dim, faces.length, { ...options, graph: 'usearch' });
-    faces.forEach((f, s) => {
-      if (f) kernel.add({ id: f.id, identity: f.identity, descriptor: rows.subarray(s * dim, (s + 1) * dim) });
+    const kernel = new GalleryIndexKernel(dim, 1, { ...options, graph: 'usearch' });
+    kernel.rows = rows;
+    kernel.slotIdentity = new Int32Array(rows.length / dim);
+    for (let s = 0; s < faces.length; s++) {
+      const f = faces[s];
+      if (f && !kernel.faceSlot.has(f[0])) kernel.place(s, f[0], f[1]);
       else {
-        kernel.slotIdentity[kernel.slots] = -1;
-        kernel.slotFace[kernel.slots] = undefined;
-        kernel.slots += 1;
+        kernel.slotIdentity[s] = -1;
+        kernel.slotFace[s] = undefined;
       }
-    });
+    }
+    kernel.slots = faces.length;
     const graph = new NativeGraph(module, dim, { m: hnsw.m, efConstruction: hnsw.efConstruction });
     graph.load(graphFile, faces.length);
+    // A slot tombstoned here (a duplicate id) is not returned by the graph either.
+    for (let s = 0; s < faces.length; s++) if (kernel.slotIdentity[s]! < 0 && faces[s]) graph.markDeleted(s);
     kernel.graph = graph;
     kernel.graphKindUsed = 'usearch';
     return kernel;
