@@ -109,6 +109,10 @@ export class GalleryIndexKernel {
    */
   private templates: Float32Array | null = null;
   private seen = new Uint32Array(64);
+  /** The largest norm of any row added: bounds the half-precision error of a usearch distance. */
+  private maxNorm = 0;
+  private topD = new Float64Array(16);
+  private topO = new Int32Array(16);
   private seenMark = 0;
   private graph: GraphLike | null = null;
   private graphKindUsed: GraphKind | null = null;
@@ -180,6 +184,9 @@ export class GalleryIndexKernel {
 
   /** Name slot `slot`, whose row is in place, as face `id` of `identity`. */
   private place(slot: number, id: string, identity: string): void {
+    let norm = 0;
+    for (let j = 0, o = slot * this.dim; j < this.dim; j++) norm += this.rows[o + j]! * this.rows[o + j]!;
+    if (norm > this.maxNorm * this.maxNorm) this.maxNorm = Math.sqrt(norm);
     const ord = this.identityOrdinal(identity);
     this.slotIdentity[slot] = ord;
     this.slotFace[slot] = id;
@@ -292,12 +299,15 @@ export class GalleryIndexKernel {
 
   private viaGraph(q: Float32Array, k: number): Candidate[] {
     const want = Math.min(k, this.liveIdentities);
+    if (this.topD.length < want) {
+      this.topD = new Float64Array(want);
+      this.topO = new Int32Array(want);
+    }
     const best = this.best;
     const seen = this.seen;
     const beam = this.options.efSearch ?? DEFAULT_EF_SEARCH[this.graphKindUsed ?? 'typescript'];
     for (let ef = Math.max(beam, 2 * k); ; ef *= 2) {
       if (ef > MAX_BEAM || ef >= this.live) return this.exact(q, k);
-      const { nodes, distances } = this.graph!.search(this.rows, q, ef);
       this.seenMark = (this.seenMark + 1) >>> 0;
       if (this.seenMark === 0) {
         seen.fill(0);
@@ -305,13 +315,18 @@ export class GalleryIndexKernel {
       }
       const mark = this.seenMark;
       const found: number[] = [];
-      // Nearest first, so an identity's first node is its nearest found face.
-      for (let i = 0; i < nodes.length; i++) {
-        const ord = this.slotIdentity[nodes[i]!]!;
-        if (ord < 0 || seen[ord] === mark) continue;
-        seen[ord] = mark;
-        best[ord] = distances[i]!;
-        found.push(ord);
+      // Either way `found` holds at least `want` identities when the search reached that many.
+      if (this.graph instanceof NativeGraph) this.foldApprox(this.graph, q, ef, want, mark, found);
+      else {
+        const { nodes, distances } = this.graph!.search(this.rows, q, ef);
+        // Nearest first, so an identity's first node is its nearest found face.
+        for (let i = 0; i < nodes.length; i++) {
+          const ord = this.slotIdentity[nodes[i]!]!;
+          if (ord < 0 || seen[ord] === mark) continue;
+          seen[ord] = mark;
+          best[ord] = distances[i]!;
+          found.push(ord);
+        }
       }
       // The newest faces by an exact scan, whether or not the graph reached them.
       for (const slot of this.fresh) {
@@ -326,6 +341,63 @@ export class GalleryIndexKernel {
       }
       if (found.length >= want) return this.selectK(found, want);
     }
+  }
+
+  /**
+   * Fold a usearch search into identities (`best`, `found`, `seen` at `mark`), computing exact
+   * distances only for nodes that can be among the `want` nearest identities: a node whose
+   * half-precision distance, less its error bound, is beyond the `want`-th identity found so far
+   * cannot be (see {@link NativeGraph.searchApprox}). Nodes are only skipped once `want`
+   * identities have exact distances, so `found` holds at least `want` whenever the search reached
+   * that many.
+   */
+  private foldApprox(graph: NativeGraph, q: Float32Array, ef: number, want: number, mark: number, found: number[]): void {
+    const { nodes, approx } = graph.searchApprox(q, ef);
+    const best = this.best;
+    const seen = this.seen;
+    const dim = this.dim;
+    let qNorm = 0;
+    for (let j = 0; j < dim; j++) qNorm += q[j]! * q[j]!;
+    // Twice the rounding bound, for slack.
+    const slack = (Math.sqrt(qNorm) + this.maxNorm) * 2 ** -10;
+    const topD = this.topD;
+    const topO = this.topO;
+    let filled = 0;
+    let computed = 0;
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i]!;
+      const ord = this.slotIdentity[node]!;
+      if (ord < 0) continue;
+      if (seen[ord] !== mark) {
+        seen[ord] = mark;
+        best[ord] = Infinity;
+      }
+      if (filled === want) {
+        const lower = Math.sqrt(approx[i]!) - slack;
+        if (lower > 0 && lower * lower > topD[want - 1]!) continue;
+      }
+      const d = squaredDistance(q, 0, this.rows, node * dim, dim);
+      computed += 1;
+      if (!(d < best[ord]!)) continue;
+      if (best[ord] === Infinity) found.push(ord);
+      best[ord] = d;
+      // Keep the `want` nearest identities so far, nearest first, for the bound.
+      let p = 0;
+      while (p < filled && topO[p] !== ord) p += 1;
+      if (p === filled) {
+        if (filled < want) filled += 1;
+        else if (d >= topD[want - 1]!) continue;
+        p = filled - 1;
+      }
+      while (p > 0 && topD[p - 1]! > d) {
+        topD[p] = topD[p - 1]!;
+        topO[p] = topO[p - 1]!;
+        p -= 1;
+      }
+      topD[p] = d;
+      topO[p] = ord;
+    }
+    graph.countEvaluations(computed);
   }
 
   /** The k nearest of `found` identity ordinals by `best`, ties by name. */
