@@ -62,6 +62,8 @@ const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache
 // A data dir kept between runs (one size only): filled on the first run, its saved index reused after.
 const keptDir = value('--data-dir');
 if (keptDir && sizes.length !== 1) throw new Error('--data-dir takes one size (--faces N)');
+// Queries drawn: a kept dir's first run draws (and keeps) enough for any later --queries up to 2,000.
+const drawn = keptDir ? Math.max(queries, 2000) : queries;
 
 const lfw = await readCache(cacheDir, 'standard');
 if (lfw.size === 0) throw new Error(`no lfw-standard-descriptors.*.jsonl under ${cacheDir}: run bench:identify first, or pass --cache`);
@@ -82,7 +84,7 @@ function synthetic(n: number, identities: number): Data {
   const s = faceSampler(model, 1);
   const centres = Array.from({ length: identities }, () => s.centre());
   const r = rng(7);
-  const probes = Array.from({ length: queries }, (_, i) => (i % 2 === 0 ? s.face(centres[Math.floor(r() * identities)]!) : s.face(s.centre())));
+  const probes = Array.from({ length: drawn }, (_, i) => (i % 2 === 0 ? s.face(centres[Math.floor(r() * identities)]!) : s.face(s.centre())));
   const gallery = (put: (identity: string, d: Float32Array) => void) => {
     for (let i = 0; i < n; i++) put(`id-${i % identities}`, s.face(centres[i % identities]!));
   };
@@ -91,7 +93,7 @@ function synthetic(n: number, identities: number): Data {
 
 function lfwData(n: number): Data {
   const all = [...lfw.values()].filter((c) => c.subject !== null).sort((a, b) => a.image.localeCompare(b.image));
-  const held = all.filter((_, i) => i % 10 === 0).slice(0, queries);
+  const held = all.filter((_, i) => i % 10 === 0).slice(0, drawn);
   const enrolled = all.filter((_, i) => i % 10 !== 0).slice(0, n);
   const names = new Set(enrolled.map((c) => c.person));
   return {
@@ -122,6 +124,16 @@ const sameDecision = (a: Candidate[], b: Candidate[]) => {
 async function measure(n: number): Promise<Record<string, number | string | null>> {
   const data = real ? lfwData(n) : synthetic(n, Number(value('--identities') ?? Math.max(1, Math.round(n / 5))));
   const dir = keptDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gallery-'));
+  // A kept dir keeps its queries too: drawn again from a model fitted on another state of the
+  // LFW cache, the "enrolled" ones would be of identities the dir does not hold.
+  const probesFile = path.join(dir, 'bench-probes.json');
+  if (keptDir && fs.existsSync(probesFile)) {
+    const kept = JSON.parse(fs.readFileSync(probesFile, 'utf8')) as { probes: number[][]; mated: boolean[] };
+    data.probes = kept.probes.slice(0, queries).map((p) => Float32Array.from(p));
+    data.mated = kept.mated.slice(0, queries);
+  } else if (keptDir) fs.writeFileSync(probesFile, JSON.stringify({ probes: data.probes.map((p) => Array.from(p)), mated: data.mated }));
+  data.probes = data.probes.slice(0, queries);
+  data.mated = data.mated.slice(0, queries);
   try {
     const stores = openLocalStores({ dataDir: dir });
     let faces = 0;
