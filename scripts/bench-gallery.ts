@@ -124,6 +124,7 @@ const sameDecision = (a: Candidate[], b: Candidate[]) => {
 async function measure(n: number): Promise<Record<string, number | string | null>> {
   const data = real ? lfwData(n) : synthetic(n, Number(value('--identities') ?? Math.max(1, Math.round(n / 5))));
   const dir = keptDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gallery-'));
+  fs.mkdirSync(dir, { recursive: true });
   // A kept dir keeps its queries too: drawn again from a model fitted on another state of the
   // LFW cache, the "enrolled" ones would be of identities the dir does not hold.
   const probesFile = path.join(dir, 'bench-probes.json');
