@@ -141,7 +141,7 @@ describe.runIf(kinds.includes('usearch'))('GalleryIndexKernel, usearch distances
     const index = buildGalleryIndex([...faces, ...twins], 128, { graphAbove: 500, graph: 'usearch', efSearch: 1024 });
     let differ = 0;
     for (let i = 0; i < 400; i++) {
-      const q = near(faces[i]!.descriptor, 0.01);
+      const q = near(Float32Array.from(faces[i]!.descriptor), 0.01);
       const want = index.nearestExact(q, 1);
       expect(index.nearest(q, 1)).toEqual(want);
       if (want[0]!.identity.startsWith('twin')) differ += 1;
