@@ -337,7 +337,11 @@ export class GalleryIndexKernel {
           seen[ord] = mark;
           best[ord] = d;
           found.push(ord);
-        } else if (d < best[ord]!) best[ord] = d;
+        } else if (d < best[ord]!) {
+          // Reached by the graph but skipped there (no exact distance yet): found only now.
+          if (best[ord] === Infinity) found.push(ord);
+          best[ord] = d;
+        }
       }
       if (found.length >= want) return this.selectK(found, want);
     }
