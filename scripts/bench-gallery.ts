@@ -1,5 +1,5 @@
 /**
- * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--graph usearch|typescript|auto] [--ef N] [--json]`
+ * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--graph usearch|typescript|auto] [--ef N] [--ef-construction N] [--data-dir DIR] [--json]`
  *
  * For each size: writes N faces into one collection of a fresh SQLite data dir (setup, not
  * timed), then measures what a worker pays:
@@ -26,12 +26,13 @@
  * The last line of output is `{rows:[...]}`.
  */
 import { execFile } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { decide, DEFAULT_RULE } from '../src/recognition/decision.js';
-import { buildGalleryIndex, DEFAULT_INDEX_OPTIONS, type GraphKind } from '../src/recognition/gallery-index.js';
+import { DEFAULT_INDEX_OPTIONS, GalleryIndexKernel, type GraphKind } from '../src/recognition/gallery-index.js';
 import type { Candidate } from '../src/recognition/types.js';
 import { seededRandom as rng } from '../src/random.js';
 import { openLocalStores } from '../src/store/local/index.js';
@@ -56,8 +57,15 @@ const graphAbove = value('--graph-above') === undefined ? undefined : Number(val
 const graphKind = (value('--graph') ?? 'auto') as GraphKind | 'auto';
 // The graph search's beam (default each graph's own, DEFAULT_EF_SEARCH in gallery-index.ts).
 const efSearch = value('--ef') === undefined ? undefined : Number(value('--ef'));
+// The build's beam (default DEFAULT_HNSW's 64). Resident memory does not depend on it, so a small one measures that at 1M for a fraction of the build's CPU.
+const efConstruction = value('--ef-construction') === undefined ? undefined : Number(value('--ef-construction'));
 // The same default as bench:identify, which fills the cache.
 const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache');
+// A data dir kept between runs (one size only): filled on the first run, its saved index reused after.
+const keptDir = value('--data-dir');
+if (keptDir && sizes.length !== 1) throw new Error('--data-dir takes one size (--faces N)');
+// Queries drawn: a kept dir's first run draws (and keeps) enough for any later --queries up to 2,000.
+const drawn = keptDir ? Math.max(queries, 2000) : queries;
 
 const lfw = await readCache(cacheDir, 'standard');
 if (lfw.size === 0) throw new Error(`no lfw-standard-descriptors.*.jsonl under ${cacheDir}: run bench:identify first, or pass --cache`);
@@ -78,7 +86,7 @@ function synthetic(n: number, identities: number): Data {
   const s = faceSampler(model, 1);
   const centres = Array.from({ length: identities }, () => s.centre());
   const r = rng(7);
-  const probes = Array.from({ length: queries }, (_, i) => (i % 2 === 0 ? s.face(centres[Math.floor(r() * identities)]!) : s.face(s.centre())));
+  const probes = Array.from({ length: drawn }, (_, i) => (i % 2 === 0 ? s.face(centres[Math.floor(r() * identities)]!) : s.face(s.centre())));
   const gallery = (put: (identity: string, d: Float32Array) => void) => {
     for (let i = 0; i < n; i++) put(`id-${i % identities}`, s.face(centres[i % identities]!));
   };
@@ -87,7 +95,7 @@ function synthetic(n: number, identities: number): Data {
 
 function lfwData(n: number): Data {
   const all = [...lfw.values()].filter((c) => c.subject !== null).sort((a, b) => a.image.localeCompare(b.image));
-  const held = all.filter((_, i) => i % 10 === 0).slice(0, queries);
+  const held = all.filter((_, i) => i % 10 === 0).slice(0, drawn);
   const enrolled = all.filter((_, i) => i % 10 !== 0).slice(0, n);
   const names = new Set(enrolled.map((c) => c.person));
   return {
@@ -117,21 +125,35 @@ const sameDecision = (a: Candidate[], b: Candidate[]) => {
 
 async function measure(n: number): Promise<Record<string, number | string | null>> {
   const data = real ? lfwData(n) : synthetic(n, Number(value('--identities') ?? Math.max(1, Math.round(n / 5))));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gallery-'));
+  const dir = keptDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ff-bench-gallery-'));
+  fs.mkdirSync(dir, { recursive: true });
+  // A kept dir keeps its queries too: drawn again from a model fitted on another state of the
+  // LFW cache, the "enrolled" ones would be of identities the dir does not hold.
+  const probesFile = path.join(dir, 'bench-probes.json');
+  if (keptDir && fs.existsSync(probesFile)) {
+    const kept = JSON.parse(fs.readFileSync(probesFile, 'utf8')) as { probes: number[][]; mated: boolean[] };
+    data.probes = kept.probes.slice(0, queries).map((p) => Float32Array.from(p));
+    data.mated = kept.mated.slice(0, queries);
+  } else if (keptDir) fs.writeFileSync(probesFile, JSON.stringify({ probes: data.probes.map((p) => Array.from(p)), mated: data.mated }));
+  data.probes = data.probes.slice(0, queries);
+  data.mated = data.mated.slice(0, queries);
   try {
     const stores = openLocalStores({ dataDir: dir });
-    await stores.gallery.createCollection('bench');
-    // Setup, not measured: one transaction of plain inserts (and their change rows).
-    const lease = acquireDatabase(dir);
-    const insertI = lease.db.prepare("INSERT OR IGNORE INTO collection_identities (collection, name, created_at) VALUES ('bench', ?, ?)");
-    const insertF = lease.db.prepare("INSERT INTO collection_faces (id, collection, identity, descriptor, pipeline, created_at) VALUES (?, 'bench', ?, ?, 'standard', ?)");
-    const at = new Date().toISOString();
     let faces = 0;
-    lease.db.transaction(() => data.gallery((identity, d) => (insertI.run(identity, at), insertF.run(`f${faces++}`, identity, descriptorToBlob(d), at))))();
-    lease.release();
+    if (keptDir && (await stores.gallery.findCollection('bench'))) faces = (await stores.gallery.getCollection('bench'))!.faceCount;
+    else {
+      await stores.gallery.createCollection('bench');
+      // Setup, not measured: one transaction of plain inserts (and their change rows).
+      const lease = acquireDatabase(dir);
+      const insertI = lease.db.prepare("INSERT OR IGNORE INTO collection_identities (collection, name, created_at) VALUES ('bench', ?, ?)");
+      const insertF = lease.db.prepare("INSERT INTO collection_faces (id, collection, identity, descriptor, pipeline, created_at) VALUES (?, 'bench', ?, ?, 'standard', ?)");
+      const at = new Date().toISOString();
+      lease.db.transaction(() => data.gallery((identity, d) => (insertI.run(identity, at), insertF.run(`f${faces++}`, identity, descriptorToBlob(d), at))))();
+      lease.release();
+    }
 
     const indexDir = path.join(dir, 'index-cache');
-    const cacheOptions = { checkIntervalMs: 250, indexDir, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }), ...(efSearch === undefined ? {} : { efSearch }) } };
+    const cacheOptions = { checkIntervalMs: 250, indexDir, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }), ...(efSearch === undefined ? {} : { efSearch }), ...(efConstruction === undefined ? {} : { hnsw: { efConstruction } }) } };
     const cache = createGalleryCache(stores.gallery, cacheOptions);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
@@ -144,30 +166,24 @@ async function measure(n: number): Promise<Record<string, number | string | null
     const graphCpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
     const rssMB = process.memoryUsage().rss / 2 ** 20;
     // A usearch graph is saved once built; a second worker's first use then loads it (file read and checked, feed applied).
-    for (let i = 0; i < 600 && index.graphKind === 'usearch' && cache.stats().indexSaves === 0; i++) await new Promise((res) => setTimeout(res, 100));
-    let savedLoadSeconds: number | null = null;
-    let indexMB: number | null = null;
-    if (cache.stats().indexSaves > 0) {
-      indexMB = Math.round(fs.readdirSync(indexDir).reduce((n, f) => n + fs.statSync(path.join(indexDir, f)).size, 0) / 2 ** 20);
-      const second = createGalleryCache(stores.gallery, cacheOptions);
-      const t1 = performance.now();
-      const restored = await second.get('bench');
-      savedLoadSeconds = (performance.now() - t1) / 1000;
-      if (second.stats().indexLoads !== 1 || !restored.approximate) throw new Error(`the saved index did not load: ${JSON.stringify(second.stats())}`);
-      second.forget('bench');
-    }
-
+    const loadedFrom = cache.stats().indexLoads > 0 ? 'saved index' : 'store';
+    for (let i = 0; i < 600 && loadedFrom === 'store' && index.graphKind === 'usearch' && cache.stats().indexSaves === 0; i++) await new Promise((res) => setTimeout(res, 100));
     // The reference, exact at any size, over the same faces.
-    const listed = await stores.gallery.in('bench').listFaces();
-    const exact = buildGalleryIndex(listed, 128, { graphAbove: Infinity });
-    listed.length = 0;
+    const exact = new GalleryIndexKernel(128, undefined, { graphAbove: Infinity });
+    await stores.gallery.in('bench').eachFace((f) => exact.add(f));
 
     const probes = data.probes;
     for (const q of probes.slice(0, 10)) {
       index.match(q);
       exact.nearestExact(q, 5);
     }
+    // Collections during the timed queries: how much of the tail is the garbage collector.
+    let gcMs = 0, gcs = 0;
+    const gcWatch = new PerformanceObserver((list) => list.getEntries().forEach((e) => ((gcMs += e.duration), (gcs += 1))));
+    gcWatch.observe({ entryTypes: ['gc'] });
     const got = probes.map((q) => timed(() => index.match(q, { topK: 5 }).candidates));
+    await new Promise((res) => setTimeout(res, 50));
+    gcWatch.disconnect();
     const want = probes.map((q) => timed(() => exact.nearestExact(q, 5)));
     let rank1 = 0, recalled = 0, recallable = 0, decisions = 0, rank1Mated = 0;
     probes.forEach((_, i) => {
@@ -182,14 +198,31 @@ async function measure(n: number): Promise<Record<string, number | string | null
       if (sameDecision(a, b)) decisions += 1;
     });
 
-    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/lib/gallery-enroll-child.ts', dir, 'bench', 'newcomer']);
+    // After the timed queries, so that the second index's garbage does not fall in them.
+    let savedLoadSeconds: number | null = null;
+    let indexMB: number | null = null;
+    if (cache.stats().indexSaves > 0 || loadedFrom === 'saved index') {
+      indexMB = Math.round(fs.readdirSync(indexDir).reduce((n, f) => n + fs.statSync(path.join(indexDir, f)).size, 0) / 2 ** 20);
+      const second = createGalleryCache(stores.gallery, cacheOptions);
+      const t1 = performance.now();
+      const restored = await second.get('bench');
+      savedLoadSeconds = (performance.now() - t1) / 1000;
+      if (second.stats().indexLoads !== 1 || !restored.approximate) throw new Error(`the saved index did not load: ${JSON.stringify(second.stats())}`);
+      second.forget('bench');
+    }
+
+
+    // A kept data dir holds the newcomers of earlier runs: each run's is its own point.
+    const fill = keptDir ? 0.9 + (Date.now() % 1000) / 1e4 : 0.9;
+    const newcomer = keptDir ? `newcomer-${fill.toFixed(4)}` : 'newcomer';
+    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/lib/gallery-enroll-child.ts', dir, 'bench', newcomer, String(fill)]);
     const { stdout } = await child;
     const committedAt = Number(stdout.trim());
-    const marker = Float32Array.from({ length: 128 }, () => 0.9);
+    const marker = new Float32Array(128).fill(fill);
     let visibleAt = 0;
     while (!visibleAt && Date.now() - committedAt < 30_000) {
       const now = await cache.get('bench');
-      if (now.match(marker, { topK: 1 }).candidates[0]?.identity === 'newcomer') visibleAt = Date.now();
+      if (now.match(marker, { topK: 1 }).candidates[0]?.identity === newcomer) visibleAt = Date.now();
       else await new Promise((res) => setTimeout(res, 10));
     }
     const fullLoads = cache.stats().fullLoads;
@@ -198,6 +231,7 @@ async function measure(n: number): Promise<Record<string, number | string | null
     return {
       faces,
       identities: exact.identities,
+      loadedFrom,
       loadSeconds: +loadSeconds.toFixed(3),
       graphSeconds: index.approximate ? +graphSeconds.toFixed(1) : null,
       savedLoadSeconds: savedLoadSeconds === null ? null : +savedLoadSeconds.toFixed(3),
@@ -207,6 +241,8 @@ async function measure(n: number): Promise<Record<string, number | string | null
       graph: index.graphKind,
       approximate: index.approximate ? 1 : 0,
       matchP50Ms: ms(pct(wall, 50)),
+      gcDuringQueriesMs: +gcMs.toFixed(1),
+      gcsDuringQueries: gcs,
       matchP99Ms: ms(pct(wall, 99)),
       cpuP50Ms: ms(pct(cpu, 50)),
       cpuP99Ms: ms(pct(cpu, 99)),
@@ -223,7 +259,7 @@ async function measure(n: number): Promise<Record<string, number | string | null
       fullLoads,
     };
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!keptDir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -2,6 +2,13 @@ import type { Candidate } from './types.js';
 import { DEFAULT_HNSW, HnswGraph, squaredDistance, type HnswOptions } from './hnsw.js';
 import { loadUsearch, NativeGraph, type GraphLike } from './native-graph.js';
 
+/** What {@link GalleryIndexKernel.saveGraph} hands to be written: each slot's `[id, identity]` (null for a tombstone) and the rows. */
+export interface SavedSlots {
+  slots: number;
+  faceAt(slot: number): [string, string] | null;
+  rows: Float32Array;
+}
+
 /** What the index needs of a face. */
 export interface IndexedFace {
   id: string;
@@ -95,9 +102,17 @@ export class GalleryIndexKernel {
   private identitySlots: number[][] = [];
   private liveIdentities = 0;
   private best = new Float64Array(64);
-  /** Each identity's template: the mean of its live faces (row `ordinal`). */
-  private templates: Float32Array;
+  /**
+   * Each identity's template: the mean of its live faces (row `ordinal`). Made on the first
+   * template query and kept current from then on: most indexes are never asked (100 MB at
+   * 200,000 identities).
+   */
+  private templates: Float32Array | null = null;
   private seen = new Uint32Array(64);
+  /** The largest norm of any row added: bounds the half-precision error of a usearch distance. */
+  private maxNorm = 0;
+  private topD = new Float64Array(16);
+  private topO = new Int32Array(16);
   private seenMark = 0;
   private graph: GraphLike | null = null;
   private graphKindUsed: GraphKind | null = null;
@@ -112,7 +127,6 @@ export class GalleryIndexKernel {
     const cap = Math.max(1, capacity);
     this.rows = new Float32Array(cap * dim);
     this.slotIdentity = new Int32Array(cap);
-    this.templates = new Float32Array(64 * dim);
   }
 
   /** Faces indexed. */
@@ -159,21 +173,29 @@ export class GalleryIndexKernel {
     if (this.slots === this.slotIdentity.length) this.grow();
     const slot = this.slots++;
     this.rows.set(face.descriptor, slot * this.dim);
-    const ord = this.identityOrdinal(face.identity);
-    this.slotIdentity[slot] = ord;
-    this.slotFace[slot] = face.id;
-    this.faceSlot.set(face.id, slot);
-    const mine = this.identitySlots[ord]!;
-    if (mine.length === 0) this.liveIdentities += 1;
-    mine.push(slot);
-    this.updateTemplate(ord);
-    this.live += 1;
+    this.place(slot, face.id, face.identity);
     // A complete graph takes the face at once; a partial one is caught up by buildGraph.
     if (this.graph && this.graph.size === slot) {
       this.graph.insert(this.rows);
       this.fresh.push(slot);
       if (this.fresh.length > FRESH) this.fresh.shift();
     }
+  }
+
+  /** Name slot `slot`, whose row is in place, as face `id` of `identity`. */
+  private place(slot: number, id: string, identity: string): void {
+    let norm = 0;
+    for (let j = 0, o = slot * this.dim; j < this.dim; j++) norm += this.rows[o + j]! * this.rows[o + j]!;
+    if (norm > this.maxNorm * this.maxNorm) this.maxNorm = Math.sqrt(norm);
+    const ord = this.identityOrdinal(identity);
+    this.slotIdentity[slot] = ord;
+    this.slotFace[slot] = id;
+    this.faceSlot.set(id, slot);
+    const mine = this.identitySlots[ord]!;
+    if (mine.length === 0) this.liveIdentities += 1;
+    mine.push(slot);
+    this.updateTemplate(ord);
+    this.live += 1;
   }
 
   /** Remove one face. False when it is not indexed. */
@@ -231,10 +253,15 @@ export class GalleryIndexKernel {
     if (this.live === 0 || k <= 0) return [];
     if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
     const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
+    if (!this.templates) {
+      this.templates = new Float32Array(this.best.length * this.dim);
+      for (let ord = 0; ord < this.identityNames.length; ord++) if (this.identitySlots[ord]!.length > 0) this.updateTemplate(ord);
+    }
+    const templates = this.templates;
     const found: number[] = [];
     for (let ord = 0; ord < this.identityNames.length; ord++) {
       if (this.identitySlots[ord]!.length === 0) continue;
-      this.best[ord] = squaredDistance(q, 0, this.templates, ord * this.dim, this.dim);
+      this.best[ord] = squaredDistance(q, 0, templates, ord * this.dim, this.dim);
       found.push(ord);
     }
     return this.selectK(found, Math.min(k, found.length));
@@ -255,6 +282,7 @@ export class GalleryIndexKernel {
   }
 
   private updateTemplate(ord: number): void {
+    if (!this.templates) return;
     const slots = this.identitySlots[ord]!;
     const dim = this.dim;
     const o = ord * dim;
@@ -285,12 +313,15 @@ export class GalleryIndexKernel {
 
   private viaGraph(q: Float32Array, k: number): Candidate[] {
     const want = Math.min(k, this.liveIdentities);
+    if (this.topD.length < want) {
+      this.topD = new Float64Array(want);
+      this.topO = new Int32Array(want);
+    }
     const best = this.best;
     const seen = this.seen;
     const beam = this.options.efSearch ?? DEFAULT_EF_SEARCH[this.graphKindUsed ?? 'typescript'];
     for (let ef = Math.max(beam, 2 * k); ; ef *= 2) {
       if (ef > MAX_BEAM || ef >= this.live) return this.exact(q, k);
-      const { nodes, distances } = this.graph!.search(this.rows, q, ef);
       this.seenMark = (this.seenMark + 1) >>> 0;
       if (this.seenMark === 0) {
         seen.fill(0);
@@ -298,13 +329,18 @@ export class GalleryIndexKernel {
       }
       const mark = this.seenMark;
       const found: number[] = [];
-      // Nearest first, so an identity's first node is its nearest found face.
-      for (let i = 0; i < nodes.length; i++) {
-        const ord = this.slotIdentity[nodes[i]!]!;
-        if (ord < 0 || seen[ord] === mark) continue;
-        seen[ord] = mark;
-        best[ord] = distances[i]!;
-        found.push(ord);
+      // Either way `found` holds at least `want` identities when the search reached that many.
+      if (this.graph instanceof NativeGraph) this.foldApprox(this.graph, q, ef, want, mark, found);
+      else {
+        const { nodes, distances } = this.graph!.search(this.rows, q, ef);
+        // Nearest first, so an identity's first node is its nearest found face.
+        for (let i = 0; i < nodes.length; i++) {
+          const ord = this.slotIdentity[nodes[i]!]!;
+          if (ord < 0 || seen[ord] === mark) continue;
+          seen[ord] = mark;
+          best[ord] = distances[i]!;
+          found.push(ord);
+        }
       }
       // The newest faces by an exact scan, whether or not the graph reached them.
       for (const slot of this.fresh) {
@@ -315,10 +351,71 @@ export class GalleryIndexKernel {
           seen[ord] = mark;
           best[ord] = d;
           found.push(ord);
-        } else if (d < best[ord]!) best[ord] = d;
+        } else if (d < best[ord]!) {
+          // Reached by the graph but skipped there (no exact distance yet): found only now.
+          if (best[ord] === Infinity) found.push(ord);
+          best[ord] = d;
+        }
       }
       if (found.length >= want) return this.selectK(found, want);
     }
+  }
+
+  /**
+   * Fold a usearch search into identities (`best`, `found`, `seen` at `mark`), computing exact
+   * distances only for nodes that can be among the `want` nearest identities: a node whose
+   * half-precision distance, less its error bound, is beyond the `want`-th identity found so far
+   * cannot be (see {@link NativeGraph.searchApprox}). Nodes are only skipped once `want`
+   * identities have exact distances, so `found` holds at least `want` whenever the search reached
+   * that many.
+   */
+  private foldApprox(graph: NativeGraph, q: Float32Array, ef: number, want: number, mark: number, found: number[]): void {
+    const { nodes, approx } = graph.searchApprox(q, ef);
+    const best = this.best;
+    const seen = this.seen;
+    const dim = this.dim;
+    let qNorm = 0;
+    for (let j = 0; j < dim; j++) qNorm += q[j]! * q[j]!;
+    // Twice the rounding bound, for slack.
+    const slack = (Math.sqrt(qNorm) + this.maxNorm) * 2 ** -10;
+    const topD = this.topD;
+    const topO = this.topO;
+    let filled = 0;
+    let computed = 0;
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i]!;
+      const ord = this.slotIdentity[node]!;
+      if (ord < 0) continue;
+      if (seen[ord] !== mark) {
+        seen[ord] = mark;
+        best[ord] = Infinity;
+      }
+      if (filled === want) {
+        const lower = Math.sqrt(approx[i]!) - slack;
+        if (lower > 0 && lower * lower > topD[want - 1]!) continue;
+      }
+      const d = squaredDistance(q, 0, this.rows, node * dim, dim);
+      computed += 1;
+      if (!(d < best[ord]!)) continue;
+      if (best[ord] === Infinity) found.push(ord);
+      best[ord] = d;
+      // Keep the `want` nearest identities so far, nearest first, for the bound.
+      let p = 0;
+      while (p < filled && topO[p] !== ord) p += 1;
+      if (p === filled) {
+        if (filled < want) filled += 1;
+        else if (d >= topD[want - 1]!) continue;
+        p = filled - 1;
+      }
+      while (p > 0 && topD[p - 1]! > d) {
+        topD[p] = topD[p - 1]!;
+        topO[p] = topO[p - 1]!;
+        p -= 1;
+      }
+      topD[p] = d;
+      topO[p] = ord;
+    }
+    graph.countEvaluations(computed);
   }
 
   /** The k nearest of `found` identity ordinals by `best`, ties by name. */
@@ -355,9 +452,11 @@ export class GalleryIndexKernel {
     if (ord === this.best.length) {
       this.best = new Float64Array(ord * 2);
       this.seen = new Uint32Array(ord * 2);
-      const templates = new Float32Array(ord * 2 * this.dim);
-      templates.set(this.templates);
-      this.templates = templates;
+      if (this.templates) {
+        const templates = new Float32Array(ord * 2 * this.dim);
+        templates.set(this.templates);
+        this.templates = templates;
+      }
       this.seenMark = 0;
     }
     return ord;
@@ -429,40 +528,50 @@ export class GalleryIndexKernel {
   }
 
   /**
-   * What a saved index holds: every slot's face (null for a tombstone) and the rows, in slot
+   * What a saved index holds: each slot's face (null for a tombstone) and the rows, in slot
    * order, and the usearch graph written to `graphFile`. Null unless a complete usearch graph
    * answers: only that graph is worth saving (the TypeScript one is rebuilt).
    */
-  saveGraph(graphFile: string): { faces: ({ id: string; identity: string } | null)[]; rows: Float32Array } | null {
+  saveGraph(graphFile: string): SavedSlots | null {
     if (!this.approximate || !(this.graph instanceof NativeGraph)) return null;
     this.graph.save(graphFile);
-    const faces = Array.from({ length: this.slots }, (_, s) => {
-      const id = this.slotFace[s];
-      return id === undefined ? null : { id, identity: this.identityNames[this.slotIdentity[s]!]! };
-    });
-    return { faces, rows: this.rows.subarray(0, this.slots * this.dim) };
+    return {
+      slots: this.slots,
+      faceAt: (s) => {
+        const id = this.slotFace[s];
+        return id === undefined ? null : [id, this.identityNames[this.slotIdentity[s]!]!];
+      },
+      rows: this.rows.subarray(0, this.slots * this.dim),
+    };
   }
 
   /**
-   * An index over saved slots (see {@link saveGraph}) with its usearch graph read from
-   * `graphFile`, answering at once. Throws when usearch does not load or the file does not read.
+   * An index over saved slots (see {@link saveGraph}), answering at once from its usearch graph
+   * read from `graphFile`. `faces[s]` is slot s's `[id, identity]` (null for a tombstone); `rows`
+   * is taken as the index's own storage, not copied (its length beyond the slots is room to
+   * grow). Throws when usearch does not load or the file does not read.
    */
-  static restore(dim: number, faces: readonly ({ id: string; identity: string } | null)[], rows: Float32Array, graphFile: string, options: Partial<GalleryIndexOptions> = {}): GalleryIndexKernel {
-    if (rows.length !== faces.length * dim) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${faces.length}`);
+  static restore(dim: number, faces: readonly (readonly [string, string, ...unknown[]] | null)[], rows: Float32Array, graphFile: string, options: Partial<GalleryIndexOptions> = {}): GalleryIndexKernel {
+    if (rows.length < faces.length * dim || rows.length % dim !== 0) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${faces.length}`);
     const { module, error } = loadUsearch();
     if (!module) throw new Error(`usearch does not load: ${error}`);
     const hnsw = { ...DEFAULT_HNSW, ...options.hnsw };
-    const kernel = new GalleryIndexKernel(dim, faces.length, { ...options, graph: 'usearch' });
-    faces.forEach((f, s) => {
-      if (f) kernel.add({ id: f.id, identity: f.identity, descriptor: rows.subarray(s * dim, (s + 1) * dim) });
+    const kernel = new GalleryIndexKernel(dim, 1, { ...options, graph: 'usearch' });
+    kernel.rows = rows;
+    kernel.slotIdentity = new Int32Array(rows.length / dim);
+    for (let s = 0; s < faces.length; s++) {
+      const f = faces[s];
+      if (f && !kernel.faceSlot.has(f[0])) kernel.place(s, f[0], f[1]);
       else {
-        kernel.slotIdentity[kernel.slots] = -1;
-        kernel.slotFace[kernel.slots] = undefined;
-        kernel.slots += 1;
+        kernel.slotIdentity[s] = -1;
+        kernel.slotFace[s] = undefined;
       }
-    });
+    }
+    kernel.slots = faces.length;
     const graph = new NativeGraph(module, dim, { m: hnsw.m, efConstruction: hnsw.efConstruction });
     graph.load(graphFile, faces.length);
+    // A slot tombstoned here (a duplicate id) is not returned by the graph either.
+    for (let s = 0; s < faces.length; s++) if (kernel.slotIdentity[s]! < 0 && faces[s]) graph.markDeleted(s);
     kernel.graph = graph;
     kernel.graphKindUsed = 'usearch';
     return kernel;

@@ -12,6 +12,7 @@
  * - Everything runs on the calling thread (`threads = 1`): a worker is one core.
  */
 import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
 import { squaredDistance, type Neighbours } from './hnsw.js';
 
 /** The subset of usearch's Index used here. */
@@ -42,6 +43,9 @@ export interface GraphLike {
   search(rows: Float32Array, q: Float32Array, ef: number): Neighbours;
 }
 
+/** Which 32-bit word of a 64-bit key is its low one on this host. */
+const LOW_WORD = endianness() === 'LE' ? 0 : 1;
+
 let loaded: { module: UsearchModule | null; error: string | null } | undefined;
 
 /** usearch, or null with the reason it did not load (once per process). */
@@ -68,6 +72,8 @@ export class NativeGraph implements GraphLike {
   private nodes = 0;
   evaluations = 0;
   private readonly key = new BigUint64Array(1);
+  private nodeBuf = new Int32Array(0);
+  private distBuf = new Float64Array(0);
 
   constructor(module: UsearchModule, dim: number, options: NativeGraphOptions) {
     this.dim = dim;
@@ -100,21 +106,62 @@ export class NativeGraph implements GraphLike {
     this.index.remove(BigInt(node));
   }
 
-  /** The `ef` nearest live nodes found, nearest first, with exact squared distances from `rows`. */
+  /**
+   * The `ef` nearest live nodes found, nearest first, with exact squared distances from `rows`.
+   * The arrays returned are this graph's own, reused by the next search: read them before it.
+   */
   search(rows: Float32Array, q: Float32Array, ef: number): Neighbours {
     const found = this.index.search(q, ef, 1);
     const n = found.keys.length;
-    const order = new Array<number>(n);
-    const nodes = new Int32Array(n);
-    const distances = new Float64Array(n);
+    if (this.nodeBuf.length < n) {
+      this.nodeBuf = new Int32Array(n);
+      this.distBuf = new Float64Array(n);
+    }
+    const nodes = this.nodeBuf;
+    const distances = this.distBuf;
+    // Keys are node numbers below 2^32: their low words, without making a BigInt for each.
+    const words = new Uint32Array(found.keys.buffer, found.keys.byteOffset, 2 * n);
+    const dim = this.dim;
+    // usearch answers nearest first by its half-precision distances, so the exact order is
+    // nearly the same: an insertion sort (by distance, then node) moves few entries.
     for (let i = 0; i < n; i++) {
-      nodes[i] = Number(found.keys[i]!);
-      distances[i] = squaredDistance(q, 0, rows, nodes[i]! * this.dim, this.dim);
-      order[i] = i;
+      const node = words[2 * i + LOW_WORD]!;
+      const d = squaredDistance(q, 0, rows, node * dim, dim);
+      let p = i;
+      while (p > 0 && (distances[p - 1]! > d || (distances[p - 1] === d && nodes[p - 1]! > node))) {
+        nodes[p] = nodes[p - 1]!;
+        distances[p] = distances[p - 1]!;
+        p -= 1;
+      }
+      nodes[p] = node;
+      distances[p] = d;
     }
     this.evaluations += n;
-    order.sort((a, b) => distances[a]! - distances[b]! || nodes[a]! - nodes[b]!);
-    return { nodes: Int32Array.from(order, (i) => nodes[i]!), distances: Float64Array.from(order, (i) => distances[i]!) };
+    return { nodes: nodes.subarray(0, n), distances: distances.subarray(0, n) };
+  }
+
+  /**
+   * The `ef` nearest live nodes found, in usearch's order, with usearch's own squared distances,
+   * computed on half-precision copies of the query and the rows. A distance `d` of that kind is
+   * within `E = 2^-11 (|q| + |row|)` of the exact one (both taken as square roots: the triangle
+   * inequality on the rounding errors), which lets the kernel skip exact distances that cannot
+   * matter. The node array is this graph's own, reused by the next search.
+   */
+  searchApprox(q: Float32Array, ef: number): { nodes: Int32Array; approx: Float32Array } {
+    const found = this.index.search(q, ef, 1);
+    const n = found.keys.length;
+    if (this.nodeBuf.length < n) {
+      this.nodeBuf = new Int32Array(n);
+      this.distBuf = new Float64Array(n);
+    }
+    const words = new Uint32Array(found.keys.buffer, found.keys.byteOffset, 2 * n);
+    for (let i = 0; i < n; i++) this.nodeBuf[i] = words[2 * i + LOW_WORD]!;
+    return { nodes: this.nodeBuf.subarray(0, n), approx: found.distances };
+  }
+
+  /** Count exact distances the kernel computed for a {@link searchApprox}. */
+  countEvaluations(n: number): void {
+    this.evaluations += n;
   }
 
   save(file: string): void {

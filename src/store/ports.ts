@@ -216,6 +216,9 @@ export interface EnrolledFace {
   createdAt: string;
 }
 
+/** What {@link CollectionGallery.eachFace} hands over of a face: what an index keeps of it. */
+export type IndexRow = Pick<EnrolledFace, 'id' | 'identity' | 'descriptor' | 'pipeline'>;
+
 /** What {@link CollectionGallery.addFace} takes. */
 export interface NewFace {
   descriptor: Float32Array;
@@ -309,6 +312,12 @@ export interface CollectionGallery {
   listFacesOf(identity: string): Promise<EnrolledFace[]>;
   /** Every enrolled face of every identity of the collection. */
   listFaces(): Promise<EnrolledFace[]>;
+  /**
+   * Every enrolled face, in {@link listFaces}' order, handed to `visit` one at a time without
+   * keeping them all: what an index's full load reads. The row object may be reused between
+   * calls; copy what you keep. Resolves to the number of faces visited.
+   */
+  eachFace(visit: (face: IndexRow) => void): Promise<number>;
   /**
    * Changes whenever the collection's identities or faces change; opaque. Also changes when
    * the collection is removed and made again, so a copy of the old one is never kept.

@@ -2,9 +2,9 @@ import type { Logger } from '../log.js';
 import type { EnrolledFace, Gallery, GalleryChange } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
 import { otherPipelines, readIndex, removeIndex, saveIndex } from './index-file.js';
-import { autoGraph, buildGalleryIndex, GalleryIndexKernel, type GalleryIndexOptions, type GraphKind } from '../recognition/gallery-index.js';
+import { autoGraph, GalleryIndexKernel, type GalleryIndexOptions, type GraphKind } from '../recognition/gallery-index.js';
 import { galleryIndexOver, otherPipelineWarning, type GalleryIndex } from '../recognition/matcher.js';
-import type { RecognitionPipeline } from '../recognition/types.js';
+import { toPipeline, type RecognitionPipeline } from '../recognition/types.js';
 
 /** A collection's index as the cache hands it out: the matcher, and the gallery version it reflects. */
 export interface CachedIndex extends GalleryIndex {
@@ -66,7 +66,7 @@ export function createGalleryCache(
   const indexDir = options.indexDir;
   const graphSliceMs = options.graphSliceMs ?? 25;
 
-  function warn(collection: string, version: string, faces: EnrolledFace[]): void {
+  function warn(collection: string, version: string, faces: readonly Pick<EnrolledFace, 'identity' | 'pipeline'>[]): void {
     const warning = otherPipelineWarning(faces, pipeline);
     if (warning) options.log?.warn({ collection, galleryVersion: version }, warning);
   }
@@ -126,9 +126,17 @@ export function createGalleryCache(
       removeIndex(dir, collection);
       return null;
     }
-    const restoredFaces = saved.faces.filter((f) => f !== null).map((f) => ({ ...f, pipeline: f.pipeline ?? pipeline }));
-    warn(collection, saved.version, restoredFaces as EnrolledFace[]);
-    const others = otherPipelines(restoredFaces, pipeline);
+    // Only faces of another pipeline carry one in the file: those are all a warning needs.
+    const others = new Map<string, RecognitionPipeline | undefined>();
+    const otherFaces: Pick<EnrolledFace, 'id' | 'identity' | 'pipeline'>[] = [];
+    for (const f of saved.faces) {
+      if (f && f[2] && toPipeline(f[2]) !== pipeline) {
+        others.set(f[0], toPipeline(f[2]));
+        otherFaces.push({ id: f[0], identity: f[1], pipeline: toPipeline(f[2]) });
+      }
+    }
+    saved.faces.length = 0;
+    warn(collection, saved.version, otherFaces);
     const added = apply(kernel, feed.changes);
     dropSavedOnRemoval(collection, feed.changes);
     otherPipelines(added, pipeline, others);
@@ -157,10 +165,17 @@ export function createGalleryCache(
     const view = gallery.in(collection);
     // Version first: a change landing during the read is then replayed by the next sync.
     const version = await view.version();
-    const faces = await view.listFaces();
+    // Row by row into the index's own storage: a million faces are never held as objects.
+    let kernel: GalleryIndexKernel | null = null;
+    const others: Pick<EnrolledFace, 'id' | 'identity' | 'pipeline'>[] = [];
+    await view.eachFace((f) => {
+      kernel ??= new GalleryIndexKernel(f.descriptor.length, undefined, options.index);
+      kernel.add(f);
+      if (toPipeline(f.pipeline) !== pipeline) others.push({ id: f.id, identity: f.identity, pipeline: f.pipeline });
+    });
     stats.fullLoads += 1;
-    warn(collection, version, faces);
-    const entry = makeEntry(collection, buildGalleryIndex(faces, faces[0]?.descriptor.length ?? 128, options.index, false), version, otherPipelines(faces, pipeline));
+    warn(collection, version, others);
+    const entry = makeEntry(collection, kernel ?? new GalleryIndexKernel(128, undefined, options.index), version, otherPipelines(others, pipeline));
     schedule(collection, entry);
     return entry;
   }

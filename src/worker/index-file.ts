@@ -21,14 +21,20 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import type { EnrolledFace } from '../store/ports.js';
 import { toPipeline, type RecognitionPipeline } from '../recognition/types.js';
+import type { SavedSlots } from '../recognition/gallery-index.js';
 
 const MAGIC = Buffer.from('FFIDX001');
+
+/** A saved face: `[id, identity, pipeline]` (null: the worker's own), or null for a removed face's slot. */
+export type SavedFace = [string, string, RecognitionPipeline | null] | null;
 
 export interface SavedIndex {
   collection: string;
   version: string;
   dim: number;
-  faces: ({ id: string; identity: string; pipeline?: RecognitionPipeline } | null)[];
+  /** Slot by slot. */
+  faces: SavedFace[];
+  /** The rows of the slots in order, then room for more (zeros, not yet touched). */
   rows: Float32Array;
   graphFile: string;
 }
@@ -50,6 +56,11 @@ export function indexFiles(dir: string, collection: string): { index: string; gr
   return { index: path.join(dir, `${name}.index`), graph: path.join(dir, `${name}.usearch`) };
 }
 
+/** Slots whose faces are written as one piece of JSON: the text is made piece by piece, never for every face at once. */
+const FACES_PER_PIECE = 8192;
+/** Bytes read at a time when checking a graph file's checksum. */
+const READ_CHUNK = 8 << 20;
+
 /**
  * Save a collection's index: `writeGraph` writes the graph to the path it is given and returns
  * the slots, or null when there is nothing worth saving (then nothing is written).
@@ -60,7 +71,7 @@ export function saveIndex(
   version: string,
   dim: number,
   pipelines: ReadonlyMap<string, RecognitionPipeline | undefined>,
-  writeGraph: (file: string) => { faces: ({ id: string; identity: string } | null)[]; rows: Float32Array } | null,
+  writeGraph: (file: string) => SavedSlots | null,
 ): boolean {
   fs.mkdirSync(dir, { recursive: true });
   const files = indexFiles(dir, collection);
@@ -68,16 +79,32 @@ export function saveIndex(
   const saved = writeGraph(files.graph + tmp);
   if (!saved) return false;
   try {
-    const graph = fs.readFileSync(files.graph + tmp);
-    const facesJson = Buffer.from(JSON.stringify(saved.faces.map((f) => (f ? [f.id, f.identity, pipelines.get(f.id) ?? null] : null))));
+    const pieces: Buffer[] = [];
+    for (let from = 0; from < saved.slots; from += FACES_PER_PIECE) {
+      let text = from === 0 ? '[' : ',';
+      for (let s = from; s < Math.min(saved.slots, from + FACES_PER_PIECE); s++) {
+        const f = saved.faceAt(s);
+        text += (s === from ? '' : ',') + JSON.stringify(f ? [f[0], f[1], pipelines.get(f[0]) ?? null] : null);
+      }
+      pieces.push(Buffer.from(text));
+    }
+    pieces.push(Buffer.from(saved.slots === 0 ? '[]' : ']'));
     const rows = Buffer.from(saved.rows.buffer, saved.rows.byteOffset, saved.rows.byteLength);
-    const crc = zlib.crc32(rows, zlib.crc32(facesJson));
-    const header: Header = { collection, version, dim, slots: saved.faces.length, facesBytes: facesJson.length, rowsBytes: rows.length, graphBytes: graph.length, crc, graphCrc: zlib.crc32(graph) };
+    let crc = 0;
+    for (const piece of pieces) crc = zlib.crc32(piece, crc);
+    crc = zlib.crc32(rows, crc);
+    const facesBytes = pieces.reduce((n, p) => n + p.length, 0);
+    const graphCrc = fileCrc(files.graph + tmp);
+    const header: Header = { collection, version, dim, slots: saved.slots, facesBytes, rowsBytes: rows.length, graphBytes: fs.statSync(files.graph + tmp).size, crc, graphCrc };
     const headerJson = Buffer.from(JSON.stringify(header));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(headerJson.length);
-    fs.writeFileSync(files.index + tmp, Buffer.concat([MAGIC, length, headerJson, facesJson]));
-    fs.appendFileSync(files.index + tmp, rows);
+    const fd = fs.openSync(files.index + tmp, 'w');
+    try {
+      for (const piece of [MAGIC, length, headerJson, ...pieces, rows]) fs.writeSync(fd, piece);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(files.graph + tmp, files.graph);
     fs.renameSync(files.index + tmp, files.index);
     return true;
@@ -87,36 +114,64 @@ export function saveIndex(
   }
 }
 
-/** The saved index of a collection; null when there is none; throws Error (corrupt) when it does not check out. */
-export function readIndex(dir: string, collection: string): SavedIndex | null {
+/** CRC-32 of a file, read a chunk at a time. */
+function fileCrc(file: string): number {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    let crc = 0;
+    for (let n; (n = fs.readSync(fd, chunk, 0, READ_CHUNK, null)) > 0; ) crc = zlib.crc32(chunk.subarray(0, n), crc);
+    return crc;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Read exactly `into.length` bytes at `position`; false when the file ends first. */
+function readFully(fd: number, into: Uint8Array, position: number): boolean {
+  for (let done = 0; done < into.length; ) {
+    const n = fs.readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) return false;
+    done += n;
+  }
+  return true;
+}
+
+/**
+ * The saved index of a collection; null when there is none; throws Error (corrupt) when it does
+ * not check out. The rows are read straight into the array the index then keeps, with room for
+ * `spare` more rows (default an eighth more, at least 1,024), which costs no memory until used.
+ */
+export function readIndex(dir: string, collection: string, spare?: number): SavedIndex | null {
   const files = indexFiles(dir, collection);
   if (!fs.existsSync(files.index)) return null;
-  const buf = fs.readFileSync(files.index);
-  if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC)) throw new Error('not an index file');
-  const headerLength = buf.readUInt32LE(8);
-  const header = JSON.parse(buf.subarray(12, 12 + headerLength).toString('utf8')) as Header;
-  const start = 12 + headerLength;
-  if (header.collection !== collection) throw new Error(`index file is of collection ${header.collection}`);
-  if (buf.length !== start + header.facesBytes + header.rowsBytes || header.rowsBytes !== header.slots * header.dim * 4) throw new Error('index file is truncated');
-  const facesJson = buf.subarray(start, start + header.facesBytes);
-  const rowBytes = buf.subarray(start + header.facesBytes);
-  if (zlib.crc32(rowBytes, zlib.crc32(facesJson)) !== header.crc) throw new Error('index file checksum does not match');
-  const graph = fs.statSync(files.graph, { throwIfNoEntry: false });
-  if (!graph || graph.size !== header.graphBytes) throw new Error('graph file is missing or of the wrong size');
-  if (zlib.crc32(fs.readFileSync(files.graph)) !== header.graphCrc) throw new Error('graph file checksum does not match');
-  const raw = JSON.parse(facesJson.toString('utf8')) as ([string, string, RecognitionPipeline | null] | null)[];
-  if (raw.length !== header.slots) throw new Error('index file face count does not match');
-  // A copy, aligned for Float32Array whatever the offset in the file.
-  const rows = new Float32Array(header.slots * header.dim);
-  new Uint8Array(rows.buffer).set(rowBytes);
-  return {
-    collection,
-    version: header.version,
-    dim: header.dim,
-    faces: raw.map((f) => (f ? { id: f[0], identity: f[1], ...(f[2] ? { pipeline: f[2] } : {}) } : null)),
-    rows,
-    graphFile: files.graph,
-  };
+  const fd = fs.openSync(files.index, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const lead = Buffer.alloc(12);
+    if (size < 12 || !readFully(fd, lead, 0) || !lead.subarray(0, 8).equals(MAGIC)) throw new Error('not an index file');
+    const headerLength = lead.readUInt32LE(8);
+    const headerBytes = Buffer.alloc(Math.min(headerLength, Math.max(0, size - 12)));
+    readFully(fd, headerBytes, 12);
+    const header = JSON.parse(headerBytes.toString('utf8')) as Header;
+    const start = 12 + headerLength;
+    if (header.collection !== collection) throw new Error(`index file is of collection ${header.collection}`);
+    if (size !== start + header.facesBytes + header.rowsBytes || header.rowsBytes !== header.slots * header.dim * 4) throw new Error('index file is truncated');
+    const facesJson = Buffer.alloc(header.facesBytes);
+    const extra = spare ?? Math.max(1024, Math.ceil(header.slots / 8));
+    const rows = new Float32Array((header.slots + extra) * header.dim);
+    const rowBytes = new Uint8Array(rows.buffer, 0, header.rowsBytes);
+    if (!readFully(fd, facesJson, start) || !readFully(fd, rowBytes, start + header.facesBytes)) throw new Error('index file is truncated');
+    if (zlib.crc32(rowBytes, zlib.crc32(facesJson)) !== header.crc) throw new Error('index file checksum does not match');
+    const graph = fs.statSync(files.graph, { throwIfNoEntry: false });
+    if (!graph || graph.size !== header.graphBytes) throw new Error('graph file is missing or of the wrong size');
+    if (fileCrc(files.graph) !== header.graphCrc) throw new Error('graph file checksum does not match');
+    const faces = JSON.parse(facesJson.toString('utf8')) as SavedFace[];
+    if (faces.length !== header.slots) throw new Error('index file face count does not match');
+    return { collection, version: header.version, dim: header.dim, faces, rows, graphFile: files.graph };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function removeIndex(dir: string, collection: string): void {

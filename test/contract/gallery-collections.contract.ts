@@ -88,6 +88,21 @@ export function galleryCollectionsContract(name: string, make: () => Promise<Gal
       expect((await h.gallery.in('b').getIdentity('Ada'))?.faceCount).toBe(1);
     });
 
+    it('eachFace visits what listFaces lists, in its order, one face at a time', async () => {
+      await h.gallery.createCollection('rows');
+      const view = h.gallery.in('rows');
+      await view.addFace('Bob', { descriptor: aDescriptor(1) });
+      await view.addFace('Ada', { descriptor: aDescriptor(2), pipeline: 'dlib-ensemble' });
+      await view.addFace('Bob', { descriptor: aDescriptor(3) });
+      await h.gallery.addFace('Other', { descriptor: aDescriptor(4) });
+      const seen: { id: string; identity: string; descriptor: number[]; pipeline: string }[] = [];
+      const n = await view.eachFace((f) => seen.push({ id: f.id, identity: f.identity, descriptor: Array.from(f.descriptor), pipeline: f.pipeline }));
+      const listed = await view.listFaces();
+      expect(n).toBe(3);
+      expect(seen).toEqual(listed.map((f) => ({ id: f.id, identity: f.identity, descriptor: Array.from(f.descriptor), pipeline: f.pipeline })));
+      expect(await h.gallery.in('ghost').eachFace(() => expect.fail('a missing collection has no faces'))).toBe(0);
+    });
+
     it('writes to a missing collection throw NotFoundError; reads are empty', async () => {
       const ghost = h.gallery.in('ghost');
       await expect(ghost.addFace('Ada', { descriptor: aDescriptor(1) })).rejects.toBeInstanceOf(NotFoundError);

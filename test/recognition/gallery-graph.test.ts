@@ -118,3 +118,36 @@ describe('graph choice', () => {
     expect(missing.reason).toMatch(/usearch does not load \(.*usearch-not-installed/);
   });
 });
+
+describe.runIf(kinds.includes('usearch'))('GalleryIndexKernel, usearch distances', () => {
+  it('computes exact distances only where they can matter, with the same answer as computing them all', () => {
+    const { faces, centres, near } = clusteredFaces(1_500, 300, 3);
+    // A beam of most of the gallery: the graph then finds the true nearest, so any face the
+    // half-precision bound wrongly skipped would show as a difference from exact search.
+    const index = buildGalleryIndex(faces, 128, { graphAbove: 500, graph: 'usearch', efSearch: 1024 });
+    const r = rng(9);
+    const probes = Array.from({ length: 100 }, (_, i) => near(i % 2 === 0 ? centres[Math.floor(r() * centres.length)]! : clusteredFaces(1, 1, 300 + i).centres[0]!, 0.025));
+    const before = index.evaluations;
+    for (const q of probes) expect(index.nearest(q, 5)).toEqual(index.nearestExact(q, 5));
+    // Far fewer exact distances than the 1,024 nodes each search returns.
+    expect((index.evaluations - before) / probes.length).toBeLessThan(300);
+  });
+
+  it('tells apart faces that half precision cannot: twins nearer than its rounding go to exact distances', () => {
+    const { faces, near } = clusteredFaces(1_000, 500, 4);
+    const r = rng(11);
+    // Each twin is a face moved by less than half precision resolves, under another name.
+    const twins = faces.slice(0, 400).map((f, i) => ({ id: `t${i}`, identity: `twin-${i}`, descriptor: Float32Array.from(f.descriptor, (v) => v + (r() - 0.5) * 4e-5) }));
+    const index = buildGalleryIndex([...faces, ...twins], 128, { graphAbove: 500, graph: 'usearch', efSearch: 1024 });
+    let differ = 0;
+    for (let i = 0; i < 400; i++) {
+      const q = near(Float32Array.from(faces[i]!.descriptor), 0.01);
+      const want = index.nearestExact(q, 1);
+      expect(index.nearest(q, 1)).toEqual(want);
+      if (want[0]!.identity.startsWith('twin')) differ += 1;
+    }
+    // Both sides of each pair win some: the order is decided below half precision.
+    expect(differ).toBeGreaterThan(50);
+    expect(differ).toBeLessThan(350);
+  });
+});

@@ -40,6 +40,20 @@ describe('otherPipelineWarning', () => {
 });
 
 describe('gallery cache', () => {
+  it('loads a collection row by row (eachFace), never asking for every face as objects', async () => {
+    await stores.gallery.addFace('ada', { descriptor: aDescriptor(1) });
+    await stores.gallery.addFace('bob', { descriptor: aDescriptor(2), pipeline: 'dlib-ensemble' });
+    const warnings: string[] = [];
+    const gallery = new Proxy(stores.gallery, {
+      get: (target, key, receiver) => (key === 'listFaces' ? () => Promise.reject(new Error('listFaces on a full load')) : Reflect.get(target, key, receiver)),
+    });
+    const cache = createGalleryCache(gallery, { log: { warn: (_: unknown, msg: string) => warnings.push(msg) } as never });
+    const index = await cache.get();
+    expect(index.size).toBe(2);
+    expect(index.match(aDescriptor(2)).candidates[0]).toMatchObject({ identity: 'bob', distance: 0 });
+    expect(warnings).toEqual([expect.stringMatching(/^1 gallery face of 1 identity was enrolled with the dlib-ensemble pipeline/)]);
+  });
+
   it('reloads when the gallery changes and warns once per reload that finds faces of another pipeline', async () => {
     const warnings: string[] = [];
     let clock = 0;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { toPipeline } from '../../recognition/types.js';
-import type { CollectionGallery, CollectionSettings, EnrolledFace, GalleryChange, GalleryChanges, Identity, NewFace } from '../ports.js';
+import type { CollectionGallery, CollectionSettings, EnrolledFace, GalleryChange, GalleryChanges, Identity, IndexRow, NewFace } from '../ports.js';
 import { AlreadyExistsError, NotFoundError, StoreUnavailableError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
 import { decodeDescriptor, deleteKeys, encodeDescriptor, lastItem, queryAll, type Item } from './dynamo-items.js';
@@ -229,6 +229,22 @@ export class DynamoCollectionGallery implements CollectionGallery {
     const meta = await this.meta();
     if (!meta) return [];
     return (await this.readAll(meta.uid)).faces.map(toFace);
+  }
+
+  async eachFace(visit: (face: IndexRow) => void): Promise<number> {
+    const meta = await this.meta();
+    if (!meta) return 0;
+    // The items are read whole (Query pages); each face object is made only while it is visited.
+    const { faces } = await this.readAll(meta.uid);
+    const row: IndexRow = { id: '', identity: '', descriptor: new Float32Array(0), pipeline: 'standard' };
+    for (const item of faces) {
+      row.id = item.faceId;
+      row.identity = item.identity;
+      row.descriptor = decodeDescriptor(item.descriptor);
+      row.pipeline = toPipeline(item.pipeline);
+      visit(row);
+    }
+    return faces.length;
   }
 
   async version(): Promise<string> {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '../../log.js';
-import type { Collection, CollectionInfo, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
+import type { Collection, CollectionInfo, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, IndexRow, NewFace, UnknownClusterStore } from '../ports.js';
 import { COLLECTION_SETTINGS, DEFAULT_COLLECTION, DEFAULT_UNKNOWN_RETENTION_DAYS, settingsOf } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { awsCall, awsErrorCode, classifyAwsError } from './errors.js';
@@ -246,6 +246,9 @@ export class DynamoGallery implements Gallery {
   }
   listFaces(): Promise<EnrolledFace[]> {
     return this.in(DEFAULT_COLLECTION).listFaces();
+  }
+  eachFace(visit: (face: IndexRow) => void): Promise<number> {
+    return this.in(DEFAULT_COLLECTION).eachFace(visit);
   }
   version(): Promise<string> {
     return this.in(DEFAULT_COLLECTION).version();

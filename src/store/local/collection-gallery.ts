@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { endianness } from 'node:os';
 import type Database from 'better-sqlite3';
 import { toPipeline } from '../../recognition/types.js';
-import type { CollectionGallery, EnrolledFace, GalleryChange, GalleryChanges, Identity, NewFace } from '../ports.js';
+import type { CollectionGallery, EnrolledFace, GalleryChange, GalleryChanges, Identity, IndexRow, NewFace } from '../ports.js';
 import { AlreadyExistsError, NotFoundError } from '../errors.js';
 import { truncateWal } from './sqlite.js';
 
@@ -63,6 +63,7 @@ export function prepareCollectionStatements(db: Database.Database) {
     ),
     facesOf: db.prepare<[string, string], FaceRow>(`SELECT ${FACE_COLUMNS} FROM collection_faces WHERE collection = ? AND identity = ? ORDER BY seq`),
     listFaces: db.prepare<[string], FaceRow>(`SELECT ${FACE_COLUMNS} FROM collection_faces WHERE collection = ? ORDER BY seq`),
+    eachFace: db.prepare<[string], [string, string, Buffer, string | null]>('SELECT id, identity, descriptor, pipeline FROM collection_faces WHERE collection = ? ORDER BY seq').raw(),
     faceById: db.prepare<[string], FaceRow>(`SELECT ${FACE_COLUMNS} FROM collection_faces WHERE id = ?`),
     change: db.prepare<[string, string, string, string | null]>('INSERT INTO gallery_changes (collection, op, identity, face_id) VALUES (?, ?, ?, ?)'),
     lastChange: db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM gallery_changes WHERE collection = ?'),
@@ -204,6 +205,23 @@ export class SqliteCollectionGallery implements CollectionGallery {
 
   listFaces(): Promise<EnrolledFace[]> {
     return this.run('list faces', () => this.stmts.listFaces.all(this.collection).map(rowToFace));
+  }
+
+  eachFace(visit: (face: IndexRow) => void): Promise<number> {
+    return this.run('read faces', () => {
+      // One row at a time, as arrays: only the face being visited is held.
+      const row: IndexRow = { id: '', identity: '', descriptor: new Float32Array(0), pipeline: 'standard' };
+      let n = 0;
+      for (const [id, identity, descriptor, pipeline] of this.stmts.eachFace.iterate(this.collection) as IterableIterator<[string, string, Buffer, string | null]>) {
+        row.id = id;
+        row.identity = identity;
+        row.descriptor = blobToDescriptor(descriptor);
+        row.pipeline = toPipeline(pipeline);
+        visit(row);
+        n += 1;
+      }
+      return n;
+    });
   }
 
   version(): Promise<string> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Collection, CollectionInfo, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, NewFace, UnknownClusterStore } from '../ports.js';
+import type { Collection, CollectionInfo, CollectionGallery, CollectionSettings, CollectionSettingsPatch, EnrolledFace, Gallery, GalleryChanges, Identity, IndexRow, NewFace, UnknownClusterStore } from '../ports.js';
 import { DEFAULT_COLLECTION, DEFAULT_UNKNOWN_RETENTION_DAYS, settingsOf } from '../ports.js';
 import { AlreadyExistsError } from '../errors.js';
 import { prepareCollectionStatements, scrubbed, SqliteCollectionGallery, type CollectionStatements } from './collection-gallery.js';
@@ -186,6 +186,9 @@ export class SqliteGallery extends SqliteAdapter implements Gallery {
   }
   listFaces(): Promise<EnrolledFace[]> {
     return this.in(DEFAULT_COLLECTION).listFaces();
+  }
+  eachFace(visit: (face: IndexRow) => void): Promise<number> {
+    return this.in(DEFAULT_COLLECTION).eachFace(visit);
   }
   version(): Promise<string> {
     return this.in(DEFAULT_COLLECTION).version();
