@@ -240,12 +240,21 @@ async function loneUser(): Promise<void> {
   await waitForWarmWorker();
   say(`a worker is warm; ${requests} ${mode} requests, ${gapSeconds} s apart...`);
   const outcomes: Outcome[] = [];
+  // CPU of `up` (web tier and controller) and of its worker over the requests, gaps included
+  // (what an idle worker and web tier spend between requests counts too): load-independent,
+  // unlike the times, and set against the engine's own CPU per image.
+  const pid = stack?.proc.pid;
+  const cpu = async () => (pid === undefined ? { web: Number.NaN, all: Number.NaN } : { web: await cpuSecondsOf(pid), all: await cpuSecondsOfGroup(pid) });
+  const cpu0 = await cpu();
   for (let i = 0; i < requests; i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, gapSeconds * 1000));
     const o = await one(images[i % images.length]!);
     outcomes.push(o);
     say(`request ${i + 1}: ${o.ms.toFixed(0)} ms${o.ok ? '' : ` (${o.error})`}`);
   }
+  const cpu1 = await cpu();
+  const webCpuMs = ((cpu1.web - cpu0.web) * 1000) / requests;
+  const workerCpuMs = ((cpu1.all - cpu1.web - (cpu0.all - cpu0.web)) * 1000) / requests;
   const engine = firstEngine;
   const budget = engine ? engine.p50MsPerImage + 150 : Number.NaN;
   const ms = outcomes.map((o) => o.ms);
@@ -259,12 +268,16 @@ async function loneUser(): Promise<void> {
     stages: stages ? Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { p50: round(v.p50), p95: round(v.p95) }])) : null,
     errors: outcomes.filter((o) => !o.ok).length,
     engineP50MsPerImage: engine ? round(engine.p50MsPerImage) : null,
+    webCpuMsPerRequest: round(webCpuMs),
+    workerCpuMsPerRequest: round(workerCpuMs),
+    engineCpuMsPerImage: engine && Number.isFinite(engine.cpuMsPerImage) ? round(engine.cpuMsPerImage) : null,
     budgetMs: engine ? round(budget) : null,
     withinBudget: within,
     loadAverage: round(os.loadavg()[0]),
   };
   console.log(`lone user, ${mode} ${set}: ${requests} requests ${gapSeconds} s apart; p50 ${summary.p50Ms} ms, p95 ${summary.p95Ms} ms, max ${summary.maxMs} ms; ` +
     `${within}/${requests} within the engine's p50 (${summary.engineP50MsPerImage} ms) + 150 ms = ${summary.budgetMs} ms`);
+  console.log(`CPU per request: web ${summary.webCpuMsPerRequest} ms, worker ${summary.workerCpuMsPerRequest} ms (engine alone: ${summary.engineCpuMsPerImage} ms per image)`);
   if (stages) {
     console.log(`stages (ms, p50 / p95 over ${staged.length} requests; job history times): ` +
       STAGE_NAMES.map((k) => `${k} ${round(stages[k].p50)} / ${round(stages[k].p95)}`).join(', '));

@@ -152,9 +152,9 @@ export function meanFacePoints(size = CHIP_SIZE, padding = CHIP_PADDING, subset:
  * bilinearly; pixels outside the image are black, as in dlib. When one output pixel covers
  * several image pixels (a large face), it averages k x k bilinear taps across its footprint
  * so the chip is not aliased, much as dlib's pyramid does (k at most `maxTaps`, default 8).
+ * Every value of the chip is written, into `out` from `offset` (default: a new array).
  */
-export function warpAffine(img: RgbImage, t: Similarity, width: number, height: number, maxTaps = 8): Float32Array {
-  const out = new Float32Array(width * height * 3);
+export function warpAffine(img: RgbImage, t: Similarity, width: number, height: number, maxTaps = 8, out: Float32Array = new Float32Array(width * height * 3), offset = 0): Float32Array {
   const scale = Math.hypot(t.a, t.b);
   const k = Math.max(1, Math.min(maxTaps, Math.round(scale)));
   const { data, width: iw, height: ih } = img;
@@ -232,19 +232,18 @@ export function warpAffine(img: RgbImage, t: Similarity, width: number, height: 
           r += sr; g += sg; b += sb;
         }
       }
-      const o = (oy * width + ox) * 3;
+      const o = offset + (oy * width + ox) * 3;
       out[o] = r / taps; out[o + 1] = g / taps; out[o + 2] = b / taps;
     }
   }
   return out;
 }
 
-/** Left-right mirror of a packed RGB float image. */
-export function mirror(pixels: Float32Array, width: number, height: number): Float32Array {
-  const out = new Float32Array(pixels.length);
+/** Left-right mirror of a packed RGB float image (`width * height * 3` values from `from`), into `out` from `offset`. */
+export function mirror(pixels: Float32Array, width: number, height: number, out: Float32Array = new Float32Array(width * height * 3), offset = 0, from = 0): Float32Array {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const s = (y * width + x) * 3, d = (y * width + (width - 1 - x)) * 3;
+      const s = from + (y * width + x) * 3, d = offset + (y * width + (width - 1 - x)) * 3;
       out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2];
     }
   }

@@ -7,6 +7,7 @@
 import type { FaceRuntime, RecognitionWeights } from './backend.js';
 import type { RgbImage } from './decode.js';
 import type { Box } from './types.js';
+import { withFloats } from './scratch.js';
 import { grayImage, predictShape, rectFromLandmarks } from './shape-predictor.js';
 import { CHIP_PADDING, CHIP_SIZE, chipJitters, chipTransform, chipTransform5, FIVE_FROM_68, jitterTransform, mirror, squareCrop, warpAffine, type LandmarkSubset, type Point } from './align.js';
 
@@ -90,9 +91,11 @@ export async function detectLandmarks(rt: FaceRuntime, img: RgbImage, boxes: Box
     const side = Math.max(b.width, b.height);
     return { side, x0: b.x + b.width / 2 - side / 2, y0: b.y + b.height / 2 - side / 2, t: squareCrop(b.x + b.width / 2, b.y + b.height / 2, side, LANDMARK_INPUT) };
   });
-  const batch = new Float32Array(boxes.length * LANDMARK_INPUT * LANDMARK_INPUT * 3);
-  crops.forEach((c, i) => batch.set(warpAffine(img, c.t, LANDMARK_INPUT, LANDMARK_INPUT), i * LANDMARK_INPUT * LANDMARK_INPUT * 3));
-  const rel = rt.ort ? await rt.ort.landmarks(batch, boxes.length) : await tfLandmarks(rt, batch, boxes.length);
+  const one = LANDMARK_INPUT * LANDMARK_INPUT * 3;
+  const rel = await withFloats(boxes.length * one, (batch) => {
+    crops.forEach((c, i) => warpAffine(img, c.t, LANDMARK_INPUT, LANDMARK_INPUT, undefined, batch, i * one));
+    return rt.ort ? rt.ort.landmarks(batch, boxes.length) : tfLandmarks(rt, batch, boxes.length);
+  });
   return crops.map((c, i) => {
     const pts: Point[] = [];
     for (let k = 0; k < 68; k++) pts.push({ x: c.x0 + rel[i * 136 + 2 * k] * c.side, y: c.y0 + rel[i * 136 + 2 * k + 1] * c.side });
@@ -158,43 +161,57 @@ export function faceChipTransform(landmarks: Point[], align: DescribeOptions['al
 }
 
 
+const CHIP_LENGTH = CHIP_SIZE * CHIP_SIZE * 3;
+
+/** How many chips one face's descriptor averages: the chip and each jitter, each with its mirror when `mirror` is set. */
+const chipsPerFace = (options: Pick<DescribeOptions, 'mirror' | 'jitter'>): number => (options.mirror ? 2 : 1) * (1 + options.jitter);
+
+/** {@link faceChips} written into `batch` from chip `slot` on; returns the slot after the last. */
+function faceChipsInto(batch: Float32Array, slot: number, img: RgbImage, landmarks: Point[], options: Pick<DescribeOptions, 'align' | 'subset' | 'mirror' | 'jitter'>): number {
+  const t = faceChipTransform(landmarks, options.align, options.subset);
+  for (const tt of [t, ...chipJitters(options.jitter).map((j) => jitterTransform(t, j))]) {
+    const at = slot++ * CHIP_LENGTH;
+    warpAffine(img, tt, CHIP_SIZE, CHIP_SIZE, undefined, batch, at);
+    if (options.mirror) mirror(batch, CHIP_SIZE, CHIP_SIZE, batch, slot++ * CHIP_LENGTH, at);
+  }
+  return slot;
+}
+
 /**
  * Every chip one face's descriptor averages: the aligned chip, then each jitter of it, each
  * followed by its mirror when `mirror` is set.
  */
 export function faceChips(img: RgbImage, landmarks: Point[], options: Pick<DescribeOptions, 'align' | 'subset' | 'mirror' | 'jitter'>): Float32Array[] {
-  const t = faceChipTransform(landmarks, options.align, options.subset);
-  const out: Float32Array[] = [];
-  for (const tt of [t, ...chipJitters(options.jitter).map((j) => jitterTransform(t, j))]) {
-    const chip = warpAffine(img, tt, CHIP_SIZE, CHIP_SIZE);
-    out.push(chip);
-    if (options.mirror) out.push(mirror(chip, CHIP_SIZE, CHIP_SIZE));
+  const n = chipsPerFace(options);
+  const batch = new Float32Array(n * CHIP_LENGTH);
+  faceChipsInto(batch, 0, img, landmarks, options);
+  return Array.from({ length: n }, (_, i) => batch.slice(i * CHIP_LENGTH, (i + 1) * CHIP_LENGTH));
+}
+
+/** Raw 128-d descriptors `[n * 128]` of `n` 150x150 RGB chips (0..255) packed in `batch`, one forward pass. */
+async function describeBatch(rt: FaceRuntime, batch: Float32Array, n: number, weights: RecognitionWeights): Promise<Float32Array> {
+  if (rt.ort) return rt.ort.describe(batch, n, weights);
+  const { tf } = rt;
+  const net = await rt.recognitionNet(weights);
+  // face-api takes a batch as an array of 3-D tensors (a 4-D tensor must have batch size 1).
+  const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [n, CHIP_SIZE, CHIP_SIZE, 3])));
+  try {
+    const out = await net.forward(parts as never);
+    const flat = (await out.data()) as Float32Array;
+    out.dispose();
+    return flat;
+  } finally {
+    tf.dispose(parts);
   }
-  return out;
 }
 
 /** Raw 128-d descriptors of ready-made 150x150 RGB chips (0..255), one batched forward pass. */
 export async function describeChips(rt: FaceRuntime, chips: Float32Array[], weights: RecognitionWeights = DEFAULT_DESCRIBE.weights): Promise<Float32Array[]> {
   if (chips.length === 0) return [];
-  const chipLen = CHIP_SIZE * CHIP_SIZE * 3;
-  const batch = new Float32Array(chips.length * chipLen);
-  chips.forEach((chip, i) => batch.set(chip, i * chipLen));
-  if (rt.ort) {
-    const flat = await rt.ort.describe(batch, chips.length, weights);
-    return chips.map((_, i) => flat.slice(i * 128, (i + 1) * 128));
-  }
-  const { tf } = rt;
-  const net = await rt.recognitionNet(weights);
-  // face-api takes a batch as an array of 3-D tensors (a 4-D tensor must have batch size 1).
-  const parts = tf.tidy(() => tf.unstack(tf.tensor4d(batch, [chips.length, CHIP_SIZE, CHIP_SIZE, 3])));
-  let flat: Float32Array;
-  try {
-    const out = await net.forward(parts as never);
-    flat = (await out.data()) as Float32Array;
-    out.dispose();
-  } finally {
-    tf.dispose(parts);
-  }
+  const flat = await withFloats(chips.length * CHIP_LENGTH, (batch) => {
+    chips.forEach((chip, i) => batch.set(chip, i * CHIP_LENGTH));
+    return describeBatch(rt, batch, chips.length, weights);
+  });
   return chips.map((_, i) => flat.slice(i * 128, (i + 1) * 128));
 }
 
@@ -213,8 +230,13 @@ export function combineDescriptors(list: Float32Array[], normalize: boolean): Fl
 
 /** Descriptors for faces given by their landmarks; one batched forward pass for all chips. */
 export async function computeDescriptors(rt: FaceRuntime, img: RgbImage, faces: Point[][], options: DescribeOptions = DEFAULT_DESCRIBE): Promise<Float32Array[]> {
-  const per = (options.mirror ? 2 : 1) * (1 + options.jitter);
-  const chips = faces.flatMap((landmarks) => faceChips(img, landmarks, options));
-  const raw = await describeChips(rt, chips, options.weights);
-  return faces.map((_, i) => combineDescriptors(raw.slice(i * per, (i + 1) * per), options.normalize));
+  if (faces.length === 0) return [];
+  const per = chipsPerFace(options);
+  const n = faces.length * per;
+  // The chips are sampled straight into the net's batch.
+  const flat = await withFloats(n * CHIP_LENGTH, (batch) => {
+    faces.forEach((landmarks, i) => faceChipsInto(batch, i * per, img, landmarks, options));
+    return describeBatch(rt, batch, n, options.weights);
+  });
+  return faces.map((_, i) => combineDescriptors(Array.from({ length: per }, (_, k) => flat.subarray((i * per + k) * 128, (i * per + k + 1) * 128)), options.normalize));
 }

@@ -12,6 +12,7 @@ import type * as Tf from '@tensorflow/tfjs';
 import type { FaceRuntime } from './backend.js';
 import type { RgbImage } from './decode.js';
 import type { SsdLocator } from './ort/ssd-detector.js';
+import type { TinyLocator } from './ort/tiny-detector.js';
 import type { Box } from './types.js';
 
 export interface DetectionPass {
@@ -132,7 +133,8 @@ export function sameFace(a: Box, b: Box): boolean {
  * Run the strategy's passes on `img`: each pass runs while no face is found, and a `join` pass
  * runs regardless and adds the faces it alone found. `pixels` is an int32 [h, w, 3] tensor of
  * `img` (not disposed here), or null: then one is made only if a pass needs it, and disposed.
- * ONNX Runtime's SSD reads `img`'s bytes directly (padded passes included) and needs none.
+ * ONNX Runtime's SSD and tiny detector read `img`'s bytes directly (padded passes included)
+ * and need none.
  * Returned boxes are in original-image pixels, clamped.
  */
 export async function detectFaces(rt: FaceRuntime, img: RgbImage, pixels: Tf.Tensor3D | null, strategy: DetectionStrategy): Promise<RawDetection[]> {
@@ -146,6 +148,7 @@ export async function detectFaces(rt: FaceRuntime, img: RgbImage, pixels: Tf.Ten
     return made[0];
   };
   const ssdRgb = (faceapi.nets.ssdMobilenetv1 as unknown as Partial<SsdLocator>).locateFacesRgb;
+  const tinyRgb = (faceapi.nets.tinyFaceDetector as unknown as Partial<TinyLocator>).locateFacesRgb;
   try {
     for (let p = 0; p < passes.length; p++) {
       const pass = passes[p];
@@ -154,6 +157,8 @@ export async function detectFaces(rt: FaceRuntime, img: RgbImage, pixels: Tf.Ten
       let found: Array<{ box: Box; score: number }>;
       if (pass.detector === 'ssd' && ssdRgb) {
         found = await ssdRgb(img, margin, CANVAS_FILL, { minConfidence: pass.minScore, maxResults: 100 });
+      } else if (pass.detector === 'tiny' && tinyRgb) {
+        found = await tinyRgb.call(faceapi.nets.tinyFaceDetector, img, margin, CANVAS_FILL, { inputSize: pass.inputSize ?? 416, scoreThreshold: pass.minScore });
       } else {
         const input = margin > 0 ? tf.pad(tensor(), [[margin, margin], [margin, margin], [0, 0]], CANVAS_FILL) : tensor();
         try {
