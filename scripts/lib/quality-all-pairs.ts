@@ -61,8 +61,8 @@ export function fnmrReport(s: ScoredPairs, edges: number[], threshold: number, o
     });
     const points = curve.map((c, i) => ({ ...c, personBootstrapCi95: boot.cuts[i] }));
     return {
-      bands, bandsFall: falling(bands.map((b) => b.fnmr)), bandsInOrderShare: boot.bandsInOrder,
-      edc: points, edcFalls: falling(points.map((c) => c.fnmr)), edcInOrderShare: boot.cutsInOrder,
+      bands, bandsFall: falling(bands.map((b) => b.fnmr)), bandsInOrderShare: boot.bandsInOrder, bestBelowPoorestShare: boot.bestBelowPoorest,
+      edc: points, edcFalls: falling(points.map((c) => c.fnmr)), edcInOrderShare: boot.cutsInOrder, lastBelowFirstShare: boot.lastBelowFirst,
     };
   };
   return {
@@ -159,13 +159,13 @@ export function formatFnmr(half: string, what: string, f: FnmrReport, edges: num
     const pa = f.pair.bands[i], pe = f.person.bands[i];
     lines.push(`| ${edges[i].toFixed(3)}-${Math.min(1, edges[i + 1]).toFixed(3)} | ${b.genuine} | ${b.people} | ${b.falseNonMatches} | ${pct(pa.fnmr)} (${ci(pa.personBootstrapCi95)}) | ${pct(pe.fnmr)} (${ci(pe.personBootstrapCi95)}) | ${b.impostor} | ${pct(b.fmr, 3)} |`);
   });
-  lines.push(`FNMR falls band to band as the score rises: per pair ${yes(f.pair.bandsFall)} (in ${pct(f.pair.bandsInOrderShare, 0)} of people-resampled replicates), per person ${yes(f.person.bandsFall)} (${pct(f.person.bandsInOrderShare, 0)})`);
+  lines.push(`FNMR falls band to band as the score rises: per pair ${yes(f.pair.bandsFall)} (in ${pct(f.pair.bandsInOrderShare, 0)} of people-resampled replicates; the best band under the poorest in ${pct(f.pair.bestBelowPoorestShare, 0)}), per person ${yes(f.person.bandsFall)} (${pct(f.person.bandsInOrderShare, 0)}; ${pct(f.person.bestBelowPoorestShare, 0)})`);
   lines.push('', `${half}, EDC at ${f.threshold.toFixed(4)}: discard the lowest-scoring genuine pairs, FNMR of the rest`);
   lines.push('| discard | per pair: discarded | score cut | FNMR (people resampled 95%) | per person: discarded | score cut | FNMR (people resampled 95%) |', '|---|---|---|---|---|---|---|');
   f.pair.edc.forEach((a, i) => {
     const b = f.person.edc[i];
     lines.push(`| ${pct(a.target, 0)} | ${pct(a.discarded, 1)} | ${a.cut.toFixed(3)} | ${pct(a.fnmr, 3)} (${ci(a.personBootstrapCi95, 3)}) | ${pct(b.discarded, 1)} | ${b.cut.toFixed(3)} | ${pct(b.fnmr, 3)} (${ci(b.personBootstrapCi95, 3)}) |`);
   });
-  lines.push(`FNMR falls as more is discarded: per pair ${yes(f.pair.edcFalls)} (in ${pct(f.pair.edcInOrderShare, 0)} of replicates), per person ${yes(f.person.edcFalls)} (${pct(f.person.edcInOrderShare, 0)})`);
+  lines.push(`FNMR falls as more is discarded: per pair ${yes(f.pair.edcFalls)} (in ${pct(f.pair.edcInOrderShare, 0)} of replicates; the last point under the first in ${pct(f.pair.lastBelowFirstShare, 0)}), per person ${yes(f.person.edcFalls)} (${pct(f.person.edcInOrderShare, 0)}; ${pct(f.person.lastBelowFirstShare, 0)})`);
   return lines;
 }

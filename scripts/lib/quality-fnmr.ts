@@ -102,12 +102,13 @@ export type Interval = [number, number];
  * replicate, on top of the pair's own weight), for the weighted FNMR per band (`edges`) and for
  * the weighted FNMR of the pairs at or above each quality cut (the EDC's cuts held fixed); and the
  * share of replicates in which each is in order (FNMR never rising from a poorer band to a better
- * one, or as the cut rises), which, unlike overlapping intervals, allows for the bands sharing people.
+ * one, or as the cut rises), and in which the best band's FNMR is under the poorest's (the last
+ * cut's under the first's), which, unlike overlapping intervals, allow for the bands sharing people.
  */
 export function fnmrBootstrap(
   s: ScoredPairs, genuine: Uint32Array, flags: ArrayLike<number>, weights: ArrayLike<number>,
   o: { edges: number[]; cuts: number[]; replicates: number; seed: number },
-): { bands: Interval[]; cuts: Interval[]; bandsInOrder: number; cutsInOrder: number } {
+): { bands: Interval[]; cuts: Interval[]; bandsInOrder: number; cutsInOrder: number; bestBelowPoorest: number; lastBelowFirst: number } {
   const nb = o.edges.length - 1, nc = o.cuts.length;
   const band = Int8Array.from(genuine, (k) => bandOf(s.quality[k], o.edges));
   let people = 0;
@@ -120,7 +121,7 @@ export function fnmrBootstrap(
   };
   const r = new Float64Array(people);
   const bandDraws = Array.from({ length: nb }, () => [] as number[]), cutDraws = Array.from({ length: nc }, () => [] as number[]);
-  let bandsInOrder = 0, cutsInOrder = 0;
+  let bandsInOrder = 0, cutsInOrder = 0, bestBelowPoorest = 0, lastBelowFirst = 0;
   const ordered = (e: Float64Array, w: Float64Array): boolean => falling(Array.from(e, (x, i) => (w[i] ? x / w[i] : null)));
   for (let rep = 0; rep < o.replicates; rep++) {
     for (let p = 0; p < people; p++) r[p] = poisson1();
@@ -136,11 +137,17 @@ export function fnmrBootstrap(
     for (let c = 0; c < nc; c++) if (cw[c]) cutDraws[c].push(ce[c] / cw[c]);
     if (ordered(be, bw)) bandsInOrder++;
     if (ordered(ce, cw)) cutsInOrder++;
+    if (bw[0] && bw[nb - 1] && be[nb - 1] / bw[nb - 1] < be[0] / bw[0]) bestBelowPoorest++;
+    if (cw[0] && cw[nc - 1] && ce[nc - 1] / cw[nc - 1] < ce[0] / cw[0]) lastBelowFirst++;
   }
   const ci = (v: number[]): Interval => {
     if (v.length === 0) return [0, 1];
     const x = [...v].sort((a, b) => a - b);
     return [x[Math.floor(0.025 * (x.length - 1))], x[Math.ceil(0.975 * (x.length - 1))]];
   };
-  return { bands: bandDraws.map(ci), cuts: cutDraws.map(ci), bandsInOrder: bandsInOrder / Math.max(1, o.replicates), cutsInOrder: cutsInOrder / Math.max(1, o.replicates) };
+  const share = (n: number): number => n / Math.max(1, o.replicates);
+  return {
+    bands: bandDraws.map(ci), cuts: cutDraws.map(ci), bandsInOrder: share(bandsInOrder), cutsInOrder: share(cutsInOrder),
+    bestBelowPoorest: share(bestBelowPoorest), lastBelowFirst: share(lastBelowFirst),
+  };
 }
