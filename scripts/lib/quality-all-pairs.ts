@@ -119,7 +119,7 @@ export function allPairsReport(o: AllPairsInput) {
       fnmrAtVerify: fnmrReport(s, edges, o.threshold, { replicates: o.replicates, seed: o.seed + 5 }),
     };
   };
-  return { people: people.length, images: o.images.length, seed: o.seed, edges, fmrTarget: o.fmr, thresholdAtFmr: atFmr, dev: part(dev), test: part(test) };
+  return { people: people.length, images: o.images.length, seed: o.seed, edges, fmrTarget: o.fmr, thresholdAtFmr: atFmr, replicates: o.replicates, dev: part(dev), test: part(test) };
 }
 
 export type AllPairsReport = ReturnType<typeof allPairsReport>;
@@ -139,17 +139,18 @@ export function formatAllPairs(r: AllPairsReport, threshold: number, ruleThresho
   }
   for (const [name, p] of [['development', r.dev], ['held out', r.test]] as const) {
     for (const [what, f] of [[`the distance at which ${r.fmrTarget} of the development half's impostor pairs match`, p.fnmrAtFmr], [`verify's ${threshold}`, p.fnmrAtVerify]] as const) {
-      lines.push('', ...formatFnmr(name, what, f, r.edges));
+      lines.push('', ...formatFnmr(name, what, f, r.edges, r.replicates));
     }
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** FNMR by band and the EDC of one half at one threshold, as Markdown. */
-export function formatFnmr(half: string, what: string, f: FnmrReport, edges: number[]): string[] {
+export function formatFnmr(half: string, what: string, f: FnmrReport, edges: number[], replicates: number): string[] {
   const pct = (v: number | null, d = 2): string => (v === null ? '-' : `${(v * 100).toFixed(d)}%`);
   const ci = (c: Interval, d = 2): string => `${pct(c[0], d)}-${pct(c[1], d)}`;
   const yes = (b: boolean): string => (b ? 'yes' : 'no');
+  const of = (share: number): string => `${Math.round(share * replicates)} of ${replicates}`;
   const lines = [
     `${half}, FNMR at ${f.threshold.toFixed(4)} (${what}); FMR of this half's impostor pairs ${pct(f.fmr, 3)}`,
     '| lower score of the pair | genuine pairs | people | false non-matches | FNMR per pair (people resampled 95%) | FNMR per person (people resampled 95%) | impostor pairs | FMR |',
@@ -159,13 +160,13 @@ export function formatFnmr(half: string, what: string, f: FnmrReport, edges: num
     const pa = f.pair.bands[i], pe = f.person.bands[i];
     lines.push(`| ${edges[i].toFixed(3)}-${Math.min(1, edges[i + 1]).toFixed(3)} | ${b.genuine} | ${b.people} | ${b.falseNonMatches} | ${pct(pa.fnmr)} (${ci(pa.personBootstrapCi95)}) | ${pct(pe.fnmr)} (${ci(pe.personBootstrapCi95)}) | ${b.impostor} | ${pct(b.fmr, 3)} |`);
   });
-  lines.push(`FNMR falls band to band as the score rises: per pair ${yes(f.pair.bandsFall)} (in ${pct(f.pair.bandsInOrderShare, 0)} of people-resampled replicates; the best band under the poorest in ${pct(f.pair.bestBelowPoorestShare, 0)}), per person ${yes(f.person.bandsFall)} (${pct(f.person.bandsInOrderShare, 0)}; ${pct(f.person.bestBelowPoorestShare, 0)})`);
+  lines.push(`FNMR falls band to band as the score rises: per pair ${yes(f.pair.bandsFall)} (all bands in order in ${of(f.pair.bandsInOrderShare)} people-resampled replicates; the best band under the poorest in ${of(f.pair.bestBelowPoorestShare)}), per person ${yes(f.person.bandsFall)} (${of(f.person.bandsInOrderShare)}; ${of(f.person.bestBelowPoorestShare)})`);
   lines.push('', `${half}, EDC at ${f.threshold.toFixed(4)}: discard the lowest-scoring genuine pairs, FNMR of the rest`);
   lines.push('| discard | per pair: discarded | score cut | FNMR (people resampled 95%) | per person: discarded | score cut | FNMR (people resampled 95%) |', '|---|---|---|---|---|---|---|');
   f.pair.edc.forEach((a, i) => {
     const b = f.person.edc[i];
     lines.push(`| ${pct(a.target, 0)} | ${pct(a.discarded, 1)} | ${a.cut.toFixed(3)} | ${pct(a.fnmr, 3)} (${ci(a.personBootstrapCi95, 3)}) | ${pct(b.discarded, 1)} | ${b.cut.toFixed(3)} | ${pct(b.fnmr, 3)} (${ci(b.personBootstrapCi95, 3)}) |`);
   });
-  lines.push(`FNMR falls as more is discarded: per pair ${yes(f.pair.edcFalls)} (in ${pct(f.pair.edcInOrderShare, 0)} of replicates; the last point under the first in ${pct(f.pair.lastBelowFirstShare, 0)}), per person ${yes(f.person.edcFalls)} (${pct(f.person.edcInOrderShare, 0)}; ${pct(f.person.lastBelowFirstShare, 0)})`);
+  lines.push(`FNMR falls as more is discarded: per pair ${yes(f.pair.edcFalls)} (all points in order in ${of(f.pair.edcInOrderShare)} replicates; the last under the first in ${of(f.pair.lastBelowFirstShare)}), per person ${yes(f.person.edcFalls)} (${of(f.person.edcInOrderShare)}; ${of(f.person.lastBelowFirstShare)})`);
   return lines;
 }
