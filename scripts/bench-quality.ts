@@ -3,7 +3,7 @@
  *
  *   npm run bench:quality -- [--lfw DIR] [--cache DIR] [--quality FILE] [--dev 1-5] [--bands 3]
  *                            [--limit N] [--cached-only] [--pairs view2|all] [--seed 18]
- *                            [--impostors 500000] [--replicates 200] [--json]
+ *                            [--impostors 500000] [--fmr 0.001] [--replicates 200] [--json]
  *
  * For every image of View 2's 6,000 pairs it needs the centre face's descriptor and its quality.
  * Descriptors come from the LFW descriptor cache (`./lib/lfw-cache.ts`, filled by bench:identify);
@@ -28,7 +28,9 @@
  * `./lib/quality-all-pairs.ts`: people split in two halves by name (seeded), every genuine pair and
  * `--impostors` sampled impostor pairs within each half, bands at equal shares of the development
  * half's pairs; per band FRR, FAR at the same threshold and their mean (the balanced error), with
- * Wilson intervals and a bootstrap over people.
+ * Wilson intervals and a bootstrap over people; then the quality-validation measures of ISO/IEC
+ * 29794-1 (`./lib/quality-fnmr.ts`): FNMR by band and the EDC at the threshold where `--fmr` of the
+ * development impostor pairs match, and at verify's, per pair and per person.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -59,10 +61,11 @@ const opts = new Command()
   .option('--pairs <set>', 'view2: the 6,000 pairs of pairs.txt; all: every genuine pair of all LFW images and a seeded sample of impostor pairs, split by person', 'view2')
   .option('--seed <n>', '--pairs all: seed of the split by person and of the impostor sample', '18')
   .option('--impostors <n>', '--pairs all: impostor pairs sampled in each half', '500000')
+  .option('--fmr <rate>', '--pairs all: the false-match rate on the development half\'s impostor pairs that sets the FNMR threshold', '0.001')
   .option('--replicates <n>', '--pairs all: bootstrap replicates (people resampled) for the intervals that allow for shared images', '200')
   .option('--json', 'print the report as JSON')
   .parse()
-  .opts<{ pairs: 'view2' | 'all'; seed: string; impostors: string; replicates: string; lfw?: string; cache: string; quality?: string; dev: string; limit?: string; engineBackend: 'ort' | 'wasm'; json?: boolean; cachedOnly?: boolean; bands: string }>();
+  .opts<{ pairs: 'view2' | 'all'; seed: string; fmr: string; impostors: string; replicates: string; lfw?: string; cache: string; quality?: string; dev: string; limit?: string; engineBackend: 'ort' | 'wasm'; json?: boolean; cachedOnly?: boolean; bands: string }>();
 
 interface QualityLine {
   image: string;
@@ -155,7 +158,7 @@ if (opts.pairs === 'all') {
     ruleThreshold: DEFAULT_RULE.threshold,
     ...allPairsReport({
       images: measured, score: (i) => scoreOf(done.get(i)), descriptor: descriptorOf, seed: Number(opts.seed), impostors: Number(opts.impostors),
-      bands: bandCount, threshold: DEFAULT_VERIFY_THRESHOLD, ruleThreshold: DEFAULT_RULE.threshold, replicates: Number(opts.replicates),
+      bands: bandCount, threshold: DEFAULT_VERIFY_THRESHOLD, ruleThreshold: DEFAULT_RULE.threshold, replicates: Number(opts.replicates), fmr: Number(opts.fmr),
     }),
   };
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${report.command}\n${report.data}\n${formatAllPairs(report, report.threshold, report.ruleThreshold)}`);

@@ -1,5 +1,6 @@
-/** bench:quality's pair protocol (`--pairs all`): split, pair enumeration, bands and rates. */
+/** bench:quality's pair protocol (`--pairs all`): split, pair enumeration, bands and rates, FNMR and EDC. */
 import { describe, expect, it } from 'vitest';
+import { edc, fmrAt, fnmrBootstrap, genuineIndex, nonMatches, pairWeights, thresholdAtFmr, weightedRate } from '../../scripts/lib/quality-fnmr.js';
 import { bandEdges, bandOf, bandRates, genuinePairs, impostorPairs, meanInterval, personBootstrap, scorePairs, splitNames, wilson } from '../../scripts/lib/quality-pairs.js';
 
 const pairsOf = (l: Uint32Array): Array<[number, number]> => Array.from({ length: l.length / 2 }, (_, k) => [l[2 * k], l[2 * k + 1]]);
@@ -78,5 +79,83 @@ describe('quality pairs', () => {
     const m = meanInterval(0.05, [lo, hi], 0.05, [lo, hi]);
     expect(m[0]).toBeGreaterThan(lo);
     expect(m[1]).toBeLessThan(hi);
+  });
+
+  it('sets the threshold at a false-match rate: at most that share of impostor pairs within it, ties and faceless pairs allowed for', () => {
+    // 1,000 impostor distances 0.001, 0.002, ..., 1 in shuffled order.
+    const d = Array.from({ length: 1000 }, (_, i) => ((i * 389) % 1000 + 1) / 1000);
+    expect(thresholdAtFmr(d, 0.01)).toBeCloseTo(0.01, 9);
+    expect(fmrAt(d, thresholdAtFmr(d, 0.01))).toBeCloseTo(0.01, 9);
+    expect(fmrAt(d, thresholdAtFmr(d, 0.0105))).toBeLessThanOrEqual(0.0105);
+    // A tie straddling the tenth place: taking it would let 11 of 1,000 match, so the threshold steps under it.
+    const tied = [...d.filter((x) => x > 0.011), 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01, 0.01];
+    expect(tied).toHaveLength(1000);
+    expect(thresholdAtFmr(tied, 0.01)).toBeCloseTo(0.009, 9);
+    expect(fmrAt(tied, thresholdAtFmr(tied, 0.01))).toBeCloseTo(0.009, 9);
+    // A faceless pair (NaN) never matches but counts in the total.
+    expect(fmrAt([0.1, NaN, 0.9, 0.2], 0.5)).toBe(0.5);
+    expect(thresholdAtFmr([NaN, 0.3, 0.1, 0.2], 0.5)).toBeCloseTo(0.2, 9);
+    expect(() => thresholdAtFmr(d, 0.0005)).toThrow(RangeError);
+  });
+
+  it('weighs each person as one: a person with many pairs does not make the person-weighted FNMR', () => {
+    // Person 0: 4 images, 6 genuine pairs, none rejected; person 1 and 2: one pair each, person 1's rejected.
+    const personOf = [0, 0, 0, 0, 1, 1, 2, 2];
+    const pos = [0, 0.1, 0.2, 0.3, 0, 0.9, 0, 0.1];
+    const score = [0.9, 0.9, 0.9, 0.9, 0.5, 0.5, 0.6, 0.6];
+    const s = scorePairs(genuinePairs([0, 1, 2, 3, 4, 5, 6, 7], personOf), Uint32Array.from([0, 4, 1, 6]), { score, personOf, distance: (a, b) => Math.abs(pos[a] - pos[b]), threshold: 0.5 });
+    const g = genuineIndex(s);
+    expect(g).toHaveLength(8);
+    const flags = nonMatches(s, g, 0.5);
+    expect(Array.from(flags).reduce((a, b) => a + b, 0)).toBe(1);
+    const pair = pairWeights(s, g, 'pair'), person = pairWeights(s, g, 'person');
+    expect(weightedRate(flags, pair)).toBeCloseTo(1 / 8);
+    expect(weightedRate(flags, person)).toBeCloseTo(1 / 3);
+    expect(Array.from(person).reduce((a, b) => a + b, 0)).toBeCloseTo(3);
+    expect(weightedRate(flags, person, (i) => s.personA[g[i]] === 0)).toBe(0);
+    expect(weightedRate(flags, person, () => false)).toBeNull();
+    // A looser threshold rejects nothing.
+    expect(Array.from(nonMatches(s, g, 1))).toEqual(new Array(8).fill(0));
+  });
+
+  it('discards the lowest-quality share of genuine pairs for the EDC, ties together, and gives the FNMR of the rest', () => {
+    // Ten pairs of qualities 0.1..1.0; the two poorest are rejected, then the fifth.
+    const quality = [0.5, 0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9, 1];
+    const flags = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
+    const ones = new Array(10).fill(1);
+    const curve = edc(quality, flags, ones, [0, 0.1, 0.2, 0.3, 0.55]);
+    expect(curve.map((c) => c.discarded)).toEqual([0, 0.1, 0.2, 0.3, 0.5]);
+    expect(curve.map((c) => c.fnmr)).toEqual([0.3, 2 / 9, 1 / 8, 1 / 7, 0]);
+    expect(curve.map((c) => c.cut)).toEqual([0.1, 0.2, 0.3, 0.4, 0.6]);
+    // Weights: the poorest pair (index 1) weighs half the total, so discarding 20% of the weight removes nothing.
+    const heavy = edc(quality, flags, [1, 9, 1, 1, 1, 1, 1, 1, 1, 1], [0.2, 0.5]);
+    expect(heavy[0]).toMatchObject({ discarded: 0, fnmr: 11 / 18 });
+    expect(heavy[1].discarded).toBeCloseTo(0.5);
+    expect(heavy[1].fnmr).toBeCloseTo(2 / 9);
+    // Tied qualities go together: a 10% discard cannot split the two pairs at 0.1.
+    const ties = edc([0.1, 0.1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], flags, ones, [0.1, 0.2]);
+    expect(ties.map((c) => c.discarded)).toEqual([0, 0.2]);
+    expect(ties[1].fnmr).toBeCloseTo(1 / 8);
+  });
+
+  it('bootstraps FNMR over people by band and above the EDC cuts, with the share of replicates in order', () => {
+    // Twenty people with four images each; the poor-quality people's pairs are all rejected, the good ones' none.
+    const personOf = Array.from({ length: 80 }, (_, i) => Math.floor(i / 4));
+    const score = personOf.map((p) => (p < 10 ? 0.2 : 0.9));
+    const s = scorePairs(genuinePairs(personOf.map((_, i) => i), personOf), new Uint32Array(0), { score, personOf, distance: (a) => (personOf[a] < 10 ? 0.9 : 0.1), threshold: 0.5 });
+    const g = genuineIndex(s), flags = nonMatches(s, g, 0.5);
+    const boot = fnmrBootstrap(s, g, flags, pairWeights(s, g, 'person'), { edges: [0, 0.5, 1.0001], cuts: [0, 0.5], replicates: 100, seed: 4 });
+    expect(boot.bands).toEqual([[1, 1], [0, 0]]);
+    expect(boot.cuts[1]).toEqual([0, 0]);
+    expect(boot.cuts[0][0]).toBeGreaterThan(0.2);
+    expect(boot.cuts[0][1]).toBeLessThan(0.8);
+    expect(boot.bandsInOrder).toBe(1);
+    expect(boot.cutsInOrder).toBe(1);
+    expect(boot.bestBelowPoorest).toBe(1);
+    expect(boot.lastBelowFirst).toBe(1);
+    // Reversed (the good people rejected), no replicate is in order.
+    const bad = nonMatches(s, g, 0.5).map((x) => 1 - x);
+    const reversed = fnmrBootstrap(s, g, bad, pairWeights(s, g, 'pair'), { edges: [0, 0.5, 1.0001], cuts: [0, 0.5], replicates: 50, seed: 4 });
+    expect(reversed).toMatchObject({ bandsInOrder: 0, bestBelowPoorest: 0, lastBelowFirst: 0 });
   });
 });
