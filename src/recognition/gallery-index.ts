@@ -253,11 +253,7 @@ export class GalleryIndexKernel {
     if (this.live === 0 || k <= 0) return [];
     if (descriptor.length !== this.dim) throw new RangeError(`descriptor has ${descriptor.length} dimensions, expected ${this.dim}`);
     const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
-    if (!this.templates) {
-      this.templates = new Float32Array(this.best.length * this.dim);
-      for (let ord = 0; ord < this.identityNames.length; ord++) if (this.identitySlots[ord]!.length > 0) this.updateTemplate(ord);
-    }
-    const templates = this.templates;
+    const templates = this.ensureTemplates();
     const found: number[] = [];
     for (let ord = 0; ord < this.identityNames.length; ord++) {
       if (this.identitySlots[ord]!.length === 0) continue;
@@ -277,8 +273,17 @@ export class GalleryIndexKernel {
     return identities.map((name) => {
       const ord = this.identityIndex.get(name);
       if (ord === undefined || this.identitySlots[ord]!.length === 0) return Number.NaN;
-      return Math.sqrt(squaredDistance(q, 0, this.templates, ord * this.dim, this.dim));
+      return Math.sqrt(squaredDistance(q, 0, this.ensureTemplates(), ord * this.dim, this.dim));
     });
+  }
+
+  /** Every identity's template, made on first use and kept up to date after. */
+  private ensureTemplates(): Float32Array {
+    if (!this.templates) {
+      this.templates = new Float32Array(this.best.length * this.dim);
+      for (let ord = 0; ord < this.identityNames.length; ord++) if (this.identitySlots[ord]!.length > 0) this.updateTemplate(ord);
+    }
+    return this.templates;
   }
 
   private updateTemplate(ord: number): void {
