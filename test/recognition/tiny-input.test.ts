@@ -46,7 +46,7 @@ async function viaTensors(img: RgbImage, inputSize: number, margin: number, minS
   const framed = margin > 0 ? tf.pad(t, [[margin, margin], [margin, margin], [0, 0]], 128) : t;
   try {
     const netInput = await faceapi.toNetInput(framed as never);
-    const batch = tf.tidy(() => tf.cast(netInput.toBatchTensor(inputSize, false) as never, 'float32'));
+    const batch = tf.tidy(() => tf.cast(netInput.toBatchTensor(inputSize, false) as never, 'float32')) as unknown as { data(): Promise<unknown>; dispose(): void };
     const input = (await batch.data()) as Float32Array;
     batch.dispose();
     const found = await faceapi.nets.tinyFaceDetector.locateFaces(framed as never, new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: minScore }));
