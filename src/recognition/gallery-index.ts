@@ -104,8 +104,9 @@ export class GalleryIndexKernel {
   private best = new Float64Array(64);
   /**
    * Each identity's template: the mean of its live faces (row `ordinal`). Made on the first
-   * template query and kept current from then on: most indexes are never asked (100 MB at
-   * 200,000 identities).
+   * template query and kept current from then on. The default 1:N rule blends template
+   * distances in, so a serving index makes them at its first query (a scan of every face, 100 MB
+   * at 200,000 identities); an index whose rule has no template weight never does.
    */
   private templates: Float32Array | null = null;
   private seen = new Uint32Array(64);

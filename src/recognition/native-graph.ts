@@ -73,7 +73,6 @@ export class NativeGraph implements GraphLike {
   evaluations = 0;
   private readonly key = new BigUint64Array(1);
   private nodeBuf = new Int32Array(0);
-  private distBuf = new Float64Array(0);
 
   constructor(module: UsearchModule, dim: number, options: NativeGraphOptions) {
     this.dim = dim;
@@ -107,37 +106,14 @@ export class NativeGraph implements GraphLike {
   }
 
   /**
-   * The `ef` nearest live nodes found, nearest first, with exact squared distances from `rows`.
-   * The arrays returned are this graph's own, reused by the next search: read them before it.
+   * The `ef` nearest live nodes found, nearest first, with exact squared distances from `rows`
+   * (the `GraphLike` search; the gallery kernel uses {@link searchApprox} instead).
    */
   search(rows: Float32Array, q: Float32Array, ef: number): Neighbours {
-    const found = this.index.search(q, ef, 1);
-    const n = found.keys.length;
-    if (this.nodeBuf.length < n) {
-      this.nodeBuf = new Int32Array(n);
-      this.distBuf = new Float64Array(n);
-    }
-    const nodes = this.nodeBuf;
-    const distances = this.distBuf;
-    // Keys are node numbers below 2^32: their low words, without making a BigInt for each.
-    const words = new Uint32Array(found.keys.buffer, found.keys.byteOffset, 2 * n);
-    const dim = this.dim;
-    // usearch answers nearest first by its half-precision distances, so the exact order is
-    // nearly the same: an insertion sort (by distance, then node) moves few entries.
-    for (let i = 0; i < n; i++) {
-      const node = words[2 * i + LOW_WORD]!;
-      const d = squaredDistance(q, 0, rows, node * dim, dim);
-      let p = i;
-      while (p > 0 && (distances[p - 1]! > d || (distances[p - 1] === d && nodes[p - 1]! > node))) {
-        nodes[p] = nodes[p - 1]!;
-        distances[p] = distances[p - 1]!;
-        p -= 1;
-      }
-      nodes[p] = node;
-      distances[p] = d;
-    }
-    this.evaluations += n;
-    return { nodes: nodes.subarray(0, n), distances: distances.subarray(0, n) };
+    const found = [...this.searchApprox(q, ef).nodes].map((node) => ({ node, d: squaredDistance(q, 0, rows, node * this.dim, this.dim) }));
+    found.sort((x, y) => x.d - y.d || x.node - y.node);
+    this.evaluations += found.length;
+    return { nodes: Int32Array.from(found, (f) => f.node), distances: Float64Array.from(found, (f) => f.d) };
   }
 
   /**
@@ -150,10 +126,7 @@ export class NativeGraph implements GraphLike {
   searchApprox(q: Float32Array, ef: number): { nodes: Int32Array; approx: Float32Array } {
     const found = this.index.search(q, ef, 1);
     const n = found.keys.length;
-    if (this.nodeBuf.length < n) {
-      this.nodeBuf = new Int32Array(n);
-      this.distBuf = new Float64Array(n);
-    }
+    if (this.nodeBuf.length < n) this.nodeBuf = new Int32Array(n);
     const words = new Uint32Array(found.keys.buffer, found.keys.byteOffset, 2 * n);
     for (let i = 0; i < n; i++) this.nodeBuf[i] = words[2 * i + LOW_WORD]!;
     return { nodes: this.nodeBuf.subarray(0, n), approx: found.distances };
