@@ -4,7 +4,7 @@
  * pairs; band edges at equal shares of the development half's pairs, applied to both halves.
  */
 import { euclidean } from '../../src/recognition/matcher.js';
-import { edc, fmrAt, fnmrBootstrap, genuineIndex, nonMatches, pairWeights, thresholdAtFmr, type Interval, type Weighting } from './quality-fnmr.js';
+import { edc, fmrAt, fnmrBootstrap, genuineIndex, nonMatches, pairWeights, thresholdAtFmr, weightedRate, type Interval, type Weighting } from './quality-fnmr.js';
 import { bandEdges, bandOf, bandRates, falling, genuinePairs, impostorPairs, personBootstrap, scorePairs, splitNames, type BandRates, type ScoredPairs } from './quality-pairs.js';
 
 /** The shares of genuine pairs the EDC discards, lowest quality first. */
@@ -50,15 +50,12 @@ export function fnmrReport(s: ScoredPairs, edges: number[], threshold: number, o
     if (s.same[k] || b < 0) continue;
     imp[b]++; if (s.distance[k] <= threshold) fm[b]++;
   }
+  const band = Int8Array.from(quality, (q) => bandOf(q, edges));
   const weighted = (weighting: Weighting) => {
     const w = pairWeights(s, genuine, weighting);
     const curve = edc(quality, flags, w, EDC_DISCARDS);
     const boot = fnmrBootstrap(s, genuine, flags, w, { edges, cuts: curve.map((c) => c.cut), replicates: o.replicates, seed: o.seed });
-    const bands = Array.from({ length: nb }, (_, b) => {
-      let bw = 0, be = 0;
-      for (let i = 0; i < genuine.length; i++) if (bandOf(quality[i], edges) === b) { bw += w[i]; be += w[i] * flags[i]; }
-      return { fnmr: bw ? be / bw : null, personBootstrapCi95: boot.bands[b] };
-    });
+    const bands = Array.from({ length: nb }, (_, b) => ({ fnmr: weightedRate(flags, w, (i) => band[i] === b), personBootstrapCi95: boot.bands[b] }));
     const points = curve.map((c, i) => ({ ...c, personBootstrapCi95: boot.cuts[i] }));
     return {
       bands, bandsFall: falling(bands.map((b) => b.fnmr)), bandsInOrderShare: boot.bandsInOrder, bestBelowPoorestShare: boot.bestBelowPoorest,

@@ -8,7 +8,7 @@
  * weigh one), so one person with hundreds of photos does not make the figure.
  */
 import { seededRandom } from '../../src/random.js';
-import { bandOf, falling, type ScoredPairs } from './quality-pairs.js';
+import { bandOf, falling, percentileCi95, poisson1, type ScoredPairs } from './quality-pairs.js';
 
 /**
  * The largest threshold t (a distance among the impostor pairs') at which at most `fmr` of the
@@ -114,17 +114,12 @@ export function fnmrBootstrap(
   let people = 0;
   for (const k of genuine) people = Math.max(people, s.personA[k] + 1);
   const rnd = seededRandom(o.seed);
-  const poisson1 = (): number => {
-    let k = 0, p = rnd();
-    while (p > Math.exp(-1)) { k++; p *= rnd(); }
-    return k;
-  };
   const r = new Float64Array(people);
   const bandDraws = Array.from({ length: nb }, () => [] as number[]), cutDraws = Array.from({ length: nc }, () => [] as number[]);
   let bandsInOrder = 0, cutsInOrder = 0, bestBelowPoorest = 0, lastBelowFirst = 0;
   const ordered = (e: Float64Array, w: Float64Array): boolean => falling(Array.from(e, (x, i) => (w[i] ? x / w[i] : null)));
   for (let rep = 0; rep < o.replicates; rep++) {
-    for (let p = 0; p < people; p++) r[p] = poisson1();
+    for (let p = 0; p < people; p++) r[p] = poisson1(rnd);
     const bw = new Float64Array(nb), be = new Float64Array(nb), cw = new Float64Array(nc), ce = new Float64Array(nc);
     for (let i = 0; i < genuine.length; i++) {
       const w = weights[i] * r[s.personA[genuine[i]]];
@@ -140,14 +135,9 @@ export function fnmrBootstrap(
     if (bw[0] && bw[nb - 1] && be[nb - 1] / bw[nb - 1] < be[0] / bw[0]) bestBelowPoorest++;
     if (cw[0] && cw[nc - 1] && ce[nc - 1] / cw[nc - 1] < ce[0] / cw[0]) lastBelowFirst++;
   }
-  const ci = (v: number[]): Interval => {
-    if (v.length === 0) return [0, 1];
-    const x = [...v].sort((a, b) => a - b);
-    return [x[Math.floor(0.025 * (x.length - 1))], x[Math.ceil(0.975 * (x.length - 1))]];
-  };
   const share = (n: number): number => n / Math.max(1, o.replicates);
   return {
-    bands: bandDraws.map(ci), cuts: cutDraws.map(ci), bandsInOrder: share(bandsInOrder), cutsInOrder: share(cutsInOrder),
+    bands: bandDraws.map(percentileCi95), cuts: cutDraws.map(percentileCi95), bandsInOrder: share(bandsInOrder), cutsInOrder: share(cutsInOrder),
     bestBelowPoorest: share(bestBelowPoorest), lastBelowFirst: share(lastBelowFirst),
   };
 }

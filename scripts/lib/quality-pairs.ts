@@ -201,16 +201,10 @@ export function personBootstrap(s: ScoredPairs, edges: number[], o: { replicates
   let people = 0;
   for (let k = 0; k < s.personA.length; k++) people = Math.max(people, s.personA[k] + 1, s.personB[k] + 1);
   const rnd = seededRandom(o.seed);
-  const poisson1 = (): number => {
-    // Knuth's method for mean 1.
-    let k = 0, p = rnd();
-    while (p > Math.exp(-1)) { k++; p *= rnd(); }
-    return k;
-  };
   const draws = Array.from({ length: nb }, () => ({ frr: [] as number[], far: [] as number[], balanced: [] as number[] }));
   const w = new Float64Array(people);
   for (let r = 0; r < o.replicates; r++) {
-    for (let p = 0; p < people; p++) w[p] = poisson1();
+    for (let p = 0; p < people; p++) w[p] = poisson1(rnd);
     const g = new Float64Array(nb), fr = new Float64Array(nb), im = new Float64Array(nb), fa = new Float64Array(nb);
     for (let k = 0; k < band.length; k++) {
       const b = band[k];
@@ -223,10 +217,19 @@ export function personBootstrap(s: ScoredPairs, edges: number[], o: { replicates
       draws[b].frr.push(fr[b] / g[b]); draws[b].far.push(fa[b] / im[b]); draws[b].balanced.push((fr[b] / g[b] + fa[b] / im[b]) / 2);
     }
   }
-  const ci = (v: number[]): [number, number] => {
-    if (v.length === 0) return [0, 1];
-    const x = [...v].sort((a, b) => a - b);
-    return [x[Math.floor(0.025 * (x.length - 1))], x[Math.ceil(0.975 * (x.length - 1))]];
-  };
-  return draws.map((d) => ({ frr: ci(d.frr), far: ci(d.far), balanced: ci(d.balanced) }));
+  return draws.map((d) => ({ frr: percentileCi95(d.frr), far: percentileCi95(d.far), balanced: percentileCi95(d.balanced) }));
+}
+
+/** A Poisson(1) draw (Knuth's method), a person's weight in one bootstrap replicate. */
+export function poisson1(rnd: () => number): number {
+  let k = 0, p = rnd();
+  while (p > Math.exp(-1)) { k++; p *= rnd(); }
+  return k;
+}
+
+/** The 2.5th and 97.5th percentiles of bootstrap draws; [0, 1] when there are none. */
+export function percentileCi95(v: number[]): [number, number] {
+  if (v.length === 0) return [0, 1];
+  const x = [...v].sort((a, b) => a - b);
+  return [x[Math.floor(0.025 * (x.length - 1))], x[Math.ceil(0.975 * (x.length - 1))]];
 }
