@@ -6,12 +6,12 @@
  * a cluster" rule, and recluster's centroid-linkage plan).
  *
  *   npm run bench:clusters -- [--lfw DIR] [--cache DIR] [--people N] [--seed S] [--radius R]
- *                             [--merge-radius R] [--recluster-every N] [--store-faces N]
+ *                             [--margin M] [--merge-rule FLOOR,SPREAD,CAP] [--recluster-every N] [--store-faces N]
  *                             [--choose] [--choose-seeds 1,2,3] [--choose-only] [--json]
  *
  * People are split in two halves as bench:identify splits them (seed 15): `--choose` sweeps join
- * and merge radius on the tuning half (mean over the --choose-seeds stream orders) and keeps the
- * pair that clears the goal (BCubed precision 0.98, recall 0.90) by the widest margin;
+ * radius, join margin and merge rule on the tuning half (mean over the --choose-seeds stream orders) and keeps the
+ * rule that clears the goal (BCubed precision 0.98, recall 0.90) by the widest margin;
  * `--choose-only` stops there. The report is always on the other half. Descriptors come from bench:identify's cache (./lib/lfw-cache.ts),
  * so no engine runs. Each figure is printed without recluster, with recluster (every
  * --recluster-every faces and at the end), and for a one-shot offline agglomerative clustering
@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { seededRandom } from '../src/random.js';
-import { CLUSTER_RADIUS, JOIN_MARGIN, MERGE_RADIUS } from '../src/unknowns/rules.js';
+import { CLUSTER_RADIUS, JOIN_MARGIN, MERGE_RULE, type MergeRule } from '../src/unknowns/rules.js';
 import { splitPeople, type Person } from './lib/identify-protocol.js';
 import { lfwDirOrExit } from './lib/lfw.js';
 import { completePeople, listLfwImages, readCache } from './lib/lfw-cache.js';
@@ -42,7 +42,7 @@ const opts = new Command()
   .option('--split-seed <n>', 'seed of the split of people into halves (bench:identify\'s)', '15')
   .option('--radius <r>', `cluster radius (default ${CLUSTER_RADIUS})`)
   .option('--margin <m>', `join margin (default ${JOIN_MARGIN})`)
-  .option('--merge-radius <r>', `recluster's merge radius (default ${MERGE_RADIUS})`)
+  .option('--merge-rule <floor,spread,cap>', `recluster's merge rule (default ${ruleText(MERGE_RULE)})`)
   .option('--recluster-every <n>', 'faces between recluster runs', '500')
   .option('--store-faces <n>', 'faces also run through the tracker on a real SQLite collection for msPerFace', '300')
   .option('--choose', 'sweep the radii on the tuning half first')
@@ -50,7 +50,21 @@ const opts = new Command()
   .option('--choose-seeds <list>', 'stream seeds --choose averages over, on the tuning half', '1,2,3')
   .option('--json', 'print only the JSON line')
   .parse()
-  .opts<{ lfw?: string; cache: string; people?: string; seed: string; splitSeed: string; radius?: string; margin?: string; mergeRadius?: string; reclusterEvery: string; storeFaces: string; choose?: boolean; chooseOnly?: boolean; chooseSeeds: string; json?: boolean }>();
+  .opts<{ lfw?: string; cache: string; people?: string; seed: string; splitSeed: string; radius?: string; margin?: string; mergeRule?: string; reclusterEvery: string; storeFaces: string; choose?: boolean; chooseOnly?: boolean; chooseSeeds: string; json?: boolean }>();
+
+/** A merge rule as the flag writes it: floor,spread,cap. */
+function ruleText(rule: MergeRule): string {
+  return `${rule.floor},${rule.spread},${rule.cap}`;
+}
+
+function parseRule(text: string): MergeRule {
+  const [floor, spread, cap] = text.split(',').map(Number);
+  if (![floor, spread, cap].every((v) => v !== undefined && Number.isFinite(v) && v >= 0)) {
+    console.error(`--merge-rule wants three non-negative numbers, floor,spread,cap; got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return { floor: floor!, spread: spread!, cap: cap! };
+}
 
 const say = (s: string) => {
   if (!opts.json) console.log(s);
@@ -81,15 +95,18 @@ function stream(people: string[], seed: number): SimFace[] {
 }
 
 const every = Number(opts.reclusterEvery);
-/** The grid `--choose` sweeps: join radius (to a cluster's template) by merge radius (between templates). */
-const JOINS = [0.44, 0.46, 0.48, 0.5];
-const MARGINS = [0, 0.02, 0.04, 0.06];
-const MERGES = [0.26, 0.3, 0.34];
+/** The grid `--choose` sweeps: join radius (to a cluster's template), join margin, and the merge rule's floor, spread and cap (between templates). */
+const JOINS = [0.38, 0.4, 0.42, 0.44];
+const MARGINS = [0, 0.02, 0.04];
+const FLOORS = [0.15, 0.2, 0.25];
+const SPREADS = [0.3, 0.35, 0.4];
+const CAPS = [0.44, 0.48];
+const MERGES: MergeRule[] = FLOORS.flatMap((floor) => SPREADS.flatMap((spread) => CAPS.map((cap) => ({ floor, spread, cap }))));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const seed = Number(opts.seed);
 const f3 = (x: number) => x.toFixed(4);
 let radius = opts.radius ? Number(opts.radius) : CLUSTER_RADIUS;
-let mergeRadius = opts.mergeRadius ? Number(opts.mergeRadius) : MERGE_RADIUS;
+let mergeRule = opts.mergeRule ? parseRule(opts.mergeRule) : MERGE_RULE;
 let margin = opts.margin ? Number(opts.margin) : JOIN_MARGIN;
 
 if (opts.choose) {
@@ -99,24 +116,24 @@ if (opts.choose) {
   say(`choosing the radii on the tuning half: ${people.length} people, ${tunes[0]!.length} faces, stream seeds ${seeds.join(', ')}`);
   // The rule that clears both goals (precision 0.98, recall 0.90) by the widest margin: the
   // smaller of its two margins is largest (ties: higher recall).
-  let chosen: { r: number; g: number; m: number; recall: number; clear: number } | undefined;
+  let chosen: { r: number; g: number; m: MergeRule; recall: number; clear: number } | undefined;
   for (const r of JOINS) {
     for (const g of MARGINS) {
       for (const m of MERGES) {
-        const scores = tunes.map((tune) => bcubed(simulate(tune, { radius: r, margin: g, mergeRadius: m, reclusterEvery: every }).labels, tune.map((f) => f.person)));
+        const scores = tunes.map((tune) => bcubed(simulate(tune, { radius: r, margin: g, mergeRule: m, reclusterEvery: every }).labels, tune.map((f) => f.person)));
         const precision = mean(scores.map((b) => b.precision));
         const recall = mean(scores.map((b) => b.recall));
-        say(`  join ${r.toFixed(2)} margin ${g.toFixed(2)} merge ${m.toFixed(2)}: BCubed P ${f3(precision)} R ${f3(recall)} (mean of ${seeds.length}; ${scores.map((b) => `${f3(b.precision)}/${f3(b.recall)}`).join(' ')})`);
+        say(`  join ${r.toFixed(2)} margin ${g.toFixed(2)} merge ${ruleText(m)}: BCubed P ${f3(precision)} R ${f3(recall)} (mean of ${seeds.length}; ${scores.map((b) => `${f3(b.precision)}/${f3(b.recall)}`).join(' ')})`);
         // Compared to 0.001, the precision the goal is stated in: closer is a tie, not a win.
         const clear = Math.round(Math.min(precision - 0.98, recall - 0.9) * 1000) / 1000;
         if (chosen === undefined || clear > chosen.clear || (clear === chosen.clear && recall > chosen.recall)) chosen = { r, g, m, recall, clear };
       }
     }
   }
-  say(`chosen: join ${chosen!.r}, margin ${chosen!.g}, merge ${chosen!.m} (mean precision and recall clear 0.98 and 0.90 by the widest margin, recluster on)`);
+  say(`chosen: join ${chosen!.r}, margin ${chosen!.g}, merge ${ruleText(chosen!.m)} (mean precision and recall clear 0.98 and 0.90 by the widest margin, recluster on)`);
   if (!opts.radius) radius = chosen!.r;
   if (!opts.margin) margin = chosen!.g;
-  if (!opts.mergeRadius) mergeRadius = chosen!.m;
+  if (!opts.mergeRule) mergeRule = chosen!.m;
   if (opts.chooseOnly) process.exit(0);
 }
 
@@ -127,18 +144,18 @@ if (opts.people) {
 }
 const faces = stream(report, seed);
 const truth = faces.map((f) => f.person);
-say(`report half: ${report.length} people with 5+ images, ${faces.length} faces, seed ${seed}, join radius ${radius}, join margin ${margin}, merge radius ${mergeRadius}`);
+say(`report half: ${report.length} people with 5+ images, ${faces.length} faces, seed ${seed}, join radius ${radius}, join margin ${margin}, merge rule ${ruleText(mergeRule)}`);
 const plain = simulate(faces, { radius, margin, reclusterEvery: 0 });
 const bPlain = bcubed(plain.labels, truth);
 say(`incremental, no recluster:   ${plain.clusters} clusters for ${report.length} people, BCubed P ${f3(bPlain.precision)} R ${f3(bPlain.recall)}, ${plain.msPerFace.toFixed(3)} ms/face (rules in memory)`);
-const withRe = simulate(faces, { radius, margin, mergeRadius, reclusterEvery: every });
+const withRe = simulate(faces, { radius, margin, mergeRule, reclusterEvery: every });
 const bRe = bcubed(withRe.labels, truth);
 say(`incremental + recluster/${every}: ${withRe.clusters} clusters, BCubed P ${f3(bRe.precision)} R ${f3(bRe.recall)}, ${withRe.msPerFace.toFixed(3)} ms/face (recluster ${withRe.reclusterMs.toFixed(0)} ms in all)`);
 const offline = agglomerative(faces, radius);
 const bOff = bcubed(offline.labels, truth);
 say(`offline average-linkage at ${radius}: ${offline.clusters} clusters, BCubed P ${f3(bOff.precision)} R ${f3(bOff.recall)}, ${offline.ms.toFixed(0)} ms for all`);
 const storeFaces = Math.min(Number(opts.storeFaces), faces.length);
-const stored = storeFaces > 0 ? await storeRun(faces.slice(0, storeFaces), radius, mergeRadius, margin) : null;
+const stored = storeFaces > 0 ? await storeRun(faces.slice(0, storeFaces), radius, mergeRule, margin) : null;
 if (stored) say(`tracker on a SQLite collection, first ${storeFaces} faces: ${stored.msPerFace.toFixed(2)} ms/face, ${stored.clusters} clusters; recluster job over them ${stored.reclusterMs.toFixed(0)} ms`);
 console.log(
   JSON.stringify({
@@ -150,7 +167,7 @@ console.log(
     msPerFace: Number(withRe.msPerFace.toFixed(3)),
     radius,
     margin,
-    mergeRadius,
+    mergeRule,
     seed,
     noRecluster: { clusters: plain.clusters, bcubedPrecision: Number(f3(bPlain.precision)), bcubedRecall: Number(f3(bPlain.recall)), msPerFace: Number(plain.msPerFace.toFixed(3)) },
     offline: { clusters: offline.clusters, bcubedPrecision: Number(f3(bOff.precision)), bcubedRecall: Number(f3(bOff.recall)), ms: Math.round(offline.ms) },

@@ -4,7 +4,7 @@
  * agglomerative clustering (average linkage, cut at the same radius) to compare against.
  */
 import { clusterToJoin, joinCluster, mergeInto, planRecluster } from '../../src/unknowns/clusters.js';
-import { mayStartCluster } from '../../src/unknowns/rules.js';
+import { MERGE_RULE, mayStartCluster, type MergeRule } from '../../src/unknowns/rules.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import type { UnknownCluster } from '../../src/store/ports.js';
 import type { Box } from '../../src/recognition/types.js';
@@ -20,8 +20,8 @@ export interface SimOptions {
   radius: number;
   /** Join margin (`clusterToJoin`); default 0. */
   margin?: number;
-  /** Recluster's merge radius; default `radius`. */
-  mergeRadius?: number;
+  /** Recluster's merge rule; default {@link MERGE_RULE}. */
+  mergeRule?: MergeRule;
   /** Run recluster after every this many faces, and once at the end; 0 = never. */
   reclusterEvery: number;
 }
@@ -43,7 +43,7 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
   const t0 = performance.now();
   const recluster = () => {
     const r0 = performance.now();
-    for (const { survivor, others } of planRecluster(clusters, options.mergeRadius ?? options.radius)) {
+    for (const { survivor, others } of planRecluster(clusters, options.mergeRule ?? MERGE_RULE)) {
       const merged = mergeInto(survivor, others).cluster;
       const gone = new Set(others.map((o) => o.id));
       const list = members.get(survivor.id)!;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { euclidean } from '../recognition/matcher.js';
 import type { UnknownCluster, UnknownRepresentative, UnknownSighting, UnknownTemplate } from '../store/ports.js';
-import { CLUSTER_RADIUS, JOIN_MARGIN, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, REPRESENTATIVE_SPACING } from './rules.js';
+import { CLUSTER_RADIUS, JOIN_MARGIN, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RULE, REPRESENTATIVE_SPACING, mergeLimit, type MergeRule } from './rules.js';
 
 /**
  * A cluster's template: its stored one (the mean of every face good enough to represent it that
@@ -178,22 +178,35 @@ export function mergeInto(survivor: UnknownCluster, others: readonly UnknownClus
   return { cluster: { ...next, representatives, ...(template ? { template } : {}) }, dropped: all.filter((r) => !kept.has(r.id)) };
 }
 
-/** Distance between two clusters: between their templates. */
-export function clusterDistance(a: UnknownCluster, b: UnknownCluster): number {
-  const t = templateOf(a);
-  return t ? distanceToCluster(t.mean, b) : Infinity;
+/** Distance between two templates when recluster's rule merges them (within {@link mergeLimit} for their faces), Infinity otherwise. */
+function mergeDistance(a: UnknownTemplate, b: UnknownTemplate, rule: MergeRule): number {
+  if (a.mean.length !== b.mean.length) return Infinity;
+  const d = euclidean(a.mean, b.mean);
+  return d <= mergeLimit(a.faces, b.faces, rule) ? d : Infinity;
+}
+
+/** Whether recluster's rule would merge two open clusters as they stand (the tracker's race check). */
+export function wouldMerge(a: UnknownCluster, b: UnknownCluster, rule: MergeRule = MERGE_RULE): boolean {
+  const ta = a.state === 'open' ? templateOf(a) : null;
+  const tb = b.state === 'open' ? templateOf(b) : null;
+  return ta !== null && tb !== null && mergeDistance(ta, tb, rule) < Infinity;
 }
 
 /**
  * Which open clusters `recluster` merges, and into which: agglomerative clustering of the
- * clusters' templates (centroid linkage). The two clusters whose templates are nearest are merged
- * (their template the mean of both, weighted by faces), then the next nearest two, while the
- * nearest two are within `radius`. Unlike single linkage it does not chain: a merge moves the
- * template, so a third cluster must be near the pair's mean, not near either one's edge. Each
- * group is merged into its oldest member (first seen, then id). A second plan over the merged
- * result is empty: recluster is idempotent.
+ * clusters' templates (centroid linkage). Of the pairs the merge rule allows ({@link mergeLimit}:
+ * a limit that tightens as the two templates average more faces), the nearest two are merged
+ * (their template the mean of both, weighted by faces), then the next, until the rule allows no
+ * pair. Unlike single linkage it does not chain: a merge moves the template, so a third cluster
+ * must be near the pair's mean, not near either one's edge. Each group is merged into its oldest
+ * member (first seen, then id). A second plan over the merged result is empty: recluster is
+ * idempotent.
+ *
+ * Each cluster keeps only its nearest allowed partner, not a matrix of every pair: O(clusters)
+ * memory, one distance per pair to start, and per merge one distance per cluster for the merged
+ * one plus a rescan for each cluster whose partner the merge took.
  */
-export function planRecluster(clusters: readonly UnknownCluster[], radius = MERGE_RADIUS): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
+export function planRecluster(clusters: readonly UnknownCluster[], rule: MergeRule = MERGE_RULE): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
   const open: UnknownCluster[] = [];
   const templates: UnknownTemplate[] = [];
   for (const c of clusters) {
@@ -206,22 +219,43 @@ export function planRecluster(clusters: readonly UnknownCluster[], radius = MERG
   const n = open.length;
   const members = open.map((c) => [c]);
   const alive = new Uint8Array(n).fill(1);
-  const d = new Float64Array(n * n).fill(Infinity);
-  const dist = (i: number, j: number) => (templates[i]!.mean.length === templates[j]!.mean.length ? euclidean(templates[i]!.mean, templates[j]!.mean) : Infinity);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) d[i * n + j] = d[j * n + i] = dist(i, j);
+  const partner = new Int32Array(n).fill(-1);
+  const partnerDistance = new Float64Array(n).fill(Infinity);
+  const offer = (i: number, j: number, d: number) => {
+    if (d < partnerDistance[i]!) (partnerDistance[i] = d), (partner[i] = j);
+  };
+  const rescan = (i: number) => {
+    partner[i] = -1;
+    partnerDistance[i] = Infinity;
+    for (let k = 0; k < n; k++) if (k !== i && alive[k]) offer(i, k, mergeDistance(templates[i]!, templates[k]!, rule));
+  };
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const d = mergeDistance(templates[i]!, templates[j]!, rule);
+      offer(i, j, d);
+      offer(j, i, d);
+    }
+  }
   for (;;) {
     let bi = -1;
-    let bj = -1;
-    let best = Infinity;
-    for (let i = 0; i < n; i++) {
-      if (!alive[i]) continue;
-      for (let j = i + 1; j < n; j++) if (alive[j] && d[i * n + j]! < best) (best = d[i * n + j]!), (bi = i), (bj = j);
-    }
-    if (bi < 0 || best > radius) break;
+    for (let i = 0; i < n; i++) if (alive[i] && partnerDistance[i]! < (bi < 0 ? Infinity : partnerDistance[bi]!)) bi = i;
+    if (bi < 0) break;
+    const bj = partner[bi]!;
     templates[bi] = combine(templates[bi]!, templates[bj]!)!;
     members[bi]!.push(...members[bj]!);
     alive[bj] = 0;
-    for (let k = 0; k < n; k++) if (alive[k] && k !== bi) d[bi * n + k] = d[k * n + bi] = dist(bi, k);
+    partner[bj] = -1;
+    partnerDistance[bj] = Infinity;
+    // The merged template moved: its own partner, and any cluster that had either of the two, are found again.
+    partner[bi] = -1;
+    partnerDistance[bi] = Infinity;
+    for (let k = 0; k < n; k++) {
+      if (!alive[k] || k === bi) continue;
+      if (partner[k] === bi || partner[k] === bj) rescan(k);
+      const d = mergeDistance(templates[bi]!, templates[k]!, rule);
+      offer(bi, k, d);
+      offer(k, bi, d);
+    }
   }
   const older = (a: UnknownCluster, b: UnknownCluster) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id);
   return members

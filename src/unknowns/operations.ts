@@ -11,7 +11,7 @@ import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, CollectionGallery, UnknownCluster, UnknownClusterStore } from '../store/ports.js';
 import { mergeInto, planRecluster } from './clusters.js';
 import { ClusterNotFoundError, IdentityMissingError, InvalidClusterRequestError } from './errors.js';
-import { MERGE_RADIUS } from './rules.js';
+import { MERGE_RULE, type MergeRule } from './rules.js';
 import { deleteUnknownThumbnails, unknownThumbnailKey } from './thumbnails.js';
 
 export interface ClusterOpsDeps {
@@ -56,13 +56,13 @@ export async function mergeClusters(deps: ClusterOpsDeps, store: UnknownClusterS
 }
 
 /**
- * Merge every group of open clusters whose representatives came within the radius (two workers
+ * Merge every group of open clusters whose templates came within the merge rule's limit (two workers
  * that started the same person's cluster at once; clusters that grew towards each other). Run
  * again, it finds nothing more to merge: idempotent.
  */
-export async function recluster(deps: ClusterOpsDeps, store: UnknownClusterStore, radius = MERGE_RADIUS): Promise<{ merged: number; clusters: number }> {
+export async function recluster(deps: ClusterOpsDeps, store: UnknownClusterStore, rule: MergeRule = MERGE_RULE): Promise<{ merged: number; clusters: number }> {
   let merged = 0;
-  for (const group of planRecluster(await store.list(), radius)) {
+  for (const group of planRecluster(await store.list(), rule)) {
     try {
       await mergeClusters(deps, store, [group.survivor.id, ...group.others.map((o) => o.id)]);
       merged += group.others.length;

@@ -3,34 +3,50 @@
  * - a face nobody enrolled joins the open cluster whose template (the mean of its faces) is
  *   nearest, when it is within {@link CLUSTER_RADIUS}, and otherwise starts a cluster, if it may;
  * - a cluster keeps at most {@link MAX_REPRESENTATIVES} representatives, chosen for coverage;
- * - `recluster` merges clusters whose templates came within {@link MERGE_RADIUS}.
+ * - `recluster` merges clusters whose templates came within {@link mergeLimit} of each other, a
+ *   limit that tightens as the two templates average more faces.
  */
 import { DEFAULT_MIN_ENROLL_QUALITY, type FaceQuality } from '../recognition/quality.js';
 import type { Box } from '../recognition/types.js';
 
 /**
  * Largest distance from a face to a cluster's template (the mean of its faces) at which it joins
- * the cluster. Chosen with {@link MERGE_RADIUS} by `npm run bench:clusters -- --choose` on the
- * tuning half of LFW's people (the split `bench:identify` tunes the 1:N rule on), stream seeds
- * 1-3, with {@link JOIN_MARGIN}: of joins 0.44-0.50, margins 0-0.06 and merges 0.26-0.34, the
- * rule whose mean BCubed precision and recall, recluster on, clear the goals (0.98 and 0.90) by
- * the widest margin (P 0.989, R 0.924). Reported on the other half (docs/unknowns.md).
+ * the cluster. Chosen with {@link JOIN_MARGIN} and {@link MERGE_RULE} by
+ * `npm run bench:clusters -- --choose` on the tuning half of LFW's people (the split
+ * `bench:identify` tunes the 1:N rule on), stream seeds 1-3: the rule whose mean BCubed
+ * precision and recall, recluster on, clear the goals (0.98 and 0.90) by the widest margin.
+ * Reported on the other half (docs/unknowns.md).
  */
-export const CLUSTER_RADIUS = 0.48;
+export const CLUSTER_RADIUS = 0.4;
 
 /**
  * How much nearer a face must be to the nearest cluster's template than to the next one's to
  * join it; otherwise it starts a cluster of its own. Chosen with the radii (above).
  */
-export const JOIN_MARGIN = 0.04;
+export const JOIN_MARGIN = 0;
 
 /**
- * Largest distance between two clusters' templates at which `recluster` merges them (centroid
- * linkage, nearest pair first). Tighter than the join radius: a template is a mean, so two
- * templates of one person lie nearer each other than a face lies to either; and a merge risks a
- * whole cluster, a join one face.
+ * Recluster's merge rule: two clusters' templates merge when they are within
+ * {@link mergeLimit} of each other. A template is the mean of a faces; if each face of a person
+ * lies about `spread` from the person's centre in a random direction, two templates of that
+ * person lie about spread * sqrt(1/a + 1/b) apart, plus a residual `floor` (a person's photos
+ * are not spread evenly about one centre). So two single faces may merge at up to `cap`, and two
+ * templates of many faces only when their means agree closely: a big cluster no longer swallows
+ * a neighbour because its edge reaches it. Chosen with the join radius (above).
  */
-export const MERGE_RADIUS = 0.3;
+export interface MergeRule {
+  floor: number;
+  spread: number;
+  cap: number;
+}
+
+export const MERGE_RULE: MergeRule = { floor: 0.2, spread: 0.35, cap: 0.48 };
+
+/** Largest distance between templates of `a` and `b` faces at which recluster merges them (see {@link MergeRule}). */
+export function mergeLimit(a: number, b: number, rule: MergeRule = MERGE_RULE): number {
+  const spread = rule.spread * rule.spread * (1 / Math.max(1, a) + 1 / Math.max(1, b));
+  return Math.min(rule.cap, Math.sqrt(rule.floor * rule.floor + spread));
+}
 
 /** Representatives a cluster keeps: bounded so that matching costs the same for old and new clusters. */
 export const MAX_REPRESENTATIVES = 6;

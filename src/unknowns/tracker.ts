@@ -10,8 +10,8 @@ import type { FaceQuality } from '../recognition/quality.js';
 import type { Box, RecognitionPipeline } from '../recognition/types.js';
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, UnknownCluster, UnknownClusterStore, UnknownRepresentative } from '../store/ports.js';
-import { clusterDistance, clusterToJoin, joinCluster } from './clusters.js';
-import { CLUSTER_RADIUS, JOIN_MARGIN, MERGE_RADIUS, mayStartCluster } from './rules.js';
+import { clusterToJoin, joinCluster, wouldMerge } from './clusters.js';
+import { CLUSTER_RADIUS, JOIN_MARGIN, MERGE_RULE, mayStartCluster, type MergeRule } from './rules.js';
 import { deleteUnknownThumbnails, storeUnknownThumbnail } from './thumbnails.js';
 
 /** What a face in a job result says about its cluster. */
@@ -28,8 +28,8 @@ export interface TrackerDeps {
   radius?: number;
   /** Join margin (`clusterToJoin`); default {@link JOIN_MARGIN}. */
   margin?: number;
-  /** Two clusters this near are the same person (recluster's rule); default {@link MERGE_RADIUS}. */
-  mergeRadius?: number;
+  /** When two clusters are the same person (recluster's rule); default {@link MERGE_RULE}. */
+  mergeRule?: MergeRule;
   /**
    * Called once a cluster this job started is stored, and again when a retried attempt of the
    * same job finds it (the first attempt may have died before the call), so the `unknown.created`
@@ -143,7 +143,7 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
         await deps.onCreated?.(made);
         // Another worker may have started the same person's cluster at the same moment.
         clusters = await store.list();
-        if (clusters.some((c) => c.id !== made.id && c.state === 'open' && clusterDistance(made, c) <= (deps.mergeRadius ?? MERGE_RADIUS))) reclusterWanted = true;
+        if (clusters.some((c) => c.id !== made.id && wouldMerge(made, c, deps.mergeRule ?? MERGE_RULE))) reclusterWanted = true;
         ref = { id: made.id, sightings: made.sightings, firstSeen: made.firstSeen };
       } else {
         break;

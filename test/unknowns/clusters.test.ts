@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chooseRepresentatives, clusterToJoin, joinCluster, mergeInto, nearestCluster, planRecluster, templateOf } from '../../src/unknowns/clusters.js';
-import { CLUSTER_RADIUS, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RADIUS, MIN_CLUSTER_QUALITY, mayStartCluster } from '../../src/unknowns/rules.js';
+import { chooseRepresentatives, clusterToJoin, joinCluster, mergeInto, nearestCluster, planRecluster, templateOf, wouldMerge } from '../../src/unknowns/clusters.js';
+import { CLUSTER_RADIUS, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RULE, MIN_CLUSTER_QUALITY, mayStartCluster, mergeLimit } from '../../src/unknowns/rules.js';
+import type { UnknownCluster } from '../../src/store/ports.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import { aCluster, aDescriptor } from '../helpers/builders.js';
 import { near } from '../helpers/unknowns.js';
@@ -65,11 +66,11 @@ describe('unknown cluster rules', () => {
     expect(mergeInto(once, [b]).cluster.sightings).toBe(5);
   });
 
-  it('plans recluster over clusters that came within the radius, into the oldest, and plans nothing the second time', () => {
+  it('plans recluster over clusters that came within the merge limit, into the oldest, and plans nothing the second time', () => {
     const old = aCluster(1, { firstSeen: '2026-01-01T00:00:00.000Z', representatives: [rep('x', near(5, 1, 0))] });
-    const twin = aCluster(2, { firstSeen: '2026-01-02T00:00:00.000Z', representatives: [rep('y', near(5, 2, MERGE_RADIUS * 0.8))] });
+    const twin = aCluster(2, { firstSeen: '2026-01-02T00:00:00.000Z', representatives: [rep('y', near(5, 2, mergeLimit(1, 1) * 0.8))] });
     const other = aCluster(3, { representatives: [rep('z', aDescriptor(9))] });
-    expect(euclidean(old.representatives[0]!.descriptor, twin.representatives[0]!.descriptor)).toBeLessThan(MERGE_RADIUS);
+    expect(euclidean(old.representatives[0]!.descriptor, twin.representatives[0]!.descriptor)).toBeLessThan(mergeLimit(1, 1));
     const plan = planRecluster([twin, other, old]);
     expect(plan.map((g) => [g.survivor.id, g.others.map((o) => o.id)])).toEqual([[old.id, [twin.id]]]);
     const merged = mergeInto(plan[0]!.survivor, plan[0]!.others).cluster;
@@ -103,13 +104,13 @@ describe('unknown cluster rules', () => {
   });
 
   it('recluster does not chain: a cluster near the edge of a merged pair but not near its template stays apart', () => {
-    // Three clusters on a line, MERGE_RADIUS * 0.9 apart: single linkage would join all three.
-    const step = MERGE_RADIUS * 0.9;
+    // Three clusters of five faces on a line, 0.9 of their merge limit apart: single linkage would join all three.
+    const step = mergeLimit(5, 5) * 0.9;
     const dir = Float32Array.from(aDescriptor(3), (_, i) => Math.cos(i * 7));
     const norm = Math.hypot(...dir);
     const at = (k: number) => Float32Array.from(aDescriptor(3), (v, i) => v + (k * step * dir[i]!) / norm);
     const one = (seed: number, k: number, faces: number) => aCluster(seed, { representatives: [rep(`r${seed}`, at(k))], template: { mean: at(k), faces } });
-    const plan = planRecluster([one(1, 0, 5), one(2, 1, 5), one(3, 2.05, 1)]);
+    const plan = planRecluster([one(1, 0, 5), one(2, 1, 5), one(3, 2.05, 5)]);
     expect(plan).toHaveLength(1);
     expect(plan[0]!.others.map((o) => o.id)).toEqual([aCluster(2).id]);
   });
@@ -123,4 +124,58 @@ describe('unknown cluster rules', () => {
     expect(clusterToJoin(face, [a, b], 0.5, gap + 0.01)).toBeNull();
     expect(clusterToJoin(face, [a], 0.5, gap + 0.01)?.cluster.id).toBe(a.id);
   });
+
+  it('the merge limit tightens as the templates average more faces', () => {
+    // Two single faces may be far apart and the same person; two means of many faces only when they agree.
+    expect(mergeLimit(1, 1)).toBeCloseTo(Math.min(MERGE_RULE.cap, Math.sqrt(MERGE_RULE.floor ** 2 + 2 * MERGE_RULE.spread ** 2)), 12);
+    expect(mergeLimit(20, 20)).toBeLessThan(mergeLimit(5, 5));
+    expect(mergeLimit(5, 5)).toBeLessThan(mergeLimit(1, 5));
+    expect(mergeLimit(1e6, 1e6)).toBeCloseTo(MERGE_RULE.floor, 3);
+    const at = (seed: number, faces: number, eps: number) => aCluster(seed, { template: { mean: near(4, 1, eps), faces } });
+    const gap = (mergeLimit(1, 1) + mergeLimit(20, 20)) / 2;
+    expect(wouldMerge(at(1, 1, 0), at(2, 1, gap))).toBe(true);
+    expect(wouldMerge(at(1, 20, 0), at(2, 20, gap))).toBe(false);
+    expect(planRecluster([at(1, 1, 0), at(2, 1, gap)])).toHaveLength(1);
+    expect(planRecluster([at(1, 20, 0), at(2, 20, gap)])).toEqual([]);
+    // Named clusters are never merged.
+    expect(wouldMerge(at(1, 1, 0), { ...at(2, 1, 0.01), state: 'named', identity: 'Bo' })).toBe(false);
+  });
+
+  it('plans the same merges as taking the nearest allowed pair over all pairs each time', () => {
+    // Forty clusters around eight centres, with 1 to 12 faces each: merges and refusals both happen.
+    const clusters: UnknownCluster[] = [];
+    for (let i = 0; i < 40; i++) {
+      const faces = 1 + ((i * 7) % 12);
+      clusters.push(aCluster(i + 1, { template: { mean: near(20 + (i % 8), i, 0.05 + ((i * 13) % 10) * 0.045), faces } }));
+    }
+    const plan = planRecluster(clusters);
+    expect(plan.length).toBeGreaterThan(0);
+    expect(plan.reduce((n, g) => n + g.others.length, 0)).toBeLessThan(32);
+    expect(groupsOf(plan)).toEqual(groupsOf(bruteForcePlan(clusters)));
+  });
 });
+
+/** Each group's member ids, sorted, for comparing plans. */
+function groupsOf(plan: Array<{ survivor: UnknownCluster; others: UnknownCluster[] }>): string[][] {
+  return plan.map((g) => [g.survivor.id, ...g.others.map((o) => o.id)].sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+/** The recluster plan the slow way: every step, every pair of groups, the nearest the merge rule allows. */
+function bruteForcePlan(clusters: readonly UnknownCluster[]): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
+  let groups = clusters.map((c) => ({ members: [c], mean: Float32Array.from(c.template!.mean), faces: c.template!.faces }));
+  for (;;) {
+    let best: [number, number, number] | null = null;
+    for (let i = 0; i < groups.length; i++) {
+      for (let j = i + 1; j < groups.length; j++) {
+        const d = euclidean(groups[i]!.mean, groups[j]!.mean);
+        if (d <= mergeLimit(groups[i]!.faces, groups[j]!.faces) && (!best || d < best[2])) best = [i, j, d];
+      }
+    }
+    if (!best) break;
+    const [a, b] = [groups[best[0]]!, groups[best[1]]!];
+    const faces = a.faces + b.faces;
+    const merged = { members: [...a.members, ...b.members], mean: Float32Array.from(a.mean, (v, k) => (v * a.faces + b.mean[k]! * b.faces) / faces), faces };
+    groups = groups.filter((g) => g !== a && g !== b).concat(merged);
+  }
+  return groups.filter((g) => g.members.length > 1).map((g) => ({ survivor: g.members[0]!, others: g.members.slice(1) }));
+}
