@@ -150,10 +150,24 @@ export function absorbedDigest(clusterId: string): string {
   return createHash('sha256').update(`absorbed:${clusterId}`).digest('hex').slice(0, 16);
 }
 
+/** How many digests of absorbed clusters a survivor keeps (the newest). */
+export const MAX_ABSORBED = 64;
+
+/**
+ * The cluster that `id` was merged into, directly or through later merges: the one whose
+ * absorbed digests hold it (each survivor keeps its others' digests too); null when none does.
+ */
+export function mergedInto<C extends UnknownCluster>(clusters: readonly C[], id: string): C | null {
+  const digest = absorbedDigest(id);
+  return clusters.find((c) => c.absorbed.includes(digest)) ?? null;
+}
+
 /**
  * Merge `others` into `survivor`: every sighting counted once (an other already absorbed, by its
  * digest, adds nothing again), recent sightings newest first, representatives chosen for
  * coverage from all of them, templates averaged by their faces, first and last seen widened.
+ * The survivor keeps the digests of the others and of what they had absorbed (the newest
+ * {@link MAX_ABSORBED}), so an id merged twice still leads to it.
  */
 export function mergeInto(survivor: UnknownCluster, others: readonly UnknownCluster[]): ClusterChange {
   let next: UnknownCluster = { ...survivor, absorbed: [...survivor.absorbed] };
@@ -164,7 +178,7 @@ export function mergeInto(survivor: UnknownCluster, others: readonly UnknownClus
     if (next.absorbed.includes(digest)) continue;
     next = {
       ...next,
-      absorbed: [...next.absorbed, digest].slice(-64),
+      absorbed: [...new Set([...next.absorbed, ...o.absorbed, digest])].slice(-MAX_ABSORBED),
       sightings: next.sightings + o.sightings,
       firstSeen: o.firstSeen < next.firstSeen ? o.firstSeen : next.firstSeen,
       lastSeen: o.lastSeen > next.lastSeen ? o.lastSeen : next.lastSeen,

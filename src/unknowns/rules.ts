@@ -17,7 +17,7 @@ import type { Box } from '../recognition/types.js';
  * precision and recall, recluster on, clear the goals (0.98 and 0.90) by the widest margin.
  * Reported on the other half (docs/unknowns.md).
  */
-export const CLUSTER_RADIUS = 0.4;
+export const CLUSTER_RADIUS = 0.36;
 
 /**
  * How much nearer a face must be to the nearest cluster's template than to the next one's to
@@ -40,7 +40,7 @@ export interface MergeRule {
   cap: number;
 }
 
-export const MERGE_RULE: MergeRule = { floor: 0.2, spread: 0.35, cap: 0.48 };
+export const MERGE_RULE: MergeRule = { floor: 0.2, spread: 0.35, cap: 0.44 };
 
 /** Largest distance between templates of `a` and `b` faces at which recluster merges them (see {@link MergeRule}). */
 export function mergeLimit(a: number, b: number, rule: MergeRule = MERGE_RULE): number {

@@ -39,7 +39,12 @@ export const unknownPaths: Json = {
     },
   },
   '/v1/collections/{c}/unknowns/{id}': {
-    get: { summary: 'One cluster with its recent sightings (operator).', security, parameters: [c, id], responses: { '200': { description: 'The cluster.', content: json(ref('UnknownCluster')) }, ...errors } },
+    get: {
+      summary: 'One cluster with its recent sightings (operator). An id merged into another cluster (by recluster or an operator) redirects to that cluster.',
+      security,
+      parameters: [c, id],
+      responses: { '200': { description: 'The cluster.', content: json(ref('UnknownCluster')) }, '308': { description: 'Merged: `Location` is the cluster it was merged into.' }, ...errors },
+    },
     delete: { summary: 'Forget a cluster: its descriptors, thumbnails and sightings (operator).', security, parameters: [c, id], responses: { '204': { description: 'Forgotten.' }, ...errors } },
   },
   '/v1/collections/{c}/unknowns/{id}/thumbnails/{n}': {
