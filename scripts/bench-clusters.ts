@@ -58,8 +58,9 @@ function ruleText(rule: MergeRule): string {
 }
 
 function parseRule(text: string): MergeRule {
-  const [floor, spread, cap] = text.split(',').map(Number);
-  if (![floor, spread, cap].every((v) => v !== undefined && Number.isFinite(v) && v >= 0)) {
+  const parts = text.split(',');
+  const [floor, spread, cap] = parts.map((p) => (p.trim() === '' ? NaN : Number(p)));
+  if (parts.length !== 3 || ![floor, spread, cap].every((v) => v !== undefined && Number.isFinite(v) && v >= 0)) {
     console.error(`--merge-rule wants three non-negative numbers, floor,spread,cap; got ${JSON.stringify(text)}`);
     process.exit(2);
   }

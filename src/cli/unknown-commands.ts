@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { openServices } from '../services.js';
 import type { UnknownCluster } from '../store/ports.js';
 import { DEFAULT_COLLECTION } from '../store/ports.js';
-import { forgetCluster, mergeClusters, nameCluster } from '../unknowns/operations.js';
+import { findCluster, forgetCluster, mergeClusters, nameCluster } from '../unknowns/operations.js';
 import { CLUSTER_ID } from '../unknowns/rules.js';
 import { addGlobalOptions, configFrom, loggerFor } from './options.js';
 
@@ -81,9 +81,11 @@ export function registerUnknownCommands(program: Command): void {
   withCollection(unknowns.command('show').description('one cluster with its recent sightings').argument('<id>').option('--json', 'JSON output')).action(async (raw: string, opts) => {
     const id = clusterId(raw);
     await withStores(opts, async ({ gallery, collection }) => {
-      const c = await gallery.unknowns(collection).get(id);
-      if (!c) fail(`no unknown cluster ${id} in ${collection}`);
-      if (opts.json) return out(JSON.stringify(view(c)));
+      const found = await findCluster(gallery.unknowns(collection), id);
+      if (!found) fail(`no unknown cluster ${id} in ${collection}`);
+      const c = found.cluster;
+      if (opts.json) return out(JSON.stringify({ ...view(c), ...(found.mergedInto ? { mergedFrom: id } : {}) }));
+      if (found.mergedInto) out(`${id} was merged into ${c.id}`);
       out(line(c));
       for (const s of c.recent) out(`  ${s.at}\tjob ${s.jobId}\tbox ${Math.round(s.box.x)},${Math.round(s.box.y)} ${Math.round(s.box.width)}x${Math.round(s.box.height)}`);
     });

@@ -166,19 +166,24 @@ export function mergedInto<C extends UnknownCluster>(clusters: readonly C[], id:
  * Merge `others` into `survivor`: every sighting counted once (an other already absorbed, by its
  * digest, adds nothing again), recent sightings newest first, representatives chosen for
  * coverage from all of them, templates averaged by their faces, first and last seen widened.
- * The survivor keeps the digests of the others and of what they had absorbed (the newest
- * {@link MAX_ABSORBED}), so an id merged twice still leads to it.
+ * The survivor keeps the digests of the others and of what they had absorbed, so an id merged
+ * twice still leads to it: at most {@link MAX_ABSORBED}, this merge's own always kept (a retry of
+ * it after a crash must find them), older and inherited ones dropped first.
  */
 export function mergeInto(survivor: UnknownCluster, others: readonly UnknownCluster[]): ClusterChange {
-  let next: UnknownCluster = { ...survivor, absorbed: [...survivor.absorbed] };
+  let next: UnknownCluster = { ...survivor };
   let template = templateOf(survivor);
   const all = [...survivor.representatives];
+  const kept = new Set(survivor.absorbed);
+  const inherited: string[] = [];
+  const own: string[] = [];
   for (const o of others) {
     const digest = absorbedDigest(o.id);
-    if (next.absorbed.includes(digest)) continue;
+    if (kept.has(digest) || own.includes(digest)) continue;
+    own.push(digest);
+    inherited.push(...o.absorbed);
     next = {
       ...next,
-      absorbed: [...new Set([...next.absorbed, ...o.absorbed, digest])].slice(-MAX_ABSORBED),
       sightings: next.sightings + o.sightings,
       firstSeen: o.firstSeen < next.firstSeen ? o.firstSeen : next.firstSeen,
       lastSeen: o.lastSeen > next.lastSeen ? o.lastSeen : next.lastSeen,
@@ -187,9 +192,11 @@ export function mergeInto(survivor: UnknownCluster, others: readonly UnknownClus
     template = combine(template, templateOf(o)) ?? null;
     all.push(...o.representatives);
   }
+  const earlier = [...new Set([...survivor.absorbed, ...inherited])].filter((d) => !own.includes(d));
+  const absorbed = [...earlier.slice(Math.max(0, earlier.length - Math.max(0, MAX_ABSORBED - own.length))), ...own.slice(-MAX_ABSORBED)];
   const representatives = chooseRepresentatives(all);
-  const kept = new Set(representatives.map((r) => r.id));
-  return { cluster: { ...next, representatives, ...(template ? { template } : {}) }, dropped: all.filter((r) => !kept.has(r.id)) };
+  const stay = new Set(representatives.map((r) => r.id));
+  return { cluster: { ...next, absorbed, representatives, ...(template ? { template } : {}) }, dropped: all.filter((r) => !stay.has(r.id)) };
 }
 
 /** Distance between two templates when recluster's rule merges them (within {@link mergeLimit} for their faces), Infinity otherwise. */
@@ -199,10 +206,20 @@ function mergeDistance(a: UnknownTemplate, b: UnknownTemplate, rule: MergeRule):
   return d <= mergeLimit(a.faces, b.faces, rule) ? d : Infinity;
 }
 
+/** An open cluster's template; null for a named one, or one without representatives. */
+function openTemplate(c: UnknownCluster): UnknownTemplate | null {
+  return c.state === 'open' ? templateOf(c) : null;
+}
+
+/** Oldest first: first seen, then id. Merges keep the oldest cluster's id. */
+export function olderFirst(a: UnknownCluster, b: UnknownCluster): number {
+  return a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id);
+}
+
 /** Whether recluster's rule would merge two open clusters as they stand (the tracker's race check). */
 export function wouldMerge(a: UnknownCluster, b: UnknownCluster, rule: MergeRule = MERGE_RULE): boolean {
-  const ta = a.state === 'open' ? templateOf(a) : null;
-  const tb = b.state === 'open' ? templateOf(b) : null;
+  const ta = openTemplate(a);
+  const tb = openTemplate(b);
   return ta !== null && tb !== null && mergeDistance(ta, tb, rule) < Infinity;
 }
 
@@ -223,8 +240,9 @@ export function wouldMerge(a: UnknownCluster, b: UnknownCluster, rule: MergeRule
 export function planRecluster(clusters: readonly UnknownCluster[], rule: MergeRule = MERGE_RULE): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
   const open: UnknownCluster[] = [];
   const templates: UnknownTemplate[] = [];
-  for (const c of clusters) {
-    const t = c.state === 'open' ? templateOf(c) : null;
+  // Oldest first, so that ties (equal distances) go the same way whatever order the store lists in.
+  for (const c of [...clusters].sort(olderFirst)) {
+    const t = openTemplate(c);
     if (t) {
       open.push(c);
       templates.push(t);
@@ -271,12 +289,11 @@ export function planRecluster(clusters: readonly UnknownCluster[], rule: MergeRu
       offer(k, bi, d);
     }
   }
-  const older = (a: UnknownCluster, b: UnknownCluster) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id);
   return members
     .filter((g, i) => alive[i] && g.length > 1)
     .map((g) => {
-      const [survivor, ...others] = [...g].sort(older);
+      const [survivor, ...others] = [...g].sort(olderFirst);
       return { survivor: survivor!, others };
     })
-    .sort((a, b) => older(a.survivor, b.survivor));
+    .sort((a, b) => olderFirst(a.survivor, b.survivor));
 }

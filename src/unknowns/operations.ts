@@ -9,7 +9,7 @@ import { thumbnailKey } from '../jobs/thumbnails.js';
 import type { Logger } from '../log.js';
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, CollectionGallery, UnknownCluster, UnknownClusterStore } from '../store/ports.js';
-import { mergeInto, planRecluster } from './clusters.js';
+import { mergedInto, mergeInto, olderFirst, planRecluster } from './clusters.js';
 import { ClusterNotFoundError, IdentityMissingError, InvalidClusterRequestError } from './errors.js';
 import { MERGE_RULE, type MergeRule } from './rules.js';
 import { deleteUnknownThumbnails, unknownThumbnailKey } from './thumbnails.js';
@@ -37,7 +37,7 @@ export async function mergeClusters(deps: ClusterOpsDeps, store: UnknownClusterS
   if (new Set(ids).size !== ids.length) throw new InvalidClusterRequestError('a cluster cannot be merged with itself');
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const clusters = await Promise.all(ids.map((id) => openCluster(store, id)));
-    clusters.sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id));
+    clusters.sort(olderFirst);
     const [survivor, ...others] = clusters as [UnknownCluster, ...UnknownCluster[]];
     const { cluster, dropped } = mergeInto(survivor, others);
     let saved: UnknownCluster;
@@ -75,6 +75,17 @@ export async function recluster(deps: ClusterOpsDeps, store: UnknownClusterStore
   return { merged, clusters };
 }
 
+/**
+ * The cluster `id` names: itself, or, for an id merged away, the cluster it was merged into
+ * (`mergedInto` is then the survivor's id). A miss reads every cluster of the collection, once.
+ */
+export async function findCluster(store: UnknownClusterStore, id: string): Promise<{ cluster: UnknownCluster; mergedInto?: string } | null> {
+  const cluster = await store.get(id);
+  if (cluster) return { cluster };
+  const survivor = mergedInto(await store.list(), id);
+  return survivor ? { cluster: survivor, mergedInto: survivor.id } : null;
+}
+
 /** Delete a cluster for good: its record (descriptors and sightings) and its thumbnails. */
 export async function forgetCluster(deps: ClusterOpsDeps, store: UnknownClusterStore, id: string): Promise<void> {
   const cluster = await store.get(id);
@@ -110,7 +121,9 @@ export async function nameCluster(
     });
     if (thumb) await deps.blobs.put(thumbnailKey(face.id), thumb, { contentType: 'image/jpeg' });
   }
-  const named: UnknownCluster = { ...cluster, state: 'named', identity: request.identity, representatives: [], recent: [] };
+  // Nothing biometric stays: no representatives, no sightings, no template (a mean descriptor).
+  const { template: _template, ...rest } = cluster;
+  const named: UnknownCluster = { ...rest, state: 'named', identity: request.identity, representatives: [], recent: [] };
   let saved: UnknownCluster;
   try {
     saved = await store.save(named, cluster.version);

@@ -47,6 +47,8 @@ describe('facefleet unknowns', () => {
     expect(await facefleet('unknowns', 'list', '--min-sightings', '2')).toContain(ids.a);
     expect(await facefleet('unknowns', 'show', ids.a)).toMatch(/3 sightings[\s\S]*job job-1/);
     expect(await facefleet('unknowns', 'merge', ids.b, ids.a)).toContain(`${ids.a}\t4 sightings`);
+    // The merged-away id, as a job result keeps it, shows the cluster it went into.
+    expect(await facefleet('unknowns', 'show', ids.b)).toMatch(new RegExp(`^${ids.b} was merged into ${ids.a}\n${ids.a}\t4 sightings`));
     expect(await facefleet('unknowns', 'name', ids.a, 'Ann', '--create')).toContain(`${ids.a} is now Ann`);
     expect(await facefleet('unknowns', 'forget', ids.c)).toContain(`forgot ${ids.c}`);
     expect(JSON.parse(await facefleet('unknowns', 'list', '--json'))).toEqual([]);

@@ -3,8 +3,7 @@ import { decodeCursor, encodeCursor } from '../../store/cursor.js';
 import { InvalidCursorError } from '../../store/errors.js';
 import type { CollectionInfo, UnknownCluster } from '../../store/ports.js';
 import { ClusterNotFoundError, IdentityMissingError, InvalidClusterRequestError } from '../../unknowns/errors.js';
-import { mergedInto } from '../../unknowns/clusters.js';
-import { forgetCluster, mergeClusters, nameCluster } from '../../unknowns/operations.js';
+import { findCluster, forgetCluster, mergeClusters, nameCluster } from '../../unknowns/operations.js';
 import { bucketOf, submitRecluster } from '../../unknowns/recluster-job.js';
 import { CLUSTER_ID } from '../../unknowns/rules.js';
 import { unknownThumbnailKey } from '../../unknowns/thumbnails.js';
@@ -88,16 +87,11 @@ export function registerUnknownRoutes(app: Express, rc: RouteContext): void {
   app.get(`${base}/:id`, operator, rc.rateLimit, async (req, res) => {
     const id = parseClusterId(req.params.id);
     const c = await collectionOf(req, res);
-    const store = gallery.unknowns(c.name);
-    const cluster = await rc.guard(() => store.get(id));
-    if (!cluster) {
-      // A job result keeps the id its face was given; after a merge that id leads to the survivor.
-      const survivor = await rc.guard(async () => mergedInto(await store.list(), id));
-      if (!survivor) throw new HttpNotFoundError(`no unknown cluster ${id} in ${c.name}`);
-      res.redirect(308, `${unknownsPath(c.name)}/${survivor.id}`);
-      return;
-    }
-    res.json({ ...clusterBody(c.name, cluster), recent: cluster.recent });
+    const found = await rc.guard(() => findCluster(gallery.unknowns(c.name), id));
+    if (!found) throw new HttpNotFoundError(`no unknown cluster ${id} in ${c.name}`);
+    // A job result keeps the id its face was given; after a merge that id leads to the survivor.
+    if (found.mergedInto) return void res.redirect(308, `${unknownsPath(c.name)}/${found.mergedInto}`);
+    res.json({ ...clusterBody(c.name, found.cluster), recent: found.cluster.recent });
   });
 
   app.get(`${base}/:id/thumbnails/:n`, operator, rc.rateLimit, async (req, res) => {
