@@ -553,31 +553,45 @@ export class GalleryIndexKernel {
 
   /**
    * An index over saved slots (see {@link saveGraph}), answering at once from its usearch graph
-   * read from `graphFile`. `faces[s]` is slot s's `[id, identity]` (null for a tombstone); `rows`
-   * is taken as the index's own storage, not copied (its length beyond the slots is room to
-   * grow). Throws when usearch does not load or the file does not read.
+   * read from `graphFile`. `faces(visit)` calls `visit` for each of the `slots` slots in order
+   * with its face id and identity (a null id for a tombstone), so a million faces need never be
+   * held as arrays at once; `rows` is taken as the index's own storage, not copied (its length
+   * beyond the slots is room to grow). Throws when usearch does not load or the file does not
+   * read, and RangeError when the visits do not match `slots`.
    */
-  static restore(dim: number, faces: readonly (readonly [string, string, ...unknown[]] | null)[], rows: Float32Array, graphFile: string, options: Partial<GalleryIndexOptions> = {}): GalleryIndexKernel {
-    if (rows.length < faces.length * dim || rows.length % dim !== 0) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${faces.length}`);
+  static restore(
+    dim: number,
+    slots: number,
+    faces: (visit: (slot: number, id: string | null, identity: string) => void) => void,
+    rows: Float32Array,
+    graphFile: string,
+    options: Partial<GalleryIndexOptions> = {},
+  ): GalleryIndexKernel {
+    if (rows.length < slots * dim || rows.length % dim !== 0) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${slots}`);
     const { module, error } = loadUsearch();
     if (!module) throw new Error(`usearch does not load: ${error}`);
     const hnsw = { ...DEFAULT_HNSW, ...options.hnsw };
     const kernel = new GalleryIndexKernel(dim, 1, { ...options, graph: 'usearch' });
     kernel.rows = rows;
     kernel.slotIdentity = new Int32Array(rows.length / dim);
-    for (let s = 0; s < faces.length; s++) {
-      const f = faces[s];
-      if (f && !kernel.faceSlot.has(f[0])) kernel.place(s, f[0], f[1]);
+    /** Slots tombstoned here though saved with a face (a duplicate id): the graph must not return them. */
+    const duplicates: number[] = [];
+    let next = 0;
+    faces((s, id, identity) => {
+      if (s !== next || s >= slots) throw new RangeError(`saved face list visits slot ${s}, expected ${next} of ${slots}`);
+      next += 1;
+      if (id !== null && !kernel.faceSlot.has(id)) kernel.place(s, id, identity);
       else {
         kernel.slotIdentity[s] = -1;
         kernel.slotFace[s] = undefined;
+        if (id !== null) duplicates.push(s);
       }
-    }
-    kernel.slots = faces.length;
+    });
+    if (next !== slots) throw new RangeError(`saved face list holds ${next} faces, expected ${slots}`);
+    kernel.slots = slots;
     const graph = new NativeGraph(module, dim, { m: hnsw.m, efConstruction: hnsw.efConstruction });
-    graph.load(graphFile, faces.length);
-    // A slot tombstoned here (a duplicate id) is not returned by the graph either.
-    for (let s = 0; s < faces.length; s++) if (kernel.slotIdentity[s]! < 0 && faces[s]) graph.markDeleted(s);
+    graph.load(graphFile, slots);
+    for (const s of duplicates) graph.markDeleted(s);
     kernel.graph = graph;
     kernel.graphKindUsed = 'usearch';
     return kernel;
