@@ -1,5 +1,6 @@
 import type { Candidate } from './types.js';
 import { DEFAULT_HNSW, HnswGraph, squaredDistance, type HnswOptions } from './hnsw.js';
+import { FaceIds } from './face-ids.js';
 import { loadUsearch, NativeGraph, type GraphLike } from './native-graph.js';
 
 /** What {@link GalleryIndexKernel.saveGraph} hands to be written: each slot's `[id, identity]` (null for a tombstone) and the rows. */
@@ -92,8 +93,8 @@ export class GalleryIndexKernel {
   private rows: Float32Array;
   /** Identity ordinal of each slot; -1 for a tombstone. */
   private slotIdentity: Int32Array;
-  private slotFace: (string | undefined)[] = [];
-  private readonly faceSlot = new Map<string, number>();
+  /** Each live slot's face id, and the slot of each id. */
+  private faceIds: FaceIds;
   private slots = 0;
   private live = 0;
   private readonly identityIndex = new Map<string, number>();
@@ -137,6 +138,7 @@ export class GalleryIndexKernel {
     const cap = Math.max(1, capacity);
     this.rows = new Float32Array(cap * dim);
     this.slotIdentity = new Int32Array(cap);
+    this.faceIds = new FaceIds(cap);
     this.slotNext = new Int32Array(cap);
     this.slotPrev = new Int32Array(cap);
   }
@@ -173,7 +175,7 @@ export class GalleryIndexKernel {
 
   /** True when a face of this id is indexed. */
   has(faceId: string): boolean {
-    return this.faceSlot.has(faceId);
+    return this.faceIds.slotOf(faceId) >= 0;
   }
 
   /** Add a face; a face id already present is replaced. Throws RangeError on a wrong length. */
@@ -181,7 +183,7 @@ export class GalleryIndexKernel {
     if (face.descriptor.length !== this.dim) {
       throw new RangeError(`face ${face.id} of ${face.identity} has ${face.descriptor.length} dimensions, expected ${this.dim}`);
     }
-    if (this.faceSlot.has(face.id)) this.remove(face.id);
+    this.remove(face.id);
     if (this.slots === this.slotIdentity.length) this.grow();
     const slot = this.slots++;
     this.rows.set(face.descriptor, slot * this.dim);
@@ -201,8 +203,7 @@ export class GalleryIndexKernel {
     if (norm > this.maxNorm * this.maxNorm) this.maxNorm = Math.sqrt(norm);
     const ord = this.identityOrdinal(identity);
     this.slotIdentity[slot] = ord;
-    this.slotFace[slot] = id;
-    this.faceSlot.set(id, slot);
+    this.faceIds.set(slot, id);
     if (this.identityCount[ord] === 0) this.liveIdentities += 1;
     this.link(ord, slot);
     this.updateTemplate(ord);
@@ -211,15 +212,14 @@ export class GalleryIndexKernel {
 
   /** Remove one face. False when it is not indexed. */
   remove(faceId: string): boolean {
-    const slot = this.faceSlot.get(faceId);
-    if (slot === undefined) return false;
+    const slot = this.faceIds.slotOf(faceId);
+    if (slot < 0) return false;
     const ord = this.slotIdentity[slot]!;
     this.unlink(ord, slot);
     if (this.identityCount[ord] === 0) this.liveIdentities -= 1;
     else this.updateTemplate(ord);
     this.slotIdentity[slot] = -1;
-    this.slotFace[slot] = undefined;
-    this.faceSlot.delete(faceId);
+    this.faceIds.clear(slot);
     this.live -= 1;
     if (this.graph && slot < this.graph.size) this.graph.markDeleted(slot);
     const dead = this.slots - this.live;
@@ -232,7 +232,7 @@ export class GalleryIndexKernel {
     const ord = this.identityIndex.get(identity);
     if (ord === undefined) return 0;
     const ids: string[] = [];
-    for (let s = this.identityHead[ord]!; s >= 0; s = this.slotNext[s]!) ids.push(this.slotFace[s]!);
+    for (let s = this.identityHead[ord]!; s >= 0; s = this.slotNext[s]!) ids.push(this.faceIds.idAt(s)!);
     for (const id of ids) this.remove(id);
     return ids.length;
   }
@@ -533,14 +533,13 @@ export class GalleryIndexKernel {
       if (from !== to) {
         this.rows.copyWithin(to * this.dim, from * this.dim, (from + 1) * this.dim);
         this.slotIdentity[to] = ord;
-        this.slotFace[to] = this.slotFace[from];
-        this.faceSlot.set(this.slotFace[to]!, to);
       }
       this.link(ord, to);
       to += 1;
     }
+    // Live slots are exactly those with an id: both keep them, in the same order.
+    if (this.faceIds.compact(this.slots) !== to) throw new Error('gallery index: face ids and slots disagree');
     this.slots = to;
-    this.slotFace.length = to;
     this.graphEvaluations += this.graph?.evaluations ?? 0;
     this.graph = null;
     this.fresh = [];
@@ -584,7 +583,7 @@ export class GalleryIndexKernel {
     return {
       slots: this.slots,
       faceAt: (s) => {
-        const id = this.slotFace[s];
+        const id = this.faceIds.idAt(s);
         return id === undefined ? null : [id, this.identityNames[this.slotIdentity[s]!]!];
       },
       rows: this.rows.subarray(0, this.slots * this.dim),
@@ -614,6 +613,7 @@ export class GalleryIndexKernel {
     const kernel = new GalleryIndexKernel(dim, 1, { ...options, graph: 'usearch' });
     kernel.rows = rows;
     kernel.slotIdentity = new Int32Array(rows.length / dim);
+    kernel.faceIds = new FaceIds(rows.length / dim);
     kernel.slotNext = new Int32Array(rows.length / dim);
     kernel.slotPrev = new Int32Array(rows.length / dim);
     /** Slots tombstoned here though saved with a face (a duplicate id): the graph must not return them. */
@@ -622,10 +622,9 @@ export class GalleryIndexKernel {
     faces((s, id, identity) => {
       if (s !== next || s >= slots) throw new RangeError(`saved face list visits slot ${s}, expected ${next} of ${slots}`);
       next += 1;
-      if (id !== null && !kernel.faceSlot.has(id)) kernel.place(s, id, identity);
+      if (id !== null && !kernel.has(id)) kernel.place(s, id, identity);
       else {
         kernel.slotIdentity[s] = -1;
-        kernel.slotFace[s] = undefined;
         if (id !== null) duplicates.push(s);
       }
     });
