@@ -13,6 +13,8 @@
 const EMPTY = 0;
 const REMOVED = -1;
 const NONE = -1;
+/** A UTF-16 surrogate not in a pair. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** FNV-1a over the UTF-16 code units of `s`, as a signed 32-bit integer. */
 function hashOf(s: string): number {
@@ -40,6 +42,11 @@ export class FaceIds {
     this.hash = new Int32Array(Math.max(1, slots));
   }
 
+  /** Throws RangeError for an id that cannot be held: one with a lone surrogate, which UTF-8 cannot encode. */
+  static check(id: string): void {
+    if (LONE_SURROGATE.test(id)) throw new RangeError(`face id ${JSON.stringify(id)} is not well-formed UTF-16 (a lone surrogate)`);
+  }
+
   /** Ids held. */
   get size(): number {
     return this.count;
@@ -63,10 +70,14 @@ export class FaceIds {
     return n < 0 ? undefined : this.bytes.toString('utf8', this.start[slot]!, this.start[slot]! + n);
   }
 
-  /** Give `slot` (which has none) the id `id` (which no slot has). */
+  /**
+   * Give `slot` (which has none) the id `id` (which no slot has). Throws RangeError for an id
+   * with a lone surrogate, which UTF-8 cannot hold.
+   */
   set(slot: number, id: string): void {
-    if (slot >= this.length.length) this.growSlots(slot + 1);
+    FaceIds.check(id);
     const n = Buffer.byteLength(id, 'utf8');
+    if (slot >= this.length.length) this.growSlots(slot + 1);
     if (this.end + n > this.bytes.length) {
       const bytes = Buffer.alloc(Math.max(2 * this.bytes.length, this.end + n));
       this.bytes.copy(bytes, 0, 0, this.end);

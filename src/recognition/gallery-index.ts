@@ -178,11 +178,15 @@ export class GalleryIndexKernel {
     return this.faceIds.slotOf(faceId) >= 0;
   }
 
-  /** Add a face; a face id already present is replaced. Throws RangeError on a wrong length. */
+  /**
+   * Add a face; a face id already present is replaced. Throws RangeError on a wrong length, or
+   * an id with a lone surrogate (see {@link FaceIds.check}), and then changes nothing.
+   */
   add(face: IndexedFace): void {
     if (face.descriptor.length !== this.dim) {
       throw new RangeError(`face ${face.id} of ${face.identity} has ${face.descriptor.length} dimensions, expected ${this.dim}`);
     }
+    FaceIds.check(face.id);
     this.remove(face.id);
     if (this.slots === this.slotIdentity.length) this.grow();
     const slot = this.slots++;

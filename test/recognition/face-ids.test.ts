@@ -51,5 +51,10 @@ describe('FaceIds', () => {
     ids.clear(0);
     ids.clear(10 * slots);
     expect(ids.idAt(10 * slots)).toBeUndefined();
+    // An id UTF-8 cannot hold is refused, and nothing of it is kept.
+    const before = ids.size;
+    expect(() => ids.set(slots, 'half \uD83D pair')).toThrow(RangeError);
+    expect(ids.size).toBe(before);
+    expect(ids.idAt(slots)).toBeUndefined();
   });
 });

@@ -92,6 +92,13 @@ describe('GalleryIndexKernel, exact', () => {
     expect(index.size).toBe(1);
     expect(index.nearest([0, 0, 0, 0], 3)).toEqual([{ identity: 'Ada', distance: 0 }]);
     expect(() => index.add({ id: 'b', identity: 'Bob', descriptor: [1, 2] })).toThrow(RangeError);
+    // An id UTF-8 cannot hold (a lone surrogate) is refused before anything changes.
+    expect(() => index.add({ id: 'b\uDC00', identity: 'Bob', descriptor: [0, 1, 0, 0] })).toThrow(/lone surrogate/);
+    expect(index.size).toBe(1);
+    expect(index.identities).toBe(1);
+    expect(index.nearest([0, 1, 0, 0], 3).map((c) => c.identity)).toEqual(['Ada']);
+    index.add({ id: 'b', identity: 'Bob', descriptor: [0, 1, 0, 0] });
+    expect(index.nearest([0, 1, 0, 0], 3).map((c) => c.identity)).toEqual(['Bob', 'Ada']);
     expect(() => index.nearest([1, 2], 1)).toThrow(RangeError);
     expect(index.nearest([0, 0, 0, 0], 0)).toEqual([]);
   });
