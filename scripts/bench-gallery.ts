@@ -16,7 +16,8 @@
  *   is enrolled and for strangers), recallAt5 (share of exact search's top
  *   5 identities in the index's top 5), decisionAgreement (the 1:N rule of decision.ts names
  *   the same identity, or gives the same reason for unknown);
- * - rssMB: the process's resident set after the load;
+ * - rssMB: the process's resident set after the load; rssBeforeLoadMB: before it, the
+ *   benchmark's own (its LFW descriptors and face model, the store), which a worker does not hold;
  * - visibleAfterMs: another process enrolls a face; time until this process's index matches it
  *   (the cache's 250 ms check interval included).
  * Queries: half are new faces of enrolled identities, half faces of identities never enrolled.
@@ -153,6 +154,8 @@ async function measure(n: number): Promise<Record<string, number | string | null
     const indexDir = path.join(dir, 'index-cache');
     const cacheOptions = { checkIntervalMs: 250, indexDir, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }), ...(efSearch === undefined ? {} : { efSearch }), ...(efConstruction === undefined ? {} : { hnsw: { efConstruction } }) } };
     const cache = createGalleryCache(stores.gallery, cacheOptions);
+    // The benchmark's own memory (its LFW descriptors, the face model, the store), which a worker does not hold.
+    const rssBeforeLoadMB = process.memoryUsage().rss / 2 ** 20;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const index = await cache.get('bench');
@@ -251,6 +254,7 @@ async function measure(n: number): Promise<Record<string, number | string | null
       exactP99Ms: ms(pct(exactWall, 99)),
       speedup: +(pct(exactWall, 50) / pct(wall, 50)).toFixed(1),
       rssMB: Math.round(rssMB),
+      rssBeforeLoadMB: Math.round(rssBeforeLoadMB),
       visibleAfterMs: visibleAt ? visibleAt - committedAt : null,
       agreement: rank1 / probes.length,
       agreementMated: rank1Mated / data.mated.filter(Boolean).length,

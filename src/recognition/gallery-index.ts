@@ -1,5 +1,6 @@
 import type { Candidate } from './types.js';
 import { DEFAULT_HNSW, HnswGraph, squaredDistance, type HnswOptions } from './hnsw.js';
+import { FaceIds } from './face-ids.js';
 import { loadUsearch, NativeGraph, type GraphLike } from './native-graph.js';
 
 /** What {@link GalleryIndexKernel.saveGraph} hands to be written: each slot's `[id, identity]` (null for a tombstone) and the rows. */
@@ -92,14 +93,23 @@ export class GalleryIndexKernel {
   private rows: Float32Array;
   /** Identity ordinal of each slot; -1 for a tombstone. */
   private slotIdentity: Int32Array;
-  private slotFace: (string | undefined)[] = [];
-  private readonly faceSlot = new Map<string, number>();
+  /** Each live slot's face id, and the slot of each id. */
+  private faceIds: FaceIds;
   private slots = 0;
   private live = 0;
   private readonly identityIndex = new Map<string, number>();
   private identityNames: string[] = [];
-  /** Live slots of each identity ordinal. */
-  private identitySlots: number[][] = [];
+  /**
+   * Live slots of each identity ordinal, in the order they were placed (which is slot order): a
+   * list through `slotNext` / `slotPrev` from `identityHead` to `identityTail` (-1 ends it), and
+   * its length. Typed arrays rather than an array per identity, which cost some 180 bytes each
+   * (37 MB at 200,000 identities).
+   */
+  private identityCount: Int32Array = new Int32Array(64);
+  private identityHead: Int32Array = new Int32Array(64).fill(-1);
+  private identityTail: Int32Array = new Int32Array(64).fill(-1);
+  private slotNext: Int32Array;
+  private slotPrev: Int32Array;
   private liveIdentities = 0;
   private best = new Float64Array(64);
   /**
@@ -128,6 +138,9 @@ export class GalleryIndexKernel {
     const cap = Math.max(1, capacity);
     this.rows = new Float32Array(cap * dim);
     this.slotIdentity = new Int32Array(cap);
+    this.faceIds = new FaceIds(cap);
+    this.slotNext = new Int32Array(cap);
+    this.slotPrev = new Int32Array(cap);
   }
 
   /** Faces indexed. */
@@ -162,15 +175,19 @@ export class GalleryIndexKernel {
 
   /** True when a face of this id is indexed. */
   has(faceId: string): boolean {
-    return this.faceSlot.has(faceId);
+    return this.faceIds.slotOf(faceId) >= 0;
   }
 
-  /** Add a face; a face id already present is replaced. Throws RangeError on a wrong length. */
+  /**
+   * Add a face; a face id already present is replaced. Throws RangeError on a wrong length, or
+   * an id with a lone surrogate (see {@link FaceIds.check}), and then changes nothing.
+   */
   add(face: IndexedFace): void {
     if (face.descriptor.length !== this.dim) {
       throw new RangeError(`face ${face.id} of ${face.identity} has ${face.descriptor.length} dimensions, expected ${this.dim}`);
     }
-    if (this.faceSlot.has(face.id)) this.remove(face.id);
+    FaceIds.check(face.id);
+    this.remove(face.id);
     if (this.slots === this.slotIdentity.length) this.grow();
     const slot = this.slots++;
     this.rows.set(face.descriptor, slot * this.dim);
@@ -190,27 +207,23 @@ export class GalleryIndexKernel {
     if (norm > this.maxNorm * this.maxNorm) this.maxNorm = Math.sqrt(norm);
     const ord = this.identityOrdinal(identity);
     this.slotIdentity[slot] = ord;
-    this.slotFace[slot] = id;
-    this.faceSlot.set(id, slot);
-    const mine = this.identitySlots[ord]!;
-    if (mine.length === 0) this.liveIdentities += 1;
-    mine.push(slot);
+    this.faceIds.set(slot, id);
+    if (this.identityCount[ord] === 0) this.liveIdentities += 1;
+    this.link(ord, slot);
     this.updateTemplate(ord);
     this.live += 1;
   }
 
   /** Remove one face. False when it is not indexed. */
   remove(faceId: string): boolean {
-    const slot = this.faceSlot.get(faceId);
-    if (slot === undefined) return false;
+    const slot = this.faceIds.slotOf(faceId);
+    if (slot < 0) return false;
     const ord = this.slotIdentity[slot]!;
-    const mine = this.identitySlots[ord]!;
-    mine.splice(mine.indexOf(slot), 1);
-    if (mine.length === 0) this.liveIdentities -= 1;
+    this.unlink(ord, slot);
+    if (this.identityCount[ord] === 0) this.liveIdentities -= 1;
     else this.updateTemplate(ord);
     this.slotIdentity[slot] = -1;
-    this.slotFace[slot] = undefined;
-    this.faceSlot.delete(faceId);
+    this.faceIds.clear(slot);
     this.live -= 1;
     if (this.graph && slot < this.graph.size) this.graph.markDeleted(slot);
     const dead = this.slots - this.live;
@@ -222,7 +235,8 @@ export class GalleryIndexKernel {
   removeIdentity(identity: string): number {
     const ord = this.identityIndex.get(identity);
     if (ord === undefined) return 0;
-    const ids = this.identitySlots[ord]!.map((s) => this.slotFace[s]!);
+    const ids: string[] = [];
+    for (let s = this.identityHead[ord]!; s >= 0; s = this.slotNext[s]!) ids.push(this.faceIds.idAt(s)!);
     for (const id of ids) this.remove(id);
     return ids.length;
   }
@@ -257,7 +271,7 @@ export class GalleryIndexKernel {
     const templates = this.ensureTemplates();
     const found: number[] = [];
     for (let ord = 0; ord < this.identityNames.length; ord++) {
-      if (this.identitySlots[ord]!.length === 0) continue;
+      if (this.identityCount[ord] === 0) continue;
       this.best[ord] = squaredDistance(q, 0, templates, ord * this.dim, this.dim);
       found.push(ord);
     }
@@ -273,7 +287,7 @@ export class GalleryIndexKernel {
     const q = descriptor instanceof Float32Array ? descriptor : Float32Array.from(descriptor);
     return identities.map((name) => {
       const ord = this.identityIndex.get(name);
-      if (ord === undefined || this.identitySlots[ord]!.length === 0) return Number.NaN;
+      if (ord === undefined || this.identityCount[ord] === 0) return Number.NaN;
       return Math.sqrt(squaredDistance(q, 0, this.ensureTemplates(), ord * this.dim, this.dim));
     });
   }
@@ -282,20 +296,22 @@ export class GalleryIndexKernel {
   private ensureTemplates(): Float32Array {
     if (!this.templates) {
       this.templates = new Float32Array(this.best.length * this.dim);
-      for (let ord = 0; ord < this.identityNames.length; ord++) if (this.identitySlots[ord]!.length > 0) this.updateTemplate(ord);
+      for (let ord = 0; ord < this.identityNames.length; ord++) if (this.identityCount[ord]! > 0) this.updateTemplate(ord);
     }
     return this.templates;
   }
 
   private updateTemplate(ord: number): void {
     if (!this.templates) return;
-    const slots = this.identitySlots[ord]!;
+    const count = this.identityCount[ord]!;
+    const head = this.identityHead[ord]!;
+    const next = this.slotNext;
     const dim = this.dim;
     const o = ord * dim;
     for (let j = 0; j < dim; j++) {
       let s = 0;
-      for (const slot of slots) s += this.rows[slot * dim + j]!;
-      this.templates[o + j] = s / slots.length;
+      for (let slot = head; slot >= 0; slot = next[slot]!) s += this.rows[slot * dim + j]!;
+      this.templates[o + j] = s / count;
     }
   }
 
@@ -453,11 +469,13 @@ export class GalleryIndexKernel {
     if (ord !== undefined) return ord;
     ord = this.identityNames.length;
     this.identityNames.push(identity);
-    this.identitySlots.push([]);
     this.identityIndex.set(identity, ord);
     if (ord === this.best.length) {
       this.best = new Float64Array(ord * 2);
       this.seen = new Uint32Array(ord * 2);
+      this.identityCount = grown(this.identityCount, ord * 2, 0);
+      this.identityHead = grown(this.identityHead, ord * 2, -1);
+      this.identityTail = grown(this.identityTail, ord * 2, -1);
       if (this.templates) {
         const templates = new Float32Array(ord * 2 * this.dim);
         templates.set(this.templates);
@@ -481,26 +499,51 @@ export class GalleryIndexKernel {
     const ids = new Int32Array(cap);
     ids.set(this.slotIdentity.subarray(0, this.slots));
     this.slotIdentity = ids;
+    this.slotNext = grown(this.slotNext, cap, 0);
+    this.slotPrev = grown(this.slotPrev, cap, 0);
+  }
+
+  /** Append `slot` to identity `ord`'s list of slots. */
+  private link(ord: number, slot: number): void {
+    const tail = this.identityTail[ord]!;
+    this.slotPrev[slot] = tail;
+    this.slotNext[slot] = -1;
+    if (tail >= 0) this.slotNext[tail] = slot;
+    else this.identityHead[ord] = slot;
+    this.identityTail[ord] = slot;
+    this.identityCount[ord] += 1;
+  }
+
+  /** Take `slot` out of identity `ord`'s list. */
+  private unlink(ord: number, slot: number): void {
+    const prev = this.slotPrev[slot]!;
+    const next = this.slotNext[slot]!;
+    if (prev >= 0) this.slotNext[prev] = next;
+    else this.identityHead[ord] = next;
+    if (next >= 0) this.slotPrev[next] = prev;
+    else this.identityTail[ord] = prev;
+    this.identityCount[ord] -= 1;
   }
 
   /** Drop tombstones: live rows move down in order; the graph, if still wanted, is rebuilt. */
   private compact(): void {
     let to = 0;
-    for (const list of this.identitySlots) list.length = 0;
+    this.identityCount.fill(0);
+    this.identityHead.fill(-1);
+    this.identityTail.fill(-1);
     for (let from = 0; from < this.slots; from++) {
       const ord = this.slotIdentity[from]!;
       if (ord < 0) continue;
       if (from !== to) {
         this.rows.copyWithin(to * this.dim, from * this.dim, (from + 1) * this.dim);
         this.slotIdentity[to] = ord;
-        this.slotFace[to] = this.slotFace[from];
-        this.faceSlot.set(this.slotFace[to]!, to);
       }
-      this.identitySlots[ord]!.push(to);
+      this.link(ord, to);
       to += 1;
     }
+    // Live slots are exactly those with an id: both keep them, in the same order.
+    if (this.faceIds.compact(this.slots) !== to) throw new Error('gallery index: face ids and slots disagree');
     this.slots = to;
-    this.slotFace.length = to;
     this.graphEvaluations += this.graph?.evaluations ?? 0;
     this.graph = null;
     this.fresh = [];
@@ -544,7 +587,7 @@ export class GalleryIndexKernel {
     return {
       slots: this.slots,
       faceAt: (s) => {
-        const id = this.slotFace[s];
+        const id = this.faceIds.idAt(s);
         return id === undefined ? null : [id, this.identityNames[this.slotIdentity[s]!]!];
       },
       rows: this.rows.subarray(0, this.slots * this.dim),
@@ -553,31 +596,47 @@ export class GalleryIndexKernel {
 
   /**
    * An index over saved slots (see {@link saveGraph}), answering at once from its usearch graph
-   * read from `graphFile`. `faces[s]` is slot s's `[id, identity]` (null for a tombstone); `rows`
-   * is taken as the index's own storage, not copied (its length beyond the slots is room to
-   * grow). Throws when usearch does not load or the file does not read.
+   * read from `graphFile`. `faces(visit)` calls `visit` for each of the `slots` slots in order
+   * with its face id and identity (a null id for a tombstone), so a million faces need never be
+   * held as arrays at once; `rows` is taken as the index's own storage, not copied (its length
+   * beyond the slots is room to grow). Throws when usearch does not load or the file does not
+   * read, and RangeError when the visits do not match `slots`.
    */
-  static restore(dim: number, faces: readonly (readonly [string, string, ...unknown[]] | null)[], rows: Float32Array, graphFile: string, options: Partial<GalleryIndexOptions> = {}): GalleryIndexKernel {
-    if (rows.length < faces.length * dim || rows.length % dim !== 0) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${faces.length}`);
+  static restore(
+    dim: number,
+    slots: number,
+    faces: (visit: (slot: number, id: string | null, identity: string) => void) => void,
+    rows: Float32Array,
+    graphFile: string,
+    options: Partial<GalleryIndexOptions> = {},
+  ): GalleryIndexKernel {
+    if (rows.length < slots * dim || rows.length % dim !== 0) throw new RangeError(`saved rows hold ${rows.length / dim} faces, the face list ${slots}`);
     const { module, error } = loadUsearch();
     if (!module) throw new Error(`usearch does not load: ${error}`);
     const hnsw = { ...DEFAULT_HNSW, ...options.hnsw };
     const kernel = new GalleryIndexKernel(dim, 1, { ...options, graph: 'usearch' });
     kernel.rows = rows;
     kernel.slotIdentity = new Int32Array(rows.length / dim);
-    for (let s = 0; s < faces.length; s++) {
-      const f = faces[s];
-      if (f && !kernel.faceSlot.has(f[0])) kernel.place(s, f[0], f[1]);
+    kernel.faceIds = new FaceIds(rows.length / dim);
+    kernel.slotNext = new Int32Array(rows.length / dim);
+    kernel.slotPrev = new Int32Array(rows.length / dim);
+    /** Slots tombstoned here though saved with a face (a duplicate id): the graph must not return them. */
+    const duplicates: number[] = [];
+    let next = 0;
+    faces((s, id, identity) => {
+      if (s !== next || s >= slots) throw new RangeError(`saved face list visits slot ${s}, expected ${next} of ${slots}`);
+      next += 1;
+      if (id !== null && !kernel.has(id)) kernel.place(s, id, identity);
       else {
         kernel.slotIdentity[s] = -1;
-        kernel.slotFace[s] = undefined;
+        if (id !== null) duplicates.push(s);
       }
-    }
-    kernel.slots = faces.length;
+    });
+    if (next !== slots) throw new RangeError(`saved face list holds ${next} faces, expected ${slots}`);
+    kernel.slots = slots;
     const graph = new NativeGraph(module, dim, { m: hnsw.m, efConstruction: hnsw.efConstruction });
-    graph.load(graphFile, faces.length);
-    // A slot tombstoned here (a duplicate id) is not returned by the graph either.
-    for (let s = 0; s < faces.length; s++) if (kernel.slotIdentity[s]! < 0 && faces[s]) graph.markDeleted(s);
+    graph.load(graphFile, slots);
+    for (const s of duplicates) graph.markDeleted(s);
     kernel.graph = graph;
     kernel.graphKindUsed = 'usearch';
     return kernel;
@@ -596,6 +655,14 @@ export class GalleryIndexKernel {
     this.graphKindUsed = kind;
     return new HnswGraph(this.dim, hnsw, this.slotIdentity.length);
   }
+}
+
+/** `array` copied into a new one of `length`, the rest `fill`. */
+function grown(array: Int32Array, length: number, fill: number): Int32Array {
+  const out = new Int32Array(length);
+  out.set(array.subarray(0, Math.min(array.length, length)));
+  if (length > array.length) out.fill(fill, array.length);
+  return out;
 }
 
 function before(d: number, name: string, otherD: number, otherName: string): boolean {

@@ -116,9 +116,26 @@ export function createGalleryCache(
       removeIndex(dir, collection);
       return null;
     }
+    // Only faces of another pipeline carry one in the file: those are all a warning needs.
+    const others = new Map<string, RecognitionPipeline | undefined>();
+    const otherFaces: Pick<EnrolledFace, 'id' | 'identity' | 'pipeline'>[] = [];
     let kernel: GalleryIndexKernel;
     try {
-      kernel = GalleryIndexKernel.restore(saved.dim, saved.faces, saved.rows, saved.graphFile, options.index);
+      kernel = GalleryIndexKernel.restore(
+        saved.dim,
+        saved.slots,
+        (visit) =>
+          saved.forEachFace((slot, id, identity, facePipeline) => {
+            if (id !== null && facePipeline && toPipeline(facePipeline) !== pipeline) {
+              others.set(id, toPipeline(facePipeline));
+              otherFaces.push({ id, identity, pipeline: toPipeline(facePipeline) });
+            }
+            visit(slot, id, identity);
+          }),
+        saved.rows,
+        saved.graphFile,
+        options.index,
+      );
     } catch (err) {
       stats.indexRejected += 1;
       options.log?.warn({ collection, err: (err as Error).message }, `saved index of collection ${collection} does not load; building it again`);
@@ -126,16 +143,6 @@ export function createGalleryCache(
       removeIndex(dir, collection);
       return null;
     }
-    // Only faces of another pipeline carry one in the file: those are all a warning needs.
-    const others = new Map<string, RecognitionPipeline | undefined>();
-    const otherFaces: Pick<EnrolledFace, 'id' | 'identity' | 'pipeline'>[] = [];
-    for (const f of saved.faces) {
-      if (f && f[2] && toPipeline(f[2]) !== pipeline) {
-        others.set(f[0], toPipeline(f[2]));
-        otherFaces.push({ id: f[0], identity: f[1], pipeline: toPipeline(f[2]) });
-      }
-    }
-    saved.faces.length = 0;
     warn(collection, saved.version, otherFaces);
     const added = apply(kernel, feed.changes);
     dropSavedOnRemoval(collection, feed.changes);

@@ -25,15 +25,21 @@ import type { SavedSlots } from '../recognition/gallery-index.js';
 
 const MAGIC = Buffer.from('FFIDX001');
 
-/** A saved face: `[id, identity, pipeline]` (null: the worker's own), or null for a removed face's slot. */
-export type SavedFace = [string, string, RecognitionPipeline | null] | null;
+/** Called for each slot of a saved index, in order; `id` is null for a removed face's slot (then `identity` is ''). */
+export type SavedFaceVisitor = (slot: number, id: string | null, identity: string, pipeline: RecognitionPipeline | null) => void;
 
 export interface SavedIndex {
   collection: string;
   version: string;
   dim: number;
-  /** Slot by slot. */
-  faces: SavedFace[];
+  /** Slots saved, tombstones included. */
+  slots: number;
+  /**
+   * Visit each slot's face, in slot order. The faces are read from the file's text on each call
+   * (a million faces are never held as arrays at once); throws Error when that text is not a
+   * face list.
+   */
+  forEachFace(visit: SavedFaceVisitor): void;
   /** The rows of the slots in order, then room for more (zeros, not yet touched). */
   rows: Float32Array;
   graphFile: string;
@@ -166,12 +172,97 @@ export function readIndex(dir: string, collection: string, spare?: number): Save
     const graph = fs.statSync(files.graph, { throwIfNoEntry: false });
     if (!graph || graph.size !== header.graphBytes) throw new Error('graph file is missing or of the wrong size');
     if (fileCrc(files.graph) !== header.graphCrc) throw new Error('graph file checksum does not match');
-    const faces = JSON.parse(facesJson.toString('utf8')) as SavedFace[];
-    if (faces.length !== header.slots) throw new Error('index file face count does not match');
-    return { collection, version: header.version, dim: header.dim, faces, rows, graphFile: files.graph };
+    // A first pass only counts (no strings made): a face list that does not parse is corrupt here, not later.
+    if (scanFaces(facesJson, null) !== header.slots) throw new Error('index file face count does not match');
+    return {
+      collection,
+      version: header.version,
+      dim: header.dim,
+      slots: header.slots,
+      forEachFace: (visit) => void scanFaces(facesJson, visit),
+      rows,
+      graphFile: files.graph,
+    };
   } finally {
     fs.closeSync(fd);
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+const NULL = Buffer.from('null');
+
+/**
+ * Walk the face list as {@link saveIndex} writes it, `[face,face,...]` with each face
+ * `["id","identity","pipeline"|null]` or `null` and no white space, straight from its bytes:
+ * one string per field, nothing per face beyond them. With no visitor nothing is made at all
+ * and only the faces are counted. Returns how many there are; throws Error on anything else.
+ */
+function scanFaces(text: Buffer, visit: SavedFaceVisitor | null): number {
+  let at = 0;
+  const fail = (what: string): never => {
+    throw new Error(`index file face list does not parse at byte ${at}: ${what}`);
+  };
+  const expect = (byte: number) => {
+    if (text[at] !== byte) fail(`expected ${String.fromCharCode(byte)}`);
+    at += 1;
+  };
+  const isNull = () => text.length - at >= 4 && text[at] === NULL[0] && text[at + 1] === NULL[1] && text[at + 2] === NULL[2] && text[at + 3] === NULL[3];
+  /** The JSON string at `at` (its value only with a visitor). */
+  const string = (): string => {
+    expect(QUOTE);
+    const start = at;
+    let escaped = false;
+    let ascii = true;
+    for (;;) {
+      if (at >= text.length) fail('unterminated string');
+      const b = text[at]!;
+      if (b === QUOTE) break;
+      if (b === BACKSLASH) {
+        escaped = true;
+        at += 1;
+      } else if (b >= 0x80) ascii = false;
+      at += 1;
+    }
+    const end = at;
+    at += 1;
+    if (!visit) return '';
+    if (escaped) return JSON.parse(text.toString('utf8', start - 1, end + 1)) as string;
+    return text.toString(ascii ? 'latin1' : 'utf8', start, end);
+  };
+  let slot = 0;
+  expect(OPEN);
+  if (text[at] === CLOSE) at += 1;
+  else {
+    for (;;) {
+      if (isNull()) {
+        at += 4;
+        visit?.(slot, null, '', null);
+      } else {
+        expect(OPEN);
+        const id = string();
+        expect(COMMA);
+        const identity = string();
+        expect(COMMA);
+        let pipeline: string | null = null;
+        if (isNull()) at += 4;
+        else pipeline = string();
+        expect(CLOSE);
+        visit?.(slot, id, identity, pipeline === null ? null : toPipeline(pipeline));
+      }
+      slot += 1;
+      if (text[at] === COMMA) at += 1;
+      else {
+        expect(CLOSE);
+        break;
+      }
+    }
+  }
+  if (at !== text.length) fail('text after the list');
+  return slot;
 }
 
 export function removeIndex(dir: string, collection: string): void {

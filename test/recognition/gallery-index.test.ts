@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildGalleryIndex, GalleryIndexKernel, type IndexedFace } from '../../src/recognition/gallery-index.js';
+import { squaredDistance } from '../../src/recognition/hnsw.js';
 import type { Candidate } from '../../src/recognition/types.js';
 import { seededRandom as rng } from '../../src/random.js';
 import { createGalleryIndex } from '../../src/recognition/matcher.js';
@@ -91,6 +92,13 @@ describe('GalleryIndexKernel, exact', () => {
     expect(index.size).toBe(1);
     expect(index.nearest([0, 0, 0, 0], 3)).toEqual([{ identity: 'Ada', distance: 0 }]);
     expect(() => index.add({ id: 'b', identity: 'Bob', descriptor: [1, 2] })).toThrow(RangeError);
+    // An id UTF-8 cannot hold (a lone surrogate) is refused before anything changes.
+    expect(() => index.add({ id: 'b\uDC00', identity: 'Bob', descriptor: [0, 1, 0, 0] })).toThrow(/lone surrogate/);
+    expect(index.size).toBe(1);
+    expect(index.identities).toBe(1);
+    expect(index.nearest([0, 1, 0, 0], 3).map((c) => c.identity)).toEqual(['Ada']);
+    index.add({ id: 'b', identity: 'Bob', descriptor: [0, 1, 0, 0] });
+    expect(index.nearest([0, 1, 0, 0], 3).map((c) => c.identity)).toEqual(['Bob', 'Ada']);
     expect(() => index.nearest([1, 2], 1)).toThrow(RangeError);
     expect(index.nearest([0, 0, 0, 0], 0)).toEqual([]);
   });
@@ -139,6 +147,60 @@ describe('GalleryIndexKernel, templates', () => {
     one.add({ id: 'b', identity: 'Ada', descriptor: [0, 1, 0, 0] });
     expect(one.nearestTemplates([0.5, 0.5, 0, 0], 2)).toEqual([{ identity: 'Ada', distance: 0 }]);
     expect(() => one.nearestTemplates([1], 1)).toThrow(RangeError);
+  });
+
+  it('keeps each identity\'s faces and template exact through removals, identity removals, re-adds and compactions', () => {
+    const all = syntheticFaces(2_000, 120, 5);
+    const index = new GalleryIndexKernel(128, 4);
+    // Templates from the start, so every change below updates them in place.
+    index.nearestTemplates(all[0]!.descriptor, 1);
+    const live = new Map<string, IndexedFace>();
+    const r = rng(9);
+    let removedIdentities = 0;
+    for (const f of all) {
+      index.add(f);
+      live.set(f.id, f);
+      const roll = r();
+      if (roll < 0.3) {
+        const victim = [...live.keys()][Math.floor(r() * live.size)]!;
+        expect(index.remove(victim)).toBe(true);
+        live.delete(victim);
+      } else if (roll < 0.32) {
+        const who = `id-${Math.floor(r() * 120)}`;
+        const mine = [...live.values()].filter((g) => g.identity === who);
+        expect(index.removeIdentity(who)).toBe(mine.length);
+        for (const g of mine) live.delete(g.id);
+        removedIdentities += 1;
+      } else if (roll < 0.35 && live.size > 0) {
+        // The same id again, now of another identity: it moves.
+        const moved = [...live.values()][Math.floor(r() * live.size)]!;
+        const again = { ...moved, identity: `id-${Math.floor(r() * 120)}` };
+        index.add(again);
+        live.delete(moved.id);
+        live.set(again.id, again);
+      }
+    }
+    expect(removedIdentities).toBeGreaterThan(10);
+    expect(index.size).toBe(live.size);
+    const names = new Set([...live.values()].map((f) => f.identity));
+    expect(index.identities).toBe(names.size);
+    // Each template is the Float32 mean of the identity's live faces, summed in the order they were added.
+    const order = [...live.values()];
+    const q = Float32Array.from(all[7]!.descriptor);
+    const got = index.templateDistances(q, [...names, 'never']);
+    expect(got.at(-1)).toBeNaN();
+    [...names].forEach((name, i) => {
+      const mine = order.filter((f) => f.identity === name);
+      const mean = new Float32Array(128);
+      for (let j = 0; j < 128; j++) {
+        let s = 0;
+        for (const f of mine) s += Math.fround(f.descriptor[j]!);
+        mean[j] = s / mine.length;
+      }
+      expect(got[i]).toBe(Math.sqrt(squaredDistance(q, 0, mean, 0, 128)));
+    });
+    // Every identity with a face is a template candidate, and only those.
+    expect(new Set(index.nearestTemplates(q, 1_000).map((c) => c.identity))).toEqual(names);
   });
 
   it('is the matcher\'s scoring when asked, with the template rule as its default', () => {
