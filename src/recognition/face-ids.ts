@@ -83,13 +83,14 @@ export class FaceIds {
       this.bytes.copy(bytes, 0, 0, this.end);
       this.bytes = bytes;
     }
+    // Grown before the slot is filled in, so that the rehash does not insert it too.
+    if ((this.used + 1) * 2 > this.table.length) this.rehash((this.count + 1) * 4 > this.table.length ? this.table.length * 2 : this.table.length);
     this.bytes.write(id, this.end, n, 'utf8');
     this.start[slot] = this.end;
     this.length[slot] = n;
     this.end += n;
     const h = hashOf(id);
     this.hash[slot] = h;
-    if ((this.used + 1) * 2 > this.table.length) this.rehash((this.count + 1) * 4 > this.table.length ? this.table.length * 2 : this.table.length);
     this.insert(slot, h);
     this.count += 1;
   }
@@ -122,7 +123,10 @@ export class FaceIds {
     }
     this.length.fill(NONE, to);
     this.end = end;
-    this.rehash(this.table.length);
+    // Sized for the ids left (a gallery that shrank gets a smaller table), over the live slots only.
+    let cells = 16;
+    while (cells < to * 4) cells *= 2;
+    this.rehash(cells, to);
     return to;
   }
 
@@ -153,10 +157,18 @@ export class FaceIds {
     this.table[c] = slot + 1;
   }
 
-  private rehash(cells: number): void {
-    this.table = new Int32Array(cells);
+  private rehash(cells: number, slots = this.length.length): void {
+    if (cells === this.table.length) this.table.fill(EMPTY);
+    else this.table = new Int32Array(cells);
     this.used = 0;
-    for (let s = 0; s < this.length.length; s++) if (this.length[s]! >= 0) this.insert(s, this.hash[s]!);
+    for (let s = 0; s < slots; s++) if (this.length[s]! >= 0) this.insert(s, this.hash[s]!);
+  }
+
+  /** Table cells that hold an id (for tests: one per id). */
+  cellsInUse(): number {
+    let n = 0;
+    for (const cell of this.table) if (cell > 0) n += 1;
+    return n;
   }
 
   private growSlots(atLeast: number): void {

@@ -188,6 +188,8 @@ export function readIndex(dir: string, collection: string, spare?: number): Save
   }
 }
 
+/** A UTF-16 surrogate not in a pair: not an id a face can have. */
+const LONE_SURROGATE = /\p{Cs}/u;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
@@ -221,6 +223,7 @@ function scanFaces(text: Buffer, visit: SavedFaceVisitor | null): number {
       if (at >= text.length) fail('unterminated string');
       const b = text[at]!;
       if (b === QUOTE) break;
+      if (b < 0x20) fail('a control character in a string');
       if (b === BACKSLASH) {
         escaped = true;
         at += 1;
@@ -229,8 +232,19 @@ function scanFaces(text: Buffer, visit: SavedFaceVisitor | null): number {
     }
     const end = at;
     at += 1;
+    if (escaped) {
+      // Rare (saveIndex escapes only what JSON must): parsed in the counting pass too, so that a
+      // bad escape or a lone surrogate is refused here, with the rest of a corrupt list.
+      let value = '';
+      try {
+        value = JSON.parse(text.toString('utf8', start - 1, end + 1)) as string;
+      } catch {
+        fail('a bad escape in a string');
+      }
+      if (LONE_SURROGATE.test(value)) fail('a lone surrogate in a string');
+      return value;
+    }
     if (!visit) return '';
-    if (escaped) return JSON.parse(text.toString('utf8', start - 1, end + 1)) as string;
     return text.toString(ascii ? 'latin1' : 'utf8', start, end);
   };
   let slot = 0;

@@ -15,6 +15,7 @@ describe('FaceIds', () => {
       const want = new Map<string, number>();
       bySlot.forEach((id, s) => id !== undefined && want.set(id, s));
       expect(ids.size).toBe(want.size);
+      expect(ids.cellsInUse()).toBe(want.size);
       for (let s = 0; s < slots; s++) expect(ids.idAt(s)).toBe(bySlot[s]);
       for (const [id, s] of want) expect(ids.slotOf(id)).toBe(s);
       // Ids never set, or taken away, are not found; nor is a prefix or an extension of one.
@@ -56,5 +57,16 @@ describe('FaceIds', () => {
     expect(() => ids.set(slots, 'half \uD83D pair')).toThrow(RangeError);
     expect(ids.size).toBe(before);
     expect(ids.idAt(slots)).toBeUndefined();
+  });
+
+  it('tells apart ids whose hashes are equal (FNV-1a collisions)', () => {
+    const ids = new FaceIds();
+    const pairs = [['costarring', 'liquid'], ['altarage', 'zinke'], ['declinate', 'macallums']];
+    pairs.flat().forEach((id, s) => ids.set(s, id));
+    pairs.flat().forEach((id, s) => expect(ids.slotOf(id), id).toBe(s));
+    ids.clear(0);
+    expect(ids.slotOf('costarring')).toBe(-1);
+    expect(ids.slotOf('liquid')).toBe(1);
+    expect(ids.cellsInUse()).toBe(5);
   });
 });

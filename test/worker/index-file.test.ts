@@ -74,16 +74,33 @@ describe('saved index file', () => {
     const headerLength = bytes.readUInt32LE(8);
     const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString()) as { crc: number; facesBytes: number };
     const start = 12 + headerLength;
-    // One face's closing bracket made a brace, the checksum made to match.
-    const faces = Buffer.from(bytes.subarray(start, start + header.facesBytes));
-    expect(faces.toString()).toBe('[["f1","alice",null]]');
-    faces[faces.length - 2] = '}'.charCodeAt(0);
-    const crc = zlib.crc32(bytes.subarray(start + header.facesBytes), zlib.crc32(faces));
-    const newHeader = Buffer.from(JSON.stringify({ ...header, crc }));
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(newHeader.length);
-    fs.writeFileSync(file, Buffer.concat([bytes.subarray(0, 8), length, newHeader, faces, bytes.subarray(start + header.facesBytes)]));
-    expect(() => readIndex(dir, 'c', 0)).toThrow(/face list does not parse/);
+    const rows = bytes.subarray(start + header.facesBytes);
+    expect(bytes.subarray(start, start + header.facesBytes).toString()).toBe('[["f1","alice",null]]');
+    /** The file with `list` as its face list, its length and checksum made to match. */
+    const withList = (list: string) => {
+      const faces = Buffer.from(list, 'latin1');
+      const crc = zlib.crc32(rows, zlib.crc32(faces));
+      const newHeader = Buffer.from(JSON.stringify({ ...header, crc, facesBytes: faces.length }));
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(newHeader.length);
+      fs.writeFileSync(file, Buffer.concat([bytes.subarray(0, 8), length, newHeader, faces, rows]));
+    };
+    withList('[["f1","alice",null]]');
+    expect(readIndex(dir, 'c', 0)?.slots).toBe(1);
+    for (const [what, list] of [
+      ['a brace for a bracket', '[["f1","alice",null}]'],
+      ['a bad escape', '[["f\\x1","alice",null]]'],
+      ['a short unicode escape', '[["f\\u12","alice",null]]'],
+      ['a lone surrogate', '[["f\\udc00","alice",null]]'],
+      ['a raw control byte', '[["f\u00011","alice",null]]'],
+      ['an unterminated string', '[["f1,"alice",null]]'],
+      ['a trailing backslash', '[["f1\\'],
+      ['text after the list', '[["f1","alice",null]]x'],
+      ['a number for a string', '[[1,"alice",null]]'],
+    ] as const) {
+      withList(list);
+      expect(() => readIndex(dir, 'c', 0), what).toThrow(/face list does not parse|face count/);
+    }
   });
 
   it('refuses a file whose face list was changed behind its checksum', () => {
