@@ -78,8 +78,8 @@ export function createJobEffects(deps: JobEffectsDeps): JobEffects {
   const now = deps.now ?? (() => new Date());
   return {
     async enqueue(params) {
-      const { jobId } = params;
-      const messageId = await queue.send(enqueueMessage(params));
+      const { jobId, delaySeconds } = params;
+      const messageId = await queue.send(enqueueMessage(params), delaySeconds ? { delaySeconds: Math.min(MAX_MESSAGE_DELAY_SECONDS, delaySeconds) } : undefined);
       log.debug({ jobId, messageId }, 'job message sent');
     },
 

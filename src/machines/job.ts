@@ -42,7 +42,8 @@ export interface JobMachineContext extends JobContext {
 
 /** Every event carries `at` (ISO), filled in by the runner. */
 export type JobEvent =
-  | { type: 'ENQUEUE'; at: string }
+  /** `delaySeconds`: the job's message becomes visible that much later (0 to 900; a job meant for a later moment). */
+  | { type: 'ENQUEUE'; at: string; delaySeconds?: number }
   | { type: 'SWEEP'; at: string }
   | { type: 'START'; at: string; workerId: string; leaseSeconds: number; receipt?: string }
   | { type: 'HEARTBEAT'; at: string; workerId: string; leaseSeconds: number }
@@ -65,6 +66,8 @@ export type JobEventType = JobEvent['type'];
 /** Params of the effects the machine asks for; `jobId` is on all of them for logs. */
 export interface EnqueueParams {
   jobId: string;
+  /** Send the message this many seconds late (ENQUEUE's `delaySeconds`). */
+  delaySeconds?: number;
 }
 export interface AcknowledgeParams {
   jobId: string;
@@ -239,7 +242,10 @@ export const jobMachine = setup({
       on: {
         ENQUEUE: {
           target: 'queued',
-          actions: [record('uploaded', 'queued'), { type: 'enqueue', params: ({ context }) => ({ jobId: context.id }) }],
+          actions: [
+            record('uploaded', 'queued'),
+            { type: 'enqueue', params: ({ context, event }) => ({ jobId: context.id, ...(event.type === 'ENQUEUE' && event.delaySeconds ? { delaySeconds: event.delaySeconds } : {}) }) },
+          ],
         },
         SWEEP: {
           target: 'queued',

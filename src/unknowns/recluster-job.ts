@@ -21,6 +21,8 @@ export interface ReclusterRequest {
   /** Requests with the same bucket make one job (e.g. the minute, or the day of the nightly run). */
   bucket: string;
   maxAttempts: number;
+  /** Queue the job this many seconds late (a job for a bucket that has not begun). */
+  delaySeconds?: number;
 }
 
 /** Create and queue the recluster job of `bucket`, or find the one already made. Returns its id and whether it was new. */
@@ -42,8 +44,25 @@ export async function submitRecluster(deps: { blobs: BlobStore; runner: JobRunne
     if (err instanceof AlreadyExistsError) return { jobId: id, created: false };
     throw err;
   }
-  await deps.runner.dispatch(record.id, { type: 'ENQUEUE' });
+  await deps.runner.dispatch(record.id, { type: 'ENQUEUE', ...(request.delaySeconds ? { delaySeconds: request.delaySeconds } : {}) });
   return { jobId: id, created: true };
+}
+
+/**
+ * Ask for a recluster of `collection` soon, at most one job per bucket of `seconds`: this
+ * bucket's job, or, when this bucket's job already exists (it may have run before the request's
+ * cause, a cluster just made), the next bucket's, queued to run when that bucket begins. So every
+ * request is followed by a run that sees what prompted it, within two buckets.
+ */
+export async function requestRecluster(
+  deps: { blobs: BlobStore; runner: JobRunner },
+  request: { collection: string; now: Date; seconds: number; maxAttempts: number },
+): Promise<{ jobId: string; created: boolean }> {
+  const bucket = Number(bucketOf(request.now, request.seconds));
+  const current = await submitRecluster(deps, { collection: request.collection, bucket: String(bucket), maxAttempts: request.maxAttempts });
+  if (current.created) return current;
+  const nextStartsIn = ((bucket + 1) * request.seconds * 1000 - request.now.getTime()) / 1000;
+  return submitRecluster(deps, { collection: request.collection, bucket: String(bucket + 1), maxAttempts: request.maxAttempts, delaySeconds: Math.ceil(nextStartsIn) });
 }
 
 /** The bucket of a request made at `now` for buckets of `seconds`. */

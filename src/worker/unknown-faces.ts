@@ -9,7 +9,7 @@ import type { JobRunner } from '../jobs/runner.js';
 import type { Logger } from '../log.js';
 import type { DetectedFace, RecognitionPipeline, RecognizedFace } from '../recognition/types.js';
 import type { BlobStore, Gallery } from '../store/ports.js';
-import { bucketOf, submitRecluster } from '../unknowns/recluster-job.js';
+import { requestRecluster } from '../unknowns/recluster-job.js';
 import { trackUnknownFaces } from '../unknowns/tracker.js';
 import { errorInfo } from '../errors.js';
 import type { WebhookPublisher } from '../webhooks/publish.js';
@@ -57,7 +57,7 @@ export function trackUnknownsIn(deps: UnknownFacesDeps) {
       );
       if (outcome.reclusterWanted) {
         // Best effort: the nightly run merges what this misses.
-        await submitRecluster(deps, { collection: job.collection, bucket: bucketOf(deps.now?.() ?? new Date(), RECLUSTER_BUCKET_SECONDS), maxAttempts: deps.maxAttempts })
+        await requestRecluster(deps, { collection: job.collection, now: deps.now?.() ?? new Date(), seconds: RECLUSTER_BUCKET_SECONDS, maxAttempts: deps.maxAttempts })
           .then((r) => r.created && log.info({ collection: job.collection, reclusterJob: r.jobId }, 'recluster requested: two clusters started within the radius of each other'))
           .catch((err: unknown) => log.warn({ err: errorInfo(err) }, 'recluster request failed'));
       }
