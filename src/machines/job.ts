@@ -42,7 +42,11 @@ export interface JobMachineContext extends JobContext {
 
 /** Every event carries `at` (ISO), filled in by the runner. */
 export type JobEvent =
-  /** `delaySeconds`: the job's message becomes visible that much later (0 to 900; a job meant for a later moment). */
+  /**
+   * `delaySeconds`: the job's message becomes visible that much later (0 to 900; a job meant for
+   * a later moment). It is not kept with the job: a sweep of a job queued longer than the
+   * sweeper's stale age sends a message at once.
+   */
   | { type: 'ENQUEUE'; at: string; delaySeconds?: number }
   | { type: 'SWEEP'; at: string }
   | { type: 'START'; at: string; workerId: string; leaseSeconds: number; receipt?: string }

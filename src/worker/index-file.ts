@@ -16,6 +16,7 @@
  * longer holds it) is stale. Either way the caller loads in full and saves again.
  */
 import crypto from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -213,8 +214,11 @@ function scanFaces(text: Buffer, visit: SavedFaceVisitor | null): number {
     at += 1;
   };
   const isNull = () => text.length - at >= 4 && text[at] === NULL[0] && text[at + 1] === NULL[1] && text[at + 2] === NULL[2] && text[at + 3] === NULL[3];
-  /** The JSON string at `at` (its value only with a visitor). */
-  const string = (): string => {
+  /**
+   * The JSON string at `at` (its value only with a visitor). `faceId`: a lone surrogate is
+   * refused, as the index refuses such a face id; other fields (identity names) may hold one.
+   */
+  const string = (faceId = false): string => {
     expect(QUOTE);
     const start = at;
     let escaped = false;
@@ -241,9 +245,10 @@ function scanFaces(text: Buffer, visit: SavedFaceVisitor | null): number {
       } catch {
         fail('a bad escape in a string');
       }
-      if (LONE_SURROGATE.test(value)) fail('a lone surrogate in a string');
+      if (faceId && LONE_SURROGATE.test(value)) fail('a lone surrogate in a face id');
       return value;
     }
+    if (!ascii && !isUtf8(text.subarray(start, end))) fail('a string that is not UTF-8');
     if (!visit) return '';
     return text.toString(ascii ? 'latin1' : 'utf8', start, end);
   };
@@ -257,7 +262,7 @@ function scanFaces(text: Buffer, visit: SavedFaceVisitor | null): number {
         visit?.(slot, null, '', null);
       } else {
         expect(OPEN);
-        const id = string();
+        const id = string(true);
         expect(COMMA);
         const identity = string();
         expect(COMMA);
