@@ -69,6 +69,24 @@ export function acquireDatabase(dataDir: string, log?: Logger): SqliteLease {
   };
 }
 
+/**
+ * Switch to WAL. Two processes opening a new database at once can both try, and SQLite answers
+ * the loser SQLITE_BUSY at once, without its busy handler: so try again, briefly, until the
+ * other's switch is done (then the mode is already WAL and the pragma takes no lock).
+ */
+function walMode(db: Database.Database): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
 function openDatabase(file: string, log?: Logger): Database.Database {
   try {
     // Owner only (see modes.ts): the file is created 0600 before SQLite opens it.
@@ -78,7 +96,7 @@ function openDatabase(file: string, log?: Logger): Database.Database {
     try {
       // WAL lets the web tier read while a worker writes; NORMAL is durable across process
       // crashes (only an OS crash can lose the last commits), which is the failure we plan for.
-      db.pragma('journal_mode = WAL');
+      walMode(db);
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       // Deleted rows are overwritten with zeros, not left in free pages: deleting a job or a face
