@@ -58,8 +58,9 @@ export async function requestRecluster(
   deps: { blobs: BlobStore; runner: JobRunner },
   request: { collection: string; now: Date; seconds: number; maxAttempts: number },
 ): Promise<{ jobId: string; created: boolean }> {
-  // The next bucket's message waits up to a bucket: at most the queue's 900 s, and under the
-  // sweeper's stale age (FACEFLEET_SWEEP_STALE, default 120 s), which would send it at once.
+  // The next bucket's message waits up to a bucket: at most the queue's 900 s. A wait longer
+  // than the sweeper's stale age (FACEFLEET_SWEEP_STALE, default 120 s; the worker's buckets are
+  // 60 s) may be cut short by a sweep, which only runs the job early.
   if (!(request.seconds > 0 && request.seconds <= 900)) throw new RangeError(`recluster buckets of ${request.seconds} s: want 1 to 900`);
   const bucket = Number(bucketOf(request.now, request.seconds));
   const current = await submitRecluster(deps, { collection: request.collection, bucket: String(bucket), maxAttempts: request.maxAttempts });
