@@ -126,9 +126,10 @@ export function createGalleryCache(
         saved.slots,
         (visit) =>
           saved.forEachFace((slot, id, identity, facePipeline) => {
-            if (id !== null && facePipeline && toPipeline(facePipeline) !== pipeline) {
-              others.set(id, toPipeline(facePipeline));
-              otherFaces.push({ id, identity, pipeline: toPipeline(facePipeline) });
+            // The visitor's pipeline is already a RecognitionPipeline (readIndex converts it).
+            if (id !== null && facePipeline && facePipeline !== pipeline) {
+              others.set(id, facePipeline);
+              otherFaces.push({ id, identity, pipeline: facePipeline });
             }
             visit(slot, id, identity);
           }),
