@@ -6,16 +6,22 @@
  * a cluster" rule, and recluster's centroid-linkage plan).
  *
  *   npm run bench:clusters -- [--lfw DIR] [--cache DIR] [--people N] [--seed S] [--radius R]
- *                             [--margin M] [--merge-rule FLOOR,SPREAD,CAP] [--recluster-every N] [--store-faces N]
+ *                             [--margin M] [--merge-rule FLOOR,SPREAD,CAP] [--recluster service|N]
+ *                             [--face-gap-seconds S] [--store-faces N]
  *                             [--choose] [--choose-seeds 1,2,3] [--choose-only] [--json]
  *
  * People are split in two halves as bench:identify splits them (seed 15): `--choose` sweeps join
  * radius, join margin and merge rule on the tuning half (mean over the --choose-seeds stream orders) and keeps the
  * rule that clears the goal (BCubed precision 0.98, recall 0.90) by the widest margin;
  * `--choose-only` stops there. The report is always on the other half. Descriptors come from bench:identify's cache (./lib/lfw-cache.ts),
- * so no engine runs. Each figure is printed without recluster, with recluster (every
- * --recluster-every faces and at the end), and for a one-shot offline agglomerative clustering
- * (average linkage cut at the join radius, and at the merge rule's cap).
+ * so no engine runs. Each figure is printed without recluster, with recluster, and for a one-shot
+ * offline agglomerative clustering
+ * (average linkage cut at the join radius, and at the merge rule's cap). Recluster runs after
+ * every N faces (`--recluster N`, default 500, the cadence the rule was chosen with) and once at
+ * the end, for the nightly run; or, with `--recluster service`, as the service's workers ask for
+ * it: when a face starts a cluster that the merge rule would merge with another, at most one run
+ * per minute of the stream, whose faces come --face-gap-seconds apart (default 1: a busy
+ * collection, the fewest runs per face), and once at the end.
  *
  * msPerFace in memory is the rules alone. `--store-faces N` (default 300) also runs the first N
  * faces through the worker's own tracker on a real SQLite collection (src/unknowns/tracker.ts:
@@ -43,14 +49,15 @@ const opts = new Command()
   .option('--radius <r>', `cluster radius (default ${CLUSTER_RADIUS})`)
   .option('--margin <m>', `join margin (default ${JOIN_MARGIN})`)
   .option('--merge-rule <floor,spread,cap>', `recluster's merge rule (default ${ruleText(MERGE_RULE)})`)
-  .option('--recluster-every <n>', 'faces between recluster runs', '500')
+  .option('--recluster <when>', "when recluster runs: a number of faces between runs, or 'service' (as the workers ask for it)", '500')
+  .option('--face-gap-seconds <s>', "seconds between two faces of the stream, for --recluster service", '1')
   .option('--store-faces <n>', 'faces also run through the tracker on a real SQLite collection for msPerFace', '300')
   .option('--choose', 'sweep the radii on the tuning half first')
   .option('--choose-only', 'stop after --choose: print nothing of the report half')
   .option('--choose-seeds <list>', 'stream seeds --choose averages over, on the tuning half', '1,2,3')
   .option('--json', 'print only the JSON line')
   .parse()
-  .opts<{ lfw?: string; cache: string; people?: string; seed: string; splitSeed: string; radius?: string; margin?: string; mergeRule?: string; reclusterEvery: string; storeFaces: string; choose?: boolean; chooseOnly?: boolean; chooseSeeds: string; json?: boolean }>();
+  .opts<{ lfw?: string; cache: string; people?: string; seed: string; splitSeed: string; radius?: string; margin?: string; mergeRule?: string; recluster: string; faceGapSeconds: string; storeFaces: string; choose?: boolean; chooseOnly?: boolean; chooseSeeds: string; json?: boolean }>();
 
 /** A merge rule as the flag writes it: floor,spread,cap. */
 function ruleText(rule: MergeRule): string {
@@ -61,10 +68,14 @@ function parseRule(text: string): MergeRule {
   const parts = text.split(',');
   const [floor, spread, cap] = parts.map((p) => (p.trim() === '' ? NaN : Number(p)));
   if (parts.length !== 3 || ![floor, spread, cap].every((v) => v !== undefined && Number.isFinite(v) && v >= 0)) {
-    console.error(`--merge-rule wants three non-negative numbers, floor,spread,cap; got ${JSON.stringify(text)}`);
-    process.exit(2);
+    fail(`--merge-rule wants three non-negative numbers, floor,spread,cap; got ${JSON.stringify(text)}`);
   }
   return { floor: floor!, spread: spread!, cap: cap! };
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
 }
 
 const say = (s: string) => {
@@ -95,7 +106,12 @@ function stream(people: string[], seed: number): SimFace[] {
   return faces;
 }
 
-const every = Number(opts.reclusterEvery);
+const cadence: number | 'service' = opts.recluster === 'service' ? 'service' : Number(opts.recluster);
+const faceGapSeconds = Number(opts.faceGapSeconds);
+if (cadence !== 'service' && !(Number.isInteger(cadence) && cadence > 0)) fail(`--recluster ${opts.recluster}: want 'service' or a whole number of faces`);
+if (!(faceGapSeconds > 0)) fail(`--face-gap-seconds ${opts.faceGapSeconds}: want a positive number`);
+const reclusterOn = { recluster: cadence, faceGapSeconds };
+const cadenceText = cadence === 'service' ? `as the service asks, a face every ${faceGapSeconds} s` : `every ${cadence} faces`;
 /** The grid `--choose` sweeps: join radius (to a cluster's template), join margin, and the merge rule's floor, spread and cap (between templates). */
 const JOINS = [0.34, 0.36, 0.38, 0.4];
 const MARGINS = [0, 0.02, 0.04];
@@ -121,7 +137,7 @@ if (opts.choose) {
   for (const r of JOINS) {
     for (const g of MARGINS) {
       for (const m of MERGES) {
-        const scores = tunes.map((tune) => bcubed(simulate(tune, { radius: r, margin: g, mergeRule: m, reclusterEvery: every }).labels, tune.map((f) => f.person)));
+        const scores = tunes.map((tune) => bcubed(simulate(tune, { radius: r, margin: g, mergeRule: m, ...reclusterOn }).labels, tune.map((f) => f.person)));
         const precision = mean(scores.map((b) => b.precision));
         const recall = mean(scores.map((b) => b.recall));
         say(`  join ${r.toFixed(2)} margin ${g.toFixed(2)} merge ${ruleText(m)}: BCubed P ${f3(precision)} R ${f3(recall)} (mean of ${seeds.length}; ${scores.map((b) => `${f3(b.precision)}/${f3(b.recall)}`).join(' ')})`);
@@ -146,12 +162,12 @@ if (opts.people) {
 const faces = stream(report, seed);
 const truth = faces.map((f) => f.person);
 say(`report half: ${report.length} people with 5+ images, ${faces.length} faces, seed ${seed}, join radius ${radius}, join margin ${margin}, merge rule ${ruleText(mergeRule)}`);
-const plain = simulate(faces, { radius, margin, reclusterEvery: 0 });
+const plain = simulate(faces, { radius, margin, recluster: 0 });
 const bPlain = bcubed(plain.labels, truth);
 say(`incremental, no recluster:   ${plain.clusters} clusters for ${report.length} people, BCubed P ${f3(bPlain.precision)} R ${f3(bPlain.recall)}, ${plain.msPerFace.toFixed(3)} ms/face (rules in memory)`);
-const withRe = simulate(faces, { radius, margin, mergeRule, reclusterEvery: every });
+const withRe = simulate(faces, { radius, margin, mergeRule, ...reclusterOn });
 const bRe = bcubed(withRe.labels, truth);
-say(`incremental + recluster/${every}: ${withRe.clusters} clusters, BCubed P ${f3(bRe.precision)} R ${f3(bRe.recall)}, ${withRe.msPerFace.toFixed(3)} ms/face (recluster ${withRe.reclusterMs.toFixed(0)} ms in all)`);
+say(`incremental + recluster (${cadenceText}, and at the end): ${withRe.clusters} clusters, BCubed P ${f3(bRe.precision)} R ${f3(bRe.recall)}, ${withRe.msPerFace.toFixed(3)} ms/face (recluster ran ${withRe.reclusterRuns} times, ${withRe.reclusterMs.toFixed(0)} ms in all)`);
 const offlines = [...new Set([radius, mergeRule.cap])].map((cut) => {
   const run = agglomerative(faces, cut);
   const b = bcubed(run.labels, truth);
@@ -169,6 +185,7 @@ console.log(
     bcubedPrecision: Number(f3(bRe.precision)),
     bcubedRecall: Number(f3(bRe.recall)),
     msPerFace: Number(withRe.msPerFace.toFixed(3)),
+    recluster: { when: cadence, ...(cadence === 'service' ? { faceGapSeconds } : {}), runs: withRe.reclusterRuns, ms: Math.round(withRe.reclusterMs) },
     radius,
     margin,
     mergeRule,

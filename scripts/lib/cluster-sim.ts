@@ -3,11 +3,12 @@
  * with the same functions (src/unknowns/clusters.ts), BCubed scores, and a one-shot offline
  * agglomerative clustering (average linkage, cut at the same radius) to compare against.
  */
-import { clusterToJoin, joinCluster, mergeInto, planRecluster } from '../../src/unknowns/clusters.js';
+import { clusterToJoin, joinCluster, mergeInto, planRecluster, wouldMerge } from '../../src/unknowns/clusters.js';
 import { MERGE_RULE, mayStartCluster, type MergeRule } from '../../src/unknowns/rules.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import type { UnknownCluster } from '../../src/store/ports.js';
 import type { Box } from '../../src/recognition/types.js';
+import { RECLUSTER_BUCKET_SECONDS } from '../../src/worker/unknown-faces.js';
 
 export interface SimFace {
   person: string;
@@ -22,8 +23,22 @@ export interface SimOptions {
   margin?: number;
   /** Recluster's merge rule; default {@link MERGE_RULE}. */
   mergeRule?: MergeRule;
-  /** Run recluster after every this many faces, and once at the end; 0 = never. */
-  reclusterEvery: number;
+  /**
+   * When recluster runs, besides once at the end (the nightly run): `0`, never (not at the end
+   * either); a number N, after every N faces; `service`, when the service's workers would ask for
+   * it (below).
+   */
+  recluster: number | 'service';
+  /**
+   * With `recluster: 'service'`: the seconds between two faces of the stream (default 1) and the
+   * workers' request bucket (default {@link RECLUSTER_BUCKET_SECONDS}). As in the worker
+   * (src/worker/unknown-faces.ts, src/unknowns/recluster-job.ts): a face that starts a cluster
+   * the merge rule would merge with another open cluster asks for a recluster; the request runs
+   * this bucket's job at once, unless this bucket's job already exists, and then the next
+   * bucket's job when that bucket begins (one job per bucket).
+   */
+  faceGapSeconds?: number;
+  bucketSeconds?: number;
 }
 
 export interface SimResult {
@@ -32,6 +47,8 @@ export interface SimResult {
   clusters: number;
   msPerFace: number;
   reclusterMs: number;
+  /** Recluster runs, the one at the end included. */
+  reclusterRuns: number;
 }
 
 /** Stream `faces` in order through the tracker's rules; labels are cluster ids as numbers. */
@@ -40,6 +57,7 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
   const members = new Map<string, string[]>(); // cluster id -> face jobIds
   let next = 0;
   let reclusterMs = 0;
+  let reclusterRuns = 0;
   const t0 = performance.now();
   const recluster = () => {
     const r0 = performance.now();
@@ -51,9 +69,17 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
       clusters = clusters.filter((c) => !gone.has(c.id)).map((c) => (c.id === survivor.id ? merged : c));
     }
     reclusterMs += performance.now() - r0;
+    reclusterRuns += 1;
   };
+  const gapMs = (options.faceGapSeconds ?? 1) * 1000;
+  const bucketMs = (options.bucketSeconds ?? RECLUSTER_BUCKET_SECONDS) * 1000;
+  const jobs = new Set<number>(); // buckets whose recluster job exists (service cadence)
+  let queued = -1; // a bucket whose job waits for the bucket to begin
+  const start = 1_700_000_000_000;
   faces.forEach((f, i) => {
-    const at = new Date(1_700_000_000_000 + i * 1000).toISOString();
+    const t = start + i * gapMs;
+    if (queued >= 0 && t >= queued * bucketMs) (queued = -1), recluster();
+    const at = new Date(t).toISOString();
     const jobId = String(i);
     const sighting = { jobId, at, box: f.box };
     const good = mayStartCluster(f);
@@ -65,12 +91,18 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
       members.get(joined.id)!.push(jobId);
     } else if (rep) {
       const id = `unk_${String(next++).padStart(20, '0')}`;
-      clusters.push({ id, version: 1, state: 'open', firstSeen: at, lastSeen: at, sightings: 1, representatives: [rep], recent: [sighting], absorbed: [], pipeline: 'standard' });
+      const made: UnknownCluster = { id, version: 1, state: 'open', firstSeen: at, lastSeen: at, sightings: 1, representatives: [rep], recent: [sighting], absorbed: [], pipeline: 'standard' };
+      clusters.push(made);
       members.set(id, [jobId]);
+      if (options.recluster === 'service' && clusters.some((c) => c.id !== id && wouldMerge(made, c, options.mergeRule ?? MERGE_RULE))) {
+        const bucket = Math.floor(t / bucketMs);
+        if (!jobs.has(bucket)) jobs.add(bucket), recluster();
+        else if (!jobs.has(bucket + 1)) jobs.add(bucket + 1), (queued = bucket + 1);
+      }
     }
-    if (options.reclusterEvery > 0 && (i + 1) % options.reclusterEvery === 0) recluster();
+    if (typeof options.recluster === 'number' && options.recluster > 0 && (i + 1) % options.recluster === 0) recluster();
   });
-  if (options.reclusterEvery > 0) recluster();
+  if (options.recluster !== 0) recluster();
   const elapsed = performance.now() - t0;
   const labels = faces.map(() => -1);
   let n = 0;
@@ -78,7 +110,7 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
     for (const j of list) labels[Number(j)] = n;
     n += 1;
   }
-  return { labels, clusters: members.size, msPerFace: elapsed / Math.max(1, faces.length), reclusterMs };
+  return { labels, clusters: members.size, msPerFace: elapsed / Math.max(1, faces.length), reclusterMs, reclusterRuns };
 }
 
 /** BCubed precision and recall of `labels` against `truth`; an unlabelled face (-1) is its own cluster. */
