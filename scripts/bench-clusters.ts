@@ -15,8 +15,8 @@
  * rule that clears the goal (BCubed precision 0.98, recall 0.90) by the widest margin;
  * `--choose-only` stops there. The report is always on the other half. Descriptors come from bench:identify's cache (./lib/lfw-cache.ts),
  * so no engine runs. Each figure is printed without recluster, with recluster, and for a one-shot
- * offline agglomerative clustering
- * (average linkage cut at the join radius, and at the merge rule's cap). Recluster runs after
+ * offline agglomerative clustering (average linkage cut at the join radius, and at the merge
+ * rule's cap). Recluster runs after
  * every N faces (`--recluster N`, default 500, the cadence the rule was chosen with) and once at
  * the end, for the nightly run; or, with `--recluster service`, as the service's workers ask for
  * it: when a face starts a cluster that the merge rule would merge with another, at most one run

@@ -9,6 +9,7 @@ import { euclidean } from '../../src/recognition/matcher.js';
 import type { UnknownCluster } from '../../src/store/ports.js';
 import type { Box } from '../../src/recognition/types.js';
 import { RECLUSTER_BUCKET_SECONDS } from '../../src/worker/unknown-faces.js';
+import { bucketOf } from '../../src/unknowns/recluster-job.js';
 
 export interface SimFace {
   person: string;
@@ -72,7 +73,8 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
     reclusterRuns += 1;
   };
   const gapMs = (options.faceGapSeconds ?? 1) * 1000;
-  const bucketMs = (options.bucketSeconds ?? RECLUSTER_BUCKET_SECONDS) * 1000;
+  const bucketSeconds = options.bucketSeconds ?? RECLUSTER_BUCKET_SECONDS;
+  const bucketMs = bucketSeconds * 1000;
   const jobs = new Set<number>(); // buckets whose recluster job exists (service cadence)
   let queued = -1; // a bucket whose job waits for the bucket to begin
   const start = 1_700_000_000_000;
@@ -95,7 +97,7 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
       clusters.push(made);
       members.set(id, [jobId]);
       if (options.recluster === 'service' && clusters.some((c) => c.id !== id && wouldMerge(made, c, options.mergeRule ?? MERGE_RULE))) {
-        const bucket = Math.floor(t / bucketMs);
+        const bucket = Number(bucketOf(new Date(t), bucketSeconds));
         if (!jobs.has(bucket)) jobs.add(bucket), recluster();
         else if (!jobs.has(bucket + 1)) jobs.add(bucket + 1), (queued = bucket + 1);
       }
