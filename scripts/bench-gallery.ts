@@ -1,5 +1,5 @@
 /**
- * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--graph usearch|typescript|auto] [--ef N] [--ef-construction N] [--data-dir DIR] [--json]`
+ * `npm run bench:gallery -- [--faces N[,N...]] [--identities I] [--queries Q] [--real] [--cache DIR] [--graph-above N] [--graph usearch|typescript|auto] [--ef N] [--ef-construction N] [--m N] [--data-dir DIR] [--json]`
  *
  * For each size: writes N faces into one collection of a fresh SQLite data dir (setup, not
  * timed), then measures what a worker pays:
@@ -61,6 +61,8 @@ const graphKind = (value('--graph') ?? 'auto') as GraphKind | 'auto';
 const efSearch = value('--ef') === undefined ? undefined : Number(value('--ef'));
 // The build's beam (default DEFAULT_HNSW's 64). Resident memory does not depend on it, so a small one measures that at 1M for a fraction of the build's CPU.
 const efConstruction = value('--ef-construction') === undefined ? undefined : Number(value('--ef-construction'));
+// Links per node in the graph (default DEFAULT_HNSW's); a saved index keeps the links it was built with.
+const links = value('--m') === undefined ? undefined : Number(value('--m'));
 // The same default as bench:identify, which fills the cache.
 const cacheDir = value('--cache') ?? path.join(os.tmpdir(), 'facefleet-lfw-cache');
 // A data dir kept between runs (one size only): filled on the first run, its saved index reused after.
@@ -152,7 +154,7 @@ async function measure(n: number): Promise<Record<string, number | string | null
     }
 
     const indexDir = path.join(dir, 'index-cache');
-    const cacheOptions = { checkIntervalMs: 250, indexDir, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }), ...(efSearch === undefined ? {} : { efSearch }), ...(efConstruction === undefined ? {} : { hnsw: { efConstruction } }) } };
+    const cacheOptions = { checkIntervalMs: 250, indexDir, index: { graph: graphKind, ...(graphAbove === undefined ? {} : { graphAbove }), ...(efSearch === undefined ? {} : { efSearch }), ...(efConstruction === undefined && links === undefined ? {} : { hnsw: { ...(efConstruction === undefined ? {} : { efConstruction }), ...(links === undefined ? {} : { m: links }) } }) } };
     const cache = createGalleryCache(stores.gallery, cacheOptions);
     // The benchmark's own memory (its LFW descriptors, the face model, the store), which a worker does not hold.
     const rssBeforeLoadMB = process.memoryUsage().rss / 2 ** 20;
