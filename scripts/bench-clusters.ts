@@ -16,12 +16,11 @@
  * `--choose-only` stops there. The report is always on the other half. Descriptors come from bench:identify's cache (./lib/lfw-cache.ts),
  * so no engine runs. Each figure is printed without recluster, with recluster, and for a one-shot
  * offline agglomerative clustering (average linkage cut at the join radius, and at the merge
- * rule's cap). Recluster runs after
- * every N faces (`--recluster N`, default 500, the cadence the rule was chosen with) and once at
- * the end, for the nightly run; or, with `--recluster service`, as the service's workers ask for
- * it: when a face starts a cluster that the merge rule would merge with another, at most one run
- * per minute of the stream, whose faces come --face-gap-seconds apart (default 1: a busy
- * collection, the fewest runs per face), and once at the end.
+ * rule's cap). Recluster runs as the service's workers ask for it (`--recluster service`, the
+ * default, the cadence the rule was chosen with): when a face starts a cluster that the merge
+ * rule would merge with another, at most one run per minute of the stream, whose faces come
+ * --face-gap-seconds apart (default 1: a busy collection, the fewest runs per face), and once at
+ * the end, for the nightly run; or, with `--recluster N`, after every N faces and at the end.
  *
  * msPerFace in memory is the rules alone. `--store-faces N` (default 300) also runs the first N
  * faces through the worker's own tracker on a real SQLite collection (src/unknowns/tracker.ts:
@@ -49,7 +48,7 @@ const opts = new Command()
   .option('--radius <r>', `cluster radius (default ${CLUSTER_RADIUS})`)
   .option('--margin <m>', `join margin (default ${JOIN_MARGIN})`)
   .option('--merge-rule <floor,spread,cap>', `recluster's merge rule (default ${ruleText(MERGE_RULE)})`)
-  .option('--recluster <when>', "when recluster runs: a number of faces between runs, or 'service' (as the workers ask for it)", '500')
+  .option('--recluster <when>', "when recluster runs: a number of faces between runs, or 'service' (as the workers ask for it)", 'service')
   .option('--face-gap-seconds <s>', "seconds between two faces of the stream, for --recluster service", '1')
   .option('--store-faces <n>', 'faces also run through the tracker on a real SQLite collection for msPerFace', '300')
   .option('--choose', 'sweep the radii on the tuning half first')

@@ -128,8 +128,8 @@ describe('unknown cluster rules', () => {
   it('the merge limit tightens as the templates average more faces', () => {
     // Two single faces may be far apart and the same person; two means of many faces only when they agree.
     // The figures docs/unknowns.md gives for the default rule.
-    expect(MERGE_RULE).toEqual({ floor: 0.2, spread: 0.35, cap: 0.44 });
-    expect([mergeLimit(1, 1), mergeLimit(1, 1e9), mergeLimit(5, 5), mergeLimit(20, 20)].map((v) => v.toFixed(2))).toEqual(['0.44', '0.40', '0.30', '0.23']);
+    expect(MERGE_RULE).toEqual({ floor: 0.25, spread: 0.3, cap: 0.48 });
+    expect([mergeLimit(1, 1), mergeLimit(1, 1e9), mergeLimit(5, 5), mergeLimit(20, 20)].map((v) => v.toFixed(2))).toEqual(['0.48', '0.39', '0.31', '0.27']);
     expect(mergeLimit(20, 20)).toBeLessThan(mergeLimit(5, 5));
     expect(mergeLimit(5, 5)).toBeLessThan(mergeLimit(1, 5));
     expect(mergeLimit(1e6, 1e6)).toBeCloseTo(MERGE_RULE.floor, 3);
