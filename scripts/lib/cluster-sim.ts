@@ -3,7 +3,7 @@
  * with the same functions (src/unknowns/clusters.ts), BCubed scores, and a one-shot offline
  * agglomerative clustering (average linkage, cut at the same radius) to compare against.
  */
-import { clusterToJoin, joinCluster, mergeInto, planRecluster, wouldMerge } from '../../src/unknowns/clusters.js';
+import { clusterToJoin, joinCluster, mergeInto, planRecluster, wantsRecluster } from '../../src/unknowns/clusters.js';
 import { MERGE_RULE, mayStartCluster, type MergeRule } from '../../src/unknowns/rules.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import type { UnknownCluster } from '../../src/store/ports.js';
@@ -96,7 +96,7 @@ export function simulate(faces: readonly SimFace[], options: SimOptions): SimRes
       const made: UnknownCluster = { id, version: 1, state: 'open', firstSeen: at, lastSeen: at, sightings: 1, representatives: [rep], recent: [sighting], absorbed: [], pipeline: 'standard' };
       clusters.push(made);
       members.set(id, [jobId]);
-      if (options.recluster === 'service' && clusters.some((c) => c.id !== id && wouldMerge(made, c, options.mergeRule ?? MERGE_RULE))) {
+      if (options.recluster === 'service' && wantsRecluster(made, clusters, options.mergeRule ?? MERGE_RULE)) {
         const bucket = Number(bucketOf(new Date(t), bucketSeconds));
         if (!jobs.has(bucket)) jobs.add(bucket), recluster();
         else if (!jobs.has(bucket + 1)) jobs.add(bucket + 1), (queued = bucket + 1);

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { euclidean } from '../recognition/matcher.js';
 import type { UnknownCluster, UnknownRepresentative, UnknownSighting, UnknownTemplate } from '../store/ports.js';
-import { CLUSTER_RADIUS, JOIN_MARGIN, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RULE, REPRESENTATIVE_SPACING, mergeLimit, type MergeRule } from './rules.js';
+import { CLUSTER_RADIUS, JOIN_MARGIN, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RULE, REPRESENTATIVE_SPACING, mergeLimit, type MergeRule, type StrayRule } from './rules.js';
 
 /**
  * A cluster's template: its stored one (the mean of every face good enough to represent it that
@@ -224,18 +224,57 @@ export function wouldMerge(a: UnknownCluster, b: UnknownCluster, rule: MergeRule
 }
 
 /**
- * Which open clusters `recluster` merges, and into which: agglomerative clustering of the
- * clusters' templates (centroid linkage). Of the pairs the merge rule allows ({@link mergeLimit}:
+ * The established cluster a stray (an open cluster of at most `stray.faces` faces) is attached to
+ * by recluster's second step ({@link StrayRule}): of the templates `eligible` admits (those of more
+ * than `stray.faces` faces), the nearest, when within `stray.limit` and at least `stray.margin`
+ * nearer than the next; -1 otherwise, and always for a template that is not a stray.
+ */
+function strayTarget(t: UnknownTemplate, templates: readonly UnknownTemplate[], eligible: (k: number) => boolean, stray: StrayRule): number {
+  if (t.faces > stray.faces) return -1;
+  let best = -1;
+  let d1 = Infinity;
+  let d2 = Infinity;
+  for (let k = 0; k < templates.length; k++) {
+    const other = templates[k]!;
+    if (other === t || other.faces <= stray.faces || other.mean.length !== t.mean.length || !eligible(k)) continue;
+    const d = euclidean(t.mean, other.mean);
+    if (d < d1) (d2 = d1), (d1 = d), (best = k);
+    else if (d < d2) d2 = d;
+  }
+  return best >= 0 && d1 <= stray.limit && d2 - d1 >= stray.margin ? best : -1;
+}
+
+/**
+ * Whether a run of recluster would change `made` (a cluster just started) as `clusters` stand:
+ * the merge limit would merge it with one of them, or it is a stray the rule would attach. The
+ * tracker's reason to ask for a run (a race with another worker, or a person's odd photo).
+ */
+export function wantsRecluster(made: UnknownCluster, clusters: readonly UnknownCluster[], rule: MergeRule = MERGE_RULE): boolean {
+  const others = clusters.filter((c) => c.id !== made.id);
+  if (others.some((c) => wouldMerge(made, c, rule))) return true;
+  const t = openTemplate(made);
+  if (!t || !rule.stray) return false;
+  const templates = others.map(openTemplate);
+  const known = templates.filter((x): x is UnknownTemplate => x !== null);
+  return strayTarget(t, known, () => true, rule.stray) >= 0;
+}
+
+/**
+ * Which open clusters `recluster` merges, and into which. First, agglomerative clustering of the
+ * clusters' templates (centroid linkage): of the pairs the merge rule allows ({@link mergeLimit}:
  * a limit that tightens as the two templates average more faces), the nearest two are merged
  * (their template the mean of both, weighted by faces), then the next, until the rule allows no
  * pair. Unlike single linkage it does not chain: a merge moves the template, so a third cluster
- * must be near the pair's mean, not near either one's edge. Each group is merged into its oldest
- * member (first seen, then id). A second plan over the merged result is empty: recluster is
- * idempotent.
+ * must be near the pair's mean, not near either one's edge. Then every stray the rule's second
+ * step picks a target for ({@link StrayRule}, all judged against the same templates) is attached
+ * to it, and the two steps repeat until neither changes anything. Each group is merged into its
+ * oldest member (first seen, then id). A second plan over the merged result is empty: recluster
+ * is idempotent.
  *
  * Each cluster keeps only its nearest allowed partner, not a matrix of every pair: O(clusters)
  * memory, one distance per pair to start, and per merge one distance per cluster for the merged
- * one plus a rescan for each cluster whose partner the merge took.
+ * one plus a rescan for each cluster whose partner the merge took. The stray step is one distance
+ * per stray and established cluster, then one per cluster for each cluster that took strays.
  */
 export function planRecluster(clusters: readonly UnknownCluster[], rule: MergeRule = MERGE_RULE): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
   const open: UnknownCluster[] = [];
@@ -261,33 +300,48 @@ export function planRecluster(clusters: readonly UnknownCluster[], rule: MergeRu
     partnerDistance[i] = Infinity;
     for (let k = 0; k < n; k++) if (k !== i && alive[k]) offer(i, k, mergeDistance(templates[i]!, templates[k]!, rule));
   };
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const d = mergeDistance(templates[i]!, templates[j]!, rule);
-      offer(i, j, d);
-      offer(j, i, d);
+  const absorb = (into: number, from: number) => {
+    templates[into] = combine(templates[into]!, templates[from]!)!;
+    members[into]!.push(...members[from]!);
+    alive[from] = 0;
+  };
+  const offerAll = (i: number, from: number) => {
+    for (let k = from; k < n; k++) {
+      if (k === i || !alive[k]) continue;
+      const d = mergeDistance(templates[i]!, templates[k]!, rule);
+      offer(i, k, d);
+      offer(k, i, d);
     }
-  }
+  };
+  for (let i = 0; i < n; i++) offerAll(i, i + 1);
   for (;;) {
-    let bi = -1;
-    for (let i = 0; i < n; i++) if (alive[i] && partnerDistance[i]! < (bi < 0 ? Infinity : partnerDistance[bi]!)) bi = i;
-    if (bi < 0) break;
-    const bj = partner[bi]!;
-    templates[bi] = combine(templates[bi]!, templates[bj]!)!;
-    members[bi]!.push(...members[bj]!);
-    alive[bj] = 0;
-    partner[bj] = -1;
-    partnerDistance[bj] = Infinity;
-    // The merged template moved: its own partner, and any cluster that had either of the two, are found again.
-    partner[bi] = -1;
-    partnerDistance[bi] = Infinity;
-    for (let k = 0; k < n; k++) {
-      if (!alive[k] || k === bi) continue;
-      if (partner[k] === bi || partner[k] === bj) rescan(k);
-      const d = mergeDistance(templates[bi]!, templates[k]!, rule);
-      offer(bi, k, d);
-      offer(k, bi, d);
+    for (;;) {
+      let bi = -1;
+      for (let i = 0; i < n; i++) if (alive[i] && partnerDistance[i]! < (bi < 0 ? Infinity : partnerDistance[bi]!)) bi = i;
+      if (bi < 0) break;
+      const bj = partner[bi]!;
+      absorb(bi, bj);
+      partner[bj] = -1;
+      partnerDistance[bj] = Infinity;
+      // The merged template moved: its own partner, and any cluster that had either of the two, are found again.
+      partner[bi] = -1;
+      partnerDistance[bi] = Infinity;
+      for (let k = 0; k < n; k++) if (alive[k] && k !== bi && (partner[k] === bi || partner[k] === bj)) rescan(k);
+      offerAll(bi, 0);
     }
+    if (!rule.stray) break;
+    const stray = rule.stray;
+    // Every stray judged against the same templates, then attached: the order of the list does not matter.
+    const moves: Array<[number, number]> = [];
+    for (let i = 0; i < n; i++) {
+      if (!alive[i]) continue;
+      const to = strayTarget(templates[i]!, templates, (k) => alive[k] === 1, stray);
+      if (to >= 0) moves.push([i, to]);
+    }
+    if (moves.length === 0) break;
+    for (const [from, to] of moves) absorb(to, from);
+    // No pair was allowed when the first step stopped; only the templates that grew can make one now.
+    for (const to of new Set(moves.map(([, t]) => t))) offerAll(to, 0);
   }
   return members
     .filter((g, i) => alive[i] && g.length > 1)

@@ -57,8 +57,9 @@ export async function mergeClusters(deps: ClusterOpsDeps, store: UnknownClusterS
 
 /**
  * Merge every group of open clusters whose templates came within the merge rule's limit (two workers
- * that started the same person's cluster at once; clusters that grew towards each other). Run
- * again, it finds nothing more to merge: idempotent.
+ * that started the same person's cluster at once; clusters that grew towards each other), and
+ * attach the strays the rule's second step picks (`planRecluster`). Run again, it finds nothing
+ * more to merge: idempotent.
  */
 export async function recluster(deps: ClusterOpsDeps, store: UnknownClusterStore, rule: MergeRule = MERGE_RULE): Promise<{ merged: number; clusters: number }> {
   let merged = 0;

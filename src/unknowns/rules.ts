@@ -4,7 +4,9 @@
  *   nearest, when it is within {@link CLUSTER_RADIUS}, and otherwise starts a cluster, if it may;
  * - a cluster keeps at most {@link MAX_REPRESENTATIVES} representatives, chosen for coverage;
  * - `recluster` merges clusters whose templates came within {@link mergeLimit} of each other, a
- *   limit that tightens as the two templates average more faces.
+ *   limit that tightens as the two templates average more faces, and then attaches each stray
+ *   (a cluster of a face or two) to the established cluster it is clearly nearest
+ *   ({@link StrayRule}).
  */
 import { DEFAULT_MIN_ENROLL_QUALITY, type FaceQuality } from '../recognition/quality.js';
 import type { Box } from '../recognition/types.js';
@@ -14,11 +16,11 @@ import type { Box } from '../recognition/types.js';
  * the cluster. Chosen with {@link JOIN_MARGIN} and {@link MERGE_RULE} by
  * `npm run bench:clusters -- --choose --recluster service` on the tuning half of LFW's people
  * (the split `bench:identify` tunes the 1:N rule on), stream seeds 1-3: the rule whose mean
- * BCubed precision and recall, with recluster run when the workers would ask for it, clear the
- * goals (0.98 and 0.90) by the widest margin.
+ * BCubed precision and recall, with recluster (its stray step included) run when the workers
+ * would ask for it, clear the goals (0.98 and 0.90) by the widest margin.
  * Reported on the other half (docs/unknowns.md).
  */
-export const CLUSTER_RADIUS = 0.4;
+export const CLUSTER_RADIUS = 0.38;
 
 /**
  * How much nearer a face must be to the nearest cluster's template than to the next one's to
@@ -31,17 +33,36 @@ export const JOIN_MARGIN = 0;
  * {@link mergeLimit} of each other. A template is the mean of a faces; if each face of a person
  * lies about `spread` from the person's centre in a random direction, two templates of that
  * person lie about spread * sqrt(1/a + 1/b) apart, plus a residual `floor` (a person's photos
- * are not spread evenly about one centre). So two single faces may merge at up to `cap`, and two
- * templates of many faces only when their means agree closely: a big cluster no longer swallows
- * a neighbour because its edge reaches it. Chosen with the join radius (above).
+ * are not spread evenly about one centre), and never beyond `cap`. So two single faces may merge
+ * farthest apart (0.43 at the default, under its cap), and two templates of many faces only when
+ * their means agree closely: a big cluster does not swallow a neighbour because its edge reaches
+ * it. Chosen with the join radius (above).
  */
 export interface MergeRule {
   floor: number;
   spread: number;
   cap: number;
+  /** Recluster's second step, for strays; none when absent. */
+  stray?: StrayRule;
 }
 
-export const MERGE_RULE: MergeRule = { floor: 0.25, spread: 0.3, cap: 0.48 };
+/**
+ * Recluster's second step. A person's odd photo (turned away, lit from one side) lies farther
+ * from the person's template than a face may join at, and starts a cluster of its own, which
+ * the merge limit, made for two templates of the same kind, leaves apart. A stray is an open
+ * cluster of at most `faces` faces; it is attached to the established cluster (more than `faces`
+ * faces) whose template is nearest, when that is within `limit` and the next established
+ * cluster's template is at least `margin` farther: the test the 1:N rule makes of a face against
+ * enrolled identities, here against the collection's established strangers. A stray between two
+ * of them stays apart. Chosen with the radii (above).
+ */
+export interface StrayRule {
+  faces: number;
+  limit: number;
+  margin: number;
+}
+
+export const MERGE_RULE: MergeRule = { floor: 0.25, spread: 0.25, cap: 0.48, stray: { faces: 1, limit: 0.45, margin: 0.1 } };
 
 /** Largest distance between templates of `a` and `b` faces at which recluster merges them (see {@link MergeRule}). */
 export function mergeLimit(a: number, b: number, rule: MergeRule = MERGE_RULE): number {

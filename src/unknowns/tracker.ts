@@ -10,7 +10,7 @@ import type { FaceQuality } from '../recognition/quality.js';
 import type { Box, RecognitionPipeline } from '../recognition/types.js';
 import { NotFoundError, VersionConflictError } from '../store/errors.js';
 import type { BlobStore, UnknownCluster, UnknownClusterStore, UnknownRepresentative } from '../store/ports.js';
-import { clusterToJoin, joinCluster, wouldMerge } from './clusters.js';
+import { clusterToJoin, joinCluster, wantsRecluster } from './clusters.js';
 import { CLUSTER_RADIUS, JOIN_MARGIN, MERGE_RULE, mayStartCluster, type MergeRule } from './rules.js';
 import { deleteUnknownThumbnails, storeUnknownThumbnail } from './thumbnails.js';
 
@@ -143,7 +143,7 @@ export async function trackUnknownFaces(deps: TrackerDeps, request: TrackRequest
         await deps.onCreated?.(made);
         // Another worker may have started the same person's cluster at the same moment.
         clusters = await store.list();
-        if (clusters.some((c) => c.id !== made.id && wouldMerge(made, c, deps.mergeRule ?? MERGE_RULE))) reclusterWanted = true;
+        if (wantsRecluster(made, clusters, deps.mergeRule ?? MERGE_RULE)) reclusterWanted = true;
         ref = { id: made.id, sightings: made.sightings, firstSeen: made.firstSeen };
       } else {
         break;

@@ -12,8 +12,8 @@ function face(person: string, base: number, axis: number, shift: number): SimFac
 
 /**
  * Two faces of one person 0.40 apart: beyond the join radius these tests use (0.36), so the
- * second starts a cluster, but within the merge rule's 0.48 for two single faces, so it asks for
- * a recluster.
+ * second starts a cluster, but within the merge rule's limit for two single faces (0.43), so it
+ * asks for a recluster.
  */
 const pair = (person: string, base: number): SimFace[] => [face(person, base, base, 0), face(person, base, (base + 1) % 8, 0.4)];
 /** A face far from everyone: starts a cluster, asks for nothing. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { absorbedDigest, chooseRepresentatives, clusterToJoin, joinCluster, mergedInto, mergeInto, nearestCluster, planRecluster, templateOf, wouldMerge } from '../../src/unknowns/clusters.js';
-import { CLUSTER_RADIUS, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RULE, MIN_CLUSTER_QUALITY, mayStartCluster, mergeLimit } from '../../src/unknowns/rules.js';
+import { absorbedDigest, chooseRepresentatives, clusterToJoin, joinCluster, mergedInto, mergeInto, nearestCluster, planRecluster, templateOf, wantsRecluster, wouldMerge } from '../../src/unknowns/clusters.js';
+import { CLUSTER_RADIUS, MAX_RECENT_SIGHTINGS, MAX_REPRESENTATIVES, MERGE_RULE, MIN_CLUSTER_QUALITY, mayStartCluster, mergeLimit, type MergeRule } from '../../src/unknowns/rules.js';
 import type { UnknownCluster } from '../../src/store/ports.js';
 import { euclidean } from '../../src/recognition/matcher.js';
 import { aCluster, aDescriptor } from '../helpers/builders.js';
@@ -128,8 +128,9 @@ describe('unknown cluster rules', () => {
   it('the merge limit tightens as the templates average more faces', () => {
     // Two single faces may be far apart and the same person; two means of many faces only when they agree.
     // The figures docs/unknowns.md gives for the default rule.
-    expect(MERGE_RULE).toEqual({ floor: 0.25, spread: 0.3, cap: 0.48 });
-    expect([mergeLimit(1, 1), mergeLimit(1, 1e9), mergeLimit(5, 5), mergeLimit(20, 20)].map((v) => v.toFixed(2))).toEqual(['0.48', '0.39', '0.31', '0.27']);
+    expect({ floor: MERGE_RULE.floor, spread: MERGE_RULE.spread, cap: MERGE_RULE.cap }).toEqual({ floor: 0.25, spread: 0.25, cap: 0.48 });
+    expect(MERGE_RULE.stray).toEqual({ faces: 1, limit: 0.45, margin: 0.1 });
+    expect([mergeLimit(1, 1), mergeLimit(1, 1e9), mergeLimit(5, 5), mergeLimit(20, 20)].map((v) => v.toFixed(2))).toEqual(['0.43', '0.35', '0.30', '0.26']);
     expect(mergeLimit(20, 20)).toBeLessThan(mergeLimit(5, 5));
     expect(mergeLimit(5, 5)).toBeLessThan(mergeLimit(1, 5));
     expect(mergeLimit(1e6, 1e6)).toBeCloseTo(MERGE_RULE.floor, 3);
@@ -159,17 +160,65 @@ describe('unknown cluster rules', () => {
     expect(mergedInto([once], aCluster(9).id)).toBeNull();
   });
 
-  it('plans the same merges as taking the nearest allowed pair over all pairs each time', () => {
+  it('plans the same merges as taking the nearest allowed pair over all pairs each time, then the strays', () => {
     // Forty clusters around eight centres, with 1 to 12 faces each: merges and refusals both happen.
     const clusters: UnknownCluster[] = [];
     for (let i = 0; i < 40; i++) {
       const faces = 1 + ((i * 7) % 12);
       clusters.push(aCluster(i + 1, { template: { mean: near(20 + (i % 8), i, 0.05 + ((i * 13) % 10) * 0.045), faces } }));
     }
-    const plan = planRecluster(clusters);
-    expect(plan.length).toBeGreaterThan(0);
-    expect(plan.reduce((n, g) => n + g.others.length, 0)).toBeLessThan(32);
-    expect(groupsOf(plan)).toEqual(groupsOf(bruteForcePlan(clusters)));
+    const noStray: MergeRule = { floor: MERGE_RULE.floor, spread: MERGE_RULE.spread, cap: MERGE_RULE.cap };
+    const plain = planRecluster(clusters, noStray);
+    expect(plain.length).toBeGreaterThan(0);
+    expect(plain.reduce((n, g) => n + g.others.length, 0)).toBeLessThan(32);
+    expect(groupsOf(plain)).toEqual(groupsOf(bruteForcePlan(clusters, noStray)));
+    // Strays far from every centre, so the pairs alone leave them: the stray step attaches some.
+    const strays = [0, 1, 2, 3].map((k) => aCluster(60 + k, { template: { mean: near(20 + k, 50 + k, MERGE_RULE.stray!.limit * 0.95), faces: 1 } }));
+    const withStrays = planRecluster([...clusters, ...strays]);
+    const attached = strays.filter((c) => withStrays.some((g) => g.others.includes(c) || g.survivor === c));
+    expect(attached.length).toBeGreaterThan(0);
+    expect(groupsOf(withStrays)).toEqual(groupsOf(bruteForcePlan([...clusters, ...strays], MERGE_RULE)));
+  });
+
+  it('recluster attaches a stray to the established cluster it is clearly nearest, and leaves one between two of them, or too far', () => {
+    const stray = MERGE_RULE.stray!;
+    const big = (seed: number, mean: Float32Array) => aCluster(seed, { template: { mean, faces: stray.faces + 4 }, firstSeen: '2026-01-01T00:00:00.000Z' });
+    const small = (seed: number, mean: Float32Array, faces = 1) => aCluster(seed, { template: { mean, faces }, firstSeen: '2026-02-01T00:00:00.000Z' });
+    // Beyond the merge limit of a single face and a big cluster, within the stray limit.
+    const d = (mergeLimit(1, stray.faces + 4) + stray.limit) / 2;
+    const a = big(1, aDescriptor(30));
+    const b = big(2, aDescriptor(31));
+    const odd = small(3, near(30, 4, d));
+    expect(euclidean(odd.template!.mean, a.template!.mean)).toBeGreaterThan(mergeLimit(1, stray.faces + 4));
+    expect(wouldMerge(odd, a)).toBe(false);
+    expect(euclidean(odd.template!.mean, b.template!.mean) - d).toBeGreaterThan(stray.margin);
+    const plan = planRecluster([a, b, odd]);
+    expect(groupsOf(plan)).toEqual([[a.id, odd.id].sort()]);
+    expect(plan[0]!.survivor.id).toBe(a.id);
+    expect(wantsRecluster(odd, [a, b, odd])).toBe(true);
+    // Run again over the merged result: nothing more.
+    const merged = mergeInto(plan[0]!.survivor, plan[0]!.others).cluster;
+    expect(planRecluster([merged, b])).toEqual([]);
+    // Without the stray step the same three stay apart.
+    const noStray: MergeRule = { floor: MERGE_RULE.floor, spread: MERGE_RULE.spread, cap: MERGE_RULE.cap };
+    expect(planRecluster([a, b, odd], noStray)).toEqual([]);
+    expect(wantsRecluster(odd, [a, b, odd], noStray)).toBe(false);
+    // Between two established clusters at about the same distance: neither.
+    const twin = big(4, near(30, 7, 2 * d));
+    const mid = Float32Array.from(a.template!.mean, (v, i) => (v + twin.template!.mean[i]!) / 2);
+    expect(Math.abs(euclidean(mid, twin.template!.mean) - euclidean(mid, a.template!.mean))).toBeLessThan(1e-4);
+    const between = small(5, mid);
+    expect(euclidean(mid, a.template!.mean)).toBeLessThan(stray.limit);
+    expect(planRecluster([a, twin, between])).toEqual([]);
+    expect(wantsRecluster(between, [a, twin, between])).toBe(false);
+    // Too far from every established cluster.
+    const far = small(6, near(30, 4, stray.limit + 0.05));
+    expect(planRecluster([a, b, far])).toEqual([]);
+    // A stray only among strays has nothing to attach to; a cluster over the stray size is no stray.
+    const e = (mergeLimit(stray.faces, 1) + stray.limit) / 2;
+    expect(planRecluster([small(7, aDescriptor(30), stray.faces), small(8, near(30, 4, e))])).toEqual([]);
+    expect(planRecluster([big(7, aDescriptor(30)), small(8, near(30, 4, e))])).toHaveLength(1);
+    expect(planRecluster([big(9, aDescriptor(40)), big(10, near(40, 4, d))])).toEqual([]);
   });
 });
 
@@ -178,22 +227,43 @@ function groupsOf(plan: Array<{ survivor: UnknownCluster; others: UnknownCluster
   return plan.map((g) => [g.survivor.id, ...g.others.map((o) => o.id)].sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
 }
 
-/** The recluster plan the slow way: every step, every pair of groups, the nearest the merge rule allows. */
-function bruteForcePlan(clusters: readonly UnknownCluster[]): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
-  let groups = clusters.map((c) => ({ members: [c], mean: Float32Array.from(c.template!.mean), faces: c.template!.faces }));
-  for (;;) {
-    let best: [number, number, number] | null = null;
-    for (let i = 0; i < groups.length; i++) {
-      for (let j = i + 1; j < groups.length; j++) {
-        const d = euclidean(groups[i]!.mean, groups[j]!.mean);
-        if (d <= mergeLimit(groups[i]!.faces, groups[j]!.faces) && (!best || d < best[2])) best = [i, j, d];
-      }
-    }
-    if (!best) break;
-    const [a, b] = [groups[best[0]]!, groups[best[1]]!];
+/**
+ * The recluster plan the slow way: every step, every pair of groups, the nearest the merge rule
+ * allows; then each stray (judged against the same groups) to its target; again until nothing changes.
+ */
+function bruteForcePlan(clusters: readonly UnknownCluster[], rule: MergeRule): Array<{ survivor: UnknownCluster; others: UnknownCluster[] }> {
+  type Group = { members: UnknownCluster[]; mean: Float32Array; faces: number };
+  const join = (a: Group, b: Group): Group => {
     const faces = a.faces + b.faces;
-    const merged = { members: [...a.members, ...b.members], mean: Float32Array.from(a.mean, (v, k) => (v * a.faces + b.mean[k]! * b.faces) / faces), faces };
-    groups = groups.filter((g) => g !== a && g !== b).concat(merged);
+    return { members: [...a.members, ...b.members], mean: Float32Array.from(a.mean, (v, k) => (v * a.faces + b.mean[k]! * b.faces) / faces), faces };
+  };
+  let groups: Group[] = clusters.map((c) => ({ members: [c], mean: Float32Array.from(c.template!.mean), faces: c.template!.faces }));
+  for (;;) {
+    for (;;) {
+      let best: [number, number, number] | null = null;
+      for (let i = 0; i < groups.length; i++) {
+        for (let j = i + 1; j < groups.length; j++) {
+          const d = euclidean(groups[i]!.mean, groups[j]!.mean);
+          if (d <= mergeLimit(groups[i]!.faces, groups[j]!.faces, rule) && (!best || d < best[2])) best = [i, j, d];
+        }
+      }
+      if (!best) break;
+      const [a, b] = [groups[best[0]]!, groups[best[1]]!];
+      groups = groups.filter((g) => g !== a && g !== b).concat(join(a, b));
+    }
+    const s = rule.stray;
+    if (!s) break;
+    const targets = new Map<Group, Group>();
+    for (const g of groups) {
+      if (g.faces > s.faces) continue;
+      const ranked = groups.filter((o) => o.faces > s.faces).map((o) => [o, euclidean(g.mean, o.mean)] as const).sort((x, y) => x[1] - y[1]);
+      const [first, second] = ranked;
+      if (first && first[1] <= s.limit && (second?.[1] ?? Infinity) - first[1] >= s.margin) targets.set(g, first[0]);
+    }
+    if (targets.size === 0) break;
+    const grown = new Map<Group, Group>();
+    for (const [g, t] of targets) grown.set(t, join(grown.get(t) ?? t, g));
+    groups = groups.filter((g) => !targets.has(g) && !grown.has(g)).concat([...grown.values()]);
   }
   return groups.filter((g) => g.members.length > 1).map((g) => ({ survivor: g.members[0]!, others: g.members.slice(1) }));
 }

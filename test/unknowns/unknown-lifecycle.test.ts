@@ -13,11 +13,14 @@ import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import type { Engine } from '../../src/recognition/types.js';
 import { openLocalStores, type LocalStores } from '../../src/store/local/index.js';
-import { forgetCluster, mergeClusters } from '../../src/unknowns/operations.js';
+import { forgetCluster, mergeClusters, recluster } from '../../src/unknowns/operations.js';
 import { submitRecluster } from '../../src/unknowns/recluster-job.js';
 import { sweepUnknowns } from '../../src/unknowns/sweep.js';
 import { startSweeper } from '../../src/processes/sweeper.js';
 import { unknownThumbnailKey } from '../../src/unknowns/thumbnails.js';
+import { CLUSTER_RADIUS, MERGE_RULE, mergeLimit } from '../../src/unknowns/rules.js';
+import { templateOf } from '../../src/unknowns/clusters.js';
+import { euclidean } from '../../src/recognition/matcher.js';
 import { trackUnknownFaces, type TrackFace } from '../../src/unknowns/tracker.js';
 import { createWorker } from '../../src/worker/worker.js';
 import { trackUnknownsIn } from '../../src/worker/unknown-faces.js';
@@ -159,6 +162,29 @@ describe('unknown clusters: merge, forget, races and retention', () => {
     expect([one.ref!.id, two.ref!.id]).toContain(only!.id);
     // The next face of that person joins the one cluster.
     expect((await track('race', 'job-r3', near(31, 2, 0.2))).ref!.id).toBe(only!.id);
+  });
+
+  it("a person's odd photo starts a cluster, asks for a recluster, and the stray step puts it with the person", async () => {
+    await stores.gallery.createCollection('odd', { trackUnknowns: true });
+    const store = stores.gallery.unknowns('odd');
+    const first = await track('odd', 'job-o1', near(41, 0, 0));
+    for (const [k, jobId] of [[1, 'job-o2'], [2, 'job-o3']] as const) expect((await track('odd', jobId, near(41, k, 0.05))).ref!.id).toBe(first.ref!.id);
+    const [person] = await store.list();
+    const template = templateOf(person!)!;
+    expect(template.faces).toBe(3);
+    // Beyond the join radius and the merge limit of one face and three, within the stray limit.
+    const odd = near(41, 9, (Math.max(CLUSTER_RADIUS, mergeLimit(1, 3)) + MERGE_RULE.stray!.limit) / 2);
+    const d = euclidean(odd, template.mean);
+    expect(d).toBeGreaterThan(Math.max(CLUSTER_RADIUS, mergeLimit(1, 3)));
+    expect(d).toBeLessThan(MERGE_RULE.stray!.limit);
+    const stray = await track('odd', 'job-o4', odd);
+    expect(stray.ref!.id).not.toBe(first.ref!.id);
+    expect(stray.reclusterWanted).toBe(true);
+    expect(await recluster({ blobs: stores.blobs, log }, store)).toEqual({ merged: 1, clusters: 1 });
+    const [only] = await store.list();
+    expect(only!.id).toBe(first.ref!.id);
+    expect(only!.sightings).toBe(4);
+    expect(await recluster({ blobs: stores.blobs, log }, store)).toEqual({ merged: 0, clusters: 1 });
   });
 
   it('the sweep deletes clusters not seen within unknownRetentionDays, with their thumbnails (fake clock)', async () => {
